@@ -1,0 +1,122 @@
+# obsfs — one non-recursive Makefile.
+#
+#   make            build libobs, obsfsd and the tools into build/
+#   make run        install dependencies, build, mount obsfs at ./mnt (data in ./data)
+#   make stop       unmount ./mnt
+#   make test       install test dependencies, run every test, print "N passed, N failed"
+#   make asan       the same suite built with AddressSanitizer + UBSan
+#   make fuzz       build the libFuzzer harnesses (clang) and run each briefly
+#   make bench      benchmarks against the peers (not part of make test)
+#   make lint       mandoc -Tlint on the man pages
+#   make install    PREFIX=/usr/local DESTDIR=
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BUILD   ?= build
+CC      ?= cc
+
+PKGS     := fuse3 libzstd libpcre2-8 libxxhash
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lroaring
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 $(WARN) -Ilib $(PKG_CFLAGS) -pthread
+LDLIBS   += $(PKG_LIBS) -lm -pthread
+
+LIB_SRC   := $(sort $(wildcard lib/*/*.c))
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIBOBS    := $(BUILD)/libobs.a
+
+FS_SRC    := $(sort $(wildcard fs/*.c))
+FS_OBJ    := $(FS_SRC:%.c=$(BUILD)/%.o)
+
+TOOL_COMMON_SRC := $(sort $(wildcard tools/tool_*.c))
+TOOL_COMMON_OBJ := $(TOOL_COMMON_SRC:%.c=$(BUILD)/%.o)
+TOOL_SRC  := $(sort $(wildcard tools/obs-*.c))
+TOOLS     := $(TOOL_SRC:tools/%.c=$(BUILD)/bin/%)
+
+UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
+UNITS     := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+BINS := $(BUILD)/bin/obsfsd $(TOOLS)
+
+.PHONY: all run stop test unit asan fuzz bench lint install deps test-deps clean
+all: $(BINS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIBOBS): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/bin/obsfsd: $(FS_OBJ) $(LIBOBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(FS_OBJ) $(LIBOBS) $(LDLIBS)
+
+$(BUILD)/bin/%: $(BUILD)/tools/%.o $(TOOL_COMMON_OBJ) $(LIBOBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(TOOL_COMMON_OBJ) $(LIBOBS) $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBOBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBOBS) $(LDLIBS) -lcriterion
+
+# ---- set-up -------------------------------------------------------------------
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+DEPS := build-essential pkg-config libfuse3-dev fuse3 libzstd-dev libroaring-dev \
+        libpcre2-dev libxxhash-dev zstd
+TEST_DEPS := $(DEPS) libcriterion-dev bats bats-assert bats-support mandoc procps psmisc
+
+deps:
+	@./contrib/install-deps.sh $(DEPS)
+
+test-deps:
+	@./contrib/install-deps.sh $(TEST_DEPS)
+
+MNT  ?= $(CURDIR)/mnt
+DATA ?= $(CURDIR)/data
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@./contrib/run-mount.sh $(BUILD)/bin/obsfsd "$(DATA)" "$(MNT)"
+
+stop:
+	@./contrib/stop-mount.sh "$(MNT)"
+
+unit: $(UNITS)
+
+test: test-deps
+	@$(MAKE) --no-print-directory all unit
+	@./tests/run.sh $(BUILD)
+
+asan: test-deps
+	@$(MAKE) --no-print-directory BUILD=build-asan CC=clang \
+	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	  LDFLAGS="-fsanitize=address,undefined" all unit
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ./tests/run.sh build-asan
+
+fuzz:
+	@./tests/fuzz/run.sh
+
+bench: all
+	@./tests/bench/run.sh $(BUILD)
+
+lint:
+	@mandoc -Tlint -W warning man/*.[0-9]
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	  $(DESTDIR)$(PREFIX)/share/man/man7 $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	for p in man/*.1; do [ -e "$$p" ] && install -m 644 $$p $(DESTDIR)$(PREFIX)/share/man/man1/; done; true
+	for p in man/*.7; do [ -e "$$p" ] && install -m 644 $$p $(DESTDIR)$(PREFIX)/share/man/man7/; done; true
+	for p in man/*.8; do [ -e "$$p" ] && install -m 644 $$p $(DESTDIR)$(PREFIX)/share/man/man8/; done; true
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

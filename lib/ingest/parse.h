@@ -1,0 +1,59 @@
+/* parse.h — metric line formats: Prometheus text exposition / OpenMetrics,
+ * Influx line protocol, Graphite plaintext, StatsD; and the per-series
+ * "VALUE" / "TIME VALUE" lines. Format is detected per line (OBS_FMT_AUTO).
+ *
+ * Parsers are pure (no I/O, no allocation in the hot path): they call back
+ * once per sample with pointers into the input (or into parser scratch that is
+ * valid during the callback only). They never read outside [buf, buf+n), for
+ * any bytes (they are fuzzed). */
+#ifndef OBS_INGEST_PARSE_H
+#define OBS_INGEST_PARSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/labels.h"
+
+#define OBS_TS_NONE INT64_MIN
+
+enum obs_fmt { OBS_FMT_AUTO, OBS_FMT_PROM, OBS_FMT_INFLUX, OBS_FMT_GRAPHITE, OBS_FMT_STATSD };
+
+struct obs_sample_in {
+	/* Bytes that identify the series among lines of the same format (e.g.
+	 * `up{job="a"}` as written): equal keys mean the same series, so callers
+	 * may cache key -> series and skip building labels. */
+	const char *key;
+	size_t keylen;
+	enum obs_fmt fmt;
+	const char *name;            /* metric name, already valid Prometheus form */
+	size_t namelen;
+	struct obs_rawlabel labels[OBS_MAX_LABELS];
+	int nlabels;                 /* without __name__ */
+	int64_t ts_ms;               /* OBS_TS_NONE when the line had no timestamp */
+	double value;
+};
+
+struct obs_parse_cb {
+	/* A sample. Non-zero return stops parsing and is returned by obs_parse_lines. */
+	int (*sample)(void *ctx, const struct obs_sample_in *s);
+	/* # TYPE / # HELP / # UNIT metadata (may be NULL). kind is "TYPE", "HELP" or "UNIT". */
+	void (*meta)(void *ctx, const char *kind, const char *name, size_t namelen,
+		     const char *text, size_t textlen);
+	/* A rejected line (may be NULL): its 1-based number, bytes, and a static reason. */
+	void (*error)(void *ctx, size_t lineno, const char *line, size_t len, const char *why);
+	void *ctx;
+};
+
+/* Parse every line of buf (a final line without '\n' counts as a line; empty
+ * lines and comments are skipped). Line numbers start at first_lineno.
+ * Returns the number of rejected lines (>= 0), or the non-zero value a
+ * sample callback returned. */
+long obs_parse_lines(const char *buf, size_t n, enum obs_fmt fmt, size_t first_lineno,
+		     const struct obs_parse_cb *cb);
+
+/* One line written to a series file: "VALUE" or "TIME VALUE" (TIME as
+ * obs_time_parse accepts, whitespace-separated). *ts_ms = OBS_TS_NONE when
+ * no time was given. -EINVAL with *why on failure. */
+int obs_parse_value_line(const char *s, size_t n, int64_t *ts_ms, double *v, const char **why);
+
+#endif
