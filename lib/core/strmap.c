@@ -127,7 +127,8 @@ void *obs_strmap_del(struct obs_strmap *m, uint64_t h, const void *key, size_t n
 		if (!m->s[j].hash)
 			break;
 		size_t home = m->s[j].hash & mask;
-		if ((j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j))) {
+		int home_in_gap = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+		if (!home_in_gap) {
 			m->s[i] = m->s[j];
 			m->s[j].hash = 0;
 			i = j;
