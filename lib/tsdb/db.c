@@ -1,0 +1,1088 @@
+/* db.c — the metrics store over one data directory.
+ *
+ * Write path (one call = one writer's write()):
+ *   parse lines -> resolve each sample's series (cached by the raw key as
+ *   written, else labels are built and canonicalised; new series are logged
+ *   to the WAL first) -> one WAL record for the whole batch -> apply to the
+ *   head under each series' lock. Nothing reaches the head before the WAL
+ *   holds it, so a failed WAL write (ENOSPC) leaves no sample visible that a
+ *   restart would lose.
+ *
+ * WAL payloads (little-endian, varints are LEB128, zigzag for signed):
+ *   type 1 SERIES:  u32 id, canonical series text (rest of the record)
+ *   type 2 SAMPLES: uvarint count, then count x
+ *                   { uvarint id, zigzag varint (t - previous t in record), u64 value bits }
+ * Replay applies records in order; samples of unknown ids are corruption.
+ *
+ * Head: per series, closed Gorilla chunks of up to CHUNK_SAMPLES samples plus
+ * one open chunk. Out-of-order samples inside the window are merged into the
+ * chunk that covers their time (decode, insert, re-encode) and bump the
+ * series' generation, which invalidates cached text sizes. */
+#include "tsdb/db.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/labels.h"
+#include "core/num.h"
+#include "core/obstime.h"
+#include "core/strmap.h"
+#include "tsdb/chunk.h"
+#include "tsdb/wal.h"
+
+#define CHUNK_SAMPLES 240
+#define PAGE_BITS 12
+#define PAGE_SIZE_IDS (1u << PAGE_BITS)
+#define MAX_PAGES (1u << 16)
+
+enum { REC_SERIES = 1, REC_SAMPLES = 2 };
+
+struct chunk {
+	uint8_t *data;
+	uint32_t len, n;
+	int64_t tmin, tmax;
+};
+
+struct series {
+	pthread_mutex_t mu;        /* protects everything below but id/canon/labels */
+	uint32_t id;
+	uint32_t canonlen;
+	char *canon;               /* immutable after creation */
+	struct obs_labels labels;  /* immutable after creation */
+	struct chunk *closed;
+	uint32_t nclosed, capclosed;
+	struct obs_chunk_enc open;
+	uint64_t nsamples;
+	uint64_t gen;              /* bumped by any change other than an append at the end */
+	/* cached text size, valid while txt_gen == gen and the format matches */
+	uint64_t txt_bytes, txt_gen;
+	int64_t txt_last;
+	int txt_fmt, txt_valid;
+};
+
+struct obs_db {
+	char *dir;
+	int lockfd;
+	struct obs_db_opts o;
+	struct obs_wal *wal;
+	struct obs_index *ix;
+	struct obs_errlog *errs;
+	pthread_rwlock_t maplock;          /* protects byname, alias, pages, nseries */
+	struct obs_strmap *byname;         /* canonical text -> series */
+	struct obs_strmap *alias;          /* fmt byte + raw key -> series */
+	struct series **pages[MAX_PAGES];
+	_Atomic uint32_t nseries;
+	int replaying;                     /* set during open only */
+	_Atomic uint64_t ingested, rejected, replayed;
+	int64_t started_ms, replay_ms;
+	struct obs_wal_stats replay_stats;
+};
+
+/* ---- small encoders ---------------------------------------------------- */
+
+static size_t put_uvarint(uint8_t *p, uint64_t v)
+{
+	size_t i = 0;
+	while (v >= 0x80) {
+		p[i++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	p[i++] = (uint8_t)v;
+	return i;
+}
+
+static int get_uvarint(const uint8_t **pp, const uint8_t *end, uint64_t *v)
+{
+	const uint8_t *p = *pp;
+	uint64_t r = 0;
+	for (int shift = 0; shift < 64; shift += 7) {
+		if (p >= end)
+			return -EBADMSG;
+		uint8_t b = *p++;
+		r |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80)) {
+			*v = r;
+			*pp = p;
+			return 0;
+		}
+	}
+	return -EBADMSG;
+}
+
+static inline uint64_t zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
+static inline int64_t unzigzag(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
+
+static inline uint64_t dbits(double v) { uint64_t b; memcpy(&b, &v, 8); return b; }
+static inline double bitsd(uint64_t b) { double v; memcpy(&v, &b, 8); return v; }
+
+/* ---- options, series table ---------------------------------------------- */
+
+void obs_db_opts_default(struct obs_db_opts *o)
+{
+	o->ooo_window_ms = 5 * 60 * 1000;
+	o->max_series = 1000000;
+	o->max_series_per_metric = 100000;
+	o->sync_interval_ms = 1000;
+	o->wal_segment_bytes = 64u << 20;
+	o->errlog_entries = 1000;
+}
+
+static struct series *series_get(struct obs_db *db, uint32_t id)
+{
+	if (id >= atomic_load(&db->nseries))
+		return NULL;
+	struct series **page = db->pages[id >> PAGE_BITS];
+	return page ? page[id & (PAGE_SIZE_IDS - 1)] : NULL;
+}
+
+static void series_free(struct series *s)
+{
+	if (!s)
+		return;
+	for (uint32_t i = 0; i < s->nclosed; i++)
+		free(s->closed[i].data);
+	free(s->closed);
+	obs_chunk_enc_release(&s->open);
+	obs_labels_release(&s->labels);
+	free(s->canon);
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+}
+
+/* Register a new series under maplock (held for writing by the caller). */
+static int series_insert(struct obs_db *db, uint32_t id, const char *canon, size_t n,
+			 struct obs_labels *labels, uint64_t hash, struct series **out)
+{
+	if (id >= MAX_PAGES * PAGE_SIZE_IDS)
+		return -EDQUOT;
+	struct series *s = calloc(1, sizeof *s);
+	if (!s)
+		return -ENOMEM;
+	s->canon = malloc(n + 1);
+	if (!s->canon) {
+		free(s);
+		return -ENOMEM;
+	}
+	memcpy(s->canon, canon, n);
+	s->canon[n] = 0;
+	s->canonlen = (uint32_t)n;
+	s->id = id;
+	s->labels = *labels;
+	obs_labels_init(labels);   /* ownership moved */
+	pthread_mutex_init(&s->mu, NULL);
+	obs_chunk_enc_init(&s->open);
+	struct series ***page = &db->pages[id >> PAGE_BITS];
+	if (!*page && !(*page = calloc(PAGE_SIZE_IDS, sizeof **page)))
+		goto nomem;
+	if (obs_strmap_put(db->byname, hash, canon, n, s))
+		goto nomem;
+	if (obs_index_add(db->ix, id, &s->labels)) {
+		obs_strmap_del(db->byname, hash, canon, n);
+		goto nomem;
+	}
+	(*page)[id & (PAGE_SIZE_IDS - 1)] = s;
+	if (id >= atomic_load(&db->nseries))
+		atomic_store(&db->nseries, id + 1);
+	*out = s;
+	return 0;
+nomem:
+	series_free(s);
+	return -ENOMEM;
+}
+
+/* Find or create the series for a label set. Takes ownership of nothing;
+ * labels is consumed (moved) only when a series is created. */
+static int series_resolve(struct obs_db *db, struct obs_labels *labels, struct series **out, const char **why)
+{
+	struct obs_buf canon;
+	obs_buf_init(&canon);
+	if (obs_labels_format(labels, &canon))
+		return -ENOMEM;
+	uint64_t h = obs_strmap_hash(canon.data, canon.len);
+	pthread_rwlock_rdlock(&db->maplock);
+	struct series *s = obs_strmap_get(db->byname, h, canon.data, canon.len);
+	pthread_rwlock_unlock(&db->maplock);
+	if (s) {
+		obs_buf_release(&canon);
+		*out = s;
+		return 0;
+	}
+	pthread_rwlock_wrlock(&db->maplock);
+	int rc = 0;
+	s = obs_strmap_get(db->byname, h, canon.data, canon.len);
+	if (s)
+		goto done;
+	uint32_t n = atomic_load(&db->nseries);
+	if (n >= db->o.max_series) {
+		rc = -EDQUOT;
+		if (why)
+			*why = "series limit reached (max_series)";
+		goto done;
+	}
+	const char *metric = obs_labels_get(labels, "__name__");
+	if (metric && obs_index_count(db->ix, "__name__", metric) >= db->o.max_series_per_metric) {
+		rc = -EDQUOT;
+		if (why)
+			*why = "series limit of the metric reached (max_series_per_metric)";
+		goto done;
+	}
+	if (!db->replaying) {
+		uint8_t hdr[4] = { (uint8_t)n, (uint8_t)(n >> 8), (uint8_t)(n >> 16), (uint8_t)(n >> 24) };
+		rc = obs_wal_append2(db->wal, REC_SERIES, hdr, 4, canon.data, canon.len);
+		if (rc) {
+			if (why)
+				*why = "write-ahead log write failed";
+			goto done;
+		}
+	}
+	rc = series_insert(db, n, canon.data, canon.len, labels, h, &s);
+done:
+	pthread_rwlock_unlock(&db->maplock);
+	obs_buf_release(&canon);
+	if (!rc)
+		*out = s;
+	return rc;
+}
+
+/* ---- the head: appending to a series ------------------------------------ */
+
+static int64_t series_last_t(const struct series *s, uint64_t *vbits)
+{
+	if (s->open.n) {
+		*vbits = s->open.v_last;
+		return s->open.t_last;
+	}
+	if (s->nclosed) {
+		const struct chunk *c = &s->closed[s->nclosed - 1];
+		*vbits = 0;
+		return c->tmax;
+	}
+	return INT64_MIN;
+}
+
+static int series_cut(struct series *s)
+{
+	size_t len;
+	const uint8_t *d = obs_chunk_data(&s->open, &len);
+	if (s->nclosed == s->capclosed) {
+		uint32_t cap = s->capclosed ? s->capclosed * 2 : 4;
+		struct chunk *c = realloc(s->closed, cap * sizeof *c);
+		if (!c)
+			return -ENOMEM;
+		s->closed = c;
+		s->capclosed = cap;
+	}
+	uint8_t *copy = malloc(len);
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, d, len);
+	s->closed[s->nclosed++] = (struct chunk){ copy, (uint32_t)len, s->open.n, s->open.t_first, s->open.t_last };
+	obs_chunk_enc_release(&s->open);
+	obs_chunk_enc_init(&s->open);
+	return 0;
+}
+
+/* Decode (data,len) of n samples into arrays (caller frees). */
+static int decode_alloc(const uint8_t *data, size_t len, uint32_t n, int64_t **ts, double **vs)
+{
+	*ts = malloc((n + 1) * sizeof **ts);
+	*vs = malloc((n + 1) * sizeof **vs);
+	if (!*ts || !*vs) {
+		free(*ts);
+		free(*vs);
+		return -ENOMEM;
+	}
+	int got = obs_chunk_decode(data, len, *ts, *vs, n + 1);
+	if (got < 0) {
+		free(*ts);
+		free(*vs);
+	}
+	return got;
+}
+
+/* Insert (t, v) into the chunk encoded in (data, len): returns 1 inserted,
+ * 0 identical sample already there, -EEXIST other value at t, <0 errors.
+ * On 1, *enc holds the re-encoded chunk. */
+static int chunk_insert(const uint8_t *data, size_t len, uint32_t n, int64_t t, double v,
+			struct obs_chunk_enc *enc)
+{
+	int64_t *ts;
+	double *vs;
+	int got = decode_alloc(data, len, n, &ts, &vs);
+	if (got < 0)
+		return got;
+	int rc = 1;
+	size_t pos = 0;
+	while (pos < (size_t)got && ts[pos] < t)
+		pos++;
+	if (pos < (size_t)got && ts[pos] == t) {
+		rc = dbits(vs[pos]) == dbits(v) ? 0 : -EEXIST;
+		goto out;
+	}
+	obs_chunk_enc_init(enc);
+	for (size_t i = 0; i <= (size_t)got && rc == 1; i++) {
+		int r;
+		if (i == pos)
+			r = obs_chunk_append(enc, t, v);
+		else
+			r = 0;
+		if (!r && i < (size_t)got)
+			r = obs_chunk_append(enc, ts[i], vs[i]);
+		if (r)
+			rc = r;
+	}
+	if (rc != 1)
+		obs_chunk_enc_release(enc);
+out:
+	free(ts);
+	free(vs);
+	return rc;
+}
+
+/* Out-of-order insert inside the window. */
+static int series_insert_ooo(struct series *s, int64_t t, double v, const char **why)
+{
+	struct obs_chunk_enc enc;
+	int rc;
+	uint32_t i = 0;
+	while (i < s->nclosed && s->closed[i].tmax < t)
+		i++;
+	if (i < s->nclosed) {
+		struct chunk *c = &s->closed[i];
+		rc = chunk_insert(c->data, c->len, c->n, t, v, &enc);
+		if (rc == 1) {
+			size_t len;
+			const uint8_t *d = obs_chunk_data(&enc, &len);
+			uint8_t *copy = malloc(len);
+			if (!copy) {
+				obs_chunk_enc_release(&enc);
+				return -ENOMEM;
+			}
+			memcpy(copy, d, len);
+			free(c->data);
+			*c = (struct chunk){ copy, (uint32_t)len, enc.n, enc.t_first, enc.t_last };
+			obs_chunk_enc_release(&enc);
+		}
+	} else {
+		size_t len;
+		const uint8_t *d = obs_chunk_data(&s->open, &len);
+		rc = chunk_insert(d, len, s->open.n, t, v, &enc);
+		if (rc == 1) {
+			obs_chunk_enc_release(&s->open);
+			s->open = enc;
+		}
+	}
+	if (rc == -EEXIST && why)
+		*why = "duplicate timestamp with a different value";
+	if (rc == 1) {
+		s->nsamples++;
+		s->gen++;
+		return 0;
+	}
+	return rc;
+}
+
+/* Append one sample: 0 stored (or identical resend), -EEXIST / -ERANGE
+ * rejected with *why, other <0 errors. Caller holds s->mu. */
+static int series_append(struct obs_db *db, struct series *s, int64_t t, double v, const char **why)
+{
+	uint64_t lastbits;
+	int64_t last = series_last_t(s, &lastbits);
+	if (last == INT64_MIN || t > last) {
+		if (s->open.n >= CHUNK_SAMPLES) {
+			int rc = series_cut(s);
+			if (rc)
+				return rc;
+		}
+		int rc = obs_chunk_append(&s->open, t, v);
+		if (!rc)
+			s->nsamples++;
+		return rc;
+	}
+	if (t == last && s->open.n) {
+		if (lastbits == dbits(v))
+			return 0;
+		*why = "duplicate timestamp with a different value";
+		return -EEXIST;
+	}
+	if (last - t > db->o.ooo_window_ms) {
+		*why = "sample older than the out-of-order window";
+		return -ERANGE;
+	}
+	return series_insert_ooo(s, t, v, why);
+}
+
+/* ---- ingest ----------------------------------------------------------- */
+
+struct pending {
+	struct series *s;
+	int64_t t;
+	double v;
+};
+
+struct ingest_ctx {
+	struct obs_db *db;
+	const char *source;
+	struct obs_ingest_result *r;
+	int64_t now;
+	struct pending *p;
+	size_t n, cap;
+	/* last resolved key, to skip lookups on runs of one series */
+	char lastkey[512];
+	size_t lastkeylen;
+	enum obs_fmt lastfmt;
+	struct series *last;
+	struct obs_buf akey;
+};
+
+static void set_err(struct obs_ingest_result *r, int err)
+{
+	/* severity: EIO/ENOSPC > EDQUOT > EINVAL */
+	static const int order[] = { EINVAL, EDQUOT, ENOSPC, EIO };
+	int cur = 0, nw = 0;
+	for (int i = 0; i < 4; i++) {
+		if (order[i] == r->err)
+			cur = i + 1;
+		if (order[i] == err)
+			nw = i + 1;
+	}
+	if (nw > cur)
+		r->err = err;
+}
+
+static void reject(struct ingest_ctx *c, size_t lineno, const char *line, size_t len, const char *why, int err)
+{
+	c->r->rejected++;
+	atomic_fetch_add(&c->db->rejected, 1);
+	set_err(c->r, err);
+	obs_errlog_add(c->db->errs, c->now, c->source, lineno, line, len, why);
+}
+
+static int pending_push(struct ingest_ctx *c, struct series *s, int64_t t, double v)
+{
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 1024;
+		struct pending *p = realloc(c->p, cap * sizeof *p);
+		if (!p)
+			return -ENOMEM;
+		c->p = p;
+		c->cap = cap;
+	}
+	c->p[c->n++] = (struct pending){ s, t, v };
+	return 0;
+}
+
+static int on_sample(void *ctx, const struct obs_sample_in *in)
+{
+	struct ingest_ctx *c = ctx;
+	struct obs_db *db = c->db;
+	struct series *s = NULL;
+	if (c->last && in->fmt == c->lastfmt && in->keylen == c->lastkeylen &&
+	    !memcmp(in->key, c->lastkey, in->keylen)) {
+		s = c->last;
+	} else {
+		obs_buf_reset(&c->akey);
+		if (obs_buf_putc(&c->akey, (char)('0' + in->fmt)) ||
+		    obs_buf_append(&c->akey, in->key, in->keylen))
+			return -ENOMEM;
+		uint64_t h = obs_strmap_hash(c->akey.data, c->akey.len);
+		pthread_rwlock_rdlock(&db->maplock);
+		s = obs_strmap_get(db->alias, h, c->akey.data, c->akey.len);
+		pthread_rwlock_unlock(&db->maplock);
+		if (!s) {
+			struct obs_labels l;
+			const char *why = NULL;
+			int rc = obs_labels_build(&l, in->name, in->namelen, in->labels, in->nlabels, &why);
+			if (rc == -ENOMEM)
+				return rc;
+			if (rc) {
+				reject(c, 0, in->key, in->keylen, why, EINVAL);
+				return 0;
+			}
+			rc = series_resolve(db, &l, &s, &why);
+			obs_labels_release(&l);
+			if (rc == -EDQUOT) {
+				reject(c, 0, in->key, in->keylen, why, EDQUOT);
+				return 0;
+			}
+			if (rc) {
+				reject(c, 0, in->key, in->keylen, why ? why : strerror(-rc), -rc);
+				return rc == -ENOMEM ? rc : 0;
+			}
+			/* alias the raw key; bounded so label explosions cannot grow it unboundedly */
+			pthread_rwlock_wrlock(&db->maplock);
+			if (obs_strmap_count(db->alias) < 2 * (size_t)db->o.max_series + 1024)
+				obs_strmap_put(db->alias, h, c->akey.data, c->akey.len, s);
+			pthread_rwlock_unlock(&db->maplock);
+		}
+		if (in->keylen <= sizeof c->lastkey) {
+			memcpy(c->lastkey, in->key, in->keylen);
+			c->lastkeylen = in->keylen;
+			c->lastfmt = in->fmt;
+			c->last = s;
+		} else {
+			c->last = NULL;
+		}
+	}
+	return pending_push(c, s, in->ts_ms == OBS_TS_NONE ? c->now : in->ts_ms, in->value);
+}
+
+static void on_parse_error(void *ctx, size_t lineno, const char *line, size_t len, const char *why)
+{
+	reject(ctx, lineno, line, len, why, EINVAL);
+}
+
+/* Log the pending batch to the WAL, then apply it to the head. */
+static int commit_pending(struct ingest_ctx *c)
+{
+	struct obs_db *db = c->db;
+	if (!c->n)
+		return 0;
+	size_t room = 10 + c->n * (5 + 10 + 8);
+	uint8_t *buf = malloc(room), *p = buf;
+	if (!buf)
+		return -ENOMEM;
+	p += put_uvarint(p, c->n);
+	int64_t prev = 0;
+	for (size_t i = 0; i < c->n; i++) {
+		p += put_uvarint(p, c->p[i].s->id);
+		p += put_uvarint(p, zigzag((int64_t)((uint64_t)c->p[i].t - (uint64_t)prev)));
+		prev = c->p[i].t;
+		uint64_t b = dbits(c->p[i].v);
+		memcpy(p, &b, 8);
+		p += 8;
+	}
+	int rc = obs_wal_append(db->wal, REC_SAMPLES, buf, (size_t)(p - buf));
+	free(buf);
+	if (rc) {
+		char msg[128];
+		snprintf(msg, sizeof msg, "write-ahead log write failed: %s", strerror(-rc));
+		c->r->rejected += c->n;
+		atomic_fetch_add(&db->rejected, c->n);
+		set_err(c->r, rc == -ENOSPC || rc == -EDQUOT ? ENOSPC : EIO);
+		obs_errlog_add(db->errs, c->now, c->source, 0, "", 0, msg);
+		return 0;
+	}
+	struct series *locked = NULL;
+	for (size_t i = 0; i < c->n; i++) {
+		struct pending *x = &c->p[i];
+		if (x->s != locked) {
+			if (locked)
+				pthread_mutex_unlock(&locked->mu);
+			locked = x->s;
+			pthread_mutex_lock(&locked->mu);
+		}
+		const char *why = NULL;
+		int r = series_append(db, x->s, x->t, x->v, &why);
+		if (r) {
+			char line[600];
+			char tb[40], vb[40];
+			obs_time_format(x->t, OBS_TIME_RFC3339, tb);
+			obs_num_format(x->v, vb);
+			int len = snprintf(line, sizeof line, "%.500s %s %s", x->s->canon, tb, vb);
+			reject(c, 0, line, (size_t)len, why ? why : strerror(-r), r == -ENOMEM ? EIO : EINVAL);
+		} else {
+			c->r->accepted++;
+		}
+	}
+	if (locked)
+		pthread_mutex_unlock(&locked->mu);
+	atomic_fetch_add(&db->ingested, c->r->accepted);
+	return 0;
+}
+
+static void ctx_init(struct ingest_ctx *c, struct obs_db *db, const char *source, struct obs_ingest_result *r)
+{
+	memset(c, 0, sizeof *c);
+	c->db = db;
+	c->source = source;
+	c->r = r;
+	c->now = obs_time_now();
+	obs_buf_init(&c->akey);
+	memset(r, 0, sizeof *r);
+}
+
+static void ctx_release(struct ingest_ctx *c)
+{
+	free(c->p);
+	obs_buf_release(&c->akey);
+}
+
+int obs_db_ingest(struct obs_db *db, const char *buf, size_t n, enum obs_fmt fmt,
+		  const char *source, struct obs_ingest_result *r)
+{
+	struct ingest_ctx c;
+	ctx_init(&c, db, source, r);
+	struct obs_parse_cb cb = { .sample = on_sample, .error = on_parse_error, .ctx = &c };
+	long prc = obs_parse_lines(buf, n, fmt, 1, &cb);
+	int rc = prc < 0 ? (int)prc : commit_pending(&c);
+	ctx_release(&c);
+	return rc;
+}
+
+int obs_db_ingest_values(struct obs_db *db, uint32_t id, const char *buf, size_t n,
+			 const char *source, struct obs_ingest_result *r)
+{
+	struct ingest_ctx c;
+	ctx_init(&c, db, source, r);
+	struct series *s = series_get(db, id);
+	if (!s) {
+		ctx_release(&c);
+		return -ENOENT;
+	}
+	const char *p = buf, *end = buf + n;
+	size_t lineno = 0;
+	int rc = 0;
+	while (p < end && !rc) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *le = nl ? nl : end;
+		lineno++;
+		const char *a = p, *b = le;
+		while (a < b && (*a == ' ' || *a == '\t' || *a == '\r'))
+			a++;
+		while (b > a && (b[-1] == ' ' || b[-1] == '\t' || b[-1] == '\r'))
+			b--;
+		if (a < b && *a != '#') {
+			int64_t t;
+			double v;
+			const char *why = NULL;
+			if (obs_parse_value_line(a, (size_t)(b - a), &t, &v, &why))
+				reject(&c, lineno, p, (size_t)(le - p), why ? why : "invalid line", EINVAL);
+			else
+				rc = pending_push(&c, s, t == OBS_TS_NONE ? c.now : t, v);
+		}
+		p = nl ? nl + 1 : end;
+	}
+	if (!rc)
+		rc = commit_pending(&c);
+	ctx_release(&c);
+	return rc;
+}
+
+/* ---- replay ---------------------------------------------------------- */
+
+static int replay_record(void *ctx, uint8_t type, const uint8_t *p, size_t n)
+{
+	struct obs_db *db = ctx;
+	const uint8_t *end = p + n;
+	if (type == REC_SERIES) {
+		if (n < 4)
+			return -EBADMSG;
+		uint32_t id = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+		struct obs_labels l;
+		const char *why;
+		if (obs_labels_parse((const char *)p + 4, n - 4, &l, &why))
+			return -EBADMSG;
+		struct obs_buf canon;
+		obs_buf_init(&canon);
+		int rc = obs_labels_format(&l, &canon);
+		if (!rc) {
+			uint64_t h = obs_strmap_hash(canon.data, canon.len);
+			struct series *s;
+			if (series_get(db, id) || obs_strmap_get(db->byname, h, canon.data, canon.len))
+				rc = -EBADMSG;
+			else
+				rc = series_insert(db, id, canon.data, canon.len, &l, h, &s);
+		}
+		obs_buf_release(&canon);
+		obs_labels_release(&l);
+		return rc;
+	}
+	if (type == REC_SAMPLES) {
+		uint64_t cnt;
+		if (get_uvarint(&p, end, &cnt))
+			return -EBADMSG;
+		int64_t prev = 0;
+		for (uint64_t i = 0; i < cnt; i++) {
+			uint64_t id, zz, bits;
+			if (get_uvarint(&p, end, &id) || get_uvarint(&p, end, &zz) || end - p < 8)
+				return -EBADMSG;
+			memcpy(&bits, p, 8);
+			p += 8;
+			int64_t t = (int64_t)((uint64_t)prev + (uint64_t)unzigzag(zz));
+			prev = t;
+			struct series *s = id <= UINT32_MAX ? series_get(db, (uint32_t)id) : NULL;
+			if (!s)
+				return -EBADMSG;
+			const char *why;
+			pthread_mutex_lock(&s->mu);
+			int rc = series_append(db, s, t, bitsd(bits), &why);
+			pthread_mutex_unlock(&s->mu);
+			if (rc == -ENOMEM)
+				return rc;
+			if (!rc)
+				db->replayed++;
+		}
+		return 0;
+	}
+	return 0;   /* unknown record types are skipped (written by newer versions) */
+}
+
+/* ---- open / close ------------------------------------------------------ */
+
+static int take_lock(struct obs_db *db, char *err, size_t errlen)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/LOCK", db->dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		int e = errno;
+		snprintf(err, errlen, "cannot open '%s': %s", path, strerror(e));
+		return -e;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		char pid[32] = "";
+		ssize_t k = pread(fd, pid, sizeof pid - 1, 0);
+		if (k > 0)
+			pid[k] = 0;
+		pid[strcspn(pid, "\n")] = 0;
+		snprintf(err, errlen, "data directory '%s' is in use by another obsfsd (pid %s)",
+			 db->dir, pid[0] ? pid : "unknown");
+		close(fd);
+		return -EBUSY;
+	}
+	char pid[32];
+	int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) || pwrite(fd, pid, (size_t)len, 0) != len) {
+		/* the pid is informational only */
+	}
+	db->lockfd = fd;
+	return 0;
+}
+
+int obs_db_open(const char *dir, const struct obs_db_opts *o, struct obs_db **out, char *err, size_t errlen)
+{
+	char dummy[8];
+	if (!err) {
+		err = dummy;
+		errlen = sizeof dummy;
+	}
+	err[0] = 0;
+	struct obs_db *db = calloc(1, sizeof *db);
+	if (!db)
+		return -ENOMEM;
+	db->lockfd = -1;
+	if (o)
+		db->o = *o;
+	else
+		obs_db_opts_default(&db->o);
+	db->started_ms = obs_time_now();
+	pthread_rwlock_init(&db->maplock, NULL);
+	int rc = -ENOMEM;
+	db->dir = strdup(dir);
+	db->byname = obs_strmap_new();
+	db->alias = obs_strmap_new();
+	db->ix = obs_index_new();
+	db->errs = obs_errlog_new(db->o.errlog_entries);
+	if (!db->dir || !db->byname || !db->alias || !db->ix || !db->errs) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	if (mkdir(dir, 0755) && errno != EEXIST) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot create '%s': %s", dir, strerror(errno));
+		goto fail;
+	}
+	rc = take_lock(db, err, errlen);
+	if (rc)
+		goto fail;
+	char wdir[4096];
+	snprintf(wdir, sizeof wdir, "%s/wal", dir);
+	db->replaying = 1;
+	rc = obs_wal_replay(wdir, replay_record, db, &db->replay_stats);
+	db->replaying = 0;
+	if (rc) {
+		snprintf(err, errlen, "cannot replay write-ahead log '%s': %s", wdir, strerror(-rc));
+		goto fail;
+	}
+	struct obs_wal_opts wo = { .segment_bytes = db->o.wal_segment_bytes,
+				   .sync_interval_ms = db->o.sync_interval_ms };
+	rc = obs_wal_open(wdir, &wo, &db->wal);
+	if (rc) {
+		snprintf(err, errlen, "cannot open write-ahead log '%s': %s", wdir, strerror(-rc));
+		goto fail;
+	}
+	db->replay_ms = obs_time_now() - db->started_ms;
+	*out = db;
+	return 0;
+fail:
+	obs_db_close(db);
+	return rc;
+}
+
+void obs_db_close(struct obs_db *db)
+{
+	if (!db)
+		return;
+	obs_wal_close(db->wal);
+	uint32_t n = atomic_load(&db->nseries);
+	for (uint32_t i = 0; i < n; i++)
+		series_free(series_get(db, i));
+	for (uint32_t p = 0; p < MAX_PAGES; p++)
+		free(db->pages[p]);
+	obs_strmap_free(db->byname);
+	obs_strmap_free(db->alias);
+	obs_index_free(db->ix);
+	obs_errlog_free(db->errs);
+	if (db->lockfd >= 0)
+		close(db->lockfd);
+	pthread_rwlock_destroy(&db->maplock);
+	free(db->dir);
+	free(db);
+}
+
+/* ---- lookups and reads ------------------------------------------------- */
+
+static int lookup_labels(struct obs_db *db, const char *text, size_t n, struct obs_labels *l,
+			 struct obs_buf *canon, struct series **s, const char **why)
+{
+	int rc = obs_labels_parse(text, n, l, why);
+	if (rc)
+		return rc;
+	if (obs_labels_format(l, canon))
+		return -ENOMEM;
+	uint64_t h = obs_strmap_hash(canon->data, canon->len);
+	pthread_rwlock_rdlock(&db->maplock);
+	*s = obs_strmap_get(db->byname, h, canon->data, canon->len);
+	pthread_rwlock_unlock(&db->maplock);
+	return 0;
+}
+
+int obs_db_lookup(struct obs_db *db, const char *text, size_t n, uint32_t *id, const char **why)
+{
+	struct obs_labels l;
+	struct obs_buf canon;
+	struct series *s = NULL;
+	obs_buf_init(&canon);
+	int rc = lookup_labels(db, text, n, &l, &canon, &s, why);
+	if (!rc && !s)
+		rc = -ENOENT;
+	if (!rc)
+		*id = s->id;
+	obs_labels_release(&l);
+	obs_buf_release(&canon);
+	return rc;
+}
+
+int obs_db_create(struct obs_db *db, const char *text, size_t n, uint32_t *id, const char **why)
+{
+	struct obs_labels l;
+	struct obs_buf canon;
+	struct series *s = NULL;
+	obs_buf_init(&canon);
+	int rc = lookup_labels(db, text, n, &l, &canon, &s, why);
+	if (!rc && !s)
+		rc = series_resolve(db, &l, &s, why);
+	if (!rc)
+		*id = s->id;
+	obs_labels_release(&l);
+	obs_buf_release(&canon);
+	return rc;
+}
+
+int obs_db_series_text(struct obs_db *db, uint32_t id, struct obs_buf *out)
+{
+	struct series *s = series_get(db, id);
+	if (!s)
+		return -ENOENT;
+	return obs_buf_append(out, s->canon, s->canonlen);
+}
+
+uint32_t obs_db_series_count(struct obs_db *db)
+{
+	return atomic_load(&db->nseries);
+}
+
+static int push_range(const uint8_t *data, size_t len, uint32_t n, int64_t from, int64_t to,
+		      struct obs_samples *out)
+{
+	if (obs_samples_reserve(out, n + 1))
+		return -ENOMEM;
+	size_t base = out->n;
+	int got = obs_chunk_decode(data, len, out->t + base, out->v + base, out->cap - base);
+	if (got < 0)
+		return got;
+	size_t k = base;
+	for (size_t i = base; i < base + (size_t)got; i++) {
+		if (out->t[i] < from || out->t[i] > to)
+			continue;
+		out->t[k] = out->t[i];
+		out->v[k++] = out->v[i];
+	}
+	out->n = k;
+	return 0;
+}
+
+int obs_db_read(struct obs_db *db, uint32_t id, int64_t from, int64_t to, struct obs_samples *out)
+{
+	struct series *s = series_get(db, id);
+	if (!s)
+		return -ENOENT;
+	int rc = 0;
+	pthread_mutex_lock(&s->mu);
+	for (uint32_t i = 0; i < s->nclosed && !rc; i++) {
+		const struct chunk *c = &s->closed[i];
+		if (c->tmax < from || c->tmin > to)
+			continue;
+		rc = push_range(c->data, c->len, c->n, from, to, out);
+	}
+	if (!rc && s->open.n && s->open.t_last >= from && s->open.t_first <= to) {
+		size_t len;
+		const uint8_t *d = obs_chunk_data(&s->open, &len);
+		rc = push_range(d, len, s->open.n, from, to, out);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+int obs_db_text_size(struct obs_db *db, uint32_t id, enum obs_time_fmt fmt, uint64_t *size)
+{
+	struct series *s = series_get(db, id);
+	if (!s)
+		return -ENOENT;
+	pthread_mutex_lock(&s->mu);
+	int valid = s->txt_valid && s->txt_gen == s->gen && s->txt_fmt == (int)fmt;
+	int64_t from = valid ? s->txt_last + 1 : INT64_MIN;
+	uint64_t bytes = valid ? s->txt_bytes : 0;
+	uint64_t gen = s->gen;
+	pthread_mutex_unlock(&s->mu);
+
+	struct obs_samples tail;
+	obs_samples_init(&tail);
+	int rc = obs_db_read(db, id, from, INT64_MAX, &tail);
+	if (rc) {
+		obs_samples_release(&tail);
+		return rc;
+	}
+	char line[96];
+	for (size_t i = 0; i < tail.n; i++)
+		bytes += (uint64_t)obs_sample_render(tail.t[i], tail.v[i], fmt, line);
+	pthread_mutex_lock(&s->mu);
+	if (s->gen == gen) {
+		s->txt_valid = 1;
+		s->txt_gen = gen;
+		s->txt_fmt = (int)fmt;
+		s->txt_bytes = bytes;
+		if (tail.n)
+			s->txt_last = tail.t[tail.n - 1];
+		else if (!valid)
+			s->txt_last = INT64_MIN;
+	}
+	pthread_mutex_unlock(&s->mu);
+	obs_samples_release(&tail);
+	*size = bytes;
+	return 0;
+}
+
+struct obs_index *obs_db_index(struct obs_db *db)
+{
+	return db->ix;
+}
+
+roaring_bitmap_t *obs_db_select(struct obs_db *db, const struct obs_matcher *m, size_t n)
+{
+	return obs_index_select(db->ix, m, n);
+}
+
+struct obs_errlog *obs_db_errlog(struct obs_db *db)
+{
+	return db->errs;
+}
+
+int obs_db_sync(struct obs_db *db)
+{
+	return obs_wal_sync(db->wal);
+}
+
+void obs_db_get_stats(struct obs_db *db, struct obs_db_stats *st)
+{
+	memset(st, 0, sizeof *st);
+	uint32_t n = atomic_load(&db->nseries);
+	st->series = n;
+	for (uint32_t i = 0; i < n; i++) {
+		struct series *s = series_get(db, i);
+		if (!s)
+			continue;
+		pthread_mutex_lock(&s->mu);
+		st->samples += s->nsamples;
+		st->chunks += s->nclosed + (s->open.n ? 1 : 0);
+		for (uint32_t k = 0; k < s->nclosed; k++)
+			st->chunk_bytes += s->closed[k].len;
+		st->open_chunk_bytes += obs_chunk_size(&s->open);
+		pthread_mutex_unlock(&s->mu);
+	}
+	st->chunk_bytes += st->open_chunk_bytes;
+	st->samples_ingested = atomic_load(&db->ingested);
+	st->samples_rejected = atomic_load(&db->rejected);
+	st->samples_replayed = db->replayed;
+	struct obs_wal_stats ws;
+	obs_wal_get_stats(db->wal, &ws);
+	st->wal_bytes = ws.bytes;
+	st->wal_segments = ws.segments;
+	st->wal_syncs = ws.syncs;
+	st->wal_torn_bytes = db->replay_stats.torn_bytes;
+	struct obs_index_stats is;
+	obs_index_get_stats(db->ix, &is);
+	st->index_bytes = is.bytes;
+	pthread_rwlock_rdlock(&db->maplock);
+	st->map_bytes = obs_strmap_bytes(db->byname) + obs_strmap_bytes(db->alias);
+	pthread_rwlock_unlock(&db->maplock);
+	st->started_ms = db->started_ms;
+	st->replay_ms = db->replay_ms;
+}
+
+struct top_ctx {
+	const char **names;
+	uint64_t *counts;
+	size_t k, n;
+};
+
+static int top_visit(void *ctx, const char *value, uint64_t count)
+{
+	struct top_ctx *t = ctx;   /* names/counts have room for k + 1 */
+	size_t pos = t->n;
+	while (pos > 0 && t->counts[pos - 1] < count)
+		pos--;
+	if (pos >= t->k)
+		return 0;
+	for (size_t i = t->n; i > pos; i--) {
+		t->names[i] = t->names[i - 1];
+		t->counts[i] = t->counts[i - 1];
+	}
+	t->names[pos] = strdup(value);
+	t->counts[pos] = count;
+	if (++t->n > t->k) {
+		free((char *)t->names[t->k]);
+		t->n = t->k;
+	}
+	return 0;
+}
+
+int obs_db_top_metrics(struct obs_db *db, size_t k, int (*fn)(void *ctx, const char *name, uint64_t series), void *ctx)
+{
+	if (!k)
+		return 0;
+	struct top_ctx t = { calloc(k + 1, sizeof(char *)), calloc(k + 1, sizeof(uint64_t)), k, 0 };
+	if (!t.names || !t.counts) {
+		free(t.names);
+		free(t.counts);
+		return -ENOMEM;
+	}
+	int rc = obs_index_label_values(db->ix, "__name__", top_visit, &t);
+	for (size_t i = 0; i < t.n && !rc; i++)
+		rc = fn(ctx, t.names[i] ? t.names[i] : "", t.counts[i]);
+	for (size_t i = 0; i < t.n; i++)
+		free((char *)t.names[i]);
+	free(t.names);
+	free(t.counts);
+	return rc;
+}

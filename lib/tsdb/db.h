@@ -1,0 +1,95 @@
+/* db.h — the metrics store: series registry, in-memory head of Gorilla
+ * chunks, write-ahead log, label index and rejection log, over one data
+ * directory (DATADIR/wal, DATADIR/LOCK). This is what obsfsd calls.
+ *
+ * Thread-safety: every function may be called from many threads at once.
+ * Series ids are dense uint32 assigned at creation and stable for the life
+ * of the data directory (the WAL records them). */
+#ifndef OBS_TSDB_DB_H
+#define OBS_TSDB_DB_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <roaring/roaring.h>
+
+#include "core/buf.h"
+#include "core/errlog.h"
+#include "index/postings.h"
+#include "ingest/parse.h"
+#include "tsdb/samples.h"
+
+struct obs_db;
+
+struct obs_db_opts {
+	int64_t ooo_window_ms;          /* reject samples older than the series head minus this (5 min) */
+	uint64_t max_series;            /* total series limit (1,000,000) */
+	uint64_t max_series_per_metric; /* per metric name (100,000) */
+	int sync_interval_ms;           /* WAL group commit interval (1000); 0 = only on sync */
+	size_t wal_segment_bytes;       /* (64 MiB) */
+	size_t errlog_entries;          /* MOUNT/errors ring size (1000) */
+};
+
+void obs_db_opts_default(struct obs_db_opts *o);
+
+/* Open (creating) a data directory: take DATADIR/LOCK (-EBUSY when another
+ * process holds it; its pid is in the file), replay the WAL, open it for
+ * appending. err gets a human message on failure. */
+int obs_db_open(const char *dir, const struct obs_db_opts *o, struct obs_db **out, char *err, size_t errlen);
+void obs_db_close(struct obs_db *db);   /* syncs the WAL; accepts NULL */
+
+struct obs_ingest_result {
+	uint64_t accepted;    /* samples stored (or identical re-sends) */
+	uint64_t rejected;    /* lines or samples refused (each logged to the errlog) */
+	int err;              /* 0, or the errno a writer should see: EINVAL (bad
+	                         input), EDQUOT (series limit), ENOSPC/EIO (WAL write);
+	                         the most severe wins */
+};
+
+/* Ingest lines of any supported format. Valid lines are kept even when others
+ * are rejected; rejects go to the errlog under source. */
+int obs_db_ingest(struct obs_db *db, const char *buf, size_t n, enum obs_fmt fmt,
+		  const char *source, struct obs_ingest_result *r);
+/* Ingest "VALUE" / "TIME VALUE" lines into one series. */
+int obs_db_ingest_values(struct obs_db *db, uint32_t id, const char *buf, size_t n,
+			 const char *source, struct obs_ingest_result *r);
+
+/* Find a series by its text (any label order, escapes as in Prometheus).
+ * 0 and *id, -ENOENT, or -EINVAL with *why for text that is no series. */
+int obs_db_lookup(struct obs_db *db, const char *text, size_t n, uint32_t *id, const char **why);
+/* Find or create. -EDQUOT when a series limit is reached. */
+int obs_db_create(struct obs_db *db, const char *text, size_t n, uint32_t *id, const char **why);
+
+/* Canonical text of a series, appended to out. -ENOENT for an unknown id. */
+int obs_db_series_text(struct obs_db *db, uint32_t id, struct obs_buf *out);
+uint32_t obs_db_series_count(struct obs_db *db);
+
+/* Samples of series id with from <= t <= to, appended to out in time order. */
+int obs_db_read(struct obs_db *db, uint32_t id, int64_t from, int64_t to, struct obs_samples *out);
+
+/* Size in bytes of the full "TIME VALUE\n" text of a series in fmt (cached and
+ * updated incrementally, so it is cheap to call on every stat). */
+int obs_db_text_size(struct obs_db *db, uint32_t id, enum obs_time_fmt fmt, uint64_t *size);
+
+/* The label index (owned by the db) and matcher selection. */
+struct obs_index *obs_db_index(struct obs_db *db);
+roaring_bitmap_t *obs_db_select(struct obs_db *db, const struct obs_matcher *m, size_t n);
+
+struct obs_errlog *obs_db_errlog(struct obs_db *db);
+
+/* fsync the WAL now. */
+int obs_db_sync(struct obs_db *db);
+
+struct obs_db_stats {
+	uint64_t series, samples, chunks, chunk_bytes, open_chunk_bytes;
+	uint64_t samples_ingested, samples_rejected, samples_replayed;
+	uint64_t wal_bytes, wal_segments, wal_syncs, wal_torn_bytes;
+	uint64_t index_bytes, map_bytes;
+	int64_t started_ms, replay_ms;
+};
+void obs_db_get_stats(struct obs_db *db, struct obs_db_stats *st);
+
+/* Metric names with the most series (top cardinality), largest first, at
+ * most k of them. */
+int obs_db_top_metrics(struct obs_db *db, size_t k, int (*fn)(void *ctx, const char *name, uint64_t series), void *ctx);
+
+#endif

@@ -1,0 +1,72 @@
+/* samples.c — sample arrays and their text rendering. */
+#include "tsdb/samples.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "core/num.h"
+
+void obs_samples_init(struct obs_samples *s)
+{
+	s->t = NULL;
+	s->v = NULL;
+	s->n = s->cap = 0;
+}
+
+void obs_samples_release(struct obs_samples *s)
+{
+	if (!s)
+		return;
+	free(s->t);
+	free(s->v);
+	obs_samples_init(s);
+}
+
+int obs_samples_reserve(struct obs_samples *s, size_t extra)
+{
+	if (s->n + extra <= s->cap)
+		return 0;
+	size_t cap = s->cap ? s->cap : 256;
+	while (cap < s->n + extra)
+		cap *= 2;
+	int64_t *t = realloc(s->t, cap * sizeof *t);
+	if (!t)
+		return -ENOMEM;
+	s->t = t;
+	double *v = realloc(s->v, cap * sizeof *v);
+	if (!v)
+		return -ENOMEM;
+	s->v = v;
+	s->cap = cap;
+	return 0;
+}
+
+int obs_samples_push(struct obs_samples *s, int64_t t, double v)
+{
+	if (s->n == s->cap && obs_samples_reserve(s, 1))
+		return -ENOMEM;
+	s->t[s->n] = t;
+	s->v[s->n++] = v;
+	return 0;
+}
+
+int obs_sample_render(int64_t t, double v, enum obs_time_fmt fmt, char *buf)
+{
+	int n = obs_time_format(t, fmt, buf);
+	buf[n++] = ' ';
+	n += obs_num_format(v, buf + n);
+	buf[n++] = '\n';
+	return n;
+}
+
+int obs_samples_render(const struct obs_samples *s, size_t from, enum obs_time_fmt fmt, struct obs_buf *out)
+{
+	if (from >= s->n)
+		return 0;
+	if (obs_buf_reserve(out, (s->n - from) * 64))
+		return -ENOMEM;
+	for (size_t i = from; i < s->n; i++)
+		out->len += (size_t)obs_sample_render(s->t[i], s->v[i], fmt, out->data + out->len);
+	out->data[out->len] = 0;
+	return 0;
+}
