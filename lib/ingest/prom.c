@@ -1,0 +1,178 @@
+/* prom.c — one line of Prometheus text exposition / OpenMetrics:
+ *
+ *   name{k="v",...} value [timestamp] [# exemplar]
+ *   # TYPE name type | # HELP name text | # UNIT name unit | # other comment
+ *
+ * This is the hot ingest path: one pass over the line with a class table, no
+ * copies, no allocation. Label values keep their escapes (\\ \" \n only; the
+ * rawlabel is flagged escaped and obs_labels_build decodes them) and must be
+ * UTF-8 without NUL. The timestamp is integer milliseconds, or (OpenMetrics)
+ * seconds when it has a fraction or an exponent. The key is `name{...}`
+ * exactly as written. */
+#include <string.h>
+
+#include "core/num.h"
+#include "ingest/parse_int.h"
+
+/* Scan a quoted label value starting after the opening quote. On success
+ * returns the closing quote and sets *esc; NULL with c->why on error. */
+static const char *scan_value(struct obs_pctx *c, const char *p, const char *e, int *esc)
+{
+	for (;;) {
+		unsigned char ch;
+		int k;
+
+		while (p < e && !pc_is((unsigned char)*p, PC_VSTOP))
+			p++;
+		if (p == e) {
+			c->why = "unterminated label value";
+			return NULL;
+		}
+		ch = (unsigned char)*p;
+		if (ch == '"')
+			return p;
+		if (ch == '\\') {
+			if (p + 1 == e) {
+				c->why = "unterminated label value";
+				return NULL;
+			}
+			if (p[1] != '\\' && p[1] != '"' && p[1] != 'n') {
+				c->why = "invalid escape in label value";
+				return NULL;
+			}
+			*esc = 1;
+			p += 2;
+			continue;
+		}
+		if (!ch) {
+			c->why = "NUL byte in label value";
+			return NULL;
+		}
+		k = obs_p_utf8_seq(p, e);
+		if (!k) {
+			c->why = "invalid UTF-8 in label value";
+			return NULL;
+		}
+		p += k;
+	}
+}
+
+int obs_p_prom(struct obs_pctx *c, const char *p, const char *e)
+{
+	struct obs_sample_in *s = &c->s;
+	const char *line = p, *tok;
+	int braces = 0;
+
+	s->fmt = OBS_FMT_PROM;
+	s->nlabels = 0;
+	s->name = p;
+	if (p < e && pc_is((unsigned char)*p, PC_NAME0)) {
+		p++;
+		while (p < e && pc_is((unsigned char)*p, PC_NAME))
+			p++;
+	}
+	s->namelen = (size_t)(p - line);
+	if (!s->namelen)
+		return pc_err(c, "invalid metric name");
+	if (p < e && *p == '{') {
+		braces = 1;
+		p++;
+		for (;;) {
+			struct obs_rawlabel *l;
+			const char *ln, *v, *ve;
+			int esc = 0;
+
+			p = pc_skip_space(p, e);
+			if (p == e)
+				return pc_err(c, "unterminated label set");
+			if (*p == '}') {
+				p++;
+				break;
+			}
+			ln = p;
+			if (!pc_is((unsigned char)*p, PC_LNAME0))
+				return pc_err(c, "invalid label name");
+			p++;
+			while (p < e && pc_is((unsigned char)*p, PC_LNAME))
+				p++;
+			l = &s->labels[s->nlabels];
+			l->name = ln;
+			l->nlen = (uint32_t)(p - ln);
+			p = pc_skip_space(p, e);
+			if (p == e || *p != '=')
+				return pc_err(c, "expected '=' after label name");
+			p = pc_skip_space(p + 1, e);
+			if (p == e || *p != '"')
+				return pc_err(c, "expected '\"' before label value");
+			v = ++p;
+			ve = scan_value(c, p, e, &esc);
+			if (!ve)
+				return PL_ERR;
+			if (ve - v > OBS_MAX_LABEL_BYTES)
+				return pc_err(c, "label value too long");
+			if (s->nlabels >= OBS_MAX_LABELS - 1)
+				return pc_err(c, "too many labels");
+			l->value = v;
+			l->vlen = (uint32_t)(ve - v);
+			l->escaped = esc;
+			s->nlabels++;
+			p = pc_skip_space(ve + 1, e);
+			if (p < e && *p == ',') {
+				p++;
+				continue;
+			}
+			if (p < e && *p == '}') {
+				p++;
+				break;
+			}
+			return pc_err(c, "expected ',' or '}' after label value");
+		}
+	}
+	s->key = line;
+	s->keylen = (size_t)(p - line);
+	if (p == e)
+		return pc_err(c, "missing value");
+	if (*p != ' ' && *p != '\t')
+		return pc_err(c, braces ? "unexpected text after labels" : "invalid metric name");
+	p = pc_skip_space(p, e);
+	tok = p;
+	p = pc_token_end(p, e);
+	if (obs_num_parse(tok, (size_t)(p - tok), &s->value))
+		return pc_err(c, "invalid value");
+	p = pc_skip_space(p, e);
+	s->ts_ms = OBS_TS_NONE;
+	if (p < e && *p != '#') {
+		tok = p;
+		p = pc_token_end(p, e);
+		if (obs_p_ts_ms(tok, (size_t)(p - tok), 1, &s->ts_ms))
+			return pc_err(c, "invalid timestamp");
+		p = pc_skip_space(p, e);
+		if (p < e && *p != '#')
+			return pc_err(c, "unexpected text after timestamp");
+	}
+	return pc_emit(c);
+}
+
+void obs_p_prom_comment(struct obs_pctx *c, const char *p, const char *e)
+{
+	static const char *const kinds[] = { "TYPE", "HELP", "UNIT" };
+	const char *w, *we, *name, *ne;
+	size_t i;
+
+	if (!c->cb->meta)
+		return;
+	w = pc_skip_space(p + 1, e);
+	we = pc_token_end(w, e);
+	for (i = 0; i < 3; i++) {
+		if (we - w == 4 && !memcmp(w, kinds[i], 4))
+			break;
+	}
+	if (i == 3)
+		return;
+	name = pc_skip_space(we, e);
+	ne = pc_token_end(name, e);
+	if (name == ne)
+		return;
+	w = pc_skip_space(ne, e);
+	c->cb->meta(c->cb->ctx, kinds[i], name, (size_t)(ne - name), w, (size_t)(e - w));
+}
