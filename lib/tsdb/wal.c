@@ -55,7 +55,10 @@
  * segment the same way and then appends into a new segment after it, so a
  * torn tail never ends up in the middle of the log.
  *
- * Two processes must not open the same WAL for writing at once (no lock file).
+ * LOCKING. obs_wal_open() holds an exclusive flock(2) on the directory until
+ * obs_wal_close(); obs_wal_replay() takes it for its duration. A second open,
+ * or a replay (which may truncate) of a WAL that is open, fails with -EBUSY
+ * instead of cutting records that are being written. Replay first, then open.
  */
 #include "tsdb/wal.h"
 
@@ -70,6 +73,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -193,7 +197,8 @@ static int seg_list(int dfd, uint64_t **out, size_t *count)
 		free(v);
 		return err;
 	}
-	qsort(v, n, sizeof *v, cmp_u64);
+	if (n > 1)
+		qsort(v, n, sizeof *v, cmp_u64);
 	*out = v;
 	*count = n;
 	return 0;
@@ -400,6 +405,17 @@ static int wal_recover(int dfd, bool last_only, obs_wal_record_fn fn, void *ctx,
 	return err;
 }
 
+/* Exclusive lock on the WAL directory, released when dfd is closed. */
+static int wal_lock(int dfd)
+{
+	while (flock(dfd, LOCK_EX | LOCK_NB)) {
+		if (errno == EINTR)
+			continue;
+		return errno == EWOULDBLOCK ? -EBUSY : -errno;
+	}
+	return 0;
+}
+
 int obs_wal_replay(const char *dir, obs_wal_record_fn fn, void *ctx, struct obs_wal_stats *st)
 {
 	struct obs_wal_stats tmp;
@@ -411,7 +427,9 @@ int obs_wal_replay(const char *dir, obs_wal_record_fn fn, void *ctx, struct obs_
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return errno == ENOENT ? 0 : -errno;
-	int err = wal_recover(dfd, false, fn, ctx, st);
+	int err = wal_lock(dfd);
+	if (!err)
+		err = wal_recover(dfd, false, fn, ctx, st);
 	close(dfd);
 	return err;
 }
@@ -523,7 +541,9 @@ int obs_wal_open(const char *dir, const struct obs_wal_opts *opts, struct obs_wa
 		return err;
 	}
 	struct obs_wal_stats st;
-	err = wal_recover(w->dirfd, true, NULL, NULL, &st);
+	err = wal_lock(w->dirfd);
+	if (!err)
+		err = wal_recover(w->dirfd, true, NULL, NULL, &st);
 	if (!err)
 		err = seg_create(w->dirfd, st.last_seg + 1, &w->fd);
 	if (err) {
