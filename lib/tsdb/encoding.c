@@ -97,111 +97,158 @@ static size_t varint_len(uint64_t u)
 	return n;
 }
 
-/* Zig-zag residual i (i >= k) of order k. */
-static inline uint64_t resid(const uint64_t *x, size_t i, unsigned k)
-{
-	switch (k) {
-	case 0: return zz_enc(x[i]);
-	case 1: return zz_enc(x[i] - x[i - 1]);
-	default: return zz_enc((x[i] - x[i - 1]) - (x[i - 1] - x[i - 2]));
-	}
-}
-
 static inline unsigned width(uint64_t u)
 {
 	return u ? 64 - (unsigned)__builtin_clzll(u) : 0;
 }
 
-/* Bytes of the seq of order k. */
-static size_t seq_size(const uint64_t *x, size_t n, unsigned k)
+static uint64_t gcd64(uint64_t a, uint64_t b)
 {
-	size_t sz = 1;
-	if (k >= 1)
-		sz += varint_len(zz_enc(x[0]));
-	if (k == 2)
-		sz += varint_len(zz_enc(x[1] - x[0]));
-	size_t blocks = 0;
-	int nonzero = 0;
-	for (size_t i = k; i < n; i += BLK) {
-		size_t e = i + BLK < n ? i + BLK : n;
-		uint64_t or = 0;
-		for (size_t j = i; j < e; j++)
-			or |= resid(x, j, k);
-		nonzero |= or != 0;
-		blocks += 1 + ((e - i) * width(or) + 7) / 8;
+	while (b) {
+		uint64_t t = a % b;
+		a = b;
+		b = t;
 	}
-	return nonzero ? sz + blocks : sz;
+	return a;
 }
 
-static unsigned seq_best(const uint64_t *x, size_t n, size_t *size)
+/* A planned seq: order, multiplier and the zig-zag residuals / g. */
+struct plan {
+	unsigned k;
+	uint64_t g;
+	int zero;
+	size_t size;
+};
+
+/* Cost in bytes of one block of cnt residuals, and whether sparse wins. */
+static size_t block_cost(const uint64_t *r, size_t cnt, int *sparse, unsigned *w)
 {
+	uint64_t or = 0;
+	size_t c = 0;
+	for (size_t j = 0; j < cnt; j++) {
+		or |= r[j];
+		c += r[j] != 0;
+	}
+	*w = width(or);
+	size_t dense = 1 + (cnt * *w + 7) / 8;
+	size_t sp = c ? 2 + (c * (6 + *w) + 7) / 8 : SIZE_MAX;
+	*sparse = sp < dense;
+	return *sparse ? sp : dense;
+}
+
+/* Fill r[k..n) with the zig-zag residuals of order k divided by their gcd
+ * and return the seq's size in bytes. */
+static size_t seq_plan(const uint64_t *x, size_t n, unsigned k, uint64_t *r, struct plan *pl)
+{
+	uint64_t g = 0;
+	for (size_t i = k; i < n; i++) {
+		uint64_t d;
+		if (k == 0)
+			d = x[i];
+		else if (k == 1)
+			d = x[i] - x[i - 1];
+		else
+			d = (x[i] - x[i - 1]) - (x[i - 1] - x[i - 2]);
+		r[i] = d;
+		if (g != 1 && d) {
+			uint64_t mag = (int64_t)d < 0 ? -d : d;
+			g = gcd64(mag, g);
+		}
+	}
+	if (g > (uint64_t)INT64_MAX)
+		g = 1;
+	pl->k = k;
+	pl->g = g ? g : 1;
+	pl->zero = g == 0;
+	pl->size = 1;
+	if (k >= 1)
+		pl->size += varint_len(zz_enc(x[0]));
+	if (k == 2)
+		pl->size += varint_len(zz_enc(x[1] - x[0]));
+	if (pl->zero)
+		return pl->size;
+	if (pl->g != 1)
+		pl->size += varint_len(pl->g);
+	for (size_t i = k; i < n; i++)
+		r[i] = zz_enc((uint64_t)((int64_t)r[i] / (int64_t)pl->g));
+	for (size_t i = k; i < n; i += BLK) {
+		size_t cnt = n - i < BLK ? n - i : BLK;
+		int sp;
+		unsigned w;
+		pl->size += block_cost(r + i, cnt, &sp, &w);
+	}
+	return pl->size;
+}
+
+/* Plan the cheapest order; r holds its residuals. */
+static void seq_best(const uint64_t *x, size_t n, uint64_t *r, struct plan *pl)
+{
+	struct plan t;
 	unsigned best = 0;
-	*size = seq_size(x, n, 0);
-	for (unsigned k = 1; k <= 2 && k <= n; k++) {
-		size_t s = seq_size(x, n, k);
-		if (s < *size) {
-			*size = s;
+	seq_plan(x, n, 0, r, pl);
+	for (unsigned k = 1; k <= 2 && k <= n; k++)
+		if (seq_plan(x, n, k, r, &t) < pl->size) {
+			*pl = t;
 			best = k;
 		}
-	}
-	return best;
+	unsigned last = n >= 2 ? 2 : (unsigned)n;
+	if (best != last)
+		seq_plan(x, n, best, r, pl);
 }
 
-/* Write the seq of order k at p (room checked by the caller, who reserved
- * seq_size() + 8 bytes of slack). Returns the bytes written. */
-static size_t seq_write(uint8_t *p, const uint64_t *x, size_t n, unsigned k)
+/* MSB-first bit writer over zeroed memory with 9 bytes of slack. */
+static inline void bput(uint8_t *s, uint64_t *bits, uint64_t x, unsigned n)
+{
+	uint64_t b = *bits >> 3;
+	unsigned sh = *bits & 7;
+	uint64_t v = n == 64 ? x : x << (64 - n);
+	uint64_t cur = ld_be64(s + b) | (v >> sh);
+	for (int i = 0; i < 8; i++)
+		s[b + i] = (uint8_t)(cur >> (56 - 8 * i));
+	s[b + 8] |= (uint8_t)((v & ((1u << sh) - 1)) << (8 - sh));
+	*bits += n;
+}
+
+/* Write the planned seq at p (zeroed, pl->size + 16 bytes of room).
+ * Returns the bytes written. */
+static size_t seq_write(uint8_t *p, const uint64_t *x, size_t n, const uint64_t *r,
+			const struct plan *pl)
 {
 	uint8_t *s = p;
-	uint8_t *flags = p++;
-	*flags = (uint8_t)k;
-	if (k >= 1)
+	*p++ = (uint8_t)(pl->k | (pl->zero ? 0x80 : 0) | (!pl->zero && pl->g != 1 ? 0x40 : 0));
+	if (pl->k >= 1)
 		p += varint_put(p, zz_enc(x[0]));
-	if (k == 2)
+	if (pl->k == 2)
 		p += varint_put(p, zz_enc(x[1] - x[0]));
-	int nonzero = 0;
-	for (size_t i = k; i < n && !nonzero; i++)
-		nonzero = resid(x, i, k) != 0;
-	if (!nonzero) {
-		*flags |= 0x80;
+	if (pl->zero)
 		return (size_t)(p - s);
-	}
-	for (size_t i = k; i < n; i += BLK) {
-		size_t e = i + BLK < n ? i + BLK : n;
-		uint64_t or = 0;
-		for (size_t j = i; j < e; j++)
-			or |= resid(x, j, k);
-		unsigned w = width(or);
-		*p++ = (uint8_t)w;
-		if (!w)
-			continue;
-		size_t nb = ((e - i) * w + 7) / 8;
-		memset(p, 0, nb);
-		uint64_t acc = 0;
-		unsigned fill = 0;    /* bits in acc, MSB-aligned */
-		uint8_t *q = p;
-		for (size_t j = i; j < e; j++) {
-			uint64_t r = resid(x, j, k);
-			/* place w bits of r after fill bits of acc */
-			if (fill + w <= 64) {
-				acc |= w == 64 ? r : r << (64 - fill - w);
-				fill += w;
-			} else {
-				unsigned hi = 64 - fill;
-				acc |= r >> (w - hi);
-				for (int b = 0; b < 8; b++)
-					*q++ = (uint8_t)(acc >> (56 - 8 * b));
-				fill = w - hi;
-				acc = r << (64 - fill);
-			}
-			while (fill >= 8) {
-				*q++ = (uint8_t)(acc >> 56);
-				acc <<= 8;
-				fill -= 8;
-			}
+	if (pl->g != 1)
+		p += varint_put(p, pl->g);
+	for (size_t i = pl->k; i < n; i += BLK) {
+		size_t cnt = n - i < BLK ? n - i : BLK;
+		int sp;
+		unsigned w;
+		size_t cost = block_cost(r + i, cnt, &sp, &w);
+		uint64_t bits = 0;
+		if (sp) {
+			size_t c = 0;
+			for (size_t j = 0; j < cnt; j++)
+				c += r[i + j] != 0;
+			*p++ = (uint8_t)(0x80 | w);
+			*p++ = (uint8_t)(c - 1);
+			for (size_t j = 0; j < cnt; j++)
+				if (r[i + j]) {
+					bput(p, &bits, j, 6);
+					bput(p, &bits, r[i + j], w);
+				}
+			p += cost - 2;
+		} else {
+			*p++ = (uint8_t)w;
+			if (w)
+				for (size_t j = 0; j < cnt; j++)
+					bput(p, &bits, r[i + j], w);
+			p += cost - 1;
 		}
-		if (fill)
-			*q++ = (uint8_t)(acc >> 56);
-		p += nb;
 	}
 	return (size_t)(p - s);
 }
@@ -249,24 +296,23 @@ int obs_enc_encode(const int64_t *ts, const double *vs, size_t n, struct obs_buf
 	size_t glen;
 	const uint8_t *gdata = obs_chunk_data(&g, &glen);
 	size_t best = 1 + glen;
-	int id = OBS_ENC_GORILLA, e = -1;
-	unsigned tk = 0, mk = 0;
-	uint64_t *tx = NULL, *mx = NULL;
+	int id = OBS_ENC_GORILLA, e = -1, rc = 0;
+	struct plan tp, mp;
+	uint64_t *tx = NULL, *mx = NULL, *tr = NULL, *mr = NULL;
 
 	if (n >= 1) {
 		tx = malloc(n * sizeof(*tx));
 		mx = malloc(n * sizeof(*mx));
-		if (!tx || !mx) {
-			free(tx);
-			free(mx);
-			obs_chunk_enc_release(&g);
-			return -ENOMEM;
+		tr = malloc(n * sizeof(*tr));
+		mr = malloc(n * sizeof(*mr));
+		if (!tx || !mx || !tr || !mr) {
+			rc = -ENOMEM;
+			goto done;
 		}
 		for (size_t i = 0; i < n; i++)
 			tx[i] = (uint64_t)ts[i];
-		size_t tsz, msz;
-		tk = seq_best(tx, n, &tsz);
-		size_t head = 1 + varint_len(n) + tsz;
+		seq_best(tx, n, tr, &tp);
+		size_t head = 1 + varint_len(n) + tp.size;
 		int same = 1;
 		for (size_t i = 1; i < n && same; i++)
 			same = dbits(vs[i]) == dbits(vs[0]);
@@ -275,42 +321,41 @@ int obs_enc_encode(const int64_t *ts, const double *vs, size_t n, struct obs_buf
 			id = OBS_ENC_CONST;
 		}
 		e = find_exp(vs, n);
-		if (e >= 0) {
-			for (size_t i = 0; i < n && e >= 0; i++) {
-				double x = vs[i] * p10[e];
-				int64_t m = (int64_t)(x < 0 ? x - 0.5 : x + 0.5);
-				mx[i] = (uint64_t)m;
-				if (dbits((double)m / p10[e]) != dbits(vs[i]))
-					e = -1;
-			}
+		for (size_t i = 0; i < n && e >= 0; i++) {
+			double x = vs[i] * p10[e];
+			int64_t m = (int64_t)(x < 0 ? x - 0.5 : x + 0.5);
+			mx[i] = (uint64_t)m;
+			if (dbits((double)m / p10[e]) != dbits(vs[i]))
+				e = -1;
 		}
 		if (e >= 0) {
-			mk = seq_best(mx, n, &msz);
-			if (head + 1 + msz < best) {
-				best = head + 1 + msz;
+			seq_best(mx, n, mr, &mp);
+			if (head + 1 + mp.size < best) {
+				best = head + 1 + mp.size;
 				id = OBS_ENC_DECIMAL;
 			}
 		}
 	}
 
-	int rc = obs_buf_reserve(out, best + 16);
+	rc = obs_buf_reserve(out, best + 32);
 	if (rc)
 		goto done;
 	uint8_t *p = (uint8_t *)out->data + out->len, *s = p;
+	memset(p, 0, best + 32);
 	*p++ = (uint8_t)id;
 	if (id == OBS_ENC_GORILLA) {
 		memcpy(p, gdata, glen);
 		p += glen;
 	} else {
 		p += varint_put(p, n);
-		p += seq_write(p, tx, n, tk);
+		p += seq_write(p, tx, n, tr, &tp);
 		if (id == OBS_ENC_CONST) {
 			uint64_t u = dbits(vs[0]);
 			for (int b = 0; b < 8; b++)
 				*p++ = (uint8_t)(u >> (56 - 8 * b));
 		} else {
 			*p++ = (uint8_t)e;
-			p += seq_write(p, mx, n, mk);
+			p += seq_write(p, mx, n, mr, &mp);
 		}
 	}
 	out->len += (size_t)(p - s);
@@ -318,6 +363,8 @@ int obs_enc_encode(const int64_t *ts, const double *vs, size_t n, struct obs_buf
 done:
 	free(tx);
 	free(mx);
+	free(tr);
+	free(mr);
 	obs_chunk_enc_release(&g);
 	return rc;
 }
@@ -358,6 +405,13 @@ static uint64_t peek_safe(const uint8_t *p, size_t len, uint64_t pos)
 	return (ld_be64(tmp) << s) | ((uint64_t)tmp[8] >> (8 - s));
 }
 
+static inline uint64_t peek(const uint8_t *p, size_t len, uint64_t pos)
+{
+	if (__builtin_expect((pos >> 3) + 9 <= len, 1))
+		return peek_fast(p, pos);
+	return peek_safe(p, len, pos);
+}
+
 /* Unpack cnt w-bit fields (1 <= w <= 64) from p[off..] into r; the fields
  * lie within len (checked by the caller). */
 static void unpack(const uint8_t *p, size_t len, size_t off, unsigned w, size_t cnt, uint64_t *r)
@@ -374,6 +428,46 @@ static void unpack(const uint8_t *p, size_t len, size_t off, unsigned w, size_t 
 	}
 }
 
+/* Read one block of cnt residuals at *off into r. */
+static int read_block(const uint8_t *p, size_t len, size_t *off, size_t cnt, uint64_t *r)
+{
+	if (*off >= len)
+		return -EBADMSG;
+	unsigned w = p[(*off)++];
+	if (!(w & 0x80)) {
+		if (w > 64)
+			return -EBADMSG;
+		size_t nb = (cnt * w + 7) / 8;
+		if (nb > len - *off)
+			return -EBADMSG;
+		if (w)
+			unpack(p, len, *off, w, cnt, r);
+		else
+			memset(r, 0, cnt * sizeof(r[0]));
+		*off += nb;
+		return 0;
+	}
+	w &= 0x7f;
+	if (w < 1 || w > 64 || *off >= len)
+		return -EBADMSG;
+	size_t c = (size_t)p[(*off)++] + 1;
+	size_t nb = (c * (6 + w) + 7) / 8;
+	if (nb > len - *off)
+		return -EBADMSG;
+	memset(r, 0, cnt * sizeof(r[0]));
+	uint64_t pos = (uint64_t)*off * 8;
+	for (size_t j = 0; j < c; j++) {
+		unsigned at = (unsigned)(peek(p, len, pos) >> 58);
+		uint64_t v = peek(p, len, pos + 6) >> (64 - w);
+		if (at >= cnt)
+			return -EBADMSG;
+		r[at] = v;
+		pos += 6 + w;
+	}
+	*off += nb;
+	return 0;
+}
+
 /* Decode a seq of n values at *off into ti (integers) or, when ti is NULL,
  * into vd as (double)x / div. */
 static int seq_decode(const uint8_t *p, size_t len, size_t *off, size_t n,
@@ -383,9 +477,9 @@ static int seq_decode(const uint8_t *p, size_t len, size_t *off, size_t n,
 		return -EBADMSG;
 	uint8_t flags = p[(*off)++];
 	unsigned k = flags & 3;
-	if ((flags & 0x7c) || k > 2 || k > n)
+	if ((flags & 0x3c) || k > 2 || k > n)
 		return -EBADMSG;
-	uint64_t x = 0, d = 0, u;
+	uint64_t x = 0, d = 0, u, g = 1;
 	if (k >= 1) {
 		if (varint_get(p, len, off, &u))
 			return -EBADMSG;
@@ -405,40 +499,29 @@ static int seq_decode(const uint8_t *p, size_t len, size_t *off, size_t n,
 		else
 			vd[1] = (double)(int64_t)x / div;
 	}
+	if ((flags & 0x40) && varint_get(p, len, off, &g))
+		return -EBADMSG;
 	uint64_t r[BLK];
 	for (size_t i = k; i < n; i += BLK) {
 		size_t cnt = n - i < BLK ? n - i : BLK;
-		if (flags & 0x80) {
+		if (flags & 0x80)
 			memset(r, 0, cnt * sizeof(r[0]));
-		} else {
-			if (*off >= len)
-				return -EBADMSG;
-			unsigned w = p[(*off)++];
-			if (w > 64)
-				return -EBADMSG;
-			size_t nb = (cnt * w + 7) / 8;
-			if (nb > len - *off)
-				return -EBADMSG;
-			if (w)
-				unpack(p, len, *off, w, cnt, r);
-			else
-				memset(r, 0, cnt * sizeof(r[0]));
-			*off += nb;
-		}
+		else if (read_block(p, len, off, cnt, r))
+			return -EBADMSG;
 		switch (k) {
 		case 0:
 			for (size_t j = 0; j < cnt; j++)
-				r[j] = zz_dec(r[j]);
+				r[j] = zz_dec(r[j]) * g;
 			break;
 		case 1:
 			for (size_t j = 0; j < cnt; j++) {
-				x += zz_dec(r[j]);
+				x += zz_dec(r[j]) * g;
 				r[j] = x;
 			}
 			break;
 		default:
 			for (size_t j = 0; j < cnt; j++) {
-				d += zz_dec(r[j]);
+				d += zz_dec(r[j]) * g;
 				x += d;
 				r[j] = x;
 			}
