@@ -148,6 +148,12 @@ struct obs_index {
 
 #define OPT_FIRST 64
 
+static void bm_free(roaring_bitmap_t *b)   /* CRoaring 0.2.66 rejects NULL */
+{
+	if (b)
+		roaring_bitmap_free(b);
+}
+
 static void maybe_opt(roaring_bitmap_t *bm, uint32_t *next)
 {
 	uint64_t c = roaring_bitmap_get_cardinality(bm);
@@ -204,7 +210,7 @@ static uint64_t posting_remove(struct posting *p, uint32_t id)
 	uint64_t c = roaring_bitmap_get_cardinality(p->bm);
 	if (c == 1) {
 		p->one = roaring_bitmap_minimum(p->bm);
-		roaring_bitmap_free(p->bm);
+		bm_free(p->bm);
 		p->bm = NULL;
 	}
 	return c;
@@ -213,7 +219,7 @@ static uint64_t posting_remove(struct posting *p, uint32_t id)
 static void posting_free(struct posting *p)
 {
 	if (p) {
-		roaring_bitmap_free(p->bm);
+		bm_free(p->bm);
 		free(p);
 	}
 }
@@ -225,7 +231,7 @@ static void lname_free(struct lname *ln)
 	for (size_t i = 0; i < ln->vals.cap; i++)
 		posting_free(ln->vals.s[i].e);
 	free(ln->vals.s);
-	roaring_bitmap_free(ln->any);
+	bm_free(ln->any);
 	free(ln);
 }
 
@@ -257,7 +263,7 @@ struct obs_index *obs_index_new(void)
 	if (rc || !ix->all) {
 		if (!rc)
 			pthread_rwlock_destroy(&ix->lock);
-		roaring_bitmap_free(ix->all);
+		bm_free(ix->all);
 		free(ix);
 		return NULL;
 	}
@@ -272,7 +278,7 @@ void obs_index_free(struct obs_index *ix)
 	for (size_t i = 0; i < ix->names.cap; i++)
 		lname_free(ix->names.s[i].e);
 	free(ix->names.s);
-	roaring_bitmap_free(ix->all);
+	bm_free(ix->all);
 	pthread_rwlock_destroy(&ix->lock);
 	free(ix);
 }
@@ -525,13 +531,13 @@ static int term_build(const struct obs_index *ix, const struct obs_matcher *m,
 		free(buf);
 		roaring_bitmap_t *un = union_finish(&u);
 		if (rc || !un) {
-			roaring_bitmap_free(un);
+			bm_free(un);
 			return T_NOMEM;
 		}
 		/* For literals, values in the list match iff op is RE. */
 		if (nlit >= 0 && (m->op == OBS_MATCH_RE) == me) {
 			roaring_bitmap_t *d = roaring_bitmap_andnot(ln->any, un);
-			roaring_bitmap_free(un);
+			bm_free(un);
 			if (!d)
 				return T_NOMEM;
 			un = d;
@@ -542,7 +548,7 @@ static int term_build(const struct obs_index *ix, const struct obs_matcher *m,
 	t->card = t->bm ? roaring_bitmap_get_cardinality(t->bm) : 0;
 	if (t->card == 0) {
 		if (t->owned)
-			roaring_bitmap_free(t->bm);
+			bm_free(t->bm);
 		t->bm = NULL;
 		return t->pos ? T_EMPTY : T_SKIP;
 	}
@@ -560,7 +566,7 @@ static int term_cmp(const void *a, const void *b)
 static void term_drop(struct term *t)
 {
 	if (t->owned)
-		roaring_bitmap_free(t->bm);
+		bm_free(t->bm);
 	t->bm = NULL;
 }
 
@@ -627,7 +633,7 @@ roaring_bitmap_t *obs_index_select(struct obs_index *ix, const struct obs_matche
 	if (rc < 0 || (rc == 0 && !res))
 		goto nomem;
 	if (rc == 1) {
-		roaring_bitmap_free(res);
+		bm_free(res);
 		res = roaring_bitmap_create();
 	}
 	free(t);
@@ -635,7 +641,7 @@ roaring_bitmap_t *obs_index_select(struct obs_index *ix, const struct obs_matche
 	pcre2_match_data_free(md);
 	return res;
 nomem:
-	roaring_bitmap_free(res);
+	bm_free(res);
 	free(t);
 	free(deferred);
 	if (md)
@@ -729,7 +735,7 @@ void obs_index_get_stats(struct obs_index *ix, struct obs_index_stats *st)
 	if (one)
 		roaring_bitmap_add(one, 0);
 	uint64_t one_size = one ? roaring_bitmap_portable_size_in_bytes(one) : 0;
-	roaring_bitmap_free(one);
+	bm_free(one);
 	pthread_rwlock_rdlock(&ix->lock);
 	st->names = ix->names.n;
 	st->pairs = ix->npairs;
