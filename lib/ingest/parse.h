@@ -2,6 +2,20 @@
  * Influx line protocol, Graphite plaintext, StatsD; and the per-series
  * "VALUE" / "TIME VALUE" lines. Format is detected per line (OBS_FMT_AUTO).
  *
+ * Detection (leading/trailing blanks and a '\r' are trimmed first): a line
+ * starting with '#' is a Prometheus comment (# TYPE/HELP/UNIT -> meta).
+ * Otherwise the first token (up to the first space or tab) is scanned left
+ * to right and the first decisive byte wins:
+ *   '{'                       -> Prometheus
+ *   ',' or '\\' (an escape)   -> Influx (measurement,tags)
+ *   ';'                       -> Graphite (path;tag=v)
+ *   ':' followed by a '|' before any blank or '{' -> StatsD (name:value|type)
+ * If none decides: a second token containing '=' -> Influx (`cpu value=1`);
+ * else a first token with '.' -> Graphite; else Prometheus. Per-format
+ * details (names, labels, timestamps, keys) are at the top of prom.c,
+ * influx.c, graphite.c and statsd.c. With a fixed fmt, no detection is done
+ * and '#' lines are comments.
+ *
  * Parsers are pure (no I/O, no allocation in the hot path): they call back
  * once per sample with pointers into the input (or into parser scratch that is
  * valid during the callback only). They never read outside [buf, buf+n), for

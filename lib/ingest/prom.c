@@ -74,6 +74,12 @@ int obs_p_prom(struct obs_pctx *c, const char *p, const char *e)
 	s->namelen = (size_t)(p - line);
 	if (!s->namelen)
 		return pc_err(c, "invalid metric name");
+	if (p < e && (*p == ' ' || *p == '\t')) {
+		const char *q = pc_skip_space(p, e);
+
+		if (q < e && *q == '{')
+			p = q;
+	}
 	if (p < e && *p == '{') {
 		braces = 1;
 		p++;
@@ -117,11 +123,13 @@ int obs_p_prom(struct obs_pctx *c, const char *p, const char *e)
 			l->escaped = esc;
 			s->nlabels++;
 			p = pc_skip_space(ve + 1, e);
-			if (p < e && *p == ',') {
+			if (p == e)
+				return pc_err(c, "unterminated label set");
+			if (*p == ',') {
 				p++;
 				continue;
 			}
-			if (p < e && *p == '}') {
+			if (*p == '}') {
 				p++;
 				break;
 			}
