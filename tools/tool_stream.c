@@ -1,0 +1,617 @@
+/* tool_stream.c — the "TIME VALUE" line stream shared by the pipeline tools.
+ *
+ * Input is read in large blocks with read(2) and parsed in place: a line is
+ * located with memchr, split from the right (VALUE, then TIME, then the
+ * prefix), and handed out as a ts_sample; no per-line allocation. Output is
+ * collected in one large buffer and written with write(2). See tool_stream.h
+ * for the format. */
+#include "tool_stream.h"
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/num.h"
+#include "core/strmap.h"
+
+#define IN_BLOCK (1u << 20)
+
+struct ts_in {
+	const char *prog;
+	char **files;
+	int nfiles, next_file;
+	unsigned flags;
+	int fd;                 /* -1: open the next file */
+	int fd_regular;
+	int eof;
+	const char *fname;
+	unsigned long line;
+	char *buf;
+	size_t cap, start, len; /* unparsed bytes are buf[start..len) */
+	int timeout_ms;
+	void (*idle)(void *);
+	void *idle_arg;
+	unsigned long errors;
+	int keyed;
+	struct obs_strmap *map;
+	struct ts_series **series;
+	size_t nseries, series_cap;
+	struct ts_series *last;
+};
+
+static void *xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (!p)
+		err(2, "out of memory");
+	return p;
+}
+
+struct ts_in *ts_in_open(const char *prog, char **files, int nfiles, unsigned flags)
+{
+	struct ts_in *in = xmalloc(sizeof(*in));
+	memset(in, 0, sizeof(*in));
+	in->prog = prog;
+	in->files = files;
+	in->nfiles = nfiles;
+	in->flags = flags;
+	in->fd = -1;
+	in->timeout_ms = -1;
+	in->cap = IN_BLOCK;
+	in->buf = xmalloc(in->cap);
+	in->map = obs_strmap_new();
+	if (!in->map)
+		err(2, "out of memory");
+	return in;
+}
+
+void ts_in_set_timeout(struct ts_in *in, int ms)
+{
+	in->timeout_ms = ms;
+}
+
+void ts_in_set_idle(struct ts_in *in, void (*fn)(void *), void *arg)
+{
+	in->idle = fn;
+	in->idle_arg = arg;
+}
+
+unsigned long ts_in_errors(const struct ts_in *in)
+{
+	return in->errors;
+}
+
+size_t ts_in_nseries(const struct ts_in *in)
+{
+	return in->nseries;
+}
+
+struct ts_series *ts_in_series(const struct ts_in *in, size_t id)
+{
+	return id < in->nseries ? in->series[id] : NULL;
+}
+
+int ts_in_keyed(const struct ts_in *in)
+{
+	return in->keyed;
+}
+
+void ts_in_close(struct ts_in *in)
+{
+	if (!in)
+		return;
+	if (in->fd > 0)
+		close(in->fd);
+	for (size_t i = 0; i < in->nseries; i++) {
+		free(in->series[i]->prefix);
+		free(in->series[i]->name);
+		free(in->series[i]);
+	}
+	free(in->series);
+	obs_strmap_free(in->map);
+	free(in->buf);
+	free(in);
+}
+
+/* Open the next input; 0 when there is none left. */
+static int next_file(struct ts_in *in)
+{
+	for (;;) {
+		if (in->next_file >= in->nfiles && !(in->nfiles == 0 && in->next_file == 0))
+			return 0;
+		const char *f = in->nfiles ? in->files[in->next_file] : "-";
+		in->next_file++;
+		if (strcmp(f, "-") == 0) {
+			in->fd = 0;
+			in->fname = "stdin";
+		} else {
+			in->fd = open(f, O_RDONLY | O_CLOEXEC);
+			if (in->fd < 0) {
+				warn("%s", f);
+				in->errors++;
+				continue;
+			}
+			in->fname = f;
+		}
+		struct stat st;
+		in->fd_regular = fstat(in->fd, &st) == 0 && S_ISREG(st.st_mode);
+		in->line = 0;
+		in->eof = 0;
+		return 1;
+	}
+}
+
+static void bad(struct ts_in *in, const char *what, const char *p, size_t n)
+{
+	in->errors++;
+	if (in->flags & TS_QUIET)
+		return;
+	if (n > 80)
+		n = 80;
+	fprintf(stderr, "%s: %s:%lu: %s '%.*s'\n", in->prog, in->fname, in->line, what,
+		(int)n, p);
+}
+
+static int is_blank(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+static struct ts_series *series_get(struct ts_in *in, const char *p, size_t n)
+{
+	struct ts_series *s = in->last;
+	if (s && s->prefix_len == n && memcmp(s->prefix, p, n) == 0)
+		return s;
+	uint64_t h = obs_strmap_hash(p, n);
+	s = obs_strmap_get(in->map, h, p, n);
+	if (!s) {
+		s = xmalloc(sizeof(*s));
+		memset(s, 0, sizeof(*s));
+		s->prefix = xmalloc(n + 1);
+		memcpy(s->prefix, p, n);
+		s->prefix[n] = '\0';
+		s->prefix_len = n;
+		size_t k = n;
+		while (k > 0 && (is_blank(p[k - 1]) || p[k - 1] == ':'))
+			k--;
+		s->name = xmalloc(k + 1);
+		memcpy(s->name, p, k);
+		s->name[k] = '\0';
+		s->id = in->nseries;
+		if (in->nseries == in->series_cap) {
+			in->series_cap = in->series_cap ? 2 * in->series_cap : 16;
+			in->series = realloc(in->series, in->series_cap * sizeof(*in->series));
+			if (!in->series)
+				err(2, "out of memory");
+		}
+		in->series[in->nseries++] = s;
+		if (obs_strmap_put(in->map, h, s->prefix, n, s) < 0)
+			err(2, "out of memory");
+		if (n)
+			in->keyed = 1;
+	}
+	in->last = s;
+	return s;
+}
+
+/* Parse one line (no newline). 1: *out filled, 0: skipped. */
+static int parse_line(struct ts_in *in, char *p, size_t n, struct ts_sample *out)
+{
+	char *b = p, *e = p + n;
+	if (e > b && e[-1] == '\r')
+		e--;
+	while (b < e && is_blank(*b))
+		b++;
+	while (e > b && is_blank(e[-1]))
+		e--;
+	if (b == e || *b == '#')
+		return 0;
+	char *ve = e, *vb = e;
+	while (vb > b && !is_blank(vb[-1]))
+		vb--;
+	double v;
+	if (obs_num_parse(vb, (size_t)(ve - vb), &v) < 0) {
+		bad(in, "invalid value", vb, (size_t)(ve - vb));
+		return 0;
+	}
+	char *te = vb;
+	while (te > b && is_blank(te[-1]))
+		te--;
+	if (te == b) {
+		if (!(in->flags & TS_BARE)) {
+			bad(in, "missing time in", b, (size_t)(e - b));
+			return 0;
+		}
+		out->s = series_get(in, "", 0);
+		out->t = (int64_t)in->line * 1000;
+		out->v = v;
+		out->fmt = OBS_TIME_EPOCH;
+		goto check;
+	}
+	char *tb = te;
+	while (tb > b && !is_blank(tb[-1]))
+		tb--;
+	int64_t t;
+	if (obs_time_parse(tb, (size_t)(te - tb), &t) < 0) {
+		/* "FILE:TIME": the leftmost ':' after which a time parses */
+		char *c = tb;
+		for (;;) {
+			c = memchr(c, ':', (size_t)(te - c));
+			if (!c) {
+				bad(in, "invalid time", tb, (size_t)(te - tb));
+				return 0;
+			}
+			c++;
+			if (c < te && obs_time_parse(c, (size_t)(te - c), &t) == 0)
+				break;
+		}
+		tb = c;
+	}
+	out->fmt = (te - tb >= 10 && tb[4] == '-') ? OBS_TIME_RFC3339 : OBS_TIME_EPOCH;
+	out->s = series_get(in, b, (size_t)(tb - b));
+	out->t = t;
+	out->v = v;
+check:
+	out->file = in->fname;
+	out->line = in->line;
+	if (out->s->has_last && out->t <= out->s->last_t && !(in->flags & TS_UNSORTED)) {
+		bad(in, out->t == out->s->last_t ? "duplicate timestamp" : "out-of-order sample",
+		    b, (size_t)(e - b));
+		return 0;
+	}
+	out->s->last_t = out->t;
+	out->s->has_last = 1;
+	return 1;
+}
+
+/* Fill the buffer: 1 more data, 0 end of this file, 2 timeout. */
+static int fill(struct ts_in *in)
+{
+	if (in->start > 0) {
+		memmove(in->buf, in->buf + in->start, in->len - in->start);
+		in->len -= in->start;
+		in->start = 0;
+	}
+	if (in->len == in->cap) {
+		in->cap *= 2;
+		in->buf = realloc(in->buf, in->cap);
+		if (!in->buf)
+			err(2, "out of memory");
+	}
+	if (!in->fd_regular) {
+		if (in->idle)
+			in->idle(in->idle_arg);
+		if (in->timeout_ms >= 0) {
+			struct pollfd pfd = { .fd = in->fd, .events = POLLIN };
+			int r;
+			do
+				r = poll(&pfd, 1, in->timeout_ms);
+			while (r < 0 && errno == EINTR);
+			if (r == 0)
+				return 2;
+		}
+	}
+	ssize_t r;
+	do
+		r = read(in->fd, in->buf + in->len, in->cap - in->len);
+	while (r < 0 && errno == EINTR);
+	if (r < 0) {
+		warn("%s", in->fname);
+		in->errors++;
+		return 0;
+	}
+	if (r == 0)
+		return 0;
+	in->len += (size_t)r;
+	return 1;
+}
+
+int ts_in_next(struct ts_in *in, struct ts_sample *out)
+{
+	for (;;) {
+		if (in->fd < 0) {
+			if (!next_file(in))
+				return 0;
+		}
+		while (in->start < in->len) {
+			char *p = in->buf + in->start;
+			size_t avail = in->len - in->start;
+			char *nl = memchr(p, '\n', avail);
+			if (!nl) {
+				if (!in->eof)
+					break;
+				nl = p + avail; /* last line without a newline */
+			}
+			size_t n = (size_t)(nl - p);
+			in->start += n + (nl < in->buf + in->len);
+			in->line++;
+			if (parse_line(in, p, n, out))
+				return 1;
+		}
+		if (in->eof) {
+			if (in->fd > 0)
+				close(in->fd);
+			in->fd = -1;
+			in->start = in->len = 0;
+			continue;
+		}
+		int r = fill(in);
+		if (r == 2)
+			return 2;
+		if (r == 0)
+			in->eof = 1;
+	}
+}
+
+
+/* ---- fast shortest number formatting ------------------------------------------
+ *
+ * obs_num_format() prints the shortest of %.15g/%.16g/%.17g that reads back
+ * exactly, through snprintf and strtod: ~1 us a value, too slow for a filter
+ * that must write millions of lines a second. For the common case, a finite
+ * non-integer with 1e-15 <= |v| < 1e15, the same text is produced here with
+ * exact integer arithmetic: v = M * 2^E (M < 2^53), so v * 10^s = M * 5^s *
+ * 2^(s+E) with M * 5^s < 2^128 for s <= 31; shifting right with round-half-
+ * even gives the correctly rounded P-digit mantissa (what glibc's printf
+ * prints), and comparing the rounding error with half an ulp (5^s / 2 in the
+ * same units) decides whether it reads back exactly. Everything else goes to
+ * obs_num_format(). */
+typedef unsigned __int128 u128;
+
+static u128 pow5_tab[32];
+static uint64_t pow10_tab[19];
+
+static void pow_init(void)
+{
+	pow5_tab[0] = 1;
+	for (int i = 1; i < 32; i++)
+		pow5_tab[i] = pow5_tab[i - 1] * 5;
+	pow10_tab[0] = 1;
+	for (int i = 1; i < 19; i++)
+		pow10_tab[i] = pow10_tab[i - 1] * 10;
+}
+
+/* m = v*10^s correctly rounded, for the v = M*2^E given; 0 if out of reach. */
+static int scaled(uint64_t M, int E, int s, uint64_t *m, int *exact_rt)
+{
+	int r = -(s + E);
+	if (s < 0 || s > 31 || r <= 0 || r >= 127)
+		return 0;
+	u128 q = (u128)M * pow5_tab[s];
+	u128 mm = q >> r, rem = q & (((u128)1 << r) - 1), half = (u128)1 << (r - 1);
+	if (rem > half || (rem == half && (mm & 1)))
+		mm++;
+	if (mm >> 63)
+		return 0;
+	*m = (uint64_t)mm;
+	u128 back = mm << r, d;
+	int below = back < q;
+	d = below ? q - back : back - q;
+	int k = (M == (UINT64_C(1) << 52) && below) ? 2 : 1; /* narrower gap below */
+	u128 twice = d << k;
+	*exact_rt = twice < pow5_tab[s] || (twice == pow5_tab[s] && !(M & 1));
+	return 1;
+}
+
+static int put_digits(char *p, uint64_t m, int n)
+{
+	for (int i = n - 1; i >= 0; i--) {
+		p[i] = (char)('0' + m % 10);
+		m /= 10;
+	}
+	return n;
+}
+
+static int fast_num(double v, char *buf)
+{
+	double a = fabs(v);
+	if (!(a >= 1e-15 && a < 1e15) || a == trunc(a))
+		return obs_num_format(v, buf);
+	if (!pow10_tab[0])
+		pow_init();
+	uint64_t bits;
+	memcpy(&bits, &a, sizeof(bits));
+	uint64_t M = (bits & ((UINT64_C(1) << 52) - 1)) | (UINT64_C(1) << 52);
+	int E = (int)(bits >> 52) - 1075;
+	int e2 = E + 52;
+	int X = (e2 * 78913) >> 18; /* floor(e2 * log10 2): X or X - 1 */
+	for (int P = 15; P <= 17; P++) {
+		uint64_t m;
+		int ok, tries = 0;
+		for (;;) {
+			if (!scaled(M, E, P - 1 - X, &m, &ok) || ++tries > 3)
+				return obs_num_format(v, buf);
+			if (m >= pow10_tab[P])
+				X++;
+			else if (m < pow10_tab[P - 1])
+				X--;
+			else
+				break;
+		}
+		if (!ok && P < 17)
+			continue;
+		char dig[20];
+		int nd = put_digits(dig, m, P), n = 0;
+		while (nd > 1 && dig[nd - 1] == '0')
+			nd--;
+		if (v < 0)
+			buf[n++] = '-';
+		if (X >= 0) {
+			for (int i = 0; i <= X; i++)
+				buf[n++] = i < nd ? dig[i] : '0';
+			if (nd > X + 1) {
+				buf[n++] = '.';
+				for (int i = X + 1; i < nd; i++)
+					buf[n++] = dig[i];
+			}
+		} else if (X >= -4) {
+			buf[n++] = '0';
+			buf[n++] = '.';
+			for (int i = -1; i > X; i--)
+				buf[n++] = '0';
+			memcpy(buf + n, dig, (size_t)nd);
+			n += nd;
+		} else {
+			buf[n++] = dig[0];
+			if (nd > 1) {
+				buf[n++] = '.';
+				memcpy(buf + n, dig + 1, (size_t)nd - 1);
+				n += nd - 1;
+			}
+			buf[n++] = 'e';
+			buf[n++] = '-';
+			buf[n++] = (char)('0' + (-X) / 10);
+			buf[n++] = (char)('0' + (-X) % 10);
+		}
+		buf[n] = '\0';
+		return n;
+	}
+	return obs_num_format(v, buf);
+}
+
+int ts_num_format(double v, char *buf)
+{
+	return fast_num(v, buf);
+}
+
+/* ---- output ---------------------------------------------------------------- */
+
+void ts_out_init(struct ts_out *o, int fd, size_t cap)
+{
+	o->fd = fd;
+	o->err = 0;
+	o->line_buffered = 0;
+	o->len = 0;
+	o->cap = cap < 256 ? 256 : cap;
+	o->buf = xmalloc(o->cap);
+}
+
+void ts_out_flush(struct ts_out *o)
+{
+	size_t off = 0;
+	while (off < o->len && !o->err) {
+		ssize_t w = write(o->fd, o->buf + off, o->len - off);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			o->err = errno;
+			break;
+		}
+		off += (size_t)w;
+	}
+	o->len = 0;
+}
+
+void ts_out_flush_cb(void *o)
+{
+	ts_out_flush(o);
+}
+
+int ts_out_release(struct ts_out *o)
+{
+	ts_out_flush(o);
+	free(o->buf);
+	o->buf = NULL;
+	return o->err;
+}
+
+static inline void room(struct ts_out *o, size_t n)
+{
+	if (o->len + n > o->cap)
+		ts_out_flush(o);
+	if (n > o->cap) {
+		o->cap = n;
+		o->buf = realloc(o->buf, n);
+		if (!o->buf)
+			err(2, "out of memory");
+	}
+}
+
+void ts_out_mem(struct ts_out *o, const char *p, size_t n)
+{
+	room(o, n);
+	memcpy(o->buf + o->len, p, n);
+	o->len += n;
+}
+
+void ts_out_str(struct ts_out *o, const char *s)
+{
+	ts_out_mem(o, s, strlen(s));
+}
+
+void ts_out_char(struct ts_out *o, char c)
+{
+	room(o, 1);
+	o->buf[o->len++] = c;
+}
+
+void ts_out_num(struct ts_out *o, double v)
+{
+	room(o, 32);
+	o->len += (size_t)fast_num(v, o->buf + o->len);
+}
+
+void ts_out_time(struct ts_out *o, int64_t t, enum obs_time_fmt fmt)
+{
+	room(o, 40);
+	o->len += (size_t)obs_time_format(t, fmt, o->buf + o->len);
+}
+
+void ts_out_eol(struct ts_out *o)
+{
+	ts_out_char(o, '\n');
+	if (o->line_buffered)
+		ts_out_flush(o);
+}
+
+void ts_out_sample(struct ts_out *o, const struct ts_series *s, int64_t t,
+		   enum obs_time_fmt fmt, double v)
+{
+	size_t pl = s ? s->prefix_len : 0;
+	room(o, pl + 80);
+	if (pl) {
+		memcpy(o->buf + o->len, s->prefix, pl);
+		o->len += pl;
+	}
+	o->len += (size_t)obs_time_format(t, fmt, o->buf + o->len);
+	o->buf[o->len++] = ' ';
+	o->len += (size_t)fast_num(v, o->buf + o->len);
+	o->buf[o->len++] = '\n';
+	if (o->line_buffered)
+		ts_out_flush(o);
+}
+
+int ts_time_fmt_parse(const char *s)
+{
+	if (strcmp(s, "rfc3339") == 0)
+		return OBS_TIME_RFC3339;
+	if (strcmp(s, "epoch") == 0)
+		return OBS_TIME_EPOCH;
+	return -1;
+}
+
+int ts_finish(const char *prog, struct ts_in *in, struct ts_out *o)
+{
+	int rc = 0;
+	int e = ts_out_release(o);
+	if (e) {
+		if (e != EPIPE)
+			fprintf(stderr, "%s: write error: %s\n", prog, strerror(e));
+		rc = 1;
+	}
+	if (fclose(stdout) != 0 && !rc) {
+		fprintf(stderr, "%s: write error: %s\n", prog, strerror(errno));
+		rc = 1;
+	}
+	if (in && ts_in_errors(in))
+		rc = 1;
+	ts_in_close(in);
+	return rc;
+}
