@@ -1,0 +1,83 @@
+/* logseg.h — immutable log segments (libobs logs, private to lib/logs and
+ * its tests): zstd-compressed frames of lines, a time column, a field index
+ * (CRoaring bitmaps of line numbers per field=value) and a trigram index
+ * (one CRoaring bitmap of frame<<16 | hash16(trigram)). Layout at the top of
+ * logseg.c. A segment is read-only after open and safe to search from many
+ * threads at once. */
+#ifndef OBS_LOGS_LOGSEG_H
+#define OBS_LOGS_LOGSEG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "logs/logquery.h"
+
+struct obs_logseg;
+
+struct obs_logseg_opts {
+	size_t frame_bytes;     /* raw bytes per frame (default 4 MiB) */
+	int level;              /* zstd level of frames (default 15) */
+	unsigned max_values;    /* distinct values per indexed field (default 256) */
+	double field_budget;    /* bytes/line a field's bitmaps may take (default 0.5) */
+};
+
+/* Records to encode, in arrival order: lines without their '\n'. */
+struct obs_logseg_input {
+	size_t n;
+	const int64_t *ts;
+	const char *const *line;
+	const uint32_t *len;
+	uint64_t first_seq;     /* stream sequence number of record 0 */
+};
+
+/* Encode a whole segment file image into out (appended). Pure. 0 or -errno. */
+int obs_logseg_encode(const struct obs_logseg_input *in, const struct obs_logseg_opts *o, struct obs_buf *out);
+
+/* Decode a segment image (verifies checksums); p must stay valid until close
+ * unless own is set (then the segment frees it with free()).
+ * -EBADMSG on corruption. */
+int obs_logseg_load(const void *p, size_t n, int own, struct obs_logseg **out);
+/* Map a segment file and load it. */
+int obs_logseg_open(const char *path, struct obs_logseg **out);
+void obs_logseg_close(struct obs_logseg *s);    /* accepts NULL */
+
+struct obs_logseg_info {
+	uint64_t nlines, first_seq;
+	uint64_t raw_bytes;     /* sum of line lengths */
+	uint64_t file_bytes, index_bytes;
+	uint32_t nframes, nfields_indexed;
+	int64_t min_ts, max_ts;
+	int ts_sorted;
+};
+void obs_logseg_get_info(const struct obs_logseg *s, struct obs_logseg_info *i);
+
+typedef int (*obs_logrec_fn)(void *ctx, int64_t ts, const char *line, size_t n);
+typedef int (*obs_logcount_fn)(void *ctx, const char *v, size_t vn, uint64_t count);
+
+struct obs_logseg_stats {
+	uint64_t frames_read;   /* frames decompressed */
+	uint64_t lines_tested;  /* lines the evaluator looked at */
+};
+
+/* Call fn for each record with from <= ts <= to matching q (NULL = all), in
+ * arrival order. The index narrows the lines; only frames holding candidates
+ * are decompressed. fn returning non-zero stops and is returned. */
+int obs_logseg_search(struct obs_logseg *s, int64_t from, int64_t to, const struct obs_logquery *q,
+		      obs_logrec_fn fn, void *ctx, struct obs_logseg_stats *st);
+
+/* Count matching records into *total; when by is non-NULL, also report
+ * counts per value of field `by` through fn (v == NULL for records lacking
+ * it). Answers from the index alone when it can. */
+int obs_logseg_count(struct obs_logseg *s, int64_t from, int64_t to, const struct obs_logquery *q,
+		     const char *by, obs_logcount_fn fn, void *ctx, uint64_t *total, struct obs_logseg_stats *st);
+
+/* Copy up to size bytes of the segment's "TIME LINE\n" rendering (RFC3339
+ * ms, OBS_LOG_TIME_WIDTH-char TIME) starting at byte off into dst; *got gets
+ * the count (0 at or past the end). Frames are cached one at a time. */
+int obs_logseg_read_text(struct obs_logseg *s, uint64_t off, char *dst, size_t size, size_t *got);
+uint64_t obs_logseg_text_size(const struct obs_logseg *s);
+
+#define OBS_LOG_TIME_WIDTH 24   /* "2026-11-21T10:00:00.000Z" */
+
+#endif
