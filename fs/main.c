@@ -1,0 +1,209 @@
+/* main.c — obsfsd: option parsing, opening the data directory, the FUSE loop.
+ *
+ *   obsfsd [-f] [-d] [-o opt,...] DATADIR MOUNTPOINT
+ *
+ * The data directory is opened (locked, WAL replayed) before mounting, so a
+ * second daemon on the same directory fails with a clear message and a
+ * mount is never left half-ready. SIGTERM/SIGINT/SIGHUP unmount cleanly
+ * (libfuse's handlers end the loop), then the WAL is synced and closed. */
+#include "obsfs.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct obsfs *obsfs;
+int ready_pipe[2] = { -1, -1 };   /* to the waiting parent when daemonized */
+
+struct cli {
+	char *datadir, *mountpoint;
+	char *ooo_window, *sync_interval, *time_fmt, *sync;
+	unsigned long max_series, max_series_per_metric, max_line;
+	int show_help, show_version;
+};
+
+#define OPT(t, p) { t, offsetof(struct cli, p), 1 }
+static const struct fuse_opt cli_opts[] = {
+	OPT("ooo_window=%s", ooo_window),
+	OPT("sync_interval=%s", sync_interval),
+	OPT("time=%s", time_fmt),
+	OPT("sync=%s", sync),
+	OPT("max_series=%lu", max_series),
+	OPT("max_series_per_metric=%lu", max_series_per_metric),
+	OPT("max_line=%lu", max_line),
+	OPT("-h", show_help),
+	OPT("--help", show_help),
+	OPT("-V", show_version),
+	OPT("--version", show_version),
+	FUSE_OPT_END
+};
+
+static int positional(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	struct cli *c = data;
+	if (key != FUSE_OPT_KEY_NONOPT)
+		return 1;
+	if (!c->datadir) {
+		c->datadir = strdup(arg);
+		return 0;
+	}
+	if (!c->mountpoint) {
+		c->mountpoint = strdup(arg);
+		return 1;   /* libfuse needs the mountpoint too */
+	}
+	fprintf(stderr, "obsfsd: unexpected argument '%s'\n", arg);
+	return -1;
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: obsfsd [-f] [-d] [-o opt,...] DATADIR MOUNTPOINT\n"
+		"obsfs options (see obsfsd(8)):\n"
+		"  -o ooo_window=DUR            accept samples this far behind a series' head (5m)\n"
+		"  -o max_series=N              total series limit (1000000)\n"
+		"  -o max_series_per_metric=N   series limit per metric name (100000)\n"
+		"  -o sync_interval=DUR         WAL group-commit interval, 0 = off (1s)\n"
+		"  -o sync=close|fsync          fsync the WAL on close of a written file, or only on fsync() (close)\n"
+		"  -o time=rfc3339|epoch        time format of reads (rfc3339)\n"
+		"  -o max_line=BYTES            longest accepted input line (1048576)\n"
+		"FUSE options: -f (foreground), -d (debug), -s (single thread), -o allow_other, ...\n");
+}
+
+static int parse_dur(const char *what, const char *s, int64_t *out)
+{
+	if (!s)
+		return 0;
+	if (!strcmp(s, "0")) {
+		*out = 0;
+		return 0;
+	}
+	if (obs_duration_parse(s, strlen(s), out)) {
+		fprintf(stderr, "obsfsd: invalid duration '%s' for %s\n", s, what);
+		return -1;
+	}
+	return 0;
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct cli c = { 0 };
+	if (fuse_opt_parse(&args, &c, cli_opts, positional))
+		return 2;
+	if (c.show_version) {
+		printf("obsfsd 0.1 (libfuse %s)\n", fuse_pkgversion());
+		return 0;
+	}
+	if (c.show_help || !c.datadir || !c.mountpoint) {
+		usage();
+		return c.show_help ? 0 : 2;
+	}
+
+	static struct obsfs fs;
+	obsfs = &fs;
+	fs.datadir = c.datadir;
+	fs.mountpoint = c.mountpoint;
+	fs.timefmt = OBS_TIME_RFC3339;
+	fs.max_line = c.max_line ? c.max_line : 1u << 20;
+	fs.sync_on_close = 1;
+	fs.mounted_ms = obs_time_now();
+	fs.owner = getuid();
+	if (c.time_fmt) {
+		if (!strcmp(c.time_fmt, "epoch"))
+			fs.timefmt = OBS_TIME_EPOCH;
+		else if (strcmp(c.time_fmt, "rfc3339")) {
+			fprintf(stderr, "obsfsd: invalid time format '%s' (rfc3339 or epoch)\n", c.time_fmt);
+			return 2;
+		}
+	}
+	if (c.sync) {
+		if (!strcmp(c.sync, "fsync"))
+			fs.sync_on_close = 0;
+		else if (strcmp(c.sync, "close")) {
+			fprintf(stderr, "obsfsd: invalid sync policy '%s' (close or fsync)\n", c.sync);
+			return 2;
+		}
+	}
+
+	struct obs_db_opts o;
+	obs_db_opts_default(&o);
+	int64_t sync_ms = o.sync_interval_ms;
+	if (parse_dur("ooo_window", c.ooo_window, &o.ooo_window_ms) ||
+	    parse_dur("sync_interval", c.sync_interval, &sync_ms))
+		return 2;
+	o.sync_interval_ms = (int)sync_ms;
+	if (c.max_series)
+		o.max_series = c.max_series;
+	if (c.max_series_per_metric)
+		o.max_series_per_metric = c.max_series_per_metric;
+
+	/* Daemonize ourselves (not in libfuse) so that the engine's threads are
+	 * started in the process that serves, and the parent still reports a
+	 * failure to open the data directory or to mount. */
+	int foreground = 0;
+	for (int i = 1; i < args.argc; i++)
+		if (!strcmp(args.argv[i], "-f") || !strcmp(args.argv[i], "-d"))
+			foreground = 1;
+	if (!foreground) {
+		if (pipe(ready_pipe)) {
+			perror("obsfsd: pipe");
+			return 1;
+		}
+		pid_t pid = fork();
+		if (pid < 0) {
+			perror("obsfsd: fork");
+			return 1;
+		}
+		if (pid > 0) {
+			close(ready_pipe[1]);
+			char msg[600];
+			ssize_t k, got = 0;
+			while ((k = read(ready_pipe[0], msg + got, sizeof msg - 1 - (size_t)got)) > 0)
+				got += k;
+			msg[got > 0 ? got : 0] = 0;
+			if (!strcmp(msg, "ok"))
+				return 0;
+			fprintf(stderr, "%s", got > 0 ? msg : "obsfsd: mount failed\n");
+			return 1;
+		}
+		close(ready_pipe[0]);
+		setsid();
+		fuse_opt_add_arg(&args, "-f");
+	}
+
+	char err[512];
+	int64_t t0 = obs_time_now();
+	int rc = obs_db_open(c.datadir, &o, &fs.db, err, sizeof err);
+	if (rc) {
+		char msg[600];
+		snprintf(msg, sizeof msg, "obsfsd: %s\n", err[0] ? err : strerror(-rc));
+		if (ready_pipe[1] >= 0 && write(ready_pipe[1], msg, strlen(msg)) < 0)
+			perror("obsfsd: write");
+		else
+			fputs(msg, stderr);
+		return 1;
+	}
+	struct obs_db_stats st;
+	obs_db_get_stats(fs.db, &st);
+	fprintf(stderr, "obsfsd: %s: %llu series, %llu samples recovered in %lld ms\n", c.datadir,
+		(unsigned long long)st.series, (unsigned long long)st.samples_replayed,
+		(long long)(obs_time_now() - t0));
+
+	/* -o default_permissions is not forced: the mount belongs to its owner. */
+	rc = fuse_main(args.argc, args.argv, &obsfs_ops, NULL);
+	if (ready_pipe[1] >= 0) {   /* the mount failed before init ran */
+		if (write(ready_pipe[1], "obsfsd: mount failed\n", 21) < 0)
+			rc = 1;
+		close(ready_pipe[1]);
+	}
+	obs_db_close(fs.db);
+	fuse_opt_free_args(&args);
+	free(c.datadir);
+	free(c.mountpoint);
+	return rc;
+}

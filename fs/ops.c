@@ -1,0 +1,598 @@
+/* ops.c — the FUSE operations. Each op resolves the path to a node
+ * (node.c), then reads render text (render.c) and writes feed the engine.
+ * Every file is direct_io: reads always reach us, so a growing series is
+ * seen by `tail -f` (which polls st_size) and nothing stale is cached. */
+#include "obsfs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/labels.h"
+
+struct ofile {
+	struct node nd;
+	pthread_mutex_t mu;        /* protects everything below */
+	struct obs_buf content;    /* text served by read */
+	int rendered;
+	int64_t rendered_to;       /* N_SERIES: time of the last rendered sample */
+	struct obs_buf carry;      /* written bytes after the last newline */
+	int skipping;              /* dropping the rest of an over-long line */
+	int wrote;
+	int pending_err;           /* error to report at close */
+	char source[160];
+};
+
+void source_name(const char *path, char *buf, size_t len)
+{
+	while (*path == '/')
+		path++;
+	snprintf(buf, len, "%s", path);
+}
+
+static int is_dir(enum node_kind k)
+{
+	return k == N_ROOT || k == N_METRICS_DIR || k == N_SELECT_DIR || k == N_LABELS_DIR ||
+	       k == N_LABEL_DIR || k == N_LABEL_VALUE_DIR;
+}
+
+static int obs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
+{
+	struct node nd;
+	node_init(&nd);
+	int rc = node_resolve(path, &nd);
+	if (rc)
+		goto out;
+	memset(st, 0, sizeof *st);
+	st->st_uid = getuid();
+	st->st_gid = getgid();
+	st->st_mtim.tv_sec = obsfs->mounted_ms / 1000;
+	st->st_ctim = st->st_atim = st->st_mtim;
+	if (is_dir(nd.kind)) {
+		st->st_mode = S_IFDIR | 0755;
+		st->st_nlink = 2;
+		goto out;
+	}
+	st->st_nlink = 1;
+	switch (nd.kind) {
+	case N_INGEST:
+	case N_CTL:
+		st->st_mode = S_IFREG | 0200;
+		break;
+	case N_SERIES: {
+		uint64_t size = 0;
+		st->st_mode = S_IFREG | 0644;
+		rc = obs_db_text_size(obsfs->db, nd.id, obsfs->timefmt, &size);
+		st->st_size = (off_t)size;
+		st->st_mtim.tv_sec = obs_time_now() / 1000;
+		break;
+	}
+	default:
+		st->st_mode = S_IFREG | 0444;
+		break;
+	}
+out:
+	node_release(&nd);
+	return rc;
+}
+
+struct fill_ctx {
+	void *buf;
+	fuse_fill_dir_t filler;
+	struct obs_buf name;
+};
+
+static int fill_series_bitmap(struct fill_ctx *f, const roaring_bitmap_t *b)
+{
+	roaring_uint32_iterator_t *it = roaring_create_iterator(b);
+	if (!it)
+		return -ENOMEM;
+	while (it->has_value) {
+		obs_buf_reset(&f->name);
+		if (!series_fname(it->current_value, &f->name))
+			f->filler(f->buf, f->name.data, NULL, 0, 0);
+		roaring_advance_uint32_iterator(it);
+	}
+	roaring_free_uint32_iterator(it);
+	return 0;
+}
+
+static int fill_str(void *ctx, const char *s, uint64_t count)
+{
+	struct fill_ctx *f = ctx;
+	obs_buf_reset(&f->name);
+	if (obs_fname_encode(s, strlen(s), &f->name) == 0 && f->name.len <= NAME_MAX)
+		f->filler(f->buf, f->name.data, NULL, 0, 0);
+	return 0;
+}
+
+static int obs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
+		       struct fuse_file_info *fi, enum fuse_readdir_flags flags)
+{
+	struct node nd;
+	node_init(&nd);
+	int rc = node_resolve(path, &nd);
+	if (rc)
+		goto out;
+	if (!is_dir(nd.kind)) {
+		rc = -ENOTDIR;
+		goto out;
+	}
+	struct fill_ctx f = { buf, filler, { 0 } };
+	obs_buf_init(&f.name);
+	filler(buf, ".", NULL, 0, 0);
+	filler(buf, "..", NULL, 0, 0);
+	roaring_bitmap_t *b = NULL;
+	switch (nd.kind) {
+	case N_ROOT: {
+		static const char *const top[] = { "README", "ingest", "ctl", "status", "errors",
+						   "metrics", "select", "labels" };
+		for (size_t i = 0; i < sizeof top / sizeof top[0]; i++)
+			filler(buf, top[i], NULL, 0, 0);
+		break;
+	}
+	case N_METRICS_DIR:
+		b = obs_index_all(obs_db_index(obsfs->db));
+		break;
+	case N_SELECT_DIR:
+		if (nd.arg.len)
+			b = select_bitmap(nd.arg.data, &rc);
+		break;
+	case N_LABELS_DIR:
+		rc = obs_index_label_names(obs_db_index(obsfs->db), fill_str, &f);
+		break;
+	case N_LABEL_DIR:
+		rc = obs_index_label_values(obs_db_index(obsfs->db), nd.arg.data, fill_str, &f);
+		break;
+	case N_LABEL_VALUE_DIR: {
+		struct obs_matcher m;
+		rc = obs_matcher_init(&m, nd.arg.data, OBS_MATCH_EQ, nd.arg2.data, NULL);
+		if (!rc) {
+			b = obs_db_select(obsfs->db, &m, 1);
+			obs_matcher_release(&m);
+		}
+		break;
+	}
+	default:
+		break;
+	}
+	if (b) {
+		rc = fill_series_bitmap(&f, b);
+		roaring_bitmap_free(b);
+	}
+	obs_buf_release(&f.name);
+out:
+	node_release(&nd);
+	return rc;
+}
+
+static struct ofile *ofile_new(const char *path)
+{
+	struct ofile *o = calloc(1, sizeof *o);
+	if (!o)
+		return NULL;
+	node_init(&o->nd);
+	pthread_mutex_init(&o->mu, NULL);
+	obs_buf_init(&o->content);
+	obs_buf_init(&o->carry);
+	source_name(path, o->source, sizeof o->source);
+	return o;
+}
+
+static void ofile_free(struct ofile *o)
+{
+	if (!o)
+		return;
+	node_release(&o->nd);
+	obs_buf_release(&o->content);
+	obs_buf_release(&o->carry);
+	pthread_mutex_destroy(&o->mu);
+	free(o);
+}
+
+static int writable(enum node_kind k)
+{
+	return k == N_INGEST || k == N_CTL || k == N_SERIES;
+}
+
+static int readable(enum node_kind k)
+{
+	return k != N_INGEST && k != N_CTL && !is_dir(k);
+}
+
+static int open_node(const char *path, struct fuse_file_info *fi, struct ofile *o)
+{
+	int acc = fi->flags & O_ACCMODE;
+	if (is_dir(o->nd.kind))
+		return -EISDIR;
+	if ((acc == O_WRONLY || acc == O_RDWR) && !writable(o->nd.kind))
+		return -EACCES;
+	if ((acc == O_RDONLY || acc == O_RDWR) && !readable(o->nd.kind))
+		return -EACCES;
+	fi->direct_io = 1;
+	fi->nonseekable = 0;
+	fi->fh = (uint64_t)(uintptr_t)o;
+	return 0;
+}
+
+static int obs_open(const char *path, struct fuse_file_info *fi)
+{
+	struct ofile *o = ofile_new(path);
+	if (!o)
+		return -ENOMEM;
+	int rc = node_resolve(path, &o->nd);
+	if (!rc)
+		rc = open_node(path, fi, o);
+	if (rc)
+		ofile_free(o);
+	return rc;
+}
+
+static int obs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	const char *p = path;
+	while (*p == '/')
+		p++;
+	if (strncmp(p, "metrics/", 8) || strchr(p + 8, '/'))
+		return -EACCES;
+	const char *name = p + 8;
+	if (memchr(name, '@', strlen(name)) && !strchr(name, '}'))
+		return -EACCES;   /* views are read-only */
+	struct ofile *o = ofile_new(path);
+	if (!o)
+		return -ENOMEM;
+	const char *why = NULL;
+	uint32_t id;
+	int rc = series_from_fname(name, strlen(name), &id, 1, &why);
+	if (rc) {
+		obs_errlog_add(obs_db_errlog(obsfs->db), obs_time_now(), "metrics", 0, name,
+			       strlen(name), why ? why : strerror(-rc));
+		ofile_free(o);
+		return rc;
+	}
+	o->nd.kind = N_SERIES;
+	o->nd.id = id;
+	rc = open_node(path, fi, o);
+	if (rc)
+		ofile_free(o);
+	return rc;
+}
+
+/* Render what the handle serves; N_SERIES grows by the samples that arrived
+ * since the last render, so a reader that reached the end sees new lines. */
+static int ofile_render(struct ofile *o, off_t want_end)
+{
+	int rc = 0;
+	switch (o->nd.kind) {
+	case N_SERIES: {
+		if (o->rendered && (off_t)o->content.len >= want_end)
+			return 0;
+		struct obs_samples s;
+		obs_samples_init(&s);
+		int64_t from = o->rendered ? o->rendered_to + 1 : INT64_MIN;
+		rc = obs_db_read(obsfs->db, o->nd.id, from, INT64_MAX, &s);
+		if (!rc)
+			rc = obs_samples_render(&s, 0, obsfs->timefmt, &o->content);
+		if (!rc && s.n)
+			o->rendered_to = s.t[s.n - 1];
+		if (!rc && !o->rendered && !s.n)
+			o->rendered_to = INT64_MIN;
+		obs_samples_release(&s);
+		o->rendered = 1;
+		return rc;
+	}
+	default:
+		break;
+	}
+	if (o->rendered)
+		return 0;
+	switch (o->nd.kind) {
+	case N_README: rc = render_readme(&o->content); break;
+	case N_STATUS: rc = render_status(&o->content); break;
+	case N_ERRORS: rc = obs_errlog_render(obs_db_errlog(obsfs->db), &o->content); break;
+	case N_VIEW: rc = render_view(&o->nd, &o->content); break;
+	default: rc = -EACCES; break;
+	}
+	o->rendered = 1;
+	return rc;
+}
+
+static int obs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct ofile *o = (struct ofile *)(uintptr_t)fi->fh;
+	pthread_mutex_lock(&o->mu);
+	int rc = ofile_render(o, off + (off_t)size);
+	if (!rc) {
+		if (off >= (off_t)o->content.len) {
+			rc = 0;
+		} else {
+			size_t n = o->content.len - (size_t)off;
+			if (n > size)
+				n = size;
+			memcpy(buf, o->content.data + off, n);
+			rc = (int)n;
+		}
+	}
+	pthread_mutex_unlock(&o->mu);
+	return rc;
+}
+
+/* ---- writes -------------------------------------------------------------- */
+
+static int run_ctl(struct ofile *o, const char *line, size_t n)
+{
+	if (n == 4 && !memcmp(line, "sync", 4))
+		return obs_db_sync(obsfs->db);
+	obs_errlog_add(obs_db_errlog(obsfs->db), obs_time_now(), "ctl", 0, line, n, "unknown command");
+	return -EINVAL;
+}
+
+/* Feed complete lines [p, p+n) to the node's consumer. 0 or -errno. */
+static int consume(struct ofile *o, const char *p, size_t n)
+{
+	struct obs_ingest_result r = { 0 };
+	int rc = 0;
+	switch (o->nd.kind) {
+	case N_INGEST:
+		rc = obs_db_ingest(obsfs->db, p, n, OBS_FMT_AUTO, o->source, &r);
+		break;
+	case N_SERIES:
+		rc = obs_db_ingest_values(obsfs->db, o->nd.id, p, n, o->source, &r);
+		break;
+	case N_CTL: {
+		const char *end = p + n;
+		while (p < end) {
+			const char *nl = memchr(p, '\n', (size_t)(end - p));
+			const char *le = nl ? nl : end;
+			const char *a = p, *b = le;
+			while (a < b && (*a == ' ' || *a == '\t' || *a == '\r'))
+				a++;
+			while (b > a && (b[-1] == ' ' || b[-1] == '\t' || b[-1] == '\r'))
+				b--;
+			if (a < b) {
+				int e = run_ctl(o, a, (size_t)(b - a));
+				if (e && !rc)
+					rc = e;
+			}
+			p = nl ? nl + 1 : end;
+		}
+		return rc;
+	}
+	default:
+		return -EACCES;
+	}
+	if (rc)
+		return rc;
+	return r.err ? -r.err : 0;
+}
+
+static int too_long(struct ofile *o, size_t len)
+{
+	char why[96];
+	snprintf(why, sizeof why, "line too long (more than %zu bytes)", obsfs->max_line);
+	obs_errlog_add(obs_db_errlog(obsfs->db), obs_time_now(), o->source, 0, o->carry.data, len, why);
+	obs_buf_reset(&o->carry);
+	o->skipping = 1;
+	return -EINVAL;
+}
+
+static int obs_write(const char *path, const char *buf, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct ofile *o = (struct ofile *)(uintptr_t)fi->fh;
+	int rc = 0;
+	pthread_mutex_lock(&o->mu);
+	o->wrote = 1;
+	const char *p = buf, *end = buf + size;
+	if (o->skipping) {
+		const char *nl = memchr(p, '\n', size);
+		if (!nl) {
+			rc = -EINVAL;
+			goto out;
+		}
+		o->skipping = 0;
+		p = nl + 1;
+		rc = -EINVAL;   /* this write carried the tail of a rejected line */
+	}
+	const char *last = p < end ? memrchr(p, '\n', (size_t)(end - p)) : NULL;
+	if (last) {
+		int e;
+		if (o->carry.len) {
+			/* complete the carried line, then the rest in place */
+			const char *nl = memchr(p, '\n', (size_t)(end - p));
+			if (o->carry.len + (size_t)(nl - p) > obsfs->max_line) {
+				o->carry.len += (size_t)(nl - p);
+				too_long(o, o->carry.len > OBS_ERRLOG_LINE_MAX ? OBS_ERRLOG_LINE_MAX : o->carry.len);
+				o->skipping = 0;
+				e = -EINVAL;
+			} else {
+				obs_buf_append(&o->carry, p, (size_t)(nl - p) + 1);
+				e = consume(o, o->carry.data, o->carry.len);
+			}
+			obs_buf_reset(&o->carry);
+			if (e && !rc)
+				rc = e;
+			p = nl + 1;
+		}
+		if (p <= last) {
+			e = consume(o, p, (size_t)(last - p) + 1);
+			if (e && (!rc || e != -EINVAL))
+				rc = e;
+		}
+		p = last + 1;
+	}
+	if (p < end) {
+		if (o->carry.len + (size_t)(end - p) > obsfs->max_line) {
+			obs_buf_append(&o->carry, p, (size_t)(end - p) < OBS_ERRLOG_LINE_MAX ? (size_t)(end - p) : OBS_ERRLOG_LINE_MAX);
+			rc = too_long(o, o->carry.len > OBS_ERRLOG_LINE_MAX ? OBS_ERRLOG_LINE_MAX : o->carry.len);
+		} else if (obs_buf_append(&o->carry, p, (size_t)(end - p))) {
+			rc = -ENOMEM;
+		}
+	}
+out:
+	pthread_mutex_unlock(&o->mu);
+	return rc ? rc : (int)size;
+}
+
+/* close(2): a last line without newline is a line; written files are synced. */
+static int obs_flush(const char *path, struct fuse_file_info *fi)
+{
+	struct ofile *o = (struct ofile *)(uintptr_t)fi->fh;
+	int rc = 0;
+	pthread_mutex_lock(&o->mu);
+	if (o->carry.len) {
+		rc = consume(o, o->carry.data, o->carry.len);
+		obs_buf_reset(&o->carry);
+	}
+	o->skipping = 0;
+	if (o->wrote && obsfs->sync_on_close) {
+		int e = obs_db_sync(obsfs->db);
+		if (e && !rc)
+			rc = e;
+	}
+	o->wrote = 0;
+	pthread_mutex_unlock(&o->mu);
+	return rc;
+}
+
+static int obs_release(const char *path, struct fuse_file_info *fi)
+{
+	ofile_free((struct ofile *)(uintptr_t)fi->fh);
+	return 0;
+}
+
+static int obs_fsync(const char *path, int datasync, struct fuse_file_info *fi)
+{
+	return obs_db_sync(obsfs->db);
+}
+
+/* O_TRUNC and truncate(2) never erase history: accepted and ignored. */
+static int obs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
+{
+	struct node nd;
+	node_init(&nd);
+	int rc = node_resolve(path, &nd);
+	if (!rc && !writable(nd.kind))
+		rc = -EACCES;
+	node_release(&nd);
+	return rc;
+}
+
+static int obs_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
+{
+	struct node nd;
+	node_init(&nd);
+	int rc = node_resolve(path, &nd);
+	node_release(&nd);
+	return rc;
+}
+
+static int obs_unlink(const char *path)
+{
+	struct node nd;
+	node_init(&nd);
+	int rc = node_resolve(path, &nd);
+	node_release(&nd);
+	return rc ? rc : -EPERM;   /* history goes by retention, not by rm */
+}
+
+static int obs_getxattr(const char *path, const char *name, char *value, size_t size)
+{
+	struct node nd;
+	node_init(&nd);
+	int rc = node_resolve(path, &nd);
+	if (!rc && (nd.kind != N_SERIES && nd.kind != N_VIEW))
+		rc = -ENODATA;
+	if (!rc && strcmp(name, "user.obs.series"))
+		rc = -ENODATA;
+	if (!rc) {
+		struct obs_buf t;
+		obs_buf_init(&t);
+		rc = obs_db_series_text(obsfs->db, nd.id, &t);
+		if (!rc) {
+			if (size == 0)
+				rc = (int)t.len;
+			else if (size < t.len)
+				rc = -ERANGE;
+			else {
+				memcpy(value, t.data, t.len);
+				rc = (int)t.len;
+			}
+		}
+		obs_buf_release(&t);
+	}
+	node_release(&nd);
+	return rc;
+}
+
+static int obs_listxattr(const char *path, char *list, size_t size)
+{
+	struct node nd;
+	node_init(&nd);
+	int rc = node_resolve(path, &nd);
+	int series = !rc && (nd.kind == N_SERIES || nd.kind == N_VIEW);
+	node_release(&nd);
+	if (rc)
+		return rc;
+	if (!series)
+		return 0;
+	static const char names[] = "user.obs.series";
+	if (size == 0)
+		return sizeof names;
+	if (size < sizeof names)
+		return -ERANGE;
+	memcpy(list, names, sizeof names);
+	return sizeof names;
+}
+
+static void *obs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+{
+	cfg->direct_io = 1;
+	cfg->attr_timeout = 0;
+	cfg->entry_timeout = 0;
+	cfg->negative_timeout = 0;
+	cfg->use_ino = 0;
+	cfg->nullpath_ok = 0;
+	conn->max_write = 1u << 20;
+	conn->max_read = 0;
+	if (ready_pipe[1] >= 0) {
+		/* mounted: release the parent and detach from its terminal */
+		if (write(ready_pipe[1], "ok", 2) != 2) {
+			/* the parent is gone; nothing to tell */
+		}
+		close(ready_pipe[1]);
+		ready_pipe[1] = -1;
+		int fd = open("/dev/null", O_RDWR);
+		if (fd >= 0) {
+			dup2(fd, 0);
+			dup2(fd, 1);
+			dup2(fd, 2);
+			if (fd > 2)
+				close(fd);
+		}
+	}
+	return NULL;
+}
+
+const struct fuse_operations obsfs_ops = {
+	.init = obs_init,
+	.getattr = obs_getattr,
+	.readdir = obs_readdir,
+	.open = obs_open,
+	.create = obs_create,
+	.read = obs_read,
+	.write = obs_write,
+	.flush = obs_flush,
+	.release = obs_release,
+	.fsync = obs_fsync,
+	.truncate = obs_truncate,
+	.utimens = obs_utimens,
+	.unlink = obs_unlink,
+	.getxattr = obs_getxattr,
+	.listxattr = obs_listxattr,
+};

@@ -1,0 +1,107 @@
+/* render.c — text of the generated files: README, status, range views. */
+#include "obsfs.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "tsdb/downsample.h"
+
+int render_readme(struct obs_buf *out)
+{
+	return obs_buf_puts(out,
+"obsfs — observability as a filesystem (see obsfs(7) for everything)\n"
+"\n"
+"  ingest              write metric lines in any known format, detected per line:\n"
+"                      Prometheus text / OpenMetrics, Influx line protocol,\n"
+"                      Graphite plaintext, StatsD\n"
+"  metrics/SERIES      one file per series, Prometheus notation (name{k=\"v\"});\n"
+"                      cat -> \"TIME VALUE\" lines, oldest first;\n"
+"                      echo VALUE or \"TIME VALUE\" >> SERIES appends a sample;\n"
+"                      touch/create makes a new series; '/' in a name is %2F\n"
+"  metrics/SERIES@RANGE[:STEP[:FN]]\n"
+"                      a time-range view (not listed): @-1h  @-2h..-1h\n"
+"                      @2026-11-21T10:00:00Z..2026-11-21T11:00:00Z  @-1d:5m:max\n"
+"                      FN = avg min max sum count last p50 p90 p99 pNN\n"
+"  select/M1/M2/...    series matching every matcher: k=v k!=v k=~re k!~re\n"
+"  labels/K/V/         label names, their values, and the series carrying them\n"
+"  ctl                 write commands: sync\n"
+"  status              counts, sizes, bytes/sample, rates, top cardinality\n"
+"  errors              recently rejected input and why\n"
+"\n"
+"Try:\n"
+"  echo 21.5 > metrics/room_temp; cat metrics/room_temp\n"
+"  curl -s localhost:9100/metrics > ingest\n"
+"  ls select/job=node/\n"
+"  cat 'metrics/room_temp@-5m:1m:max'\n"
+"  tail -f metrics/room_temp\n");
+}
+
+static int top_line(void *ctx, const char *name, uint64_t series)
+{
+	return obs_buf_printf(ctx, "  %-48s %llu\n", name, (unsigned long long)series);
+}
+
+int render_status(struct obs_buf *out)
+{
+	struct obs_db_stats st;
+	obs_db_get_stats(obsfs->db, &st);
+	int64_t now = obs_time_now();
+	double up = (double)(now - obsfs->mounted_ms) / 1000.0;
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	char tb[40];
+	obs_time_format(obsfs->mounted_ms, OBS_TIME_RFC3339, tb);
+	int rc = 0;
+	rc |= obs_buf_printf(out, "mounted            %s (%.0f s ago)\n", tb, up);
+	rc |= obs_buf_printf(out, "datadir            %s\n", obsfs->datadir);
+	rc |= obs_buf_printf(out, "series             %llu\n", (unsigned long long)st.series);
+	rc |= obs_buf_printf(out, "samples            %llu\n", (unsigned long long)st.samples);
+	rc |= obs_buf_printf(out, "samples_ingested   %llu\n", (unsigned long long)st.samples_ingested);
+	rc |= obs_buf_printf(out, "samples_rejected   %llu\n", (unsigned long long)st.samples_rejected);
+	rc |= obs_buf_printf(out, "samples_replayed   %llu (replay %lld ms)\n",
+			     (unsigned long long)st.samples_replayed, (long long)st.replay_ms);
+	rc |= obs_buf_printf(out, "ingest_rate        %.1f samples/s since mount\n",
+			     up > 0 ? (double)st.samples_ingested / up : 0.0);
+	rc |= obs_buf_printf(out, "head_chunks        %llu\n", (unsigned long long)st.chunks);
+	rc |= obs_buf_printf(out, "head_chunk_bytes   %llu\n", (unsigned long long)st.chunk_bytes);
+	rc |= obs_buf_printf(out, "head_bytes_per_sample %.3f\n",
+			     st.samples ? (double)st.chunk_bytes / (double)st.samples : 0.0);
+	rc |= obs_buf_printf(out, "wal_bytes          %llu\n", (unsigned long long)st.wal_bytes);
+	rc |= obs_buf_printf(out, "wal_segments       %llu\n", (unsigned long long)st.wal_segments);
+	rc |= obs_buf_printf(out, "wal_bytes_per_sample %.3f\n",
+			     st.samples ? (double)st.wal_bytes / (double)st.samples : 0.0);
+	rc |= obs_buf_printf(out, "wal_syncs          %llu\n", (unsigned long long)st.wal_syncs);
+	rc |= obs_buf_printf(out, "wal_torn_bytes     %llu\n", (unsigned long long)st.wal_torn_bytes);
+	rc |= obs_buf_printf(out, "index_bytes        %llu\n", (unsigned long long)st.index_bytes);
+	rc |= obs_buf_printf(out, "rss_max_bytes      %lld\n", (long long)ru.ru_maxrss * 1024);
+	rc |= obs_buf_printf(out, "errors_total       %llu\n",
+			     (unsigned long long)obs_errlog_total(obs_db_errlog(obsfs->db)));
+	rc |= obs_buf_puts(out, "top_cardinality (metric, series):\n");
+	if (!rc)
+		rc = obs_db_top_metrics(obsfs->db, 10, top_line, out);
+	return rc ? -ENOMEM : 0;
+}
+
+int render_view(const struct node *n, struct obs_buf *out)
+{
+	struct obs_samples s;
+	obs_samples_init(&s);
+	int rc = obs_db_read(obsfs->db, n->id, n->from, n->to, &s);
+	if (!rc && n->step > 0) {
+		struct obs_aggfn fn;
+		struct obs_samples d;
+		obs_samples_init(&d);
+		rc = obs_aggfn_parse(n->fn, strlen(n->fn), &fn);
+		if (!rc)
+			rc = obs_downsample(&s, n->step, fn, &d);
+		obs_samples_release(&s);
+		s = d;
+	}
+	if (!rc)
+		rc = obs_samples_render(&s, 0, obsfs->timefmt, out);
+	obs_samples_release(&s);
+	return rc;
+}
