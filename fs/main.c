@@ -8,6 +8,8 @@
  * (libfuse's handlers end the loop), then the WAL is synced and closed. */
 #include "obsfs.h"
 
+#include <fuse_lowlevel.h>
+
 #include <errno.h>
 #include <limits.h>
 #include <stddef.h>
@@ -74,6 +76,41 @@ static void usage(void)
 		"FUSE options: -f (foreground), -d (debug), -s (single thread), -o allow_other, ...\n");
 }
 
+/* Mount and run the multi-threaded loop until unmounted or signalled. */
+static int serve(struct fuse_args *args)
+{
+	struct fuse_cmdline_opts fo;
+	if (fuse_parse_cmdline(args, &fo))
+		return 2;
+	int rc = 1;
+	struct fuse *f = fuse_new(args, &obsfs_ops, sizeof obsfs_ops, NULL);
+	if (!f)
+		goto out;
+	if (fuse_mount(f, fo.mountpoint))
+		goto destroy;
+	struct fuse_session *se = fuse_get_session(f);
+	if (fuse_set_signal_handlers(se))
+		goto unmount;
+	if (fo.singlethread) {
+		rc = fuse_loop(f) ? 1 : 0;
+	} else {
+		struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+		fuse_loop_cfg_set_clone_fd(cfg, fo.clone_fd);
+		fuse_loop_cfg_set_idle_threads(cfg, fo.max_idle_threads > 0 && fo.max_idle_threads < 1000 ? fo.max_idle_threads : 10);
+		fuse_loop_cfg_set_max_threads(cfg, fo.max_threads > 0 && fo.max_threads < 1000 ? fo.max_threads : 16);
+		rc = fuse_loop_mt(f, cfg) ? 1 : 0;
+		fuse_loop_cfg_destroy(cfg);
+	}
+	fuse_remove_signal_handlers(se);
+unmount:
+	fuse_unmount(f);
+destroy:
+	fuse_destroy(f);
+out:
+	free(fo.mountpoint);
+	return rc;
+}
+
 static int parse_dur(const char *what, const char *s, int64_t *out)
 {
 	if (!s)
@@ -106,7 +143,8 @@ int main(int argc, char *argv[])
 
 	static struct obsfs fs;
 	obsfs = &fs;
-	fs.datadir = c.datadir;
+	char *abs = realpath(c.datadir, NULL);   /* NULL until the directory exists */
+	fs.datadir = abs ? abs : c.datadir;
 	fs.mountpoint = c.mountpoint;
 	fs.timefmt = OBS_TIME_RFC3339;
 	fs.max_line = c.max_line ? c.max_line : 1u << 20;
@@ -195,7 +233,7 @@ int main(int argc, char *argv[])
 		(long long)(obs_time_now() - t0));
 
 	/* -o default_permissions is not forced: the mount belongs to its owner. */
-	rc = fuse_main(args.argc, args.argv, &obsfs_ops, NULL);
+	rc = serve(&args);
 	if (ready_pipe[1] >= 0) {   /* the mount failed before init ran */
 		if (write(ready_pipe[1], "obsfsd: mount failed\n", 21) < 0)
 			rc = 1;
@@ -203,6 +241,8 @@ int main(int argc, char *argv[])
 	}
 	obs_db_close(fs.db);
 	fuse_opt_free_args(&args);
+	if (fs.datadir != c.datadir)
+		free(fs.datadir);
 	free(c.datadir);
 	free(c.mountpoint);
 	return rc;
