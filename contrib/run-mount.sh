@@ -4,7 +4,6 @@
 # the data directory is recovered from its write-ahead log.
 set -e
 bin=$1 data=$2 mnt=$3
-mkdir -p "$data" "$mnt"
 if mountpoint -q "$mnt" 2>/dev/null; then
 	if ls "$mnt" >/dev/null 2>&1; then
 		echo "obsfs is already mounted at $mnt (make stop to unmount)"
@@ -15,6 +14,7 @@ elif ! ls "$mnt" >/dev/null 2>&1; then
 	# "Transport endpoint is not connected": a daemon was killed
 	fusermount3 -u "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null || true
 fi
+mkdir -p "$data" "$mnt"
 "$bin" "$data" "$mnt"
 cat <<MSG
 obsfs is mounted at $mnt (data in $data). Try:
