@@ -37,6 +37,7 @@
 struct hhead {                 /* first member of every table entry */
 	const char *key;       /* NUL-terminated, stored with the entry */
 	uint32_t klen;
+	uint32_t di;           /* index in the table's dense array */
 };
 
 struct hslot {
@@ -44,9 +45,14 @@ struct hslot {
 	void *e;               /* NULL: empty slot */
 };
 
+/* Entries are also kept in a dense array (insertion order, swap-removed):
+ * scans follow it, touching memory roughly in allocation order instead of
+ * hopping through the slots. */
 struct htab {
 	struct hslot *s;
 	size_t cap, n;         /* cap: 0 or a power of two */
+	void **dense;          /* n entries */
+	size_t dcap;
 };
 
 static uint64_t hash_str(const char *k, size_t kl)
@@ -83,6 +89,14 @@ static void ht_place(struct hslot *s, size_t cap, uint64_t h, void *e)
 /* Insert e (whose key is absent). 0 or -ENOMEM (table unchanged). */
 static int ht_put(struct htab *t, uint64_t h, void *e)
 {
+	if (t->n == t->dcap) {
+		size_t nc = t->dcap ? t->dcap * 2 : 4;
+		void **d = realloc(t->dense, nc * sizeof(*d));
+		if (!d)
+			return -ENOMEM;
+		t->dense = d;
+		t->dcap = nc;
+	}
 	if ((t->n + 1) * 4 > t->cap * 3) {
 		size_t ncap = t->cap ? t->cap * 2 : 8;
 		struct hslot *ns = calloc(ncap, sizeof(*ns));
@@ -96,7 +110,8 @@ static int ht_put(struct htab *t, uint64_t h, void *e)
 		t->cap = ncap;
 	}
 	ht_place(t->s, t->cap, h, e);
-	t->n++;
+	((struct hhead *)e)->di = (uint32_t)t->n;
+	t->dense[t->n++] = e;
 	return 0;
 }
 
@@ -117,7 +132,9 @@ static void ht_del(struct htab *t, uint64_t h, const void *e)
 	}
 	t->s[i].e = NULL;
 	t->s[i].h = 0;
-	t->n--;
+	uint32_t di = ((const struct hhead *)e)->di;
+	t->dense[di] = t->dense[--t->n];
+	((struct hhead *)t->dense[di])->di = di;
 }
 
 /* ---- postings ------------------------------------------------------------- */
@@ -228,9 +245,10 @@ static void lname_free(struct lname *ln)
 {
 	if (!ln)
 		return;
-	for (size_t i = 0; i < ln->vals.cap; i++)
-		posting_free(ln->vals.s[i].e);
+	for (size_t i = 0; i < ln->vals.n; i++)
+		posting_free(ln->vals.dense[i]);
 	free(ln->vals.s);
+	free(ln->vals.dense);
 	bm_free(ln->any);
 	free(ln);
 }
@@ -275,9 +293,10 @@ void obs_index_free(struct obs_index *ix)
 {
 	if (!ix)
 		return;
-	for (size_t i = 0; i < ix->names.cap; i++)
-		lname_free(ix->names.s[i].e);
+	for (size_t i = 0; i < ix->names.n; i++)
+		lname_free(ix->names.dense[i]);
 	free(ix->names.s);
+	free(ix->names.dense);
 	bm_free(ix->all);
 	pthread_rwlock_destroy(&ix->lock);
 	free(ix);
@@ -419,6 +438,23 @@ static int re_literals(const char *re, char *buf)
 	return n;
 }
 
+/* Length of the literal prefix every match of the anchored regex re must
+ * start with: leading plain characters, minus the last code point when a
+ * quantifier follows it. 0 when re has an alternation anywhere (a top-level
+ * '|' would allow other starts) or starts with syntax. */
+static size_t re_prefix(const char *re)
+{
+	if (strchr(re, '|'))
+		return 0;
+	size_t n = strcspn(re, "\\.^$?*+()[]{}");
+	if (n && re[n] && strchr("?*+{", re[n])) {
+		n--;
+		while (n && ((unsigned char)re[n] & 0xC0) == 0x80)
+			n--;               /* drop the whole code point */
+	}
+	return n;
+}
+
 /* Union of postings into a new bitmap (NULL on ENOMEM). */
 struct unionb {
 	const roaring_bitmap_t **bms;
@@ -447,11 +483,20 @@ static int union_push(struct unionb *u, const struct posting *p)
 	return 0;
 }
 
+static int u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
 static roaring_bitmap_t *union_finish(struct unionb *u)
 {
 	roaring_bitmap_t *r = u->nb ? roaring_bitmap_or_many(u->nb, u->bms) : roaring_bitmap_create();
-	if (r && u->nones)
+	if (r && u->nones) {
+		/* sorted ids append to containers instead of inserting mid-array */
+		qsort(u->ones, u->nones, sizeof(*u->ones), u32_cmp);
 		roaring_bitmap_add_many(r, u->nones, u->ones);
+	}
 	free(u->bms);
 	free(u->ones);
 	memset(u, 0, sizeof(*u));
@@ -522,9 +567,13 @@ static int term_build(const struct obs_index *ix, const struct obs_matcher *m,
 		} else {
 			struct obs_matcher lm = *m;   /* private match data, same pattern */
 			lm.md = md;
-			for (size_t i = 0; i < ln->vals.cap && !rc; i++) {
-				const struct posting *p = ln->vals.s[i].e;
-				if (p && obs_matcher_match(&lm, p->hd.key) != me)
+			size_t pl = re_prefix(m->value);
+			int nomatch = m->op == OBS_MATCH_NRE;   /* result without the prefix */
+			for (size_t i = 0; i < ln->vals.n && !rc; i++) {
+				const struct posting *p = ln->vals.dense[i];
+				int r = p->hd.klen >= pl && memcmp(p->hd.key, m->value, pl) == 0
+					? obs_matcher_match(&lm, p->hd.key) : nomatch;
+				if (r != me)
 					rc = union_push(&u, p);
 			}
 		}
@@ -672,9 +721,8 @@ static void **sorted_entries(const struct htab *t)
 	size_t k = 0;
 	if (!v)
 		return NULL;
-	for (size_t i = 0; i < t->cap; i++)
-		if (t->s[i].e)
-			v[k++] = t->s[i].e;
+	for (size_t i = 0; i < t->n; i++)
+		v[k++] = t->dense[i];
 	qsort(v, k, sizeof(*v), hd_cmp);
 	return v;
 }
@@ -740,14 +788,11 @@ void obs_index_get_stats(struct obs_index *ix, struct obs_index_stats *st)
 	st->names = ix->names.n;
 	st->pairs = ix->npairs;
 	st->series = roaring_bitmap_get_cardinality(ix->all);
-	for (size_t i = 0; i < ix->names.cap; i++) {
-		const struct lname *ln = ix->names.s[i].e;
-		if (!ln)
-			continue;
-		for (size_t j = 0; j < ln->vals.cap; j++) {
-			const struct posting *p = ln->vals.s[j].e;
-			if (p)
-				st->bytes += p->bm ? roaring_bitmap_portable_size_in_bytes(p->bm) : one_size;
+	for (size_t i = 0; i < ix->names.n; i++) {
+		const struct lname *ln = ix->names.dense[i];
+		for (size_t j = 0; j < ln->vals.n; j++) {
+			const struct posting *p = ln->vals.dense[j];
+			st->bytes += p->bm ? roaring_bitmap_portable_size_in_bytes(p->bm) : one_size;
 		}
 	}
 	pthread_rwlock_unlock(&ix->lock);

@@ -430,6 +430,48 @@ Test(index_empty, empty_index)
 	obs_index_free(NULL);
 }
 
+/* Regexes with a literal prefix are prefiltered by the index; the answer
+ * must not change, including quantified and multi-byte last characters. */
+Test(index_empty, regex_literal_prefix)
+{
+	static const char *vals[] = {
+		"\xc3\xa9", "\xc3\xa9" "a", "\xc3\xa9\xc3\xa9", "e", "ab", "abc", "abd", "b", "a",
+		"x.y", "xzy", "a+", "aaa",
+	};
+	enum { NV = sizeof(vals) / sizeof(vals[0]) };
+	static const char *specs[] = {
+		"k=~\"\xc3\xa9?\"", "k=~\"\xc3\xa9+\"", "k=~\"\xc3\xa9" "a\"", "k!~\"\xc3\xa9*\"",
+		"k=~ab?", "k=~abc?", "k=~ab.", "k!~ab.", "k=~ab(c|d)", "k=~ab|b", "k=~a*",
+		"k=~a{2,}", "k!~a{1}", "k=~\"x\\\\.y\"", "k=~x.y", "k=~\"a\\\\+\"",
+	};
+	struct obs_index *e = obs_index_new();
+	struct ser ss[NV + 1];
+	for (size_t i = 0; i < NV; i++) {
+		char t[64];
+		snprintf(t, sizeof(t), "m{k=%s}", vals[i]);
+		ser_make(&ss[i], t);
+		struct obs_labels l = ser_labels(&ss[i]);
+		cr_assert_eq(obs_index_add(e, (uint32_t)i, &l), 0);
+	}
+	ser_make(&ss[NV], "m");   /* no k */
+	struct obs_labels l = ser_labels(&ss[NV]);
+	cr_assert_eq(obs_index_add(e, NV, &l), 0);
+	for (size_t k = 0; k < sizeof(specs) / sizeof(specs[0]); k++) {
+		struct mset ms;
+		mset_parse(&ms, specs[k]);
+		roaring_bitmap_t *got = obs_index_select(e, ms.m, ms.n);
+		roaring_bitmap_t *ref = brute(ss, NULL, NV + 1, &ms);
+		char g[4096];
+		snprintf(g, sizeof(g), "%s", bm_text(got));
+		cr_assert(roaring_bitmap_equals(got, ref), "'%s': index {%s} brute {%s}", specs[k], g, bm_text(ref));
+		cr_assert(!roaring_bitmap_is_empty(ref) || k == 0, "'%s' selects nothing", specs[k]);
+		roaring_bitmap_free(got);
+		roaring_bitmap_free(ref);
+		mset_release(&ms);
+	}
+	obs_index_free(e);
+}
+
 /* ---- concurrency --------------------------------------------------------------- */
 
 #define CW 2
@@ -536,6 +578,10 @@ static const char *scale_specs[] = {
 	"__name__=~metric_(1|2)/code=~\"[24]0.\"",
 	"instance=~inst_99.*",
 	"instance=~inst_12345",
+	"instance=~\"inst_1234?\"",
+	"instance!~inst_99.*",
+	"instance=~\"inst_(1|2)0\"",
+	"instance=~\"inst_\\\\d{2}\"",
 	"instance!~inst_[0-8].*",
 	"job=~.*",
 	"job=~.+/code!~.+",
