@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# tests/bench/run.sh BUILD — `make bench`: obsfs against the peers on dataset A,
+# in the same run. Prints "name value" lines, then ratios.
+#   BENCH_PEERS=0 skips the peers (VictoriaMetrics, Prometheus); REPEAT=N for them (1).
+set -euo pipefail
+BUILD=${1:-build}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BIN="$ROOT/$BUILD/bin"
+SHARED=${OBS_SHARED:-$ROOT/../shared}
+DATA_A=${DATA_A:-$SHARED/data/metrics-A.prom.zst}
+PEERS="$SHARED/bench/peers"
+export LC_ALL=C
+T=$(mktemp -d /tmp/obs-bench.XXXXXX)
+MNT=$T/mnt
+cleanup() { fusermount3 -u "$MNT" 2>/dev/null || true; rm -rf "$T"; }
+trap cleanup EXIT
+log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
+out() { printf '%-40s %s\n' "$1" "$2"; }
+now() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.4f", b-a}'; }
+div() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b==0) print "nan"; else printf "%.3f", a/b }'; }
+stat_of() { awk -v k="$1" '$1==k {print $2; exit}' "$MNT/status"; }
+rss_kb() { awk '/^VmRSS/ {print $2}' /proc/"$1"/status; }
+
+[ -r "$DATA_A" ] || { echo "bench: dataset '$DATA_A' not found" >&2; exit 2; }
+log "decompressing $DATA_A"
+zstd -dqc "$DATA_A" > "$T/A.prom"
+SAMPLES=$(wc -l < "$T/A.prom")
+
+mkdir -p "$MNT"
+"$BIN/obsfsd" -o sync_interval=0 "$T/data" "$MNT" 2>/dev/null
+PID=$(pgrep -n -f "obsfsd -o sync_interval=0 $T/data")
+RSS0=$(rss_kb "$PID")
+
+log "ingest through the mount (1 MiB writes)"
+t0=$(now)
+dd if="$T/A.prom" of="$MNT/ingest" bs=1M status=none
+echo sync > "$MNT/ctl"
+t1=$(now)
+ING_S=$(secs "$t0" "$t1")
+RSS1=$(rss_kb "$PID")
+SERIES=$(stat_of series)
+out obsfs.samples "$(stat_of samples)"
+out obsfs.series "$SERIES"
+out obsfs.ingest_s "$ING_S"
+OBS_RATE=$(awk -v n="$SAMPLES" -v s="$ING_S" 'BEGIN{printf "%.0f", n/s}')
+out obsfs.ingest_samples_per_s "$OBS_RATE"
+out obsfs.head_bytes_per_sample "$(stat_of head_bytes_per_sample)"
+out obsfs.wal_bytes_per_sample "$(stat_of wal_bytes_per_sample)"
+out obsfs.rss_kb_after_ingest "$RSS1"
+out obsfs.rss_bytes_per_series "$(awk -v a="$RSS0" -v b="$RSS1" -v s="$SERIES" 'BEGIN{printf "%.0f", (b-a)*1024/s}')"
+
+log "reading every series back"
+t0=$(now)
+cat "$MNT"/metrics/* > "$T/export.txt"
+t1=$(now)
+EXP_S=$(secs "$t0" "$t1")
+out obsfs.export_lines "$(wc -l < "$T/export.txt")"
+out obsfs.export_s "$EXP_S"
+out obsfs.export_samples_per_s "$(awk -v n="$SAMPLES" -v s="$EXP_S" 'BEGIN{printf "%.0f", n/s}')"
+
+log "one long series: 1,000,000 samples written, then read back"
+awk 'BEGIN{t=1700000000000; for(i=0;i<1000000;i++) printf "bench_long{k=\"v\"} %.3f %.0f\n", 100+sin(i/100)*10, t+i*1000}' > "$T/long.prom"
+dd if="$T/long.prom" of="$MNT/ingest" bs=1M status=none
+t0=$(now)
+n=$(cat "$MNT/metrics/bench_long{k=\"v\"}" | wc -l)
+t1=$(now)
+out obsfs.long_series_samples "$n"
+out obsfs.long_series_read_samples_per_s "$(awk -v n="$n" -v s="$(secs "$t0" "$t1")" 'BEGIN{printf "%.0f", n/s}')"
+fusermount3 -u "$MNT"
+
+if [ -x "$BUILD/bench_chunk" ] || cc -O2 -std=c11 -D_GNU_SOURCE -Ilib tests/bench/bench_chunk.c "$ROOT/$BUILD/libobs.a" -lm -lxxhash -lzstd -lroaring -lpcre2-8 -pthread -o "$T/bench_chunk" 2>/dev/null; then
+	log "chunk codec decode rate (library level, no text)"
+	"$T/bench_chunk" "$T/A.prom" 2>/dev/null | sed 's/^/codec./' || true
+fi
+
+if [ "${BENCH_PEERS:-1}" = 1 ]; then
+	export REPEAT=${REPEAT:-1}
+	log "VictoriaMetrics on the same data (vm.sh)"
+	bash "$PEERS/vm.sh" "$DATA_A" > "$T/vm.out" || log "vm.sh failed"
+	log "Prometheus on the same data (prom.sh)"
+	bash "$PEERS/prom.sh" "$DATA_A" > "$T/prom.out" || log "prom.sh failed"
+	sed 's/^/vm./' "$T/vm.out"
+	sed 's/^/prom./' "$T/prom.out"
+	VM_RATE=$(awk '$1=="ingest_samples_per_s"{print $2}' "$T/vm.out")
+	PROM_RATE=$(awk '$1=="ingest_samples_per_s"{print $2}' "$T/prom.out")
+	VM_EXP=$(awk '$1=="export_s"{print $2}' "$T/vm.out")
+	PROM_EXP=$(awk '$1=="export_s"{print $2}' "$T/prom.out")
+	out ratio.ingest_obsfs_over_vm "$(div "$OBS_RATE" "${VM_RATE:-0}")"
+	out ratio.ingest_obsfs_over_prom "$(div "$OBS_RATE" "${PROM_RATE:-0}")"
+	out ratio.export_time_vm_over_obsfs "$(div "${VM_EXP:-0}" "$EXP_S")"
+	out ratio.export_time_prom_over_obsfs "$(div "${PROM_EXP:-0}" "$EXP_S")"
+fi
