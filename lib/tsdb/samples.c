@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/num.h"
 
@@ -65,8 +66,34 @@ int obs_samples_render(const struct obs_samples *s, size_t from, enum obs_time_f
 		return 0;
 	if (obs_buf_reserve(out, (s->n - from) * 64))
 		return -ENOMEM;
-	for (size_t i = from; i < s->n; i++)
-		out->len += (size_t)obs_sample_render(s->t[i], s->v[i], fmt, out->data + out->len);
+	/* RFC3339 lines of one second share "YYYY-MM-DDTHH:MM:SS.": format the
+	 * prefix once per second and only the milliseconds per line. */
+	int64_t sec = INT64_MIN;
+	char prefix[40];
+	int plen = 0;
+	for (size_t i = from; i < s->n; i++) {
+		char *p = out->data + out->len;
+		int64_t t = s->t[i];
+		if (fmt != OBS_TIME_RFC3339 || t < 0) {
+			out->len += (size_t)obs_sample_render(t, s->v[i], fmt, p);
+			continue;
+		}
+		if (t / 1000 != sec) {
+			sec = t / 1000;
+			plen = obs_time_format(sec * 1000, fmt, prefix) - 4;   /* drop "000Z" */
+		}
+		memcpy(p, prefix, (size_t)plen);
+		int ms = (int)(t % 1000);
+		p[plen] = (char)('0' + ms / 100);
+		p[plen + 1] = (char)('0' + ms / 10 % 10);
+		p[plen + 2] = (char)('0' + ms % 10);
+		p[plen + 3] = 'Z';
+		p[plen + 4] = ' ';
+		int n = plen + 5;
+		n += obs_num_format(s->v[i], p + n);
+		p[n++] = '\n';
+		out->len += (size_t)n;
+	}
 	out->data[out->len] = 0;
 	return 0;
 }
