@@ -38,6 +38,7 @@
 
 #define BLK 64
 #define E_MAX 18
+#define M_LIMIT 9.2e18      /* |m| below 2^63; exactness is checked anyway */
 
 static const double p10[E_MAX + 1] = {
 	1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9,
@@ -265,7 +266,7 @@ static int find_exp(const double *vs, size_t n)
 			if (e > E_MAX)
 				return -1;
 			double x = v * p10[e];
-			if (!(fabs(x) < 9007199254740992.0))   /* 2^53 */
+			if (!(fabs(x) < M_LIMIT))
 				return -1;
 			int64_t m = (int64_t)(x < 0 ? x - 0.5 : x + 0.5);
 			if (dbits((double)m / p10[e]) == dbits(v))
@@ -323,6 +324,10 @@ int obs_enc_encode(const int64_t *ts, const double *vs, size_t n, struct obs_buf
 		e = find_exp(vs, n);
 		for (size_t i = 0; i < n && e >= 0; i++) {
 			double x = vs[i] * p10[e];
+			if (!(fabs(x) < M_LIMIT)) {
+				e = -1;
+				break;
+			}
 			int64_t m = (int64_t)(x < 0 ? x - 0.5 : x + 0.5);
 			mx[i] = (uint64_t)m;
 			if (dbits((double)m / p10[e]) != dbits(vs[i]))
