@@ -130,7 +130,7 @@ Test(parse, prom_dataset_line)
 	cr_assert_str_eq(G.s[0].labels, "instance=127.0.0.1:9090;job=prometheus;quantile=0;");
 	cr_assert_eq(G.s[0].value, 1.9129e-05);
 	cr_assert_eq(G.s[0].ts, 1795236131643LL);
-	cr_assert_eq(G.s[0].keylen, strchr(line, ' ') - line);
+	cr_assert_eq(G.s[0].keylen, (size_t)(strchr(line, ' ') - line));
 	cr_assert_eq(memcmp(G.s[0].key, line, G.s[0].keylen), 0);
 	cr_assert_str_eq(G.s[0].canon, "go_gc_duration_seconds{instance=\"127.0.0.1:9090\","
 				       "job=\"prometheus\",quantile=\"0\"}");
