@@ -139,27 +139,32 @@ static void ht_del(struct htab *t, uint64_t h, const void *e)
 
 /* ---- postings ------------------------------------------------------------- */
 
+/* A bitmap with its cardinality kept by hand: CRoaring recomputes it by
+ * walking the containers (every run of a run container). */
+struct cbm {
+	roaring_bitmap_t *bm;
+	uint32_t card;
+	uint32_t next_opt;     /* run-optimise when card reaches this */
+};
+
 struct posting {
 	struct hhead hd;
-	roaring_bitmap_t *bm;  /* NULL: exactly the series `one` */
+	struct cbm b;          /* b.bm NULL: exactly the series `one` */
 	uint32_t one;
-	uint32_t next_opt;     /* run-optimise when the cardinality reaches this */
 	char key[];
 };
 
 struct lname {
 	struct hhead hd;
 	struct htab vals;      /* of struct posting */
-	roaring_bitmap_t *any; /* series carrying this label */
-	uint32_t next_opt;
+	struct cbm any;        /* series carrying this label */
 	char key[];
 };
 
 struct obs_index {
 	pthread_rwlock_t lock;
 	struct htab names;     /* of struct lname; guarded by lock, as all below */
-	roaring_bitmap_t *all;
-	uint32_t all_next_opt;
+	struct cbm all;
 	uint64_t npairs;
 };
 
@@ -171,14 +176,29 @@ static void bm_free(roaring_bitmap_t *b)   /* CRoaring 0.2.66 rejects NULL */
 		roaring_bitmap_free(b);
 }
 
-static void maybe_opt(roaring_bitmap_t *bm, uint32_t *next)
+static int cbm_init(struct cbm *c)
 {
-	uint64_t c = roaring_bitmap_get_cardinality(bm);
-	if (c < *next)
+	c->bm = roaring_bitmap_create();
+	c->card = 0;
+	c->next_opt = OPT_FIRST;
+	return c->bm ? 0 : -ENOMEM;
+}
+
+static void cbm_add(struct cbm *c, uint32_t id)
+{
+	if (!roaring_bitmap_add_checked(c->bm, id))
 		return;
-	roaring_bitmap_run_optimize(bm);
-	roaring_bitmap_shrink_to_fit(bm);
-	*next = c >= UINT32_MAX / 2 ? UINT32_MAX : (uint32_t)(c * 2);
+	if (++c->card < c->next_opt)
+		return;
+	roaring_bitmap_run_optimize(c->bm);
+	roaring_bitmap_shrink_to_fit(c->bm);
+	c->next_opt = c->card >= UINT32_MAX / 2 ? UINT32_MAX : c->card * 2;
+}
+
+static void cbm_remove(struct cbm *c, uint32_t id)
+{
+	if (roaring_bitmap_remove_checked(c->bm, id))
+		c->card--;
 }
 
 static void *entry_new(size_t size, const char *k, size_t kl)
@@ -196,39 +216,33 @@ static void *entry_new(size_t size, const char *k, size_t kl)
 
 static uint64_t posting_card(const struct posting *p)
 {
-	return p->bm ? roaring_bitmap_get_cardinality(p->bm) : 1;
+	return p->b.bm ? p->b.card : 1;
 }
 
 static int posting_add(struct posting *p, uint32_t id)
 {
-	if (!p->bm) {
+	if (!p->b.bm) {
 		if (p->one == id)
 			return 0;
-		roaring_bitmap_t *bm = roaring_bitmap_create();
-		if (!bm)
+		if (cbm_init(&p->b))
 			return -ENOMEM;
-		roaring_bitmap_add(bm, p->one);
-		roaring_bitmap_add(bm, id);
-		p->bm = bm;
-		p->next_opt = OPT_FIRST;
-		return 0;
+		cbm_add(&p->b, p->one);
 	}
-	roaring_bitmap_add(p->bm, id);
-	maybe_opt(p->bm, &p->next_opt);
+	cbm_add(&p->b, id);
 	return 0;
 }
 
 /* Remove id; returns the remaining cardinality. */
 static uint64_t posting_remove(struct posting *p, uint32_t id)
 {
-	if (!p->bm)
+	if (!p->b.bm)
 		return p->one == id ? 0 : 1;
-	roaring_bitmap_remove(p->bm, id);
-	uint64_t c = roaring_bitmap_get_cardinality(p->bm);
+	cbm_remove(&p->b, id);
+	uint64_t c = p->b.card;
 	if (c == 1) {
-		p->one = roaring_bitmap_minimum(p->bm);
-		bm_free(p->bm);
-		p->bm = NULL;
+		p->one = roaring_bitmap_minimum(p->b.bm);
+		bm_free(p->b.bm);
+		p->b.bm = NULL;
 	}
 	return c;
 }
@@ -236,7 +250,7 @@ static uint64_t posting_remove(struct posting *p, uint32_t id)
 static void posting_free(struct posting *p)
 {
 	if (p) {
-		bm_free(p->bm);
+		bm_free(p->b.bm);
 		free(p);
 	}
 }
@@ -249,7 +263,7 @@ static void lname_free(struct lname *ln)
 		posting_free(ln->vals.dense[i]);
 	free(ln->vals.s);
 	free(ln->vals.dense);
-	bm_free(ln->any);
+	bm_free(ln->any.bm);
 	free(ln);
 }
 
@@ -277,15 +291,13 @@ struct obs_index *obs_index_new(void)
 	pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	int rc = pthread_rwlock_init(&ix->lock, &a);
 	pthread_rwlockattr_destroy(&a);
-	ix->all = roaring_bitmap_create();
-	if (rc || !ix->all) {
+	if (rc || cbm_init(&ix->all)) {
 		if (!rc)
 			pthread_rwlock_destroy(&ix->lock);
-		bm_free(ix->all);
+		bm_free(ix->all.bm);
 		free(ix);
 		return NULL;
 	}
-	ix->all_next_opt = OPT_FIRST;
 	return ix;
 }
 
@@ -297,7 +309,7 @@ void obs_index_free(struct obs_index *ix)
 		lname_free(ix->names.dense[i]);
 	free(ix->names.s);
 	free(ix->names.dense);
-	bm_free(ix->all);
+	bm_free(ix->all.bm);
 	pthread_rwlock_destroy(&ix->lock);
 	free(ix);
 }
@@ -314,9 +326,7 @@ static int add_label(struct obs_index *ix, uint32_t id, const char *name, const 
 		ln = entry_new(sizeof(*ln), name, nl);
 		if (!ln)
 			return -ENOMEM;
-		ln->any = roaring_bitmap_create();
-		ln->next_opt = OPT_FIRST;
-		if (!ln->any || ht_put(&ix->names, nh, ln)) {
+		if (cbm_init(&ln->any) || ht_put(&ix->names, nh, ln)) {
 			lname_free(ln);
 			return -ENOMEM;
 		}
@@ -339,8 +349,7 @@ static int add_label(struct obs_index *ix, uint32_t id, const char *name, const 
 		p->one = id;
 		ix->npairs++;
 	}
-	roaring_bitmap_add(ln->any, id);
-	maybe_opt(ln->any, &ln->next_opt);
+	cbm_add(&ln->any, id);
 	return 0;
 }
 
@@ -354,8 +363,7 @@ int obs_index_add(struct obs_index *ix, uint32_t id, const struct obs_labels *l)
 		if (l->v[i].value && l->v[i].value[0])
 			rc = add_label(ix, id, l->v[i].name, l->v[i].value);
 	if (!rc) {
-		roaring_bitmap_add(ix->all, id);
-		maybe_opt(ix->all, &ix->all_next_opt);
+		cbm_add(&ix->all, id);
 	}
 	pthread_rwlock_unlock(&ix->lock);
 	return rc;
@@ -381,13 +389,13 @@ int obs_index_remove(struct obs_index *ix, uint32_t id, const struct obs_labels 
 			posting_free(p);
 			ix->npairs--;
 		}
-		roaring_bitmap_remove(ln->any, id);
+		cbm_remove(&ln->any, id);
 		if (ln->vals.n == 0) {
 			ht_del(&ix->names, nh, ln);
 			lname_free(ln);
 		}
 	}
-	roaring_bitmap_remove(ix->all, id);
+	cbm_remove(&ix->all, id);
 	pthread_rwlock_unlock(&ix->lock);
 	return 0;
 }
@@ -476,8 +484,8 @@ static int union_push(struct unionb *u, const struct posting *p)
 			return -ENOMEM;
 		u->cap = nc;
 	}
-	if (p->bm)
-		u->bms[u->nb++] = p->bm;
+	if (p->b.bm)
+		u->bms[u->nb++] = p->b.bm;
 	else
 		u->ones[u->nones++] = p->one;
 	return 0;
@@ -505,8 +513,8 @@ static roaring_bitmap_t *union_finish(struct unionb *u)
 
 static void term_set_posting(struct term *t, const struct posting *p)
 {
-	if (p->bm) {
-		t->bm = p->bm;
+	if (p->b.bm) {
+		t->bm = p->b.bm;
 		t->owned = 0;
 	} else {
 		t->bm = roaring_bitmap_create();
@@ -528,7 +536,7 @@ static int term_build(const struct obs_index *ix, const struct obs_matcher *m,
 	if (m->op == OBS_MATCH_EQ || m->op == OBS_MATCH_NE) {
 		if (!m->value[0]) {
 			if (ln)
-				t->bm = ln->any;
+				t->bm = ln->any.bm;
 		} else {
 			const struct posting *p = ln ? val_get(ln, m->value) : NULL;
 			if (p) {
@@ -540,7 +548,7 @@ static int term_build(const struct obs_index *ix, const struct obs_matcher *m,
 	} else if (re_all_nonempty(m->value)) {
 		int mv = m->op == OBS_MATCH_RE;
 		if (ln && mv != me)
-			t->bm = ln->any;
+			t->bm = ln->any.bm;
 	} else {
 		size_t vl = strlen(m->value);
 		char *buf = malloc(vl + 1);
@@ -585,7 +593,7 @@ static int term_build(const struct obs_index *ix, const struct obs_matcher *m,
 		}
 		/* For literals, values in the list match iff op is RE. */
 		if (nlit >= 0 && (m->op == OBS_MATCH_RE) == me) {
-			roaring_bitmap_t *d = roaring_bitmap_andnot(ln->any, un);
+			roaring_bitmap_t *d = roaring_bitmap_andnot(ln->any.bm, un);
 			bm_free(un);
 			if (!d)
 				return T_NOMEM;
@@ -631,7 +639,7 @@ static int apply_terms(const struct obs_index *ix, roaring_bitmap_t **res, struc
 				t[i].owned = 0;
 				continue;
 			}
-			*res = roaring_bitmap_copy(t[i].pos ? t[i].bm : ix->all);
+			*res = roaring_bitmap_copy(t[i].pos ? t[i].bm : ix->all.bm);
 			if (!*res)
 				return -ENOMEM;
 			if (t[i].pos)
@@ -677,7 +685,7 @@ roaring_bitmap_t *obs_index_select(struct obs_index *ix, const struct obs_matche
 			term_drop(&t[i]);
 	}
 	if (rc == 0 && !res)
-		res = roaring_bitmap_copy(ix->all);
+		res = roaring_bitmap_copy(ix->all.bm);
 	pthread_rwlock_unlock(&ix->lock);
 	if (rc < 0 || (rc == 0 && !res))
 		goto nomem;
@@ -701,7 +709,7 @@ nomem:
 roaring_bitmap_t *obs_index_all(struct obs_index *ix)
 {
 	pthread_rwlock_rdlock(&ix->lock);
-	roaring_bitmap_t *r = roaring_bitmap_copy(ix->all);
+	roaring_bitmap_t *r = roaring_bitmap_copy(ix->all.bm);
 	pthread_rwlock_unlock(&ix->lock);
 	return r;
 }
@@ -737,7 +745,7 @@ int obs_index_label_names(struct obs_index *ix, obs_index_str_fn fn, void *ctx)
 		rc = -ENOMEM;
 	for (size_t i = 0; v && i < n && !rc; i++) {
 		const struct lname *ln = v[i];
-		rc = fn(ctx, ln->hd.key, roaring_bitmap_get_cardinality(ln->any));
+		rc = fn(ctx, ln->hd.key, ln->any.card);
 	}
 	pthread_rwlock_unlock(&ix->lock);
 	free(v);
@@ -787,12 +795,12 @@ void obs_index_get_stats(struct obs_index *ix, struct obs_index_stats *st)
 	pthread_rwlock_rdlock(&ix->lock);
 	st->names = ix->names.n;
 	st->pairs = ix->npairs;
-	st->series = roaring_bitmap_get_cardinality(ix->all);
+	st->series = ix->all.card;
 	for (size_t i = 0; i < ix->names.n; i++) {
 		const struct lname *ln = ix->names.dense[i];
 		for (size_t j = 0; j < ln->vals.n; j++) {
 			const struct posting *p = ln->vals.dense[j];
-			st->bytes += p->bm ? roaring_bitmap_portable_size_in_bytes(p->bm) : one_size;
+			st->bytes += p->b.bm ? roaring_bitmap_portable_size_in_bytes(p->b.bm) : one_size;
 		}
 	}
 	pthread_rwlock_unlock(&ix->lock);
