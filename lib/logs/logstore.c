@@ -1,0 +1,1345 @@
+/* logstore.c — log streams: WAL, in-memory head, immutable segments,
+ * background flush and retention (API and directory layout in logstore.h).
+ *
+ * WAL record (type 1, one per append call of one stream), little-endian:
+ *   u16 namelen | name | u64 first_seq | u32 count |
+ *   count x ( zigzag varint ts - prev_ts (prev starts at 0) | varint len | bytes )
+ * Every record of a stream has a sequence number (first_seq + i), dense and
+ * increasing; a segment knows the first sequence number it holds and how
+ * many records. Recovery: load every segment, set each stream's next_seq past
+ * its last segment, then replay the WAL, skipping records below next_seq
+ * (they reached a segment before the crash) — so a crash between writing a
+ * segment and dropping the WAL neither loses nor duplicates a record.
+ *
+ * Locking: ls->mu guards the stream table and stream refcounts; each
+ * stream's rwlock guards its head, frozen head and segment list (appends and
+ * flush installs take it for writing, reads for reading). flush_mu
+ * serialises flushes and retention. Segments are immutable, so a reader
+ * holding the stream's read lock may search them at length. */
+#include "logs/logstore.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/obstime.h"
+#include "core/strmap.h"
+#include "logs/logline.h"
+#include "tsdb/wal.h"
+
+#define WAL_BATCH 1
+#define NAME_MAX_BYTES 200
+#define TEXT_EXTRA (OBS_LOG_TIME_WIDTH + 2)   /* "TIME " + "\n" */
+
+struct head {
+	struct obs_buf data;     /* line bytes back to back */
+	uint64_t *off;           /* start of line i in data */
+	uint32_t *len;
+	int64_t *ts;
+	size_t n, cap;
+	uint64_t first_seq;
+	int64_t first_arrival;   /* now_ms of the first append */
+};
+
+struct segent {
+	struct obs_logseg *seg;
+	uint64_t first_seq, n, text_off, bytes;
+	int64_t max_ts;
+	char *path;
+};
+
+struct stream {
+	char *name;
+	char *dir;
+	int refs;                /* ls->mu */
+	int removed;             /* ls->mu */
+	pthread_rwlock_t lock;
+	struct head head;        /* lock */
+	struct head *frozen;     /* lock: being written to a segment, still readable */
+	struct segent *segs;     /* lock */
+	size_t nsegs;
+	uint64_t next_seq;       /* lock */
+	uint64_t text_base;      /* lock: text bytes before segs[0] (dropped by retention) */
+};
+
+struct obs_logstore {
+	char *dir, *sdir;
+	struct obs_logstore_opts o;
+	struct obs_wal *wal;
+	pthread_mutex_t mu;
+	struct obs_strmap *map;  /* mu: name -> stream */
+	struct stream **all;     /* mu */
+	size_t nall;
+	pthread_mutex_t flush_mu;
+	pthread_t thr;
+	int thr_on, stopping;    /* stopping: mu */
+	pthread_cond_t cond;
+	/* counters (atomics) */
+	uint64_t appended, rejected, flushes, retained, searches, frames_read;
+};
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static int put_varint(struct obs_buf *b, uint64_t v)
+{
+	uint8_t t[10];
+	int k = 0;
+	while (v >= 0x80) {
+		t[k++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	t[k++] = (uint8_t)v;
+	return obs_buf_append(b, t, (size_t)k);
+}
+
+static int get_varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
+{
+	uint64_t v = 0;
+	for (int sh = 0; sh < 64 && *p < end; sh += 7) {
+		uint8_t c = *(*p)++;
+		v |= (uint64_t)(c & 0x7f) << sh;
+		if (!(c & 0x80)) {
+			*out = v;
+			return 0;
+		}
+	}
+	return -EBADMSG;
+}
+
+int obs_logstore_valid_name(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > NAME_MAX_BYTES || !strcmp(s, ".") || !strcmp(s, ".."))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] == '/' || s[i] == '\n')
+			return 0;
+	return 1;
+}
+
+static char *escape_name(const char *s)
+{
+	size_t n = strlen(s);
+	char *o = malloc(3 * n + 1), *p = o;
+	if (!o)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+		    c == '-' || (c == '.' && i > 0))
+			*p++ = (char)c;
+		else
+			p += sprintf(p, "%%%02X", c);
+	}
+	*p = 0;
+	return o;
+}
+
+static char *unescape_name(const char *s)
+{
+	size_t n = strlen(s), k = 0;
+	char *o = malloc(n + 1);
+	if (!o)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		unsigned v;
+		if (s[i] == '%' && i + 2 < n + 0 + 1 && sscanf(s + i + 1, "%2X", &v) == 1) {
+			o[k++] = (char)v;
+			i += 2;
+		} else
+			o[k++] = s[i];
+	}
+	o[k] = 0;
+	return o;
+}
+
+static int fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int r = fsync(fd) < 0 ? -errno : 0;
+	close(fd);
+	return r;
+}
+
+static int mkdir_p(const char *d)
+{
+	if (mkdir(d, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* write data to dir/name atomically: temp file, fsync, rename, fsync dir */
+static int write_atomic(const char *dir, const char *name, const void *data, size_t n)
+{
+	char tmp[4096], fin[4096];
+	snprintf(tmp, sizeof(tmp), "%s/.tmp-%s", dir, name);
+	snprintf(fin, sizeof(fin), "%s/%s", dir, name);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	const char *p = data;
+	int r = 0;
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			break;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	if (!r && fsync(fd) < 0)
+		r = -errno;
+	if (close(fd) < 0 && !r)
+		r = -errno;
+	if (!r && rename(tmp, fin) < 0)
+		r = -errno;
+	if (r) {
+		unlink(tmp);
+		return r;
+	}
+	return fsync_dir(dir);
+}
+
+/* ---- head --------------------------------------------------------------- */
+
+static void head_release(struct head *h)
+{
+	obs_buf_release(&h->data);
+	free(h->off);
+	free(h->len);
+	free(h->ts);
+	memset(h, 0, sizeof(*h));
+}
+
+static int head_reserve(struct head *h, size_t k, size_t bytes)
+{
+	if (h->n + k > h->cap) {
+		size_t nc = h->cap ? h->cap : 1024;
+		while (nc < h->n + k)
+			nc *= 2;
+		uint64_t *o = realloc(h->off, nc * sizeof(*o));
+		if (o)
+			h->off = o;
+		uint32_t *l = realloc(h->len, nc * sizeof(*l));
+		if (l)
+			h->len = l;
+		int64_t *t = realloc(h->ts, nc * sizeof(*t));
+		if (t)
+			h->ts = t;
+		if (!o || !l || !t)
+			return -ENOMEM;
+		h->cap = nc;
+	}
+	return obs_buf_reserve(&h->data, bytes);
+}
+
+/* caller reserved */
+static void head_push(struct head *h, int64_t ts, const char *p, size_t n)
+{
+	h->off[h->n] = h->data.len;
+	h->len[h->n] = (uint32_t)n;
+	h->ts[h->n] = ts;
+	memcpy(h->data.data + h->data.len, p, n);
+	h->data.len += n;
+	h->n++;
+}
+
+static uint64_t head_text(const struct head *h)
+{
+	return h ? h->data.len + (uint64_t)h->n * TEXT_EXTRA : 0;
+}
+
+/* ---- streams ------------------------------------------------------------ */
+
+static void stream_free(struct stream *s)
+{
+	if (!s)
+		return;
+	head_release(&s->head);
+	if (s->frozen) {
+		head_release(s->frozen);
+		free(s->frozen);
+	}
+	for (size_t i = 0; i < s->nsegs; i++) {
+		obs_logseg_close(s->segs[i].seg);
+		free(s->segs[i].path);
+	}
+	free(s->segs);
+	pthread_rwlock_destroy(&s->lock);
+	free(s->name);
+	free(s->dir);
+	free(s);
+}
+
+/* under ls->mu: find or (create=1) make a stream; returns it with a ref */
+static int stream_get_locked(struct obs_logstore *ls, const char *name, int create, struct stream **out)
+{
+	size_t n = strlen(name);
+	uint64_t h = obs_strmap_hash(name, n);
+	struct stream *s = obs_strmap_get(ls->map, h, name, n);
+	if (!s) {
+		if (!create)
+			return -ENOENT;
+		if (!obs_logstore_valid_name(name))
+			return -EINVAL;
+		s = calloc(1, sizeof(*s));
+		char *esc = escape_name(name);
+		struct stream **na = realloc(ls->all, (ls->nall + 1) * sizeof(*na));
+		if (na)
+			ls->all = na;
+		if (!s || !esc || !na || !(s->name = strdup(name)) ||
+		    asprintf(&s->dir, "%s/%s", ls->sdir, esc) < 0) {
+			free(esc);
+			if (s)
+				s->dir = NULL;
+			stream_free(s);
+			return -ENOMEM;
+		}
+		free(esc);
+		pthread_rwlock_init(&s->lock, NULL);
+		int r = mkdir_p(s->dir);
+		if (r == 0)
+			r = obs_strmap_put(ls->map, h, name, n, s);
+		if (r < 0) {
+			stream_free(s);
+			return r;
+		}
+		ls->all[ls->nall++] = s;
+	}
+	s->refs++;
+	*out = s;
+	return 0;
+}
+
+static int stream_get(struct obs_logstore *ls, const char *name, int create, struct stream **out)
+{
+	pthread_mutex_lock(&ls->mu);
+	int r = stream_get_locked(ls, name, create, out);
+	pthread_mutex_unlock(&ls->mu);
+	return r;
+}
+
+static void stream_put(struct obs_logstore *ls, struct stream *s)
+{
+	pthread_mutex_lock(&ls->mu);
+	int dead = --s->refs == 0 && s->removed;
+	pthread_mutex_unlock(&ls->mu);
+	if (dead)
+		stream_free(s);
+}
+
+/* ---- segments on disk --------------------------------------------------- */
+
+static int cmp_segent(const void *a, const void *b)
+{
+	const struct segent *x = a, *y = b;
+	return (x->first_seq > y->first_seq) - (x->first_seq < y->first_seq);
+}
+
+static int seg_add(struct stream *s, struct obs_logseg *seg, char *path)
+{
+	struct segent *ns = realloc(s->segs, (s->nsegs + 1) * sizeof(*ns));
+	if (!ns)
+		return -ENOMEM;
+	s->segs = ns;
+	struct obs_logseg_info in;
+	obs_logseg_get_info(seg, &in);
+	struct segent *e = &s->segs[s->nsegs++];
+	e->seg = seg;
+	e->first_seq = in.first_seq;
+	e->n = in.nlines;
+	e->bytes = in.file_bytes;
+	e->max_ts = in.max_ts;
+	e->path = path;
+	e->text_off = 0;
+	if (in.first_seq + in.nlines > s->next_seq)
+		s->next_seq = in.first_seq + in.nlines;
+	return 0;
+}
+
+static void seg_offsets(struct stream *s)
+{
+	uint64_t t = s->text_base;
+	for (size_t i = 0; i < s->nsegs; i++) {
+		s->segs[i].text_off = t;
+		t += obs_logseg_text_size(s->segs[i].seg);
+	}
+}
+
+static int load_stream_dir(struct obs_logstore *ls, const char *esc)
+{
+	char *name = unescape_name(esc);
+	if (!name)
+		return -ENOMEM;
+	struct stream *s;
+	pthread_mutex_lock(&ls->mu);
+	int r = stream_get_locked(ls, name, 1, &s);
+	pthread_mutex_unlock(&ls->mu);
+	free(name);
+	if (r < 0)
+		return r == -EINVAL ? 0 : r;
+	DIR *d = opendir(s->dir);
+	if (!d) {
+		stream_put(ls, s);
+		return -errno;
+	}
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		size_t l = strlen(de->d_name);
+		if (!strncmp(de->d_name, ".tmp-", 5)) {
+			char *p;
+			if (asprintf(&p, "%s/%s", s->dir, de->d_name) >= 0) {
+				unlink(p);
+				free(p);
+			}
+			continue;
+		}
+		if (l != 20 || strcmp(de->d_name + 16, ".seg"))
+			continue;
+		char *p;
+		if (asprintf(&p, "%s/%s", s->dir, de->d_name) < 0) {
+			r = -ENOMEM;
+			break;
+		}
+		struct obs_logseg *seg;
+		if (obs_logseg_open(p, &seg) < 0) {
+			/* a corrupt segment is set aside, not fatal: keep it for inspection */
+			char *q;
+			if (asprintf(&q, "%s.corrupt", p) >= 0) {
+				rename(p, q);
+				free(q);
+			}
+			free(p);
+			continue;
+		}
+		if ((r = seg_add(s, seg, p)) < 0) {
+			obs_logseg_close(seg);
+			free(p);
+			break;
+		}
+	}
+	closedir(d);
+	qsort(s->segs, s->nsegs, sizeof(*s->segs), cmp_segent);
+	seg_offsets(s);
+	stream_put(ls, s);
+	return r;
+}
+
+/* ---- WAL replay --------------------------------------------------------- */
+
+static int replay_cb(void *ctx, uint8_t type, const uint8_t *p, size_t n)
+{
+	struct obs_logstore *ls = ctx;
+	if (type != WAL_BATCH)
+		return 0;
+	const uint8_t *end = p + n;
+	if (n < 2)
+		return -EBADMSG;
+	size_t nl = (size_t)(p[0] | p[1] << 8);
+	if (n < 2 + nl + 12)
+		return -EBADMSG;
+	char name[NAME_MAX_BYTES + 1];
+	if (nl > NAME_MAX_BYTES)
+		return -EBADMSG;
+	memcpy(name, p + 2, nl);
+	name[nl] = 0;
+	p += 2 + nl;
+	uint64_t seq = get64(p);
+	uint32_t cnt = (uint32_t)(p[8] | p[9] << 8 | p[10] << 16 | (uint32_t)p[11] << 24);
+	p += 12;
+	struct stream *s;
+	int r = stream_get(ls, name, 1, &s);
+	if (r < 0)
+		return r == -EINVAL ? 0 : r;
+	pthread_rwlock_wrlock(&s->lock);
+	int64_t ts = 0;
+	for (uint32_t i = 0; i < cnt && !r; i++, seq++) {
+		uint64_t z, len;
+		if (get_varint(&p, end, &z) < 0 || get_varint(&p, end, &len) < 0 || len > (uint64_t)(end - p)) {
+			r = -EBADMSG;
+			break;
+		}
+		ts += (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
+		if (seq >= s->next_seq) {
+			if (!s->head.n) {
+				s->head.first_seq = seq;
+				s->head.first_arrival = obs_time_now();
+			}
+			if ((r = head_reserve(&s->head, 1, len)) == 0) {
+				head_push(&s->head, ts, (const char *)p, len);
+				s->next_seq = seq + 1;
+			}
+		}
+		p += len;
+	}
+	pthread_rwlock_unlock(&s->lock);
+	stream_put(ls, s);
+	return r;
+}
+
+/* ---- flush and retention ------------------------------------------------ */
+
+static int flush_stream(struct obs_logstore *ls, struct stream *s)
+{
+	struct head *f = s->frozen;
+	struct obs_logseg_input in = { f->n, f->ts, NULL, f->len, f->first_seq };
+	const char **lines = malloc((f->n ? f->n : 1) * sizeof(*lines));
+	if (!lines)
+		return -ENOMEM;
+	for (size_t i = 0; i < f->n; i++)
+		lines[i] = f->data.data + f->off[i];
+	in.line = lines;
+	struct obs_buf out;
+	obs_buf_init(&out);
+	int r = obs_logseg_encode(&in, &ls->o.seg, &out);
+	free(lines);
+	char name[32], *path = NULL;
+	snprintf(name, sizeof(name), "%016llx.seg", (unsigned long long)f->first_seq);
+	if (r == 0)
+		r = write_atomic(s->dir, name, out.data, out.len);
+	obs_buf_release(&out);
+	struct obs_logseg *seg = NULL;
+	if (r == 0 && asprintf(&path, "%s/%s", s->dir, name) < 0)
+		r = -ENOMEM;
+	if (r == 0)
+		r = obs_logseg_open(path, &seg);
+	pthread_rwlock_wrlock(&s->lock);
+	if (r == 0)
+		r = seg_add(s, seg, path);
+	if (r == 0) {
+		seg_offsets(s);
+		head_release(s->frozen);
+		free(s->frozen);
+		s->frozen = NULL;
+	} else {
+		/* keep the records readable: put the frozen head back in front of the head */
+		struct head *h = &s->head, merged;
+		memset(&merged, 0, sizeof(merged));
+		int m = head_reserve(&merged, f->n + h->n, f->data.len + h->data.len);
+		if (m == 0) {
+			for (size_t i = 0; i < f->n; i++)
+				head_push(&merged, f->ts[i], f->data.data + f->off[i], f->len[i]);
+			for (size_t i = 0; i < h->n; i++)
+				head_push(&merged, h->ts[i], h->data.data + h->off[i], h->len[i]);
+			merged.first_seq = f->first_seq;
+			merged.first_arrival = f->first_arrival;
+			head_release(h);
+			*h = merged;
+			head_release(f);
+			free(f);
+			s->frozen = NULL;
+		}
+		obs_logseg_close(seg);
+		free(path);
+	}
+	pthread_rwlock_unlock(&s->lock);
+	return r;
+}
+
+static int snapshot_streams(struct obs_logstore *ls, struct stream ***out, size_t *n)
+{
+	pthread_mutex_lock(&ls->mu);
+	struct stream **v = malloc((ls->nall ? ls->nall : 1) * sizeof(*v));
+	if (!v) {
+		pthread_mutex_unlock(&ls->mu);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < ls->nall; i++) {
+		v[i] = ls->all[i];
+		v[i]->refs++;
+	}
+	*n = ls->nall;
+	pthread_mutex_unlock(&ls->mu);
+	*out = v;
+	return 0;
+}
+
+static void release_streams(struct obs_logstore *ls, struct stream **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		stream_put(ls, v[i]);
+	free(v);
+}
+
+int obs_logstore_flush(struct obs_logstore *ls)
+{
+	struct stream **v;
+	size_t n;
+	pthread_mutex_lock(&ls->flush_mu);
+	int r = snapshot_streams(ls, &v, &n);
+	if (r < 0) {
+		pthread_mutex_unlock(&ls->flush_mu);
+		return r;
+	}
+	uint64_t segno = 0;
+	if ((r = obs_wal_cut(ls->wal, &segno)) < 0)
+		goto out;
+	/* everything in WAL segments < segno is now in some head: freeze them */
+	for (size_t i = 0; i < n; i++) {
+		struct stream *s = v[i];
+		pthread_rwlock_wrlock(&s->lock);
+		if (s->head.n && !s->frozen) {
+			struct head *f = malloc(sizeof(*f));
+			if (f) {
+				*f = s->head;
+				memset(&s->head, 0, sizeof(s->head));
+				s->frozen = f;
+			} else
+				r = -ENOMEM;
+		}
+		pthread_rwlock_unlock(&s->lock);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (v[i]->frozen) {
+			int e = flush_stream(ls, v[i]);
+			if (e < 0 && !r)
+				r = e;
+		}
+	}
+	if (r == 0)
+		r = obs_wal_remove_before(ls->wal, segno);
+	__atomic_add_fetch(&ls->flushes, 1, __ATOMIC_RELAXED);
+out:
+	release_streams(ls, v, n);
+	pthread_mutex_unlock(&ls->flush_mu);
+	return r;
+}
+
+static void drop_first_seg(struct obs_logstore *ls, struct stream *s)
+{
+	struct segent e = s->segs[0];
+	s->text_base += obs_logseg_text_size(e.seg);
+	memmove(s->segs, s->segs + 1, (s->nsegs - 1) * sizeof(*s->segs));
+	s->nsegs--;
+	unlink(e.path);
+	obs_logseg_close(e.seg);
+	free(e.path);
+	__atomic_add_fetch(&ls->retained, 1, __ATOMIC_RELAXED);
+}
+
+int obs_logstore_retain(struct obs_logstore *ls, int64_t now_ms)
+{
+	struct stream **v;
+	size_t n;
+	pthread_mutex_lock(&ls->flush_mu);
+	int r = snapshot_streams(ls, &v, &n);
+	if (r < 0) {
+		pthread_mutex_unlock(&ls->flush_mu);
+		return r;
+	}
+	int64_t keep = ls->o.retention_ms;
+	if (keep > 0) {
+		for (size_t i = 0; i < n; i++) {
+			struct stream *s = v[i];
+			pthread_rwlock_wrlock(&s->lock);
+			while (s->nsegs && s->segs[0].max_ts < now_ms - keep)
+				drop_first_seg(ls, s);
+			pthread_rwlock_unlock(&s->lock);
+		}
+	}
+	if (ls->o.retention_bytes) {
+		for (;;) {
+			uint64_t total = 0;
+			struct stream *oldest = NULL;
+			for (size_t i = 0; i < n; i++) {
+				struct stream *s = v[i];
+				pthread_rwlock_rdlock(&s->lock);
+				for (size_t k = 0; k < s->nsegs; k++)
+					total += s->segs[k].bytes;
+				if (s->nsegs && (!oldest || s->segs[0].max_ts < oldest->segs[0].max_ts))
+					oldest = s;
+				pthread_rwlock_unlock(&s->lock);
+			}
+			if (total <= ls->o.retention_bytes || !oldest)
+				break;
+			pthread_rwlock_wrlock(&oldest->lock);
+			if (oldest->nsegs)
+				drop_first_seg(ls, oldest);
+			pthread_rwlock_unlock(&oldest->lock);
+		}
+	}
+	release_streams(ls, v, n);
+	pthread_mutex_unlock(&ls->flush_mu);
+	return 0;
+}
+
+static void *flusher(void *arg)
+{
+	struct obs_logstore *ls = arg;
+	int64_t last_retain = 0;
+	pthread_mutex_lock(&ls->mu);
+	while (!ls->stopping) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 1;
+		pthread_cond_timedwait(&ls->cond, &ls->mu, &ts);
+		if (ls->stopping)
+			break;
+		uint64_t bytes = 0;
+		int64_t oldest = INT64_MAX;
+		for (size_t i = 0; i < ls->nall; i++) {
+			struct stream *s = ls->all[i];
+			pthread_rwlock_rdlock(&s->lock);
+			bytes += s->head.data.len;
+			if (s->head.n && s->head.first_arrival < oldest)
+				oldest = s->head.first_arrival;
+			pthread_rwlock_unlock(&s->lock);
+		}
+		pthread_mutex_unlock(&ls->mu);
+		int64_t now = obs_time_now();
+		if (bytes >= ls->o.head_bytes || (oldest != INT64_MAX && now - oldest >= ls->o.head_age_ms))
+			obs_logstore_flush(ls);
+		if (now - last_retain >= 10000) {
+			obs_logstore_retain(ls, now);
+			last_retain = now;
+		}
+		pthread_mutex_lock(&ls->mu);
+	}
+	pthread_mutex_unlock(&ls->mu);
+	return NULL;
+}
+
+/* ---- open / close ------------------------------------------------------- */
+
+int obs_logstore_open(const char *dir, const struct obs_logstore_opts *o, struct obs_logstore **out)
+{
+	struct obs_logstore *ls = calloc(1, sizeof(*ls));
+	if (!ls)
+		return -ENOMEM;
+	if (o)
+		ls->o = *o;
+	if (!ls->o.max_line)
+		ls->o.max_line = 64 * 1024;
+	if (!ls->o.head_bytes)
+		ls->o.head_bytes = 64u << 20;
+	if (!ls->o.head_age_ms)
+		ls->o.head_age_ms = 10 * 60 * 1000;
+	if (!ls->o.retention_ms)
+		ls->o.retention_ms = 15LL * 86400 * 1000;
+	pthread_mutex_init(&ls->mu, NULL);
+	pthread_mutex_init(&ls->flush_mu, NULL);
+	pthread_cond_init(&ls->cond, NULL);
+	int r = -ENOMEM;
+	char *wdir = NULL;
+	if (!(ls->dir = strdup(dir)) || asprintf(&ls->sdir, "%s/streams", dir) < 0 ||
+	    asprintf(&wdir, "%s/wal", dir) < 0 || !(ls->map = obs_strmap_new())) {
+		ls->sdir = NULL;
+		goto fail;
+	}
+	if ((r = mkdir_p(dir)) < 0 || (r = mkdir_p(ls->sdir)) < 0)
+		goto fail;
+	DIR *d = opendir(ls->sdir);
+	if (!d) {
+		r = -errno;
+		goto fail;
+	}
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		if ((r = load_stream_dir(ls, de->d_name)) < 0) {
+			closedir(d);
+			goto fail;
+		}
+	}
+	closedir(d);
+	if ((r = obs_wal_replay(wdir, replay_cb, ls, NULL)) < 0)
+		goto fail;
+	struct obs_wal_opts wo = { 0, ls->o.wal_sync_ms };
+	if ((r = obs_wal_open(wdir, &wo, &ls->wal)) < 0)
+		goto fail;
+	free(wdir);
+	wdir = NULL;
+	if (!ls->o.no_background) {
+		if ((r = -pthread_create(&ls->thr, NULL, flusher, ls)) < 0)
+			goto fail;
+		ls->thr_on = 1;
+	}
+	*out = ls;
+	return 0;
+fail:
+	free(wdir);
+	obs_logstore_close(ls);
+	return r;
+}
+
+void obs_logstore_close(struct obs_logstore *ls)
+{
+	if (!ls)
+		return;
+	if (ls->thr_on) {
+		pthread_mutex_lock(&ls->mu);
+		ls->stopping = 1;
+		pthread_cond_broadcast(&ls->cond);
+		pthread_mutex_unlock(&ls->mu);
+		pthread_join(ls->thr, NULL);
+	}
+	obs_wal_close(ls->wal);
+	for (size_t i = 0; i < ls->nall; i++)
+		stream_free(ls->all[i]);
+	free(ls->all);
+	obs_strmap_free(ls->map);
+	pthread_mutex_destroy(&ls->mu);
+	pthread_mutex_destroy(&ls->flush_mu);
+	pthread_cond_destroy(&ls->cond);
+	free(ls->dir);
+	free(ls->sdir);
+	free(ls);
+}
+
+/* ---- append ------------------------------------------------------------- */
+
+int obs_logstore_append(struct obs_logstore *ls, const char *stream, const char *buf, size_t n,
+			int64_t now_ms, obs_log_reject_fn reject, void *ctx)
+{
+	struct stream *s;
+	int r = stream_get(ls, stream, 1, &s);
+	if (r < 0)
+		return r;
+	struct obs_buf w;
+	obs_buf_init(&w);
+	size_t nl = strlen(stream);
+	uint8_t hdr[2 + NAME_MAX_BYTES + 12];
+	hdr[0] = (uint8_t)nl;
+	hdr[1] = (uint8_t)(nl >> 8);
+	memcpy(hdr + 2, stream, nl);
+	int rejected = 0;
+	uint32_t cnt = 0;
+	int64_t prev = 0;
+	size_t bytes = 0, lineno = 0;
+	/* pass 1: encode the accepted lines into the WAL payload body */
+	const char *p = buf, *end = buf + n;
+	while (p < end && r == 0) {
+		const char *e = memchr(p, '\n', (size_t)(end - p));
+		if (!e)
+			e = end;
+		size_t len = (size_t)(e - p);
+		lineno++;
+		if (len && p[len - 1] == '\r')
+			len--;
+		if (len > ls->o.max_line) {
+			rejected++;
+			if (reject)
+				reject(ctx, stream, p, len, lineno, "line too long");
+		} else if (len) {
+			int64_t ts;
+			if (obs_logline_time(p, len, now_ms, &ts) < 0)
+				ts = now_ms;
+			int64_t d = ts - prev;
+			prev = ts;
+			if ((r = put_varint(&w, ((uint64_t)d << 1) ^ (uint64_t)(d >> 63))) == 0 &&
+			    (r = put_varint(&w, len)) == 0)
+				r = obs_buf_append(&w, p, len);
+			cnt++;
+			bytes += len;
+		}
+		p = e + 1;
+	}
+	if (r == 0 && cnt) {
+		pthread_rwlock_wrlock(&s->lock);
+		uint64_t seq = s->next_seq;
+		put64(hdr + 2 + nl, seq);
+		hdr[2 + nl + 8] = (uint8_t)cnt;
+		hdr[2 + nl + 9] = (uint8_t)(cnt >> 8);
+		hdr[2 + nl + 10] = (uint8_t)(cnt >> 16);
+		hdr[2 + nl + 11] = (uint8_t)(cnt >> 24);
+		struct head *h = &s->head;
+		r = head_reserve(h, cnt, bytes);
+		if (r == 0)
+			r = obs_wal_append2(ls->wal, WAL_BATCH, hdr, 2 + nl + 12, w.data, w.len);
+		if (r == 0) {
+			if (!h->n) {
+				h->first_seq = seq;
+				h->first_arrival = now_ms;
+			}
+			/* decode our own payload back into the head (same lines, same times) */
+			const uint8_t *q = (const uint8_t *)w.data, *qe = q + w.len;
+			int64_t ts = 0;
+			for (uint32_t i = 0; i < cnt; i++) {
+				uint64_t z = 0, len = 0;
+				get_varint(&q, qe, &z);
+				get_varint(&q, qe, &len);
+				ts += (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
+				head_push(h, ts, (const char *)q, len);
+				q += len;
+			}
+			s->next_seq = seq + cnt;
+		}
+		pthread_rwlock_unlock(&s->lock);
+		if (r == 0)
+			__atomic_add_fetch(&ls->appended, cnt, __ATOMIC_RELAXED);
+	}
+	obs_buf_release(&w);
+	stream_put(ls, s);
+	if (rejected)
+		__atomic_add_fetch(&ls->rejected, (uint64_t)rejected, __ATOMIC_RELAXED);
+	if (r == 0 && rejected)
+		r = -EINVAL;
+	return r;
+}
+
+int obs_logstore_create(struct obs_logstore *ls, const char *stream)
+{
+	struct stream *s;
+	int r = stream_get(ls, stream, 1, &s);
+	if (r < 0)
+		return r;
+	stream_put(ls, s);
+	return fsync_dir(ls->sdir);
+}
+
+int obs_logstore_exists(struct obs_logstore *ls, const char *stream)
+{
+	struct stream *s;
+	if (stream_get(ls, stream, 0, &s) < 0)
+		return 0;
+	stream_put(ls, s);
+	return 1;
+}
+
+int obs_logstore_remove(struct obs_logstore *ls, const char *stream)
+{
+	struct stream *s;
+	int r = stream_get(ls, stream, 0, &s);
+	if (r < 0)
+		return r;
+	stream_put(ls, s);
+	/* move its head out of the WAL first, so that replay cannot bring it back */
+	if ((r = obs_logstore_flush(ls)) < 0)
+		return r;
+	pthread_mutex_lock(&ls->flush_mu);
+	pthread_mutex_lock(&ls->mu);
+	size_t nl = strlen(stream);
+	s = obs_strmap_del(ls->map, obs_strmap_hash(stream, nl), stream, nl);
+	if (s) {
+		for (size_t i = 0; i < ls->nall; i++)
+			if (ls->all[i] == s) {
+				ls->all[i] = ls->all[--ls->nall];
+				break;
+			}
+		s->removed = 1;
+	}
+	pthread_mutex_unlock(&ls->mu);
+	if (!s) {
+		pthread_mutex_unlock(&ls->flush_mu);
+		return -ENOENT;
+	}
+	pthread_rwlock_wrlock(&s->lock);
+	for (size_t i = 0; i < s->nsegs; i++)
+		unlink(s->segs[i].path);
+	DIR *d = opendir(s->dir);
+	if (d) {   /* leftovers (.corrupt, temp files) */
+		struct dirent *de;
+		while ((de = readdir(d)))
+			if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+				char *p;
+				if (asprintf(&p, "%s/%s", s->dir, de->d_name) >= 0) {
+					unlink(p);
+					free(p);
+				}
+			}
+		closedir(d);
+	}
+	r = rmdir(s->dir) < 0 ? -errno : 0;
+	pthread_rwlock_unlock(&s->lock);
+	pthread_mutex_unlock(&ls->flush_mu);
+	pthread_mutex_lock(&ls->mu);
+	int dead = s->refs == 0;
+	pthread_mutex_unlock(&ls->mu);
+	if (dead)
+		stream_free(s);
+	fsync_dir(ls->sdir);
+	return r;
+}
+
+int obs_logstore_sync(struct obs_logstore *ls)
+{
+	return obs_wal_sync(ls->wal);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int obs_logstore_streams(struct obs_logstore *ls, int (*fn)(void *ctx, const char *stream), void *ctx)
+{
+	pthread_mutex_lock(&ls->mu);
+	char **names = malloc((ls->nall ? ls->nall : 1) * sizeof(*names));
+	size_t n = 0;
+	int r = 0;
+	for (size_t i = 0; names && i < ls->nall; i++)
+		if (!(names[n++] = strdup(ls->all[i]->name)))
+			r = -ENOMEM;
+	pthread_mutex_unlock(&ls->mu);
+	if (!names)
+		return -ENOMEM;
+	if (r == 0) {
+		qsort(names, n, sizeof(*names), cmp_str);
+		for (size_t i = 0; i < n && !r; i++)
+			r = fn(ctx, names[i]);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return r;
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+static int head_search(const struct head *h, int64_t from, int64_t to, const struct obs_logquery *q,
+		       obs_logrec_fn fn, void *ctx)
+{
+	for (size_t i = 0; h && i < h->n; i++) {
+		if (h->ts[i] < from || h->ts[i] > to)
+			continue;
+		const char *l = h->data.data + h->off[i];
+		if (q && !obs_logquery_match(q, l, h->len[i]))
+			continue;
+		int r = fn(ctx, h->ts[i], l, h->len[i]);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+int obs_logstore_read(struct obs_logstore *ls, const char *stream, int64_t from, int64_t to,
+		      const struct obs_logquery *q, obs_logrec_fn fn, void *ctx)
+{
+	struct stream *s;
+	int r = stream_get(ls, stream, 0, &s);
+	if (r < 0)
+		return r;
+	__atomic_add_fetch(&ls->searches, 1, __ATOMIC_RELAXED);
+	struct obs_logseg_stats st = { 0, 0 };
+	pthread_rwlock_rdlock(&s->lock);
+	for (size_t i = 0; i < s->nsegs && !r; i++)
+		r = obs_logseg_search(s->segs[i].seg, from, to, q, fn, ctx, &st);
+	if (!r)
+		r = head_search(s->frozen, from, to, q, fn, ctx);
+	if (!r)
+		r = head_search(&s->head, from, to, q, fn, ctx);
+	pthread_rwlock_unlock(&s->lock);
+	__atomic_add_fetch(&ls->frames_read, st.frames_read, __ATOMIC_RELAXED);
+	stream_put(ls, s);
+	return r;
+}
+
+struct agg {
+	struct obs_strmap *m;
+	uint64_t none;
+	int oom;
+};
+
+static int agg_add(void *ctx, const char *v, size_t vn, uint64_t c)
+{
+	struct agg *a = ctx;
+	if (!v) {
+		a->none += c;
+		return 0;
+	}
+	uint64_t h = obs_strmap_hash(v, vn);
+	uint64_t *cur = obs_strmap_get(a->m, h, v, vn);
+	if (!cur) {
+		if (!(cur = calloc(1, sizeof(*cur))) || obs_strmap_put(a->m, h, v, vn, cur) < 0) {
+			free(cur);
+			a->oom = 1;
+			return -ENOMEM;
+		}
+	}
+	*cur += c;
+	return 0;
+}
+
+struct head_count {
+	const char *by;
+	struct agg *a;
+	uint64_t n;
+};
+
+static int head_count_cb(void *ctx, int64_t ts, const char *line, size_t n)
+{
+	struct head_count *c = ctx;
+	c->n++;
+	if (c->by) {
+		const char *v;
+		size_t vn;
+		int has = obs_logline_field(line, n, c->by, &v, &vn);
+		return agg_add(c->a, has ? v : NULL, has ? vn : 0, 1);
+	}
+	return 0;
+}
+
+struct kv {
+	const char *k;
+	size_t n;
+	uint64_t c;
+};
+
+static int agg_collect(void *ctx, const char *k, size_t n, void *val)
+{
+	struct kv **p = ctx;
+	(*p)->k = k;
+	(*p)->n = n;
+	(*p)->c = *(uint64_t *)val;
+	(*p)++;
+	return 0;
+}
+
+static int agg_free(void *ctx, const char *k, size_t n, void *val)
+{
+	free(val);
+	return 0;
+}
+
+static int cmp_kv(const void *a, const void *b)
+{
+	const struct kv *x = a, *y = b;
+	if (x->c != y->c)
+		return x->c < y->c ? 1 : -1;
+	size_t m = x->n < y->n ? x->n : y->n;
+	int c = memcmp(x->k, y->k, m);
+	return c ? c : (x->n > y->n) - (x->n < y->n);
+}
+
+int obs_logstore_count(struct obs_logstore *ls, const char *stream, int64_t from, int64_t to,
+		       const struct obs_logquery *q, const char *by, obs_logcount_fn fn, void *ctx,
+		       uint64_t *total)
+{
+	struct stream *s;
+	int r = stream_get(ls, stream, 0, &s);
+	if (r < 0)
+		return r;
+	__atomic_add_fetch(&ls->searches, 1, __ATOMIC_RELAXED);
+	struct agg a = { by ? obs_strmap_new() : NULL, 0, 0 };
+	if (by && !a.m) {
+		stream_put(ls, s);
+		return -ENOMEM;
+	}
+	struct obs_logseg_stats st = { 0, 0 };
+	*total = 0;
+	pthread_rwlock_rdlock(&s->lock);
+	for (size_t i = 0; i < s->nsegs && !r; i++)
+		r = obs_logseg_count(s->segs[i].seg, from, to, q, by, agg_add, &a, total, &st);
+	struct head_count hc = { by, &a, 0 };
+	if (!r)
+		r = head_search(s->frozen, from, to, q, head_count_cb, &hc);
+	if (!r)
+		r = head_search(&s->head, from, to, q, head_count_cb, &hc);
+	pthread_rwlock_unlock(&s->lock);
+	*total += hc.n;
+	__atomic_add_fetch(&ls->frames_read, st.frames_read, __ATOMIC_RELAXED);
+	if (by) {
+		/* the keys stay valid while the map lives */
+		size_t n = obs_strmap_count(a.m);
+		struct kv *v = malloc((n + 1) * sizeof(*v)), *p = v;
+		if (!v && !r)
+			r = -ENOMEM;
+		if (v) {
+			obs_strmap_each(a.m, agg_collect, &p);
+			qsort(v, n, sizeof(*v), cmp_kv);
+			size_t i = 0;
+			int none_done = a.none == 0;
+			while (!r && (i < n || !none_done)) {
+				if (!none_done && (i == n || a.none >= v[i].c)) {
+					r = fn(ctx, NULL, 0, a.none);
+					none_done = 1;
+				} else {
+					r = fn(ctx, v[i].k, v[i].n, v[i].c);
+					i++;
+				}
+			}
+			free(v);
+		}
+		obs_strmap_each(a.m, agg_free, NULL);
+		obs_strmap_free(a.m);
+	}
+	stream_put(ls, s);
+	return r;
+}
+
+struct render {
+	struct obs_buf *out;
+	int fmt;
+};
+
+static int render_rec(void *ctx, int64_t ts, const char *line, size_t n)
+{
+	struct render *rd = ctx;
+	char t[40];
+	int tl = obs_time_format(ts, rd->fmt ? OBS_TIME_EPOCH : OBS_TIME_RFC3339, t);
+	t[tl++] = ' ';
+	int r = obs_buf_reserve(rd->out, (size_t)tl + n + 1);
+	if (r < 0)
+		return r;
+	memcpy(rd->out->data + rd->out->len, t, (size_t)tl);
+	memcpy(rd->out->data + rd->out->len + tl, line, n);
+	rd->out->len += (size_t)tl + n;
+	rd->out->data[rd->out->len++] = '\n';
+	rd->out->data[rd->out->len] = 0;
+	return 0;
+}
+
+static int render_count(void *ctx, const char *v, size_t vn, uint64_t c)
+{
+	struct render *rd = ctx;
+	if (!v)
+		return obs_buf_printf(rd->out, "%llu -\n", (unsigned long long)c);
+	return obs_buf_printf(rd->out, "%llu %.*s\n", (unsigned long long)c, (int)vn, v);
+}
+
+int obs_logstore_render_view(struct obs_logstore *ls, const char *stream, int64_t from, int64_t to,
+			     const struct obs_logquery *q, int fmt, struct obs_buf *out)
+{
+	struct render rd = { out, fmt };
+	if (q && (q->count || q->by)) {
+		uint64_t total;
+		int r = obs_logstore_count(ls, stream, from, to, q, q->by, render_count, &rd, &total);
+		if (r == 0 && !q->by)
+			r = obs_buf_printf(out, "%llu\n", (unsigned long long)total);
+		return r < 0 ? r : 0;
+	}
+	return obs_logstore_read(ls, stream, from, to, q, render_rec, &rd);
+}
+
+int obs_logstore_text_size(struct obs_logstore *ls, const char *stream, uint64_t *size)
+{
+	struct stream *s;
+	int r = stream_get(ls, stream, 0, &s);
+	if (r < 0)
+		return r;
+	pthread_rwlock_rdlock(&s->lock);
+	uint64_t t = s->text_base;
+	if (s->nsegs)
+		t = s->segs[s->nsegs - 1].text_off + obs_logseg_text_size(s->segs[s->nsegs - 1].seg);
+	*size = t + head_text(s->frozen) + head_text(&s->head);
+	pthread_rwlock_unlock(&s->lock);
+	stream_put(ls, s);
+	return 0;
+}
+
+/* copy text of a head from offset off (relative to the head's start) */
+static size_t head_read_text(const struct head *h, uint64_t off, char *dst, size_t size)
+{
+	if (!h || !h->n)
+		return 0;
+	/* record i starts at off[i] + i * TEXT_EXTRA */
+	size_t lo = 0, hi = h->n;
+	while (hi - lo > 1) {
+		size_t mid = (lo + hi) / 2;
+		if (h->off[mid] + mid * TEXT_EXTRA <= off) lo = mid; else hi = mid;
+	}
+	size_t got = 0;
+	for (size_t i = lo; i < h->n && got < size; i++) {
+		uint64_t t = h->off[i] + i * TEXT_EXTRA;
+		size_t rl = h->len[i] + TEXT_EXTRA;
+		if (t + rl <= off)
+			continue;
+		char tmp[40];
+		obs_time_format(h->ts[i], OBS_TIME_RFC3339, tmp);
+		tmp[OBS_LOG_TIME_WIDTH] = ' ';
+		const char *line = h->data.data + h->off[i];
+		for (uint64_t k = off > t ? off - t : 0; k < rl && got < size; k++)
+			dst[got++] = k <= OBS_LOG_TIME_WIDTH ? tmp[k] : k == rl - 1 ? '\n' : line[k - OBS_LOG_TIME_WIDTH - 1];
+	}
+	return got;
+}
+
+int obs_logstore_read_text(struct obs_logstore *ls, const char *stream, uint64_t off, char *dst,
+			   size_t size, size_t *got)
+{
+	struct stream *s;
+	int r = stream_get(ls, stream, 0, &s);
+	if (r < 0)
+		return r;
+	*got = 0;
+	pthread_rwlock_rdlock(&s->lock);
+	if (off < s->text_base)
+		off = s->text_base;   /* bytes dropped by retention read as what follows */
+	size_t i = 0;
+	while (i + 1 < s->nsegs && s->segs[i + 1].text_off <= off)
+		i++;
+	for (; i < s->nsegs && *got < size && !r; i++) {
+		uint64_t so = s->segs[i].text_off, sz = obs_logseg_text_size(s->segs[i].seg);
+		if (off + *got >= so + sz)
+			continue;
+		size_t g = 0;
+		r = obs_logseg_read_text(s->segs[i].seg, off + *got - so, dst + *got, size - *got, &g);
+		*got += g;
+	}
+	uint64_t hbase = s->nsegs ? s->segs[s->nsegs - 1].text_off + obs_logseg_text_size(s->segs[s->nsegs - 1].seg)
+				  : s->text_base;
+	if (!r && *got < size && s->frozen) {
+		uint64_t ft = head_text(s->frozen);
+		if (off + *got < hbase + ft)
+			*got += head_read_text(s->frozen, off + *got - hbase, dst + *got, size - *got);
+		hbase += ft;
+	}
+	if (!r && *got < size && off + *got >= hbase)
+		*got += head_read_text(&s->head, off + *got - hbase, dst + *got, size - *got);
+	pthread_rwlock_unlock(&s->lock);
+	stream_put(ls, s);
+	return r;
+}
+
+void obs_logstore_get_stats(struct obs_logstore *ls, struct obs_logstore_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	struct stream **v;
+	size_t n;
+	if (snapshot_streams(ls, &v, &n) < 0)
+		return;
+	st->streams = n;
+	for (size_t i = 0; i < n; i++) {
+		struct stream *s = v[i];
+		pthread_rwlock_rdlock(&s->lock);
+		for (size_t k = 0; k < s->nsegs; k++) {
+			struct obs_logseg_info in;
+			obs_logseg_get_info(s->segs[k].seg, &in);
+			st->segments++;
+			st->segment_bytes += in.file_bytes;
+			st->index_bytes += in.index_bytes;
+			st->segment_lines += in.nlines;
+			st->segment_raw_bytes += in.raw_bytes;
+		}
+		st->head_lines += s->head.n + (s->frozen ? s->frozen->n : 0);
+		st->head_bytes += s->head.data.len + (s->frozen ? s->frozen->data.len : 0);
+		pthread_rwlock_unlock(&s->lock);
+	}
+	release_streams(ls, v, n);
+	struct obs_wal_stats ws;
+	obs_wal_get_stats(ls->wal, &ws);
+	st->wal_bytes = ws.bytes;
+	st->appended = __atomic_load_n(&ls->appended, __ATOMIC_RELAXED);
+	st->rejected = __atomic_load_n(&ls->rejected, __ATOMIC_RELAXED);
+	st->flushes = __atomic_load_n(&ls->flushes, __ATOMIC_RELAXED);
+	st->retained_segments = __atomic_load_n(&ls->retained, __ATOMIC_RELAXED);
+	st->searches = __atomic_load_n(&ls->searches, __ATOMIC_RELAXED);
+	st->frames_read = __atomic_load_n(&ls->frames_read, __ATOMIC_RELAXED);
+}

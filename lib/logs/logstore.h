@@ -1,0 +1,132 @@
+/* logstore.h — the log store (libobs logs): streams of text records with a
+ * time each, durable through a WAL, kept in immutable indexed segments.
+ *
+ * How the daemon uses it
+ * ----------------------
+ *   obs_logstore_open(DATADIR "/logs", &opts, &ls) at mount; _close at unmount.
+ *   Every function is thread-safe: call them straight from FUSE worker threads.
+ *
+ *   write/append to MOUNT/logs/STREAM
+ *       obs_logstore_append(ls, STREAM, buf, size, obs_time_now(), reject_cb, ctx)
+ *       Splits buf on '\n' (a trailing piece without '\n' is a record too, so
+ *       buffer a partial last line per open file if writers split lines across
+ *       write() calls); '\r' before '\n' and empty lines are dropped. Each line
+ *       gets its time from its text (logline.h) or now_ms. A line longer than
+ *       opts.max_line is passed to reject_cb and the call returns -EINVAL
+ *       after storing every other line; an I/O error is returned as is
+ *       (-ENOSPC, -EIO) and then nothing of the call is stored. When append
+ *       returns the records are in the kernel (kill -9 safe); fsync on the
+ *       file -> obs_logstore_sync().
+ *   create (O_CREAT) / mknod      obs_logstore_create(ls, STREAM)
+ *   unlink                        obs_logstore_remove(ls, STREAM)
+ *   readdir MOUNT/logs            obs_logstore_streams(ls, cb, ctx)
+ *   getattr STREAM                obs_logstore_text_size(ls, STREAM, &size)
+ *       st_size = bytes of the "TIME LINE\n" rendering (TIME is always 24
+ *       chars, RFC3339 ms), growing with every append, so tail -f works.
+ *   read STREAM at (off, size)    obs_logstore_read_text(ls, STREAM, off, dst, size, &got)
+ *       Records are rendered in arrival order (time order for writers that
+ *       log in order); byte offsets are stable while the daemon runs.
+ *   lookup/open of a search view  STREAM[@RANGE][?QUERY][#count|#by=FIELD]
+ *       obs_logpath_parse() (logquery.h) splits the name; then render it once
+ *       at open into a buffer with obs_logstore_render_view() (or stream it
+ *       with obs_logstore_read / obs_logstore_count), serve reads from it.
+ *   ctl "sync"                    obs_logstore_sync(ls)
+ *   ctl "compact"                 obs_logstore_flush(ls)
+ *   status                        obs_logstore_get_stats(ls, &st)
+ *
+ * On-disk (DIR = DATADIR/logs):
+ *   DIR/wal/               obs_wal segments: record type 1 = a batch of lines
+ *                          of one stream (layout at the top of logstore.c)
+ *   DIR/streams/NAME/      one directory per stream (NAME escaped: bytes
+ *                          outside [A-Za-z0-9._-] as %XX)
+ *   DIR/streams/NAME/SEQ.seg   immutable segments (logseg.c), SEQ = 16 hex
+ *                          digits, the stream sequence number of its first record
+ * A background thread cuts the in-memory head into segments (past
+ * opts.head_bytes or opts.head_age_ms) and applies retention. */
+#ifndef OBS_LOGS_LOGSTORE_H
+#define OBS_LOGS_LOGSTORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "logs/logquery.h"
+#include "logs/logseg.h"
+
+struct obs_logstore;
+
+struct obs_logstore_opts {
+	size_t max_line;            /* longest accepted line (default 64 KiB) */
+	size_t head_bytes;          /* flush the head past this many line bytes (default 64 MiB) */
+	int64_t head_age_ms;        /* ... or when its oldest record is this old (default 10 min) */
+	int64_t retention_ms;       /* drop segments whose newest record is older (0: 15 days; <0: keep) */
+	uint64_t retention_bytes;   /* drop the oldest segments past this total (0: no limit) */
+	int no_background;          /* 1: no flusher thread (flush with obs_logstore_flush) */
+	int wal_sync_ms;            /* WAL group commit interval (0: only on obs_logstore_sync) */
+	struct obs_logseg_opts seg; /* segment encoding (frame size, zstd level) */
+};
+
+/* Rejected input line: the line (not NUL-terminated), its 1-based number in
+ * the appended buffer, and a static reason. */
+typedef void (*obs_log_reject_fn)(void *ctx, const char *stream, const char *line, size_t n,
+				  size_t lineno, const char *why);
+
+/* Open (creating) the store in dir, load segments, replay the WAL. o may be
+ * NULL. 0 or -errno; *out set only on success. */
+int obs_logstore_open(const char *dir, const struct obs_logstore_opts *o, struct obs_logstore **out);
+/* Stop the flusher, sync the WAL, free everything. Accepts NULL. Records
+ * still in the head stay in the WAL and come back at the next open. */
+void obs_logstore_close(struct obs_logstore *ls);
+
+/* A stream name: 1..200 bytes, no '/', NUL, newline, not "." or "..". */
+int obs_logstore_valid_name(const char *stream);
+
+int obs_logstore_append(struct obs_logstore *ls, const char *stream, const char *buf, size_t n,
+			int64_t now_ms, obs_log_reject_fn reject, void *ctx);
+int obs_logstore_create(struct obs_logstore *ls, const char *stream);   /* exists: 0 */
+int obs_logstore_remove(struct obs_logstore *ls, const char *stream);   /* -ENOENT if absent */
+int obs_logstore_exists(struct obs_logstore *ls, const char *stream);   /* 1 or 0 */
+int obs_logstore_sync(struct obs_logstore *ls);
+/* Cut every stream's head into segments now and wait; drops WAL segments
+ * that became redundant. */
+int obs_logstore_flush(struct obs_logstore *ls);
+/* Apply retention now (the flusher does it every few seconds). */
+int obs_logstore_retain(struct obs_logstore *ls, int64_t now_ms);
+
+/* Visit stream names in sorted order; fn returning non-zero stops. */
+int obs_logstore_streams(struct obs_logstore *ls, int (*fn)(void *ctx, const char *stream), void *ctx);
+
+/* Records of stream with from <= ts <= to matching q (NULL: all), in
+ * arrival order; fn returning non-zero stops and is returned. -ENOENT for an
+ * unknown stream. */
+int obs_logstore_read(struct obs_logstore *ls, const char *stream, int64_t from, int64_t to,
+		      const struct obs_logquery *q, obs_logrec_fn fn, void *ctx);
+/* Count matching records into *total; with by, per-value counts are passed
+ * to fn once per distinct value (v NULL: records lacking the field), in
+ * decreasing count order. Uses the index alone where it is exact. */
+int obs_logstore_count(struct obs_logstore *ls, const char *stream, int64_t from, int64_t to,
+		       const struct obs_logquery *q, const char *by, obs_logcount_fn fn, void *ctx,
+		       uint64_t *total);
+/* Render a search view into out: "TIME LINE\n" records, or for q->count one
+ * line "N\n", or for q->by "N VALUE\n" lines ("N -" for records without the
+ * field). fmt selects TIME's form. */
+int obs_logstore_render_view(struct obs_logstore *ls, const char *stream, int64_t from, int64_t to,
+			     const struct obs_logquery *q, int fmt, struct obs_buf *out);
+
+int obs_logstore_text_size(struct obs_logstore *ls, const char *stream, uint64_t *size);
+int obs_logstore_read_text(struct obs_logstore *ls, const char *stream, uint64_t off, char *dst,
+			   size_t size, size_t *got);
+
+struct obs_logstore_stats {
+	uint64_t streams;
+	uint64_t segments, segment_bytes, index_bytes;   /* on disk */
+	uint64_t segment_lines, segment_raw_bytes;
+	uint64_t head_lines, head_bytes;                 /* in memory, not yet in segments */
+	uint64_t wal_bytes;
+	uint64_t appended, rejected;                     /* lines since open */
+	uint64_t flushes, retained_segments;             /* segments dropped by retention */
+	uint64_t searches, frames_read;
+};
+void obs_logstore_get_stats(struct obs_logstore *ls, struct obs_logstore_stats *st);
+
+#endif
