@@ -205,6 +205,10 @@ int obs_matcher_parse(const char *s, size_t n, struct obs_matcher *m, const char
 		*why = "matcher too long";
 		return -EINVAL;
 	}
+	if (n == 0) {
+		*why = "empty label name";
+		return -EINVAL;
+	}
 	if (memchr(s, 0, n)) {
 		*why = "matcher contains a NUL byte";
 		return -EINVAL;

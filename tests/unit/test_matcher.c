@@ -96,6 +96,7 @@ Test(matcher, parse_errors)
 	struct obs_matcher m;
 	const char *why = NULL;
 	cr_assert_eq(obs_matcher_parse("k=a\0b", 5, &m, &why), -EINVAL);
+	cr_assert_eq(obs_matcher_parse(NULL, 0, &m, &why), -EINVAL);   /* empty buffer */
 	cr_assert_eq(obs_matcher_parse("k=ab", 3, &m, &why), 0);   /* length honoured */
 	cr_assert_str_eq(m.value, "a");
 	obs_matcher_release(&m);
