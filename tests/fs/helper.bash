@@ -1,0 +1,173 @@
+# helper.bash — shared setup for the bats suites that run against a real
+# obsfsd mount. Each test gets its own data directory and mount point under
+# a fresh temporary directory; teardown unmounts, waits for the daemon to
+# exit (kill -9 as a last resort) and removes everything.
+#
+#   load helper
+#   setup()    { obs_setup; }            # mounts with default options
+#   setup()    { obs_setup -o time=epoch; }
+#   teardown() { obs_teardown; }
+#
+# Variables: T (temp dir), DATA, MNT, OBS_PID (the daemon's pid).
+
+OBSFSD=${OBS_BUILD:+$OBS_BUILD/bin/}obsfsd
+
+# The pid of the daemon serving $DATA: obsfsd writes it into DATA/LOCK.
+obs_lock_pid() {
+	local pid
+	pid=$(cat "$DATA/LOCK" 2>/dev/null) || return 1
+	[ -n "$pid" ] && echo "$pid"
+}
+
+# obs_start [obsfsd options...]: mount $DATA on $MNT (the daemon forks and
+# returns once mounted) and wait until the kernel shows the mount.
+obs_start() {
+	mkdir -p "$DATA" "$MNT"
+	if ! "$OBSFSD" "$@" "$DATA" "$MNT" 2>"$T/start.err"; then
+		echo "obsfsd failed to start:" >&2
+		cat "$T/start.err" >&2
+		return 1
+	fi
+	local i
+	for i in $(seq 100); do
+		mountpoint -q "$MNT" && break
+		sleep 0.05
+	done
+	mountpoint -q "$MNT" || { echo "no mount at $MNT" >&2; return 1; }
+	OBS_PID=$(obs_lock_pid)
+	[ -n "$OBS_PID" ] && obs_alive "$OBS_PID"
+}
+
+# Is pid a live process? A daemon is reparented to init, which may reap it
+# late: a zombie (state Z) counts as gone.
+obs_alive() {
+	local st
+	st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+
+# wait (up to ~5 s) for a pid to be gone
+obs_wait_gone() {
+	local pid=$1 i
+	for i in $(seq 250); do
+		obs_alive "$pid" || return 0
+		sleep 0.02
+	done
+	return 1
+}
+
+# Clean unmount; the daemon must then exit by itself.
+obs_stop() {
+	if mountpoint -q "$MNT" 2>/dev/null; then
+		fusermount3 -u "$MNT" 2>/dev/null || fusermount3 -uz "$MNT" 2>/dev/null
+	fi
+	if [ -n "${OBS_PID:-}" ]; then
+		if ! obs_wait_gone "$OBS_PID"; then
+			kill -9 "$OBS_PID" 2>/dev/null
+			obs_wait_gone "$OBS_PID"
+			OBS_PID=
+			return 1
+		fi
+	fi
+	OBS_PID=
+	return 0
+}
+
+# kill -9 the daemon and clear the dead mount (the data dir stays).
+obs_crash() {
+	kill -9 "$OBS_PID"
+	obs_wait_gone "$OBS_PID"
+	fusermount3 -uz "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null
+	local i
+	for i in $(seq 50); do
+		mountpoint -q "$MNT" 2>/dev/null || break
+		sleep 0.05
+	done
+	OBS_PID=
+}
+
+# Unmount cleanly and mount again on the same data directory.
+obs_remount() {
+	obs_stop && obs_start "$@"
+}
+
+obs_setup() {
+	T=$(mktemp -d "${BATS_TMPDIR:-/tmp}/obsfs.XXXXXX")
+	DATA=$T/data
+	MNT=$T/mnt
+	OBS_PID=
+	obs_start "$@"
+}
+
+obs_teardown() {
+	[ -n "${T:-}" ] || return 0
+	obs_stop
+	local rc=$?
+	# a mount left behind would make rm -rf walk into it
+	mountpoint -q "$MNT" 2>/dev/null && fusermount3 -uz "$MNT"
+	rm -rf "$T"
+	return $rc
+}
+
+# ---- assertions --------------------------------------------------------------
+
+# expect_eq ACTUAL EXPECTED: exact comparison, prints a diff on failure.
+expect_eq() {
+	if [ "$1" != "$2" ]; then
+		echo "expected:" >&2
+		printf '%s\n' "$2" | sed 's/^/  |/' >&2
+		echo "got:" >&2
+		printf '%s\n' "$1" | sed 's/^/  |/' >&2
+		return 1
+	fi
+}
+
+# expect_file_eq FILE EXPECTED: the file's content equals EXPECTED.
+expect_file_eq() {
+	local got
+	got=$(cat "$1") || return 1
+	expect_eq "$got" "$2"
+}
+
+# expect_grep PATTERN FILE...: grep -E must match.
+expect_grep() {
+	if ! grep -qE -- "$1" "${@:2}"; then
+		echo "no line matching '$1' in ${*:2}:" >&2
+		cat "${@:2}" | head -40 | sed 's/^/  |/' >&2
+		return 1
+	fi
+}
+
+# ---- time --------------------------------------------------------------------
+
+# rfc3339 EPOCH_SECONDS: the daemon's default TIME form (UTC, milliseconds).
+rfc3339() {
+	date -u -d "@$1" +%Y-%m-%dT%H:%M:%S.000Z
+}
+
+# an epoch second aligned down to a multiple of $2 seconds, $1 seconds ago
+aligned_ago() {
+	local now
+	now=$(date +%s)
+	echo $(((now - $1) / $2 * $2))
+}
+
+# python helper for what the shell cannot do (exact errno of one write()).
+# py_write PATH DATA-as-python-bytes-literal: prints "ok N" or the errno name.
+py_write() {
+	python3 - "$1" "$2" <<'EOF'
+import ast, errno, os, sys
+path, data = sys.argv[1], ast.literal_eval(sys.argv[2])
+fd = os.open(path, os.O_WRONLY)
+try:
+    n = os.write(fd, data)
+    print("ok", n)
+except OSError as e:
+    print(errno.errorcode[e.errno])
+finally:
+    try:
+        os.close(fd)
+    except OSError as e:
+        print("close", errno.errorcode[e.errno])
+EOF
+}
