@@ -266,6 +266,42 @@ int obs_num_format(double v, char *buf)
 		buf[len] = 0;
 		return len;
 	}
+	/* Fast path for short decimals (most sample values): the smallest k such
+	 * that v == m / 10^k exactly, with m < 2^53. Both m and 10^k are exact
+	 * doubles, so the division is correctly rounded and "m with k decimals"
+	 * parses back to the same bits. Limited to the range where %g prints
+	 * fixed notation, so the text is what the slow path would print. */
+	double av = fabs(v);
+	if (av >= 1e-4 && av < 1e15) {
+		for (int k = 1; k <= 9; k++) {
+			double scaled = av * pow10_exact[k];
+			if (scaled >= 9007199254740992.0)
+				break;
+			double m = nearbyint(scaled);
+			if (m / pow10_exact[k] != av)
+				continue;
+			char digits[24];
+			int nd = put_u64((uint64_t)m, digits);
+			if (v < 0)
+				buf[len++] = '-';
+			if (nd <= k) {
+				buf[len++] = '0';
+				buf[len++] = '.';
+				for (int z = 0; z < k - nd; z++)
+					buf[len++] = '0';
+				memcpy(buf + len, digits, (size_t)nd);
+				len += nd;
+			} else {
+				memcpy(buf + len, digits, (size_t)(nd - k));
+				len += nd - k;
+				buf[len++] = '.';
+				memcpy(buf + len, digits + nd - k, (size_t)k);
+				len += k;
+			}
+			buf[len] = 0;
+			return len;
+		}
+	}
 	for (i = 0; i < sizeof(fmts) / sizeof(fmts[0]); i++) {
 		double back;
 
