@@ -113,13 +113,40 @@ static uint64_t gcd64(uint64_t a, uint64_t b)
 	return a;
 }
 
-/* A planned seq: order, multiplier and the zig-zag residuals / g. */
+/* A planned seq: order, grid step, multiplier, size. */
 struct plan {
 	unsigned k;
+	uint64_t step;
 	uint64_t g;
 	int zero;
 	size_t size;
 };
+
+/* Index of the first residual of order k. */
+static inline size_t first_resid(unsigned k)
+{
+	return k == 3 ? 1 : k;
+}
+
+/* Whether block i of residuals r[from..n) is all zero. */
+static int zero_block(const uint64_t *r, size_t from, size_t n)
+{
+	size_t e = from + BLK < n ? from + BLK : n;
+	for (size_t j = from; j < e; j++)
+		if (r[j])
+			return 0;
+	return 1;
+}
+
+/* Zero blocks from block start `from` on (at most ZRUN_MAX). */
+#define ZRUN_MAX 63
+static size_t zero_run(const uint64_t *r, size_t from, size_t n)
+{
+	size_t c = 0;
+	for (size_t i = from; i < n && c < ZRUN_MAX && zero_block(r, i, n); i += BLK)
+		c++;
+	return c;
+}
 
 /* Cost in bytes of one block of cnt residuals, and whether sparse wins. */
 static size_t block_cost(const uint64_t *r, size_t cnt, int *sparse, unsigned *w)
@@ -141,15 +168,27 @@ static size_t block_cost(const uint64_t *r, size_t cnt, int *sparse, unsigned *w
  * and return the seq's size in bytes. */
 static size_t seq_plan(const uint64_t *x, size_t n, unsigned k, uint64_t *r, struct plan *pl)
 {
-	uint64_t g = 0;
-	for (size_t i = k; i < n; i++) {
+	uint64_t g = 0, step = 0;
+	if (k == 3) {
+		/* the rounded mean interval, from the first to the last value */
+		uint64_t span = x[n - 1] - x[0], m = n - 1;
+		int neg = (int64_t)span < 0;
+		if (neg)
+			span = -span;
+		step = span / m + (span % m >= m - span % m);
+		if (neg)
+			step = -step;
+	}
+	for (size_t i = first_resid(k); i < n; i++) {
 		uint64_t d;
 		if (k == 0)
 			d = x[i];
 		else if (k == 1)
 			d = x[i] - x[i - 1];
-		else
+		else if (k == 2)
 			d = (x[i] - x[i - 1]) - (x[i - 1] - x[i - 2]);
+		else
+			d = x[i] - (x[0] + (uint64_t)i * step);
 		r[i] = d;
 		if (g != 1 && d) {
 			uint64_t mag = (int64_t)d < 0 ? -d : d;
@@ -159,6 +198,7 @@ static size_t seq_plan(const uint64_t *x, size_t n, unsigned k, uint64_t *r, str
 	if (g > (uint64_t)INT64_MAX)
 		g = 1;
 	pl->k = k;
+	pl->step = step;
 	pl->g = g ? g : 1;
 	pl->zero = g == 0;
 	pl->size = 1;
@@ -166,17 +206,27 @@ static size_t seq_plan(const uint64_t *x, size_t n, unsigned k, uint64_t *r, str
 		pl->size += varint_len(zz_enc(x[0]));
 	if (k == 2)
 		pl->size += varint_len(zz_enc(x[1] - x[0]));
+	if (k == 3)
+		pl->size += varint_len(zz_enc(step));
 	if (pl->zero)
 		return pl->size;
 	if (pl->g != 1)
 		pl->size += varint_len(pl->g);
-	for (size_t i = k; i < n; i++)
+	size_t fr = first_resid(k);
+	for (size_t i = fr; i < n; i++)
 		r[i] = zz_enc((uint64_t)((int64_t)r[i] / (int64_t)pl->g));
-	for (size_t i = k; i < n; i += BLK) {
+	for (size_t i = fr; i < n;) {
+		size_t z = zero_run(r, i, n);
+		if (z) {
+			pl->size++;
+			i += z * BLK;
+			continue;
+		}
 		size_t cnt = n - i < BLK ? n - i : BLK;
 		int sp;
 		unsigned w;
 		pl->size += block_cost(r + i, cnt, &sp, &w);
+		i += BLK;
 	}
 	return pl->size;
 }
@@ -187,12 +237,12 @@ static void seq_best(const uint64_t *x, size_t n, uint64_t *r, struct plan *pl)
 	struct plan t;
 	unsigned best = 0;
 	seq_plan(x, n, 0, r, pl);
-	for (unsigned k = 1; k <= 2 && k <= n; k++)
+	for (unsigned k = 1; k <= 3 && (k <= n || (k == 3 && n >= 2)); k++)
 		if (seq_plan(x, n, k, r, &t) < pl->size) {
 			*pl = t;
 			best = k;
 		}
-	unsigned last = n >= 2 ? 2 : (unsigned)n;
+	unsigned last = n >= 2 ? 3 : (unsigned)n;
 	if (best != last)
 		seq_plan(x, n, best, r, pl);
 }
@@ -221,11 +271,19 @@ static size_t seq_write(uint8_t *p, const uint64_t *x, size_t n, const uint64_t 
 		p += varint_put(p, zz_enc(x[0]));
 	if (pl->k == 2)
 		p += varint_put(p, zz_enc(x[1] - x[0]));
+	if (pl->k == 3)
+		p += varint_put(p, zz_enc(pl->step));
 	if (pl->zero)
 		return (size_t)(p - s);
 	if (pl->g != 1)
 		p += varint_put(p, pl->g);
-	for (size_t i = pl->k; i < n; i += BLK) {
+	for (size_t i = first_resid(pl->k); i < n; i += BLK) {
+		size_t z = zero_run(r, i, n);
+		if (z) {
+			*p++ = (uint8_t)(64 + z);
+			i += (z - 1) * BLK;
+			continue;
+		}
 		size_t cnt = n - i < BLK ? n - i : BLK;
 		int sp;
 		unsigned w;
@@ -433,15 +491,20 @@ static void unpack(const uint8_t *p, size_t len, size_t off, unsigned w, size_t 
 	}
 }
 
-/* Read one block of cnt residuals at *off into r. */
-static int read_block(const uint8_t *p, size_t len, size_t *off, size_t cnt, uint64_t *r)
+/* Read one block of cnt residuals at *off into r; a run of zero blocks sets
+ * *zrun to the blocks of it still to come. */
+static int read_block(const uint8_t *p, size_t len, size_t *off, size_t cnt, uint64_t *r,
+		      size_t *zrun)
 {
 	if (*off >= len)
 		return -EBADMSG;
 	unsigned w = p[(*off)++];
 	if (!(w & 0x80)) {
-		if (w > 64)
-			return -EBADMSG;
+		if (w > 64) {
+			*zrun = w - 65;   /* this block and w - 65 more are zero */
+			memset(r, 0, cnt * sizeof(r[0]));
+			return 0;
+		}
 		size_t nb = (cnt * w + 7) / 8;
 		if (nb > len - *off)
 			return -EBADMSG;
@@ -482,9 +545,9 @@ static int seq_decode(const uint8_t *p, size_t len, size_t *off, size_t n,
 		return -EBADMSG;
 	uint8_t flags = p[(*off)++];
 	unsigned k = flags & 3;
-	if ((flags & 0x3c) || k > 2 || k > n)
+	if ((flags & 0x3c) || (k < 3 ? k > n : n < 2))
 		return -EBADMSG;
-	uint64_t x = 0, d = 0, u, g = 1;
+	uint64_t x = 0, d = 0, u, g = 1, step = 0;
 	if (k >= 1) {
 		if (varint_get(p, len, off, &u))
 			return -EBADMSG;
@@ -504,16 +567,28 @@ static int seq_decode(const uint8_t *p, size_t len, size_t *off, size_t n,
 		else
 			vd[1] = (double)(int64_t)x / div;
 	}
+	if (k == 3) {
+		if (varint_get(p, len, off, &u))
+			return -EBADMSG;
+		step = zz_dec(u);
+	}
 	if ((flags & 0x40) && varint_get(p, len, off, &g))
 		return -EBADMSG;
 	uint64_t r[BLK];
-	for (size_t i = k; i < n; i += BLK) {
+	size_t zrun = 0;
+	for (size_t i = first_resid(k); i < n; i += BLK) {
 		size_t cnt = n - i < BLK ? n - i : BLK;
-		if (flags & 0x80)
+		if ((flags & 0x80) || zrun) {
 			memset(r, 0, cnt * sizeof(r[0]));
-		else if (read_block(p, len, off, cnt, r))
+			zrun -= zrun > 0;
+		} else if (read_block(p, len, off, cnt, r, &zrun)) {
 			return -EBADMSG;
+		}
 		switch (k) {
+		case 3:
+			for (size_t j = 0; j < cnt; j++)
+				r[j] = x + (uint64_t)(i + j) * step + zz_dec(r[j]) * g;
+			break;
 		case 0:
 			for (size_t j = 0; j < cnt; j++)
 				r[j] = zz_dec(r[j]) * g;
