@@ -13,19 +13,34 @@
  *
  * A seq holds n int64 x[0..n) (timestamps or the scaled values m):
  *
- *   byte   flags: bits 0-1 order k (0 raw, 1 delta, 2 delta-of-delta,
- *          k <= 2 and k <= n), bit 7 "every residual is zero", others 0.
- *   k zz varints: the heads x[0] (k >= 1) and x[1] - x[0] (k == 2).
- *   unless bit 7: residuals r[k..n) in blocks of 64 (the last may be
- *          shorter), each a byte w (0..64) then the zig-zag residuals as
- *          w-bit fields, MSB-first, padded to a byte.
+ *   byte   flags: bits 0-1 order k, bit 6 "a multiplier g follows the
+ *          heads", bit 7 "every residual is zero", bits 2-5 zero.
+ *   heads: zz varints: x[0] (k >= 1); x[1] - x[0] (k == 2); the grid
+ *          step s (k == 3). Then varint g if bit 6 (else g = 1).
+ *   unless bit 7: the residuals from index f (f = k, but 1 for k == 3)
+ *          in blocks of 64 (the last may be shorter). A block starts with
+ *          a byte b:
+ *            0..64    dense: the 64 (or fewer) zig-zag residuals / g as
+ *                     b-bit fields, MSB-first, padded to a byte;
+ *            65..127  this block and the next b - 65 are all zero;
+ *            129..192 sparse, w = b - 128: a byte c - 1 (c nonzero
+ *                     residuals), then c pairs of a 6-bit index in the
+ *                     block and a w-bit zig-zag residual / g, MSB-first,
+ *                     padded to a byte; the others are zero.
  *
- * Residuals are x[i] (k = 0), x[i] - x[i-1] (k = 1) or
- * (x[i] - x[i-1]) - (x[i-1] - x[i-2]) (k = 2), all modulo 2^64. The encoder
- * picks the order giving the fewest bytes. A regular interval is then
- * flags 0x82 and two varints, and the decoder fills an arithmetic sequence.
+ * Residuals (all arithmetic modulo 2^64) for order
+ *   0  raw:              x[i]
+ *   1  delta:            x[i] - x[i-1]
+ *   2  delta-of-delta:   (x[i] - x[i-1]) - (x[i-1] - x[i-2])
+ *   3  grid:             x[i] - (x[0] + i * s), s the rounded mean step
+ * each stored as residual / g (g is the gcd of the residuals, so memory
+ * sizes in pages cost no bits for the page). The encoder picks the order
+ * giving the fewest bytes. A regular interval is flags 0x82 (or 0x83) and
+ * two varints; a jittered one (a scrape now and then a few ms late) is a
+ * grid with sparse blocks and zero runs, one small field per late scrape.
  *
- * Validity: every field within len, w <= 64, e <= 18, n <= 65535,
+ * Validity: every field within len, block bytes as above, sparse indexes
+ * inside their block, k <= n (n >= 2 for k == 3), e <= 18, n <= 65535,
  * timestamps strictly increasing. Bytes after the chunk are ignored.
  */
 #include "tsdb/encoding.h"
