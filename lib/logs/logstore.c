@@ -445,7 +445,8 @@ static int load_stream_dir(struct obs_logstore *ls, const char *esc)
 		}
 	}
 	closedir(d);
-	qsort(s->segs, s->nsegs, sizeof(*s->segs), cmp_segent);
+	if (s->nsegs > 1)
+		qsort(s->segs, s->nsegs, sizeof(*s->segs), cmp_segent);
 	seg_offsets(s);
 	stream_put(ls, s);
 	return r;
@@ -936,13 +937,33 @@ int obs_logstore_remove(struct obs_logstore *ls, const char *stream)
 	pthread_mutex_lock(&ls->flush_mu);
 	pthread_mutex_lock(&ls->mu);
 	size_t nl = strlen(stream);
-	s = obs_strmap_del(ls->map, obs_strmap_hash(stream, nl), stream, nl);
-	if (s) {
+	s = obs_strmap_get(ls->map, obs_strmap_hash(stream, nl), stream, nl);
+	/* rebuild the table without it (obs_strmap_del is avoided: see report) */
+	struct obs_strmap *nm = s ? obs_strmap_new() : NULL;
+	if (s && nm) {
 		for (size_t i = 0; i < ls->nall; i++)
 			if (ls->all[i] == s) {
 				ls->all[i] = ls->all[--ls->nall];
 				break;
 			}
+		for (size_t i = 0; i < ls->nall && nm; i++) {
+			size_t l = strlen(ls->all[i]->name);
+			if (obs_strmap_put(nm, obs_strmap_hash(ls->all[i]->name, l), ls->all[i]->name, l, ls->all[i]) < 0) {
+				obs_strmap_free(nm);
+				nm = NULL;
+			}
+		}
+		if (!nm)
+			ls->all[ls->nall++] = s;
+	}
+	if (s && !nm) {
+		pthread_mutex_unlock(&ls->mu);
+		pthread_mutex_unlock(&ls->flush_mu);
+		return -ENOMEM;
+	}
+	if (s) {
+		obs_strmap_free(ls->map);
+		ls->map = nm;
 		s->removed = 1;
 	}
 	pthread_mutex_unlock(&ls->mu);
