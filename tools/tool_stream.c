@@ -216,19 +216,19 @@ static int parse_line(struct ts_in *in, char *p, size_t n, struct ts_sample *out
 	char *ve = e, *vb = e;
 	while (vb > b && !is_blank(vb[-1]))
 		vb--;
+	char *te = vb;
+	while (te > b && is_blank(te[-1]))
+		te--;
+	if (te == b && !(in->flags & TS_BARE)) {
+		bad(in, "missing time in", b, (size_t)(e - b));
+		return 0;
+	}
 	double v;
 	if (obs_num_parse(vb, (size_t)(ve - vb), &v) < 0) {
 		bad(in, "invalid value", vb, (size_t)(ve - vb));
 		return 0;
 	}
-	char *te = vb;
-	while (te > b && is_blank(te[-1]))
-		te--;
 	if (te == b) {
-		if (!(in->flags & TS_BARE)) {
-			bad(in, "missing time in", b, (size_t)(e - b));
-			return 0;
-		}
 		out->s = series_get(in, "", 0);
 		out->t = (int64_t)in->line * 1000;
 		out->v = v;
@@ -239,7 +239,12 @@ static int parse_line(struct ts_in *in, char *p, size_t n, struct ts_sample *out
 	while (tb > b && !is_blank(tb[-1]))
 		tb--;
 	int64_t t;
-	if (obs_time_parse(tb, (size_t)(te - tb), &t) < 0) {
+	/* RFC3339 with a blank between date and time: "2026-11-21 10:00:00Z" */
+	if (tb - b >= 11 && tb[-1] == ' ' && tb[-7] == '-' && tb[-4] == '-' &&
+	    (tb - 11 == b || is_blank(tb[-12]) || tb[-12] == ':') &&
+	    obs_time_parse(tb - 11, (size_t)(te - tb + 11), &t) == 0) {
+		tb -= 11;
+	} else if (obs_time_parse(tb, (size_t)(te - tb), &t) < 0) {
 		/* "FILE:TIME": the leftmost ':' after which a time parses */
 		char *c = tb;
 		for (;;) {
