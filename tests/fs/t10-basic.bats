@@ -17,8 +17,12 @@ seed() {
 
 @test "the root lists exactly the metrics tree" {
 	expect_eq "$(ls "$MNT")" "$(printf '%s\n' README ctl errors ingest labels metrics select status)"
-	[ -d "$MNT/metrics" ] && [ -d "$MNT/select" ] && [ -d "$MNT/labels" ]
-	[ -f "$MNT/README" ] && [ -f "$MNT/status" ] && [ -f "$MNT/errors" ]
+	[ -d "$MNT/metrics" ]
+	[ -d "$MNT/select" ]
+	[ -d "$MNT/labels" ]
+	[ -f "$MNT/README" ]
+	[ -f "$MNT/status" ]
+	[ -f "$MNT/errors" ]
 	expect_eq "$(ls "$MNT/metrics" | wc -l)" 0
 }
 
@@ -31,7 +35,8 @@ seed() {
 	[ "${#lines[@]}" -eq 1 ]
 	[[ "${lines[0]}" =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z\ 21\.5$ ]]
 	t=$(date -u -d "${lines[0]%% *}" +%s)
-	[ "$t" -ge "$before" ] && [ "$t" -le "$after" ]
+	[ "$t" -ge "$before" ]
+	[ "$t" -le "$after" ]
 	expect_eq "$(ls "$MNT/metrics")" room_temp
 	# st_size matches the text, so tools that trust it see everything
 	expect_eq "$(stat -c %s "$MNT/metrics/room_temp")" "$(cat "$MNT/metrics/room_temp" | wc -c)"
@@ -118,7 +123,8 @@ $(rfc3339 $((t0 + 60))) 2"
 	done
 	kill "$tp"; wait "$tp" 2>/dev/null || true
 	cat "$T/tail.out"
-	[ -n "$ok" ] && [ -n "$ok2" ]
+	[ -n "$ok" ]
+	[ -n "$ok2" ]
 	expect_eq "$(cut -d' ' -f2 "$T/tail.out")" "$(printf '1\n42\n43')"
 }
 

@@ -35,7 +35,8 @@ $(rfc3339 $((T0 + 60))) 1028"
 	# no timestamp: stamped now
 	now=$(date +%s)
 	t=$(date -u -d "$(cut -d' ' -f1 "$MNT/metrics/metric_without_timestamp_and_labels")" +%s)
-	[ $((now - t)) -le 5 ] && [ $((now - t)) -ge 0 ]
+	[ $((now - t)) -le 5 ]
+	[ $((now - t)) -ge 0 ]
 	expect_eq "$(cut -d' ' -f2 "$MNT/metrics/metric_without_timestamp_and_labels")" 12.47
 	# HELP/TYPE lines are no samples and no errors
 	expect_eq "$(cat "$MNT/errors")" ""
