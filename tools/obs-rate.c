@@ -7,7 +7,7 @@
  * last sample (plus every value lost in a counter reset) extrapolated to the
  * window's edges when the data reaches them within 1.1 average intervals, and
  * never below the counter's zero point. T is every input sample's time, or
- * every multiple of --step. */
+ * every multiple of --step up to the first one at or after the last sample. */
 #include <err.h>
 #include <getopt.h>
 #include <math.h>
@@ -255,7 +255,8 @@ int main(int argc, char **argv)
 		for (size_t i = 0; i < ts_in_nseries(in); i++) {
 			struct ts_series *ser = ts_in_series(in, i);
 			struct st *s = ser->priv;
-			if (s && s->eval_set && s->next_eval <= ser->last_t)
+			/* up to the first step time at or after the last sample */
+			if (s && s->eval_set && s->next_eval < ser->last_t + step_ms)
 				eval_at(ser, s, s->next_eval);
 		}
 	}
