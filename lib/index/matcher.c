@@ -10,7 +10,8 @@
  *
  * Thread safety: a compiled pattern and the shared match context are read
  * only during matching; the match data is the caller's m->md when set (not
- * shared across threads, by contract) or allocated per call.
+ * shared across threads, by contract), else one cached per thread (a
+ * pthread key whose destructor frees it at thread exit).
  *
  * Text form accepted by obs_matcher_parse:
  *     name OP value         OP is =, !=, =~ or !~; whitespace around name and OP
@@ -32,9 +33,17 @@
 
 static pthread_once_t mctx_once = PTHREAD_ONCE_INIT;
 static pcre2_match_context *mctx;   /* read only after mctx_once */
+static pthread_key_t md_key;        /* per-thread pcre2_match_data */
+static int md_key_ok;
+
+static void md_free(void *p)
+{
+	pcre2_match_data_free(p);
+}
 
 static void mctx_init(void)
 {
+	md_key_ok = pthread_key_create(&md_key, md_free) == 0;
 	mctx = pcre2_match_context_create(NULL);
 	if (mctx) {
 		pcre2_set_match_limit(mctx, 1000000);
@@ -287,12 +296,19 @@ static int re_match(const struct obs_matcher *m, const char *v)
 	if (!m->re)
 		return 0;
 	pthread_once(&mctx_once, mctx_init);
+	if (!md && md_key_ok && (md = pthread_getspecific(md_key)) == NULL) {
+		md = pcre2_match_data_create(1, NULL);
+		if (md && pthread_setspecific(md_key, md) != 0) {
+			pcre2_match_data_free(md);
+			md = NULL;
+		}
+	}
 	if (!md && !(md = pcre2_match_data_create(1, NULL)))
 		return 0;
 	rc = pcre2_match(m->re, (PCRE2_SPTR)v, strlen(v), 0, 0, md, mctx);
 	if (rc == PCRE2_ERROR_JIT_STACKLIMIT)
 		rc = pcre2_match(m->re, (PCRE2_SPTR)v, strlen(v), 0, PCRE2_NO_JIT, md, mctx);
-	if (md != m->md)
+	if (md != m->md && (!md_key_ok || md != pthread_getspecific(md_key)))
 		pcre2_match_data_free(md);
 	return rc >= 0;   /* 0: matched, ovector too small */
 }
