@@ -54,7 +54,6 @@ gauge() {  # epoch seconds; buckets of 1m start at 1795255200 (2026-11-21T10:00Z
 
 @test "RFC3339 input gives RFC3339 bucket starts; 1h buckets from epoch multiples" {
 	run obs-agg 1h sum <<<$'2026-11-21T10:59:59.999Z 1\n2026-11-21T11:00:00Z 2\n2026-11-21T11:30:00+01:00 4'
-	assert_output $'2026-11-21T10:00:00.000Z 1\n2026-11-21T11:00:00.000Z 2\n2026-11-21T10:00:00.000Z 4' || true
 	# the third sample (10:30Z) is older than the second: reported, not bucketed
 	assert_failure 1
 	assert_line "obs-agg: stdin:3: out-of-order sample '2026-11-21T11:30:00+01:00 4'"
