@@ -55,7 +55,8 @@ void obs_chunk_it_init(struct obs_chunk_it *it, const uint8_t *data, size_t len)
  * out of bounds, whatever the bytes). */
 int obs_chunk_it_next(struct obs_chunk_it *it, int64_t *t, double *v);
 /* Decode the whole chunk into arrays with room for obs_chunk_count() entries.
- * Returns the number of samples or -EBADMSG. The fast path for reads. */
+ * Returns the number of samples, -ENOSPC when room is too small, or
+ * -EBADMSG. The fast path for reads. */
 int obs_chunk_decode(const uint8_t *data, size_t len, int64_t *ts, double *vs, size_t room);
 
 #endif
