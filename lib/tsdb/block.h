@@ -37,6 +37,11 @@ int obs_block_writer_add(struct obs_block_writer *w, uint32_t series_id, const c
 int obs_block_writer_commit(struct obs_block_writer *w, char *id);
 void obs_block_writer_abort(struct obs_block_writer *w);   /* accepts NULL */
 
+/* Remove the .tmp-* directories a crashed writer left in blocks_dir. Whoever
+ * opens a data directory calls it before listing blocks (no writer may run
+ * in blocks_dir meanwhile). 0 (also when blocks_dir is missing) or -errno. */
+int obs_block_gc_tmp(const char *blocks_dir);
+
 struct obs_block;
 
 /* Open (mmap) a committed block directory. -EBADMSG on corruption (checked
