@@ -241,7 +241,17 @@ static void draw_chart(const struct ts_series *ts, const struct ser *s, enum obs
 			ts_out_char(&out, '|');
 		else
 			put_cp(row == H - 1 || row == 0 || lab[0] ? 0x2524 : 0x2502); /* ┤ │ */
-		for (int cx = 0; cx < pw; cx++) {
+		int end = pw; /* no trailing blanks */
+		while (end > 0) {
+			int any = 0;
+			for (int k = 0; k < ys && !any; k++)
+				for (int dx = 0; dx < xs; dx++)
+					any |= dots[(size_t)(row * ys + k) * dw + (end - 1) * xs + dx];
+			if (any)
+				break;
+			end--;
+		}
+		for (int cx = 0; cx < end; cx++) {
 			if (ascii) {
 				ts_out_char(&out, dots[(size_t)row * dw + cx] ? '*' : ' ');
 			} else if (blocks) {
