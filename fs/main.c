@@ -10,6 +10,8 @@
 
 #include <fuse_lowlevel.h>
 
+#include "logs/logstore.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stddef.h>
@@ -23,8 +25,8 @@ int ready_pipe[2] = { -1, -1 };   /* to the waiting parent when daemonized */
 
 struct cli {
 	char *datadir, *mountpoint;
-	char *ooo_window, *sync_interval, *time_fmt, *sync;
-	unsigned long max_series, max_series_per_metric, max_line;
+	char *ooo_window, *sync_interval, *time_fmt, *sync, *log_retention;
+	unsigned long max_series, max_series_per_metric, max_line, log_max_line, log_retention_bytes;
 	int show_help, show_version;
 };
 
@@ -37,6 +39,9 @@ static const struct fuse_opt cli_opts[] = {
 	OPT("max_series=%lu", max_series),
 	OPT("max_series_per_metric=%lu", max_series_per_metric),
 	OPT("max_line=%lu", max_line),
+	OPT("log_max_line=%lu", log_max_line),
+	OPT("log_retention=%s", log_retention),
+	OPT("log_retention_bytes=%lu", log_retention_bytes),
 	OPT("-h", show_help),
 	OPT("--help", show_help),
 	OPT("-V", show_version),
@@ -72,7 +77,10 @@ static void usage(void)
 		"  -o sync_interval=DUR         WAL group-commit interval, 0 = off (1s)\n"
 		"  -o sync=close|fsync          fsync the WAL on close of a written file, or only on fsync() (close)\n"
 		"  -o time=rfc3339|epoch        time format of reads (rfc3339)\n"
-		"  -o max_line=BYTES            longest accepted input line (1048576)\n"
+		"  -o max_line=BYTES            longest accepted metric input line (1048576)\n"
+		"  -o log_max_line=BYTES        longest accepted log line (65536)\n"
+		"  -o log_retention=DUR         drop log segments older than this (15d)\n"
+		"  -o log_retention_bytes=N     keep at most N bytes of log segments (no limit)\n"
 		"FUSE options: -f (foreground), -d (debug), -s (single thread), -o allow_other, ...\n");
 }
 
@@ -226,6 +234,25 @@ int main(int argc, char *argv[])
 			fputs(msg, stderr);
 		return 1;
 	}
+	struct obs_logstore_opts lo = { 0 };
+	lo.max_line = c.log_max_line ? c.log_max_line : 64 * 1024;
+	lo.retention_bytes = c.log_retention_bytes;
+	lo.wal_sync_ms = o.sync_interval_ms;
+	if (parse_dur("log_retention", c.log_retention, &lo.retention_ms))
+		return 2;
+	char ldir[4096];
+	snprintf(ldir, sizeof ldir, "%s/logs", c.datadir);
+	rc = obs_logstore_open(ldir, &lo, &fs.logs);
+	if (rc) {
+		char msg[4800];
+		snprintf(msg, sizeof msg, "obsfsd: cannot open the log store '%s': %s\n", ldir, strerror(-rc));
+		if (ready_pipe[1] >= 0 && write(ready_pipe[1], msg, strlen(msg)) < 0)
+			perror("obsfsd: write");
+		else
+			fputs(msg, stderr);
+		obs_db_close(fs.db);
+		return 1;
+	}
 	struct obs_db_stats st;
 	obs_db_get_stats(fs.db, &st);
 	fprintf(stderr, "obsfsd: %s: %llu series, %llu samples recovered in %lld ms\n", c.datadir,
@@ -239,6 +266,7 @@ int main(int argc, char *argv[])
 			rc = 1;
 		close(ready_pipe[1]);
 	}
+	obs_logstore_close(fs.logs);
 	obs_db_close(fs.db);
 	fuse_opt_free_args(&args);
 	if (fs.datadir != c.datadir)

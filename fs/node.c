@@ -18,6 +18,7 @@
 
 #include "core/labels.h"
 #include "index/matcher.h"
+#include "logs/logstore.h"
 #include "tsdb/downsample.h"
 
 void node_init(struct node *n)
@@ -259,6 +260,7 @@ int node_resolve(const char *path, struct node *nd)
 			{ "README", N_README }, { "ingest", N_INGEST }, { "ctl", N_CTL },
 			{ "status", N_STATUS }, { "errors", N_ERRORS }, { "metrics", N_METRICS_DIR },
 			{ "select", N_SELECT_DIR }, { "labels", N_LABELS_DIR },
+			{ "logs", N_LOGS_DIR },
 		};
 		for (size_t i = 0; i < sizeof top / sizeof top[0]; i++)
 			if (comp_eq(p, len, top[i].name)) {
@@ -305,6 +307,29 @@ int node_resolve(const char *path, struct node *nd)
 			}
 			c = e ? e + 1 : NULL;
 		}
+		return 0;
+	}
+	if (comp_eq(p, len, "logs")) {
+		if (strchr(rest, '/'))
+			return -ENOENT;
+		obs_buf_reset(&nd->arg);
+		obs_buf_puts(&nd->arg, rest);
+		if (obs_logstore_exists(obsfs->logs, rest)) {
+			nd->kind = N_LOG_STREAM;
+			return 0;
+		}
+		if (!strpbrk(rest, "@?#"))
+			return -ENOENT;
+		char *stream = NULL;
+		struct obs_logquery *q = NULL;
+		int64_t from, to;
+		int rc = obs_logpath_parse(rest, obs_time_now(), &stream, &from, &to, &q, NULL, 0);
+		int ok = !rc && obs_logstore_exists(obsfs->logs, stream);
+		free(stream);
+		obs_logquery_free(q);
+		if (!ok)
+			return -ENOENT;
+		nd->kind = N_LOG_VIEW;
 		return 0;
 	}
 	if (comp_eq(p, len, "labels")) {

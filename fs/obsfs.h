@@ -39,6 +39,8 @@ enum node_kind {
 	N_SELECT_DIR,                    /* select/M1/.../Mk/ */
 	N_LABELS_DIR, N_LABEL_DIR,       /* labels/, labels/K/ */
 	N_LABEL_VALUE_DIR,               /* labels/K/V/ : series with K=V */
+	N_LOGS_DIR, N_LOG_STREAM,        /* logs/, logs/STREAM */
+	N_LOG_VIEW,                      /* logs/STREAM@RANGE?QUERY#... (arg: the name) */
 };
 
 struct node {
@@ -69,6 +71,10 @@ roaring_bitmap_t *select_bitmap(const char *mpath, int *err);
 int render_readme(struct obs_buf *out);
 int render_status(struct obs_buf *out);
 int render_view(const struct node *n, struct obs_buf *out);
+int render_log_view(const char *name, struct obs_buf *out);
+/* ctl "compact": cut the metrics head into a block and the log heads into
+ * segments, returning when both are durable. */
+int compact_all(void);
 
 extern const struct fuse_operations obsfs_ops;
 

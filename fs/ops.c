@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "core/labels.h"
+#include "logs/logstore.h"
 
 struct ofile {
 	struct node nd;
@@ -39,7 +40,7 @@ void source_name(const char *path, char *buf, size_t len)
 static int is_dir(enum node_kind k)
 {
 	return k == N_ROOT || k == N_METRICS_DIR || k == N_SELECT_DIR || k == N_LABELS_DIR ||
-	       k == N_LABEL_DIR || k == N_LABEL_VALUE_DIR;
+	       k == N_LABEL_DIR || k == N_LABEL_VALUE_DIR || k == N_LOGS_DIR;
 }
 
 static int obs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
@@ -69,6 +70,14 @@ static int obs_getattr(const char *path, struct stat *st, struct fuse_file_info 
 		uint64_t size = 0;
 		st->st_mode = S_IFREG | 0644;
 		rc = obs_db_text_size(obsfs->db, nd.id, obsfs->timefmt, &size);
+		st->st_size = (off_t)size;
+		st->st_mtim.tv_sec = obs_time_now() / 1000;
+		break;
+	}
+	case N_LOG_STREAM: {
+		uint64_t size = 0;
+		st->st_mode = S_IFREG | 0644;
+		rc = obs_logstore_text_size(obsfs->logs, nd.arg.data, &size);
 		st->st_size = (off_t)size;
 		st->st_mtim.tv_sec = obs_time_now() / 1000;
 		break;
@@ -112,6 +121,13 @@ static int fill_str(void *ctx, const char *s, uint64_t count)
 	return 0;
 }
 
+static int fill_stream(void *ctx, const char *stream)
+{
+	struct fill_ctx *f = ctx;
+	f->filler(f->buf, stream, NULL, 0, 0);
+	return 0;
+}
+
 static int obs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
 		       struct fuse_file_info *fi, enum fuse_readdir_flags flags)
 {
@@ -132,7 +148,7 @@ static int obs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_
 	switch (nd.kind) {
 	case N_ROOT: {
 		static const char *const top[] = { "README", "ingest", "ctl", "status", "errors",
-						   "metrics", "select", "labels" };
+						   "metrics", "select", "labels", "logs" };
 		for (size_t i = 0; i < sizeof top / sizeof top[0]; i++)
 			filler(buf, top[i], NULL, 0, 0);
 		break;
@@ -143,6 +159,9 @@ static int obs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_
 	case N_SELECT_DIR:
 		if (nd.arg.len)
 			b = select_bitmap(nd.arg.data, &rc);
+		break;
+	case N_LOGS_DIR:
+		rc = obs_logstore_streams(obsfs->logs, fill_stream, &f);
 		break;
 	case N_LABELS_DIR:
 		rc = obs_index_label_names(obs_db_index(obsfs->db), fill_str, &f);
@@ -198,7 +217,7 @@ static void ofile_free(struct ofile *o)
 
 static int writable(enum node_kind k)
 {
-	return k == N_INGEST || k == N_CTL || k == N_SERIES;
+	return k == N_INGEST || k == N_CTL || k == N_SERIES || k == N_LOG_STREAM;
 }
 
 static int readable(enum node_kind k)
@@ -234,11 +253,31 @@ static int obs_open(const char *path, struct fuse_file_info *fi)
 	return rc;
 }
 
+static int create_stream(const char *path, const char *name, struct fuse_file_info *fi)
+{
+	if (strpbrk(name, "@?#") || !obs_logstore_valid_name(name))
+		return -EINVAL;
+	int rc = obs_logstore_create(obsfs->logs, name);
+	if (rc)
+		return rc;
+	struct ofile *o = ofile_new(path);
+	if (!o)
+		return -ENOMEM;
+	o->nd.kind = N_LOG_STREAM;
+	obs_buf_puts(&o->nd.arg, name);
+	rc = open_node(path, fi, o);
+	if (rc)
+		ofile_free(o);
+	return rc;
+}
+
 static int obs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
 	const char *p = path;
 	while (*p == '/')
 		p++;
+	if (!strncmp(p, "logs/", 5) && !strchr(p + 5, '/'))
+		return create_stream(path, p + 5, fi);
 	if (strncmp(p, "metrics/", 8) || strchr(p + 8, '/'))
 		return -EACCES;
 	const char *name = p + 8;
@@ -297,6 +336,7 @@ static int ofile_render(struct ofile *o, off_t want_end)
 	case N_STATUS: rc = render_status(&o->content); break;
 	case N_ERRORS: rc = obs_errlog_render(obs_db_errlog(obsfs->db), &o->content); break;
 	case N_VIEW: rc = render_view(&o->nd, &o->content); break;
+	case N_LOG_VIEW: rc = render_log_view(o->nd.arg.data, &o->content); break;
 	default: rc = -EACCES; break;
 	}
 	o->rendered = 1;
@@ -306,6 +346,11 @@ static int ofile_render(struct ofile *o, off_t want_end)
 static int obs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct ofile *o = (struct ofile *)(uintptr_t)fi->fh;
+	if (o->nd.kind == N_LOG_STREAM) {
+		size_t got = 0;
+		int e = obs_logstore_read_text(obsfs->logs, o->nd.arg.data, (uint64_t)off, buf, size, &got);
+		return e ? e : (int)got;
+	}
 	pthread_mutex_lock(&o->mu);
 	int rc = ofile_render(o, off + (off_t)size);
 	if (!rc) {
@@ -325,10 +370,31 @@ static int obs_read(const char *path, char *buf, size_t size, off_t off, struct 
 
 /* ---- writes -------------------------------------------------------------- */
 
+static void log_reject(void *ctx, const char *stream, const char *line, size_t n, size_t lineno,
+		       const char *why)
+{
+	struct ofile *o = ctx;
+	obs_errlog_add(obs_db_errlog(obsfs->db), obs_time_now(), o->source, lineno, line, n, why);
+}
+
+static int sync_all(void)
+{
+	int rc = obs_db_sync(obsfs->db);
+	int rc2 = obs_logstore_sync(obsfs->logs);
+	return rc ? rc : rc2;
+}
+
+int compact_all(void)
+{
+	return obs_logstore_flush(obsfs->logs);
+}
+
 static int run_ctl(struct ofile *o, const char *line, size_t n)
 {
 	if (n == 4 && !memcmp(line, "sync", 4))
-		return obs_db_sync(obsfs->db);
+		return sync_all();
+	if (n == 7 && !memcmp(line, "compact", 7))
+		return compact_all();
 	obs_errlog_add(obs_db_errlog(obsfs->db), obs_time_now(), "ctl", 0, line, n, "unknown command");
 	return -EINVAL;
 }
@@ -345,6 +411,8 @@ static int consume(struct ofile *o, const char *p, size_t n)
 	case N_SERIES:
 		rc = obs_db_ingest_values(obsfs->db, o->nd.id, p, n, o->source, &r);
 		break;
+	case N_LOG_STREAM:
+		return obs_logstore_append(obsfs->logs, o->nd.arg.data, p, n, obs_time_now(), log_reject, o);
 	case N_CTL: {
 		const char *end = p + n;
 		while (p < end) {
@@ -451,7 +519,7 @@ static int obs_flush(const char *path, struct fuse_file_info *fi)
 	}
 	o->skipping = 0;
 	if (o->wrote && obsfs->sync_on_close) {
-		int e = obs_db_sync(obsfs->db);
+		int e = o->nd.kind == N_LOG_STREAM ? obs_logstore_sync(obsfs->logs) : obs_db_sync(obsfs->db);
 		if (e && !rc)
 			rc = e;
 	}
@@ -468,7 +536,7 @@ static int obs_release(const char *path, struct fuse_file_info *fi)
 
 static int obs_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 {
-	return obs_db_sync(obsfs->db);
+	return sync_all();
 }
 
 /* O_TRUNC and truncate(2) never erase history: accepted and ignored. */
@@ -497,8 +565,12 @@ static int obs_unlink(const char *path)
 	struct node nd;
 	node_init(&nd);
 	int rc = node_resolve(path, &nd);
+	if (!rc && nd.kind == N_LOG_STREAM)
+		rc = obs_logstore_remove(obsfs->logs, nd.arg.data);   /* a stream may be deleted */
+	else if (!rc)
+		rc = -EPERM;   /* series history goes by retention, not by rm */
 	node_release(&nd);
-	return rc ? rc : -EPERM;   /* history goes by retention, not by rm */
+	return rc;
 }
 
 static int obs_getxattr(const char *path, const char *name, char *value, size_t size)

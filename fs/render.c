@@ -3,10 +3,12 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "logs/logstore.h"
 #include "tsdb/downsample.h"
 
 int render_readme(struct obs_buf *out)
@@ -79,6 +81,18 @@ int render_status(struct obs_buf *out)
 	rc |= obs_buf_printf(out, "rss_max_bytes      %lld\n", (long long)ru.ru_maxrss * 1024);
 	rc |= obs_buf_printf(out, "errors_total       %llu\n",
 			     (unsigned long long)obs_errlog_total(obs_db_errlog(obsfs->db)));
+	struct obs_logstore_stats ls;
+	obs_logstore_get_stats(obsfs->logs, &ls);
+	rc |= obs_buf_printf(out, "log_streams        %llu\n", (unsigned long long)ls.streams);
+	rc |= obs_buf_printf(out, "log_lines_appended %llu\n", (unsigned long long)ls.appended);
+	rc |= obs_buf_printf(out, "log_lines_rejected %llu\n", (unsigned long long)ls.rejected);
+	rc |= obs_buf_printf(out, "log_head_lines     %llu\n", (unsigned long long)ls.head_lines);
+	rc |= obs_buf_printf(out, "log_segments       %llu\n", (unsigned long long)ls.segments);
+	rc |= obs_buf_printf(out, "log_segment_bytes  %llu\n", (unsigned long long)ls.segment_bytes);
+	rc |= obs_buf_printf(out, "log_index_bytes    %llu\n", (unsigned long long)ls.index_bytes);
+	rc |= obs_buf_printf(out, "log_bytes_per_line %.2f\n", ls.segment_lines ?
+			     (double)(ls.segment_bytes + ls.index_bytes) / (double)ls.segment_lines : 0.0);
+	rc |= obs_buf_printf(out, "log_wal_bytes      %llu\n", (unsigned long long)ls.wal_bytes);
 	rc |= obs_buf_puts(out, "top_cardinality (metric, series):\n");
 	if (!rc)
 		rc = obs_db_top_metrics(obsfs->db, 10, top_line, out);
@@ -103,5 +117,18 @@ int render_view(const struct node *n, struct obs_buf *out)
 	if (!rc)
 		rc = obs_samples_render(&s, 0, obsfs->timefmt, out);
 	obs_samples_release(&s);
+	return rc;
+}
+
+int render_log_view(const char *name, struct obs_buf *out)
+{
+	char *stream = NULL;
+	struct obs_logquery *q = NULL;
+	int64_t from, to;
+	int rc = obs_logpath_parse(name, obs_time_now(), &stream, &from, &to, &q, NULL, 0);
+	if (!rc)
+		rc = obs_logstore_render_view(obsfs->logs, stream, from, to, q, obsfs->timefmt, out);
+	free(stream);
+	obs_logquery_free(q);
 	return rc;
 }
