@@ -1,0 +1,1004 @@
+/* rollup.c — rollup buckets (compute, merge, values) and rollup files.
+ *
+ * File layout (all integers little-endian; CRC = CRC-32C):
+ *
+ *   header (32 bytes, offset 0)
+ *      0  magic "OBSRLUP\x01"
+ *      8  i64 step (ms, > 0)
+ *     16  u32 alpha_ppm      sketch parameters of every bucket (sketch.h)
+ *     20  u32 max_buckets
+ *     24  u32 version (1)
+ *     28  u32 CRC of bytes 0..27
+ *   frames and frame directories, one group per series (anywhere in
+ *   [32, index_off)); a series is cut into frames of at most 256 buckets so
+ *   that a short range decodes only the frames it meets:
+ *      frame data (stored_len bytes; zstd of raw_len bytes when raw_len != 0,
+ *      else raw). Raw frame = buckets, each:
+ *          varint (t - t_prev) / step - 1     (absent for the first: t = first_t)
+ *          varint count, varint nan_count     (count + nan_count > 0)
+ *          if count > 0: float min, float max, float sum
+ *          float last
+ *          if count > 0: sketch body (sketch.c), whose count must equal count;
+ *                        its min/max are the bucket's
+ *        float = control byte (lz << 4 | tz, lz + tz <= 8) then 8 - lz - tz
+ *        bytes (LE) of (bits XOR bits of the same field of the previous
+ *        bucket of the frame, 0 for the first) >> 8*tz: lz/tz count the zero
+ *        bytes at the top/bottom of that XOR.
+ *      frame directory: nframes entries of 40 bytes:
+ *          i64 first_t, i64 last_t, u64 offset, u32 stored_len, u32 raw_len,
+ *          u32 nbuckets, u32 CRC of the stored bytes
+ *   index (at index_off): nseries entries of 48 bytes, ids ascending:
+ *          u32 series_id, u32 nframes, u64 nbuckets, i64 mint, i64 maxt,
+ *          u64 dir_offset, u32 CRC of the directory, u32 0
+ *   footer (last 24 bytes):
+ *          u64 index_off, u32 nseries, u32 CRC of the index, u32 "RLPF",
+ *          u32 CRC of the footer's first 20 bytes
+ *
+ * Validity: header and footer CRCs and fields, index_off + 48 * nseries =
+ * file size - 24, index CRC, ascending ids, every offset inside [32,
+ * index_off) (checked at open); a directory's CRC, frames in increasing time,
+ * bucket counts adding up and each frame's CRC (checked when read). A frame
+ * decodes to exactly nbuckets buckets ending at last_t, with t multiples of
+ * step, or the read fails with -EBADMSG.
+ * Recovery: none needed: files are written to PATH.tmp.XXXXXX, fsynced,
+ * renamed and the directory fsynced; a leftover temporary is garbage. */
+#include "tsdb/rollup.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "core/crc32c.h"
+
+#define HDR_SIZE 32
+#define DIR_ENT 40
+#define IDX_ENT 48
+#define FOOT_SIZE 24
+#define FRAME_BUCKETS 256
+#define MAX_RAW_FRAME (64u << 20)
+static const char magic[8] = { 'O', 'B', 'S', 'R', 'L', 'U', 'P', 1 };
+
+/* ---- little helpers ---- */
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+	int64_t q = a / b;
+	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+static uint64_t dbits(double v)
+{
+	uint64_t u;
+	memcpy(&u, &v, 8);
+	return u;
+}
+
+static double dval(uint64_t u)
+{
+	double v;
+	memcpy(&v, &u, 8);
+	return v;
+}
+
+static void le32(uint8_t *b, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		b[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void le64(uint8_t *b, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		b[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t rd32(const uint8_t *b)
+{
+	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+static uint64_t rd64(const uint8_t *b)
+{
+	return (uint64_t)rd32(b) | (uint64_t)rd32(b + 4) << 32;
+}
+
+static int put_varint(struct obs_buf *b, uint64_t v)
+{
+	uint8_t tmp[10];
+	int n = 0;
+	while (v >= 0x80) {
+		tmp[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	tmp[n++] = (uint8_t)v;
+	return obs_buf_append(b, tmp, (size_t)n);
+}
+
+static int get_varint(const uint8_t *p, size_t len, size_t *pos, uint64_t *out)
+{
+	uint64_t v = 0;
+	for (int shift = 0; shift < 64; shift += 7) {
+		if (*pos >= len)
+			return -EBADMSG;
+		uint8_t c = p[(*pos)++];
+		if (shift == 63 && c > 1)
+			return -EBADMSG;
+		v |= (uint64_t)(c & 0x7f) << shift;
+		if (!(c & 0x80)) {
+			*out = v;
+			return 0;
+		}
+	}
+	return -EBADMSG;
+}
+
+static int put_xfloat(struct obs_buf *b, double v, uint64_t *prev)
+{
+	uint64_t u = dbits(v), x = u ^ *prev;
+	*prev = u;
+	int lz = 8, tz = 0;
+	if (x) {
+		lz = __builtin_clzll(x) / 8;
+		tz = __builtin_ctzll(x) / 8;
+	}
+	int m = 8 - lz - tz;
+	uint8_t tmp[9];
+	tmp[0] = (uint8_t)(lz << 4 | tz);
+	uint64_t y = m ? x >> (8 * tz) : 0;
+	for (int i = 0; i < m; i++)
+		tmp[1 + i] = (uint8_t)(y >> (8 * i));
+	return obs_buf_append(b, tmp, (size_t)m + 1);
+}
+
+static int get_xfloat(const uint8_t *p, size_t len, size_t *pos, uint64_t *prev, double *out)
+{
+	if (*pos >= len)
+		return -EBADMSG;
+	uint8_t c = p[(*pos)++];
+	int lz = c >> 4, tz = c & 15;
+	if (lz + tz > 8)
+		return -EBADMSG;
+	int m = 8 - lz - tz;
+	if (len - *pos < (size_t)m)
+		return -EBADMSG;
+	uint64_t y = 0;
+	for (int i = 0; i < m; i++)
+		y |= (uint64_t)p[*pos + (size_t)i] << (8 * i);
+	*pos += (size_t)m;
+	uint64_t x = m ? y << (8 * tz) : 0;
+	*prev ^= x;
+	*out = dval(*prev);
+	return 0;
+}
+
+/* ---- series ---- */
+
+void obs_rollup_series_init(struct obs_rollup_series *s)
+{
+	memset(s, 0, sizeof *s);
+}
+
+void obs_rollup_series_reset(struct obs_rollup_series *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		obs_sketch_free(s->b[i].sk);
+		s->b[i].sk = NULL;
+	}
+	s->n = 0;
+	s->step = 0;
+}
+
+void obs_rollup_series_release(struct obs_rollup_series *s)
+{
+	obs_rollup_series_reset(s);
+	free(s->b);
+	memset(s, 0, sizeof *s);
+}
+
+/* A new empty bucket at the end of s (its sketch allocated). */
+static int push_bucket(struct obs_rollup_series *s, int64_t t, struct obs_rollup_bucket **out)
+{
+	if (s->n == s->cap) {
+		size_t ncap = s->cap ? s->cap * 2 : 64;
+		struct obs_rollup_bucket *nb = realloc(s->b, ncap * sizeof *nb);
+		if (!nb)
+			return -ENOMEM;
+		s->b = nb;
+		s->cap = ncap;
+	}
+	struct obs_rollup_bucket *b = &s->b[s->n];
+	memset(b, 0, sizeof *b);
+	int rc = obs_sketch_new(s->alpha_ppm, s->max_buckets, &b->sk);
+	if (rc)
+		return rc;
+	b->t = t;
+	b->min = b->max = b->sum = NAN;
+	b->last = NAN;
+	s->n++;
+	*out = b;
+	return 0;
+}
+
+static void note_value(struct obs_rollup_bucket *b, double v)
+{
+	b->last = v;
+	if (isnan(v)) {
+		b->nan_count++;
+		return;
+	}
+	if (!b->count) {
+		b->min = b->max = v;
+		b->sum = 0;
+	}
+	b->sum += v;
+	b->min = v < b->min ? v : b->min;
+	b->max = v > b->max ? v : b->max;
+	b->count++;
+}
+
+int obs_rollup_compute(const int64_t *ts, const double *vs, size_t n, int64_t step,
+		       struct obs_rollup_series *out)
+{
+	if (step <= 0 || (out->step && out->step != step))
+		return -EINVAL;
+	for (size_t i = 1; i < n; i++)
+		if (ts[i] < ts[i - 1])
+			return -EINVAL;
+	if (out->n && n && floor_div(ts[0], step) * step <= out->b[out->n - 1].t)
+		return -EINVAL;
+	out->step = step;
+	struct obs_rollup_bucket *b = NULL;
+	for (size_t i = 0; i < n; i++) {
+		int64_t t = floor_div(ts[i], step) * step;
+		if (!b || b->t != t) {
+			int rc = push_bucket(out, t, &b);
+			if (rc)
+				return rc;
+		}
+		note_value(b, vs[i]);
+		if (!isnan(vs[i])) {
+			int rc = obs_sketch_add(b->sk, vs[i]);
+			if (rc)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+/* dst += src (src later in time). */
+static int bucket_merge(struct obs_rollup_bucket *dst, const struct obs_rollup_bucket *src)
+{
+	if (src->count) {
+		if (!dst->count) {
+			dst->min = src->min;
+			dst->max = src->max;
+			dst->sum = 0;
+		}
+		dst->sum += src->sum;
+		dst->min = src->min < dst->min ? src->min : dst->min;
+		dst->max = src->max > dst->max ? src->max : dst->max;
+		if (src->sk) {
+			int rc = obs_sketch_merge(dst->sk, src->sk);
+			if (rc)
+				return rc;
+		}
+	}
+	dst->count += src->count;
+	dst->nan_count += src->nan_count;
+	dst->last = src->last;
+	return 0;
+}
+
+int obs_rollup_merge_to(const struct obs_rollup_series *in, int64_t step, struct obs_rollup_series *out)
+{
+	if (in == out || in->step <= 0 || step <= 0 || step % in->step || (out->step && out->step != step))
+		return -EINVAL;
+	for (size_t i = 1; i < in->n; i++)
+		if (in->b[i].t < in->b[i - 1].t)
+			return -EINVAL;
+	if (out->n && in->n && floor_div(in->b[0].t, step) * step <= out->b[out->n - 1].t)
+		return -EINVAL;
+	out->step = step;
+	if (!out->n) {
+		out->alpha_ppm = in->alpha_ppm;
+		out->max_buckets = in->max_buckets;
+	}
+	struct obs_rollup_bucket *b = NULL;
+	for (size_t i = 0; i < in->n; i++) {
+		int64_t t = floor_div(in->b[i].t, step) * step;
+		int rc;
+		if (!b || b->t != t) {
+			rc = push_bucket(out, t, &b);
+			if (rc)
+				return rc;
+		}
+		rc = bucket_merge(b, &in->b[i]);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int obs_rollup_append(struct obs_rollup_series *out, const struct obs_rollup_series *in)
+{
+	if (out == in || (out->step && in->step && out->step != in->step))
+		return -EINVAL;
+	if (!out->step)
+		out->step = in->step;
+	if (!out->n) {
+		out->alpha_ppm = in->alpha_ppm;
+		out->max_buckets = in->max_buckets;
+	}
+	for (size_t i = 0; i < in->n; i++) {
+		struct obs_rollup_bucket *b;
+		int rc = push_bucket(out, in->b[i].t, &b);
+		if (!rc)
+			rc = bucket_merge(b, &in->b[i]);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int obs_rollup_value(const struct obs_rollup_bucket *b, struct obs_aggfn fn, double *out)
+{
+	double c = (double)b->count;
+	switch (fn.kind) {
+	case OBS_AGG_AVG: *out = b->count ? b->sum / c : NAN; return 0;
+	case OBS_AGG_MIN: *out = b->count ? b->min : NAN; return 0;
+	case OBS_AGG_MAX: *out = b->count ? b->max : NAN; return 0;
+	case OBS_AGG_SUM: *out = b->count ? b->sum : NAN; return 0;
+	case OBS_AGG_COUNT: *out = (double)(b->count + b->nan_count); return 0;
+	case OBS_AGG_LAST: *out = b->last; return 0;
+	case OBS_AGG_QUANTILE:
+		if (!(fn.q >= 0 && fn.q <= 1))
+			return -EINVAL;
+		*out = b->count && b->sk ? obs_sketch_quantile(b->sk, fn.q) : NAN;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int obs_rollup_to_samples(const struct obs_rollup_series *s, struct obs_aggfn fn, struct obs_samples *out)
+{
+	int rc = obs_samples_reserve(out, s->n);
+	for (size_t i = 0; i < s->n && !rc; i++) {
+		double v;
+		rc = obs_rollup_value(&s->b[i], fn, &v);
+		if (!rc)
+			rc = obs_samples_push(out, s->b[i].t, v);
+	}
+	return rc;
+}
+
+int obs_rollup_pick_tier(const int64_t *tiers, size_t n, int64_t step)
+{
+	int best = -ENOENT;
+	for (size_t i = 0; i < n && i < INT_MAX; i++)
+		if (tiers[i] > 0 && tiers[i] <= step && step % tiers[i] == 0 && (best < 0 || tiers[i] > tiers[best]))
+			best = (int)i;
+	return best;
+}
+
+/* ---- writer ---- */
+
+struct idx_ent {
+	uint32_t id, nframes;
+	uint64_t nbuckets;
+	int64_t mint, maxt;
+	uint64_t dir_off;
+	uint32_t dir_crc;
+};
+
+struct obs_rollup_writer {
+	char *path, *tmp;
+	int fd;
+	int64_t step;
+	uint32_t alpha_ppm, max_buckets;
+	bool params_set;
+	uint64_t off;             /* file offset of out's first byte */
+	struct obs_buf out;       /* pending bytes */
+	struct obs_buf raw, dir;  /* per-frame scratch, per-series directory */
+	struct idx_ent *idx;
+	size_t nidx, capidx;
+	ZSTD_CCtx *cctx;
+};
+
+static int write_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+	while (n) {
+		ssize_t k = write(fd, c, n);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		c += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+static int w_flush(struct obs_rollup_writer *w)
+{
+	int rc = write_all(w->fd, w->out.data, w->out.len);
+	if (!rc) {
+		w->off += w->out.len;
+		obs_buf_reset(&w->out);
+	}
+	return rc;
+}
+
+static int w_emit(struct obs_rollup_writer *w, const void *p, size_t n)
+{
+	int rc = obs_buf_append(&w->out, p, n);
+	if (!rc && w->out.len >= (1u << 20))
+		rc = w_flush(w);
+	return rc;
+}
+
+void obs_rollup_writer_abort(struct obs_rollup_writer *w)
+{
+	if (!w)
+		return;
+	if (w->fd >= 0) {
+		close(w->fd);
+		unlink(w->tmp);
+	}
+	free(w->path);
+	free(w->tmp);
+	obs_buf_release(&w->out);
+	obs_buf_release(&w->raw);
+	obs_buf_release(&w->dir);
+	free(w->idx);
+	ZSTD_freeCCtx(w->cctx);
+	free(w);
+}
+
+int obs_rollup_writer_new(const char *path, int64_t step, struct obs_rollup_writer **out)
+{
+	if (step <= 0)
+		return -EINVAL;
+	struct obs_rollup_writer *w = calloc(1, sizeof *w);
+	if (!w)
+		return -ENOMEM;
+	w->fd = -1;
+	w->step = step;
+	obs_buf_init(&w->out);
+	obs_buf_init(&w->raw);
+	obs_buf_init(&w->dir);
+	size_t n = strlen(path);
+	w->path = strdup(path);
+	w->tmp = malloc(n + 16);
+	w->cctx = ZSTD_createCCtx();
+	if (!w->path || !w->tmp || !w->cctx) {
+		obs_rollup_writer_abort(w);
+		return -ENOMEM;
+	}
+	memcpy(w->tmp, path, n);
+	memcpy(w->tmp + n, ".tmp.XXXXXX", 12);
+	w->fd = mkstemp(w->tmp);
+	if (w->fd < 0) {
+		int rc = -errno;
+		obs_rollup_writer_abort(w);
+		return rc;
+	}
+	uint8_t zero[HDR_SIZE] = { 0 };
+	int rc = w_emit(w, zero, HDR_SIZE);
+	if (rc) {
+		obs_rollup_writer_abort(w);
+		return rc;
+	}
+	*out = w;
+	return 0;
+}
+
+static int encode_bucket(struct obs_buf *raw, const struct obs_rollup_bucket *b, const struct obs_rollup_bucket *prev,
+			 int64_t step, uint64_t pv[4])
+{
+	int rc = 0;
+	if (prev)
+		rc = put_varint(raw, (uint64_t)((b->t - prev->t) / step - 1));
+	if (!rc)
+		rc = put_varint(raw, b->count);
+	if (!rc)
+		rc = put_varint(raw, b->nan_count);
+	if (!rc && b->count) {
+		rc = put_xfloat(raw, b->min, &pv[0]);
+		if (!rc)
+			rc = put_xfloat(raw, b->max, &pv[1]);
+		if (!rc)
+			rc = put_xfloat(raw, b->sum, &pv[2]);
+	}
+	if (!rc)
+		rc = put_xfloat(raw, b->last, &pv[3]);
+	if (!rc && b->count)
+		rc = obs_sketch_encode_body(b->sk, raw);
+	return rc;
+}
+
+int obs_rollup_writer_add(struct obs_rollup_writer *w, uint32_t series_id, const struct obs_rollup_series *s)
+{
+	if (!s->n)
+		return 0;
+	if (s->step != w->step)
+		return -EINVAL;
+	for (size_t i = 0; i < s->n; i++) {
+		const struct obs_rollup_bucket *b = &s->b[i];
+		if (b->t % w->step || (i && b->t <= s->b[i - 1].t) || b->count + b->nan_count < b->count ||
+		    b->count + b->nan_count == 0)
+			return -EINVAL;
+		if (b->count) {
+			if (!b->sk || obs_sketch_count(b->sk) != b->count || isnan(b->min) || isnan(b->max) ||
+			    b->min > b->max)
+				return -EINVAL;
+			uint32_t a = obs_sketch_alpha_ppm(b->sk), m = obs_sketch_max_buckets(b->sk);
+			if (!w->params_set) {
+				w->alpha_ppm = a;
+				w->max_buckets = m;
+				w->params_set = true;
+			} else if (a != w->alpha_ppm || m != w->max_buckets) {
+				return -EINVAL;
+			}
+		}
+	}
+	if (w->nidx == w->capidx) {
+		size_t ncap = w->capidx ? w->capidx * 2 : 64;
+		struct idx_ent *ni = realloc(w->idx, ncap * sizeof *ni);
+		if (!ni)
+			return -ENOMEM;
+		w->idx = ni;
+		w->capidx = ncap;
+	}
+	obs_buf_reset(&w->dir);
+	uint32_t nframes = 0;
+	int rc = 0;
+	for (size_t f = 0; f < s->n && !rc; f += FRAME_BUCKETS) {
+		size_t e = f + FRAME_BUCKETS < s->n ? f + FRAME_BUCKETS : s->n;
+		uint64_t pv[4] = { 0, 0, 0, 0 };
+		obs_buf_reset(&w->raw);
+		for (size_t i = f; i < e && !rc; i++)
+			rc = encode_bucket(&w->raw, &s->b[i], i > f ? &s->b[i - 1] : NULL, w->step, pv);
+		if (rc)
+			break;
+		if (w->raw.len > MAX_RAW_FRAME)
+			return -E2BIG;
+		/* zstd when it saves at least an eighth */
+		size_t bound = ZSTD_compressBound(w->raw.len);
+		rc = obs_buf_reserve(&w->out, bound);
+		if (rc)
+			break;
+		const void *stored = w->raw.data;
+		size_t slen = w->raw.len;
+		uint32_t rawlen = 0;
+		size_t z = ZSTD_compressCCtx(w->cctx, w->out.data + w->out.len, bound, w->raw.data, w->raw.len, 1);
+		if (!ZSTD_isError(z) && z < w->raw.len - w->raw.len / 8) {
+			stored = w->out.data + w->out.len;
+			slen = z;
+			rawlen = (uint32_t)w->raw.len;
+		}
+		uint8_t d[DIR_ENT];
+		le64(d, (uint64_t)s->b[f].t);
+		le64(d + 8, (uint64_t)s->b[e - 1].t);
+		le64(d + 16, w->off + w->out.len);
+		le32(d + 24, (uint32_t)slen);
+		le32(d + 28, rawlen);
+		le32(d + 32, (uint32_t)(e - f));
+		le32(d + 36, obs_crc32c(0, stored, slen));
+		if (rawlen) {
+			w->out.len += slen;   /* compressed in place */
+			w->out.data[w->out.len] = 0;
+			if (w->out.len >= (1u << 20))
+				rc = w_flush(w);
+		} else {
+			rc = w_emit(w, stored, slen);
+		}
+		if (!rc)
+			rc = obs_buf_append(&w->dir, d, DIR_ENT);
+		nframes++;
+	}
+	if (rc)
+		return rc;
+	struct idx_ent *ie = &w->idx[w->nidx];
+	ie->id = series_id;
+	ie->nframes = nframes;
+	ie->nbuckets = s->n;
+	ie->mint = s->b[0].t;
+	ie->maxt = s->b[s->n - 1].t;
+	ie->dir_off = w->off + w->out.len;
+	ie->dir_crc = obs_crc32c(0, w->dir.data, w->dir.len);
+	rc = w_emit(w, w->dir.data, w->dir.len);
+	if (rc)
+		return rc;
+	w->nidx++;
+	return 0;
+}
+
+static int cmp_idx(const void *a, const void *b)
+{
+	uint32_t x = ((const struct idx_ent *)a)->id, y = ((const struct idx_ent *)b)->id;
+	return (x > y) - (x < y);
+}
+
+static int fsync_dir_of(const char *path)
+{
+	char *d = strdup(path);
+	if (!d)
+		return -ENOMEM;
+	char *slash = strrchr(d, '/');
+	const char *dir = ".";
+	if (slash) {
+		*slash = 0;
+		dir = slash == d ? "/" : d;
+	}
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = 0;
+	if (fd < 0 || fsync(fd))
+		rc = -errno;
+	if (fd >= 0)
+		close(fd);
+	free(d);
+	return rc;
+}
+
+int obs_rollup_writer_commit(struct obs_rollup_writer *w)
+{
+	int rc = 0;
+	qsort(w->idx, w->nidx, sizeof *w->idx, cmp_idx);
+	for (size_t i = 1; i < w->nidx; i++)
+		if (w->idx[i].id == w->idx[i - 1].id)
+			rc = -EEXIST;
+	if (w->nidx > UINT32_MAX)
+		rc = -E2BIG;
+	uint64_t index_off = w->off + w->out.len;
+	uint32_t icrc = 0;
+	for (size_t i = 0; i < w->nidx && !rc; i++) {
+		uint8_t e[IDX_ENT] = { 0 };
+		const struct idx_ent *ie = &w->idx[i];
+		le32(e, ie->id);
+		le32(e + 4, ie->nframes);
+		le64(e + 8, ie->nbuckets);
+		le64(e + 16, (uint64_t)ie->mint);
+		le64(e + 24, (uint64_t)ie->maxt);
+		le64(e + 32, ie->dir_off);
+		le32(e + 40, ie->dir_crc);
+		icrc = obs_crc32c(icrc, e, IDX_ENT);
+		rc = w_emit(w, e, IDX_ENT);
+	}
+	if (!rc) {
+		uint8_t f[FOOT_SIZE];
+		le64(f, index_off);
+		le32(f + 8, (uint32_t)w->nidx);
+		le32(f + 12, icrc);
+		memcpy(f + 16, "RLPF", 4);
+		le32(f + 20, obs_crc32c(0, f, 20));
+		rc = w_emit(w, f, FOOT_SIZE);
+	}
+	if (!rc)
+		rc = w_flush(w);
+	if (!rc) {
+		uint8_t h[HDR_SIZE];
+		memcpy(h, magic, 8);
+		le64(h + 8, (uint64_t)w->step);
+		le32(h + 16, w->params_set ? w->alpha_ppm : OBS_SKETCH_ALPHA_PPM);
+		le32(h + 20, w->params_set ? w->max_buckets : OBS_SKETCH_MAX_BUCKETS);
+		le32(h + 24, 1);
+		le32(h + 28, obs_crc32c(0, h, 28));
+		if (pwrite(w->fd, h, HDR_SIZE, 0) != HDR_SIZE)
+			rc = errno ? -errno : -EIO;
+	}
+	if (!rc && fsync(w->fd))
+		rc = -errno;
+	if (!rc) {
+		int fd = w->fd;
+		w->fd = -1;
+		if (close(fd))
+			rc = -errno;
+		else if (rename(w->tmp, w->path))
+			rc = -errno;
+		if (rc)
+			unlink(w->tmp);
+		else
+			rc = fsync_dir_of(w->path);
+	}
+	obs_rollup_writer_abort(w);
+	return rc;
+}
+
+/* ---- reader ---- */
+
+struct obs_rollup {
+	const uint8_t *p;
+	size_t len;
+	bool mapped;
+	int64_t step;
+	uint32_t alpha_ppm, max_buckets;
+	uint32_t nseries;
+	uint64_t index_off;
+};
+
+static int validate(struct obs_rollup *r)
+{
+	const uint8_t *p = r->p;
+	size_t len = r->len;
+	if (len < HDR_SIZE + FOOT_SIZE || memcmp(p, magic, 8) || rd32(p + 28) != obs_crc32c(0, p, 28) ||
+	    rd32(p + 24) != 1)
+		return -EBADMSG;
+	r->step = (int64_t)rd64(p + 8);
+	r->alpha_ppm = rd32(p + 16);
+	r->max_buckets = rd32(p + 20);
+	struct obs_sketch *probe;
+	if (r->step <= 0 || r->alpha_ppm == 0 || obs_sketch_new(r->alpha_ppm, r->max_buckets, &probe))
+		return -EBADMSG;
+	obs_sketch_free(probe);
+	const uint8_t *f = p + len - FOOT_SIZE;
+	if (memcmp(f + 16, "RLPF", 4) || rd32(f + 20) != obs_crc32c(0, f, 20))
+		return -EBADMSG;
+	r->index_off = rd64(f);
+	r->nseries = rd32(f + 8);
+	if (r->index_off < HDR_SIZE || r->index_off > len - FOOT_SIZE ||
+	    (len - FOOT_SIZE - r->index_off) != (uint64_t)r->nseries * IDX_ENT)
+		return -EBADMSG;
+	const uint8_t *idx = p + r->index_off;
+	if (obs_crc32c(0, idx, (size_t)r->nseries * IDX_ENT) != rd32(f + 12))
+		return -EBADMSG;
+	for (uint32_t i = 0; i < r->nseries; i++) {
+		const uint8_t *e = idx + (size_t)i * IDX_ENT;
+		uint64_t nframes = rd32(e + 4), nb = rd64(e + 8), doff = rd64(e + 32);
+		int64_t mint = (int64_t)rd64(e + 16), maxt = (int64_t)rd64(e + 24);
+		if ((i && rd32(e) <= rd32(e - IDX_ENT)) || !nframes || nb < nframes || mint > maxt ||
+		    doff < HDR_SIZE || doff > r->index_off || nframes * DIR_ENT > r->index_off - doff)
+			return -EBADMSG;
+	}
+	return 0;
+}
+
+int obs_rollup_open_mem(const void *p, size_t len, struct obs_rollup **out)
+{
+	struct obs_rollup *r = calloc(1, sizeof *r);
+	if (!r)
+		return -ENOMEM;
+	r->p = p;
+	r->len = len;
+	int rc = validate(r);
+	if (rc) {
+		free(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
+int obs_rollup_open(const char *path, struct obs_rollup **out)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	if (fstat(fd, &st)) {
+		int rc = -errno;
+		close(fd);
+		return rc;
+	}
+	if ((uint64_t)st.st_size < HDR_SIZE + FOOT_SIZE) {
+		close(fd);
+		return -EBADMSG;
+	}
+	void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	int err = errno;
+	close(fd);
+	if (m == MAP_FAILED)
+		return -err;
+	int rc = obs_rollup_open_mem(m, (size_t)st.st_size, out);
+	if (rc) {
+		munmap(m, (size_t)st.st_size);
+		return rc;
+	}
+	(*out)->mapped = true;
+	return 0;
+}
+
+void obs_rollup_close(struct obs_rollup *r)
+{
+	if (!r)
+		return;
+	if (r->mapped)
+		munmap((void *)r->p, r->len);
+	free(r);
+}
+
+int64_t obs_rollup_step(const struct obs_rollup *r) { return r->step; }
+uint32_t obs_rollup_series_count(const struct obs_rollup *r) { return r->nseries; }
+size_t obs_rollup_file_bytes(const struct obs_rollup *r) { return r->len; }
+
+int obs_rollup_series_info(const struct obs_rollup *r, uint32_t i, uint32_t *id, uint64_t *nbuckets,
+			   int64_t *mint, int64_t *maxt)
+{
+	if (i >= r->nseries)
+		return -ENOENT;
+	const uint8_t *e = r->p + r->index_off + (size_t)i * IDX_ENT;
+	if (id)
+		*id = rd32(e);
+	if (nbuckets)
+		*nbuckets = rd64(e + 8);
+	if (mint)
+		*mint = (int64_t)rd64(e + 16);
+	if (maxt)
+		*maxt = (int64_t)rd64(e + 24);
+	return 0;
+}
+
+static bool meets(int64_t t, int64_t step, int64_t from, int64_t to)
+{
+	/* [t, t + step) meets [from, to] */
+	return t <= to && (t >= from || from - t < step);
+}
+
+/* Decode one raw frame; keep buckets meeting [from, to]. */
+static int decode_frame(const struct obs_rollup *r, const uint8_t *p, size_t len, const uint8_t *d, int64_t from,
+			int64_t to, struct obs_sketch *scratch, struct obs_rollup_series *out)
+{
+	int64_t first_t = (int64_t)rd64(d), last_t = (int64_t)rd64(d + 8);
+	uint32_t nb = rd32(d + 32);
+	uint64_t pv[4] = { 0, 0, 0, 0 };
+	size_t pos = 0;
+	int64_t t = first_t;
+	for (uint32_t i = 0; i < nb; i++) {
+		if (i) {
+			uint64_t g;
+			if (get_varint(p, len, &pos, &g) || g >= (uint64_t)INT64_MAX / (uint64_t)r->step)
+				return -EBADMSG;
+			int64_t dt = (int64_t)(g + 1) * r->step;
+			if (t > INT64_MAX - dt)
+				return -EBADMSG;
+			t += dt;
+		}
+		uint64_t cnt, nan;
+		if (get_varint(p, len, &pos, &cnt) || get_varint(p, len, &pos, &nan) || cnt + nan < cnt ||
+		    cnt + nan == 0 || t > last_t)
+			return -EBADMSG;
+		double mn = NAN, mx = NAN, sum = NAN, last;
+		if (cnt && (get_xfloat(p, len, &pos, &pv[0], &mn) || get_xfloat(p, len, &pos, &pv[1], &mx) ||
+			    get_xfloat(p, len, &pos, &pv[2], &sum)))
+			return -EBADMSG;
+		if (get_xfloat(p, len, &pos, &pv[3], &last))
+			return -EBADMSG;
+		bool keep = meets(t, r->step, from, to);
+		struct obs_rollup_bucket *b = NULL;
+		struct obs_sketch *sk = scratch;
+		if (keep) {
+			int rc = push_bucket(out, t, &b);
+			if (rc)
+				return rc;
+			sk = b->sk;
+		}
+		if (cnt) {
+			int rc = obs_sketch_decode_body(sk, p, len, &pos, mn, mx);
+			if (rc)
+				return rc;
+			if (obs_sketch_count(sk) != cnt)
+				return -EBADMSG;
+		}
+		if (b) {
+			b->min = mn;
+			b->max = mx;
+			b->sum = sum;
+			b->last = last;
+			b->count = cnt;
+			b->nan_count = nan;
+		}
+	}
+	if (t != last_t || pos != len)
+		return -EBADMSG;
+	return 0;
+}
+
+int obs_rollup_read(struct obs_rollup *r, uint32_t series_id, int64_t from, int64_t to,
+		    struct obs_rollup_series *out)
+{
+	if (out->step && out->step != r->step)
+		return -EINVAL;
+	if (out->n && (out->alpha_ppm ? out->alpha_ppm : OBS_SKETCH_ALPHA_PPM) != r->alpha_ppm)
+		return -EINVAL;
+	/* binary search of the index */
+	size_t lo = 0, hi = r->nseries;
+	const uint8_t *idx = r->p + r->index_off, *e = NULL;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		uint32_t id = rd32(idx + mid * IDX_ENT);
+		if (id == series_id) {
+			e = idx + mid * IDX_ENT;
+			break;
+		}
+		if (id < series_id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!e)
+		return -ENOENT;
+	out->step = r->step;
+	if (!out->n) {
+		out->alpha_ppm = r->alpha_ppm;
+		out->max_buckets = r->max_buckets;
+	}
+	uint32_t nframes = rd32(e + 4);
+	uint64_t nbuckets = rd64(e + 8), doff = rd64(e + 32);
+	const uint8_t *dir = r->p + doff;
+	if (obs_crc32c(0, dir, (size_t)nframes * DIR_ENT) != rd32(e + 40))
+		return -EBADMSG;
+	/* the directory: frames in increasing time, inside the data area */
+	uint64_t total = 0;
+	for (uint32_t f = 0; f < nframes; f++) {
+		const uint8_t *d = dir + (size_t)f * DIR_ENT;
+		int64_t ft = (int64_t)rd64(d), lt = (int64_t)rd64(d + 8);
+		uint64_t off = rd64(d + 16), slen = rd32(d + 24), rawlen = rd32(d + 28), nb = rd32(d + 32);
+		if (ft > lt || ft % r->step || lt % r->step || !nb || (uint64_t)(lt / r->step) - (uint64_t)(ft / r->step) < nb - 1 ||
+		    off < HDR_SIZE || off > r->index_off || slen > r->index_off - off || rawlen > MAX_RAW_FRAME ||
+		    (f && ft <= (int64_t)rd64(d - DIR_ENT + 8)) ||
+		    (f == 0 && ft != (int64_t)rd64(e + 16)) ||
+		    (f == nframes - 1 && lt != (int64_t)rd64(e + 24)))
+			return -EBADMSG;
+		total += nb;
+	}
+	if (total != nbuckets)
+		return -EBADMSG;
+	struct obs_sketch *scratch = NULL;
+	uint8_t *zbuf = NULL;
+	size_t zcap = 0;
+	ZSTD_DCtx *dctx = NULL;
+	int rc = obs_sketch_new(r->alpha_ppm, r->max_buckets, &scratch);
+	for (uint32_t f = 0; f < nframes && !rc; f++) {
+		const uint8_t *d = dir + (size_t)f * DIR_ENT;
+		int64_t ft = (int64_t)rd64(d), lt = (int64_t)rd64(d + 8);
+		if (ft > to)
+			break;
+		if (!meets(lt, r->step, from, to) && lt < from)
+			continue;
+		const uint8_t *sp = r->p + rd64(d + 16);
+		size_t slen = rd32(d + 24), rawlen = rd32(d + 28);
+		if (obs_crc32c(0, sp, slen) != rd32(d + 36)) {
+			rc = -EBADMSG;
+			break;
+		}
+		const uint8_t *fp = sp;
+		size_t flen = slen;
+		if (rawlen) {
+			if (rawlen > zcap) {
+				uint8_t *nz = realloc(zbuf, rawlen);
+				if (!nz) {
+					rc = -ENOMEM;
+					break;
+				}
+				zbuf = nz;
+				zcap = rawlen;
+			}
+			if (!dctx && !(dctx = ZSTD_createDCtx())) {
+				rc = -ENOMEM;
+				break;
+			}
+			size_t z = ZSTD_decompressDCtx(dctx, zbuf, rawlen, sp, slen);
+			if (ZSTD_isError(z) || z != rawlen) {
+				rc = -EBADMSG;
+				break;
+			}
+			fp = zbuf;
+			flen = rawlen;
+		}
+		rc = decode_frame(r, fp, flen, d, from, to, scratch, out);
+	}
+	ZSTD_freeDCtx(dctx);
+	free(zbuf);
+	obs_sketch_free(scratch);
+	return rc;
+}
