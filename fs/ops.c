@@ -386,7 +386,9 @@ static int sync_all(void)
 
 int compact_all(void)
 {
-	return obs_logstore_flush(obsfs->logs);
+	int rc = obs_db_compact(obsfs->db);
+	int rc2 = obs_logstore_flush(obsfs->logs);
+	return rc ? rc : rc2;
 }
 
 static int run_ctl(struct ofile *o, const char *line, size_t n)

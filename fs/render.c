@@ -78,6 +78,15 @@ int render_status(struct obs_buf *out)
 	rc |= obs_buf_printf(out, "wal_syncs          %llu\n", (unsigned long long)st.wal_syncs);
 	rc |= obs_buf_printf(out, "wal_torn_bytes     %llu\n", (unsigned long long)st.wal_torn_bytes);
 	rc |= obs_buf_printf(out, "index_bytes        %llu\n", (unsigned long long)st.index_bytes);
+	rc |= obs_buf_printf(out, "blocks             %llu (level 1: %llu, 2: %llu, 3: %llu)\n",
+			     (unsigned long long)st.blocks, (unsigned long long)st.blocks_by_level[0],
+			     (unsigned long long)st.blocks_by_level[1], (unsigned long long)st.blocks_by_level[2]);
+	rc |= obs_buf_printf(out, "block_bytes        %llu\n", (unsigned long long)st.block_bytes);
+	rc |= obs_buf_printf(out, "block_samples      %llu\n", (unsigned long long)st.block_samples);
+	rc |= obs_buf_printf(out, "block_bytes_per_sample %.3f\n",
+			     st.block_samples ? (double)st.block_bytes / (double)st.block_samples : 0.0);
+	rc |= obs_buf_printf(out, "compactions        %llu (last took %lld ms)\n",
+			     (unsigned long long)st.compactions, (long long)st.last_compact_dur_ms);
 	rc |= obs_buf_printf(out, "rss_max_bytes      %lld\n", (long long)ru.ru_maxrss * 1024);
 	rc |= obs_buf_printf(out, "errors_total       %llu\n",
 			     (unsigned long long)obs_errlog_total(obs_db_errlog(obsfs->db)));

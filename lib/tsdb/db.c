@@ -20,7 +20,9 @@
  * series' generation, which invalidates cached text sizes. */
 #include "tsdb/db.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <ftw.h>
 #include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
@@ -36,6 +38,7 @@
 #include "core/num.h"
 #include "core/obstime.h"
 #include "core/strmap.h"
+#include "tsdb/block.h"
 #include "tsdb/chunk.h"
 #include "tsdb/wal.h"
 
@@ -61,8 +64,12 @@ struct series {
 	struct chunk *closed;
 	uint32_t nclosed, capclosed;
 	struct obs_chunk_enc open;
-	uint64_t nsamples;
+	uint64_t nsamples;         /* in the head and the frozen set */
 	uint64_t gen;              /* bumped by any change other than an append at the end */
+	int64_t floor_t;           /* last compacted sample; older samples are refused */
+	int in_block;              /* some block holds samples of this series */
+	struct chunk *frozen;      /* head chunks being written into a block (readable) */
+	uint32_t nfrozen;
 	/* cached text size, valid while txt_gen == gen and the format matches */
 	uint64_t txt_bytes, txt_gen;
 	int64_t txt_last;
@@ -82,10 +89,22 @@ struct obs_db {
 	struct series **pages[MAX_PAGES];
 	_Atomic uint32_t nseries;
 	int replaying;                     /* set during open only */
+	pthread_rwlock_t cutlock;          /* shared: a batch's WAL append + apply;
+	                                      exclusive: compaction freezing the head */
+	pthread_mutex_t compact_mu;        /* one compaction at a time */
+	pthread_rwlock_t blocks_lock;      /* protects blocks/nblocks and the frozen sets */
+	struct obs_block **blocks;         /* ordered by creation */
+	size_t nblocks;
+	_Atomic uint64_t compactions;
+	int64_t last_compact_ms, last_compact_dur_ms;
 	_Atomic uint64_t ingested, rejected, replayed;
 	int64_t started_ms, replay_ms;
 	struct obs_wal_stats replay_stats;
 };
+
+static int push_range(const uint8_t *data, size_t len, uint32_t n, int64_t from, int64_t to,
+		      struct obs_samples *out);
+static void sort_samples(struct obs_samples *o, size_t from);
 
 /* ---- small encoders ---------------------------------------------------- */
 
@@ -151,6 +170,9 @@ static void series_free(struct series *s)
 	for (uint32_t i = 0; i < s->nclosed; i++)
 		free(s->closed[i].data);
 	free(s->closed);
+	for (uint32_t i = 0; i < s->nfrozen; i++)
+		free(s->frozen[i].data);
+	free(s->frozen);
 	obs_chunk_enc_release(&s->open);
 	obs_labels_release(&s->labels);
 	free(s->canon);
@@ -180,6 +202,7 @@ static int series_insert(struct obs_db *db, uint32_t id, const char *canon, size
 	obs_labels_init(labels);   /* ownership moved */
 	pthread_mutex_init(&s->mu, NULL);
 	obs_chunk_enc_init(&s->open);
+	s->floor_t = INT64_MIN;
 	struct series ***page = &db->pages[id >> PAGE_BITS];
 	if (!*page && !(*page = calloc(PAGE_SIZE_IDS, sizeof **page)))
 		goto nomem;
@@ -396,6 +419,10 @@ static int series_insert_ooo(struct series *s, int64_t t, double v, const char *
 static int series_append(struct obs_db *db, struct series *s, int64_t t, double v, const char **why)
 {
 	uint64_t lastbits;
+	if (t <= s->floor_t) {
+		*why = "sample at or before the series' compacted data";
+		return -ERANGE;
+	}
 	int64_t last = series_last_t(s, &lastbits);
 	if (last == INT64_MIN || t > last) {
 		if (s->open.n >= CHUNK_SAMPLES) {
@@ -561,9 +588,11 @@ static int commit_pending(struct ingest_ctx *c)
 		memcpy(p, &b, 8);
 		p += 8;
 	}
+	pthread_rwlock_rdlock(&db->cutlock);
 	int rc = obs_wal_append(db->wal, REC_SAMPLES, buf, (size_t)(p - buf));
 	free(buf);
 	if (rc) {
+		pthread_rwlock_unlock(&db->cutlock);
 		char msg[128];
 		snprintf(msg, sizeof msg, "write-ahead log write failed: %s", strerror(-rc));
 		c->r->rejected += c->n;
@@ -596,6 +625,7 @@ static int commit_pending(struct ingest_ctx *c)
 	}
 	if (locked)
 		pthread_mutex_unlock(&locked->mu);
+	pthread_rwlock_unlock(&db->cutlock);
 	atomic_fetch_add(&db->ingested, c->r->accepted);
 	return 0;
 }
@@ -688,7 +718,10 @@ static int replay_record(void *ctx, uint8_t type, const uint8_t *p, size_t n)
 		if (!rc) {
 			uint64_t h = obs_strmap_hash(canon.data, canon.len);
 			struct series *s;
-			if (series_get(db, id) || obs_strmap_get(db->byname, h, canon.data, canon.len))
+			struct series *known = series_get(db, id);
+			if (known && known->canonlen == canon.len && !memcmp(known->canon, canon.data, canon.len))
+				rc = 0;   /* registered from a block already */
+			else if (known || obs_strmap_get(db->byname, h, canon.data, canon.len))
 				rc = -EBADMSG;
 			else
 				rc = series_insert(db, id, canon.data, canon.len, &l, h, &s);
@@ -714,6 +747,8 @@ static int replay_record(void *ctx, uint8_t type, const uint8_t *p, size_t n)
 			if (!s)
 				return -EBADMSG;
 			const char *why;
+			if (t <= s->floor_t)
+				continue;   /* already in a block (WAL not yet truncated at the crash) */
 			pthread_mutex_lock(&s->mu);
 			int rc = series_append(db, s, t, bitsd(bits), &why);
 			pthread_mutex_unlock(&s->mu);
@@ -725,6 +760,373 @@ static int replay_record(void *ctx, uint8_t type, const uint8_t *p, size_t n)
 		return 0;
 	}
 	return 0;   /* unknown record types are skipped (written by newer versions) */
+}
+
+/* ---- blocks: loading, compaction, retention -------------------------------
+ *
+ * Compaction freezes the whole head under cutlock (exclusive, so no batch is
+ * half applied), cutting the WAL at the same instant: every record before the
+ * cut is in the frozen set, every record after it is not. The frozen chunks
+ * stay readable while the block is written; once the block is durable and
+ * registered they are dropped and the WAL segments before the cut removed.
+ * Each series' floor_t becomes its last compacted sample: older samples are
+ * refused from then on, which is also what makes a replay of WAL segments
+ * that a crash left behind idempotent (samples <= floor_t are skipped). */
+
+static int rm_tree_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static int rm_tree(const char *path)
+{
+	return nftw(path, rm_tree_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static int block_cmp(const void *a, const void *b)
+{
+	struct obs_block_meta ma, mb;
+	obs_block_get_meta(*(struct obs_block *const *)a, &ma);
+	obs_block_get_meta(*(struct obs_block *const *)b, &mb);
+	if (ma.mint != mb.mint)
+		return ma.mint < mb.mint ? -1 : 1;
+	return strcmp(obs_block_id(*(struct obs_block *const *)a), obs_block_id(*(struct obs_block *const *)b));
+}
+
+/* Register the series of a block and raise floors. */
+static int block_register(struct obs_db *db, struct obs_block *b)
+{
+	uint32_t n = obs_block_series_count(b);
+	struct obs_samples tmp;
+	obs_samples_init(&tmp);
+	int rc = 0;
+	for (uint32_t i = 0; i < n && !rc; i++) {
+		uint32_t id;
+		const char *canon;
+		size_t len;
+		rc = obs_block_series(b, i, &id, &canon, &len);
+		if (rc)
+			break;
+		struct series *s = series_get(db, id);
+		if (!s) {
+			struct obs_labels l;
+			const char *why;
+			if (obs_labels_parse(canon, len, &l, &why)) {
+				rc = -EBADMSG;
+				break;
+			}
+			pthread_rwlock_wrlock(&db->maplock);
+			rc = series_insert(db, id, canon, len, &l, obs_strmap_hash(canon, len), &s);
+			pthread_rwlock_unlock(&db->maplock);
+			obs_labels_release(&l);
+			if (rc)
+				break;
+		} else if (s->canonlen != len || memcmp(s->canon, canon, len)) {
+			rc = -EBADMSG;
+			break;
+		}
+		obs_samples_reset(&tmp);
+		rc = obs_block_read(b, i, INT64_MIN, INT64_MAX, &tmp);
+		pthread_mutex_lock(&s->mu);
+		s->in_block = 1;
+		if (!rc && tmp.n && tmp.t[tmp.n - 1] > s->floor_t)
+			s->floor_t = tmp.t[tmp.n - 1];
+		pthread_mutex_unlock(&s->mu);
+	}
+	obs_samples_release(&tmp);
+	return rc;
+}
+
+/* Open every block of DATADIR/blocks: remove temporaries a crash left, and
+ * blocks whose span lies inside a block of a higher level (the inputs of a
+ * merge that committed before they were deleted). */
+static int blocks_load(struct obs_db *db, char *err, size_t errlen)
+{
+	char dir[4096];
+	snprintf(dir, sizeof dir, "%s/blocks", db->dir);
+	if (mkdir(dir, 0755) && errno != EEXIST) {
+		snprintf(err, errlen, "cannot create '%s': %s", dir, strerror(errno));
+		return -errno;
+	}
+	DIR *d = opendir(dir);
+	if (!d) {
+		snprintf(err, errlen, "cannot open '%s': %s", dir, strerror(errno));
+		return -errno;
+	}
+	struct dirent *e;
+	int rc = 0;
+	while ((e = readdir(d)) && !rc) {
+		char path[4600];
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+		if (e->d_name[0] == '.') {
+			rm_tree(path);   /* an unfinished block */
+			continue;
+		}
+		struct obs_block *b;
+		rc = obs_block_open(path, &b);
+		if (rc) {
+			snprintf(err, errlen, "cannot open block '%s': %s", path, strerror(-rc));
+			break;
+		}
+		struct obs_block **nb = realloc(db->blocks, (db->nblocks + 1) * sizeof *nb);
+		if (!nb) {
+			obs_block_close(b);
+			rc = -ENOMEM;
+			break;
+		}
+		db->blocks = nb;
+		db->blocks[db->nblocks++] = b;
+	}
+	closedir(d);
+	if (rc)
+		return rc;
+	/* drop merge inputs left behind */
+	for (size_t i = 0; i < db->nblocks; i++) {
+		struct obs_block_meta mi;
+		obs_block_get_meta(db->blocks[i], &mi);
+		for (size_t j = 0; j < db->nblocks; j++) {
+			struct obs_block_meta mj;
+			obs_block_get_meta(db->blocks[j], &mj);
+			if (i != j && mj.level > mi.level && mj.mint <= mi.mint && mj.maxt >= mi.maxt) {
+				char path[4600];
+				snprintf(path, sizeof path, "%s", obs_block_dir(db->blocks[i]));
+				obs_block_close(db->blocks[i]);
+				rm_tree(path);
+				db->blocks[i] = db->blocks[--db->nblocks];
+				i--;
+				break;
+			}
+		}
+	}
+	qsort(db->blocks, db->nblocks, sizeof *db->blocks, block_cmp);
+	for (size_t i = 0; i < db->nblocks && !rc; i++) {
+		rc = block_register(db, db->blocks[i]);
+		if (rc)
+			snprintf(err, errlen, "block '%s': %s", obs_block_id(db->blocks[i]), strerror(-rc));
+	}
+	return rc;
+}
+
+static int block_add(struct obs_db *db, const char *id, struct obs_block **out)
+{
+	char path[4600];
+	snprintf(path, sizeof path, "%s/blocks/%s", db->dir, id);
+	struct obs_block *b;
+	int rc = obs_block_open(path, &b);
+	if (rc)
+		return rc;
+	struct obs_block **nb = realloc(db->blocks, (db->nblocks + 1) * sizeof *nb);
+	if (!nb) {
+		obs_block_close(b);
+		return -ENOMEM;
+	}
+	db->blocks = nb;
+	db->blocks[db->nblocks++] = b;
+	*out = b;
+	return 0;
+}
+
+/* Decode chunks into arrays appended to out. */
+static int chunks_decode(const struct chunk *c, uint32_t n, struct obs_samples *out)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		int rc = push_range(c[i].data, c[i].len, c[i].n, INT64_MIN, INT64_MAX, out);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* Merge every block of one level into one block of the next level when
+ * there are at least OBS_MERGE_FANIN of them. Caller holds compact_mu. */
+#define OBS_MERGE_FANIN 4
+#define OBS_MAX_LEVEL 3
+static int blocks_merge(struct obs_db *db)
+{
+	for (int level = 1; level < OBS_MAX_LEVEL; level++) {
+		pthread_rwlock_rdlock(&db->blocks_lock);
+		size_t cnt = 0;
+		struct obs_block *in[64];
+		for (size_t i = 0; i < db->nblocks && cnt < 64; i++) {
+			struct obs_block_meta m;
+			obs_block_get_meta(db->blocks[i], &m);
+			if (m.level == level)
+				in[cnt++] = db->blocks[i];
+		}
+		pthread_rwlock_unlock(&db->blocks_lock);
+		if (cnt < OBS_MERGE_FANIN)
+			continue;
+		char dir[4096];
+		snprintf(dir, sizeof dir, "%s/blocks", db->dir);
+		struct obs_block_writer *w;
+		int rc = obs_block_writer_new(dir, level + 1, &w);
+		if (rc)
+			return rc;
+		struct obs_samples smp;
+		obs_samples_init(&smp);
+		uint32_t nseries = atomic_load(&db->nseries);
+		for (uint32_t id = 0; id < nseries && !rc; id++) {
+			obs_samples_reset(&smp);
+			for (size_t k = 0; k < cnt && !rc; k++) {
+				uint32_t li;
+				if (!obs_block_find(in[k], id, &li))
+					rc = obs_block_read(in[k], li, INT64_MIN, INT64_MAX, &smp);
+			}
+			if (rc || !smp.n)
+				continue;
+			sort_samples(&smp, 0);
+			struct series *s = series_get(db, id);
+			rc = obs_block_writer_add(w, id, s->canon, s->canonlen, smp.t, smp.v, smp.n);
+		}
+		obs_samples_release(&smp);
+		char newid[128];
+		if (rc) {
+			obs_block_writer_abort(w);
+			return rc;
+		}
+		rc = obs_block_writer_commit(w, newid);
+		if (rc)
+			return rc;
+		/* swap: register the merged block, forget and delete the inputs */
+		pthread_rwlock_wrlock(&db->blocks_lock);
+		struct obs_block *nb;
+		rc = block_add(db, newid, &nb);
+		char paths[64][4600];
+		size_t np = 0;
+		if (!rc) {
+			for (size_t k = 0; k < cnt; k++)
+				for (size_t i = 0; i < db->nblocks; i++)
+					if (db->blocks[i] == in[k]) {
+						snprintf(paths[np++], sizeof paths[0], "%s", obs_block_dir(in[k]));
+						obs_block_close(in[k]);
+						memmove(&db->blocks[i], &db->blocks[i + 1], (db->nblocks - i - 1) * sizeof *db->blocks);
+						db->nblocks--;
+						break;
+					}
+			qsort(db->blocks, db->nblocks, sizeof *db->blocks, block_cmp);
+		}
+		pthread_rwlock_unlock(&db->blocks_lock);
+		for (size_t k = 0; k < np; k++)
+			rm_tree(paths[k]);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int obs_db_compact(struct obs_db *db)
+{
+	pthread_mutex_lock(&db->compact_mu);
+	int64_t t0 = obs_time_now();
+	uint64_t segno = 0;
+	uint32_t n = atomic_load(&db->nseries);
+
+	/* 1. freeze the head and cut the WAL at one instant */
+	pthread_rwlock_wrlock(&db->cutlock);
+	int rc = obs_wal_cut(db->wal, &segno);
+	size_t frozen_series = 0;
+	for (uint32_t i = 0; i < n && !rc; i++) {
+		struct series *s = series_get(db, i);
+		if (!s)
+			continue;
+		pthread_mutex_lock(&s->mu);
+		if (s->open.n && (rc = series_cut(s)) == 0) {
+			/* series_cut moved the open chunk into closed */
+		}
+		if (!rc && s->nclosed) {
+			s->frozen = s->closed;
+			s->nfrozen = s->nclosed;
+			s->closed = NULL;
+			s->nclosed = s->capclosed = 0;
+			s->floor_t = s->frozen[s->nfrozen - 1].tmax;
+			frozen_series++;
+		}
+		pthread_mutex_unlock(&s->mu);
+	}
+	pthread_rwlock_unlock(&db->cutlock);
+	if (rc)
+		goto out;
+
+	/* 2. write the block from the frozen chunks (no lock needed to read
+	 * them: only this function changes a frozen set) */
+	char newid[128] = "";
+	if (frozen_series) {
+		char dir[4096];
+		snprintf(dir, sizeof dir, "%s/blocks", db->dir);
+		struct obs_block_writer *w;
+		rc = obs_block_writer_new(dir, 1, &w);
+		struct obs_samples smp;
+		obs_samples_init(&smp);
+		for (uint32_t i = 0; i < n && !rc; i++) {
+			struct series *s = series_get(db, i);
+			if (!s || !s->nfrozen)
+				continue;
+			obs_samples_reset(&smp);
+			rc = chunks_decode(s->frozen, s->nfrozen, &smp);
+			if (!rc)
+				rc = obs_block_writer_add(w, s->id, s->canon, s->canonlen, smp.t, smp.v, smp.n);
+		}
+		obs_samples_release(&smp);
+		if (rc)
+			obs_block_writer_abort(w);
+		else
+			rc = obs_block_writer_commit(w, newid);
+		if (rc)
+			goto out;   /* the frozen sets stay readable; the WAL still holds them */
+	}
+
+	/* 3. register the block, drop the frozen sets */
+	pthread_rwlock_wrlock(&db->blocks_lock);
+	if (newid[0]) {
+		struct obs_block *b;
+		rc = block_add(db, newid, &b);
+		if (!rc)
+			qsort(db->blocks, db->nblocks, sizeof *db->blocks, block_cmp);
+	}
+	for (uint32_t i = 0; i < n && !rc; i++) {
+		struct series *s = series_get(db, i);
+		if (!s || !s->nfrozen)
+			continue;
+		pthread_mutex_lock(&s->mu);
+		uint64_t cnt = 0;
+		for (uint32_t k = 0; k < s->nfrozen; k++) {
+			cnt += s->frozen[k].n;
+			free(s->frozen[k].data);
+		}
+		free(s->frozen);
+		s->frozen = NULL;
+		s->nfrozen = 0;
+		s->nsamples -= cnt;
+		s->in_block = 1;
+		pthread_mutex_unlock(&s->mu);
+	}
+	pthread_rwlock_unlock(&db->blocks_lock);
+	if (rc)
+		goto out;
+
+	/* 4. series known only from the WAL (no samples anywhere) must survive
+	 * the checkpoint: log them again after the cut, then drop old segments */
+	for (uint32_t i = 0; i < n && !rc; i++) {
+		struct series *s = series_get(db, i);
+		if (!s || s->in_block)
+			continue;
+		uint8_t hdr[4] = { (uint8_t)i, (uint8_t)(i >> 8), (uint8_t)(i >> 16), (uint8_t)(i >> 24) };
+		rc = obs_wal_append2(db->wal, REC_SERIES, hdr, 4, s->canon, s->canonlen);
+	}
+	if (!rc)
+		rc = obs_wal_sync(db->wal);
+	if (!rc)
+		rc = obs_wal_remove_before(db->wal, segno);
+	if (!rc)
+		rc = blocks_merge(db);
+	atomic_fetch_add(&db->compactions, 1);
+	db->last_compact_ms = obs_time_now();
+	db->last_compact_dur_ms = db->last_compact_ms - t0;
+out:
+	pthread_mutex_unlock(&db->compact_mu);
+	return rc;
 }
 
 /* ---- open / close ------------------------------------------------------ */
@@ -777,6 +1179,9 @@ int obs_db_open(const char *dir, const struct obs_db_opts *o, struct obs_db **ou
 		obs_db_opts_default(&db->o);
 	db->started_ms = obs_time_now();
 	pthread_rwlock_init(&db->maplock, NULL);
+	pthread_rwlock_init(&db->cutlock, NULL);
+	pthread_rwlock_init(&db->blocks_lock, NULL);
+	pthread_mutex_init(&db->compact_mu, NULL);
 	int rc = -ENOMEM;
 	db->dir = strdup(dir);
 	db->byname = obs_strmap_new();
@@ -793,6 +1198,9 @@ int obs_db_open(const char *dir, const struct obs_db_opts *o, struct obs_db **ou
 		goto fail;
 	}
 	rc = take_lock(db, err, errlen);
+	if (rc)
+		goto fail;
+	rc = blocks_load(db, err, errlen);
 	if (rc)
 		goto fail;
 	char wdir[4096];
@@ -824,6 +1232,9 @@ void obs_db_close(struct obs_db *db)
 	if (!db)
 		return;
 	obs_wal_close(db->wal);
+	for (size_t i = 0; i < db->nblocks; i++)
+		obs_block_close(db->blocks[i]);
+	free(db->blocks);
 	uint32_t n = atomic_load(&db->nseries);
 	for (uint32_t i = 0; i < n; i++)
 		series_free(series_get(db, i));
@@ -836,6 +1247,9 @@ void obs_db_close(struct obs_db *db)
 	if (db->lockfd >= 0)
 		close(db->lockfd);
 	pthread_rwlock_destroy(&db->maplock);
+	pthread_rwlock_destroy(&db->cutlock);
+	pthread_rwlock_destroy(&db->blocks_lock);
+	pthread_mutex_destroy(&db->compact_mu);
 	free(db->dir);
 	free(db);
 }
@@ -922,13 +1336,48 @@ static int push_range(const uint8_t *data, size_t len, uint32_t n, int64_t from,
 	return 0;
 }
 
+static void sort_samples(struct obs_samples *o, size_t from)
+{
+	/* insertion sort: only needed when blocks were read out of time order,
+	 * and then only short runs are displaced */
+	for (size_t i = from + 1; i < o->n; i++) {
+		int64_t t = o->t[i];
+		double v = o->v[i];
+		size_t j = i;
+		while (j > from && o->t[j - 1] > t) {
+			o->t[j] = o->t[j - 1];
+			o->v[j] = o->v[j - 1];
+			j--;
+		}
+		o->t[j] = t;
+		o->v[j] = v;
+	}
+}
+
 int obs_db_read(struct obs_db *db, uint32_t id, int64_t from, int64_t to, struct obs_samples *out)
 {
 	struct series *s = series_get(db, id);
 	if (!s)
 		return -ENOENT;
 	int rc = 0;
+	size_t base = out->n;
+	pthread_rwlock_rdlock(&db->blocks_lock);
+	if (s->in_block) {
+		for (size_t b = 0; b < db->nblocks && !rc; b++) {
+			struct obs_block_meta m;
+			obs_block_get_meta(db->blocks[b], &m);
+			uint32_t li;
+			if (m.maxt < from || m.mint > to || obs_block_find(db->blocks[b], id, &li))
+				continue;
+			rc = obs_block_read(db->blocks[b], li, from, to, out);
+		}
+	}
 	pthread_mutex_lock(&s->mu);
+	for (uint32_t i = 0; i < s->nfrozen && !rc; i++) {
+		const struct chunk *c = &s->frozen[i];
+		if (c->tmax >= from && c->tmin <= to)
+			rc = push_range(c->data, c->len, c->n, from, to, out);
+	}
 	for (uint32_t i = 0; i < s->nclosed && !rc; i++) {
 		const struct chunk *c = &s->closed[i];
 		if (c->tmax < from || c->tmin > to)
@@ -941,6 +1390,12 @@ int obs_db_read(struct obs_db *db, uint32_t id, int64_t from, int64_t to, struct
 		rc = push_range(d, len, s->open.n, from, to, out);
 	}
 	pthread_mutex_unlock(&s->mu);
+	pthread_rwlock_unlock(&db->blocks_lock);
+	for (size_t i = base + 1; i < out->n && !rc; i++)
+		if (out->t[i - 1] >= out->t[i]) {
+			sort_samples(out, base);
+			break;
+		}
 	return rc;
 }
 
@@ -1038,6 +1493,20 @@ void obs_db_get_stats(struct obs_db *db, struct obs_db_stats *st)
 	pthread_rwlock_unlock(&db->maplock);
 	st->started_ms = db->started_ms;
 	st->replay_ms = db->replay_ms;
+	pthread_rwlock_rdlock(&db->blocks_lock);
+	st->blocks = db->nblocks;
+	for (size_t i = 0; i < db->nblocks; i++) {
+		struct obs_block_meta m;
+		obs_block_get_meta(db->blocks[i], &m);
+		st->block_bytes += m.bytes;
+		st->block_samples += m.samples;
+		if (m.level >= 1 && m.level <= 3)
+			st->blocks_by_level[m.level - 1]++;
+	}
+	pthread_rwlock_unlock(&db->blocks_lock);
+	st->compactions = atomic_load(&db->compactions);
+	st->last_compact_ms = db->last_compact_ms;
+	st->last_compact_dur_ms = db->last_compact_dur_ms;
 }
 
 struct top_ctx {

@@ -63,7 +63,8 @@ int obs_db_create(struct obs_db *db, const char *text, size_t n, uint32_t *id, c
 int obs_db_series_text(struct obs_db *db, uint32_t id, struct obs_buf *out);
 uint32_t obs_db_series_count(struct obs_db *db);
 
-/* Samples of series id with from <= t <= to, appended to out in time order. */
+/* Samples of series id with from <= t <= to (blocks, then the head),
+ * appended to out in time order. */
 int obs_db_read(struct obs_db *db, uint32_t id, int64_t from, int64_t to, struct obs_samples *out);
 
 /* Size in bytes of the full "TIME VALUE\n" text of a series in fmt (cached and
@@ -76,6 +77,13 @@ roaring_bitmap_t *obs_db_select(struct obs_db *db, const struct obs_matcher *m, 
 
 struct obs_errlog *obs_db_errlog(struct obs_db *db);
 
+/* Cut the whole head into an immutable block now and return once the block
+ * is durable and the WAL before it removed (checkpoint); then merge blocks of
+ * a level when enough of them exist. Samples at or before a series' last
+ * compacted sample are refused afterwards. 0 or -errno (the head stays intact
+ * and readable on failure). */
+int obs_db_compact(struct obs_db *db);
+
 /* fsync the WAL now. */
 int obs_db_sync(struct obs_db *db);
 
@@ -85,6 +93,9 @@ struct obs_db_stats {
 	uint64_t wal_bytes, wal_segments, wal_syncs, wal_torn_bytes;
 	uint64_t index_bytes, map_bytes;
 	int64_t started_ms, replay_ms;
+	uint64_t blocks, block_bytes, block_samples, blocks_by_level[3];
+	uint64_t compactions;
+	int64_t last_compact_ms, last_compact_dur_ms;
 };
 void obs_db_get_stats(struct obs_db *db, struct obs_db_stats *st);
 
