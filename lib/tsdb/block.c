@@ -68,6 +68,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,8 +79,11 @@
 #include <unistd.h>
 #include <zstd.h>
 
-#define FRAME_TARGET (128u * 1024)    /* raw bytes per chunk-file frame */
+#ifndef FRAME_TARGET
+#define FRAME_TARGET (32u * 1024)     /* raw bytes per chunk-file frame */
+#endif
 #define CHUNK_MAX 8192u               /* samples per chunk */
+#define FCACHE 8                      /* decompressed frames cached per open block */
 #define ZLEVEL 19
 #define RFRAME_MAX (64u << 20)        /* largest raw frame a reader accepts */
 #define RINDEX_MAX (1u << 30)         /* largest raw index body */
@@ -852,7 +856,18 @@ struct rpair {
 	size_t off, len;          /* bitmap bytes in b->body */
 };
 
+/* A decompressed frame shared by readers; refs counts readers using buf. */
+struct fslot {
+	uint32_t frame;           /* UINT32_MAX: empty */
+	uint32_t refs;
+	uint64_t used;            /* LRU tick */
+	uint8_t *buf;
+};
+
 struct obs_block {
+	pthread_mutex_t lock;     /* guards cache and tick, nothing else */
+	struct fslot cache[FCACHE];
+	uint64_t tick;
 	char *dir;
 	const char *id;
 	struct obs_block_meta meta;
@@ -1201,6 +1216,9 @@ int obs_block_open(const char *dir, struct obs_block **out)
 	struct obs_block *b = calloc(1, sizeof(*b));
 	if (!b)
 		return -ENOMEM;
+	pthread_mutex_init(&b->lock, NULL);
+	for (int k = 0; k < FCACHE; k++)
+		b->cache[k].frame = UINT32_MAX;
 	int rc = -ENOMEM;
 	b->dir = strdup(dir);
 	if (!b->dir)
@@ -1264,6 +1282,9 @@ void obs_block_close(struct obs_block *b)
 		return;
 	if (b->cmap)
 		munmap((void *)b->cmap, b->csize);
+	for (int k = 0; k < FCACHE; k++)
+		free(b->cache[k].buf);
+	pthread_mutex_destroy(&b->lock);
 	if (b->all)
 		roaring_bitmap_free(b->all);
 	free(b->body);
@@ -1346,51 +1367,104 @@ static int load_frame(const struct obs_block *b, uint32_t k, ZSTD_DCtx *dc, uint
 	return ZSTD_isError(z) || z != f->rlen ? -EBADMSG : 0;
 }
 
-int obs_block_read(const struct obs_block *b, uint32_t i, int64_t from, int64_t to, struct obs_samples *out)
+/* The raw bytes of frame k: from the cache (*slot >= 0, release with
+ * frame_put) or freshly decompressed (*slot == -1, then *owned is the buffer
+ * to free). Raw frames point into the mapping. */
+static int frame_get(struct obs_block *b, uint32_t k, ZSTD_DCtx **dc, const uint8_t **p, int *slot, uint8_t **owned)
 {
+	const struct rframe *f = &b->frames[k];
+	*slot = -1;
+	*owned = NULL;
+	if (f->raw) {
+		if (obs_crc32c(0, b->cmap + f->off, f->clen) != f->crc)
+			return -EBADMSG;
+		*p = b->cmap + f->off;
+		return 0;
+	}
+	pthread_mutex_lock(&b->lock);
+	for (int i = 0; i < FCACHE; i++)
+		if (b->cache[i].frame == k) {
+			b->cache[i].refs++;
+			b->cache[i].used = ++b->tick;
+			*p = b->cache[i].buf;
+			*slot = i;
+			pthread_mutex_unlock(&b->lock);
+			return 0;
+		}
+	pthread_mutex_unlock(&b->lock);
+	if (!*dc && !(*dc = ZSTD_createDCtx()))
+		return -ENOMEM;
+	uint8_t *buf = malloc(f->rlen);
+	if (!buf)
+		return -ENOMEM;
+	int rc = load_frame(b, k, *dc, buf);
+	if (rc) {
+		free(buf);
+		return rc;
+	}
+	*p = buf;
+	pthread_mutex_lock(&b->lock);
+	int victim = -1;
+	for (int i = 0; i < FCACHE; i++) {
+		if (b->cache[i].frame == k) {   /* another reader won the race */
+			victim = -1;
+			break;
+		}
+		if (!b->cache[i].refs && (victim < 0 || b->cache[i].used < b->cache[victim].used))
+			victim = i;
+	}
+	if (victim >= 0) {
+		struct fslot *sl = &b->cache[victim];
+		free(sl->buf);
+		sl->buf = buf;
+		sl->frame = k;
+		sl->refs = 1;
+		sl->used = ++b->tick;
+		*slot = victim;
+	} else {
+		*owned = buf;
+	}
+	pthread_mutex_unlock(&b->lock);
+	return 0;
+}
+
+static void frame_put(struct obs_block *b, int slot, uint8_t *owned)
+{
+	if (slot >= 0) {
+		pthread_mutex_lock(&b->lock);
+		b->cache[slot].refs--;
+		pthread_mutex_unlock(&b->lock);
+	}
+	free(owned);
+}
+
+int obs_block_read(const struct obs_block *cb, uint32_t i, int64_t from, int64_t to, struct obs_samples *out)
+{
+	struct obs_block *b = (struct obs_block *)cb;   /* only the locked cache changes */
 	if (i >= b->nseries)
 		return -ENOENT;
 	if (from > to)
 		return 0;
 	const struct rseries *s = &b->series[i];
 	size_t n0 = out->n;
-	uint8_t *fbuf = NULL;
 	ZSTD_DCtx *dc = NULL;
 	uint32_t have = UINT32_MAX;
-	int rc = 0;
+	const uint8_t *p = NULL;
+	int slot = -1, rc = 0;
+	uint8_t *owned = NULL;
 	for (uint32_t k = 0; k < s->nchunks && !rc; k++) {
 		const struct rchunk *c = &b->chunks[s->chunk0 + k];
 		if (c->maxt < from)
 			continue;
 		if (c->mint > to)
 			break;
-		const uint8_t *p;
-		const struct rframe *f = &b->frames[c->frame];
-		if (f->raw) {
-			p = b->cmap + f->off;
-			if (have != c->frame) {
-				if (obs_crc32c(0, p, f->clen) != f->crc) {
-					rc = -EBADMSG;
-					break;
-				}
-				have = c->frame;
-			}
-		} else {
-			if (have != c->frame) {
-				if (!dc && !(dc = ZSTD_createDCtx())) {
-					rc = -ENOMEM;
-					break;
-				}
-				free(fbuf);
-				if (!(fbuf = malloc(f->rlen))) {
-					rc = -ENOMEM;
-					break;
-				}
-				if ((rc = load_frame(b, c->frame, dc, fbuf)))
-					break;
-				have = c->frame;
-			}
-			p = fbuf;
+		if (have != c->frame) {
+			if (have != UINT32_MAX)
+				frame_put(b, slot, owned);
+			have = UINT32_MAX;
+			if ((rc = frame_get(b, c->frame, &dc, &p, &slot, &owned)))
+				break;
+			have = c->frame;
 		}
 		if ((rc = obs_samples_reserve(out, c->count)))
 			break;
@@ -1414,7 +1488,8 @@ int obs_block_read(const struct obs_block *b, uint32_t i, int64_t from, int64_t 
 		}
 		out->n += hi - lo;
 	}
-	free(fbuf);
+	if (have != UINT32_MAX)
+		frame_put(b, slot, owned);
 	ZSTD_freeDCtx(dc);
 	if (rc)
 		out->n = n0;
