@@ -25,7 +25,7 @@ int ready_pipe[2] = { -1, -1 };   /* to the waiting parent when daemonized */
 
 struct cli {
 	char *datadir, *mountpoint;
-	char *ooo_window, *sync_interval, *time_fmt, *sync, *log_retention;
+	char *ooo_window, *sync_interval, *time_fmt, *sync, *log_retention, *block_span, *retention;
 	unsigned long max_series, max_series_per_metric, max_line, log_max_line, log_retention_bytes;
 	int show_help, show_version;
 };
@@ -40,6 +40,8 @@ static const struct fuse_opt cli_opts[] = {
 	OPT("max_series_per_metric=%lu", max_series_per_metric),
 	OPT("max_line=%lu", max_line),
 	OPT("log_max_line=%lu", log_max_line),
+	OPT("block_span=%s", block_span),
+	OPT("retention=%s", retention),
 	OPT("log_retention=%s", log_retention),
 	OPT("log_retention_bytes=%lu", log_retention_bytes),
 	OPT("-h", show_help),
@@ -78,6 +80,8 @@ static void usage(void)
 		"  -o sync=close|fsync          fsync the WAL on close of a written file, or only on fsync() (close)\n"
 		"  -o time=rfc3339|epoch        time format of reads (rfc3339)\n"
 		"  -o max_line=BYTES            longest accepted metric input line (1048576)\n"
+		"  -o block_span=DUR            cut the head into a block once it spans this (2h); 0 = only on ctl compact\n"
+		"  -o retention=DUR             drop metric blocks older than this (15d); 0 = keep forever\n"
 		"  -o log_max_line=BYTES        longest accepted log line (65536)\n"
 		"  -o log_retention=DUR         drop log segments older than this (15d)\n"
 		"  -o log_retention_bytes=N     keep at most N bytes of log segments (no limit)\n"
@@ -180,7 +184,9 @@ int main(int argc, char *argv[])
 	obs_db_opts_default(&o);
 	int64_t sync_ms = o.sync_interval_ms;
 	if (parse_dur("ooo_window", c.ooo_window, &o.ooo_window_ms) ||
-	    parse_dur("sync_interval", c.sync_interval, &sync_ms))
+	    parse_dur("sync_interval", c.sync_interval, &sync_ms) ||
+	    parse_dur("block_span", c.block_span, &o.block_span_ms) ||
+	    parse_dur("retention", c.retention, &o.retention_ms))
 		return 2;
 	o.sync_interval_ms = (int)sync_ms;
 	if (c.max_series)

@@ -87,6 +87,13 @@ int render_status(struct obs_buf *out)
 			     st.block_samples ? (double)st.block_bytes / (double)st.block_samples : 0.0);
 	rc |= obs_buf_printf(out, "compactions        %llu (last took %lld ms)\n",
 			     (unsigned long long)st.compactions, (long long)st.last_compact_dur_ms);
+	rc |= obs_buf_printf(out, "blocks_retired     %llu\n", (unsigned long long)st.blocks_retired);
+	if (st.head_maxt >= st.head_mint) {
+		char a[40], b[40];
+		obs_time_format(st.head_mint, OBS_TIME_RFC3339, a);
+		obs_time_format(st.head_maxt, OBS_TIME_RFC3339, b);
+		rc |= obs_buf_printf(out, "head_span          %s .. %s\n", a, b);
+	}
 	rc |= obs_buf_printf(out, "rss_max_bytes      %lld\n", (long long)ru.ru_maxrss * 1024);
 	rc |= obs_buf_printf(out, "errors_total       %llu\n",
 			     (unsigned long long)obs_errlog_total(obs_db_errlog(obsfs->db)));

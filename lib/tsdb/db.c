@@ -32,6 +32,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/labels.h"
@@ -95,7 +96,14 @@ struct obs_db {
 	pthread_rwlock_t blocks_lock;      /* protects blocks/nblocks and the frozen sets */
 	struct obs_block **blocks;         /* ordered by creation */
 	size_t nblocks;
-	_Atomic uint64_t compactions;
+	_Atomic uint64_t compactions, retired;
+	_Atomic int64_t head_mint, head_maxt;   /* time span of samples in the head */
+	_Atomic uint64_t head_samples;
+	pthread_t compactor;
+	int compactor_running;
+	pthread_mutex_t stop_mu;              /* protects stopping, with stop_cv */
+	pthread_cond_t stop_cv;
+	int stopping;
 	int64_t last_compact_ms, last_compact_dur_ms;
 	_Atomic uint64_t ingested, rejected, replayed;
 	int64_t started_ms, replay_ms;
@@ -153,6 +161,10 @@ void obs_db_opts_default(struct obs_db_opts *o)
 	o->sync_interval_ms = 1000;
 	o->wal_segment_bytes = 64u << 20;
 	o->errlog_entries = 1000;
+	o->block_span_ms = 2 * 3600 * 1000;
+	o->head_max_samples = 16u << 20;
+	o->retention_ms = 15LL * 24 * 3600 * 1000;
+	o->check_interval_ms = 5000;
 }
 
 static struct series *series_get(struct obs_db *db, uint32_t id)
@@ -568,6 +580,25 @@ static void on_parse_error(void *ctx, size_t lineno, const char *line, size_t le
 	reject(ctx, lineno, line, len, why, EINVAL);
 }
 
+/* Widen the head's time span by a batch (under cutlock, shared). */
+static void head_note(struct obs_db *db, const struct pending *p, size_t n)
+{
+	if (!n)
+		return;
+	int64_t mn = p[0].t, mx = p[0].t;
+	for (size_t i = 1; i < n; i++) {
+		mn = p[i].t < mn ? p[i].t : mn;
+		mx = p[i].t > mx ? p[i].t : mx;
+	}
+	int64_t cur = atomic_load(&db->head_mint);
+	while (mn < cur && !atomic_compare_exchange_weak(&db->head_mint, &cur, mn))
+		;
+	cur = atomic_load(&db->head_maxt);
+	while (mx > cur && !atomic_compare_exchange_weak(&db->head_maxt, &cur, mx))
+		;
+	atomic_fetch_add(&db->head_samples, n);
+}
+
 /* Log the pending batch to the WAL, then apply it to the head. */
 static int commit_pending(struct ingest_ctx *c)
 {
@@ -625,6 +656,7 @@ static int commit_pending(struct ingest_ctx *c)
 	}
 	if (locked)
 		pthread_mutex_unlock(&locked->mu);
+	head_note(db, c->p, c->n);
 	pthread_rwlock_unlock(&db->cutlock);
 	atomic_fetch_add(&db->ingested, c->r->accepted);
 	return 0;
@@ -754,8 +786,11 @@ static int replay_record(void *ctx, uint8_t type, const uint8_t *p, size_t n)
 			pthread_mutex_unlock(&s->mu);
 			if (rc == -ENOMEM)
 				return rc;
-			if (!rc)
+			if (!rc) {
 				db->replayed++;
+				struct pending one = { s, t, 0 };
+				head_note(db, &one, 1);
+			}
 		}
 		return 0;
 	}
@@ -1045,6 +1080,11 @@ int obs_db_compact(struct obs_db *db)
 		}
 		pthread_mutex_unlock(&s->mu);
 	}
+	if (!rc) {
+		atomic_store(&db->head_mint, INT64_MAX);
+		atomic_store(&db->head_maxt, INT64_MIN);
+		atomic_store(&db->head_samples, 0);
+	}
 	pthread_rwlock_unlock(&db->cutlock);
 	if (rc)
 		goto out;
@@ -1129,6 +1169,67 @@ out:
 	return rc;
 }
 
+int obs_db_retain(struct obs_db *db, int64_t now_ms)
+{
+	if (db->o.retention_ms <= 0)
+		return 0;
+	int64_t cutoff = now_ms - db->o.retention_ms;
+	pthread_mutex_lock(&db->compact_mu);
+	char paths[64][4600];
+	size_t np = 0;
+	pthread_rwlock_wrlock(&db->blocks_lock);
+	for (size_t i = 0; i < db->nblocks && np < 64;) {
+		struct obs_block_meta m;
+		obs_block_get_meta(db->blocks[i], &m);
+		if (m.maxt >= cutoff) {
+			i++;
+			continue;
+		}
+		snprintf(paths[np++], sizeof paths[0], "%s", obs_block_dir(db->blocks[i]));
+		obs_block_close(db->blocks[i]);
+		memmove(&db->blocks[i], &db->blocks[i + 1], (db->nblocks - i - 1) * sizeof *db->blocks);
+		db->nblocks--;
+	}
+	pthread_rwlock_unlock(&db->blocks_lock);
+	for (size_t k = 0; k < np; k++)
+		rm_tree(paths[k]);
+	atomic_fetch_add(&db->retired, np);
+	pthread_mutex_unlock(&db->compact_mu);
+	return (int)np;
+}
+
+/* Background: compact when the head spans block_span or holds too many
+ * samples; apply retention. Errors are kept for the next try (the head and
+ * the WAL stay intact when a compaction fails). */
+static void *compactor_main(void *arg)
+{
+	struct obs_db *db = arg;
+	pthread_mutex_lock(&db->stop_mu);
+	while (!db->stopping) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		int64_t ns = ts.tv_nsec + (db->o.check_interval_ms % 1000) * 1000000;
+		ts.tv_sec += db->o.check_interval_ms / 1000 + ns / 1000000000;
+		ts.tv_nsec = ns % 1000000000;
+		pthread_cond_timedwait(&db->stop_cv, &db->stop_mu, &ts);
+		if (db->stopping)
+			break;
+		pthread_mutex_unlock(&db->stop_mu);
+		int64_t mn = atomic_load(&db->head_mint), mx = atomic_load(&db->head_maxt);
+		uint64_t n = atomic_load(&db->head_samples);
+		if ((db->o.block_span_ms > 0 && mx > mn && mx - mn >= db->o.block_span_ms) ||
+		    (db->o.head_max_samples && n >= db->o.head_max_samples)) {
+			int rc = obs_db_compact(db);
+			if (rc)
+				obs_errlog_add(db->errs, obs_time_now(), "compactor", 0, "", 0, strerror(-rc));
+		}
+		obs_db_retain(db, obs_time_now());
+		pthread_mutex_lock(&db->stop_mu);
+	}
+	pthread_mutex_unlock(&db->stop_mu);
+	return NULL;
+}
+
 /* ---- open / close ------------------------------------------------------ */
 
 static int take_lock(struct obs_db *db, char *err, size_t errlen)
@@ -1182,6 +1283,10 @@ int obs_db_open(const char *dir, const struct obs_db_opts *o, struct obs_db **ou
 	pthread_rwlock_init(&db->cutlock, NULL);
 	pthread_rwlock_init(&db->blocks_lock, NULL);
 	pthread_mutex_init(&db->compact_mu, NULL);
+	pthread_mutex_init(&db->stop_mu, NULL);
+	pthread_cond_init(&db->stop_cv, NULL);
+	atomic_store(&db->head_mint, INT64_MAX);
+	atomic_store(&db->head_maxt, INT64_MIN);
 	int rc = -ENOMEM;
 	db->dir = strdup(dir);
 	db->byname = obs_strmap_new();
@@ -1220,6 +1325,10 @@ int obs_db_open(const char *dir, const struct obs_db_opts *o, struct obs_db **ou
 		goto fail;
 	}
 	db->replay_ms = obs_time_now() - db->started_ms;
+	if (db->o.check_interval_ms > 0) {
+		if (pthread_create(&db->compactor, NULL, compactor_main, db) == 0)
+			db->compactor_running = 1;
+	}
 	*out = db;
 	return 0;
 fail:
@@ -1231,6 +1340,13 @@ void obs_db_close(struct obs_db *db)
 {
 	if (!db)
 		return;
+	if (db->compactor_running) {
+		pthread_mutex_lock(&db->stop_mu);
+		db->stopping = 1;
+		pthread_cond_signal(&db->stop_cv);
+		pthread_mutex_unlock(&db->stop_mu);
+		pthread_join(db->compactor, NULL);
+	}
 	obs_wal_close(db->wal);
 	for (size_t i = 0; i < db->nblocks; i++)
 		obs_block_close(db->blocks[i]);
@@ -1250,6 +1366,8 @@ void obs_db_close(struct obs_db *db)
 	pthread_rwlock_destroy(&db->cutlock);
 	pthread_rwlock_destroy(&db->blocks_lock);
 	pthread_mutex_destroy(&db->compact_mu);
+	pthread_mutex_destroy(&db->stop_mu);
+	pthread_cond_destroy(&db->stop_cv);
 	free(db->dir);
 	free(db);
 }
@@ -1505,6 +1623,9 @@ void obs_db_get_stats(struct obs_db *db, struct obs_db_stats *st)
 	}
 	pthread_rwlock_unlock(&db->blocks_lock);
 	st->compactions = atomic_load(&db->compactions);
+	st->blocks_retired = atomic_load(&db->retired);
+	st->head_mint = atomic_load(&db->head_mint);
+	st->head_maxt = atomic_load(&db->head_maxt);
 	st->last_compact_ms = db->last_compact_ms;
 	st->last_compact_dur_ms = db->last_compact_dur_ms;
 }

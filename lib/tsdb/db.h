@@ -27,6 +27,10 @@ struct obs_db_opts {
 	int sync_interval_ms;           /* WAL group commit interval (1000); 0 = only on sync */
 	size_t wal_segment_bytes;       /* (64 MiB) */
 	size_t errlog_entries;          /* MOUNT/errors ring size (1000) */
+	int64_t block_span_ms;          /* compact the head once it spans this much time (2h); 0 = never by itself */
+	uint64_t head_max_samples;      /* ... or holds this many samples (16 M) */
+	int64_t retention_ms;           /* drop blocks whose newest sample is older (15d); 0 = keep */
+	int64_t check_interval_ms;      /* how often the background compactor looks (5 s) */
 };
 
 void obs_db_opts_default(struct obs_db_opts *o);
@@ -84,6 +88,10 @@ struct obs_errlog *obs_db_errlog(struct obs_db *db);
  * and readable on failure). */
 int obs_db_compact(struct obs_db *db);
 
+/* Delete whole blocks whose newest sample is older than now - retention.
+ * Returns the number of blocks dropped or -errno. */
+int obs_db_retain(struct obs_db *db, int64_t now_ms);
+
 /* fsync the WAL now. */
 int obs_db_sync(struct obs_db *db);
 
@@ -94,8 +102,9 @@ struct obs_db_stats {
 	uint64_t index_bytes, map_bytes;
 	int64_t started_ms, replay_ms;
 	uint64_t blocks, block_bytes, block_samples, blocks_by_level[3];
-	uint64_t compactions;
+	uint64_t compactions, blocks_retired;
 	int64_t last_compact_ms, last_compact_dur_ms;
+	int64_t head_mint, head_maxt;
 };
 void obs_db_get_stats(struct obs_db *db, struct obs_db_stats *st);
 
