@@ -2,7 +2,8 @@
  *
  * File layout (all integers little-endian):
  *
- *   header  32 bytes   "OBSLSEG1" | u32 version (1) | u32 nframes |
+ *   header  32 bytes   "OBSLSEG1" | u16 version (1) | u16 zstd level of
+ *                      the frames | u32 nframes |
  *                      u64 nlines | u64 first_seq
  *   frames             nframes zstd frames back to back from offset 32; frame
  *                      i holds its lines each followed by '\n'
@@ -309,7 +310,7 @@ int obs_logseg_encode(const struct obs_logseg_input *in, const struct obs_logseg
 		mn = mx = 0;
 	uint8_t hdr[HDR_BYTES];
 	memcpy(hdr, "OBSLSEG1", 8);
-	put32(hdr + 8, 1);
+	put32(hdr + 8, 1u | (uint32_t)level << 16);
 	put32(hdr + 12, 0); /* nframes, patched below */
 	put64(hdr + 16, in->n);
 	put64(hdr + 24, in->first_seq);
@@ -490,7 +491,7 @@ struct obs_logseg {
 	struct sframe *fr;
 	uint64_t nlines, first_seq, raw_bytes, text_bytes, index_bytes;
 	int64_t *ts, min_ts, max_ts;
-	int ts_sorted, complete;
+	int ts_sorted, complete, level;
 	struct sfield *fields;
 	int nfields;
 	roaring_bitmap_t *tri;
@@ -540,7 +541,7 @@ int obs_logseg_load(const void *data, size_t n, int own, struct obs_logseg **out
 	if (n < HDR_BYTES + FTR_BYTES || memcmp(p, "OBSLSEG1", 8) || memcmp(p + n - 8, "OBSLSEGE", 8))
 		return -EBADMSG;
 	const uint8_t *ft = p + n - FTR_BYTES;
-	if (get32(ft + 44) != obs_crc32c(obs_crc32c(0, p, HDR_BYTES), ft, 44) || get32(p + 8) != 1)
+	if (get32(ft + 44) != obs_crc32c(obs_crc32c(0, p, HDR_BYTES), ft, 44) || (get32(p + 8) & 0xffff) != 1)
 		return -EBADMSG;
 	uint64_t ioff = get64(ft), icl = get64(ft + 8), iraw = get64(ft + 16);
 	if (ioff < HDR_BYTES || ioff > n - FTR_BYTES || icl != n - FTR_BYTES - ioff || iraw > (1ULL << 34))
@@ -554,6 +555,7 @@ int obs_logseg_load(const void *data, size_t n, int own, struct obs_logseg **out
 	s->cache_idx = -1;
 	s->p = p;
 	s->n = n;
+	s->level = (int)(get32(p + 8) >> 16);
 	s->nframes = get32(p + 12);
 	s->nlines = get64(p + 16);
 	s->first_seq = get64(p + 24);
@@ -686,6 +688,7 @@ void obs_logseg_get_info(const struct obs_logseg *s, struct obs_logseg_info *i)
 	i->min_ts = s->min_ts;
 	i->max_ts = s->max_ts;
 	i->ts_sorted = s->ts_sorted;
+	i->level = s->level;
 }
 
 uint64_t obs_logseg_text_size(const struct obs_logseg *s)

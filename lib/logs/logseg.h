@@ -49,6 +49,7 @@ struct obs_logseg_info {
 	uint32_t nframes, nfields_indexed;
 	int64_t min_ts, max_ts;
 	int ts_sorted;
+	int level;              /* zstd level its frames were written with */
 };
 void obs_logseg_get_info(const struct obs_logseg *s, struct obs_logseg_info *i);
 

@@ -82,7 +82,7 @@ struct obs_logstore {
 	int thr_on, stopping;    /* stopping: mu */
 	pthread_cond_t cond;
 	/* counters (atomics) */
-	uint64_t appended, rejected, flushes, retained, searches, frames_read;
+	uint64_t appended, rejected, flushes, retained, searches, frames_read, compactions;
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -690,6 +690,135 @@ int obs_logstore_retain(struct obs_logstore *ls, int64_t now_ms)
 	return 0;
 }
 
+/* ---- background re-encoding ---------------------------------------------- */
+
+struct collect {
+	struct obs_buf data;
+	uint64_t *off;
+	uint32_t *len;
+	int64_t *ts;
+	size_t n, cap;
+};
+
+static int collect_rec(void *ctx, int64_t ts, const char *line, size_t n)
+{
+	struct collect *c = ctx;
+	if (c->n == c->cap) {
+		size_t nc = c->cap ? 2 * c->cap : 4096;
+		uint64_t *o = realloc(c->off, nc * sizeof(*o));
+		if (o)
+			c->off = o;
+		uint32_t *l = realloc(c->len, nc * sizeof(*l));
+		if (l)
+			c->len = l;
+		int64_t *t = realloc(c->ts, nc * sizeof(*t));
+		if (t)
+			c->ts = t;
+		if (!o || !l || !t)
+			return -ENOMEM;
+		c->cap = nc;
+	}
+	c->off[c->n] = c->data.len;
+	c->len[c->n] = (uint32_t)n;
+	c->ts[c->n] = ts;
+	c->n++;
+	return obs_buf_append(&c->data, line, n);
+}
+
+/* under flush_mu: re-encode segment k of s at the compaction level */
+static int recompact(struct obs_logstore *ls, struct stream *s, struct obs_logseg *old, const char *path)
+{
+	struct collect c;
+	memset(&c, 0, sizeof(c));
+	struct obs_logseg_info in;
+	obs_logseg_get_info(old, &in);
+	int r = obs_logseg_search(old, OBS_TIME_MIN, OBS_TIME_MAX, NULL, collect_rec, &c, NULL);
+	const char **lines = NULL;
+	struct obs_buf out;
+	obs_buf_init(&out);
+	if (r == 0 && c.n != in.nlines)
+		r = -EBADMSG;
+	if (r == 0 && !(lines = malloc((c.n ? c.n : 1) * sizeof(*lines))))
+		r = -ENOMEM;
+	if (r == 0) {
+		for (size_t i = 0; i < c.n; i++)
+			lines[i] = c.data.data + c.off[i];
+		struct obs_logseg_input si = { c.n, c.ts, lines, c.len, in.first_seq };
+		struct obs_logseg_opts so = ls->o.seg;
+		so.level = ls->o.compact_level;
+		r = obs_logseg_encode(&si, &so, &out);
+	}
+	free(lines);
+	free(c.off);
+	free(c.len);
+	free(c.ts);
+	obs_buf_release(&c.data);
+	const char *base = strrchr(path, '/') + 1;
+	if (r == 0)
+		r = write_atomic(s->dir, base, out.data, out.len);   /* replaces the old file */
+	obs_buf_release(&out);
+	struct obs_logseg *seg = NULL;
+	if (r == 0)
+		r = obs_logseg_open(path, &seg);
+	if (r < 0)
+		return r;
+	pthread_rwlock_wrlock(&s->lock);
+	for (size_t i = 0; i < s->nsegs; i++)
+		if (s->segs[i].seg == old) {
+			struct obs_logseg_info ni;
+			obs_logseg_get_info(seg, &ni);
+			s->segs[i].seg = seg;
+			s->segs[i].bytes = ni.file_bytes;
+			seg = old;
+			break;
+		}
+	pthread_rwlock_unlock(&s->lock);
+	obs_logseg_close(seg);   /* the old one (or the new one if the old was dropped meanwhile) */
+	__atomic_add_fetch(&ls->compactions, 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
+int obs_logstore_compact(struct obs_logstore *ls, int max)
+{
+	if (ls->o.compact_level < 0)
+		return 0;
+	int done = 0, r = 0;
+	pthread_mutex_lock(&ls->flush_mu);
+	struct stream **v;
+	size_t n;
+	if ((r = snapshot_streams(ls, &v, &n)) < 0) {
+		pthread_mutex_unlock(&ls->flush_mu);
+		return r;
+	}
+	for (size_t i = 0; i < n && !r && (!max || done < max); i++) {
+		struct stream *s = v[i];
+		for (;;) {
+			/* segments change only under flush_mu, which we hold */
+			struct obs_logseg *seg = NULL;
+			char *path = NULL;
+			pthread_rwlock_rdlock(&s->lock);
+			for (size_t k = 0; k < s->nsegs && !seg; k++) {
+				struct obs_logseg_info in;
+				obs_logseg_get_info(s->segs[k].seg, &in);
+				if (in.level < ls->o.compact_level) {
+					seg = s->segs[k].seg;
+					path = strdup(s->segs[k].path);
+				}
+			}
+			pthread_rwlock_unlock(&s->lock);
+			if (!seg)
+				break;
+			r = path ? recompact(ls, s, seg, path) : -ENOMEM;
+			free(path);
+			if (r < 0 || (max && ++done >= max))
+				break;
+		}
+	}
+	release_streams(ls, v, n);
+	pthread_mutex_unlock(&ls->flush_mu);
+	return r;
+}
+
 static void *flusher(void *arg)
 {
 	struct obs_logstore *ls = arg;
@@ -716,6 +845,8 @@ static void *flusher(void *arg)
 		int64_t now = obs_time_now();
 		if (bytes >= ls->o.head_bytes || (oldest != INT64_MAX && now - oldest >= ls->o.head_age_ms))
 			obs_logstore_flush(ls);
+		else if (bytes < ls->o.head_bytes / 2)
+			obs_logstore_compact(ls, 1);   /* one segment per idle round */
 		if (now - last_retain >= 10000) {
 			obs_logstore_retain(ls, now);
 			last_retain = now;
@@ -743,6 +874,12 @@ int obs_logstore_open(const char *dir, const struct obs_logstore_opts *o, struct
 		ls->o.head_age_ms = 10 * 60 * 1000;
 	if (!ls->o.retention_ms)
 		ls->o.retention_ms = 15LL * 86400 * 1000;
+	if (!ls->o.seg.level)
+		ls->o.seg.level = 12;
+	if (!ls->o.seg.frame_bytes)
+		ls->o.seg.frame_bytes = 8u << 20;
+	if (!ls->o.compact_level)
+		ls->o.compact_level = 15;
 	pthread_mutex_init(&ls->mu, NULL);
 	pthread_mutex_init(&ls->flush_mu, NULL);
 	pthread_cond_init(&ls->cond, NULL);
@@ -1361,6 +1498,7 @@ void obs_logstore_get_stats(struct obs_logstore *ls, struct obs_logstore_stats *
 	st->rejected = __atomic_load_n(&ls->rejected, __ATOMIC_RELAXED);
 	st->flushes = __atomic_load_n(&ls->flushes, __ATOMIC_RELAXED);
 	st->retained_segments = __atomic_load_n(&ls->retained, __ATOMIC_RELAXED);
+	st->compactions = __atomic_load_n(&ls->compactions, __ATOMIC_RELAXED);
 	st->searches = __atomic_load_n(&ls->searches, __ATOMIC_RELAXED);
 	st->frames_read = __atomic_load_n(&ls->frames_read, __ATOMIC_RELAXED);
 }

@@ -42,7 +42,9 @@
  *   DIR/streams/NAME/SEQ.seg   immutable segments (logseg.c), SEQ = 16 hex
  *                          digits, the stream sequence number of its first record
  * A background thread cuts the in-memory head into segments (past
- * opts.head_bytes or opts.head_age_ms) and applies retention. */
+ * opts.head_bytes or opts.head_age_ms) with a fast zstd level, re-encodes
+ * them at opts.compact_level when idle (the size target), and applies
+ * retention. */
 #ifndef OBS_LOGS_LOGSTORE_H
 #define OBS_LOGS_LOGSTORE_H
 
@@ -63,7 +65,9 @@ struct obs_logstore_opts {
 	uint64_t retention_bytes;   /* drop the oldest segments past this total (0: no limit) */
 	int no_background;          /* 1: no flusher thread (flush with obs_logstore_flush) */
 	int wal_sync_ms;            /* WAL group commit interval (0: only on obs_logstore_sync) */
-	struct obs_logseg_opts seg; /* segment encoding (frame size, zstd level) */
+	struct obs_logseg_opts seg; /* segment encoding at flush (default 8 MiB frames, zstd 12) */
+	int compact_level;          /* re-encode flushed segments at this zstd level in the
+				       background (default 15; <0: never) */
 };
 
 /* Rejected input line: the line (not NUL-terminated), its 1-based number in
@@ -92,6 +96,10 @@ int obs_logstore_sync(struct obs_logstore *ls);
 int obs_logstore_flush(struct obs_logstore *ls);
 /* Apply retention now (the flusher does it every few seconds). */
 int obs_logstore_retain(struct obs_logstore *ls, int64_t now_ms);
+/* Re-encode up to max segments (0: all) written below opts.compact_level at
+ * that level, oldest first; the flusher does one per idle second. Readers
+ * see the same records and offsets before and after. */
+int obs_logstore_compact(struct obs_logstore *ls, int max);
 
 /* Visit stream names in sorted order; fn returning non-zero stops. */
 int obs_logstore_streams(struct obs_logstore *ls, int (*fn)(void *ctx, const char *stream), void *ctx);
@@ -125,6 +133,7 @@ struct obs_logstore_stats {
 	uint64_t wal_bytes;
 	uint64_t appended, rejected;                     /* lines since open */
 	uint64_t flushes, retained_segments;             /* segments dropped by retention */
+	uint64_t compactions;                            /* segments re-encoded */
 	uint64_t searches, frames_read;
 };
 void obs_logstore_get_stats(struct obs_logstore *ls, struct obs_logstore_stats *st);

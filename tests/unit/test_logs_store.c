@@ -432,3 +432,52 @@ Test(logstore, retention, .init = mkdir_tmp, .fini = rm_tmp)
 	cr_assert(!memcmp(buf + 25, "new\n", 4));
 	obs_logstore_close(ls);
 }
+
+Test(logstore, compaction_keeps_records, .init = mkdir_tmp, .fini = rm_tmp)
+{
+	struct obs_logstore_opts o;
+	memset(&o, 0, sizeof(o));
+	o.no_background = 1;
+	o.retention_ms = -1;
+	o.seg.level = 1;
+	o.seg.frame_bytes = 2048;
+	o.compact_level = 9;
+	struct obs_logstore *ls;
+	cr_assert_eq(obs_logstore_open(dir, &o, &ls), 0);
+	char w[64];
+	for (int i = 0; i < 500; i++) {
+		int n = snprintf(w, sizeof(w), "level=%s n=%d some repeated text\n", i % 5 ? "info" : "error", i);
+		cr_assert_eq(obs_logstore_append(ls, "c", w, (size_t)n, T0 + i, NULL, NULL), 0);
+		if (i == 250)
+			cr_assert_eq(obs_logstore_flush(ls), 0);
+	}
+	cr_assert_eq(obs_logstore_flush(ls), 0);
+	char *before = text(ls, "c");
+	struct obs_logstore_stats st;
+	obs_logstore_get_stats(ls, &st);
+	uint64_t bytes0 = st.segment_bytes;
+	cr_assert_eq(st.segments, 2);
+	cr_assert_eq(obs_logstore_compact(ls, 0), 0);
+	obs_logstore_get_stats(ls, &st);
+	cr_assert_eq(st.compactions, 2);
+	cr_assert_lt(st.segment_bytes, bytes0);
+	char *after = text(ls, "c");
+	cr_assert_str_eq(after, before);
+	free(after);
+	cr_assert_eq(obs_logstore_compact(ls, 0), 0);   /* nothing left to do */
+	obs_logstore_get_stats(ls, &st);
+	cr_assert_eq(st.compactions, 2);
+	obs_logstore_close(ls);
+	cr_assert_eq(obs_logstore_open(dir, &o, &ls), 0);
+	after = text(ls, "c");
+	cr_assert_str_eq(after, before);
+	uint64_t total;
+	struct obs_logquery *q;
+	cr_assert_eq(obs_logquery_parse("level=error", 11, &q, NULL, 0), 0);
+	cr_assert_eq(obs_logstore_count(ls, "c", OBS_TIME_MIN, OBS_TIME_MAX, q, NULL, NULL, NULL, &total), 0);
+	cr_assert_eq(total, 100);
+	obs_logquery_free(q);
+	free(after);
+	free(before);
+	obs_logstore_close(ls);
+}
