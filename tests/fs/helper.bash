@@ -23,7 +23,8 @@ obs_lock_pid() {
 # returns once mounted) and wait until the kernel shows the mount.
 obs_start() {
 	mkdir -p "$DATA" "$MNT"
-	if ! "$OBSFSD" "$@" "$DATA" "$MNT" 2>"$T/start.err"; then
+	# a crash leaves a core in the daemon's cwd ($T) for the report
+	if ! (cd "$T" && ulimit -c unlimited 2>/dev/null; exec "$OBSFSD" "$@" "$DATA" "$MNT") 2>"$T/start.err"; then
 		echo "obsfsd failed to start:" >&2
 		cat "$T/start.err" >&2
 		return 1
@@ -101,10 +102,20 @@ obs_setup() {
 
 obs_teardown() {
 	[ -n "${T:-}" ] || return 0
-	obs_stop
-	local rc=$?
+	local rc=0
+	if [ -n "${OBS_PID:-}" ] && ! obs_alive "$OBS_PID"; then
+		echo "obsfsd (pid $OBS_PID) died during the test" >&2
+		if ls "$T"/core* >/dev/null 2>&1; then
+			mkdir -p "${BATS_TMPDIR:-/tmp}/obsfs-cores"
+			cp "$T"/core* "${BATS_TMPDIR:-/tmp}/obsfs-cores/" 2>/dev/null
+			echo "core kept in ${BATS_TMPDIR:-/tmp}/obsfs-cores" >&2
+		fi
+		rc=1
+	fi
+	obs_stop || rc=1
 	# a mount left behind would make rm -rf walk into it
 	mountpoint -q "$MNT" 2>/dev/null && fusermount3 -uz "$MNT"
+	[ -e "$MNT" ] && ! ls "$MNT" >/dev/null 2>&1 && fusermount3 -uz "$MNT" 2>/dev/null
 	rm -rf "$T"
 	return $rc
 }
@@ -170,4 +181,13 @@ finally:
     except OSError as e:
         print("close", errno.errorcode[e.errno])
 EOF
+}
+
+# not_mounted DIR: fails when DIR is a mount point (`! cmd` does not fail a
+# bats test, so negations need this form).
+not_mounted() {
+	if mountpoint -q "$1"; then
+		echo "$1 is still mounted" >&2
+		return 1
+	fi
 }

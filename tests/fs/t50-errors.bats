@@ -81,6 +81,7 @@ good_c'
 @test "binary garbage into ingest: rejected, logged escaped, daemon alive" {
 	head -c 100000 /dev/urandom >"$T/garbage"
 	run pywrite "$MNT/ingest" "$T/garbage"
+	echo "$output"
 	[[ "${lines[0]}" == EINVAL ]]
 	[ "$(wc -l <"$MNT/errors")" -gt 0 ]
 	# control bytes never reach the errors text raw
