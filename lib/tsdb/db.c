@@ -113,6 +113,7 @@ struct obs_db {
 static int push_range(const uint8_t *data, size_t len, uint32_t n, int64_t from, int64_t to,
 		      struct obs_samples *out);
 static void sort_samples(struct obs_samples *o, size_t from);
+int obs_db_retain(struct obs_db *db, int64_t now_ms);
 
 /* ---- small encoders ---------------------------------------------------- */
 
@@ -1162,6 +1163,12 @@ int obs_db_compact(struct obs_db *db)
 	if (!rc)
 		rc = blocks_merge(db);
 	atomic_fetch_add(&db->compactions, 1);
+	pthread_mutex_unlock(&db->compact_mu);
+	if (!rc) {
+		int r = obs_db_retain(db, obs_time_now());
+		rc = r < 0 ? r : 0;
+	}
+	pthread_mutex_lock(&db->compact_mu);
 	db->last_compact_ms = obs_time_now();
 	db->last_compact_dur_ms = db->last_compact_ms - t0;
 out:

@@ -83,7 +83,7 @@ struct obs_errlog *obs_db_errlog(struct obs_db *db);
 
 /* Cut the whole head into an immutable block now and return once the block
  * is durable and the WAL before it removed (checkpoint); then merge blocks of
- * a level when enough of them exist. Samples at or before a series' last
+ * a level when enough of them exist, and apply retention. Samples at or before a series' last
  * compacted sample are refused afterwards. 0 or -errno (the head stays intact
  * and readable on failure). */
 int obs_db_compact(struct obs_db *db);
