@@ -258,7 +258,8 @@ static int cmp_pt(const void *x, const void *y)
 /* --merge: pool holds raw samples; --by: per-series bucket results. */
 static void finish_pool(void)
 {
-	qsort(pool, npool, sizeof(*pool), cmp_pt);
+	if (npool)
+		qsort(pool, npool, sizeof(*pool), cmp_pt);
 	struct acc a = { 0 };
 	for (size_t i = 0; i < npool;) {
 		int64_t b = merge ? bucket_of(pool[i].t) : pool[i].t;

@@ -3,7 +3,7 @@
  * Reads the whole input (every series kept apart), then draws. A sparkline
  * uses one character per sample, or per column of time when there are more
  * samples than columns (each column shows the mean of its samples); NaN is a
- * blank. A chart (-c) is HEIGHT rows with a value axis on the left and time
+ * blank, infinities sit at the edges and do not stretch the scale. A chart (-c) is HEIGHT rows with a value axis on the left and time
  * labels below, drawn in braille dots (2x4 per cell), block elements (-b) or
  * plain ASCII (-a); the width follows -W, COLUMNS or the terminal. No colour
  * is used in the terminal. --svg writes all series into one SVG picture. */
@@ -29,7 +29,7 @@ struct pt {
 struct ser {
 	struct pt *p;
 	size_t n, cap;
-	double min, max;     /* over non-NaN values; NaN if none */
+	double min, max;     /* over finite values; NaN if none */
 };
 
 static int ascii, chart, blocks, bare;
@@ -95,11 +95,15 @@ static void columns(const struct ser *s, int ncol, double *col, int hold)
 	free(seen);
 }
 
+/* Level 0..nlev-1 of v between mn and mx; +Inf and -Inf sit at the edges. */
 static int level(double v, double mn, double mx, int nlev)
 {
-	if (mx == mn)
+	if (isinf(v))
+		return v > 0 ? nlev - 1 : 0;
+	double d = (v - mn) / (mx - mn) * (nlev - 1);
+	if (mx == mn || isnan(d))
 		return nlev / 2;
-	int l = (int)floor((v - mn) / (mx - mn) * (nlev - 1) + 0.5);
+	int l = (int)floor(fmin(fmax(d + 0.5, -1), nlev));
 	return l < 0 ? 0 : l >= nlev ? nlev - 1 : l;
 }
 
@@ -399,7 +403,7 @@ static int write_svg(struct ts_in *in, struct ser *ss, size_t n, enum obs_time_f
 		fprintf(f, "<path fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" d=\"", color);
 		for (size_t k = 0; k < ss[i].n; k++) {
 			double v = ss[i].p[k].v;
-			if (isnan(v)) {
+			if (!isfinite(v)) {
 				pen = 0;
 				continue;
 			}
@@ -497,7 +501,7 @@ int main(int argc, char **argv)
 				err(2, "out of memory");
 		}
 		s->p[s->n++] = (struct pt){ x.t, x.v };
-		if (!isnan(x.v)) {
+		if (isfinite(x.v)) {
 			if (!(x.v >= s->min))
 				s->min = x.v;
 			if (!(x.v <= s->max))

@@ -23,6 +23,12 @@ load common
 	assert_output '▅▅▅'
 }
 
+@test "infinities sit at the edges without stretching the scale" {
+	run obs-spark <<<$'0 1\n1 +Inf\n2 2\n3 -Inf\n4 3'
+	assert_success
+	assert_output '▁█▅▁█  min=1 max=3 last=3'
+}
+
 @test "one line per series, labelled with its key" {
 	printf '0 1\n10 2\n' >up
 	printf '0 2\n10 1\n' >down
