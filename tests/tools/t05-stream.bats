@@ -151,3 +151,32 @@ b.txt:2026-11-21T10:00:10.000Z 5"
 		[ "$man" = "$use" ] || { echo "man: $man"; echo "use: $use"; false; }
 	done
 }
+
+@test "printed values read back exactly (100000 random doubles)" {
+	command -v python3 >/dev/null || skip "no python3"
+	python3 - <<'PY' >in.txt
+import random, struct
+r = random.Random(5)
+for i in range(100000):
+    k = i % 4
+    if k == 0:
+        v = struct.unpack("d", struct.pack("Q", r.getrandbits(64)))[0]
+        if v != v or v in (float("inf"), float("-inf")):
+            v = 1.5
+    elif k == 1:
+        v = r.uniform(-1e6, 1e6)
+    elif k == 2:
+        v = r.randrange(1, 10**6) / r.randrange(1, 1000)
+    else:
+        v = r.uniform(0, 1) * 10 ** r.randrange(-20, 20)
+    print(i, repr(v))
+PY
+	obs-agg 1s last in.txt >out.txt
+	run python3 -c '
+import sys
+a = [float(l.split()[1]) for l in open("in.txt")]
+b = [float(l.split()[1]) for l in open("out.txt")]
+bad = [(x, y) for x, y in zip(a, b) if x != y]
+print(len(a), len(b), len(bad), bad[:3])'
+	assert_output '100000 100000 0 []'
+}
