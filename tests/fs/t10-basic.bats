@@ -193,3 +193,36 @@ $((t0 + 60)).5 2
 $((t0 + 120)).25 3"
 	expect_eq "$(stat -c %s "$MNT/metrics/ep")" "$(wc -c <"$MNT/metrics/ep")"
 }
+
+@test "tools on generated files and views: tail, head, wc, grep, awk, sort" {
+	t0=$(aligned_ago 3600 300)
+	seed gen "$t0" 30
+	v="$MNT/metrics/gen@-2h:5m:sum"
+	expect_eq "$(wc -l <"$v")" 6
+	expect_eq "$(tail -n 1 "$v")" "$(rfc3339 $((t0 + 25 * 60))) 140"
+	expect_eq "$(head -n 1 "$v")" "$(rfc3339 $t0) 15"
+	expect_eq "$(awk '{s += $2} END {print s}' "$v")" 465
+	expect_eq "$(sort -k2,2n "$v" | tail -n 1 | cut -d' ' -f2)" 140
+	expect_eq "$(grep -c . "$MNT/metrics/gen@-2h")" 30
+	expect_eq "$(tail -n 1 "$MNT/status" | awk '{print $1, $2}')" "gen 1"
+	expect_eq "$(grep -E '^series ' "$MNT/status" | awk '{print $2}')" 1
+	expect_eq "$(tail -n 1 "$MNT/README")" "$(cat "$MNT/README" | tail -n 1)"
+	echo bogus >"$MNT/ctl" || true
+	expect_eq "$(tail -n 1 "$MNT/errors" | sed 's/^[^ ]* //')" "ctl: unknown command: bogus"
+}
+
+@test "a long series reads the same with any read size and from any offset" {
+	t0=$(($(date +%s) - 4000))
+	for ((i = 0; i < 3000; i++)); do echo "$((t0 + i)) $((i * 7 % 1000)).25"; done >"$MNT/metrics/long"
+	f=$MNT/metrics/long
+	cat "$f" >"$T/cat.out"
+	expect_eq "$(wc -l <"$T/cat.out")" 3000
+	expect_eq "$(stat -c %s "$f")" "$(wc -c <"$T/cat.out")"
+	for bs in 1 7 4096 65536 1000000; do
+		dd if="$f" bs=$bs status=none | cmp - "$T/cat.out"
+	done
+	# from an offset in the middle (tail -c seeks)
+	expect_eq "$(tail -c 1000 "$f")" "$(tail -c 1000 "$T/cat.out")"
+	expect_eq "$(dd if="$f" bs=100 skip=333 count=2 status=none)" "$(dd if="$T/cat.out" bs=100 skip=333 count=2 status=none)"
+	expect_eq "$(tail -n 1 "$f")" "$(rfc3339 $((t0 + 2999))) $((2999 * 7 % 1000)).25"
+}
