@@ -88,6 +88,17 @@ static void usage(void)
 		"FUSE options: -f (foreground), -d (debug), -s (single thread), -o allow_other, ...\n");
 }
 
+/* Tell why we cannot serve: to the waiting parent when daemonized (it
+ * prints it), else on stderr. */
+static void report_failure(const char *msg)
+{
+	if (ready_pipe[1] >= 0) {
+		if (write(ready_pipe[1], msg, strlen(msg)) >= 0)
+			return;
+	}
+	fputs(msg, stderr);
+}
+
 /* Mount and run the multi-threaded loop until unmounted or signalled. */
 static int serve(struct fuse_args *args)
 {
@@ -104,13 +115,13 @@ static int serve(struct fuse_args *args)
 	if (fuse_set_signal_handlers(se))
 		goto unmount;
 	if (fo.singlethread) {
-		rc = fuse_loop(f) ? 1 : 0;
+		rc = fuse_loop(f) < 0 ? 1 : 0;
 	} else {
 		struct fuse_loop_config *cfg = fuse_loop_cfg_create();
 		fuse_loop_cfg_set_clone_fd(cfg, fo.clone_fd);
 		fuse_loop_cfg_set_idle_threads(cfg, fo.max_idle_threads > 0 && fo.max_idle_threads < 1000 ? fo.max_idle_threads : 10);
 		fuse_loop_cfg_set_max_threads(cfg, fo.max_threads > 0 && fo.max_threads < 1000 ? fo.max_threads : 16);
-		rc = fuse_loop_mt(f, cfg) ? 1 : 0;
+		rc = fuse_loop_mt(f, cfg) < 0 ? 1 : 0;   /* > 0: stopped by a signal, a clean exit */
 		fuse_loop_cfg_destroy(cfg);
 	}
 	fuse_remove_signal_handlers(se);
@@ -234,10 +245,7 @@ int main(int argc, char *argv[])
 	if (rc) {
 		char msg[600];
 		snprintf(msg, sizeof msg, "obsfsd: %s\n", err[0] ? err : strerror(-rc));
-		if (ready_pipe[1] >= 0 && write(ready_pipe[1], msg, strlen(msg)) < 0)
-			perror("obsfsd: write");
-		else
-			fputs(msg, stderr);
+		report_failure(msg);
 		return 1;
 	}
 	struct obs_logstore_opts lo = { 0 };
@@ -252,10 +260,7 @@ int main(int argc, char *argv[])
 	if (rc) {
 		char msg[4800];
 		snprintf(msg, sizeof msg, "obsfsd: cannot open the log store '%s': %s\n", ldir, strerror(-rc));
-		if (ready_pipe[1] >= 0 && write(ready_pipe[1], msg, strlen(msg)) < 0)
-			perror("obsfsd: write");
-		else
-			fputs(msg, stderr);
+		report_failure(msg);
 		obs_db_close(fs.db);
 		return 1;
 	}

@@ -134,37 +134,34 @@ static const char *view_at(const char *s, size_t n)
 	return at;
 }
 
-/* "RANGE[:STEP[:FN]]" — RANGE may itself hold ':' inside RFC3339 times, so
- * STEP and FN are taken from the end when they parse as such. */
+/* "RANGE[:STEP[:FN]]" — RANGE may itself hold ':' (RFC3339 times, +hh:mm
+ * offsets), so the split is the one where every part parses, trying
+ * RANGE:STEP:FN, then RANGE:STEP, then RANGE alone. */
 static int parse_view(const char *s, size_t n, struct node *nd)
 {
 	int64_t now = obs_time_now();
-	char fn[16] = "";
-	int64_t step = 0;
-	size_t rlen = n;
 	const char *c1 = memrchr(s, ':', n);
-	if (c1) {
-		struct obs_aggfn f;
-		size_t fl = n - (size_t)(c1 + 1 - s);
-		if (fl < sizeof fn && !obs_aggfn_parse(c1 + 1, fl, &f)) {
-			const char *c2 = memrchr(s, ':', (size_t)(c1 - s));
-			if (c2 && !obs_duration_parse(c2 + 1, (size_t)(c1 - c2 - 1), &step) && step > 0) {
-				memcpy(fn, c1 + 1, fl);
-				fn[fl] = 0;
-				rlen = (size_t)(c2 - s);
-			}
-		} else if (!obs_duration_parse(c1 + 1, fl, &step) && step > 0) {
-			strcpy(fn, "avg");
-			rlen = (size_t)(c1 - s);
-		} else {
-			step = 0;
-		}
+	const char *c2 = c1 ? memrchr(s, ':', (size_t)(c1 - s)) : NULL;
+	struct obs_aggfn f;
+	int64_t step;
+	size_t fl = c1 ? n - (size_t)(c1 + 1 - s) : 0;
+	if (c2 && fl < sizeof nd->fn && !obs_aggfn_parse(c1 + 1, fl, &f) &&
+	    !obs_duration_parse(c2 + 1, (size_t)(c1 - c2 - 1), &step) && step > 0 &&
+	    !obs_range_parse(s, (size_t)(c2 - s), now, &nd->from, &nd->to)) {
+		memcpy(nd->fn, c1 + 1, fl);
+		nd->fn[fl] = 0;
+		nd->step = step;
+		return 0;
 	}
-	if (obs_range_parse(s, rlen, now, &nd->from, &nd->to))
-		return -EINVAL;
-	nd->step = step;
-	memcpy(nd->fn, fn, sizeof fn);
-	return 0;
+	if (c1 && !obs_duration_parse(c1 + 1, fl, &step) && step > 0 &&
+	    !obs_range_parse(s, (size_t)(c1 - s), now, &nd->from, &nd->to)) {
+		strcpy(nd->fn, "avg");
+		nd->step = step;
+		return 0;
+	}
+	nd->step = 0;
+	nd->fn[0] = 0;
+	return obs_range_parse(s, n, now, &nd->from, &nd->to) ? -EINVAL : 0;
 }
 
 static int resolve_series(const char *name, size_t n, struct node *nd)

@@ -1016,6 +1016,8 @@ static int load_index(struct obs_block *b, const uint8_t *f, size_t n)
 	uint64_t rlen = get_u64(f + 16);
 	if (comp > 1 || (uint64_t)slen + IDX_HDR + 4 != n || rlen > RINDEX_MAX)
 		return -EBADMSG;
+	if (rlen > (uint64_t)slen * 4096 + (1u << 20))   /* beyond any real index's ratio */
+		return -EBADMSG;
 	if (obs_crc32c(0, f, n - 4) != get_u32(f + n - 4))
 		return -EBADMSG;
 	if (!comp && rlen != slen)
@@ -1209,10 +1211,6 @@ int obs_block_open(const char *dir, struct obs_block **out)
 {
 	if (!dir || !out)
 		return -EINVAL;
-	const char *base = strrchr(dir, '/');
-	base = base ? base + 1 : dir;
-	if (!strncmp(base, ".tmp-", 5))
-		return -ENOENT;
 	struct obs_block *b = calloc(1, sizeof(*b));
 	if (!b)
 		return -ENOMEM;
@@ -1223,8 +1221,14 @@ int obs_block_open(const char *dir, struct obs_block **out)
 	b->dir = strdup(dir);
 	if (!b->dir)
 		goto fail;
+	for (size_t l = strlen(b->dir); l > 1 && b->dir[l - 1] == '/'; l--)
+		b->dir[l - 1] = 0;
 	b->id = strrchr(b->dir, '/');
 	b->id = b->id ? b->id + 1 : b->dir;
+	if (!strncmp(b->id, ".tmp-", 5)) {   /* a crashed writer's leftovers */
+		rc = -ENOENT;
+		goto fail;
+	}
 	char *mp = path_join(dir, "meta");
 	if (!mp)
 		goto fail;

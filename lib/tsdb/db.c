@@ -99,6 +99,7 @@ struct obs_db {
 	_Atomic uint64_t compactions, retired;
 	_Atomic int64_t head_mint, head_maxt;   /* time span of samples in the head */
 	_Atomic uint64_t head_samples;
+	_Atomic int64_t head_since;           /* arrival time of the head's first sample (0: empty) */
 	pthread_t compactor;
 	int compactor_running;
 	pthread_mutex_t stop_mu;              /* protects stopping, with stop_cv */
@@ -598,6 +599,9 @@ static void head_note(struct obs_db *db, const struct pending *p, size_t n)
 	while (mx > cur && !atomic_compare_exchange_weak(&db->head_maxt, &cur, mx))
 		;
 	atomic_fetch_add(&db->head_samples, n);
+	int64_t zero = 0;
+	if (atomic_load(&db->head_since) == 0)
+		atomic_compare_exchange_strong(&db->head_since, &zero, obs_time_now());
 }
 
 /* Log the pending batch to the WAL, then apply it to the head. */
@@ -703,8 +707,17 @@ int obs_db_ingest_values(struct obs_db *db, uint32_t id, const char *buf, size_t
 		return -ENOENT;
 	}
 	const char *p = buf, *end = buf + n;
-	size_t lineno = 0;
+	size_t lineno = 0, untimed = 0;
 	int rc = 0;
+	/* untimed values land after the series' newest sample even when several
+	 * writes arrive within one millisecond (echo 1 >> f; echo 2 >> f) */
+	uint64_t lastbits;
+	pthread_mutex_lock(&s->mu);
+	int64_t last = series_last_t(s, &lastbits);
+	pthread_mutex_unlock(&s->mu);
+	if (s->floor_t > last)
+		last = s->floor_t;
+	int64_t base = last != INT64_MIN && last >= c.now ? last + 1 : c.now;
 	while (p < end && !rc) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *le = nl ? nl : end;
@@ -720,8 +733,13 @@ int obs_db_ingest_values(struct obs_db *db, uint32_t id, const char *buf, size_t
 			const char *why = NULL;
 			if (obs_parse_value_line(a, (size_t)(b - a), &t, &v, &why))
 				reject(&c, lineno, p, (size_t)(le - p), why ? why : "invalid line", EINVAL);
-			else
-				rc = pending_push(&c, s, t == OBS_TS_NONE ? c.now : t, v);
+			else {
+				/* lines without a time in one write are successive
+				 * samples: 1 ms apart, not duplicates of each other */
+				if (t == OBS_TS_NONE)
+					t = base + (int64_t)untimed++;
+				rc = pending_push(&c, s, t, v);
+			}
 		}
 		p = nl ? nl + 1 : end;
 	}
@@ -1085,6 +1103,7 @@ int obs_db_compact(struct obs_db *db)
 		atomic_store(&db->head_mint, INT64_MAX);
 		atomic_store(&db->head_maxt, INT64_MIN);
 		atomic_store(&db->head_samples, 0);
+		atomic_store(&db->head_since, 0);
 	}
 	pthread_rwlock_unlock(&db->cutlock);
 	if (rc)
@@ -1222,9 +1241,11 @@ static void *compactor_main(void *arg)
 		if (db->stopping)
 			break;
 		pthread_mutex_unlock(&db->stop_mu);
-		int64_t mn = atomic_load(&db->head_mint), mx = atomic_load(&db->head_maxt);
+		/* by the head's age on the wall clock, so that one backfilled
+		 * old (or future) sample does not cut a block at once */
+		int64_t since = atomic_load(&db->head_since);
 		uint64_t n = atomic_load(&db->head_samples);
-		if ((db->o.block_span_ms > 0 && mx > mn && mx - mn >= db->o.block_span_ms) ||
+		if ((db->o.block_span_ms > 0 && since && obs_time_now() - since >= db->o.block_span_ms) ||
 		    (db->o.head_max_samples && n >= db->o.head_max_samples)) {
 			int rc = obs_db_compact(db);
 			if (rc)
@@ -1332,6 +1353,8 @@ int obs_db_open(const char *dir, const struct obs_db_opts *o, struct obs_db **ou
 		goto fail;
 	}
 	db->replay_ms = obs_time_now() - db->started_ms;
+	if (db->o.block_span_ms > 0 && db->o.check_interval_ms > db->o.block_span_ms / 2)
+		db->o.check_interval_ms = db->o.block_span_ms / 2 > 100 ? db->o.block_span_ms / 2 : 100;
 	if (db->o.check_interval_ms > 0) {
 		if (pthread_create(&db->compactor, NULL, compactor_main, db) == 0)
 			db->compactor_running = 1;

@@ -27,7 +27,7 @@ struct obs_db_opts {
 	int sync_interval_ms;           /* WAL group commit interval (1000); 0 = only on sync */
 	size_t wal_segment_bytes;       /* (64 MiB) */
 	size_t errlog_entries;          /* MOUNT/errors ring size (1000) */
-	int64_t block_span_ms;          /* compact the head once it spans this much time (2h); 0 = never by itself */
+	int64_t block_span_ms;          /* compact the head once it has been filling this long (2h); 0 = never by itself */
 	uint64_t head_max_samples;      /* ... or holds this many samples (16 M) */
 	int64_t retention_ms;           /* drop blocks whose newest sample is older (15d); 0 = keep */
 	int64_t check_interval_ms;      /* how often the background compactor looks (5 s) */
