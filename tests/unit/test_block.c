@@ -156,6 +156,16 @@ Test(block, round_trip_bit_exact)
 	cr_assert_eq(strlen(id), 26);
 	struct obs_block *b = open_id(id);
 	cr_assert_str_eq(obs_block_id(b), id);
+	{
+		char p[400];
+		struct obs_block *b2;
+		snprintf(p, sizeof(p), "%s/%s/", blocks, id);
+		cr_assert_eq(obs_block_open(p, &b2), 0);
+		cr_assert_str_eq(obs_block_id(b2), id);
+		obs_block_close(b2);
+		snprintf(p, sizeof(p), "%s/nosuch", blocks);
+		cr_assert_eq(obs_block_open(p, &b2), -ENOENT);
+	}
 	struct obs_block_meta m;
 	obs_block_get_meta(b, &m);
 	cr_assert_eq(m.series, n);
@@ -746,6 +756,15 @@ Test(block, dataset_a_size)
 			cr_assert(s.t[k] == as[i].s.t[k] && bits(s.v[k]) == bits(as[i].s.v[k]), "%s at %zu", as[i].canon, k);
 	}
 	obs_samples_release(&s);
+	struct stat st;
+	char fp[500];
+	snprintf(fp, sizeof(fp), "%s/%s/index", blocks, id);
+	cr_assert_eq(stat(fp, &st), 0);
+	long long isz = (long long)st.st_size;
+	snprintf(fp, sizeof(fp), "%s/%s/chunks", blocks, id);
+	cr_assert_eq(stat(fp, &st), 0);
+	fprintf(stderr, "block: dataset A: index %lld bytes, chunks %lld bytes, meta %lld bytes\n", isz,
+		(long long)st.st_size, (long long)m.bytes - isz - (long long)st.st_size);
 	fprintf(stderr, "block: dataset A: %llu bytes for %zu samples = %.4f bytes/sample "
 		"(write %.2f s; read all series one by one %.1f ms = %.1f M samples/s; fastest series read %.3f ms)\n",
 		(unsigned long long)m.bytes, total, bps, wt, rt * 1e3, (double)total / rt / 1e6, one * 1e3);
