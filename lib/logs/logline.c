@@ -305,7 +305,7 @@ static int json_fields(const char *p, size_t n, obs_logfield_fn fn, void *ctx)
 				i++;
 			ve = i;
 		}
-		if (ve > vs || p[vs - 1] == '"') {
+		if (ke > ks && (ve > vs || p[vs - 1] == '"')) {
 			int r = fn(ctx, p + ks, ke - ks, p + vs, ve - vs);
 			if (r)
 				return r;

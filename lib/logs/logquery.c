@@ -70,6 +70,17 @@ static struct obs_lq_node *node_new(struct parser *p, enum obs_lq_kind k)
 	return nd;
 }
 
+/* copy n bytes (which may hold NULs) and terminate */
+static char *memdup0(const char *p, size_t n)
+{
+	char *o = malloc(n + 1);
+	if (o) {
+		memcpy(o, p, n);
+		o[n] = 0;
+	}
+	return o;
+}
+
 static int is_ws(char c)
 {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
@@ -141,7 +152,7 @@ static char *bare(struct parser *p, size_t *len)
 	while (p->i < p->n && !word_end_char(p->s[p->i]))
 		p->i++;
 	*len = p->i - s;
-	char *out = strndup(p->s + s, *len);
+	char *out = memdup0(p->s + s, *len);
 	if (!out)
 		perr(p, "out of memory");
 	return out;
@@ -200,7 +211,7 @@ static struct obs_lq_node *term(struct parser *p)
 				return NULL;
 			}
 			nd->vlen = p->i - st;
-			nd->value = strndup(s + st, nd->vlen);
+			nd->value = memdup0(s + st, nd->vlen);
 			p->i++;
 			while (p->i < n && s[p->i] == 'i') {
 				flags |= PCRE2_CASELESS;
@@ -243,7 +254,7 @@ static struct obs_lq_node *term(struct parser *p)
 			if (!(nd = node_new(p, OBS_LQ_FIELD)))
 				return NULL;
 			nd->op = op;
-			nd->field = strndup(s + p->i, j - p->i);
+			nd->field = memdup0(s + p->i, j - p->i);
 			p->i = j + ol;
 			if (p->i < n && (s[p->i] == '"' || s[p->i] == '\''))
 				nd->value = quoted(p, &nd->vlen);
@@ -252,7 +263,7 @@ static struct obs_lq_node *term(struct parser *p)
 				while (p->i < n && s[p->i] != '/')
 					p->i += s[p->i] == '\\' ? 2 : 1;
 				nd->vlen = (p->i < n ? p->i : n) - st;
-				nd->value = strndup(s + st, nd->vlen);
+				nd->value = memdup0(s + st, nd->vlen);
 				if (p->i < n)
 					p->i++;
 			} else
@@ -435,7 +446,7 @@ int obs_logquery_parse(const char *s, size_t n, struct obs_logquery **out, char 
 		if (sl == 5 && !memcmp(suf, "count", 5))
 			q->count = 1;
 		else if (sl > 3 && !memcmp(suf, "by=", 3))
-			q->by = strndup(suf + 3, sl - 3);
+			q->by = memdup0(suf + 3, sl - 3);
 		else {
 			perr(&p, "unknown output '#%.*s' (want #count or #by=FIELD)", (int)(sl > 40 ? 40 : sl), suf);
 			free(q);
@@ -661,7 +672,7 @@ int obs_logpath_parse(const char *name, int64_t now_ms, char **stream, int64_t *
 		if (r < 0)
 			return r;
 	}
-	char *s = strndup(name, i);
+	char *s = memdup0(name, i);
 	if (!s) {
 		obs_logquery_free(lq);
 		return -ENOMEM;

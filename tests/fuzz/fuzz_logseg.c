@@ -1,0 +1,104 @@
+// sources: lib/logs/logseg.c lib/logs/logquery.c lib/logs/logline.c lib/core/obstime.c lib/core/crc32c.c lib/core/buf.c lib/core/strmap.c
+/* fuzz_logseg.c — libFuzzer harness for log segments. Odd first byte: the
+ * rest is loaded as a segment image (must be rejected or searchable without
+ * faults). Even: the rest, split on '\n', is encoded as a segment, loaded
+ * back and every record must come back byte for byte; a field count must
+ * agree with a full scan. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/obstime.h"
+#include "logs/logquery.h"
+#include "logs/logseg.h"
+
+struct chk {
+	size_t i, n;
+	const char **l;
+	uint32_t *len;
+	int64_t *ts;
+};
+
+static int chk_rec(void *ctx, int64_t ts, const char *line, size_t n)
+{
+	struct chk *c = ctx;
+	if (c->l) {
+		if (c->i >= c->n || n != c->len[c->i] || memcmp(line, c->l[c->i], n) || ts != c->ts[c->i])
+			abort();
+	}
+	c->i++;
+	return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size < 1)
+		return 0;
+	struct obs_logseg *s;
+	if (data[0] & 1) {
+		void *copy = malloc(size - 1 ? size - 1 : 1);
+		if (!copy)
+			return 0;
+		memcpy(copy, data + 1, size - 1);
+		if (obs_logseg_load(copy, size - 1, 1, &s) == 0) {
+			struct chk c = { 0, 0, NULL, NULL, NULL };
+			obs_logseg_search(s, OBS_TIME_MIN, OBS_TIME_MAX, NULL, chk_rec, &c, NULL);
+			char buf[256];
+			size_t got;
+			obs_logseg_read_text(s, 0, buf, sizeof(buf), &got);
+			obs_logseg_close(s);
+		} else
+			free(copy);
+		return 0;
+	}
+	size_t cap = 1;
+	for (size_t i = 1; i < size; i++)
+		cap += data[i] == '\n';
+	const char **l = malloc(cap * sizeof(*l));
+	uint32_t *len = malloc(cap * sizeof(*len));
+	int64_t *ts = malloc(cap * sizeof(*ts));
+	size_t n = 0;
+	const char *p = (const char *)data + 1, *end = (const char *)data + size;
+	while (l && len && ts && p < end) {
+		const char *e = memchr(p, '\n', (size_t)(end - p));
+		if (!e)
+			e = end;
+		l[n] = p;
+		len[n] = (uint32_t)(e - p);
+		ts[n] = (int64_t)(n * 37 % 11) * 1000 - 5000;
+		n++;
+		p = e + 1;
+	}
+	struct obs_logseg_input in = { n, ts, l, len, 7 };
+	struct obs_logseg_opts o = { 64, 1, 4, 0 };
+	struct obs_buf b;
+	obs_buf_init(&b);
+	if (l && len && ts && obs_logseg_encode(&in, &o, &b) == 0) {
+		if (obs_logseg_load(b.data, b.len, 0, &s) != 0)
+			abort();
+		struct chk c = { 0, n, l, len, ts };
+		if (obs_logseg_search(s, OBS_TIME_MIN, OBS_TIME_MAX, NULL, chk_rec, &c, NULL) != 0 || c.i != n)
+			abort();
+		struct obs_logquery *q;
+		if (obs_logquery_parse("level>=warn", 11, &q, NULL, 0) == 0) {
+			uint64_t cnt = 0;
+			struct chk all = { 0, 0, NULL, NULL, NULL };
+			obs_logseg_count(s, OBS_TIME_MIN, OBS_TIME_MAX, q, NULL, NULL, NULL, &cnt, NULL);
+			size_t want = 0;
+			for (size_t i = 0; i < n; i++)
+				want += obs_logquery_match(q, l[i], len[i]);
+			if (cnt != want)
+				abort();
+			(void)all;
+			obs_logquery_free(q);
+		}
+		obs_logseg_close(s);
+	}
+	obs_buf_release(&b);
+	free(l);
+	free(len);
+	free(ts);
+	return 0;
+}
