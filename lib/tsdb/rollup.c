@@ -16,10 +16,15 @@
  *      else raw). Raw frame = buckets, each:
  *          varint (t - t_prev) / step - 1     (absent for the first: t = first_t)
  *          varint count, varint nan_count     (count + nan_count > 0)
- *          if count > 0: float min, float max, float sum
- *          float last
- *          if count > 0: sketch body (sketch.c), whose count must equal count;
- *                        its min/max are the bucket's
+ *          if count > 0:
+ *              u8 eq: bit0 max == min, bit1 sum == min, bit2 last == min,
+ *                     bit3 last == max (not with bit2), other bits 0
+ *                     (equal = same bits; an equal field is not written)
+ *              float min, [float max], [float sum], [float last]
+ *              if count > 2: sketch body (sketch.c), whose count must equal
+ *                  count; its min/max are the bucket's. With 1 or 2 values
+ *                  the sketch is that of {min} or {min, max}: not written.
+ *          else: float last (a NaN)
  *        float = control byte (lz << 4 | tz, lz + tz <= 8) then 8 - lz - tz
  *        bytes (LE) of (bits XOR bits of the same field of the previous
  *        bucket of the frame, 0 for the first) >> 8*tz: lz/tz count the zero
@@ -513,16 +518,22 @@ static int encode_bucket(struct obs_buf *raw, const struct obs_rollup_bucket *b,
 		rc = put_varint(raw, b->count);
 	if (!rc)
 		rc = put_varint(raw, b->nan_count);
-	if (!rc && b->count) {
-		rc = put_xfloat(raw, b->min, &pv[0]);
-		if (!rc)
-			rc = put_xfloat(raw, b->max, &pv[1]);
-		if (!rc)
-			rc = put_xfloat(raw, b->sum, &pv[2]);
-	}
+	if (rc)
+		return rc;
+	if (!b->count)
+		return put_xfloat(raw, b->last, &pv[3]);
+	uint64_t mn = dbits(b->min), mx = dbits(b->max), last = dbits(b->last);
+	uint8_t eq = (mx == mn ? 1 : 0) | (dbits(b->sum) == mn ? 2 : 0) | (last == mn ? 4 : last == mx ? 8 : 0);
+	rc = obs_buf_append(raw, &eq, 1);
 	if (!rc)
+		rc = put_xfloat(raw, b->min, &pv[0]);
+	if (!rc && !(eq & 1))
+		rc = put_xfloat(raw, b->max, &pv[1]);
+	if (!rc && !(eq & 2))
+		rc = put_xfloat(raw, b->sum, &pv[2]);
+	if (!rc && !(eq & 12))
 		rc = put_xfloat(raw, b->last, &pv[3]);
-	if (!rc && b->count)
+	if (!rc && b->count > 2)
 		rc = obs_sketch_encode_body(b->sk, raw);
 	return rc;
 }
@@ -540,7 +551,7 @@ int obs_rollup_writer_add(struct obs_rollup_writer *w, uint32_t series_id, const
 			return -EINVAL;
 		if (b->count) {
 			if (!b->sk || obs_sketch_count(b->sk) != b->count || isnan(b->min) || isnan(b->max) ||
-			    b->min > b->max)
+			    b->min > b->max || obs_sketch_min(b->sk) != b->min || obs_sketch_max(b->sk) != b->max)
 				return -EINVAL;
 			uint32_t a = obs_sketch_alpha_ppm(b->sk), m = obs_sketch_max_buckets(b->sk);
 			if (!w->params_set) {
@@ -867,12 +878,29 @@ static int decode_frame(const struct obs_rollup *r, const uint8_t *p, size_t len
 		if (get_varint(p, len, &pos, &cnt) || get_varint(p, len, &pos, &nan) || cnt + nan < cnt ||
 		    cnt + nan == 0 || t > last_t)
 			return -EBADMSG;
-		double mn = NAN, mx = NAN, sum = NAN, last;
-		if (cnt && (get_xfloat(p, len, &pos, &pv[0], &mn) || get_xfloat(p, len, &pos, &pv[1], &mx) ||
-			    get_xfloat(p, len, &pos, &pv[2], &sum)))
+		double mn = NAN, mx = NAN, sum = NAN, last = NAN;
+		if (cnt) {
+			if (pos >= len)
+				return -EBADMSG;
+			uint8_t eq = p[pos++];
+			if ((eq & ~15) || (eq & 12) == 12 || get_xfloat(p, len, &pos, &pv[0], &mn))
+				return -EBADMSG;
+			mx = sum = mn;
+			if (!(eq & 1) && get_xfloat(p, len, &pos, &pv[1], &mx))
+				return -EBADMSG;
+			if (!(eq & 2) && get_xfloat(p, len, &pos, &pv[2], &sum))
+				return -EBADMSG;
+			if (eq & 4)
+				last = mn;
+			else if (eq & 8)
+				last = mx;
+			else if (get_xfloat(p, len, &pos, &pv[3], &last))
+				return -EBADMSG;
+			if (!(mn <= mx) || (cnt == 1 && dbits(mn) != dbits(mx)))
+				return -EBADMSG;
+		} else if (get_xfloat(p, len, &pos, &pv[3], &last)) {
 			return -EBADMSG;
-		if (get_xfloat(p, len, &pos, &pv[3], &last))
-			return -EBADMSG;
+		}
 		bool keep = meets(t, r->step, from, to);
 		struct obs_rollup_bucket *b = NULL;
 		struct obs_sketch *sk = scratch;
@@ -882,12 +910,18 @@ static int decode_frame(const struct obs_rollup *r, const uint8_t *p, size_t len
 				return rc;
 			sk = b->sk;
 		}
-		if (cnt) {
+		if (cnt > 2) {
 			int rc = obs_sketch_decode_body(sk, p, len, &pos, mn, mx);
 			if (rc)
 				return rc;
 			if (obs_sketch_count(sk) != cnt)
 				return -EBADMSG;
+		} else if (cnt && keep) {
+			int rc = obs_sketch_add(sk, mn);
+			if (!rc && cnt == 2)
+				rc = obs_sketch_add(sk, mx);
+			if (rc)
+				return rc;
 		}
 		if (b) {
 			b->min = mn;

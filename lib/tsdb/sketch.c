@@ -9,10 +9,15 @@
  *                                                 store; other bits 0)
  *            | [varint zero_count] | [varint pinf_count] | [varint ninf_count]
  *            | [store positive] | [store negative]   (present per flag)
- *   store := varint nnz (>= 1) | zz key0 | varint count0
- *            | (varint key_i - key_{i-1} - 1 | varint count_i) * (nnz - 1)
+ *   store := varint nnz (>= 1) | zz (key0 - base) | varint count0
+ *            | (varint key_{i-1} - key_i - 1 | varint count_i) * (nnz - 1)
  *
- * Only non-zero buckets are written, keys strictly increasing. A valid body
+ * Only non-zero buckets are written, keys strictly decreasing from the
+ * highest, which is the key of the largest magnitude of the store: base is
+ * key(max) for the positive store when max is finite and >= the minimum
+ * value, key(-min) for the negative store likewise, else 0 — so key0 - base
+ * is usually 0 (one byte) and min/max must be known before the body is
+ * decoded (the full encoding keeps them at its end). A valid body
  * has every present count > 0, keys within +-idx_limit (the largest key any
  * double can reach for this alpha), a store span (last key - first key + 1) of
  * at most max_buckets and a total count that fits 64 bits. */
@@ -366,7 +371,12 @@ static int get_varint(const uint8_t *p, size_t len, size_t *pos, uint64_t *out)
 static uint64_t zz_enc(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
 static int64_t zz_dec(uint64_t u) { return (int64_t)(u >> 1) ^ -(int64_t)(u & 1); }
 
-static int store_encode(const struct store *st, struct obs_buf *out)
+static int64_t store_base(const struct obs_sketch *s, double extreme)
+{
+	return isfinite(extreme) && extreme >= OBS_SKETCH_MIN_VALUE ? key_of(s, extreme) : 0;
+}
+
+static int store_encode(const struct store *st, struct obs_buf *out, int64_t base)
 {
 	uint64_t nnz = 0;
 	for (int64_t k = st->lo; k <= st->hi; k++)
@@ -374,11 +384,11 @@ static int store_encode(const struct store *st, struct obs_buf *out)
 	int rc = put_varint(out, nnz);
 	int64_t prev = 0;
 	bool first = true;
-	for (int64_t k = st->lo; k <= st->hi && !rc; k++) {
+	for (int64_t k = st->hi; k >= st->lo && !rc; k--) {
 		uint64_t n = st->c[k - st->base];
 		if (!n)
 			continue;
-		rc = put_varint(out, first ? zz_enc(k) : (uint64_t)(k - prev - 1));
+		rc = put_varint(out, first ? zz_enc(k - base) : (uint64_t)(prev - k - 1));
 		if (!rc)
 			rc = put_varint(out, n);
 		prev = k;
@@ -400,9 +410,9 @@ int obs_sketch_encode_body(const struct obs_sketch *s, struct obs_buf *out)
 	if (!rc && s->ninf)
 		rc = put_varint(out, s->ninf);
 	if (!rc && s->pos.total)
-		rc = store_encode(&s->pos, out);
+		rc = store_encode(&s->pos, out, store_base(s, s->max));
 	if (!rc && s->neg.total)
-		rc = store_encode(&s->neg, out);
+		rc = store_encode(&s->neg, out, store_base(s, -s->min));
 	if (rc)
 		out->len = old;
 	return rc;
@@ -417,7 +427,7 @@ static int add_checked(uint64_t *acc, uint64_t n)
 }
 
 static int store_decode(const struct obs_sketch *s, struct store *st, const uint8_t *p, size_t len, size_t *pos,
-			uint64_t *total)
+			uint64_t *total, int64_t base)
 {
 	uint64_t nnz, u, n;
 	if (get_varint(p, len, pos, &nnz) || nnz == 0 || nnz > s->max_buckets)
@@ -427,15 +437,17 @@ static int store_decode(const struct obs_sketch *s, struct store *st, const uint
 		if (get_varint(p, len, pos, &u))
 			return -EBADMSG;
 		if (i == 0) {
-			k = zz_dec(u);
+			if (u > (uint64_t)4 * (uint64_t)s->idx_limit + 2)
+				return -EBADMSG;
+			k = base + zz_dec(u);
 			if (k < -s->idx_limit || k > s->idx_limit)
 				return -EBADMSG;
 			first = k;
 		} else {
 			if (u >= (uint64_t)s->max_buckets)
 				return -EBADMSG;
-			k += (int64_t)u + 1;
-			if (k > s->idx_limit || k - first + 1 > (int64_t)s->max_buckets)
+			k -= (int64_t)u + 1;
+			if (k < -s->idx_limit || first - k + 1 > (int64_t)s->max_buckets)
 				return -EBADMSG;
 		}
 		if (get_varint(p, len, pos, &n) || n == 0 || add_checked(total, n))
@@ -465,9 +477,9 @@ int obs_sketch_decode_body(struct obs_sketch *s, const uint8_t *p, size_t len, s
 				rc = -EBADMSG;
 		}
 	if (!rc && (flags & 8))
-		rc = store_decode(s, &s->pos, p, len, pos, &total);
+		rc = store_decode(s, &s->pos, p, len, pos, &total, store_base(s, max));
 	if (!rc && (flags & 16))
-		rc = store_decode(s, &s->neg, p, len, pos, &total);
+		rc = store_decode(s, &s->neg, p, len, pos, &total, store_base(s, -min));
 	if (!rc && total && (isnan(min) || isnan(max) || min > max))
 		rc = -EBADMSG;
 	if (rc) {

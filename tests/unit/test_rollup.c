@@ -536,6 +536,26 @@ Test(rollup, year_long_series_at_1h, .timeout = 120)
 	       n, h.n, obs_rollup_file_bytes(r), (double)obs_rollup_file_bytes(r) / (double)h.n, c1 - c0, c2 - c1);
 	printf("30 days at 1h p99 from the rollup file: %.3f ms (target < 10 ms); from raw: %.1f ms\n", best, d1 - d0);
 	cr_assert(best < 10, "30-day read took %.3f ms", best);
+
+	/* the finer tiers over the first 30 days: on-disk bytes per bucket */
+	static const int64_t tier[] = { MIN_MS, 5 * MIN_MS };
+	for (size_t k = 0; k < 2; k++) {
+		struct obs_rollup_series ts;
+		obs_rollup_series_init(&ts);
+		cr_assert_eq(obs_rollup_compute(raw.t, raw.v, 30 * 8640, tier[k], &ts), 0);
+		const char *tp = tmp_path("tier");
+		cr_assert_eq(obs_rollup_writer_new(tp, tier[k], &w), 0);
+		cr_assert_eq(obs_rollup_writer_add(w, 1, &ts), 0);
+		cr_assert_eq(obs_rollup_writer_commit(w), 0);
+		struct obs_rollup *tr;
+		cr_assert_eq(obs_rollup_open(tp, &tr), 0);
+		printf("tier %lldm: %zu buckets of %lld samples in %zu bytes (%.1f bytes/bucket)\n",
+		       (long long)(tier[k] / MIN_MS), ts.n, (long long)(tier[k] / 10000), obs_rollup_file_bytes(tr),
+		       (double)obs_rollup_file_bytes(tr) / (double)ts.n);
+		obs_rollup_close(tr);
+		unlink(tp);
+		obs_rollup_series_release(&ts);
+	}
 	obs_samples_release(&rawview);
 	obs_samples_release(&davg);
 	obs_samples_release(&view);
