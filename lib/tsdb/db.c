@@ -902,6 +902,7 @@ static int blocks_load(struct obs_db *db, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot create '%s': %s", dir, strerror(errno));
 		return -errno;
 	}
+	obs_block_gc_tmp(dir);
 	DIR *d = opendir(dir);
 	if (!d) {
 		snprintf(err, errlen, "cannot open '%s': %s", dir, strerror(errno));
@@ -914,10 +915,8 @@ static int blocks_load(struct obs_db *db, char *err, size_t errlen)
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
 		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-		if (e->d_name[0] == '.') {
-			rm_tree(path);   /* an unfinished block */
-			continue;
-		}
+		if (e->d_name[0] == '.')
+			continue;   /* unfinished blocks, removed below */
 		struct obs_block *b;
 		rc = obs_block_open(path, &b);
 		if (rc) {
