@@ -257,13 +257,21 @@ int node_resolve(const char *path, struct node *nd)
 			{ "README", N_README }, { "ingest", N_INGEST }, { "ctl", N_CTL },
 			{ "status", N_STATUS }, { "errors", N_ERRORS }, { "metrics", N_METRICS_DIR },
 			{ "select", N_SELECT_DIR }, { "labels", N_LABELS_DIR },
-			{ "logs", N_LOGS_DIR },
+			{ "logs", N_LOGS_DIR }, { "export", N_EXPORT },
 		};
 		for (size_t i = 0; i < sizeof top / sizeof top[0]; i++)
 			if (comp_eq(p, len, top[i].name)) {
 				nd->kind = top[i].k;
+				nd->from = INT64_MIN;
+				nd->to = INT64_MAX;
 				return 0;
 			}
+		if (len > 7 && !memcmp(p, "export@", 7)) {
+			if (parse_view(p + 7, len - 7, nd) || nd->step)
+				return -ENOENT;
+			nd->kind = N_EXPORT;
+			return 0;
+		}
 		return -ENOENT;
 	}
 	if (comp_eq(p, len, "metrics")) {

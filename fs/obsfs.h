@@ -35,6 +35,7 @@ extern int ready_pipe[2];            /* [1]: tell the waiting parent we are moun
 enum node_kind {
 	N_NONE = 0,
 	N_ROOT, N_README, N_INGEST, N_CTL, N_STATUS, N_ERRORS,
+	N_EXPORT,                        /* export[@RANGE]: every sample as Prometheus text */
 	N_METRICS_DIR, N_SERIES, N_VIEW,
 	N_SELECT_DIR,                    /* select/M1/.../Mk/ */
 	N_LABELS_DIR, N_LABEL_DIR,       /* labels/, labels/K/ */
@@ -72,6 +73,8 @@ int render_readme(struct obs_buf *out);
 int render_status(struct obs_buf *out);
 int render_view(const struct node *n, struct obs_buf *out);
 int render_log_view(const char *name, struct obs_buf *out);
+/* Append series id's samples in [from, to] as "SERIES VALUE TIMESTAMP_MS" lines. */
+int render_export_series(uint32_t id, int64_t from, int64_t to, struct obs_buf *out);
 /* ctl "compact": cut the metrics head into a block and the log heads into
  * segments, returning when both are durable. */
 int compact_all(void);

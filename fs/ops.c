@@ -21,6 +21,8 @@ struct ofile {
 	struct node nd;
 	pthread_mutex_t mu;        /* protects everything below */
 	struct obs_buf content;    /* text served by read */
+	uint64_t base;             /* file offset of content.data[0] (N_EXPORT streams) */
+	uint32_t next_id;          /* N_EXPORT: next series to render */
 	int rendered;
 	int64_t rendered_to;       /* N_SERIES: time of the last rendered sample */
 	struct obs_buf carry;      /* written bytes after the last newline */
@@ -148,7 +150,7 @@ static int obs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_
 	switch (nd.kind) {
 	case N_ROOT: {
 		static const char *const top[] = { "README", "ingest", "ctl", "status", "errors",
-						   "metrics", "select", "labels", "logs" };
+						   "export", "metrics", "select", "labels", "logs" };
 		for (size_t i = 0; i < sizeof top / sizeof top[0]; i++)
 			filler(buf, top[i], NULL, 0, 0);
 		break;
@@ -343,9 +345,44 @@ static int ofile_render(struct ofile *o, off_t want_end)
 	return rc;
 }
 
+/* export streams series after series; memory stays bounded because the
+ * consumed front of the buffer is dropped. A seek backwards restarts. */
+static int read_export(struct ofile *o, char *buf, size_t size, off_t off)
+{
+	int rc = 0;
+	pthread_mutex_lock(&o->mu);
+	if ((uint64_t)off < o->base) {
+		obs_buf_reset(&o->content);
+		o->base = 0;
+		o->next_id = 0;
+	}
+	uint32_t n = obs_db_series_count(obsfs->db);
+	while (o->base + o->content.len < (uint64_t)off + size && o->next_id < n && !rc)
+		rc = render_export_series(o->next_id++, o->nd.from, o->nd.to, &o->content);
+	if (!rc) {
+		uint64_t end = o->base + o->content.len;
+		size_t got = (uint64_t)off >= end ? 0 : (size_t)(end - (uint64_t)off);
+		if (got > size)
+			got = size;
+		if (got)
+			memcpy(buf, o->content.data + ((uint64_t)off - o->base), got);
+		rc = (int)got;
+		size_t used = (size_t)((uint64_t)off + got - o->base);
+		if (used > (1u << 20)) {
+			memmove(o->content.data, o->content.data + used, o->content.len - used);
+			o->content.len -= used;
+			o->base += used;
+		}
+	}
+	pthread_mutex_unlock(&o->mu);
+	return rc;
+}
+
 static int obs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct ofile *o = (struct ofile *)(uintptr_t)fi->fh;
+	if (o->nd.kind == N_EXPORT)
+		return read_export(o, buf, size, off);
 	if (o->nd.kind == N_LOG_STREAM) {
 		size_t got = 0;
 		int e = obs_logstore_read_text(obsfs->logs, o->nd.arg.data, (uint64_t)off, buf, size, &got);

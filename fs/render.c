@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "core/num.h"
 #include "logs/logstore.h"
 #include "tsdb/downsample.h"
 
@@ -146,5 +147,48 @@ int render_log_view(const char *name, struct obs_buf *out)
 		rc = obs_logstore_render_view(obsfs->logs, stream, from, to, q, obsfs->timefmt, out);
 	free(stream);
 	obs_logquery_free(q);
+	return rc;
+}
+
+static size_t put_i64(int64_t v, char *p)
+{
+	char tmp[24];
+	size_t n = 0, k = 0;
+	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+	do {
+		tmp[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		p[k++] = '-';
+	while (n)
+		p[k++] = tmp[--n];
+	return k;
+}
+
+int render_export_series(uint32_t id, int64_t from, int64_t to, struct obs_buf *out)
+{
+	struct obs_samples s;
+	struct obs_buf name;
+	obs_samples_init(&s);
+	obs_buf_init(&name);
+	int rc = obs_db_read(obsfs->db, id, from, to, &s);
+	if (!rc && s.n)
+		rc = obs_db_series_text(obsfs->db, id, &name);
+	if (!rc && s.n)
+		rc = obs_buf_reserve(out, s.n * (name.len + 48));
+	for (size_t i = 0; i < s.n && !rc; i++) {
+		char *p = out->data + out->len;
+		memcpy(p, name.data, name.len);
+		size_t k = name.len;
+		p[k++] = ' ';
+		k += (size_t)obs_num_format(s.v[i], p + k);
+		p[k++] = ' ';
+		k += put_i64(s.t[i], p + k);
+		p[k++] = '\n';
+		out->len += k;
+	}
+	obs_buf_release(&name);
+	obs_samples_release(&s);
 	return rc;
 }

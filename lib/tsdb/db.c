@@ -1565,9 +1565,8 @@ int obs_db_text_size(struct obs_db *db, uint32_t id, enum obs_time_fmt fmt, uint
 		obs_samples_release(&tail);
 		return rc;
 	}
-	char line[96];
 	for (size_t i = 0; i < tail.n; i++)
-		bytes += (uint64_t)obs_sample_render(tail.t[i], tail.v[i], fmt, line);
+		bytes += obs_sample_text_len(tail.t[i], tail.v[i], fmt);
 	pthread_mutex_lock(&s->mu);
 	if (s->gen == gen) {
 		s->txt_valid = 1;

@@ -60,6 +60,15 @@ int obs_sample_render(int64_t t, double v, enum obs_time_fmt fmt, char *buf)
 	return n;
 }
 
+size_t obs_sample_text_len(int64_t t, double v, enum obs_time_fmt fmt)
+{
+	char buf[64];
+	/* RFC3339 with milliseconds is 24 bytes for years 0000..9999 */
+	if (fmt == OBS_TIME_RFC3339 && t >= -62167219200000LL && t <= 253402300799999LL)
+		return 24 + 1 + (size_t)obs_num_format(v, buf) + 1;
+	return (size_t)obs_sample_render(t, v, fmt, buf);
+}
+
 int obs_samples_render(const struct obs_samples *s, size_t from, enum obs_time_fmt fmt, struct obs_buf *out)
 {
 	if (from >= s->n)

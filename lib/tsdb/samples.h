@@ -23,6 +23,8 @@ int obs_samples_push(struct obs_samples *s, int64_t t, double v);
 
 /* One line "TIME VALUE\n" into buf (>= 64 bytes); returns its length. */
 int obs_sample_render(int64_t t, double v, enum obs_time_fmt fmt, char *buf);
+/* Length of that line, without building the time text when it is fixed. */
+size_t obs_sample_text_len(int64_t t, double v, enum obs_time_fmt fmt);
 /* Append the lines of samples [from, s->n) to out. */
 int obs_samples_render(const struct obs_samples *s, size_t from, enum obs_time_fmt fmt, struct obs_buf *out);
 

@@ -50,14 +50,51 @@ out obsfs.wal_bytes_per_sample "$(stat_of wal_bytes_per_sample)"
 out obsfs.rss_kb_after_ingest "$RSS1"
 out obsfs.rss_bytes_per_series "$(awk -v a="$RSS0" -v b="$RSS1" -v s="$SERIES" 'BEGIN{printf "%.0f", (b-a)*1024/s}')"
 
-log "reading every series back"
+log "exporting every sample (MOUNT/export, Prometheus text) from the head"
 t0=$(now)
-cat "$MNT"/metrics/* > "$T/export.txt"
+cat "$MNT/export" > "$T/export.txt"
 t1=$(now)
 EXP_S=$(secs "$t0" "$t1")
 out obsfs.export_lines "$(wc -l < "$T/export.txt")"
+out obsfs.export_head_s "$EXP_S"
+log "reading every series file back (cat metrics/*)"
+t0=$(now)
+cat "$MNT"/metrics/* > "$T/export.txt"
+t1=$(now)
+out obsfs.cat_all_series_s "$(secs "$t0" "$t1")"
+out obsfs.cat_all_series_samples_per_s "$(awk -v n="$SAMPLES" -v s="$(secs "$t0" "$t1")" 'BEGIN{printf "%.0f", n/s}')"
+
+log "compacting the head into a block (echo compact > ctl)"
+t0=$(now)
+echo compact > "$MNT/ctl"
+t1=$(now)
+out obsfs.compact_s "$(secs "$t0" "$t1")"
+fusermount3 -u "$MNT"
+DISK=$(find "$T/data" -type f -printf '%s %b\n' | awk '{a=$2*512; s+=($1<a?$1:a)} END{printf "%.0f", s}')
+BLK=$(find "$T/data/blocks" -type f -printf '%s\n' | awk '{s+=$1} END{printf "%.0f", s}')
+out obsfs.disk_bytes_total "$DISK"
+out obsfs.disk_bytes_blocks "$BLK"
+OBS_BPS=$(awk -v a="$DISK" -v n="$SAMPLES" 'BEGIN{printf "%.4f", a/n}')
+out obsfs.bytes_per_sample "$OBS_BPS"
+t0=$(now)
+"$BIN/obsfsd" -o sync_interval=0 "$T/data" "$MNT" 2>/dev/null
+t1=$(now)
+out obsfs.restart_s "$(secs "$t0" "$t1")"
+PID=$(pgrep -n -f "obsfsd -o sync_interval=0 $T/data")
+out obsfs.rss_bytes_per_series_after_restart_from_block "$(awk -v a="$(rss_kb "$PID")" -v s="$SERIES" 'BEGIN{printf "%.0f", a*1024/s}')"
+t0=$(now)
+cat "$MNT/export" > "$T/export2.txt"
+t1=$(now)
+EXP_S=$(secs "$t0" "$t1")
 out obsfs.export_s "$EXP_S"
 out obsfs.export_samples_per_s "$(awk -v n="$SAMPLES" -v s="$EXP_S" 'BEGIN{printf "%.0f", n/s}')"
+[ "$(wc -l < "$T/export2.txt")" = "$SAMPLES" ] || log "export after compaction lost samples"
+log "reading one series (24 h would be 86,400 samples) from a block"
+S1=$(ls "$MNT/metrics" | head -1)
+t0=$(now)
+cat "$MNT/metrics/$S1" > /dev/null
+t1=$(now)
+out obsfs.read_one_series_from_block_s "$(secs "$t0" "$t1")"
 
 log "one long series: 1,000,000 samples written, then read back"
 awk 'BEGIN{t=1700000000000; for(i=0;i<1000000;i++) printf "bench_long{k=\"v\"} %.3f %.0f\n", 100+sin(i/100)*10, t+i*1000}' > "$T/long.prom"
@@ -88,6 +125,10 @@ if [ "${BENCH_PEERS:-1}" = 1 ]; then
 	PROM_EXP=$(awk '$1=="export_s"{print $2}' "$T/prom.out")
 	out ratio.ingest_obsfs_over_vm "$(div "$OBS_RATE" "${VM_RATE:-0}")"
 	out ratio.ingest_obsfs_over_prom "$(div "$OBS_RATE" "${PROM_RATE:-0}")"
+	VM_BPS=$(awk '$1=="bytes_per_sample"{print $2}' "$T/vm.out")
+	PROM_BPS=$(awk '$1=="bytes_per_sample"{print $2}' "$T/prom.out")
+	out ratio.bytes_per_sample_obsfs_over_vm "$(div "$OBS_BPS" "${VM_BPS:-0}")"
+	out ratio.bytes_per_sample_obsfs_over_prom "$(div "$OBS_BPS" "${PROM_BPS:-0}")"
 	out ratio.export_time_vm_over_obsfs "$(div "${VM_EXP:-0}" "$EXP_S")"
 	out ratio.export_time_prom_over_obsfs "$(div "${PROM_EXP:-0}" "$EXP_S")"
 fi
