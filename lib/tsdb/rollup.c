@@ -13,19 +13,26 @@
  *   [32, index_off)); a series is cut into frames of at most 256 buckets so
  *   that a short range decodes only the frames it meets:
  *      frame data (stored_len bytes; zstd of raw_len bytes when raw_len != 0,
- *      else raw). Raw frame = buckets, each:
+ *      else raw). Raw frame = u8 scale, then buckets. scale 0..15: the
+ *      frame is decimal, every min, max and last of a bucket with count > 0
+ *      is m / 10^scale (m an integer, |m| <= 2^53, the division giving
+ *      back the very double); 0xff: not decimal. Each bucket:
  *          varint (t - t_prev) / step - 1     (absent for the first: t = first_t)
  *          varint count, varint nan_count     (count + nan_count > 0)
  *          if count > 0:
  *              u8 eq: bit0 max == min, bit1 sum == min, bit2 last == min,
- *                     bit3 last == max (not with bit2), other bits 0
+ *                     bit3 last == max (not with bit2), bit4 (decimal frames
+ *                     only) sum is not decimal, other bits 0
  *                     (equal = same bits; an equal field is not written)
  *              float min, [float max], [float sum], [float last]
  *              if count > 2: sketch body (sketch.c), whose count must equal
  *                  count; its min/max are the bucket's. With 1 or 2 values
  *                  the sketch is that of {min} or {min, max}: not written.
  *          else: float last (a NaN)
- *        float = control byte (lz << 4 | tz, lz + tz <= 8) then 8 - lz - tz
+ *        float = in a decimal frame, for min, max, last (and sum unless
+ *        bit4) of a bucket with count > 0: zz varint m - m of the same field
+ *        of the previous such bucket of the frame (0 for the first);
+ *        otherwise control byte (lz << 4 | tz, lz + tz <= 8) then 8 - lz - tz
  *        bytes (LE) of (bits XOR bits of the same field of the previous
  *        bucket of the frame, 0 for the first) >> 8*tz: lz/tz count the zero
  *        bytes at the top/bottom of that XOR.
@@ -183,6 +190,83 @@ static int get_xfloat(const uint8_t *p, size_t len, size_t *pos, uint64_t *prev,
 	*prev ^= x;
 	*out = dval(*prev);
 	return 0;
+}
+
+static const double p10[16] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7,
+				  1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15 };
+#define DEC_MAX_M (1LL << 53)
+
+/* v as m / 10^e exactly (same bits back), or false. */
+static bool dec_of(double v, int e, int64_t *m)
+{
+	double x = v * p10[e];
+	if (!(fabs(x) <= (double)DEC_MAX_M))
+		return false;
+	int64_t k = llround(x);
+	if (dbits((double)k / p10[e]) != dbits(v))
+		return false;
+	*m = k;
+	return true;
+}
+
+/* Per-frame coding state of the four float fields. */
+struct fcol {
+	uint64_t bits;   /* previous bits, XOR form */
+	int64_t m;       /* previous integer, decimal form */
+};
+struct fctx {
+	int e;           /* decimal scale, -1: not decimal */
+	struct fcol c[4];
+};
+
+static uint64_t zz_enc(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
+static int64_t zz_dec(uint64_t u) { return (int64_t)(u >> 1) ^ -(int64_t)(u & 1); }
+
+static int put_val(struct obs_buf *b, struct fctx *f, int col, double v, bool dec)
+{
+	int64_t m;
+	if (dec && f->e >= 0 && dec_of(v, f->e, &m)) {
+		int rc = put_varint(b, zz_enc(m - f->c[col].m));
+		f->c[col].m = m;
+		return rc;
+	}
+	return put_xfloat(b, v, &f->c[col].bits);
+}
+
+static int get_val(const uint8_t *p, size_t len, size_t *pos, struct fctx *f, int col, bool dec, double *out)
+{
+	if (!(dec && f->e >= 0))
+		return get_xfloat(p, len, pos, &f->c[col].bits, out);
+	uint64_t u;
+	if (get_varint(p, len, pos, &u))
+		return -EBADMSG;
+	int64_t d = zz_dec(u), m = f->c[col].m;
+	if (d > DEC_MAX_M - m || d < -DEC_MAX_M - m)
+		return -EBADMSG;
+	m += d;
+	f->c[col].m = m;
+	*out = (double)m / p10[f->e];
+	return 0;
+}
+
+/* The smallest scale at which the min, max and last of every bucket of
+ * b[0..n) with count > 0 are decimal, or -1. */
+static int frame_scale(const struct obs_rollup_bucket *b, size_t n)
+{
+	int e = 0;
+	int64_t m;
+	for (size_t i = 0; i < n; i++) {
+		if (!b[i].count)
+			continue;
+		const double v[3] = { b[i].min, b[i].max, b[i].last };
+		for (int k = 0; k < 3; k++) {
+			while (e < 16 && !dec_of(v[k], e, &m))
+				e++;
+			if (e == 16)
+				return -1;
+		}
+	}
+	return e;
 }
 
 /* ---- series ---- */
@@ -509,7 +593,7 @@ int obs_rollup_writer_new(const char *path, int64_t step, struct obs_rollup_writ
 }
 
 static int encode_bucket(struct obs_buf *raw, const struct obs_rollup_bucket *b, const struct obs_rollup_bucket *prev,
-			 int64_t step, uint64_t pv[4])
+			 int64_t step, struct fctx *f)
 {
 	int rc = 0;
 	if (prev)
@@ -521,18 +605,21 @@ static int encode_bucket(struct obs_buf *raw, const struct obs_rollup_bucket *b,
 	if (rc)
 		return rc;
 	if (!b->count)
-		return put_xfloat(raw, b->last, &pv[3]);
+		return put_val(raw, f, 3, b->last, false);
 	uint64_t mn = dbits(b->min), mx = dbits(b->max), last = dbits(b->last);
-	uint8_t eq = (mx == mn ? 1 : 0) | (dbits(b->sum) == mn ? 2 : 0) | (last == mn ? 4 : last == mx ? 8 : 0);
+	int64_t m;
+	bool sum_dec = f->e >= 0 && dec_of(b->sum, f->e, &m);
+	uint8_t eq = (mx == mn ? 1 : 0) | (dbits(b->sum) == mn ? 2 : 0) | (last == mn ? 4 : last == mx ? 8 : 0) |
+		     (f->e >= 0 && !sum_dec ? 16 : 0);
 	rc = obs_buf_append(raw, &eq, 1);
 	if (!rc)
-		rc = put_xfloat(raw, b->min, &pv[0]);
+		rc = put_val(raw, f, 0, b->min, true);
 	if (!rc && !(eq & 1))
-		rc = put_xfloat(raw, b->max, &pv[1]);
+		rc = put_val(raw, f, 1, b->max, true);
 	if (!rc && !(eq & 2))
-		rc = put_xfloat(raw, b->sum, &pv[2]);
+		rc = put_val(raw, f, 2, b->sum, sum_dec);
 	if (!rc && !(eq & 12))
-		rc = put_xfloat(raw, b->last, &pv[3]);
+		rc = put_val(raw, f, 3, b->last, true);
 	if (!rc && b->count > 2)
 		rc = obs_sketch_encode_body(b->sk, raw);
 	return rc;
@@ -576,10 +663,14 @@ int obs_rollup_writer_add(struct obs_rollup_writer *w, uint32_t series_id, const
 	int rc = 0;
 	for (size_t f = 0; f < s->n && !rc; f += FRAME_BUCKETS) {
 		size_t e = f + FRAME_BUCKETS < s->n ? f + FRAME_BUCKETS : s->n;
-		uint64_t pv[4] = { 0, 0, 0, 0 };
+		struct fctx fc;
+		memset(&fc, 0, sizeof fc);
+		fc.e = frame_scale(s->b + f, e - f);
+		uint8_t scale = fc.e < 0 ? 0xff : (uint8_t)fc.e;
 		obs_buf_reset(&w->raw);
+		rc = obs_buf_append(&w->raw, &scale, 1);
 		for (size_t i = f; i < e && !rc; i++)
-			rc = encode_bucket(&w->raw, &s->b[i], i > f ? &s->b[i - 1] : NULL, w->step, pv);
+			rc = encode_bucket(&w->raw, &s->b[i], i > f ? &s->b[i - 1] : NULL, w->step, &fc);
 		if (rc)
 			break;
 		if (w->raw.len > MAX_RAW_FRAME)
@@ -861,8 +952,12 @@ static int decode_frame(const struct obs_rollup *r, const uint8_t *p, size_t len
 {
 	int64_t first_t = (int64_t)rd64(d), last_t = (int64_t)rd64(d + 8);
 	uint32_t nb = rd32(d + 32);
-	uint64_t pv[4] = { 0, 0, 0, 0 };
-	size_t pos = 0;
+	struct fctx fc;
+	memset(&fc, 0, sizeof fc);
+	if (len < 1 || (p[0] > 15 && p[0] != 0xff))
+		return -EBADMSG;
+	fc.e = p[0] == 0xff ? -1 : p[0];
+	size_t pos = 1;
 	int64_t t = first_t;
 	for (uint32_t i = 0; i < nb; i++) {
 		if (i) {
@@ -883,22 +978,23 @@ static int decode_frame(const struct obs_rollup *r, const uint8_t *p, size_t len
 			if (pos >= len)
 				return -EBADMSG;
 			uint8_t eq = p[pos++];
-			if ((eq & ~15) || (eq & 12) == 12 || get_xfloat(p, len, &pos, &pv[0], &mn))
+			if ((eq & ~31) || (eq & 12) == 12 || ((eq & 16) && fc.e < 0) ||
+			    get_val(p, len, &pos, &fc, 0, true, &mn))
 				return -EBADMSG;
 			mx = sum = mn;
-			if (!(eq & 1) && get_xfloat(p, len, &pos, &pv[1], &mx))
+			if (!(eq & 1) && get_val(p, len, &pos, &fc, 1, true, &mx))
 				return -EBADMSG;
-			if (!(eq & 2) && get_xfloat(p, len, &pos, &pv[2], &sum))
+			if (!(eq & 2) && get_val(p, len, &pos, &fc, 2, !(eq & 16), &sum))
 				return -EBADMSG;
 			if (eq & 4)
 				last = mn;
 			else if (eq & 8)
 				last = mx;
-			else if (get_xfloat(p, len, &pos, &pv[3], &last))
+			else if (get_val(p, len, &pos, &fc, 3, true, &last))
 				return -EBADMSG;
 			if (!(mn <= mx) || (cnt == 1 && dbits(mn) != dbits(mx)))
 				return -EBADMSG;
-		} else if (get_xfloat(p, len, &pos, &pv[3], &last)) {
+		} else if (get_val(p, len, &pos, &fc, 3, false, &last)) {
 			return -EBADMSG;
 		}
 		bool keep = meets(t, r->step, from, to);
