@@ -877,7 +877,7 @@ int obs_logstore_open(const char *dir, const struct obs_logstore_opts *o, struct
 	if (!ls->o.seg.level)
 		ls->o.seg.level = 12;
 	if (!ls->o.seg.frame_bytes)
-		ls->o.seg.frame_bytes = 8u << 20;
+		ls->o.seg.frame_bytes = 4u << 20;
 	if (!ls->o.compact_level)
 		ls->o.compact_level = 15;
 	pthread_mutex_init(&ls->mu, NULL);
