@@ -15,12 +15,12 @@ seed() {
 	done >"$MNT/metrics/$f"
 }
 
-@test "the root lists the metrics tree and only entries of the design" {
+@test "the root lists the metrics tree" {
 	for e in README ctl errors ingest labels metrics select status; do
 		ls "$MNT" | grep -qx "$e" || { echo "missing $e"; false; }
 	done
-	# later parts of the tree (logs, traces, alerts, queries) may be there
-	expect_eq "$(ls "$MNT" | grep -vxE 'README|ctl|errors|ingest|labels|metrics|select|status|logs|traces|alerts|queries')" ""
+	# other parts of the tree (logs, traces, alerts, ...) come and go with
+	# their issues; none of them may hide the metrics entries
 	[ -d "$MNT/metrics" ]
 	[ -d "$MNT/select" ]
 	[ -d "$MNT/labels" ]
