@@ -112,7 +112,9 @@ size_t obs_rollup_file_bytes(const struct obs_rollup *r);
 /* Append to out the buckets of series_id whose span [t, t + step) meets
  * [from, to] (inclusive). out->step must be 0 or the file's step.
  * -ENOENT if the series is not in the file; -EBADMSG on corruption (out
- * then holds what was appended before the corrupt frame; release it). */
+ * then holds what was appended before the corrupt frame; release it).
+ * Reads only the frames (256 buckets) that meet the range; several threads
+ * may read one open file at once. */
 int obs_rollup_read(struct obs_rollup *r, uint32_t series_id, int64_t from, int64_t to,
 		    struct obs_rollup_series *out);
 

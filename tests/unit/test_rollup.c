@@ -110,16 +110,23 @@ static void check_against_raw(const struct obs_rollup_series *r, const struct ob
 			/* the raw values of this bucket */
 			size_t k = 0;
 			double abssum = 0;
+			int has_inf = 0;
 			while (j < raw->n && raw->t[j] < want.t[i] + step) {
 				if (!isnan(raw->v[j])) {
 					vals[k++] = raw->v[j];
 					abssum += fabs(raw->v[j]);
+					has_inf |= isinf(raw->v[j]);
 				}
 				j++;
 			}
 			double g = got.v[i], w = want.v[i];
 			if (fn.kind == OBS_AGG_LAST) {
 				cr_assert_eq(bits(g), bits(w), "last differs at %lld", (long long)got.t[i]);
+			} else if (g == w) {
+				/* exact (infinities included) */
+			} else if (fn.kind == OBS_AGG_QUANTILE && isnan(w) && has_inf) {
+				/* obs_downsample interpolates inf * 0 = NaN next to an
+				 * infinity; the sketch answers from the ranks */
 			} else if (isnan(w) || isnan(g)) {
 				cr_assert(isnan(w) && isnan(g), "%s at %lld: %g vs %g", fns[f], (long long)got.t[i], g, w);
 			} else if (fn.kind == OBS_AGG_QUANTILE) {
@@ -565,4 +572,50 @@ Test(rollup, year_long_series_at_1h, .timeout = 120)
 	obs_rollup_close(r);
 	obs_samples_release(&raw);
 	unlink(path);
+}
+
+/* Decimal and non-decimal frames, specials (-0, Inf, huge, tiny, NaN
+ * payloads), one-value and two-value buckets: all bit-exact through a file. */
+Test(rollup, file_round_trip_specials)
+{
+	struct obs_samples raw;
+	obs_samples_init(&raw);
+	/* within the 2048-bucket range (a ratio of 1e18) of ordinary values */
+	static const double special[] = { -0.0, INFINITY, -INFINITY, 1e15, 5e-324, 0.1, 123456789.125, -2.5 };
+	for (size_t i = 0; i < 4000; i++) {
+		double v = (double)(int64_t)(rnd() % 100000) / 100;   /* decimals */
+		if (i > 1500 && i < 2500 && rnd() % 50 == 0)
+			v = special[rnd() % 8];
+		if (rnd() % 40 == 0)
+			v = nan_payload(rnd());
+		/* 1..3 samples per minute, so that 1- and 2-value buckets occur */
+		cr_assert_eq(obs_samples_push(&raw, (int64_t)i * 25000 + (int64_t)(rnd() % 1000), v), 0);
+	}
+	struct obs_rollup_series want, got;
+	obs_rollup_series_init(&want);
+	obs_rollup_series_init(&got);
+	cr_assert_eq(obs_rollup_compute(raw.t, raw.v, raw.n, MIN_MS, &want), 0);
+	size_t ones = 0, twos = 0;
+	for (size_t i = 0; i < want.n; i++) {
+		ones += want.b[i].count == 1;
+		twos += want.b[i].count == 2;
+	}
+	cr_assert(ones > 10 && twos > 10);
+	const char *path = tmp_path("specials");
+	struct obs_rollup_writer *w;
+	cr_assert_eq(obs_rollup_writer_new(path, MIN_MS, &w), 0);
+	cr_assert_eq(obs_rollup_writer_add(w, 7, &want), 0);
+	cr_assert_eq(obs_rollup_writer_commit(w), 0);
+	struct obs_rollup *r;
+	cr_assert_eq(obs_rollup_open(path, &r), 0);
+	cr_assert_eq(obs_rollup_read(r, 7, INT64_MIN, INT64_MAX, &got), 0);
+	cr_assert_eq(got.n, want.n);
+	for (size_t i = 0; i < got.n; i++)
+		bucket_eq(&got.b[i], &want.b[i], 0);
+	check_against_raw(&got, &raw, MIN_MS, 0);
+	obs_rollup_close(r);
+	unlink(path);
+	obs_rollup_series_release(&want);
+	obs_rollup_series_release(&got);
+	obs_samples_release(&raw);
 }
