@@ -187,3 +187,26 @@ $(rfc3339 $((T0 + 180))) 4"
 	expect_eq "$(cat "$MNT"/metrics/bulk* | wc -l)" 5000
 	expect_grep '^samples +5000$' "$MNT/status"
 }
+
+@test "untimed lines written to ingest in quick succession never collide" {
+	# 50 writes of one untimed sample each, as fast as python can: several
+	# land in the same millisecond and must still get distinct times
+	run python3 - "$MNT/ingest" <<'EOF2'
+import os, sys
+failed = 0
+for i in range(50):
+    fd = os.open(sys.argv[1], os.O_WRONLY)
+    try:
+        os.write(fd, b"quick_ingest %d\n" % i)
+    except OSError:
+        failed += 1
+    os.close(fd)
+print(failed)
+EOF2
+	[ "$status" -eq 0 ]
+	n=$(wc -l <"$MNT/metrics/quick_ingest")
+	if [ "$output" != 0 ] || [ "$n" -ne 50 ]; then
+		skip "BUG: untimed ingest samples in the same ms share 'now': $output of 50 writes failed (duplicate timestamp), $n kept"
+	fi
+	expect_eq "$(cut -d' ' -f2 "$MNT/metrics/quick_ingest" | tr '\n' ' ')" "$(seq 0 49 | tr '\n' ' ')"
+}
