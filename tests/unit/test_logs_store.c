@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -479,5 +480,85 @@ Test(logstore, compaction_keeps_records, .init = mkdir_tmp, .fini = rm_tmp)
 	obs_logquery_free(q);
 	free(after);
 	free(before);
+	obs_logstore_close(ls);
+}
+
+/* many writers, a reader and flushes at once (the daemon's FUSE threads) */
+struct worker {
+	struct obs_logstore *ls;
+	int id;
+	int n;
+};
+
+static void *writer(void *arg)
+{
+	struct worker *w = arg;
+	char b[128];
+	char stream[8];
+	snprintf(stream, sizeof(stream), "w%d", w->id % 2);
+	for (int i = 0; i < w->n; i++) {
+		int n = snprintf(b, sizeof(b), "level=info writer=%d seq=%d\nlevel=error writer=%d seq=%d\n", w->id, i,
+				 w->id, i);
+		if (obs_logstore_append(w->ls, stream, b, (size_t)n, T0 + i, NULL, NULL) != 0)
+			return (void *)1;
+	}
+	return NULL;
+}
+
+static void *reader(void *arg)
+{
+	struct worker *w = arg;
+	for (int i = 0; i < 50; i++) {
+		uint64_t size = 0, total = 0;
+		if (obs_logstore_text_size(w->ls, "w0", &size) == 0 && size) {
+			char buf[512];
+			size_t got;
+			if (obs_logstore_read_text(w->ls, "w0", size / 2, buf, sizeof(buf), &got) != 0)
+				return (void *)1;
+		}
+		obs_logstore_count(w->ls, "w1", OBS_TIME_MIN, OBS_TIME_MAX, NULL, NULL, NULL, NULL, &total);
+		if (i % 10 == 0 && obs_logstore_flush(w->ls) != 0)
+			return (void *)1;
+	}
+	return NULL;
+}
+
+Test(logstore, concurrent_writers_readers_flush, .init = mkdir_tmp, .fini = rm_tmp)
+{
+	struct obs_logstore *ls = open_store();
+	pthread_t th[5];
+	struct worker w[5];
+	for (int i = 0; i < 5; i++) {
+		w[i] = (struct worker){ ls, i, 2000 };
+		cr_assert_eq(pthread_create(&th[i], NULL, i == 4 ? reader : writer, &w[i]), 0);
+	}
+	for (int i = 0; i < 5; i++) {
+		void *rv;
+		pthread_join(th[i], &rv);
+		cr_assert_null(rv, "thread %d failed", i);
+	}
+	uint64_t t0 = 0, t1 = 0;
+	cr_assert_eq(obs_logstore_count(ls, "w0", OBS_TIME_MIN, OBS_TIME_MAX, NULL, NULL, NULL, NULL, &t0), 0);
+	cr_assert_eq(obs_logstore_count(ls, "w1", OBS_TIME_MIN, OBS_TIME_MAX, NULL, NULL, NULL, NULL, &t1), 0);
+	cr_assert_eq(t0, 2 * 2 * 2000);   /* writers 0 and 2 */
+	cr_assert_eq(t1, 2 * 2 * 2000);   /* writers 1 and 3 */
+	/* the two lines of one append stay adjacent, each writer's in order */
+	char *t = text(ls, "w0");
+	int last[4] = { -1, -1, -1, -1 };
+	for (char *p = t; *p; p = strchr(p, '\n') + 1) {
+		int wr, sq;
+		char lv[8];
+		cr_assert_eq(sscanf(p + 25, "level=%5s writer=%d seq=%d", lv, &wr, &sq), 3);
+		if (!strcmp(lv, "info")) {
+			cr_assert_eq(sq, last[wr] + 1);
+			last[wr] = sq;
+		} else
+			cr_assert_eq(sq, last[wr]);
+	}
+	free(t);
+	obs_logstore_close(ls);
+	ls = open_store();
+	cr_assert_eq(obs_logstore_count(ls, "w0", OBS_TIME_MIN, OBS_TIME_MAX, NULL, NULL, NULL, NULL, &t0), 0);
+	cr_assert_eq(t0, 8000);
 	obs_logstore_close(ls);
 }
