@@ -875,7 +875,7 @@ int obs_logstore_open(const char *dir, const struct obs_logstore_opts *o, struct
 	if (!ls->o.retention_ms)
 		ls->o.retention_ms = 15LL * 86400 * 1000;
 	if (!ls->o.seg.level)
-		ls->o.seg.level = 12;
+		ls->o.seg.level = 3;
 	if (!ls->o.seg.frame_bytes)
 		ls->o.seg.frame_bytes = 4u << 20;
 	if (!ls->o.compact_level)

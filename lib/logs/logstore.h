@@ -65,7 +65,7 @@ struct obs_logstore_opts {
 	uint64_t retention_bytes;   /* drop the oldest segments past this total (0: no limit) */
 	int no_background;          /* 1: no flusher thread (flush with obs_logstore_flush) */
 	int wal_sync_ms;            /* WAL group commit interval (0: only on obs_logstore_sync) */
-	struct obs_logseg_opts seg; /* segment encoding at flush (default 4 MiB frames, zstd 12) */
+	struct obs_logseg_opts seg; /* segment encoding at flush (default 4 MiB frames, zstd 3) */
 	int compact_level;          /* re-encode flushed segments at this zstd level in the
 				       background (default 15; <0: never) */
 };

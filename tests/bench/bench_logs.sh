@@ -3,7 +3,7 @@
 # (and Loki's published figures) on dataset A: 2 M real nginx access lines.
 #
 # obsfs figures are library level (lib/logs, no FUSE): ingest into WAL + head
-# in 128 KiB writes, flush (zstd 12) and background re-encoding (zstd 15),
+# in 128 KiB writes, flush (zstd 3) and background re-encoding (zstd 15),
 # bytes per line on disk with the index, a needle search and a status=404
 # count through the index. The unix peers run in the same invocation on the
 # decompressed file in page cache (../shared/bench/peers/unix-logs.sh).
@@ -55,7 +55,7 @@ echo
 echo "# summary (Loki 2.8 figures are the issue's reference measurements on this machine)"
 printf '%-34s %12s %12s %12s\n' metric obsfs peer reference
 printf '%-34s %12s %12s %12s\n' "ingest lines/s (lib, WAL+head)" "$(v obsfs_ingest_lines_per_s)" "-" "Loki 150-330k"
-printf '%-34s %12s %12s %12s\n' "ingest lines/s incl. zstd-12 flush" "$(v obsfs_end_to_end_lines_per_s)" "-" "-"
+printf '%-34s %12s %12s %12s\n' "ingest lines/s incl. flush" "$(v obsfs_end_to_end_lines_per_s)" "-" "-"
 printf '%-34s %12s %12s %12s\n' "bytes/line stored incl. index" "$(v obsfs_disk_bytes_per_line)" "zstd19 $(v unix_zstd19_bytes_per_line)" "Loki 26.7"
 printf '%-34s %12s %12s %12s\n' "needle search ms" "$(v obsfs_needle_ms)" "rg $R_NEEDLE" "Loki 750"
 printf '%-34s %12s %12s %12s\n' "needle search ms vs grep -F" "$(v obsfs_needle_ms)" "grep $G_NEEDLE" "-"
