@@ -89,6 +89,14 @@ int render_status(struct obs_buf *out)
 	rc |= obs_buf_printf(out, "compactions        %llu (last took %lld ms)\n",
 			     (unsigned long long)st.compactions, (long long)st.last_compact_dur_ms);
 	rc |= obs_buf_printf(out, "blocks_retired     %llu\n", (unsigned long long)st.blocks_retired);
+	rc |= obs_buf_printf(out, "rollup_sets        %llu\n", (unsigned long long)st.rollup_sets);
+	rc |= obs_buf_printf(out, "rollup_files       1m %llu, 5m %llu, 1h %llu\n",
+			     (unsigned long long)st.rollup_files[0], (unsigned long long)st.rollup_files[1],
+			     (unsigned long long)st.rollup_files[2]);
+	rc |= obs_buf_printf(out, "rollup_bytes       1m %llu, 5m %llu, 1h %llu\n",
+			     (unsigned long long)st.rollup_bytes[0], (unsigned long long)st.rollup_bytes[1],
+			     (unsigned long long)st.rollup_bytes[2]);
+	rc |= obs_buf_printf(out, "rollup_reads       %llu\n", (unsigned long long)st.rollup_reads);
 	if (st.head_maxt >= st.head_mint) {
 		char a[40], b[40];
 		obs_time_format(st.head_mint, OBS_TIME_RFC3339, a);
@@ -120,16 +128,15 @@ int render_view(const struct node *n, struct obs_buf *out)
 {
 	struct obs_samples s;
 	obs_samples_init(&s);
-	int rc = obs_db_read(obsfs->db, n->id, n->from, n->to, &s);
-	if (!rc && n->step > 0) {
+	int rc;
+	if (n->step > 0) {
 		struct obs_aggfn fn;
-		struct obs_samples d;
-		obs_samples_init(&d);
+		int from_tier;
 		rc = obs_aggfn_parse(n->fn, strlen(n->fn), &fn);
 		if (!rc)
-			rc = obs_downsample(&s, n->step, fn, &d);
-		obs_samples_release(&s);
-		s = d;
+			rc = obs_db_read_agg(obsfs->db, n->id, n->from, n->to, n->step, fn, &s, &from_tier);
+	} else {
+		rc = obs_db_read(obsfs->db, n->id, n->from, n->to, &s);
 	}
 	if (!rc)
 		rc = obs_samples_render(&s, 0, obsfs->timefmt, out);

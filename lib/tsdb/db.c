@@ -41,6 +41,8 @@
 #include "core/strmap.h"
 #include "tsdb/block.h"
 #include "tsdb/chunk.h"
+#include "tsdb/downsample.h"
+#include "tsdb/tiers.h"
 #include "tsdb/wal.h"
 
 #define CHUNK_SAMPLES 240
@@ -94,7 +96,8 @@ struct obs_db {
 	                                      exclusive: compaction freezing the head */
 	pthread_mutex_t compact_mu;        /* one compaction at a time */
 	pthread_rwlock_t blocks_lock;      /* protects blocks/nblocks and the frozen sets */
-	struct obs_block **blocks;         /* ordered by creation */
+	struct obs_block **blocks;         /* ordered by mint */
+	struct obs_tiers *tiers;           /* rollups of merged blocks (own lock) */
 	size_t nblocks;
 	_Atomic uint64_t compactions, retired;
 	_Atomic int64_t head_mint, head_maxt;   /* time span of samples in the head */
@@ -167,6 +170,9 @@ void obs_db_opts_default(struct obs_db_opts *o)
 	o->head_max_samples = 16u << 20;
 	o->retention_ms = 15LL * 24 * 3600 * 1000;
 	o->check_interval_ms = 5000;
+	o->tier_retention_ms[0] = 90LL * 24 * 3600 * 1000;
+	o->tier_retention_ms[1] = 365LL * 24 * 3600 * 1000;
+	o->tier_retention_ms[2] = 3 * 365LL * 24 * 3600 * 1000;
 }
 
 static struct series *series_get(struct obs_db *db, uint32_t id)
@@ -1061,8 +1067,13 @@ static int blocks_merge(struct obs_db *db)
 			qsort(db->blocks, db->nblocks, sizeof *db->blocks, block_cmp);
 		}
 		pthread_rwlock_unlock(&db->blocks_lock);
-		for (size_t k = 0; k < np; k++)
+		if (!rc)
+			rc = obs_tiers_build(db->tiers, nb, level + 1);
+		for (size_t k = 0; k < np; k++) {
+			const char *slash = strrchr(paths[k], '/');
+			obs_tiers_drop(db->tiers, slash ? slash + 1 : paths[k]);
 			rm_tree(paths[k]);
+		}
 		if (rc)
 			return rc;
 	}
@@ -1196,9 +1207,7 @@ out:
 
 int obs_db_retain(struct obs_db *db, int64_t now_ms)
 {
-	if (db->o.retention_ms <= 0)
-		return 0;
-	int64_t cutoff = now_ms - db->o.retention_ms;
+	int64_t cutoff = db->o.retention_ms > 0 ? now_ms - db->o.retention_ms : INT64_MIN;
 	pthread_mutex_lock(&db->compact_mu);
 	char paths[64][4600];
 	size_t np = 0;
@@ -1219,6 +1228,7 @@ int obs_db_retain(struct obs_db *db, int64_t now_ms)
 	for (size_t k = 0; k < np; k++)
 		rm_tree(paths[k]);
 	atomic_fetch_add(&db->retired, np);
+	obs_tiers_retain(db->tiers, now_ms, db->o.tier_retention_ms);
 	pthread_mutex_unlock(&db->compact_mu);
 	return (int)np;
 }
@@ -1335,6 +1345,13 @@ int obs_db_open(const char *dir, const struct obs_db_opts *o, struct obs_db **ou
 	rc = blocks_load(db, err, errlen);
 	if (rc)
 		goto fail;
+	char rdir[4096];
+	snprintf(rdir, sizeof rdir, "%s/rollups", dir);
+	rc = obs_tiers_open(rdir, &db->tiers);
+	if (rc) {
+		snprintf(err, errlen, "cannot open rollups '%s': %s", rdir, strerror(-rc));
+		goto fail;
+	}
 	char wdir[4096];
 	snprintf(wdir, sizeof wdir, "%s/wal", dir);
 	db->replaying = 1;
@@ -1380,6 +1397,7 @@ void obs_db_close(struct obs_db *db)
 	for (size_t i = 0; i < db->nblocks; i++)
 		obs_block_close(db->blocks[i]);
 	free(db->blocks);
+	obs_tiers_close(db->tiers);
 	uint32_t n = atomic_load(&db->nseries);
 	for (uint32_t i = 0; i < n; i++)
 		series_free(series_get(db, i));
@@ -1501,7 +1519,10 @@ static void sort_samples(struct obs_samples *o, size_t from)
 	}
 }
 
-int obs_db_read(struct obs_db *db, uint32_t id, int64_t from, int64_t to, struct obs_samples *out)
+/* Samples of a series; with skip_rolled, blocks that have rollups are left
+ * out (the tier path reads them from their rollup files). */
+static int read_series(struct obs_db *db, uint32_t id, int64_t from, int64_t to, int skip_rolled,
+		       struct obs_samples *out)
 {
 	struct series *s = series_get(db, id);
 	if (!s)
@@ -1515,6 +1536,8 @@ int obs_db_read(struct obs_db *db, uint32_t id, int64_t from, int64_t to, struct
 			obs_block_get_meta(db->blocks[b], &m);
 			uint32_t li;
 			if (m.maxt < from || m.mint > to || obs_block_find(db->blocks[b], id, &li))
+				continue;
+			if (skip_rolled && obs_tiers_has(db->tiers, obs_block_id(db->blocks[b])))
 				continue;
 			rc = obs_block_read(db->blocks[b], li, from, to, out);
 		}
@@ -1543,6 +1566,63 @@ int obs_db_read(struct obs_db *db, uint32_t id, int64_t from, int64_t to, struct
 			sort_samples(out, base);
 			break;
 		}
+	return rc;
+}
+
+int obs_db_read(struct obs_db *db, uint32_t id, int64_t from, int64_t to, struct obs_samples *out)
+{
+	return read_series(db, id, from, to, 0, out);
+}
+
+int obs_db_read_agg(struct obs_db *db, uint32_t id, int64_t from, int64_t to, int64_t step,
+		    struct obs_aggfn fn, struct obs_samples *out, int *from_tier)
+{
+	int k = obs_rollup_pick_tier(obs_tier_steps, OBS_NTIERS, step);
+	*from_tier = 0;
+	if (k < 0 || !obs_tiers_count(db->tiers)) {
+		struct obs_samples raw;
+		obs_samples_init(&raw);
+		int rc = read_series(db, id, from, to, 0, &raw);
+		if (!rc)
+			rc = obs_downsample(&raw, step, fn, out);
+		obs_samples_release(&raw);
+		return rc;
+	}
+	/* rolled-up history from the tier files, the rest from raw samples */
+	struct obs_rollup_series acc, tmp, view;
+	struct obs_samples raw;
+	obs_rollup_series_init(&acc);
+	obs_rollup_series_init(&tmp);
+	obs_rollup_series_init(&view);
+	obs_samples_init(&raw);
+	int rc = obs_tiers_read(db->tiers, k, id, from, to, &acc);
+	if (!rc && acc.n)
+		*from_tier = 1;
+	if (!rc)
+		rc = read_series(db, id, from, to, 1, &raw);
+	if (!rc && raw.n)
+		rc = obs_rollup_compute(raw.t, raw.v, raw.n, obs_tier_steps[k], &tmp);
+	if (!rc && tmp.n)
+		rc = obs_rollup_append(&acc, &tmp);
+	if (!rc && acc.n) {
+		/* pieces come in source order: put them in time order for merging */
+		for (size_t i = 1; i < acc.n; i++) {
+			struct obs_rollup_bucket b = acc.b[i];
+			size_t j = i;
+			while (j > 0 && acc.b[j - 1].t > b.t) {
+				acc.b[j] = acc.b[j - 1];
+				j--;
+			}
+			acc.b[j] = b;
+		}
+		rc = obs_rollup_merge_to(&acc, step, &view);
+	}
+	if (!rc && view.n)
+		rc = obs_rollup_to_samples(&view, fn, out);
+	obs_rollup_series_release(&acc);
+	obs_rollup_series_release(&tmp);
+	obs_rollup_series_release(&view);
+	obs_samples_release(&raw);
 	return rc;
 }
 
@@ -1650,6 +1730,14 @@ void obs_db_get_stats(struct obs_db *db, struct obs_db_stats *st)
 			st->blocks_by_level[m.level - 1]++;
 	}
 	pthread_rwlock_unlock(&db->blocks_lock);
+	struct obs_tiers_stats ts;
+	obs_tiers_get_stats(db->tiers, &ts);
+	st->rollup_sets = ts.sets;
+	st->rollup_reads = ts.reads;
+	for (int k = 0; k < 3; k++) {
+		st->rollup_files[k] = ts.files[k];
+		st->rollup_bytes[k] = ts.bytes[k];
+	}
 	st->compactions = atomic_load(&db->compactions);
 	st->blocks_retired = atomic_load(&db->retired);
 	st->head_mint = atomic_load(&db->head_mint);

@@ -16,6 +16,7 @@
 #include "core/errlog.h"
 #include "index/postings.h"
 #include "ingest/parse.h"
+#include "tsdb/downsample.h"
 #include "tsdb/samples.h"
 
 struct obs_db;
@@ -31,6 +32,7 @@ struct obs_db_opts {
 	uint64_t head_max_samples;      /* ... or holds this many samples (16 M) */
 	int64_t retention_ms;           /* drop blocks whose newest sample is older (15d); 0 = keep */
 	int64_t check_interval_ms;      /* how often the background compactor looks (5 s) */
+	int64_t tier_retention_ms[3];   /* rollups 1m, 5m, 1h: 90d, 1y, 3y; 0 = keep */
 };
 
 void obs_db_opts_default(struct obs_db_opts *o);
@@ -71,6 +73,14 @@ uint32_t obs_db_series_count(struct obs_db *db);
  * appended to out in time order. */
 int obs_db_read(struct obs_db *db, uint32_t id, int64_t from, int64_t to, struct obs_samples *out);
 
+/* The STEP/FN view of a series over [from, to]: one sample per non-empty
+ * bucket of step (aligned to the epoch). Served from the coarsest rollup
+ * tier that divides step for data that has rollups (merged blocks), from raw
+ * samples for the rest; *from_tier tells whether rollups were used. Answers
+ * equal obs_downsample of the raw data (quantiles within the sketch error). */
+int obs_db_read_agg(struct obs_db *db, uint32_t id, int64_t from, int64_t to, int64_t step,
+		    struct obs_aggfn fn, struct obs_samples *out, int *from_tier);
+
 /* Size in bytes of the full "TIME VALUE\n" text of a series in fmt (cached and
  * updated incrementally, so it is cheap to call on every stat). */
 int obs_db_text_size(struct obs_db *db, uint32_t id, enum obs_time_fmt fmt, uint64_t *size);
@@ -105,6 +115,7 @@ struct obs_db_stats {
 	uint64_t compactions, blocks_retired;
 	int64_t last_compact_ms, last_compact_dur_ms;
 	int64_t head_mint, head_maxt;
+	uint64_t rollup_sets, rollup_files[3], rollup_bytes[3], rollup_reads;
 };
 void obs_db_get_stats(struct obs_db *db, struct obs_db_stats *st);
 
