@@ -26,6 +26,7 @@ int ready_pipe[2] = { -1, -1 };   /* to the waiting parent when daemonized */
 struct cli {
 	char *datadir, *mountpoint;
 	char *ooo_window, *sync_interval, *time_fmt, *sync, *log_retention, *block_span, *retention;
+	char *retention_tier[3];
 	unsigned long max_series, max_series_per_metric, max_line, log_max_line, log_retention_bytes;
 	int show_help, show_version;
 };
@@ -42,6 +43,9 @@ static const struct fuse_opt cli_opts[] = {
 	OPT("log_max_line=%lu", log_max_line),
 	OPT("block_span=%s", block_span),
 	OPT("retention=%s", retention),
+	OPT("retention_1m=%s", retention_tier[0]),
+	OPT("retention_5m=%s", retention_tier[1]),
+	OPT("retention_1h=%s", retention_tier[2]),
 	OPT("log_retention=%s", log_retention),
 	OPT("log_retention_bytes=%lu", log_retention_bytes),
 	OPT("-h", show_help),
@@ -81,7 +85,9 @@ static void usage(void)
 		"  -o time=rfc3339|epoch        time format of reads (rfc3339)\n"
 		"  -o max_line=BYTES            longest accepted metric input line (1048576)\n"
 		"  -o block_span=DUR            cut the head into a block once it spans this (2h); 0 = only on ctl compact\n"
-		"  -o retention=DUR             drop metric blocks older than this (15d); 0 = keep forever\n"
+		"  -o retention=DUR             drop raw metric blocks older than this (15d); 0 = keep forever\n"
+		"  -o retention_1m=DUR, retention_5m=DUR, retention_1h=DUR\n"
+		"                               keep rollup tiers this long (90d, 1y, 3y); 0 = forever\n"
 		"  -o log_max_line=BYTES        longest accepted log line (65536)\n"
 		"  -o log_retention=DUR         drop log segments older than this (15d)\n"
 		"  -o log_retention_bytes=N     keep at most N bytes of log segments (no limit)\n"
@@ -197,7 +203,10 @@ int main(int argc, char *argv[])
 	if (parse_dur("ooo_window", c.ooo_window, &o.ooo_window_ms) ||
 	    parse_dur("sync_interval", c.sync_interval, &sync_ms) ||
 	    parse_dur("block_span", c.block_span, &o.block_span_ms) ||
-	    parse_dur("retention", c.retention, &o.retention_ms))
+	    parse_dur("retention", c.retention, &o.retention_ms) ||
+	    parse_dur("retention_1m", c.retention_tier[0], &o.tier_retention_ms[0]) ||
+	    parse_dur("retention_5m", c.retention_tier[1], &o.tier_retention_ms[1]) ||
+	    parse_dur("retention_1h", c.retention_tier[2], &o.tier_retention_ms[2]))
 		return 2;
 	o.sync_interval_ms = (int)sync_ms;
 	if (c.max_series)

@@ -53,6 +53,8 @@ static double quantile(double *v, size_t n, double q)
 	if (lo + 1 >= n)
 		return v[n - 1];
 	double frac = rank - (double)lo;
+	if (frac == 0 || v[lo] == v[lo + 1])
+		return v[lo];   /* exact rank; also keeps infinities from making NaN */
 	return v[lo] + (v[lo + 1] - v[lo]) * frac;
 }
 
