@@ -234,6 +234,146 @@ static int put_u64(uint64_t u, char *buf)
 	return i;
 }
 
+/* ---- shortest round-trip formatting ------------------------------------------
+ *
+ * The reference is glibc's printf: the first of %.15g, %.16g, %.17g whose
+ * text strtod() reads back as the same double. That costs ~1 us a value, too
+ * slow for tools that print millions of samples a second, so a finite
+ * non-integer with 1e-15 <= |v| < 1e15 is done here with exact integer
+ * arithmetic and gives the same text: v = M * 2^E (M < 2^53), so
+ * v * 10^s = M * 5^s * 2^(s+E), and M * 5^s < 2^128 for s <= 31. Shifting
+ * right with round-half-even gives the correctly rounded P-digit mantissa
+ * (what printf prints); the rounding error compared with half the gap to the
+ * neighbouring doubles (5^s / 2 in the same units; a quarter below a power
+ * of two) decides whether the text reads back exactly, ties going to the
+ * even mantissa as strtod rounds them. Integers and everything else take the
+ * printf path. */
+typedef unsigned __int128 num_u128;
+
+#define NUM_P5_27 UINT64_C(7450580596923828125)
+
+static const num_u128 pow5_128[32] = {
+	UINT64_C(1), UINT64_C(5), UINT64_C(25), UINT64_C(125), UINT64_C(625),
+	UINT64_C(3125), UINT64_C(15625), UINT64_C(78125), UINT64_C(390625),
+	UINT64_C(1953125), UINT64_C(9765625), UINT64_C(48828125),
+	UINT64_C(244140625), UINT64_C(1220703125), UINT64_C(6103515625),
+	UINT64_C(30517578125), UINT64_C(152587890625), UINT64_C(762939453125),
+	UINT64_C(3814697265625), UINT64_C(19073486328125),
+	UINT64_C(95367431640625), UINT64_C(476837158203125),
+	UINT64_C(2384185791015625), UINT64_C(11920928955078125),
+	UINT64_C(59604644775390625), UINT64_C(298023223876953125),
+	UINT64_C(1490116119384765625), NUM_P5_27,
+	(num_u128)NUM_P5_27 * 5, (num_u128)NUM_P5_27 * 25,
+	(num_u128)NUM_P5_27 * 125, (num_u128)NUM_P5_27 * 625,
+};
+
+static const uint64_t pow10_u64[19] = {
+	UINT64_C(1), UINT64_C(10), UINT64_C(100), UINT64_C(1000), UINT64_C(10000),
+	UINT64_C(100000), UINT64_C(1000000), UINT64_C(10000000),
+	UINT64_C(100000000), UINT64_C(1000000000), UINT64_C(10000000000),
+	UINT64_C(100000000000), UINT64_C(1000000000000),
+	UINT64_C(10000000000000), UINT64_C(100000000000000),
+	UINT64_C(1000000000000000), UINT64_C(10000000000000000),
+	UINT64_C(100000000000000000), UINT64_C(1000000000000000000),
+};
+
+/* *m = M * 2^E * 10^s correctly rounded; *exact: the decimal *m * 10^-s
+ * reads back as M * 2^E. Returns 0 when out of reach. */
+static int scaled_digits(uint64_t M, int E, int s, uint64_t *m, int *exact)
+{
+	int r = -(s + E);
+
+	if (s < 0 || s > 31 || r <= 0 || r >= 127)
+		return 0;
+	num_u128 q = (num_u128)M * pow5_128[s];
+	num_u128 mm = q >> r, rem = q & (((num_u128)1 << r) - 1);
+	num_u128 half = (num_u128)1 << (r - 1);
+
+	if (rem > half || (rem == half && (mm & 1)))
+		mm++;
+	if (mm >> 63)
+		return 0;
+	*m = (uint64_t)mm;
+	num_u128 back = mm << r;
+	int below = back < q;
+	num_u128 d = below ? q - back : back - q;
+	int k = (M == (UINT64_C(1) << 52) && below) ? 2 : 1;
+	num_u128 twice = d << k;
+	*exact = twice < pow5_128[s] || (twice == pow5_128[s] && !(M & 1));
+	return 1;
+}
+
+/* The %g text of finite non-integer v, 1e-15 <= |v| < 1e15; 0 if not done. */
+static int fast_format(double v, char *buf)
+{
+	double a = fabs(v);
+	uint64_t bits;
+
+	memcpy(&bits, &a, sizeof(bits));
+	uint64_t M = (bits & ((UINT64_C(1) << 52) - 1)) | (UINT64_C(1) << 52);
+	int E = (int)(bits >> 52) - 1075;
+	int X0 = ((E + 52) * 78913) >> 18; /* floor(log10 2^(E+52)) */
+
+	for (int P = 15; P <= 17; P++) {
+		/* the decimal exponent after rounding to P digits: X0 or X0 - 1,
+		 * or one more when the rounding carries (0.99...9 -> 1) */
+		int X = X0, exact, tries = 0;
+		uint64_t m;
+
+		for (;;) {
+			if (!scaled_digits(M, E, P - 1 - X, &m, &exact) || ++tries > 3)
+				return 0;
+			if (m >= pow10_u64[P])
+				X++;
+			else if (m < pow10_u64[P - 1])
+				X--;
+			else
+				break;
+		}
+		if (!exact && P < 17)
+			continue;
+		char dig[20];
+		int nd = P, n = 0;
+
+		for (int i = P - 1; i >= 0; i--, m /= 10)
+			dig[i] = (char)('0' + m % 10);
+		while (nd > 1 && dig[nd - 1] == '0')
+			nd--;
+		if (v < 0)
+			buf[n++] = '-';
+		if (X >= 0) {
+			for (int i = 0; i <= X; i++)
+				buf[n++] = i < nd ? dig[i] : '0';
+			if (nd > X + 1) {
+				buf[n++] = '.';
+				memcpy(buf + n, dig + X + 1, (size_t)(nd - X - 1));
+				n += nd - X - 1;
+			}
+		} else if (X >= -4) {
+			buf[n++] = '0';
+			buf[n++] = '.';
+			for (int i = -1; i > X; i--)
+				buf[n++] = '0';
+			memcpy(buf + n, dig, (size_t)nd);
+			n += nd;
+		} else {
+			buf[n++] = dig[0];
+			if (nd > 1) {
+				buf[n++] = '.';
+				memcpy(buf + n, dig + 1, (size_t)nd - 1);
+				n += nd - 1;
+			}
+			buf[n++] = 'e';
+			buf[n++] = '-';
+			buf[n++] = (char)('0' + (-X) / 10);
+			buf[n++] = (char)('0' + (-X) % 10);
+		}
+		buf[n] = '\0';
+		return n;
+	}
+	return 0;
+}
+
 int obs_num_format(double v, char *buf)
 {
 	static const char *const fmts[] = { "%.15g", "%.16g", "%.17g" };
@@ -266,41 +406,10 @@ int obs_num_format(double v, char *buf)
 		buf[len] = 0;
 		return len;
 	}
-	/* Fast path for short decimals (most sample values): the smallest k such
-	 * that v == m / 10^k exactly, with m < 2^53. Both m and 10^k are exact
-	 * doubles, so the division is correctly rounded and "m with k decimals"
-	 * parses back to the same bits. Limited to the range where %g prints
-	 * fixed notation, so the text is what the slow path would print. */
-	double av = fabs(v);
-	if (av >= 1e-4 && av < 1e15) {
-		for (int k = 1; k <= 9; k++) {
-			double scaled = av * pow10_exact[k];
-			if (scaled >= 9007199254740992.0)
-				break;
-			double m = nearbyint(scaled);
-			if (m / pow10_exact[k] != av)
-				continue;
-			char digits[24];
-			int nd = put_u64((uint64_t)m, digits);
-			if (v < 0)
-				buf[len++] = '-';
-			if (nd <= k) {
-				buf[len++] = '0';
-				buf[len++] = '.';
-				for (int z = 0; z < k - nd; z++)
-					buf[len++] = '0';
-				memcpy(buf + len, digits, (size_t)nd);
-				len += nd;
-			} else {
-				memcpy(buf + len, digits, (size_t)(nd - k));
-				len += nd - k;
-				buf[len++] = '.';
-				memcpy(buf + len, digits + nd - k, (size_t)k);
-				len += k;
-			}
-			buf[len] = 0;
+	if (fabs(v) >= 1e-15 && fabs(v) < 1e15) {
+		len = fast_format(v, buf);
+		if (len)
 			return len;
-		}
 	}
 	for (i = 0; i < sizeof(fmts) / sizeof(fmts[0]); i++) {
 		double back;
