@@ -180,7 +180,7 @@ static void transition(const struct ts_series *ser, struct st *s, enum state now
 		return;
 	s->state = now;
 	obs_time_format(t, ofmt(s->fmt), tbuf);
-	ts_num_format(v, vbuf);
+	obs_num_format(v, vbuf);
 	if (s->count)
 		obs_time_format(s->since, ofmt(s->fmt), since);
 	ts_out_mem(&out, ser->prefix, ser->prefix_len);

@@ -16,6 +16,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "core/num.h"
 #include "core/obstime.h"
 #include "tool_stream.h"
 
@@ -112,9 +113,9 @@ static void sparkline(const struct ts_series *ts, const struct ser *s)
 	char stats[128] = "";
 	if (!bare) {
 		char a[32], b[32], c[32];
-		ts_num_format(s->min, a);
-		ts_num_format(s->max, b);
-		ts_num_format(s->p[s->n - 1].v, c);
+		obs_num_format(s->min, a);
+		obs_num_format(s->max, b);
+		obs_num_format(s->p[s->n - 1].v, c);
 		snprintf(stats, sizeof(stats), "  min=%s max=%s last=%s", a, b, c);
 	}
 	int label = ts->name[0] ? (int)strlen(ts->name) + 1 : 0;
@@ -187,9 +188,9 @@ static void draw_chart(const struct ts_series *ts, const struct ser *s, enum obs
 	double mn = s->min, mx = s->max;
 	if (isnan(mn))
 		mn = mx = 0;
-	ts_num_format(mx, hi);
-	ts_num_format(mn, lo);
-	ts_num_format(mn + (mx - mn) / 2, mid);
+	obs_num_format(mx, hi);
+	obs_num_format(mn, lo);
+	obs_num_format(mn + (mx - mn) / 2, mid);
 	int lw = (int)strlen(hi);
 	if ((int)strlen(lo) > lw)
 		lw = (int)strlen(lo);
@@ -389,8 +390,8 @@ static int write_svg(struct ts_in *in, struct ser *ss, size_t n, enum obs_time_f
 	fprintf(f, "<path d=\"M%g %gV%gH%g\" stroke=\"black\" fill=\"none\"/>\n", L, T, H - B,
 		W - R);
 	char a[40], b[40];
-	ts_num_format(mx, a);
-	ts_num_format(mn, b);
+	obs_num_format(mx, a);
+	obs_num_format(mn, b);
 	fprintf(f, "<text x=\"%g\" y=\"%g\" text-anchor=\"end\">%s</text>\n", L - 4, T + 4, a);
 	fprintf(f, "<text x=\"%g\" y=\"%g\" text-anchor=\"end\">%s</text>\n", L - 4, H - B, b);
 	obs_time_format(t0, fmt, a);

@@ -10,7 +10,6 @@
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -356,136 +355,6 @@ int ts_in_next(struct ts_in *in, struct ts_sample *out)
 }
 
 
-/* ---- fast shortest number formatting ------------------------------------------
- *
- * obs_num_format() prints the shortest of %.15g/%.16g/%.17g that reads back
- * exactly, through snprintf and strtod: ~1 us a value, too slow for a filter
- * that must write millions of lines a second. For the common case, a finite
- * non-integer with 1e-15 <= |v| < 1e15, the same text is produced here with
- * exact integer arithmetic: v = M * 2^E (M < 2^53), so v * 10^s = M * 5^s *
- * 2^(s+E) with M * 5^s < 2^128 for s <= 31; shifting right with round-half-
- * even gives the correctly rounded P-digit mantissa (what glibc's printf
- * prints), and comparing the rounding error with half an ulp (5^s / 2 in the
- * same units) decides whether it reads back exactly. Everything else goes to
- * obs_num_format(). */
-typedef unsigned __int128 u128;
-
-static u128 pow5_tab[32];
-static uint64_t pow10_tab[19];
-
-static void pow_init(void)
-{
-	pow5_tab[0] = 1;
-	for (int i = 1; i < 32; i++)
-		pow5_tab[i] = pow5_tab[i - 1] * 5;
-	pow10_tab[0] = 1;
-	for (int i = 1; i < 19; i++)
-		pow10_tab[i] = pow10_tab[i - 1] * 10;
-}
-
-/* m = v*10^s correctly rounded, for the v = M*2^E given; 0 if out of reach. */
-static int scaled(uint64_t M, int E, int s, uint64_t *m, int *exact_rt)
-{
-	int r = -(s + E);
-	if (s < 0 || s > 31 || r <= 0 || r >= 127)
-		return 0;
-	u128 q = (u128)M * pow5_tab[s];
-	u128 mm = q >> r, rem = q & (((u128)1 << r) - 1), half = (u128)1 << (r - 1);
-	if (rem > half || (rem == half && (mm & 1)))
-		mm++;
-	if (mm >> 63)
-		return 0;
-	*m = (uint64_t)mm;
-	u128 back = mm << r, d;
-	int below = back < q;
-	d = below ? q - back : back - q;
-	int k = (M == (UINT64_C(1) << 52) && below) ? 2 : 1; /* narrower gap below */
-	u128 twice = d << k;
-	*exact_rt = twice < pow5_tab[s] || (twice == pow5_tab[s] && !(M & 1));
-	return 1;
-}
-
-static int put_digits(char *p, uint64_t m, int n)
-{
-	for (int i = n - 1; i >= 0; i--) {
-		p[i] = (char)('0' + m % 10);
-		m /= 10;
-	}
-	return n;
-}
-
-static int fast_num(double v, char *buf)
-{
-	double a = fabs(v);
-	if (!(a >= 1e-15 && a < 1e15) || a == trunc(a))
-		return obs_num_format(v, buf);
-	if (!pow10_tab[0])
-		pow_init();
-	uint64_t bits;
-	memcpy(&bits, &a, sizeof(bits));
-	uint64_t M = (bits & ((UINT64_C(1) << 52) - 1)) | (UINT64_C(1) << 52);
-	int E = (int)(bits >> 52) - 1075;
-	int e2 = E + 52;
-	int X = (e2 * 78913) >> 18; /* floor(e2 * log10 2): X or X - 1 */
-	for (int P = 15; P <= 17; P++) {
-		uint64_t m;
-		int ok, tries = 0;
-		for (;;) {
-			if (!scaled(M, E, P - 1 - X, &m, &ok) || ++tries > 3)
-				return obs_num_format(v, buf);
-			if (m >= pow10_tab[P])
-				X++;
-			else if (m < pow10_tab[P - 1])
-				X--;
-			else
-				break;
-		}
-		if (!ok && P < 17)
-			continue;
-		char dig[20];
-		int nd = put_digits(dig, m, P), n = 0;
-		while (nd > 1 && dig[nd - 1] == '0')
-			nd--;
-		if (v < 0)
-			buf[n++] = '-';
-		if (X >= 0) {
-			for (int i = 0; i <= X; i++)
-				buf[n++] = i < nd ? dig[i] : '0';
-			if (nd > X + 1) {
-				buf[n++] = '.';
-				for (int i = X + 1; i < nd; i++)
-					buf[n++] = dig[i];
-			}
-		} else if (X >= -4) {
-			buf[n++] = '0';
-			buf[n++] = '.';
-			for (int i = -1; i > X; i--)
-				buf[n++] = '0';
-			memcpy(buf + n, dig, (size_t)nd);
-			n += nd;
-		} else {
-			buf[n++] = dig[0];
-			if (nd > 1) {
-				buf[n++] = '.';
-				memcpy(buf + n, dig + 1, (size_t)nd - 1);
-				n += nd - 1;
-			}
-			buf[n++] = 'e';
-			buf[n++] = '-';
-			buf[n++] = (char)('0' + (-X) / 10);
-			buf[n++] = (char)('0' + (-X) % 10);
-		}
-		buf[n] = '\0';
-		return n;
-	}
-	return obs_num_format(v, buf);
-}
-
-int ts_num_format(double v, char *buf)
-{
-	return fast_num(v, buf);
-}
-
 /* ---- output ---------------------------------------------------------------- */
 
 void ts_out_init(struct ts_out *o, int fd, size_t cap)
@@ -560,7 +429,7 @@ void ts_out_char(struct ts_out *o, char c)
 void ts_out_num(struct ts_out *o, double v)
 {
 	room(o, 32);
-	o->len += (size_t)fast_num(v, o->buf + o->len);
+	o->len += (size_t)obs_num_format(v, o->buf + o->len);
 }
 
 void ts_out_time(struct ts_out *o, int64_t t, enum obs_time_fmt fmt)
@@ -587,7 +456,7 @@ void ts_out_sample(struct ts_out *o, const struct ts_series *s, int64_t t,
 	}
 	o->len += (size_t)obs_time_format(t, fmt, o->buf + o->len);
 	o->buf[o->len++] = ' ';
-	o->len += (size_t)fast_num(v, o->buf + o->len);
+	o->len += (size_t)obs_num_format(v, o->buf + o->len);
 	o->buf[o->len++] = '\n';
 	if (o->line_buffered)
 		ts_out_flush(o);

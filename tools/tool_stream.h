@@ -96,9 +96,6 @@ void ts_out_eol(struct ts_out *o);
 void ts_out_sample(struct ts_out *o, const struct ts_series *s, int64_t t,
 		   enum obs_time_fmt fmt, double v);
 
-/* obs_num_format(), with a fast exact path for ordinary non-integers. */
-int ts_num_format(double v, char *buf);
-
 /* Time format chosen by the user: -1 = as the input, else enum obs_time_fmt.
  * Parses "rfc3339" / "epoch"; returns -1 on a bad word. */
 int ts_time_fmt_parse(const char *s);
