@@ -233,10 +233,7 @@ int main(int argc, char **argv)
 		case 'i': mode = M_INCREASE; break;
 		case 'I': mode = M_IRATE; break;
 		case 'd': mode = M_DELTA; break;
-		case 'T':
-			if ((time_fmt = ts_time_fmt_parse(optarg)) < 0)
-				errx(2, "invalid time format '%s' (rfc3339 or epoch)", optarg);
-			break;
+		case 'T': time_fmt = ts_time_fmt_arg(optarg); break;
 		case 'q': flags |= TS_QUIET; break;
 		case 'h': usage(stdout); return fclose(stdout) ? 2 : 0;
 		default: usage(stderr); return 2;

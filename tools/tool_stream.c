@@ -462,13 +462,13 @@ void ts_out_sample(struct ts_out *o, const struct ts_series *s, int64_t t,
 		ts_out_flush(o);
 }
 
-int ts_time_fmt_parse(const char *s)
+int ts_time_fmt_arg(const char *s)
 {
 	if (strcmp(s, "rfc3339") == 0)
 		return OBS_TIME_RFC3339;
 	if (strcmp(s, "epoch") == 0)
 		return OBS_TIME_EPOCH;
-	return -1;
+	errx(2, "invalid time format '%s' (rfc3339 or epoch)", s);
 }
 
 int ts_finish(const char *prog, struct ts_in *in, struct ts_out *o)

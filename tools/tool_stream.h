@@ -96,9 +96,9 @@ void ts_out_eol(struct ts_out *o);
 void ts_out_sample(struct ts_out *o, const struct ts_series *s, int64_t t,
 		   enum obs_time_fmt fmt, double v);
 
-/* Time format chosen by the user: -1 = as the input, else enum obs_time_fmt.
- * Parses "rfc3339" / "epoch"; returns -1 on a bad word. */
-int ts_time_fmt_parse(const char *s);
+/* The argument of -T: "rfc3339" or "epoch" as an enum obs_time_fmt (tools
+ * keep -1 for "as the input"). Exits with status 2 on any other word. */
+int ts_time_fmt_arg(const char *s);
 
 /* End of a tool: release the output (reporting a write error), close
  * stdout checked, close the input. Returns 0, or 1 if anything failed
