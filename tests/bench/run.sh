@@ -2,6 +2,7 @@
 # tests/bench/run.sh BUILD — `make bench`: obsfs against the peers on dataset A,
 # in the same run. Prints "name value" lines, then ratios.
 #   BENCH_PEERS=0 skips the peers (VictoriaMetrics, Prometheus); REPEAT=N for them (1).
+#   BENCH_TOOLS=0 skips the pipeline tools (tests/bench/bench_tools.sh, TOOLS_REPEAT=N).
 set -euo pipefail
 BUILD=${1:-build}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -131,4 +132,12 @@ if [ "${BENCH_PEERS:-1}" = 1 ]; then
 	out ratio.bytes_per_sample_obsfs_over_prom "$(div "$OBS_BPS" "${PROM_BPS:-0}")"
 	out ratio.export_time_vm_over_obsfs "$(div "${VM_EXP:-0}" "$EXP_S")"
 	out ratio.export_time_prom_over_obsfs "$(div "${PROM_EXP:-0}" "$EXP_S")"
+fi
+
+# The pipeline filters (obs-rate, obs-agg, obs-alert) against awk, in lines/s
+# (bench_tools.sh; LINES=N for its input size). BENCH_TOOLS=0 skips them.
+if [ "${BENCH_TOOLS:-1}" = 1 ]; then
+	log "pipeline tools (bench_tools.sh)"
+	REPEAT=${TOOLS_REPEAT:-2} bash "$ROOT/tests/bench/bench_tools.sh" "$BUILD" | sed 's/^/tools./' ||
+		log "bench_tools.sh failed"
 fi
