@@ -180,3 +180,47 @@ bad = [(x, y) for x, y in zip(a, b) if x != y]
 print(len(a), len(b), len(bad), bad[:3])'
 	assert_output '100000 100000 0 []'
 }
+
+@test "printed values are printf's shortest of %.15g, %.16g, %.17g (just below powers of ten too)" {
+	command -v python3 >/dev/null || skip "no python3"
+	python3 - <<'PY' >in.txt
+import math, random, struct
+r = random.Random(7)
+vals = []
+for e in range(-16, 16):
+    x = 10.0 ** e
+    vals += [math.nextafter(x, 0), x, math.nextafter(x, math.inf)]
+    vals += [math.nextafter(2.0 ** (e * 3), 0), 2.0 ** (e * 3)]
+for i in range(30000):
+    k = i % 3
+    if k == 0:
+        v = struct.unpack("d", struct.pack("Q", r.getrandbits(64)))[0]
+        if v != v or math.isinf(v):
+            v = 0.5
+    elif k == 1:
+        v = r.randrange(1, 10**6) * (1 / 300)
+    else:
+        v = r.uniform(0, 1) * 10 ** r.randrange(-17, 17)
+    vals.append(-v if r.random() < 0.5 else v)
+for i, v in enumerate(vals):
+    print(i, repr(v))
+PY
+	obs-agg 1s last in.txt >out.txt
+	run python3 -c '
+def ref(v):
+    if v == 0:
+        return "-0" if str(v).startswith("-") else "0"
+    if abs(v) < 2.0 ** 53 and v == int(v):
+        return str(int(v))
+    for p in (15, 16):
+        s = "%.*g" % (p, v)
+        if float(s) == v:
+            return s
+    return "%.17g" % v
+a = [float(l.split()[1]) for l in open("in.txt")]
+b = [l.split()[1] for l in open("out.txt")]
+bad = [(ref(x), y) for x, y in zip(a, b) if ref(x) != y]
+print(len(a), len(b), len(bad), bad[:3])'
+	assert_output --regexp '^[0-9]+ [0-9]+ 0 \[\]$'
+	[ "$(wc -l <in.txt)" = "$(wc -l <out.txt)" ]
+}
