@@ -32,8 +32,10 @@
  * and renamed, so a torn segment is never visible under its final name. */
 #include "logs/logseg.h"
 
+#define PCRE2_CODE_UNIT_WIDTH 8
 #include <errno.h>
 #include <fcntl.h>
+#include <pcre2.h>
 #include <pthread.h>
 #include <roaring/roaring.h>
 #include <stdlib.h>
@@ -746,6 +748,72 @@ static roaring_bitmap_t *tri_lines(const struct obs_logseg *s, const char *t, si
 	return b;
 }
 
+/* The longest literal every match of a regex must contain (0 when unsure):
+ * runs of plain characters outside groups and classes, with a character
+ * followed by ?, * or {..} dropped. Patterns with '|', inline options or
+ * caseless matching give nothing. */
+static size_t regex_literal(const char *re, size_t n, char *out, size_t cap)
+{
+	char run[256];
+	size_t rl = 0, best = 0;
+	int depth = 0;
+	if (memchr(re, '|', n) || (n > 1 && re[0] == '(' && re[1] == '?'))
+		return 0;
+	for (size_t i = 0; i <= n; i++) {
+		char c = i < n ? re[i] : 0;
+		int lit = 0;
+		char ch = 0;
+		if (i == n) {
+			lit = 0;
+		} else if (c == '\\' && i + 1 < n) {
+			char e = re[i + 1];
+			if (strchr(".^$|?*+()[]{}\\/-", e)) {
+				lit = 1;
+				ch = e;
+			}
+			i++;
+		} else if (strchr(".^$?*+()[]{}", c)) {
+			if (c == '(')
+				depth++;
+			else if (c == ')' && depth)
+				depth--;
+			else if (c == '[') {   /* skip the class */
+				i++;
+				if (i < n && re[i] == ']')
+					i++;
+				while (i < n && re[i] != ']')
+					i += re[i] == '\\' ? 2 : 1;
+			} else if ((c == '?' || c == '*' || c == '{') && rl)
+				rl--;          /* the previous character is optional */
+			if (c == '*' || c == '?' || c == '{' || c == '+') {
+				if (c == '{')
+					while (i < n && re[i] != '}')
+						i++;
+				if (i + 1 < n && (re[i + 1] == '?' || re[i + 1] == '+'))
+					i++;
+			}
+		} else {
+			lit = 1;
+			ch = c;
+		}
+		/* a quantifier right after this character makes it optional */
+		if (lit && i + 1 < n && (re[i + 1] == '?' || re[i + 1] == '*' || re[i + 1] == '{'))
+			lit = 0;
+		if (lit && depth == 0 && rl < sizeof(run)) {
+			run[rl++] = ch;
+			continue;
+		}
+		if (rl > best && rl <= cap) {
+			memcpy(out, run, rl);
+			best = rl;
+		}
+		rl = 0;
+		if (lit && depth == 0)
+			run[rl++] = ch;
+	}
+	return best;
+}
+
 static const struct sfield *find_field(const struct obs_logseg *s, const char *name, int *ambiguous)
 {
 	size_t nl = strlen(name);
@@ -801,9 +869,14 @@ static int plan_node(const struct obs_logseg *s, const struct obs_lq_node *nd, s
 		pl->bm = nd->vlen >= 3 ? tri_lines(s, nd->value, nd->vlen) : full(s);
 		pl->exact = nd->vlen == 0;
 		break;
-	case OBS_LQ_REGEX:
-		pl->bm = full(s);
+	case OBS_LQ_REGEX: {
+		char lit[256];
+		uint32_t opts = 0;
+		pcre2_pattern_info(nd->re, PCRE2_INFO_ALLOPTIONS, &opts);
+		size_t ln = (opts & PCRE2_CASELESS) ? 0 : regex_literal(nd->value, nd->vlen, lit, sizeof(lit));
+		pl->bm = ln >= 3 ? tri_lines(s, lit, ln) : full(s);
 		break;
+	}
 	case OBS_LQ_FIELD: {
 		int amb;
 		const struct sfield *sf = find_field(s, nd->field, &amb);

@@ -2,8 +2,8 @@
 /* fuzz_logseg.c — libFuzzer harness for log segments. Odd first byte: the
  * rest is loaded as a segment image (must be rejected or searchable without
  * faults). Even: the rest, split on '\n', is encoded as a segment, loaded
- * back and every record must come back byte for byte; a field count must
- * agree with a full scan. */
+ * back and every record must come back byte for byte; the first line, taken
+ * as a query, must select through the index exactly what a full scan does. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -81,15 +81,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct chk c = { 0, n, l, len, ts };
 		if (obs_logseg_search(s, OBS_TIME_MIN, OBS_TIME_MAX, NULL, chk_rec, &c, NULL) != 0 || c.i != n)
 			abort();
+		/* the first line as a query (else a level filter): the index-planned
+		 * count and search must equal a full scan */
 		struct obs_logquery *q;
-		if (obs_logquery_parse("level>=warn", 11, &q, NULL, 0) == 0) {
+		if ((n && obs_logquery_parse(l[0], len[0], &q, NULL, 0) == 0) ||
+		    obs_logquery_parse("level>=warn", 11, &q, NULL, 0) == 0) {
 			uint64_t cnt = 0;
 			struct chk all = { 0, 0, NULL, NULL, NULL };
 			obs_logseg_count(s, OBS_TIME_MIN, OBS_TIME_MAX, q, NULL, NULL, NULL, &cnt, NULL);
 			size_t want = 0;
 			for (size_t i = 0; i < n; i++)
 				want += obs_logquery_match(q, l[i], len[i]);
-			if (cnt != want)
+			struct chk sc = { 0, 0, NULL, NULL, NULL };
+			obs_logseg_search(s, OBS_TIME_MIN, OBS_TIME_MAX, q, chk_rec, &sc, NULL);
+			if (cnt != want || sc.i != want)
 				abort();
 			(void)all;
 			obs_logquery_free(q);

@@ -111,7 +111,9 @@ Test(logseg, roundtrip_and_index, .init = corpus, .fini = corpus_free)
 	/* queries agree with brute force, and needles read few frames */
 	const char *qs[] = { "level>=warn", "service=db", "status=404", "needle-XYZZY", "level=error service!=api",
 			     "-level=info", "status>=400 or needle-XYZZY", "/work 7[0-9]+/", "i>19990", "method=GET",
-			     "nosuchfield=1", "nosuchfield!=1", "(level=debug | level=error) \"req 1\"", NULL };
+			     "nosuchfield=1", "nosuchfield!=1", "(level=debug | level=error) \"req 1\"",
+			     "/needle-X+YZZY/", "/(abc)?needle-XY.ZY/", "/needle-xyzzy/i", "/needle-XYZ?ZY/",
+			     "/req [0-9]+ needle/", "~\"ne(e|x)dle\"", "/^10\\.0\\.3\\./", NULL };
 	for (int k = 0; qs[k]; k++) {
 		for (int r = 0; r < 2; r++) {
 			int64_t from = r ? T0 + 50000 : OBS_TIME_MIN, to = r ? T0 + 120000 : OBS_TIME_MAX;
@@ -123,7 +125,7 @@ Test(logseg, roundtrip_and_index, .init = corpus, .fini = corpus_free)
 			cr_assert_eq(got, want, "search '%s' range %d: %lu want %lu", qs[k], r, got, want);
 			cr_assert_eq(obs_logseg_count(s, from, to, q, NULL, NULL, NULL, &cnt, NULL), 0);
 			cr_assert_eq(cnt, want, "count '%s': %lu want %lu", qs[k], cnt, want);
-			if (!strcmp(qs[k], "needle-XYZZY") && !r) {
+			if ((!strcmp(qs[k], "needle-XYZZY") || !strcmp(qs[k], "/needle-X+YZZY/")) && !r) {
 				cr_assert_eq(got, 1);
 				cr_assert_leq(ss.frames_read, 2, "needle read %lu frames", ss.frames_read);
 			}
