@@ -38,7 +38,7 @@ void node_release(struct node *n)
 
 #define ALIAS_KEEP 200   /* bytes of the name kept in front of an alias */
 
-static void alias_of(const char *enc, size_t n, uint64_t h, struct obs_buf *out)
+void alias_of(const char *enc, size_t n, uint64_t h, struct obs_buf *out)
 {
 	size_t keep = n < ALIAS_KEEP ? n : ALIAS_KEEP;
 	/* do not cut a %XX escape or a UTF-8 sequence in half */
@@ -73,7 +73,7 @@ int series_fname(uint32_t id, struct obs_buf *out)
 	return rc;
 }
 
-static int is_alias(const char *name, size_t n)
+int is_alias(const char *name, size_t n)
 {
 	if (n < 17 || name[n - 17] != '~')
 		return 0;
@@ -116,6 +116,33 @@ int series_from_fname(const char *name, size_t n, uint32_t *id, int create, cons
 		    : obs_db_lookup(obsfs->db, text.data, text.len, id, why);
 	obs_buf_release(&text);
 	return rc;
+}
+
+/* ---- label values too long for a file name ---------------------------------- */
+
+struct alias_find {
+	uint64_t h;
+	struct obs_buf *out;
+	int found;
+};
+
+static int alias_visit(void *ctx, const char *value, uint64_t count)
+{
+	struct alias_find *a = ctx;
+	if (XXH3_64bits(value, strlen(value)) != a->h)
+		return 0;
+	obs_buf_reset(a->out);
+	obs_buf_puts(a->out, value);
+	a->found = 1;
+	return 1;
+}
+
+/* The value of label name whose file name is the alias (name, n). */
+static int label_value_by_alias(const char *label, const char *name, size_t n, struct obs_buf *out)
+{
+	struct alias_find a = { strtoull(name + n - 16, NULL, 16), out, 0 };
+	obs_index_label_values(obs_db_index(obsfs->db), label, alias_visit, &a);
+	return a.found ? 0 : -ENOENT;
 }
 
 /* ---- series and views ------------------------------------------------- */
@@ -354,7 +381,8 @@ int node_resolve(const char *path, struct node *nd)
 		obs_buf_reset(&nd->arg2);
 		if (obs_fname_decode(v, vl, &nd->arg2))
 			return -ENOENT;
-		if (!obs_index_count(obs_db_index(obsfs->db), nd->arg.data, nd->arg2.data))
+		if (!obs_index_count(obs_db_index(obsfs->db), nd->arg.data, nd->arg2.data) &&
+		    (!is_alias(v, vl) || label_value_by_alias(nd->arg.data, v, vl, &nd->arg2)))
 			return -ENOENT;
 		if (!e2 || !e2[1]) {
 			nd->kind = N_LABEL_VALUE_DIR;

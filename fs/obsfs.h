@@ -61,6 +61,11 @@ int node_resolve(const char *path, struct node *n);
 /* Series file names: the canonical text with '/' and '%' escaped, or the
  * stable short alias when longer than NAME_MAX. */
 int series_fname(uint32_t id, struct obs_buf *out);
+/* The NAME_MAX rule for any name: enc (already %-escaped) cut to a prefix
+ * plus "~" and 16 hex digits of the hash h of the real text. */
+void alias_of(const char *enc, size_t n, uint64_t h, struct obs_buf *out);
+int is_alias(const char *name, size_t n);
+
 /* Series id from a file name (canonical text in any label order, or alias). */
 int series_from_fname(const char *name, size_t n, uint32_t *id, int create, const char **why);
 

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "core/labels.h"
 #include "logs/logstore.h"
@@ -27,6 +28,7 @@ struct ofile {
 	int64_t rendered_to;       /* N_SERIES: time of the last rendered sample */
 	struct obs_buf carry;      /* written bytes after the last newline */
 	int skipping;              /* dropping the rest of an over-long line */
+	size_t lines;              /* lines consumed so far (numbers in errors) */
 	int wrote;
 	int pending_err;           /* error to report at close */
 	char source[160];
@@ -118,8 +120,17 @@ static int fill_str(void *ctx, const char *s, uint64_t count)
 {
 	struct fill_ctx *f = ctx;
 	obs_buf_reset(&f->name);
-	if (obs_fname_encode(s, strlen(s), &f->name) == 0 && f->name.len <= NAME_MAX)
-		f->filler(f->buf, f->name.data, NULL, 0, 0);
+	if (obs_fname_encode(s, strlen(s), &f->name))
+		return -ENOMEM;
+	if (f->name.len > NAME_MAX) {
+		struct obs_buf a;
+		obs_buf_init(&a);
+		alias_of(f->name.data, f->name.len, XXH3_64bits(s, strlen(s)), &a);
+		f->filler(f->buf, a.data, NULL, 0, 0);
+		obs_buf_release(&a);
+		return 0;
+	}
+	f->filler(f->buf, f->name.data, NULL, 0, 0);
 	return 0;
 }
 
@@ -443,12 +454,15 @@ static int consume(struct ofile *o, const char *p, size_t n)
 {
 	struct obs_ingest_result r = { 0 };
 	int rc = 0;
+	size_t first = o->lines + 1;
+	for (const char *q = p, *e = p + n; (q = memchr(q, '\n', (size_t)(e - q))); q++)
+		o->lines++;
 	switch (o->nd.kind) {
 	case N_INGEST:
-		rc = obs_db_ingest(obsfs->db, p, n, OBS_FMT_AUTO, o->source, &r);
+		rc = obs_db_ingest(obsfs->db, p, n, OBS_FMT_AUTO, o->source, first, &r);
 		break;
 	case N_SERIES:
-		rc = obs_db_ingest_values(obsfs->db, o->nd.id, p, n, o->source, &r);
+		rc = obs_db_ingest_values(obsfs->db, o->nd.id, p, n, o->source, first, &r);
 		break;
 	case N_LOG_STREAM:
 		return obs_logstore_append(obsfs->logs, o->nd.arg.data, p, n, obs_time_now(), log_reject, o);

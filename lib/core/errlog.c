@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/obstime.h"
+#include "core/utf8.h"
 
 struct entry {
 	int64_t t;
@@ -77,6 +78,7 @@ void obs_errlog_add(struct obs_errlog *e, int64_t now_ms, const char *source, si
 	pthread_mutex_unlock(&e->mu);
 }
 
+
 int obs_errlog_render(struct obs_errlog *e, struct obs_buf *out)
 {
 	int rc = 0;
@@ -89,14 +91,21 @@ int obs_errlog_render(struct obs_errlog *e, struct obs_buf *out)
 			rc = obs_buf_printf(out, "%s %s:%zu: %s: ", tb, x->source, x->lineno, x->why);
 		else
 			rc = obs_buf_printf(out, "%s %s: %s: ", tb, x->source, x->why);
-		for (size_t k = 0; k < x->len && !rc; k++) {
+		for (size_t k = 0; k < x->len && !rc;) {
 			unsigned char c = (unsigned char)x->line[k];
+			size_t u = c >= 0x80 ? (size_t)obs_utf8_seq(x->line + k, x->line + x->len) : 0;
+			if (u) {   /* a whole valid UTF-8 sequence is shown as is */
+				rc = obs_buf_append(out, x->line + k, u);
+				k += u;
+				continue;
+			}
 			if (c == '\\')
 				rc = obs_buf_append(out, "\\\\", 2);
-			else if (c < 0x20 || c == 0x7f)
+			else if (c < 0x20 || c >= 0x7f)
 				rc = obs_buf_printf(out, "\\x%02x", c);
 			else
 				rc = obs_buf_putc(out, (char)c);
+			k++;
 		}
 		if (!rc && x->orig_len > x->len)
 			rc = obs_buf_printf(out, "... (%zu bytes)", x->orig_len);

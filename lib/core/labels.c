@@ -1,5 +1,6 @@
 /* labels.c — label sets: validation, escaping, canonical text, file names. */
 #include "core/labels.h"
+#include "core/utf8.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -55,38 +56,6 @@ int obs_label_name_valid(const char *s, size_t n)
 	return 1;
 }
 
-/* Strict UTF-8 check (no overlongs, no surrogates), as Prometheus requires of values. */
-static int utf8_valid(const unsigned char *s, size_t n)
-{
-	size_t i = 0;
-	while (i < n) {
-		unsigned char c = s[i];
-		if (c < 0x80) {
-			if (c == 0)
-				return 0;
-			i++;
-			continue;
-		}
-		size_t len;
-		uint32_t cp;
-		if ((c & 0xE0) == 0xC0) { len = 2; cp = c & 0x1F; }
-		else if ((c & 0xF0) == 0xE0) { len = 3; cp = c & 0x0F; }
-		else if ((c & 0xF8) == 0xF0) { len = 4; cp = c & 0x07; }
-		else return 0;
-		if (i + len > n)
-			return 0;
-		for (size_t k = 1; k < len; k++) {
-			if ((s[i + k] & 0xC0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (s[i + k] & 0x3F);
-		}
-		if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-		    cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-			return 0;
-		i += len;
-	}
-	return 1;
-}
 
 /* Decode Prometheus escapes (\\ \" \n) of s into dst; returns length or -1. */
 static long unescape(const char *s, size_t n, char *dst)
@@ -174,7 +143,7 @@ int obs_labels_build(struct obs_labels *out, const char *name, size_t nlen,
 		}
 		lv[vl] = 0;
 		s += vl + 1;
-		if (!utf8_valid((const unsigned char *)lv, (size_t)vl))
+		if (!obs_utf8_valid(lv, (size_t)vl))
 			FAIL("label value is not valid UTF-8");
 		if (vl == 0)
 			continue;   /* empty value == absent label */

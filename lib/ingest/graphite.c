@@ -43,7 +43,7 @@ int obs_p_graphite(struct obs_pctx *c, const char *p, const char *e)
 			return pc_err(c, "invalid tag");
 		if (s->nlabels >= OBS_MAX_LABELS - 1)
 			return pc_err(c, "too many labels");
-		if (!obs_p_text_ok(eq + 1, (size_t)(te - eq - 1)))
+		if (!obs_utf8_valid(eq + 1, (size_t)(te - eq - 1)))
 			return pc_err(c, "invalid UTF-8 in label value");
 		if (te - eq - 1 > OBS_MAX_LABEL_BYTES)
 			return pc_err(c, "label value too long");

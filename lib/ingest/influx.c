@@ -179,7 +179,7 @@ int obs_p_influx(struct obs_pctx *c, const char *p, const char *e)
 			v = sc + used;
 			used += vlen;
 		}
-		if (!obs_p_text_ok(v, vlen))
+		if (!obs_utf8_valid(v, vlen))
 			return pc_err(c, "invalid UTF-8 in label value");
 		if (vlen > OBS_MAX_LABEL_BYTES)
 			return pc_err(c, "label value too long");

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/utf8.h"
 #include "ingest/parse.h"
 
 /* Character classes (bits of obs_pcls[c]). */
@@ -51,9 +52,7 @@ static inline const char *pc_token_end(const char *p, const char *e)
 }
 
 /* Length (2..4) of the valid UTF-8 sequence at p, 0 when invalid. *p >= 0x80. */
-int obs_p_utf8_seq(const char *p, const char *e);
 /* Valid UTF-8 without NUL bytes? */
-int obs_p_text_ok(const char *s, size_t n);
 
 /* Ensure the scratch holds at least need bytes. 0 or -ENOMEM. */
 int obs_p_scratch(struct obs_pctx *c, size_t need);

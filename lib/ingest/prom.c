@@ -48,7 +48,7 @@ static const char *scan_value(struct obs_pctx *c, const char *p, const char *e, 
 			c->why = "NUL byte in label value";
 			return NULL;
 		}
-		k = obs_p_utf8_seq(p, e);
+		k = obs_utf8_seq(p, e);
 		if (!k) {
 			c->why = "invalid UTF-8 in label value";
 			return NULL;

@@ -101,7 +101,7 @@ int obs_p_statsd(struct obs_pctx *c, const char *p, const char *e)
 			if (kc) {
 				if (s->nlabels >= OBS_MAX_LABELS - 1)
 					return pc_err(c, "too many labels");
-				if (!obs_p_text_ok(kc + 1, (size_t)(ce - kc - 1)))
+				if (!obs_utf8_valid(kc + 1, (size_t)(ce - kc - 1)))
 					return pc_err(c, "invalid UTF-8 in label value");
 				if (ce - kc - 1 > OBS_MAX_LABEL_BYTES)
 					return pc_err(c, "label value too long");

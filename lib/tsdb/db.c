@@ -489,6 +489,8 @@ struct ingest_ctx {
 	enum obs_fmt lastfmt;
 	struct series *last;
 	struct obs_buf akey;
+	struct series *untimed_s;   /* last series given an arrival time, and that time */
+	int64_t untimed_t;
 };
 
 static void set_err(struct obs_ingest_result *r, int err)
@@ -580,7 +582,25 @@ static int on_sample(void *ctx, const struct obs_sample_in *in)
 			c->last = NULL;
 		}
 	}
-	return pending_push(c, s, in->ts_ms == OBS_TS_NONE ? c->now : in->ts_ms, in->value);
+	int64_t t = in->ts_ms;
+	if (t == OBS_TS_NONE) {
+		/* arrival time, but after the series' newest sample, so quick
+		 * successive untimed writes are successive samples */
+		uint64_t lastbits;
+		pthread_mutex_lock(&s->mu);
+		int64_t last = series_last_t(s, &lastbits);
+		if (s->floor_t > last)
+			last = s->floor_t;
+		pthread_mutex_unlock(&s->mu);
+		t = c->now;
+		if (last != INT64_MIN && last >= t)
+			t = last + 1;
+		if (s == c->untimed_s && t <= c->untimed_t)
+			t = c->untimed_t + 1;
+		c->untimed_s = s;
+		c->untimed_t = t;
+	}
+	return pending_push(c, s, t, in->value);
 }
 
 static void on_parse_error(void *ctx, size_t lineno, const char *line, size_t len, const char *why)
@@ -691,19 +711,19 @@ static void ctx_release(struct ingest_ctx *c)
 }
 
 int obs_db_ingest(struct obs_db *db, const char *buf, size_t n, enum obs_fmt fmt,
-		  const char *source, struct obs_ingest_result *r)
+		  const char *source, size_t first_lineno, struct obs_ingest_result *r)
 {
 	struct ingest_ctx c;
 	ctx_init(&c, db, source, r);
 	struct obs_parse_cb cb = { .sample = on_sample, .error = on_parse_error, .ctx = &c };
-	long prc = obs_parse_lines(buf, n, fmt, 1, &cb);
+	long prc = obs_parse_lines(buf, n, fmt, first_lineno ? first_lineno : 1, &cb);
 	int rc = prc < 0 ? (int)prc : commit_pending(&c);
 	ctx_release(&c);
 	return rc;
 }
 
 int obs_db_ingest_values(struct obs_db *db, uint32_t id, const char *buf, size_t n,
-			 const char *source, struct obs_ingest_result *r)
+			 const char *source, size_t first_lineno, struct obs_ingest_result *r)
 {
 	struct ingest_ctx c;
 	ctx_init(&c, db, source, r);
@@ -713,7 +733,7 @@ int obs_db_ingest_values(struct obs_db *db, uint32_t id, const char *buf, size_t
 		return -ENOENT;
 	}
 	const char *p = buf, *end = buf + n;
-	size_t lineno = 0, untimed = 0;
+	size_t lineno = first_lineno ? first_lineno - 1 : 0, untimed = 0;
 	int rc = 0;
 	/* untimed values land after the series' newest sample even when several
 	 * writes arrive within one millisecond (echo 1 >> f; echo 2 >> f) */

@@ -52,12 +52,14 @@ struct obs_ingest_result {
 };
 
 /* Ingest lines of any supported format. Valid lines are kept even when others
- * are rejected; rejects go to the errlog under source. */
+ * are rejected; rejects go to the errlog under source, numbered from
+ * first_lineno. Samples without a timestamp get the arrival time, moved
+ * just past the series' newest sample when that is not older. */
 int obs_db_ingest(struct obs_db *db, const char *buf, size_t n, enum obs_fmt fmt,
-		  const char *source, struct obs_ingest_result *r);
+		  const char *source, size_t first_lineno, struct obs_ingest_result *r);
 /* Ingest "VALUE" / "TIME VALUE" lines into one series. */
 int obs_db_ingest_values(struct obs_db *db, uint32_t id, const char *buf, size_t n,
-			 const char *source, struct obs_ingest_result *r);
+			 const char *source, size_t first_lineno, struct obs_ingest_result *r);
 
 /* Find a series by its text (any label order, escapes as in Prometheus).
  * 0 and *id, -ENOENT, or -EINVAL with *why for text that is no series. */

@@ -206,7 +206,7 @@ EOF2
 	[ "$status" -eq 0 ]
 	n=$(wc -l <"$MNT/metrics/quick_ingest")
 	if [ "$output" != 0 ] || [ "$n" -ne 50 ]; then
-		skip "BUG: untimed ingest samples in the same ms share 'now': $output of 50 writes failed (duplicate timestamp), $n kept"
+		{ echo "untimed ingest samples in the same ms share 'now': $output of 50 writes failed (duplicate timestamp), $n kept" >&2; false; }
 	fi
 	expect_eq "$(cut -d' ' -f2 "$MNT/metrics/quick_ingest" | tr '\n' ' ')" "$(seq 0 49 | tr '\n' ' ')"
 }

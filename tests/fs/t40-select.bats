@@ -194,7 +194,7 @@ up'
 	echo "lv_metric{a=\"$long\"} 1" >"$MNT/ingest"
 	run ls "$MNT/labels/a"
 	[ "$status" -eq 0 ]
-	[ -n "$output" ] || skip "BUG: labels/a/ omits a value longer than NAME_MAX (no alias, silently missing)"
+	[ -n "$output" ] || { echo "labels/a/ omits a value longer than NAME_MAX (no alias, silently missing)" >&2; false; }
 	[ "${#output}" -le 255 ]
 }
 

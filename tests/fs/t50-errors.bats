@@ -265,7 +265,7 @@ EOF2
 	run grep -o 'ingest:[0-9]*: invalid value: bad line$' "$MNT/errors"
 	[ "$status" -eq 0 ]
 	[ "$output" = "ingest:20000: invalid value: bad line" ] ||
-		skip "BUG: errors numbers lines per write() chunk: got '$output' for line 20000 of a cp"
+		{ echo "errors numbers lines per write() chunk: got '$output' for line 20000 of a cp" >&2; false; }
 }
 
 @test "errors stays valid UTF-8 text after binary garbage" {
@@ -274,5 +274,5 @@ EOF2
 	expect_eq "${lines[0]}" EINVAL
 	expect_eq "$(wc -l <"$MNT/errors")" 2
 	iconv -f UTF-8 -t UTF-8 "$MNT/errors" >/dev/null 2>&1 ||
-		skip "BUG: MOUNT/errors copies invalid UTF-8 bytes of rejected lines raw (only control bytes are escaped)"
+		{ echo "MOUNT/errors copies invalid UTF-8 bytes of rejected lines raw (only control bytes are escaped)" >&2; false; }
 }

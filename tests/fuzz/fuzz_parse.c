@@ -1,4 +1,4 @@
-// sources: lib/ingest/parse.c lib/ingest/prom.c lib/ingest/influx.c lib/ingest/graphite.c lib/ingest/statsd.c lib/core/num.c lib/core/obstime.c lib/core/labels.c lib/core/buf.c
+// sources: lib/ingest/parse.c lib/ingest/prom.c lib/ingest/influx.c lib/ingest/graphite.c lib/ingest/statsd.c lib/core/num.c lib/core/obstime.c lib/core/labels.c lib/core/buf.c lib/core/utf8.c
 /* fuzz_parse.c — libFuzzer harness for the metric line parsers and number
  * text. The first byte picks the format (AUTO, PROM, INFLUX, GRAPHITE,
  * STATSD); the rest is parsed as a buffer that is NOT NUL-terminated (an
