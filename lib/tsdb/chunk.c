@@ -45,6 +45,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/varint.h"
+
 #define HDR_MAX 12          /* u16 + 10-byte varint */
 #define SLACK 32            /* zeroed bytes kept past the stream end */
 
@@ -80,47 +82,9 @@ static inline double bitsd(uint64_t u)
 	return v;
 }
 
-static inline uint64_t zz_enc(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
-static inline int64_t zz_dec(uint64_t u) { return (int64_t)(u >> 1) ^ -(int64_t)(u & 1); }
 
-static size_t varint_len(uint64_t u)
-{
-	size_t n = 1;
-	while (u >= 0x80) {
-		u >>= 7;
-		n++;
-	}
-	return n;
-}
 
-static size_t varint_put(uint8_t *p, uint64_t u)
-{
-	size_t n = 0;
-	while (u >= 0x80) {
-		p[n++] = (uint8_t)(u | 0x80);
-		u >>= 7;
-	}
-	p[n++] = (uint8_t)u;
-	return n;
-}
 
-/* Parse a varint of at most 10 bytes from p[0..len). Returns its length, or 0
- * if it is truncated or too long. */
-static size_t varint_get(const uint8_t *p, size_t len, uint64_t *out)
-{
-	uint64_t u = 0;
-	for (size_t i = 0; i < len && i < 10; i++) {
-		uint64_t b = p[i];
-		if (i == 9 && b > 1)
-			return 0;
-		u |= (b & 0x7f) << (7 * i);
-		if (!(b & 0x80)) {
-			*out = u;
-			return i + 1;
-		}
-	}
-	return 0;
-}
 
 /* ---- bit reader ------------------------------------------------------- */
 
@@ -165,7 +129,7 @@ void obs_chunk_enc_release(struct obs_chunk_enc *e)
 
 static size_t hdr_len(const struct obs_chunk_enc *e)
 {
-	return e->n ? 2 + varint_len(zz_enc(e->t_first)) : 2;
+	return e->n ? 2 + obs_varint_len(obs_zigzag(e->t_first)) : 2;
 }
 
 size_t obs_chunk_size(const struct obs_chunk_enc *e)
@@ -224,7 +188,7 @@ int obs_chunk_append(struct obs_chunk_enc *e, int64_t t, double v)
 		if (grow(e, HDR_MAX + 8 + SLACK))
 			return -ENOMEM;
 		memset(e->buf, 0, e->cap);
-		size_t h = 2 + varint_put(e->buf + 2, zz_enc(t));
+		size_t h = 2 + obs_varint_put(e->buf + 2, obs_zigzag(t));
 		e->bits = 0;
 		put(e->buf + h, &e->bits, vb, 64);
 		e->t_first = e->t_last = t;
@@ -308,11 +272,11 @@ static int parse_hdr(const uint8_t *p, size_t len, uint32_t *n, int64_t *t0, uin
 	if (*n == 0)
 		return 0;
 	uint64_t u;
-	size_t k = varint_get(p + 2, len - 2, &u);
-	if (!k)
+	size_t off = 2;
+	if (obs_varint_get(p, len, &off, &u))
 		return -EBADMSG;
-	*t0 = zz_dec(u);
-	*pos = (uint64_t)(2 + k) * 8;
+	*t0 = obs_unzigzag(u);
+	*pos = (uint64_t)off * 8;
 	if (*pos + 64 > (uint64_t)len * 8)
 		return -EBADMSG;
 	return 0;

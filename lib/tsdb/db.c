@@ -39,6 +39,7 @@
 #include "core/num.h"
 #include "core/obstime.h"
 #include "core/strmap.h"
+#include "core/varint.h"
 #include "tsdb/block.h"
 #include "tsdb/chunk.h"
 #include "tsdb/downsample.h"
@@ -121,37 +122,8 @@ int obs_db_retain(struct obs_db *db, int64_t now_ms);
 
 /* ---- small encoders ---------------------------------------------------- */
 
-static size_t put_uvarint(uint8_t *p, uint64_t v)
-{
-	size_t i = 0;
-	while (v >= 0x80) {
-		p[i++] = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	p[i++] = (uint8_t)v;
-	return i;
-}
 
-static int get_uvarint(const uint8_t **pp, const uint8_t *end, uint64_t *v)
-{
-	const uint8_t *p = *pp;
-	uint64_t r = 0;
-	for (int shift = 0; shift < 64; shift += 7) {
-		if (p >= end)
-			return -EBADMSG;
-		uint8_t b = *p++;
-		r |= (uint64_t)(b & 0x7f) << shift;
-		if (!(b & 0x80)) {
-			*v = r;
-			*pp = p;
-			return 0;
-		}
-	}
-	return -EBADMSG;
-}
 
-static inline uint64_t zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
-static inline int64_t unzigzag(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
 
 static inline uint64_t dbits(double v) { uint64_t b; memcpy(&b, &v, 8); return b; }
 static inline double bitsd(uint64_t b) { double v; memcpy(&v, &b, 8); return v; }
@@ -640,11 +612,11 @@ static int commit_pending(struct ingest_ctx *c)
 	uint8_t *buf = malloc(room), *p = buf;
 	if (!buf)
 		return -ENOMEM;
-	p += put_uvarint(p, c->n);
+	p += obs_varint_put(p, c->n);
 	int64_t prev = 0;
 	for (size_t i = 0; i < c->n; i++) {
-		p += put_uvarint(p, c->p[i].s->id);
-		p += put_uvarint(p, zigzag((int64_t)((uint64_t)c->p[i].t - (uint64_t)prev)));
+		p += obs_varint_put(p, c->p[i].s->id);
+		p += obs_varint_put(p, obs_zigzag((int64_t)((uint64_t)c->p[i].t - (uint64_t)prev)));
 		prev = c->p[i].t;
 		uint64_t b = dbits(c->p[i].v);
 		memcpy(p, &b, 8);
@@ -780,7 +752,7 @@ int obs_db_ingest_values(struct obs_db *db, uint32_t id, const char *buf, size_t
 static int replay_record(void *ctx, uint8_t type, const uint8_t *p, size_t n)
 {
 	struct obs_db *db = ctx;
-	const uint8_t *end = p + n;
+	size_t pos = 0;
 	if (type == REC_SERIES) {
 		if (n < 4)
 			return -EBADMSG;
@@ -809,16 +781,16 @@ static int replay_record(void *ctx, uint8_t type, const uint8_t *p, size_t n)
 	}
 	if (type == REC_SAMPLES) {
 		uint64_t cnt;
-		if (get_uvarint(&p, end, &cnt))
+		if (obs_varint_get(p, n, &pos, &cnt))
 			return -EBADMSG;
 		int64_t prev = 0;
 		for (uint64_t i = 0; i < cnt; i++) {
 			uint64_t id, zz, bits;
-			if (get_uvarint(&p, end, &id) || get_uvarint(&p, end, &zz) || end - p < 8)
+			if (obs_varint_get(p, n, &pos, &id) || obs_varint_get(p, n, &pos, &zz) || n - pos < 8)
 				return -EBADMSG;
-			memcpy(&bits, p, 8);
-			p += 8;
-			int64_t t = (int64_t)((uint64_t)prev + (uint64_t)unzigzag(zz));
+			memcpy(&bits, p + pos, 8);
+			pos += 8;
+			int64_t t = (int64_t)((uint64_t)prev + (uint64_t)obs_unzigzag(zz));
 			prev = t;
 			struct series *s = id <= UINT32_MAX ? series_get(db, (uint32_t)id) : NULL;
 			if (!s)

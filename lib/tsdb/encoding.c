@@ -51,6 +51,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/varint.h"
+
 #define BLK 64
 #define E_MAX 18
 #define M_LIMIT 9.2e18      /* |m| below 2^63; exactness is checked anyway */
@@ -92,26 +94,7 @@ const char *obs_enc_name(int id)
 
 /* ---- encoder ---------------------------------------------------------- */
 
-static size_t varint_put(uint8_t *p, uint64_t u)
-{
-	size_t n = 0;
-	while (u >= 0x80) {
-		p[n++] = (uint8_t)(u | 0x80);
-		u >>= 7;
-	}
-	p[n++] = (uint8_t)u;
-	return n;
-}
 
-static size_t varint_len(uint64_t u)
-{
-	size_t n = 1;
-	while (u >= 0x80) {
-		u >>= 7;
-		n++;
-	}
-	return n;
-}
 
 static inline unsigned width(uint64_t u)
 {
@@ -218,15 +201,15 @@ static size_t seq_plan(const uint64_t *x, size_t n, unsigned k, uint64_t *r, str
 	pl->zero = g == 0;
 	pl->size = 1;
 	if (k >= 1)
-		pl->size += varint_len(zz_enc(x[0]));
+		pl->size += obs_varint_len(zz_enc(x[0]));
 	if (k == 2)
-		pl->size += varint_len(zz_enc(x[1] - x[0]));
+		pl->size += obs_varint_len(zz_enc(x[1] - x[0]));
 	if (k == 3)
-		pl->size += varint_len(zz_enc(step));
+		pl->size += obs_varint_len(zz_enc(step));
 	if (pl->zero)
 		return pl->size;
 	if (pl->g != 1)
-		pl->size += varint_len(pl->g);
+		pl->size += obs_varint_len(pl->g);
 	size_t fr = first_resid(k);
 	for (size_t i = fr; i < n; i++)
 		r[i] = zz_enc((uint64_t)((int64_t)r[i] / (int64_t)pl->g));
@@ -283,15 +266,15 @@ static size_t seq_write(uint8_t *p, const uint64_t *x, size_t n, const uint64_t 
 	uint8_t *s = p;
 	*p++ = (uint8_t)(pl->k | (pl->zero ? 0x80 : 0) | (!pl->zero && pl->g != 1 ? 0x40 : 0));
 	if (pl->k >= 1)
-		p += varint_put(p, zz_enc(x[0]));
+		p += obs_varint_put(p, zz_enc(x[0]));
 	if (pl->k == 2)
-		p += varint_put(p, zz_enc(x[1] - x[0]));
+		p += obs_varint_put(p, zz_enc(x[1] - x[0]));
 	if (pl->k == 3)
-		p += varint_put(p, zz_enc(pl->step));
+		p += obs_varint_put(p, zz_enc(pl->step));
 	if (pl->zero)
 		return (size_t)(p - s);
 	if (pl->g != 1)
-		p += varint_put(p, pl->g);
+		p += obs_varint_put(p, pl->g);
 	for (size_t i = first_resid(pl->k); i < n; i += BLK) {
 		size_t z = zero_run(r, i, n);
 		if (z) {
@@ -386,7 +369,7 @@ int obs_enc_encode(const int64_t *ts, const double *vs, size_t n, struct obs_buf
 		for (size_t i = 0; i < n; i++)
 			tx[i] = (uint64_t)ts[i];
 		seq_best(tx, n, tr, &tp);
-		size_t head = 1 + varint_len(n) + tp.size;
+		size_t head = 1 + obs_varint_len(n) + tp.size;
 		int same = 1;
 		for (size_t i = 1; i < n && same; i++)
 			same = dbits(vs[i]) == dbits(vs[0]);
@@ -425,7 +408,7 @@ int obs_enc_encode(const int64_t *ts, const double *vs, size_t n, struct obs_buf
 		memcpy(p, gdata, glen);
 		p += glen;
 	} else {
-		p += varint_put(p, n);
+		p += obs_varint_put(p, n);
 		p += seq_write(p, tx, n, tr, &tp);
 		if (id == OBS_ENC_CONST) {
 			uint64_t u = dbits(vs[0]);
@@ -449,22 +432,6 @@ done:
 
 /* ---- decoder ---------------------------------------------------------- */
 
-static int varint_get(const uint8_t *p, size_t len, size_t *off, uint64_t *out)
-{
-	uint64_t u = 0;
-	for (size_t i = 0; i < 10 && *off + i < len; i++) {
-		uint64_t b = p[*off + i];
-		if (i == 9 && b > 1)
-			return -EBADMSG;
-		u |= (b & 0x7f) << (7 * i);
-		if (!(b & 0x80)) {
-			*off += i + 1;
-			*out = u;
-			return 0;
-		}
-	}
-	return -EBADMSG;
-}
 
 static inline uint64_t peek_fast(const uint8_t *p, uint64_t pos)
 {
@@ -564,7 +531,7 @@ static int seq_decode(const uint8_t *p, size_t len, size_t *off, size_t n,
 		return -EBADMSG;
 	uint64_t x = 0, d = 0, u, g = 1, step = 0;
 	if (k >= 1) {
-		if (varint_get(p, len, off, &u))
+		if (obs_varint_get(p, len, off, &u))
 			return -EBADMSG;
 		x = zz_dec(u);
 		if (ti)
@@ -573,7 +540,7 @@ static int seq_decode(const uint8_t *p, size_t len, size_t *off, size_t n,
 			vd[0] = (double)(int64_t)x / div;
 	}
 	if (k == 2) {
-		if (varint_get(p, len, off, &u))
+		if (obs_varint_get(p, len, off, &u))
 			return -EBADMSG;
 		d = zz_dec(u);
 		x += d;
@@ -583,11 +550,11 @@ static int seq_decode(const uint8_t *p, size_t len, size_t *off, size_t n,
 			vd[1] = (double)(int64_t)x / div;
 	}
 	if (k == 3) {
-		if (varint_get(p, len, off, &u))
+		if (obs_varint_get(p, len, off, &u))
 			return -EBADMSG;
 		step = zz_dec(u);
 	}
-	if ((flags & 0x40) && varint_get(p, len, off, &g))
+	if ((flags & 0x40) && obs_varint_get(p, len, off, &g))
 		return -EBADMSG;
 	uint64_t r[BLK];
 	size_t zrun = 0;
@@ -638,7 +605,7 @@ static int packed_count(const uint8_t *p, size_t len, size_t *off)
 {
 	uint64_t n;
 	*off = 1;
-	if (varint_get(p, len, off, &n) || n == 0 || n > OBS_ENC_MAX_SAMPLES)
+	if (obs_varint_get(p, len, off, &n) || n == 0 || n > OBS_ENC_MAX_SAMPLES)
 		return -EBADMSG;
 	return (int)n;
 }

@@ -64,6 +64,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "core/varint.h"
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -123,35 +125,7 @@ static uint64_t rd64(const uint8_t *b)
 	return (uint64_t)rd32(b) | (uint64_t)rd32(b + 4) << 32;
 }
 
-static int put_varint(struct obs_buf *b, uint64_t v)
-{
-	uint8_t tmp[10];
-	int n = 0;
-	while (v >= 0x80) {
-		tmp[n++] = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	tmp[n++] = (uint8_t)v;
-	return obs_buf_append(b, tmp, (size_t)n);
-}
 
-static int get_varint(const uint8_t *p, size_t len, size_t *pos, uint64_t *out)
-{
-	uint64_t v = 0;
-	for (int shift = 0; shift < 64; shift += 7) {
-		if (*pos >= len)
-			return -EBADMSG;
-		uint8_t c = p[(*pos)++];
-		if (shift == 63 && c > 1)
-			return -EBADMSG;
-		v |= (uint64_t)(c & 0x7f) << shift;
-		if (!(c & 0x80)) {
-			*out = v;
-			return 0;
-		}
-	}
-	return -EBADMSG;
-}
 
 static int put_xfloat(struct obs_buf *b, double v, uint64_t *prev)
 {
@@ -219,14 +193,12 @@ struct fctx {
 	struct fcol c[4];
 };
 
-static uint64_t zz_enc(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
-static int64_t zz_dec(uint64_t u) { return (int64_t)(u >> 1) ^ -(int64_t)(u & 1); }
 
 static int put_val(struct obs_buf *b, struct fctx *f, int col, double v, bool dec)
 {
 	int64_t m;
 	if (dec && f->e >= 0 && dec_of(v, f->e, &m)) {
-		int rc = put_varint(b, zz_enc(m - f->c[col].m));
+		int rc = obs_buf_varint(b, obs_zigzag(m - f->c[col].m));
 		f->c[col].m = m;
 		return rc;
 	}
@@ -238,9 +210,9 @@ static int get_val(const uint8_t *p, size_t len, size_t *pos, struct fctx *f, in
 	if (!(dec && f->e >= 0))
 		return get_xfloat(p, len, pos, &f->c[col].bits, out);
 	uint64_t u;
-	if (get_varint(p, len, pos, &u))
+	if (obs_varint_get(p, len, pos, &u))
 		return -EBADMSG;
-	int64_t d = zz_dec(u), m = f->c[col].m;
+	int64_t d = obs_unzigzag(u), m = f->c[col].m;
 	if (d > DEC_MAX_M - m || d < -DEC_MAX_M - m)
 		return -EBADMSG;
 	m += d;
@@ -597,11 +569,11 @@ static int encode_bucket(struct obs_buf *raw, const struct obs_rollup_bucket *b,
 {
 	int rc = 0;
 	if (prev)
-		rc = put_varint(raw, (uint64_t)((b->t - prev->t) / step - 1));
+		rc = obs_buf_varint(raw, (uint64_t)((b->t - prev->t) / step - 1));
 	if (!rc)
-		rc = put_varint(raw, b->count);
+		rc = obs_buf_varint(raw, b->count);
 	if (!rc)
-		rc = put_varint(raw, b->nan_count);
+		rc = obs_buf_varint(raw, b->nan_count);
 	if (rc)
 		return rc;
 	if (!b->count)
@@ -962,7 +934,7 @@ static int decode_frame(const struct obs_rollup *r, const uint8_t *p, size_t len
 	for (uint32_t i = 0; i < nb; i++) {
 		if (i) {
 			uint64_t g;
-			if (get_varint(p, len, &pos, &g) || g >= (uint64_t)INT64_MAX / (uint64_t)r->step)
+			if (obs_varint_get(p, len, &pos, &g) || g >= (uint64_t)INT64_MAX / (uint64_t)r->step)
 				return -EBADMSG;
 			int64_t dt = (int64_t)(g + 1) * r->step;
 			if (t > INT64_MAX - dt)
@@ -970,7 +942,7 @@ static int decode_frame(const struct obs_rollup *r, const uint8_t *p, size_t len
 			t += dt;
 		}
 		uint64_t cnt, nan;
-		if (get_varint(p, len, &pos, &cnt) || get_varint(p, len, &pos, &nan) || cnt + nan < cnt ||
+		if (obs_varint_get(p, len, &pos, &cnt) || obs_varint_get(p, len, &pos, &nan) || cnt + nan < cnt ||
 		    cnt + nan == 0 || t > last_t)
 			return -EBADMSG;
 		double mn = NAN, mx = NAN, sum = NAN, last = NAN;

@@ -29,6 +29,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/varint.h"
+
 struct store {
 	uint64_t *c;       /* counts of keys [base, base + cap) */
 	int64_t base;
@@ -338,38 +340,8 @@ double obs_sketch_quantile(const struct obs_sketch *s, double q)
 
 /* ---- codec ---- */
 
-static int put_varint(struct obs_buf *b, uint64_t v)
-{
-	uint8_t tmp[10];
-	int n = 0;
-	while (v >= 0x80) {
-		tmp[n++] = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	tmp[n++] = (uint8_t)v;
-	return obs_buf_append(b, tmp, (size_t)n);
-}
 
-static int get_varint(const uint8_t *p, size_t len, size_t *pos, uint64_t *out)
-{
-	uint64_t v = 0;
-	for (int shift = 0; shift < 64; shift += 7) {
-		if (*pos >= len)
-			return -EBADMSG;
-		uint8_t c = p[(*pos)++];
-		if (shift == 63 && c > 1)
-			return -EBADMSG;
-		v |= (uint64_t)(c & 0x7f) << shift;
-		if (!(c & 0x80)) {
-			*out = v;
-			return 0;
-		}
-	}
-	return -EBADMSG;
-}
 
-static uint64_t zz_enc(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
-static int64_t zz_dec(uint64_t u) { return (int64_t)(u >> 1) ^ -(int64_t)(u & 1); }
 
 static int64_t store_base(const struct obs_sketch *s, double extreme)
 {
@@ -381,16 +353,16 @@ static int store_encode(const struct store *st, struct obs_buf *out, int64_t bas
 	uint64_t nnz = 0;
 	for (int64_t k = st->lo; k <= st->hi; k++)
 		nnz += st->c[k - st->base] != 0;
-	int rc = put_varint(out, nnz);
+	int rc = obs_buf_varint(out, nnz);
 	int64_t prev = 0;
 	bool first = true;
 	for (int64_t k = st->hi; k >= st->lo && !rc; k--) {
 		uint64_t n = st->c[k - st->base];
 		if (!n)
 			continue;
-		rc = put_varint(out, first ? zz_enc(k - base) : (uint64_t)(prev - k - 1));
+		rc = obs_buf_varint(out, first ? obs_zigzag(k - base) : (uint64_t)(prev - k - 1));
 		if (!rc)
-			rc = put_varint(out, n);
+			rc = obs_buf_varint(out, n);
 		prev = k;
 		first = false;
 	}
@@ -404,11 +376,11 @@ int obs_sketch_encode_body(const struct obs_sketch *s, struct obs_buf *out)
 			(s->neg.total ? 16 : 0);
 	int rc = obs_buf_append(out, &flags, 1);
 	if (!rc && s->zero)
-		rc = put_varint(out, s->zero);
+		rc = obs_buf_varint(out, s->zero);
 	if (!rc && s->pinf)
-		rc = put_varint(out, s->pinf);
+		rc = obs_buf_varint(out, s->pinf);
 	if (!rc && s->ninf)
-		rc = put_varint(out, s->ninf);
+		rc = obs_buf_varint(out, s->ninf);
 	if (!rc && s->pos.total)
 		rc = store_encode(&s->pos, out, store_base(s, s->max));
 	if (!rc && s->neg.total)
@@ -430,16 +402,16 @@ static int store_decode(const struct obs_sketch *s, struct store *st, const uint
 			uint64_t *total, int64_t base)
 {
 	uint64_t nnz, u, n;
-	if (get_varint(p, len, pos, &nnz) || nnz == 0 || nnz > s->max_buckets)
+	if (obs_varint_get(p, len, pos, &nnz) || nnz == 0 || nnz > s->max_buckets)
 		return -EBADMSG;
 	int64_t first = 0, k = 0;
 	for (uint64_t i = 0; i < nnz; i++) {
-		if (get_varint(p, len, pos, &u))
+		if (obs_varint_get(p, len, pos, &u))
 			return -EBADMSG;
 		if (i == 0) {
 			if (u > (uint64_t)4 * (uint64_t)s->idx_limit + 2)
 				return -EBADMSG;
-			k = base + zz_dec(u);
+			k = base + obs_unzigzag(u);
 			if (k < -s->idx_limit || k > s->idx_limit)
 				return -EBADMSG;
 			first = k;
@@ -450,7 +422,7 @@ static int store_decode(const struct obs_sketch *s, struct store *st, const uint
 			if (k < -s->idx_limit || first - k + 1 > (int64_t)s->max_buckets)
 				return -EBADMSG;
 		}
-		if (get_varint(p, len, pos, &n) || n == 0 || add_checked(total, n))
+		if (obs_varint_get(p, len, pos, &n) || n == 0 || add_checked(total, n))
 			return -EBADMSG;
 		int rc = store_add(st, k, n, s->max_buckets);
 		if (rc)
@@ -473,7 +445,7 @@ int obs_sketch_decode_body(struct obs_sketch *s, const uint8_t *p, size_t len, s
 	uint64_t *cnt[3] = { &s->zero, &s->pinf, &s->ninf };
 	for (int i = 0; i < 3 && !rc; i++)
 		if (flags & (1 << i)) {
-			if (get_varint(p, len, pos, cnt[i]) || *cnt[i] == 0 || add_checked(&total, *cnt[i]))
+			if (obs_varint_get(p, len, pos, cnt[i]) || *cnt[i] == 0 || add_checked(&total, *cnt[i]))
 				rc = -EBADMSG;
 		}
 	if (!rc && (flags & 8))
@@ -518,9 +490,9 @@ int obs_sketch_encode(const struct obs_sketch *s, struct obs_buf *out)
 	uint8_t ver = 1;
 	int rc = obs_buf_append(out, &ver, 1);
 	if (!rc)
-		rc = put_varint(out, s->alpha_ppm);
+		rc = obs_buf_varint(out, s->alpha_ppm);
 	if (!rc)
-		rc = put_varint(out, s->max_buckets);
+		rc = obs_buf_varint(out, s->max_buckets);
 	if (!rc)
 		rc = obs_sketch_encode_body(s, out);
 	if (!rc && s->count) {
@@ -542,7 +514,7 @@ int obs_sketch_decode(const void *buf, size_t len, struct obs_sketch **out)
 	if (len < 1 || p[0] != 1)
 		return -EBADMSG;
 	pos = 1;
-	if (get_varint(p, len, &pos, &a) || get_varint(p, len, &pos, &m) || a == 0 || a > 500000 || m < 16 ||
+	if (obs_varint_get(p, len, &pos, &a) || obs_varint_get(p, len, &pos, &m) || a == 0 || a > 500000 || m < 16 ||
 	    m > (1u << 20))
 		return -EBADMSG;
 	struct obs_sketch *s;
