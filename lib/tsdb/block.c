@@ -61,6 +61,7 @@
  */
 #include "tsdb/block.h"
 #include "tsdb/encoding.h"
+#include "core/fileio.h"
 #include "core/buf.h"
 #include "core/crc32c.h"
 
@@ -193,31 +194,7 @@ static size_t get_count(struct rd *r)
 	return (size_t)n;
 }
 
-static int write_all(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-	while (n) {
-		ssize_t k = write(fd, c, n);
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		c += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
 
-static int fsync_dir(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	int rc = fsync(fd) ? -errno : 0;
-	close(fd);
-	return rc;
-}
 
 static char *path_join(const char *a, const char *b)
 {
@@ -475,7 +452,7 @@ static int write_file(const char *dir, const char *name, const void *p, size_t n
 	free(path);
 	if (fd < 0)
 		return -errno;
-	int rc = write_all(fd, p, n);
+	int rc = obs_write_all(fd, p, n);
 	if (!rc && fsync(fd))
 		rc = -errno;
 	if (close(fd) && !rc)
@@ -526,7 +503,7 @@ int obs_block_gc_tmp(const char *blocks_dir)
 	}
 	closedir(d);
 	if (removed && !rc)
-		rc = fsync_dir(blocks_dir);
+		rc = obs_fsync_dir(blocks_dir);
 	return rc;
 }
 
@@ -549,7 +526,7 @@ static int flush_frame(ZSTD_CCtx *cc, struct obs_buf *raw, struct obs_buf *zbuf,
 		n = raw->len;
 		stored_raw = 1;
 	}
-	int rc = write_all(fd, p, n);
+	int rc = obs_write_all(fd, p, n);
 	if (rc)
 		return rc;
 	uint8_t crc[4];
@@ -579,7 +556,7 @@ static int write_chunks(struct obs_block_writer *w, const char *dir, const size_
 	obs_buf_init(&raw);
 	obs_buf_init(&zbuf);
 	ZSTD_CCtx *cc = ZSTD_createCCtx();
-	int rc = cc ? write_all(fd, CHK_MAGIC, 8) : -ENOMEM;
+	int rc = cc ? obs_write_all(fd, CHK_MAGIC, 8) : -ENOMEM;
 	for (size_t i = 0; i < w->ns && !rc; i++) {
 		const struct wseries *s = &w->s[order[i]];
 		for (size_t k = 0; k < s->nchunks && !rc; k++) {
@@ -804,7 +781,7 @@ int obs_block_writer_commit(struct obs_block_writer *w, char *id)
 	if (rc)
 		goto fail;
 	crash_point(4);
-	rc = fsync_dir(tmp);
+	rc = obs_fsync_dir(tmp);
 	if (rc)
 		goto fail;
 	crash_point(5);
@@ -813,7 +790,7 @@ int obs_block_writer_commit(struct obs_block_writer *w, char *id)
 		goto fail;
 	}
 	crash_point(6);
-	rc = fsync_dir(w->dir);
+	rc = obs_fsync_dir(w->dir);
 	if (rc)
 		goto out;   /* renamed: the block exists; report the fsync error */
 	memcpy(id, bid, 27);

@@ -65,6 +65,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/fileio.h"
 #include "core/varint.h"
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -474,25 +475,10 @@ struct obs_rollup_writer {
 	ZSTD_CCtx *cctx;
 };
 
-static int write_all(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-	while (n) {
-		ssize_t k = write(fd, c, n);
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		c += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
 
 static int w_flush(struct obs_rollup_writer *w)
 {
-	int rc = write_all(w->fd, w->out.data, w->out.len);
+	int rc = obs_write_all(w->fd, w->out.data, w->out.len);
 	if (!rc) {
 		w->off += w->out.len;
 		obs_buf_reset(&w->out);
@@ -704,26 +690,6 @@ static int cmp_idx(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static int fsync_dir_of(const char *path)
-{
-	char *d = strdup(path);
-	if (!d)
-		return -ENOMEM;
-	char *slash = strrchr(d, '/');
-	const char *dir = ".";
-	if (slash) {
-		*slash = 0;
-		dir = slash == d ? "/" : d;
-	}
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc = 0;
-	if (fd < 0 || fsync(fd))
-		rc = -errno;
-	if (fd >= 0)
-		close(fd);
-	free(d);
-	return rc;
-}
 
 int obs_rollup_writer_commit(struct obs_rollup_writer *w)
 {
@@ -783,7 +749,7 @@ int obs_rollup_writer_commit(struct obs_rollup_writer *w)
 		if (rc)
 			unlink(w->tmp);
 		else
-			rc = fsync_dir_of(w->path);
+			rc = obs_fsync_parent(w->path);
 	}
 	obs_rollup_writer_abort(w);
 	return rc;
