@@ -21,7 +21,8 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lroaring
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 $(WARN) -Ilib $(PKG_CFLAGS) -pthread
+# CFLAGS is the user's (make asan sets it); the project's flags are always added
+ALL_CFLAGS = $(CFLAGS) -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 $(WARN) -Ilib $(PKG_CFLAGS) -pthread
 LDLIBS   += $(PKG_LIBS) -lm -pthread
 
 LIB_SRC   := $(sort $(wildcard lib/*/*.c))
@@ -46,7 +47,7 @@ all: $(BINS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
 $(LIBOBS): $(LIB_OBJ)
 	@rm -f $@
@@ -54,15 +55,15 @@ $(LIBOBS): $(LIB_OBJ)
 
 $(BUILD)/bin/obsfsd: $(FS_OBJ) $(LIBOBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(FS_OBJ) $(LIBOBS) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(FS_OBJ) $(LIBOBS) $(LDLIBS)
 
 $(BUILD)/bin/%: $(BUILD)/tools/%.o $(TOOL_COMMON_OBJ) $(LIBOBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(TOOL_COMMON_OBJ) $(LIBOBS) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(TOOL_COMMON_OBJ) $(LIBOBS) $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBOBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBOBS) $(LDLIBS) -lcriterion
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIBOBS) $(LDLIBS) -lcriterion
 
 # ---- set-up -------------------------------------------------------------------
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -96,8 +97,13 @@ asan: test-deps
 	@$(MAKE) --no-print-directory BUILD=build-asan CC=clang \
 	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	  LDFLAGS="-fsanitize=address,undefined" all unit
-	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	  ./tests/run.sh build-asan
+	@rm -rf build-asan/reports && mkdir -p build-asan/reports
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:log_path=$(CURDIR)/build-asan/reports/asan \
+	  UBSAN_OPTIONS=print_stacktrace=1:log_path=$(CURDIR)/build-asan/reports/ubsan \
+	  ./tests/run.sh build-asan; rc=$$?; \
+	  if ls build-asan/reports/* >/dev/null 2>&1; then \
+	    echo "sanitizer reports (the daemon's stderr is detached, so they are kept as files):"; \
+	    head -40 build-asan/reports/*; exit 1; fi; exit $$rc
 
 fuzz:
 	@./tests/fuzz/run.sh

@@ -72,10 +72,11 @@ export_all() { for f in "$MNT"/metrics/*; do printf '%s\n' "${f##*/}"; cat "$f";
 	[ "$(cut -d' ' -f2 "$MNT/metrics/ret_new")" = 3 ]
 }
 
-@test "the head is compacted by itself once it spans block_span" {
-	obs_remount -o block_span=10m
+@test "the head is compacted by itself once it has been filling for block_span" {
+	obs_remount -o block_span=2s
 	now=$(date +%s)
 	printf 'span_test 1 %s000\nspan_test 2 %s000\n' $((now - 900)) $((now - 1)) > "$MNT/ingest"
+	grep -q '^blocks  *0 ' "$MNT/status"
 	for i in $(seq 80); do
 		grep -q '^blocks  *1 ' "$MNT/status" && break
 		sleep 0.1
