@@ -30,11 +30,12 @@ static const char *by;
 static struct obs_logquery *query;
 static int64_t t_from = OBS_TIME_MIN, t_to = OBS_TIME_MAX;
 static int ranged;
+static int with_time;
 static int status = 1;
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: obs-grep [-ch] [-s stream] [-t range | -a time [-w window]] [-b field]\n"
+	fprintf(f, "usage: obs-grep [-cTh] [-s stream] [-t range | -a time [-w window]] [-b field]\n"
 		   "                [-o raw|json|logfmt] [-f file]... [mount] query ...\n");
 }
 
@@ -169,6 +170,11 @@ static unsigned long long total;
 
 static void by_add(const char *v, size_t vn)
 {
+	const char *ln = v && obs_logfield_is_level(by, strlen(by)) ? obs_loglevel_name(obs_loglevel_rank(v, vn)) : NULL;
+	if (ln) {
+		v = ln;
+		vn = strlen(ln);
+	}
 	for (size_t i = 0; i < nby; i++)
 		if ((!v && !byv[i].v) || (v && byv[i].v && byv[i].vn == vn && !memcmp(byv[i].v, v, vn))) {
 			byv[i].c++;
@@ -219,9 +225,12 @@ static void filter_file(FILE *f, int64_t now)
 			else
 				by_add(NULL, 0);
 		} else if (!count_only) {
-			char t[40];
-			int tl = has_t ? obs_time_format(ts, OBS_TIME_RFC3339, t) : 0;
-			emit(NULL, ofmt == O_RAW ? NULL : (has_t ? t : NULL), (size_t)tl, line, (size_t)n);
+			char t[40] = "-";
+			int tl = has_t ? obs_time_format(ts, OBS_TIME_RFC3339, t) : 1;
+			if (ofmt == O_RAW && !with_time)
+				emit(NULL, NULL, 0, line, (size_t)n);
+			else
+				emit(NULL, has_t || ofmt == O_RAW ? t : NULL, (size_t)tl, line, (size_t)n);
 		}
 	}
 	free(line);
@@ -288,10 +297,8 @@ static int mount_stream(const char *mnt, const char *stream, const char *range, 
 			emit(prefix ? stream : NULL, NULL, 0, line, (size_t)n);
 			continue;
 		}
-		if (ofmt == O_RAW)
-			emit(prefix ? stream : NULL, NULL, 0, line, (size_t)n);
-		else
-			emit(prefix ? stream : NULL, line, (size_t)(sp - line), sp + 1, (size_t)(n - (sp + 1 - line)));
+		emit(prefix ? stream : NULL, ofmt == O_RAW && !with_time ? NULL : line,
+		     ofmt == O_RAW && !with_time ? 0 : (size_t)(sp - line), sp + 1, (size_t)(n - (sp + 1 - line)));
 	}
 	int e = ferror(f);
 	fclose(f);
@@ -319,16 +326,17 @@ int main(int argc, char **argv)
 		{ "count", no_argument, 0, 'c' }, { "by", required_argument, 0, 'b' },
 		{ "output", required_argument, 0, 'o' }, { "file", required_argument, 0, 'f' },
 		{ "around", required_argument, 0, 'a' }, { "window", required_argument, 0, 'w' },
-		{ "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+		{ "with-time", no_argument, 0, 'T' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
 	};
 	const char *stream = NULL, *range = NULL, *around = NULL, *window = NULL;
 	char **files = NULL;
 	int nfiles = 0, c;
-	while ((c = getopt_long(argc, argv, "s:t:cb:o:f:a:w:h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:t:cb:o:f:a:w:Th", lo, NULL)) != -1) {
 		switch (c) {
 		case 's': stream = optarg; break;
 		case 't': range = optarg; break;
 		case 'c': count_only = 1; break;
+		case 'T': with_time = 1; break;
 		case 'b': by = optarg; break;
 		case 'a': around = optarg; break;
 		case 'w': window = optarg; break;

@@ -475,6 +475,12 @@ int obs_loglevel_rank(const char *v, size_t n)
 	return -1;
 }
 
+const char *obs_loglevel_name(int rank)
+{
+	static const char *const names[] = { "trace", "debug", "info", "notice", "warn", "error", "fatal" };
+	return rank >= 0 && rank <= 6 ? names[rank] : NULL;
+}
+
 int obs_logfield_is_level(const char *k, size_t n)
 {
 	return (n == 5 && !memcmp(k, "level", 5)) || (n == 3 && !memcmp(k, "lvl", 3)) ||

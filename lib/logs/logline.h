@@ -46,6 +46,10 @@ int obs_logline_fields(const char *p, size_t n, obs_logfield_fn fn, void *ctx,
  * emerg 6 (one-letter forms D I W E F too). -1 when not a level word. */
 int obs_loglevel_rank(const char *v, size_t n);
 
+/* Canonical name of a rank: "trace" "debug" "info" "notice" "warn" "error"
+ * "fatal" (NULL when out of range). Count-by-level groups by these names. */
+const char *obs_loglevel_name(int rank);
+
 /* True when the field name is a severity field (level, lvl, severity,
  * loglevel, log.level). */
 int obs_logfield_is_level(const char *k, size_t n);

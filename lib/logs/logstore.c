@@ -1213,6 +1213,7 @@ struct agg {
 	struct obs_strmap *m;
 	uint64_t none;
 	int oom;
+	int level;   /* grouping a level field: by canonical level name */
 };
 
 static int agg_add(void *ctx, const char *v, size_t vn, uint64_t c)
@@ -1221,6 +1222,11 @@ static int agg_add(void *ctx, const char *v, size_t vn, uint64_t c)
 	if (!v) {
 		a->none += c;
 		return 0;
+	}
+	const char *ln = a->level ? obs_loglevel_name(obs_loglevel_rank(v, vn)) : NULL;
+	if (ln) {
+		v = ln;
+		vn = strlen(ln);
 	}
 	uint64_t h = obs_strmap_hash(v, vn);
 	uint64_t *cur = obs_strmap_get(a->m, h, v, vn);
@@ -1295,7 +1301,7 @@ int obs_logstore_count(struct obs_logstore *ls, const char *stream, int64_t from
 	if (r < 0)
 		return r;
 	__atomic_add_fetch(&ls->searches, 1, __ATOMIC_RELAXED);
-	struct agg a = { by ? obs_strmap_new() : NULL, 0, 0 };
+	struct agg a = { by ? obs_strmap_new() : NULL, 0, 0, by && obs_logfield_is_level(by, strlen(by)) };
 	if (by && !a.m) {
 		stream_put(ls, s);
 		return -ENOMEM;

@@ -111,7 +111,8 @@ int obs_logstore_read(struct obs_logstore *ls, const char *stream, int64_t from,
 		      const struct obs_logquery *q, obs_logrec_fn fn, void *ctx);
 /* Count matching records into *total; with by, per-value counts are passed
  * to fn once per distinct value (v NULL: records lacking the field), in
- * decreasing count order. Uses the index alone where it is exact. */
+ * decreasing count order; level values are grouped by canonical name
+ * (ERROR, err -> error). Uses the index alone where it is exact. */
 int obs_logstore_count(struct obs_logstore *ls, const char *stream, int64_t from, int64_t to,
 		       const struct obs_logquery *q, const char *by, obs_logcount_fn fn, void *ctx,
 		       uint64_t *total);
