@@ -137,6 +137,14 @@ static int alias_visit(void *ctx, const char *value, uint64_t count)
 	return 1;
 }
 
+/* The label name whose file name is the alias (name, n). */
+static int label_name_by_alias(const char *name, size_t n, struct obs_buf *out)
+{
+	struct alias_find a = { strtoull(name + n - 16, NULL, 16), out, 0 };
+	obs_index_label_names(obs_db_index(obsfs->db), alias_visit, &a);
+	return a.found ? 0 : -ENOENT;
+}
+
 /* The value of label name whose file name is the alias (name, n). */
 static int label_value_by_alias(const char *label, const char *name, size_t n, struct obs_buf *out)
 {
@@ -367,10 +375,11 @@ int node_resolve(const char *path, struct node *nd)
 	if (comp_eq(p, len, "labels")) {
 		const char *e = strchr(rest, '/');
 		size_t kl = e ? (size_t)(e - rest) : strlen(rest);
-		if (!obs_label_name_valid(rest, kl))
-			return -ENOENT;
 		obs_buf_reset(&nd->arg);
-		obs_buf_append(&nd->arg, rest, kl);
+		if (obs_label_name_valid(rest, kl))
+			obs_buf_append(&nd->arg, rest, kl);
+		else if (!is_alias(rest, kl) || label_name_by_alias(rest, kl, &nd->arg))
+			return -ENOENT;
 		if (!e || !e[1]) {
 			nd->kind = N_LABEL_DIR;
 			return 0;

@@ -29,6 +29,7 @@ struct ofile {
 	struct obs_buf carry;      /* written bytes after the last newline */
 	int skipping;              /* dropping the rest of an over-long line */
 	size_t lines;              /* lines consumed so far (numbers in errors) */
+	size_t line_base;          /* lines before the buffer being appended to a log */
 	int wrote;
 	int pending_err;           /* error to report at close */
 	char source[160];
@@ -422,7 +423,7 @@ static void log_reject(void *ctx, const char *stream, const char *line, size_t n
 		       const char *why)
 {
 	struct ofile *o = ctx;
-	obs_errlog_add(obs_db_errlog(obsfs->db), obs_time_now(), o->source, lineno, line, n, why);
+	obs_errlog_add(obs_db_errlog(obsfs->db), obs_time_now(), o->source, o->line_base + lineno, line, n, why);
 }
 
 static int sync_all(void)
@@ -465,6 +466,7 @@ static int consume(struct ofile *o, const char *p, size_t n)
 		rc = obs_db_ingest_values(obsfs->db, o->nd.id, p, n, o->source, first, &r);
 		break;
 	case N_LOG_STREAM:
+		o->line_base = first - 1;
 		return obs_logstore_append(obsfs->logs, o->nd.arg.data, p, n, obs_time_now(), log_reject, o);
 	case N_CTL: {
 		const char *end = p + n;

@@ -30,16 +30,22 @@ int render_readme(struct obs_buf *out)
 "                      FN = avg min max sum count last p50 p90 p99 pNN\n"
 "  select/M1/M2/...    series matching every matcher: k=v k!=v k=~re k!~re\n"
 "  labels/K/V/         label names, their values, and the series carrying them\n"
-"  ctl                 write commands: sync\n"
-"  status              counts, sizes, bytes/sample, rates, top cardinality\n"
-"  errors              recently rejected input and why\n"
+"  export[@RANGE]      every sample as Prometheus text (SERIES VALUE TIMESTAMP_MS),\n"
+"                      which ingest takes back\n"
+"  logs/STREAM         one file per log stream: echo LINE >> logs/app; cat -> \"TIME LINE\"\n"
+"  logs/STREAM@RANGE?QUERY[#count|#by=FIELD]\n"
+"                      a search view: logs/app@-1h?level>=error&timeout  logs/nginx?status=404#count\n"
+"  ctl                 write commands: sync (fsync the WAL), compact (cut the head into a block)\n"
+"  status              counts, sizes, bytes/sample, blocks, rollups, top cardinality\n"
+"  errors              recently rejected input: where, line number, why\n"
 "\n"
 "Try:\n"
 "  echo 21.5 > metrics/room_temp; cat metrics/room_temp\n"
 "  curl -s localhost:9100/metrics > ingest\n"
 "  ls select/job=node/\n"
 "  cat 'metrics/room_temp@-5m:1m:max'\n"
-"  tail -f metrics/room_temp\n");
+"  tail -f metrics/room_temp\n"
+"  echo 'level=error msg=timeout' >> logs/app; cat 'logs/app?level>=error'\n");
 }
 
 static int top_line(void *ctx, const char *name, uint64_t series)

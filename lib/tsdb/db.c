@@ -237,6 +237,12 @@ static int series_resolve(struct obs_db *db, struct obs_labels *labels, struct s
 	if (s)
 		goto done;
 	uint32_t n = atomic_load(&db->nseries);
+	if (!obs_labels_get(labels, "__name__")) {
+		rc = -EINVAL;
+		if (why)
+			*why = "series without a metric name";
+		goto done;
+	}
 	if (n >= db->o.max_series) {
 		rc = -EDQUOT;
 		if (why)
@@ -580,16 +586,11 @@ static void on_parse_error(void *ctx, size_t lineno, const char *line, size_t le
 	reject(ctx, lineno, line, len, why, EINVAL);
 }
 
-/* Widen the head's time span by a batch (under cutlock, shared). */
-static void head_note(struct obs_db *db, const struct pending *p, size_t n)
+/* Widen the head's time span by accepted samples (under cutlock, shared). */
+static void head_note(struct obs_db *db, int64_t mn, int64_t mx, size_t n)
 {
 	if (!n)
 		return;
-	int64_t mn = p[0].t, mx = p[0].t;
-	for (size_t i = 1; i < n; i++) {
-		mn = p[i].t < mn ? p[i].t : mn;
-		mx = p[i].t > mx ? p[i].t : mx;
-	}
 	int64_t cur = atomic_load(&db->head_mint);
 	while (mn < cur && !atomic_compare_exchange_weak(&db->head_mint, &cur, mn))
 		;
@@ -636,6 +637,7 @@ static int commit_pending(struct ingest_ctx *c)
 		return 0;
 	}
 	struct series *locked = NULL;
+	int64_t mn = INT64_MAX, mx = INT64_MIN;
 	for (size_t i = 0; i < c->n; i++) {
 		struct pending *x = &c->p[i];
 		if (x->s != locked) {
@@ -655,11 +657,13 @@ static int commit_pending(struct ingest_ctx *c)
 			reject(c, 0, line, (size_t)len, why ? why : strerror(-r), r == -ENOMEM ? EIO : EINVAL);
 		} else {
 			c->r->accepted++;
+			mn = x->t < mn ? x->t : mn;
+			mx = x->t > mx ? x->t : mx;
 		}
 	}
 	if (locked)
 		pthread_mutex_unlock(&locked->mu);
-	head_note(db, c->p, c->n);
+	head_note(db, mn, mx, (size_t)c->r->accepted);
 	pthread_rwlock_unlock(&db->cutlock);
 	atomic_fetch_add(&db->ingested, c->r->accepted);
 	return 0;
@@ -805,8 +809,7 @@ static int replay_record(void *ctx, uint8_t type, const uint8_t *p, size_t n)
 				return rc;
 			if (!rc) {
 				db->replayed++;
-				struct pending one = { s, t, 0 };
-				head_note(db, &one, 1);
+				head_note(db, t, t, 1);
 			}
 		}
 		return 0;
