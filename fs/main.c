@@ -155,22 +155,26 @@ static int parse_dur(const char *what, const char *s, int64_t *out)
 	return 0;
 }
 
+/* every exit of main goes through its cleanup */
+#define EXIT(code) do { rc = (code); goto out; } while (0)
+
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct cli c = { 0 };
+	static struct obsfs fs;
+	int rc = 0;
 	if (fuse_opt_parse(&args, &c, cli_opts, positional))
-		return 2;
+		EXIT(2);
 	if (c.show_version) {
 		printf("obsfsd 0.1 (libfuse %s)\n", fuse_pkgversion());
-		return 0;
+		EXIT(0);
 	}
 	if (c.show_help || !c.datadir || !c.mountpoint) {
 		usage();
-		return c.show_help ? 0 : 2;
+		EXIT(c.show_help ? 0 : 2);
 	}
 
-	static struct obsfs fs;
 	obsfs = &fs;
 	char *abs = realpath(c.datadir, NULL);   /* NULL until the directory exists */
 	fs.datadir = abs ? abs : c.datadir;
@@ -185,7 +189,7 @@ int main(int argc, char *argv[])
 			fs.timefmt = OBS_TIME_EPOCH;
 		else if (strcmp(c.time_fmt, "rfc3339")) {
 			fprintf(stderr, "obsfsd: invalid time format '%s' (rfc3339 or epoch)\n", c.time_fmt);
-			return 2;
+			EXIT(2);
 		}
 	}
 	if (c.sync) {
@@ -193,7 +197,7 @@ int main(int argc, char *argv[])
 			fs.sync_on_close = 0;
 		else if (strcmp(c.sync, "close")) {
 			fprintf(stderr, "obsfsd: invalid sync policy '%s' (close or fsync)\n", c.sync);
-			return 2;
+			EXIT(2);
 		}
 	}
 
@@ -207,7 +211,7 @@ int main(int argc, char *argv[])
 	    parse_dur("retention_1m", c.retention_tier[0], &o.tier_retention_ms[0]) ||
 	    parse_dur("retention_5m", c.retention_tier[1], &o.tier_retention_ms[1]) ||
 	    parse_dur("retention_1h", c.retention_tier[2], &o.tier_retention_ms[2]))
-		return 2;
+		EXIT(2);
 	o.sync_interval_ms = (int)sync_ms;
 	if (c.max_series)
 		o.max_series = c.max_series;
@@ -224,12 +228,12 @@ int main(int argc, char *argv[])
 	if (!foreground) {
 		if (pipe(ready_pipe)) {
 			perror("obsfsd: pipe");
-			return 1;
+			EXIT(1);
 		}
 		pid_t pid = fork();
 		if (pid < 0) {
 			perror("obsfsd: fork");
-			return 1;
+			EXIT(1);
 		}
 		if (pid > 0) {
 			close(ready_pipe[1]);
@@ -239,9 +243,9 @@ int main(int argc, char *argv[])
 				got += k;
 			msg[got > 0 ? got : 0] = 0;
 			if (!strcmp(msg, "ok"))
-				return 0;
+				EXIT(0);
 			fprintf(stderr, "%s", got > 0 ? msg : "obsfsd: mount failed\n");
-			return 1;
+			EXIT(1);
 		}
 		close(ready_pipe[0]);
 		setsid();
@@ -250,19 +254,19 @@ int main(int argc, char *argv[])
 
 	char err[512];
 	int64_t t0 = obs_time_now();
-	int rc = obs_db_open(c.datadir, &o, &fs.db, err, sizeof err);
+	rc = obs_db_open(c.datadir, &o, &fs.db, err, sizeof err);
 	if (rc) {
 		char msg[600];
 		snprintf(msg, sizeof msg, "obsfsd: %s\n", err[0] ? err : strerror(-rc));
 		report_failure(msg);
-		return 1;
+		EXIT(1);
 	}
 	struct obs_logstore_opts lo = { 0 };
 	lo.max_line = c.log_max_line ? c.log_max_line : 64 * 1024;
 	lo.retention_bytes = c.log_retention_bytes;
 	lo.wal_sync_ms = o.sync_interval_ms;
 	if (parse_dur("log_retention", c.log_retention, &lo.retention_ms))
-		return 2;
+		EXIT(2);
 	char ldir[4096];
 	snprintf(ldir, sizeof ldir, "%s/logs", c.datadir);
 	rc = obs_logstore_open(ldir, &lo, &fs.logs);
@@ -271,7 +275,7 @@ int main(int argc, char *argv[])
 		snprintf(msg, sizeof msg, "obsfsd: cannot open the log store '%s': %s\n", ldir, strerror(-rc));
 		report_failure(msg);
 		obs_db_close(fs.db);
-		return 1;
+		EXIT(1);
 	}
 	struct obs_db_stats st;
 	obs_db_get_stats(fs.db, &st);
@@ -288,8 +292,9 @@ int main(int argc, char *argv[])
 	}
 	obs_logstore_close(fs.logs);
 	obs_db_close(fs.db);
+out:
 	fuse_opt_free_args(&args);
-	if (fs.datadir != c.datadir)
+	if (fs.datadir && fs.datadir != c.datadir)
 		free(fs.datadir);
 	free(c.datadir);
 	free(c.mountpoint);

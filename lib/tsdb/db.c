@@ -954,7 +954,8 @@ static int blocks_load(struct obs_db *db, char *err, size_t errlen)
 			}
 		}
 	}
-	qsort(db->blocks, db->nblocks, sizeof *db->blocks, block_cmp);
+	if (db->nblocks)
+		qsort(db->blocks, db->nblocks, sizeof *db->blocks, block_cmp);
 	for (size_t i = 0; i < db->nblocks && !rc; i++) {
 		rc = block_register(db, db->blocks[i]);
 		if (rc)
@@ -1059,7 +1060,8 @@ static int blocks_merge(struct obs_db *db)
 						db->nblocks--;
 						break;
 					}
-			qsort(db->blocks, db->nblocks, sizeof *db->blocks, block_cmp);
+			if (db->nblocks)
+				qsort(db->blocks, db->nblocks, sizeof *db->blocks, block_cmp);
 		}
 		pthread_rwlock_unlock(&db->blocks_lock);
 		if (!rc)

@@ -227,7 +227,8 @@ int obs_tiers_build(struct obs_tiers *t, struct obs_block *b, int level)
 	}
 	if (!s)
 		rc = -ENOMEM;
-	qsort(t->sets, t->n, sizeof *t->sets, rset_cmp);
+	if (t->n)
+		qsort(t->sets, t->n, sizeof *t->sets, rset_cmp);
 	pthread_rwlock_unlock(&t->lock);
 	return rc;
 }
