@@ -128,7 +128,8 @@ int obs_logstore_read_text(struct obs_logstore *ls, const char *stream, uint64_t
 
 struct obs_logstore_stats {
 	uint64_t streams;
-	uint64_t segments, segment_bytes, index_bytes;   /* on disk */
+	uint64_t segments, segment_bytes, index_bytes;   /* on disk; segment_bytes includes
+							    index_bytes (bytes/line = segment_bytes / segment_lines) */
 	uint64_t segment_lines, segment_raw_bytes;
 	uint64_t head_lines, head_bytes;                 /* in memory, not yet in segments */
 	uint64_t wal_bytes;
