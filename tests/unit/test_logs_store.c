@@ -564,3 +564,42 @@ Test(logstore, concurrent_writers_readers_flush, .init = mkdir_tmp, .fini = rm_t
 	cr_assert_eq(t0, 8000);
 	obs_logstore_close(ls);
 }
+
+Test(logstore, retention_by_size, .init = mkdir_tmp, .fini = rm_tmp)
+{
+	struct obs_logstore_opts o;
+	memset(&o, 0, sizeof(o));
+	o.no_background = 1;
+	o.retention_ms = -1;
+	o.seg.level = 1;
+	struct obs_logstore *ls;
+	cr_assert_eq(obs_logstore_open(dir, &o, &ls), 0);
+	char w[64];
+	/* three segments in two streams, oldest first: a(t0), b(t0+1), a(t0+2) */
+	const char *order[] = { "a", "b", "a" };
+	for (int k = 0; k < 3; k++) {
+		for (int i = 0; i < 200; i++) {
+			int n = snprintf(w, sizeof(w), "seg %d line %d\n", k, i);
+			cr_assert_eq(obs_logstore_append(ls, order[k], w, (size_t)n, T0 + k * 1000, NULL, NULL), 0);
+		}
+		cr_assert_eq(obs_logstore_flush(ls), 0);
+	}
+	struct obs_logstore_stats st;
+	obs_logstore_get_stats(ls, &st);
+	cr_assert_eq(st.segments, 3);
+	uint64_t one = st.segment_bytes / 3;
+	obs_logstore_close(ls);
+	o.retention_bytes = st.segment_bytes - one / 2;   /* must drop exactly the oldest */
+	cr_assert_eq(obs_logstore_open(dir, &o, &ls), 0);
+	cr_assert_eq(obs_logstore_retain(ls, T0), 0);
+	obs_logstore_get_stats(ls, &st);
+	cr_assert_eq(st.segments, 2);
+	cr_assert_eq(st.retained_segments, 1);
+	char *t = render(ls, "a", NULL);
+	cr_assert(!strstr(t, "seg 0 ") && strstr(t, "seg 2 line 199\n"), "%s", t);
+	free(t);
+	t = render(ls, "b", NULL);
+	cr_assert(strstr(t, "seg 1 line 0\n"));
+	free(t);
+	obs_logstore_close(ls);
+}
