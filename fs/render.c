@@ -119,10 +119,10 @@ int render_status(struct obs_buf *out)
 	rc |= obs_buf_printf(out, "log_lines_rejected %llu\n", (unsigned long long)ls.rejected);
 	rc |= obs_buf_printf(out, "log_head_lines     %llu\n", (unsigned long long)ls.head_lines);
 	rc |= obs_buf_printf(out, "log_segments       %llu\n", (unsigned long long)ls.segments);
-	rc |= obs_buf_printf(out, "log_segment_bytes  %llu\n", (unsigned long long)ls.segment_bytes);
+	rc |= obs_buf_printf(out, "log_segment_bytes  %llu (index included)\n", (unsigned long long)ls.segment_bytes);
 	rc |= obs_buf_printf(out, "log_index_bytes    %llu\n", (unsigned long long)ls.index_bytes);
-	rc |= obs_buf_printf(out, "log_bytes_per_line %.2f\n", ls.segment_lines ?
-			     (double)(ls.segment_bytes + ls.index_bytes) / (double)ls.segment_lines : 0.0);
+	rc |= obs_buf_printf(out, "log_bytes_per_line %.2f (index included)\n", ls.segment_lines ?
+			     (double)ls.segment_bytes / (double)ls.segment_lines : 0.0);
 	rc |= obs_buf_printf(out, "log_wal_bytes      %llu\n", (unsigned long long)ls.wal_bytes);
 	rc |= obs_buf_puts(out, "top_cardinality (metric, series):\n");
 	if (!rc)

@@ -45,7 +45,8 @@ void obs_strmap_free(struct obs_strmap *m)
 	if (!m)
 		return;
 	for (size_t i = 0; i < m->cap; i++)
-		free(m->s[i].key);
+		if (m->s[i].hash)
+			free(m->s[i].key);
 	free(m->s);
 	free(m);
 }
@@ -118,7 +119,7 @@ void *obs_strmap_del(struct obs_strmap *m, uint64_t h, const void *key, size_t n
 	void *val = m->s[i].val;
 	m->keybytes -= m->s[i].n + 1;
 	free(m->s[i].key);
-	m->s[i].hash = 0;
+	m->s[i] = (struct slot){ 0 };
 	m->count--;
 	/* backward-shift the cluster after i so lookups never hit a hole */
 	size_t j = i;
@@ -130,7 +131,7 @@ void *obs_strmap_del(struct obs_strmap *m, uint64_t h, const void *key, size_t n
 		int home_in_gap = i <= j ? (home > i && home <= j) : (home > i || home <= j);
 		if (!home_in_gap) {
 			m->s[i] = m->s[j];
-			m->s[j].hash = 0;
+			m->s[j] = (struct slot){ 0 };
 			i = j;
 		}
 	}
