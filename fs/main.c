@@ -294,6 +294,11 @@ int main(int argc, char *argv[])
 	obs_db_close(fs.db);
 out:
 	fuse_opt_free_args(&args);
+	char *strs[] = { c.ooo_window, c.sync_interval, c.time_fmt, c.sync, c.log_retention,
+			 c.block_span, c.retention, c.retention_tier[0], c.retention_tier[1],
+			 c.retention_tier[2] };
+	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
+		free(strs[i]);
 	if (fs.datadir && fs.datadir != c.datadir)
 		free(fs.datadir);
 	free(c.datadir);

@@ -329,7 +329,7 @@ int main(int argc, char **argv)
 		{ "with-time", no_argument, 0, 'T' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
 	};
 	const char *stream = NULL, *range = NULL, *around = NULL, *window = NULL;
-	char **files = NULL;
+	static char **files;   /* static: still reachable when errx() exits */
 	int nfiles = 0, c;
 	while ((c = getopt_long(argc, argv, "s:t:cb:o:f:a:w:Th", lo, NULL)) != -1) {
 		switch (c) {

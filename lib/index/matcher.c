@@ -29,28 +29,9 @@
 
 #include "index/matcher.h"
 
+#include "core/regex.h"
+
 #define MATCHER_MAX_LEN (64 * 1024)
-
-static pthread_once_t mctx_once = PTHREAD_ONCE_INIT;
-static pcre2_match_context *mctx;   /* read only after mctx_once */
-static pthread_key_t md_key;        /* per-thread pcre2_match_data */
-static int md_key_ok;
-
-static void md_free(void *p)
-{
-	pcre2_match_data_free(p);
-}
-
-static void mctx_init(void)
-{
-	md_key_ok = pthread_key_create(&md_key, md_free) == 0;
-	mctx = pcre2_match_context_create(NULL);
-	if (mctx) {
-		pcre2_set_match_limit(mctx, 1000000);
-		pcre2_set_depth_limit(mctx, 100000);
-		pcre2_set_heap_limit(mctx, 64 * 1024);   /* KiB */
-	}
-}
 
 static int is_alpha_(int c)
 {
@@ -291,26 +272,7 @@ int obs_matcher_parse(const char *s, size_t n, struct obs_matcher *m, const char
 
 static int re_match(const struct obs_matcher *m, const char *v)
 {
-	pcre2_match_data *md = m->md;
-	int rc;
-	if (!m->re)
-		return 0;
-	pthread_once(&mctx_once, mctx_init);
-	if (!md && md_key_ok && (md = pthread_getspecific(md_key)) == NULL) {
-		md = pcre2_match_data_create(1, NULL);
-		if (md && pthread_setspecific(md_key, md) != 0) {
-			pcre2_match_data_free(md);
-			md = NULL;
-		}
-	}
-	if (!md && !(md = pcre2_match_data_create(1, NULL)))
-		return 0;
-	rc = pcre2_match(m->re, (PCRE2_SPTR)v, strlen(v), 0, 0, md, mctx);
-	if (rc == PCRE2_ERROR_JIT_STACKLIMIT)
-		rc = pcre2_match(m->re, (PCRE2_SPTR)v, strlen(v), 0, PCRE2_NO_JIT, md, mctx);
-	if (md != m->md && (!md_key_ok || md != pthread_getspecific(md_key)))
-		pcre2_match_data_free(md);
-	return rc >= 0;   /* 0: matched, ovector too small */
+	return obs_re_match_md(m->re, v, strlen(v), m->md);
 }
 
 int obs_matcher_match(const struct obs_matcher *m, const char *value)

@@ -3,6 +3,8 @@
  * immutable after parsing, so one query may be evaluated from many threads. */
 #include "logs/logquery.h"
 
+#include "core/regex.h"
+
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <errno.h>
 #include <pcre2.h>
@@ -517,13 +519,9 @@ static int fs_get(struct fieldset *fs, const char *line, size_t n, const char *f
 	return 0;
 }
 
-static __thread pcre2_match_data *tl_md;
-
 static int re_match(void *re, const char *s, size_t n)
 {
-	if (!tl_md && !(tl_md = pcre2_match_data_create(1, NULL)))
-		return 0;
-	return pcre2_match(re, (PCRE2_SPTR)s, n, 0, 0, tl_md, NULL) >= 0;
+	return obs_re_match(re, s, n);
 }
 
 int obs_lq_value_match(const struct obs_lq_node *nd, const char *v, size_t vn)

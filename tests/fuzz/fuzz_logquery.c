@@ -1,4 +1,4 @@
-// sources: lib/logs/logquery.c lib/logs/logline.c lib/core/obstime.c
+// sources: lib/logs/logquery.c lib/logs/logline.c lib/core/obstime.c lib/core/regex.c
 /* fuzz_logquery.c — libFuzzer harness for the log search language and the
  * line readers. The input is split at the first NUL: before it a query,
  * after it a log line. Checks: parse returns 0 or -EINVAL (with a message);

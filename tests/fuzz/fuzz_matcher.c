@@ -1,4 +1,4 @@
-// sources: lib/index/matcher.c
+// sources: lib/index/matcher.c lib/core/regex.c
 /* fuzz_matcher.c — libFuzzer harness: arbitrary bytes parsed as a matcher,
  * then matched against a few values. Checks the invariants that must hold for
  * any accepted matcher: a name and value are set, RE/NRE carry a compiled
