@@ -134,6 +134,45 @@ if [ "${BENCH_PEERS:-1}" = 1 ]; then
 	out ratio.export_time_prom_over_obsfs "$(div "${PROM_EXP:-0}" "$EXP_S")"
 fi
 
+# Logs through the mount: dataset logs-A (2 M nginx lines) appended with
+# 1 MiB writes, cut into segments (ctl compact), then searched through the
+# index (a needle, a field count). bench_logs.sh adds library-level figures
+# and grep/ripgrep/zstd on the same file. BENCH_LOGS=0 skips both.
+DATA_LOGS=${DATA_LOGS_A:-$SHARED/data/logs-A.log.zst}
+if [ "${BENCH_LOGS:-1}" = 1 ] && [ -r "$DATA_LOGS" ]; then
+	log "logs through the mount ($DATA_LOGS)"
+	zstd -dqc "$DATA_LOGS" > "$T/logs.log"
+	LINES=$(wc -l < "$T/logs.log")
+	rm -rf "$T/ldata"; mkdir -p "$MNT"
+	"$BIN/obsfsd" -o sync_interval=0 "$T/ldata" "$MNT" 2>/dev/null
+	touch "$MNT/logs/nginx"
+	t0=$(now)
+	dd if="$T/logs.log" of="$MNT/logs/nginx" bs=1M status=none
+	echo sync > "$MNT/ctl"
+	t1=$(now)
+	out logs.mount_ingest_lines_per_s "$(awk -v n="$LINES" -v s="$(secs "$t0" "$t1")" 'BEGIN{printf "%.0f", n/s}')"
+	t0=$(now)
+	echo compact > "$MNT/ctl"
+	t1=$(now)
+	out logs.flush_s "$(secs "$t0" "$t1")"
+	out logs.bytes_per_line_after_flush "$(awk '$1=="log_bytes_per_line"{print $2}' "$MNT/status")"
+	t0=$(now)
+	n=$(cat "$MNT/logs/nginx?\"${NEEDLE:-Zyborg-Needle}\"#count")
+	t1=$(now)
+	out logs.needle_count "$n"
+	out logs.needle_search_ms "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", (b-a)*1000}')"
+	t0=$(now)
+	n=$(cat "$MNT/logs/nginx?status=404#count")
+	t1=$(now)
+	out logs.status404_count "$n"
+	out logs.status404_count_ms "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", (b-a)*1000}')"
+	fusermount3 -u "$MNT"
+	rm -f "$T/logs.log"
+	log "log store, library level, beside grep/ripgrep/zstd (bench_logs.sh)"
+	SKIP_Z19=${SKIP_Z19:-1} bash "$ROOT/tests/bench/bench_logs.sh" "$BUILD" | sed 's/^/logs./' ||
+		log "bench_logs.sh failed"
+fi
+
 # The pipeline filters (obs-rate, obs-agg, obs-alert) against awk, in lines/s
 # (bench_tools.sh; LINES=N for its input size). BENCH_TOOLS=0 skips them.
 if [ "${BENCH_TOOLS:-1}" = 1 ]; then
