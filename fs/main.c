@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -164,6 +165,9 @@ int main(int argc, char *argv[])
 	struct cli c = { 0 };
 	static struct obsfs fs;
 	int rc = 0;
+	/* glibc gives every FUSE worker thread its own malloc arena; with many
+	 * short-lived threads that multiplies resident memory for nothing */
+	mallopt(M_ARENA_MAX, 2);
 	if (fuse_opt_parse(&args, &c, cli_opts, positional))
 		EXIT(2);
 	if (c.show_version) {

@@ -49,7 +49,6 @@ out obsfs.ingest_samples_per_s "$OBS_RATE"
 out obsfs.head_bytes_per_sample "$(stat_of head_bytes_per_sample)"
 out obsfs.wal_bytes_per_sample "$(stat_of wal_bytes_per_sample)"
 out obsfs.rss_kb_after_ingest "$RSS1"
-out obsfs.rss_bytes_per_series "$(awk -v a="$RSS0" -v b="$RSS1" -v s="$SERIES" 'BEGIN{printf "%.0f", (b-a)*1024/s}')"
 
 log "exporting every sample (MOUNT/export, Prometheus text) from the head"
 t0=$(now)
@@ -105,6 +104,15 @@ n=$(cat "$MNT/metrics/bench_long{k=\"v\"}" | wc -l)
 t1=$(now)
 out obsfs.long_series_samples "$n"
 out obsfs.long_series_read_samples_per_s "$(awk -v n="$n" -v s="$(secs "$t0" "$t1")" 'BEGIN{printf "%.0f", n/s}')"
+
+log "memory: 100,000 more series of 10 samples each (RSS growth per series)"
+PID=$(pgrep -n -f "obsfsd -o sync_interval=0 $T/data")
+R0=$(rss_kb "$PID"); C0=$(stat_of head_chunk_bytes)
+awk 'BEGIN{t=1700000000000; for(i=0;i<10;i++) for(s=0;s<100000;s++) printf "bench_mem{instance=\"host-%d:9100\",job=\"node\"} %d %.0f\n", s, s+i, t+i*10000}' > "$T/mem.prom"
+dd if="$T/mem.prom" of="$MNT/ingest" bs=1M status=none
+R1=$(rss_kb "$PID"); C1=$(stat_of head_chunk_bytes)
+out obsfs.rss_bytes_per_series "$(awk -v a="$R0" -v b="$R1" 'BEGIN{printf "%.0f", (b-a)*1024/100000}')"
+out obsfs.rss_bytes_per_series_beyond_chunks "$(awk -v a="$R0" -v b="$R1" -v c0="$C0" -v c1="$C1" 'BEGIN{printf "%.0f", ((b-a)*1024-(c1-c0))/100000}')"
 fusermount3 -u "$MNT"
 
 if [ -x "$BUILD/bench_chunk" ] || cc -O2 -std=c11 -D_GNU_SOURCE -Ilib tests/bench/bench_chunk.c "$ROOT/$BUILD/libobs.a" -lm -lxxhash -lzstd -lroaring -lpcre2-8 -pthread -o "$T/bench_chunk" 2>/dev/null; then
