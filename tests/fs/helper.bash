@@ -47,10 +47,10 @@ obs_alive() {
 	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
 }
 
-# wait (up to ~5 s) for a pid to be gone
+# wait (up to ~5 s, or $2 tries of 20 ms) for a pid to be gone
 obs_wait_gone() {
 	local pid=$1 i
-	for i in $(seq 250); do
+	for i in $(seq "${2:-250}"); do
 		obs_alive "$pid" || return 0
 		sleep 0.02
 	done
@@ -77,7 +77,9 @@ obs_stop() {
 # kill -9 the daemon and clear the dead mount (the data dir stays).
 obs_crash() {
 	kill -9 "$OBS_PID"
-	obs_wait_gone "$OBS_PID"
+	# a sanitizer build takes seconds to unmap its shadow memory and let
+	# go of the data directory's lock
+	obs_wait_gone "$OBS_PID" 1500
 	fusermount3 -uz "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null
 	local i
 	for i in $(seq 50); do
