@@ -1433,7 +1433,9 @@ static int lookup_labels(struct obs_db *db, const char *text, size_t n, struct o
 	return 0;
 }
 
-int obs_db_lookup(struct obs_db *db, const char *text, size_t n, uint32_t *id, const char **why)
+/* Find (or with create, make) the series named by text. */
+static int find_series(struct obs_db *db, const char *text, size_t n, int create, uint32_t *id,
+		       const char **why)
 {
 	struct obs_labels l;
 	struct obs_buf canon;
@@ -1441,7 +1443,7 @@ int obs_db_lookup(struct obs_db *db, const char *text, size_t n, uint32_t *id, c
 	obs_buf_init(&canon);
 	int rc = lookup_labels(db, text, n, &l, &canon, &s, why);
 	if (!rc && !s)
-		rc = -ENOENT;
+		rc = create ? series_resolve(db, &l, &s, why) : -ENOENT;
 	if (!rc)
 		*id = s->id;
 	obs_labels_release(&l);
@@ -1449,20 +1451,14 @@ int obs_db_lookup(struct obs_db *db, const char *text, size_t n, uint32_t *id, c
 	return rc;
 }
 
+int obs_db_lookup(struct obs_db *db, const char *text, size_t n, uint32_t *id, const char **why)
+{
+	return find_series(db, text, n, 0, id, why);
+}
+
 int obs_db_create(struct obs_db *db, const char *text, size_t n, uint32_t *id, const char **why)
 {
-	struct obs_labels l;
-	struct obs_buf canon;
-	struct series *s = NULL;
-	obs_buf_init(&canon);
-	int rc = lookup_labels(db, text, n, &l, &canon, &s, why);
-	if (!rc && !s)
-		rc = series_resolve(db, &l, &s, why);
-	if (!rc)
-		*id = s->id;
-	obs_labels_release(&l);
-	obs_buf_release(&canon);
-	return rc;
+	return find_series(db, text, n, 1, id, why);
 }
 
 int obs_db_series_text(struct obs_db *db, uint32_t id, struct obs_buf *out)
