@@ -200,6 +200,14 @@ Test(tiers, two_sets_in_time_order, .init = setup, .fini = teardown)
 	cr_assert_eq(obs_tiers_read(t, 2, 0, T0 + 4 * 3600000, INT64_MAX, &got), 0);
 	cr_assert_eq(got.n, 2);
 	cr_assert_eq(got.b[0].t, T0 + 4 * 3600000);
+	/* a range starting after the first set's last sample but inside its
+	 * last bucket (T0+1h .. T0+2h) still gets that bucket */
+	obs_rollup_series_reset(&got);
+	struct obs_block_meta m1;
+	obs_block_get_meta(b1, &m1);
+	cr_assert_eq(obs_tiers_read(t, 2, 0, m1.maxt + 5000, INT64_MAX, &got), 0);
+	cr_assert_eq(got.n, 3);
+	cr_assert_eq(got.b[0].t, T0 + 3600000);
 	obs_rollup_series_release(&got);
 	obs_tiers_close(t);
 	obs_block_close(b1);
