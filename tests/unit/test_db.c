@@ -35,17 +35,23 @@ static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
 	return remove(p);
 }
 
+static void teardown(void);
+
 static void setup(void)
 {
 	strcpy(tmpdir, "/tmp/test_db.XXXXXX");
 	cr_assert_not_null(mkdtemp(tmpdir));
+	atexit(teardown);   /* a failed assertion ends the test without .fini */
 	snprintf(dbdir, sizeof dbdir, "%s/data", tmpdir);
 	T0 = (obs_time_now() / 3600000 - 3) * 3600000;
 }
 
 static void teardown(void)
 {
+	if (!tmpdir[0])
+		return;
 	nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tmpdir[0] = 0;
 }
 
 static void test_opts(struct obs_db_opts *o)

@@ -25,17 +25,23 @@ static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
 	return remove(p);
 }
 
+static void teardown(void);
+
 static void setup(void)
 {
 	strcpy(tmpdir, "/tmp/test_tiers.XXXXXX");
 	cr_assert_not_null(mkdtemp(tmpdir));
+	atexit(teardown);   /* a failed assertion ends the test without .fini */
 	snprintf(blocks, sizeof blocks, "%s/blocks", tmpdir);
 	snprintf(rdir, sizeof rdir, "%s/rollups", tmpdir);
 }
 
 static void teardown(void)
 {
+	if (!tmpdir[0])
+		return;
 	nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tmpdir[0] = 0;
 }
 
 static double sval(uint32_t id, size_t i)
