@@ -44,8 +44,9 @@
  * meta — small text, written last:
  *     "obsblock 1\n" then lines "level L", "mint T", "maxt T", "series N",
  *     "samples N", "chunks N", "index BYTES", "chunkfile BYTES" in this order,
- *     then "crc32c XXXXXXXX\n": CRC-32C (8 lower-case hex digits) of all the
- *     preceding bytes.
+ *     then for a merged block "parents ID,ID,...": the blocks it replaces
+ *     (the opener deletes those still present), then "crc32c XXXXXXXX\n":
+ *     CRC-32C (8 lower-case hex digits) of all the preceding bytes.
  *
  * Validity: magic, CRCs, every count and reference in range, sizes equal to
  * those in meta, a decoded chunk holds exactly count samples from mint to
@@ -234,6 +235,7 @@ struct obs_block_writer {
 	roaring_bitmap_t *ids;
 	int64_t mint, maxt;
 	uint64_t samples;
+	char *parents;            /* "ID,ID,..." of merged inputs, or NULL */
 };
 
 int obs_block_writer_new(const char *blocks_dir, int level, struct obs_block_writer **out)
@@ -270,8 +272,22 @@ void obs_block_writer_abort(struct obs_block_writer *w)
 	obs_buf_release(&w->payload);
 	if (w->ids)
 		roaring_bitmap_free(w->ids);
+	free(w->parents);
 	free(w->dir);
 	free(w);
+}
+
+int obs_block_writer_set_parents(struct obs_block_writer *w, const char *ids)
+{
+	for (const char *c = ids; *c; c++)
+		if (!((*c >= '0' && *c <= '9') || (*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || *c == ','))
+			return -EINVAL;
+	char *dup = strdup(ids);
+	if (!dup)
+		return -ENOMEM;
+	free(w->parents);
+	w->parents = dup;
+	return 0;
 }
 
 static int grow(void **p, size_t *cap, size_t need, size_t elem)
@@ -717,13 +733,15 @@ static int write_index(const char *dir, const struct obs_buf *body, uint64_t *si
 }
 
 static int meta_text(struct obs_buf *b, int level, int64_t mint, int64_t maxt, uint64_t series, uint64_t samples,
-		     uint64_t chunks, uint64_t isize, uint64_t csize)
+		     uint64_t chunks, uint64_t isize, uint64_t csize, const char *parents)
 {
 	int rc = obs_buf_printf(b, "obsblock 1\nlevel %d\nmint %lld\nmaxt %lld\nseries %llu\nsamples %llu\n"
 				"chunks %llu\nindex %llu\nchunkfile %llu\n",
 				level, (long long)mint, (long long)maxt, (unsigned long long)series,
 				(unsigned long long)samples, (unsigned long long)chunks,
 				(unsigned long long)isize, (unsigned long long)csize);
+	if (!rc && parents && *parents)
+		rc = obs_buf_printf(b, "parents %s\n", parents);
 	if (rc)
 		return rc;
 	return obs_buf_printf(b, "crc32c %08x\n", obs_crc32c(0, b->data, b->len));
@@ -775,7 +793,7 @@ int obs_block_writer_commit(struct obs_block_writer *w, char *id)
 	if (rc)
 		goto fail;
 	crash_point(3);
-	rc = meta_text(&meta, w->level, w->mint, w->maxt, w->ns, w->samples, w->nc, isize, csize);
+	rc = meta_text(&meta, w->level, w->mint, w->maxt, w->ns, w->samples, w->nc, isize, csize, w->parents);
 	if (!rc)
 		rc = write_file(tmp, "meta", meta.data, meta.len);
 	if (rc)
@@ -865,6 +883,7 @@ struct obs_block {
 	const uint8_t *cmap;
 	size_t csize;
 	roaring_bitmap_t *all;
+	char *parents;            /* merged inputs ("ID,ID"), "" if none */
 };
 
 static int read_small(const char *path, char *buf, size_t cap, size_t *len)
@@ -928,7 +947,8 @@ static int meta_field(const char **p, const char *end, const char *key, int sign
 	return 0;
 }
 
-static int parse_meta(const char *buf, size_t len, struct obs_block_meta *m, uint64_t *isize, uint64_t *csize)
+static int parse_meta(const char *buf, size_t len, struct obs_block_meta *m, uint64_t *isize, uint64_t *csize,
+		      char **parents)
 {
 	const char *p = buf, *end = buf + len;
 	static const char head[] = "obsblock 1\n";
@@ -941,6 +961,18 @@ static int parse_meta(const char *buf, size_t len, struct obs_block_meta *m, uin
 	    meta_field(&p, end, "samples", 0, &m->samples) || meta_field(&p, end, "chunks", 0, &m->chunks) ||
 	    meta_field(&p, end, "index", 0, isize) || meta_field(&p, end, "chunkfile", 0, csize))
 		return -EBADMSG;
+	if ((size_t)(end - p) > 8 && !memcmp(p, "parents ", 8)) {
+		const char *v = p + 8, *nl = memchr(v, '\n', (size_t)(end - v));
+		if (!nl)
+			return -EBADMSG;
+		for (const char *c = v; c < nl; c++)
+			if (!((*c >= '0' && *c <= '9') || (*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || *c == ','))
+				return -EBADMSG;
+		*parents = strndup(v, (size_t)(nl - v));
+		if (!*parents)
+			return -ENOMEM;
+		p = nl + 1;
+	}
 	size_t body = (size_t)(p - buf);
 	char want[32];
 	snprintf(want, sizeof(want), "crc32c %08x\n", obs_crc32c(0, buf, body));
@@ -1220,7 +1252,7 @@ int obs_block_open(const char *dir, struct obs_block **out)
 	if (rc)
 		goto fail;
 	uint64_t isize, csize;
-	rc = parse_meta(mbuf, mlen, &b->meta, &isize, &csize);
+	rc = parse_meta(mbuf, mlen, &b->meta, &isize, &csize, &b->parents);
 	if (rc)
 		goto fail;
 	const uint8_t *ip;
@@ -1268,6 +1300,7 @@ void obs_block_close(struct obs_block *b)
 	pthread_mutex_destroy(&b->lock);
 	if (b->all)
 		roaring_bitmap_free(b->all);
+	free(b->parents);
 	free(b->body);
 	free(b->sym);
 	free(b->symarena);
@@ -1278,6 +1311,11 @@ void obs_block_close(struct obs_block *b)
 	free(b->canon);
 	free(b->dir);
 	free(b);
+}
+
+const char *obs_block_parents(const struct obs_block *b)
+{
+	return b->parents ? b->parents : "";
 }
 
 void obs_block_get_meta(const struct obs_block *b, struct obs_block_meta *m)

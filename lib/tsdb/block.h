@@ -31,6 +31,10 @@ int obs_block_writer_new(const char *blocks_dir, int level, struct obs_block_wri
  * in any order; each series id at most once. Copies what it needs. */
 int obs_block_writer_add(struct obs_block_writer *w, uint32_t series_id, const char *canon, size_t canonlen,
 			 const int64_t *ts, const double *vs, size_t n);
+/* Record the ids of the blocks this one replaces (a merge), "ID,ID,...":
+ * written in meta, so that whoever opens the directory after a crash between
+ * the commit and the deletion of the inputs deletes them. 0, -EINVAL, -ENOMEM. */
+int obs_block_writer_set_parents(struct obs_block_writer *w, const char *ids);
 /* Write, fsync, rename into place, fsync the directory. On success the new
  * block's directory name is copied to id (>= 64 bytes) and the writer is
  * freed. On failure nothing is visible and the writer is freed too. */
@@ -57,6 +61,8 @@ struct obs_block_meta {
 };
 void obs_block_get_meta(const struct obs_block *b, struct obs_block_meta *m);
 const char *obs_block_id(const struct obs_block *b);
+/* The blocks a merged block replaces, "ID,ID,..." ("" for none). */
+const char *obs_block_parents(const struct obs_block *b);
 const char *obs_block_dir(const struct obs_block *b);
 
 /* Series of the block: local index i in [0, series) -> global id and text. */

@@ -118,6 +118,8 @@ struct obs_db {
 static int push_range(const uint8_t *data, size_t len, uint32_t n, int64_t from, int64_t to,
 		      struct obs_samples *out);
 static void sort_samples(struct obs_samples *o, size_t from);
+static int read_series(struct obs_db *db, uint32_t id, int64_t from, int64_t to, int skip_rolled,
+		       struct obs_samples *out);
 int obs_db_retain(struct obs_db *db, int64_t now_ms);
 
 /* ---- small encoders ---------------------------------------------------- */
@@ -603,16 +605,85 @@ static void head_note(struct obs_db *db, int64_t mn, int64_t mx, size_t n)
 		atomic_compare_exchange_strong(&db->head_since, &zero, obs_time_now());
 }
 
-/* Log the pending batch to the WAL, then apply it to the head. */
+static void reject_sample(struct ingest_ctx *c, const struct pending *x, const char *why, int err)
+{
+	char line[600], tb[40], vb[40];
+	obs_time_format(x->t, OBS_TIME_RFC3339, tb);
+	obs_num_format(x->v, vb);
+	int len = snprintf(line, sizeof line, "%.500s %s %s", x->s->canon, tb, vb);
+	reject(c, 0, line, (size_t)len, why, err);
+}
+
+/* Before anything is logged: is the sample refused by the floor or the
+ * out-of-order window, or a different value at the newest time? An identical
+ * re-send of a stored sample is accepted whatever its age (retries are
+ * idempotent). 0: to store; 1: already stored, nothing to do; -1: refused
+ * (*why set). Caller holds cutlock (shared), so floors do not move. */
+static int precheck(struct obs_db *db, struct series *s, int64_t t, double v, const char **why)
+{
+	uint64_t lastbits;
+	pthread_mutex_lock(&s->mu);
+	int64_t last = series_last_t(s, &lastbits);
+	int late = t <= s->floor_t || (last != INT64_MIN && t < last && last - t > db->o.ooo_window_ms);
+	int dup_last = !late && t == last && s->open.n;
+	pthread_mutex_unlock(&s->mu);
+	if (dup_last) {
+		if (lastbits == dbits(v))
+			return 1;
+		*why = "duplicate timestamp with a different value";
+		return -1;
+	}
+	if (!late)
+		return 0;
+	struct obs_samples at;
+	obs_samples_init(&at);
+	int found = !read_series(db, s->id, t, t, 0, &at) && at.n && dbits(at.v[0]) == dbits(v);
+	int other = at.n && !found;
+	obs_samples_release(&at);
+	if (found)
+		return 1;
+	if (other)
+		*why = "duplicate timestamp with a different value";
+	else if (t <= s->floor_t)
+		*why = "sample at or before the series' compacted data";
+	else
+		*why = "sample older than the out-of-order window";
+	return -1;
+}
+
+/* Log the pending batch to the WAL, then apply it to the head. Samples the
+ * head would refuse are refused before the WAL sees them, so a replay (even
+ * with other options) cannot bring them back. */
 static int commit_pending(struct ingest_ctx *c)
 {
 	struct obs_db *db = c->db;
 	if (!c->n)
 		return 0;
-	size_t room = 10 + c->n * (5 + 10 + 8);
+	pthread_rwlock_rdlock(&db->cutlock);
+	size_t keep = 0;
+	for (size_t i = 0; i < c->n; i++) {
+		const char *why = NULL;
+		int v = precheck(db, c->p[i].s, c->p[i].t, c->p[i].v, &why);
+		if (v == 1)
+			c->r->accepted++;
+		else if (v < 0)
+			reject_sample(c, &c->p[i], why, EINVAL);
+		else
+			c->p[keep++] = c->p[i];
+	}
+	uint64_t resent = c->r->accepted;
+	c->n = keep;
+	if (!c->n) {
+		pthread_rwlock_unlock(&db->cutlock);
+		atomic_fetch_add(&db->ingested, resent);
+		return 0;
+	}
+	size_t room = 10 + c->n * (OBS_VARINT_MAX * 2 + 8);
 	uint8_t *buf = malloc(room), *p = buf;
-	if (!buf)
+	if (!buf) {
+		pthread_rwlock_unlock(&db->cutlock);
 		return -ENOMEM;
+	}
 	p += obs_varint_put(p, c->n);
 	int64_t prev = 0;
 	for (size_t i = 0; i < c->n; i++) {
@@ -623,7 +694,6 @@ static int commit_pending(struct ingest_ctx *c)
 		memcpy(p, &b, 8);
 		p += 8;
 	}
-	pthread_rwlock_rdlock(&db->cutlock);
 	int rc = obs_wal_append(db->wal, REC_SAMPLES, buf, (size_t)(p - buf));
 	free(buf);
 	if (rc) {
@@ -649,12 +719,7 @@ static int commit_pending(struct ingest_ctx *c)
 		const char *why = NULL;
 		int r = series_append(db, x->s, x->t, x->v, &why);
 		if (r) {
-			char line[600];
-			char tb[40], vb[40];
-			obs_time_format(x->t, OBS_TIME_RFC3339, tb);
-			obs_num_format(x->v, vb);
-			int len = snprintf(line, sizeof line, "%.500s %s %s", x->s->canon, tb, vb);
-			reject(c, 0, line, (size_t)len, why ? why : strerror(-r), r == -ENOMEM ? EIO : EINVAL);
+			reject_sample(c, x, why ? why : strerror(-r), r == -ENOMEM ? EIO : EINVAL);
 		} else {
 			c->r->accepted++;
 			mn = x->t < mn ? x->t : mn;
@@ -663,7 +728,7 @@ static int commit_pending(struct ingest_ctx *c)
 	}
 	if (locked)
 		pthread_mutex_unlock(&locked->mu);
-	head_note(db, mn, mx, (size_t)c->r->accepted);
+	head_note(db, mn, mx, (size_t)(c->r->accepted - resent));
 	pthread_rwlock_unlock(&db->cutlock);
 	atomic_fetch_add(&db->ingested, c->r->accepted);
 	return 0;
@@ -838,6 +903,20 @@ static int rm_tree(const char *path)
 	return nftw(path, rm_tree_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* Is id one of the comma-separated ids of list? */
+static int id_in_list(const char *list, const char *id)
+{
+	size_t n = strlen(id);
+	for (const char *p = list; *p;) {
+		const char *c = strchr(p, ',');
+		size_t len = c ? (size_t)(c - p) : strlen(p);
+		if (len == n && !memcmp(p, id, n))
+			return 1;
+		p = c ? c + 1 : p + len;
+	}
+	return 0;
+}
+
 static int block_cmp(const void *a, const void *b)
 {
 	struct obs_block_meta ma, mb;
@@ -936,22 +1015,20 @@ static int blocks_load(struct obs_db *db, char *err, size_t errlen)
 	closedir(d);
 	if (rc)
 		return rc;
-	/* drop merge inputs left behind */
+	/* drop merge inputs left behind by a crash after the merge committed */
 	for (size_t i = 0; i < db->nblocks; i++) {
-		struct obs_block_meta mi;
-		obs_block_get_meta(db->blocks[i], &mi);
+		const char *parents = obs_block_parents(db->blocks[i]);
 		for (size_t j = 0; j < db->nblocks; j++) {
-			struct obs_block_meta mj;
-			obs_block_get_meta(db->blocks[j], &mj);
-			if (i != j && mj.level > mi.level && mj.mint <= mi.mint && mj.maxt >= mi.maxt) {
-				char path[4600];
-				snprintf(path, sizeof path, "%s", obs_block_dir(db->blocks[i]));
-				obs_block_close(db->blocks[i]);
-				rm_tree(path);
-				db->blocks[i] = db->blocks[--db->nblocks];
-				i--;
-				break;
-			}
+			if (i == j || !id_in_list(parents, obs_block_id(db->blocks[j])))
+				continue;
+			char path[4600];
+			snprintf(path, sizeof path, "%s", obs_block_dir(db->blocks[j]));
+			obs_block_close(db->blocks[j]);
+			rm_tree(path);
+			db->blocks[j] = db->blocks[--db->nblocks];
+			if (i == db->nblocks)
+				i = j;   /* the block being scanned moved into slot j */
+			j = (size_t)-1;   /* rescan: slots changed */
 		}
 	}
 	if (db->nblocks)
@@ -1037,6 +1114,13 @@ static int blocks_merge(struct obs_db *db)
 		}
 		obs_samples_release(&smp);
 		char newid[128];
+		struct obs_buf parents;
+		obs_buf_init(&parents);
+		for (size_t k = 0; k < cnt && !rc; k++)
+			rc = obs_buf_printf(&parents, "%s%s", k ? "," : "", obs_block_id(in[k]));
+		if (!rc)
+			rc = obs_block_writer_set_parents(w, parents.data);
+		obs_buf_release(&parents);
 		if (rc) {
 			obs_block_writer_abort(w);
 			return rc;
@@ -1217,6 +1301,18 @@ int obs_db_retain(struct obs_db *db, int64_t now_ms)
 			continue;
 		}
 		snprintf(paths[np++], sizeof paths[0], "%s", obs_block_dir(db->blocks[i]));
+		/* the series lose history: cached text sizes are stale */
+		for (uint32_t k = 0, ns = obs_block_series_count(db->blocks[i]); k < ns; k++) {
+			uint32_t id;
+			const char *canon;
+			size_t len;
+			struct series *s;
+			if (obs_block_series(db->blocks[i], k, &id, &canon, &len) || !(s = series_get(db, id)))
+				continue;
+			pthread_mutex_lock(&s->mu);
+			s->gen++;
+			pthread_mutex_unlock(&s->mu);
+		}
 		obs_block_close(db->blocks[i]);
 		memmove(&db->blocks[i], &db->blocks[i + 1], (db->nblocks - i - 1) * sizeof *db->blocks);
 		db->nblocks--;
@@ -1348,6 +1444,12 @@ int obs_db_open(const char *dir, const struct obs_db_opts *o, struct obs_db **ou
 	if (rc) {
 		snprintf(err, errlen, "cannot open rollups '%s': %s", rdir, strerror(-rc));
 		goto fail;
+	}
+	for (size_t i = 0; i < db->nblocks; i++) {   /* rollups of merge inputs */
+		char ids[4096];
+		snprintf(ids, sizeof ids, "%s", obs_block_parents(db->blocks[i]));
+		for (char *tok = strtok(ids, ","); tok; tok = strtok(NULL, ","))
+			obs_tiers_drop(db->tiers, tok);
 	}
 	char wdir[4096];
 	snprintf(wdir, sizeof wdir, "%s/wal", dir);

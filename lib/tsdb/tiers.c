@@ -129,16 +129,6 @@ int obs_tiers_open(const char *dir, struct obs_tiers **out)
 		}
 		closedir(d);
 	}
-	/* leftovers of an interrupted merge: inside a higher-level set */
-	for (size_t i = 0; i < t->n && !rc; i++)
-		for (size_t j = 0; j < t->n; j++)
-			if (i != j && t->sets[j].level > t->sets[i].level &&
-			    t->sets[j].mint <= t->sets[i].mint && t->sets[j].maxt >= t->sets[i].maxt) {
-				rset_release(&t->sets[i], 1);
-				t->sets[i] = t->sets[--t->n];
-				i--;
-				break;
-			}
 	if (t->n)
 		qsort(t->sets, t->n, sizeof *t->sets, rset_cmp);
 	if (rc) {

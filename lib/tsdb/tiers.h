@@ -6,9 +6,9 @@
  *
  * A rollup set is the files of one block; it outlives the raw block (each
  * tier has its own retention). Sets are made when blocks are merged (level
- * >= 2), so fresh data is served raw and older data from rollups. At start,
- * a set whose span lies inside the span of a set of a higher level is a
- * leftover of an interrupted merge and is deleted. Thread-safe. */
+ * >= 2), so fresh data is served raw and older data from rollups. The sets
+ * of a merge's inputs are dropped after the merge (the store drops them
+ * again at start from the merged block's parents, after a crash). Thread-safe. */
 #ifndef OBS_TSDB_TIERS_H
 #define OBS_TSDB_TIERS_H
 

@@ -90,7 +90,7 @@ out obsfs.export_s "$EXP_S"
 out obsfs.export_samples_per_s "$(awk -v n="$SAMPLES" -v s="$EXP_S" 'BEGIN{printf "%.0f", n/s}')"
 [ "$(wc -l < "$T/export2.txt")" = "$SAMPLES" ] || log "export after compaction lost samples"
 log "reading one series (24 h would be 86,400 samples) from a block"
-S1=$(ls "$MNT/metrics" | head -1)
+S1=$(ls "$MNT/metrics" | awk 'NR == 1')
 t0=$(now)
 cat "$MNT/metrics/$S1" > /dev/null
 t1=$(now)

@@ -197,10 +197,6 @@ static size_t list_dir(const char *dir, char names[][128], size_t max)
 	return n;
 }
 
-/* Tests of known bugs (marked BUG:) are skipped unless OBS_TEST_BUGS=1, so
- * the suite stays green until the lead fixes them; run them with
- *   OBS_TEST_BUGS=1 build/tests/test_db */
-#define BUG_GATE(what) do { if (!getenv("OBS_TEST_BUGS")) cr_skip_test("BUG: %s (OBS_TEST_BUGS=1 runs it)", what); } while (0)
 
 /* ---- ingest and reads ------------------------------------------------------ */
 
@@ -481,13 +477,11 @@ Test(db, out_of_order_window, .init = setup, .fini = teardown)
 	obs_db_close(db);
 }
 
-/* BUG: a batch goes to the WAL before its samples are checked, so a sample
- * refused at ingest (here: outside the out-of-order window, the writer got
- * EINVAL) is still in the WAL; a restart with a wider window replays it and
- * it appears. Also true for any check that depends on options. */
+/* A sample refused at ingest (outside the out-of-order window, the writer got
+ * EINVAL) never reaches the WAL: a restart with a wider window must not bring
+ * it back. */
 Test(db, rejected_sample_not_resurrected_by_replay, .init = setup, .fini = teardown)
 {
-	BUG_GATE("refused samples are in the WAL and come back at replay");
 	struct obs_db_opts o;
 	test_opts(&o);
 	o.ooo_window_ms = 60000;
@@ -509,13 +503,11 @@ Test(db, rejected_sample_not_resurrected_by_replay, .init = setup, .fini = teard
 	obs_db_close(db);
 }
 
-/* BUG (contract): DESIGN.md says the same value at the same time is accepted
- * again silently (retries are idempotent), but an identical re-send older than
- * the out-of-order window, or at/before the compaction floor, is rejected
- * with EINVAL. */
+/* DESIGN.md: the same value at the same time is accepted again silently
+ * (retries are idempotent), also older than the out-of-order window and at or
+ * before the compaction floor. */
 Test(db, identical_resend_always_accepted, .init = setup, .fini = teardown)
 {
-	BUG_GATE("identical re-sends outside the window / at the floor are rejected");
 	struct obs_db *db = open_at(dbdir, NULL);
 	ingest_series(db, "d", T0, 1000, 500, 3);
 	char line[128];
@@ -756,11 +748,9 @@ Test(db, text_size, .init = setup, .fini = teardown)
 	obs_db_close(db);
 }
 
-/* BUG: obs_db_retain drops blocks without bumping the generation of their
- * series, so a text size cached before stays the old (larger) one. */
+/* Retention drops history: a text size cached before must not stay. */
 Test(db, text_size_after_retain, .init = setup, .fini = teardown)
 {
-	BUG_GATE("obs_db_retain leaves cached text sizes stale");
 	struct obs_db_opts o;
 	test_opts(&o);
 	o.retention_ms = 24 * 3600 * 1000;
@@ -1029,14 +1019,12 @@ Test(db, merge_leftover_dropped, .init = setup, .fini = teardown)
 	obs_buf_release(&b);
 }
 
-/* BUG: at open, any block whose span lies inside the span of a higher-level
- * block is deleted as a merge leftover. But a level-1 block cut after a merge
- * can lie inside the merged span when it holds a series whose floor was
- * older (series B below has nothing in the last three slices), and then its
- * samples are lost at the next start. The same rule in obs_tiers_open. */
+/* A level-1 block cut after a merge can lie inside the merged block's span
+ * (series B below has nothing in the last three slices, so its floor is
+ * older): it is no merge leftover and must survive a restart. Leftovers are
+ * known by the merged block's parents, not by spans. */
 Test(db, new_block_inside_merged_span_kept, .init = setup, .fini = teardown)
 {
-	BUG_GATE("a new level-1 block inside a merged span is deleted at open");
 	struct obs_db *db = open_at(dbdir, NULL);
 	ingest_series(db, "late_b", T0 - 6 * 3600000, 1000, 10, 1);
 	four_compactions(db, T0 - 6 * 3600000, NULL);

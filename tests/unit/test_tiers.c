@@ -276,7 +276,8 @@ Test(tiers, open_cleans_up, .init = setup, .fini = teardown)
 {
 	struct obs_tiers *t;
 	cr_assert_eq(obs_tiers_open(rdir, &t), 0);
-	/* a level-2 set and a level-1 set inside its span: a merge leftover */
+	/* a level-2 set and a level-1 set inside its span: both stay (dropping
+	 * merge inputs is the store's job, from the merged block's parents) */
 	struct obs_block *big = make_block(2, T0, 10000, 1000, 1);
 	struct obs_block *small = make_block(1, T0 + 3600000, 10000, 100, 1);
 	cr_assert_eq(obs_tiers_build(t, big, 2), 0);
@@ -297,8 +298,12 @@ Test(tiers, open_cleans_up, .init = setup, .fini = teardown)
 	fputs("not a rollup file at all", f);
 	fclose(f);
 	cr_assert_eq(obs_tiers_open(rdir, &t), 0);
-	cr_assert_eq(obs_tiers_count(t), 1);
+	cr_assert_eq(obs_tiers_count(t), 2);
 	cr_assert_eq(obs_tiers_has(t, obs_block_id(big)), 1);
+	cr_assert_eq(obs_tiers_has(t, obs_block_id(small)), 1);
+	for (int k = 0; k < OBS_NTIERS; k++)   /* the temporary and the garbage are gone */
+		cr_assert_eq(count_files(k), 2, "tier %d: %zu files", k, count_files(k));
+	cr_assert_eq(obs_tiers_drop(t, obs_block_id(small)), 0);
 	cr_assert_eq(obs_tiers_has(t, obs_block_id(small)), 0);
 	for (int k = 0; k < OBS_NTIERS; k++)
 		cr_assert_eq(count_files(k), 1, "tier %d: %zu files", k, count_files(k));
