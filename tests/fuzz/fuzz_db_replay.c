@@ -48,12 +48,18 @@ static void rm_tree(const char *p)
 	nftw(p, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+static void cleanup(void)
+{
+	rm_tree(base);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc, (void)argv;
 	const char *root = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
 	snprintf(base, sizeof base, "%s/obs-fuzz-db.%ld", root, (long)getpid());
 	rm_tree(base);
+	atexit(cleanup);
 	return 0;
 }
 

@@ -100,6 +100,11 @@ static void make_templates(void)
 	}
 }
 
+static void cleanup(void)
+{
+	rm_tree(base);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc, (void)argv;
@@ -108,6 +113,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	rm_tree(base);
 	if (mkdir(base, 0755))
 		abort();
+	atexit(cleanup);
 	make_templates();
 	return 0;
 }
