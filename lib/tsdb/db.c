@@ -124,9 +124,6 @@ int obs_db_retain(struct obs_db *db, int64_t now_ms);
 
 /* ---- small encoders ---------------------------------------------------- */
 
-
-
-
 static inline uint64_t dbits(double v) { uint64_t b; memcpy(&b, &v, 8); return b; }
 static inline double bitsd(uint64_t b) { double v; memcpy(&v, &b, 8); return v; }
 
@@ -1292,6 +1289,11 @@ int obs_db_retain(struct obs_db *db, int64_t now_ms)
 	pthread_mutex_lock(&db->compact_mu);
 	char paths[64][4600];
 	size_t np = 0;
+	roaring_bitmap_t *orphans = roaring_bitmap_create();
+	if (!orphans) {
+		pthread_mutex_unlock(&db->compact_mu);
+		return -ENOMEM;
+	}
 	pthread_rwlock_wrlock(&db->blocks_lock);
 	for (size_t i = 0; i < db->nblocks && np < 64;) {
 		struct obs_block_meta m;
@@ -1312,11 +1314,30 @@ int obs_db_retain(struct obs_db *db, int64_t now_ms)
 			pthread_mutex_lock(&s->mu);
 			s->gen++;
 			pthread_mutex_unlock(&s->mu);
+			roaring_bitmap_add(orphans, id);
 		}
 		obs_block_close(db->blocks[i]);
 		memmove(&db->blocks[i], &db->blocks[i + 1], (db->nblocks - i - 1) * sizeof *db->blocks);
 		db->nblocks--;
 	}
+	/* series left in no block must be logged again at the next checkpoint,
+	 * or a restart would forget them (their rollups outlive the blocks) */
+	roaring_uint32_iterator_t *it = roaring_create_iterator(orphans);
+	for (; it && it->has_value; roaring_advance_uint32_iterator(it)) {
+		uint32_t id = it->current_value, li;
+		size_t b = 0;
+		while (b < db->nblocks && obs_block_find(db->blocks[b], id, &li))
+			b++;
+		struct series *s = series_get(db, id);
+		if (b == db->nblocks && s) {
+			pthread_mutex_lock(&s->mu);
+			s->in_block = 0;
+			pthread_mutex_unlock(&s->mu);
+		}
+	}
+	if (it)
+		roaring_free_uint32_iterator(it);
+	roaring_bitmap_free(orphans);
 	pthread_rwlock_unlock(&db->blocks_lock);
 	for (size_t k = 0; k < np; k++)
 		rm_tree(paths[k]);

@@ -1383,3 +1383,29 @@ Test(db, concurrency, .init = setup, .fini = teardown, .timeout = 120)
 	obs_buf_release(&b);
 	obs_samples_release(&s);
 }
+
+/* A series whose every block was retired still has rollups keyed by its id:
+ * after a checkpoint and a restart it must still be known under that id, and
+ * a new series must not take it over. */
+Test(db, series_survive_retention_of_all_their_blocks, .init = setup, .fini = teardown)
+{
+	struct obs_db_opts o;
+	test_opts(&o);
+	o.retention_ms = 24 * 3600 * 1000;
+	struct obs_db *db = open_at(dbdir, &o);
+	ingest_series(db, "gone", T0, 1000, 50, 1);
+	uint32_t gone = id_of(db, "gone");
+	cr_assert_eq(obs_db_compact(db), 0);
+	cr_assert_eq(obs_db_retain(db, T0 + 100000 + o.retention_ms), 1);
+	ingest_series(db, "kept", T0 + 200000, 1000, 5, 2);
+	cr_assert_eq(obs_db_compact(db), 0);   /* checkpoint: old WAL segments go */
+	obs_db_close(db);
+	db = open_at(dbdir, &o);
+	uint32_t again;
+	cr_assert_eq(obs_db_lookup(db, "gone", 4, &again, NULL), 0, "series forgotten after retention");
+	cr_assert_eq(again, gone);
+	uint32_t fresh;
+	cr_assert_eq(obs_db_create(db, "fresh", 5, &fresh, NULL), 0);
+	cr_assert_neq(fresh, gone);
+	obs_db_close(db);
+}
