@@ -121,8 +121,6 @@ int obs_labels_build(struct obs_labels *out, const char *name, size_t nlen,
 		const struct obs_rawlabel *r = &raw[i];
 		if (!obs_label_name_valid(r->name, r->nlen))
 			FAIL("invalid label name");
-		if (r->vlen > OBS_MAX_LABEL_BYTES)
-			FAIL("label value too long");
 		if (r->nlen == 8 && !memcmp(r->name, "__name__", 8)) {
 			if (name && nlen)
 				FAIL("duplicate label name");
@@ -143,6 +141,8 @@ int obs_labels_build(struct obs_labels *out, const char *name, size_t nlen,
 		}
 		lv[vl] = 0;
 		s += vl + 1;
+		if (vl > OBS_MAX_LABEL_BYTES)   /* the value, not its escaped text */
+			FAIL("label value too long");
 		if (!obs_utf8_valid(lv, (size_t)vl))
 			FAIL("label value is not valid UTF-8");
 		if (vl == 0)

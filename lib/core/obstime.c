@@ -272,6 +272,8 @@ int obs_duration_parse(const char *s, size_t n, int64_t *out_ms)
 	}
 	if (total == 0 && !(n == 1 && s[0] == '0'))
 		return -EINVAL;
+	if (total > OBS_DURATION_MAX)
+		return -EINVAL;   /* longer than any time range can be: surely a mistake */
 	*out_ms = total;
 	return 0;
 }
@@ -292,10 +294,10 @@ int obs_time_parse_rel(const char *s, size_t n, int64_t now_ms, int64_t *out_ms)
 	if (n > 1 && (s[0] == '-' || s[0] == '+')) {
 		if (obs_duration_parse(s + 1, n - 1, &d) < 0)
 			return -EINVAL;
-		if (s[0] == '-')
-			*out_ms = now_ms - d;
-		else
-			*out_ms = now_ms + d;
+		int64_t t;
+		if (s[0] == '-' ? __builtin_sub_overflow(now_ms, d, &t) : __builtin_add_overflow(now_ms, d, &t))
+			return -EINVAL;   /* beyond the representable times */
+		*out_ms = t;
 		return 0;
 	}
 	return obs_time_parse(s, n, out_ms);
@@ -414,8 +416,8 @@ int obs_duration_format(int64_t ms, char *buf)
 	uint64_t u = ms < 0 ? (uint64_t)0 - (uint64_t)ms : (uint64_t)ms;
 
 	if (ms == 0) {
-		memcpy(buf, "0s", 3);
-		return 2;
+		memcpy(buf, "0", 2);   /* the one zero duration obs_duration_parse takes */
+		return 1;
 	}
 	if (ms < 0)
 		buf[n++] = '-';

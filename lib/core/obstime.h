@@ -21,9 +21,12 @@ int64_t obs_time_now(void);
  * with 13+ digits is taken as epoch milliseconds. */
 int obs_time_parse(const char *s, size_t n, int64_t *out_ms);
 
+/* The longest duration accepted: 10,000 years. */
+#define OBS_DURATION_MAX (10000LL * 365 * 24 * 3600 * 1000)
+
 /* Duration: "500ms", "10s", "5m", "1h", "2d", "1w", "1y", combinations
  * ("1h30m"), or a plain number of seconds ("90", "1.5"). Result in ms, > 0
- * unless the text is "0". */
+ * unless the text is "0", at most OBS_DURATION_MAX. */
 int obs_duration_parse(const char *s, size_t n, int64_t *out_ms);
 
 /* A time that may be relative to now: "-1h" (now minus a duration), "now",

@@ -119,6 +119,12 @@ int obs_tiers_open(const char *dir, struct obs_tiers **out)
 				continue;
 			}
 			struct rset *s = get_set(t, id, level, mint, maxt);
+			if (s && s->path[k]) {
+				/* two files of one tier for one block: keep the first */
+				obs_rollup_close(r);
+				unlink(path);
+				continue;
+			}
 			if (!s || !(s->path[k] = strdup(path))) {
 				obs_rollup_close(r);
 				rc = -ENOMEM;
@@ -262,7 +268,9 @@ int obs_tiers_read(struct obs_tiers *t, int k, uint32_t id, int64_t from, int64_
 	pthread_rwlock_rdlock(&t->lock);
 	for (size_t i = 0; i < t->n && !rc; i++) {
 		struct rset *s = &t->sets[i];
-		if (!s->r[k] || s->maxt < from - obs_tier_steps[k] || s->mint > to)
+		/* a set's last bucket starts at its maxt at most: it meets [from, to]
+		 * when maxt + step > from (written without overflow) */
+		if (!s->r[k] || s->mint > to || (from > INT64_MIN + obs_tier_steps[k] && s->maxt < from - obs_tier_steps[k]))
 			continue;
 		rc = obs_rollup_read(s->r[k], id, from, to, acc);
 		if (rc == -ENOENT)

@@ -28,12 +28,8 @@
 #include "tsdb/rollup.h"
 #include "tsdb/tiers.h"
 
-/* -DSKIP_KNOWN=1 steps around bugs already reported (to fuzz past them) */
-#ifndef SKIP_KNOWN
-#define SKIP_KNOWN 0
-#endif
 /* known: obs_tiers_read(from = INT64_MIN) overflowed from - step (tiers.c) */
-#define FROM (SKIP_KNOWN ? INT64_MIN / 2 : INT64_MIN)
+#define FROM INT64_MIN
 
 static char base[256];
 static uint8_t *tmpl[OBS_NTIERS];

@@ -244,7 +244,7 @@ Test(obstime, duration_format)
 		cr_assert_eq(back, cases[i]);
 	}
 	obs_duration_format(0, buf);
-	cr_assert_str_eq(buf, "0s");
+	cr_assert_str_eq(buf, "0");   /* what obs_duration_parse reads back */
 	obs_duration_format(-90000, buf);
 	cr_assert_str_eq(buf, "-1m30s");
 }
