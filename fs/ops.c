@@ -495,16 +495,50 @@ static int consume(struct ofile *o, const char *p, size_t n)
 	return r.err ? -r.err : 0;
 }
 
-static int too_long(struct ofile *o, size_t len)
+/* The error a writer should see: anything beats EINVAL (EDQUOT, ENOSPC, EIO
+ * say more), and the first error of a kind stays. */
+static int worst(int rc, int e)
 {
-	char why[96];
-	snprintf(why, sizeof why, "line too long (more than %zu bytes)", obsfs->max_line);
-	obs_errlog_add(obs_db_errlog(obsfs->db), obs_time_now(), o->source, 0, o->carry.data, len, why);
-	obs_buf_reset(&o->carry);
-	o->skipping = 1;
-	return -EINVAL;
+	return (!rc || (rc == -EINVAL && e)) ? (e ? e : rc) : rc;
 }
 
+/* Log a line longer than max_line: the first bytes of a (carried part) then b. */
+static void too_long(struct ofile *o, const char *a, size_t an, const char *b, size_t bn)
+{
+	char head[OBS_ERRLOG_LINE_MAX], why[96];
+	size_t k = an < sizeof head ? an : sizeof head;
+	memcpy(head, a, k);
+	size_t m = bn < sizeof head - k ? bn : sizeof head - k;
+	memcpy(head + k, b, m);
+	snprintf(why, sizeof why, "line too long (more than %zu bytes)", obsfs->max_line);
+	obs_errlog_add(obs_db_errlog(obsfs->db), obs_time_now(), o->source, ++o->lines, head, k + m, why);
+}
+
+/* Feed complete lines [p, p + n) (n > 0, ending in '\n') to the consumer,
+ * refusing each line longer than max_line. */
+static int feed(struct ofile *o, const char *p, size_t n)
+{
+	const char *run = p, *end = p + n;
+	int rc = 0;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		if ((size_t)(nl - p) > obsfs->max_line) {
+			if (p > run)
+				rc = worst(rc, consume(o, run, (size_t)(p - run)));
+			too_long(o, p, (size_t)(nl - p), NULL, 0);
+			rc = worst(rc, -EINVAL);
+			run = nl + 1;
+		}
+		p = nl + 1;
+	}
+	if (run < end)
+		rc = worst(rc, consume(o, run, (size_t)(end - run)));
+	return rc;
+}
+
+/* A write is cut into lines; the part after the last newline waits in carry
+ * for the next write (or close). A line longer than max_line is refused, its
+ * rest skipped up to the next newline, and the writer sees EINVAL. */
 static int obs_write(const char *path, const char *buf, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct ofile *o = (struct ofile *)(uintptr_t)fi->fh;
@@ -514,47 +548,40 @@ static int obs_write(const char *path, const char *buf, size_t size, off_t off, 
 	const char *p = buf, *end = buf + size;
 	if (o->skipping) {
 		const char *nl = memchr(p, '\n', size);
-		if (!nl) {
-			rc = -EINVAL;
+		rc = -EINVAL;   /* this write carries (the tail of) a refused line */
+		if (!nl)
 			goto out;
-		}
 		o->skipping = 0;
 		p = nl + 1;
-		rc = -EINVAL;   /* this write carried the tail of a rejected line */
 	}
 	const char *last = p < end ? memrchr(p, '\n', (size_t)(end - p)) : NULL;
 	if (last) {
-		int e;
 		if (o->carry.len) {
-			/* complete the carried line, then the rest in place */
+			/* the carried line ends in this write */
 			const char *nl = memchr(p, '\n', (size_t)(end - p));
 			if (o->carry.len + (size_t)(nl - p) > obsfs->max_line) {
-				o->carry.len += (size_t)(nl - p);
-				too_long(o, o->carry.len > OBS_ERRLOG_LINE_MAX ? OBS_ERRLOG_LINE_MAX : o->carry.len);
-				o->skipping = 0;
-				e = -EINVAL;
+				too_long(o, o->carry.data, o->carry.len, p, (size_t)(nl - p));
+				rc = worst(rc, -EINVAL);
+			} else if (obs_buf_append(&o->carry, p, (size_t)(nl - p) + 1)) {
+				rc = worst(rc, -ENOMEM);
 			} else {
-				obs_buf_append(&o->carry, p, (size_t)(nl - p) + 1);
-				e = consume(o, o->carry.data, o->carry.len);
+				rc = worst(rc, consume(o, o->carry.data, o->carry.len));
 			}
 			obs_buf_reset(&o->carry);
-			if (e && !rc)
-				rc = e;
 			p = nl + 1;
 		}
-		if (p <= last) {
-			e = consume(o, p, (size_t)(last - p) + 1);
-			if (e && (!rc || e != -EINVAL))
-				rc = e;
-		}
+		if (p <= last)
+			rc = worst(rc, feed(o, p, (size_t)(last - p) + 1));
 		p = last + 1;
 	}
 	if (p < end) {
 		if (o->carry.len + (size_t)(end - p) > obsfs->max_line) {
-			obs_buf_append(&o->carry, p, (size_t)(end - p) < OBS_ERRLOG_LINE_MAX ? (size_t)(end - p) : OBS_ERRLOG_LINE_MAX);
-			rc = too_long(o, o->carry.len > OBS_ERRLOG_LINE_MAX ? OBS_ERRLOG_LINE_MAX : o->carry.len);
+			too_long(o, o->carry.data, o->carry.len, p, (size_t)(end - p));
+			obs_buf_reset(&o->carry);
+			o->skipping = 1;
+			rc = worst(rc, -EINVAL);
 		} else if (obs_buf_append(&o->carry, p, (size_t)(end - p))) {
-			rc = -ENOMEM;
+			rc = worst(rc, -ENOMEM);
 		}
 	}
 out:

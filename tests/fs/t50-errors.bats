@@ -102,7 +102,7 @@ good_c'
 	run pywrite "$MNT/ingest" "$T/big"
 	echo "$output"
 	[[ "${lines[0]}" == EINVAL ]] || [ "${lines[0]}" -lt $(((10 << 20) + 10)) ]
-	expect_grep 'ingest: line too long' "$MNT/errors"
+	expect_grep 'ingest:1: line too long' "$MNT/errors"
 	# the error log keeps a bounded excerpt, not 10 MB
 	[ "$(wc -c <"$MNT/errors")" -lt 100000 ]
 	# the same through cat (many write() calls) and through a series file
@@ -275,4 +275,23 @@ EOF2
 	expect_eq "$(wc -l <"$MNT/errors")" 2
 	iconv -f UTF-8 -t UTF-8 "$MNT/errors" >/dev/null 2>&1 ||
 		{ echo "MOUNT/errors copies invalid UTF-8 bytes of rejected lines raw (only control bytes are escaped)" >&2; false; }
+}
+
+@test "a line over max_line inside one write is refused; the lines around it are kept" {
+	obs_remount -o max_line=100
+	run python3 - "$MNT/ingest" "$NOW" <<'PY'
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY)
+t = sys.argv[2]
+try:
+    os.write(fd, ("before_long 1 %s000\n" % t).encode() + b"x" * 500 + (" 1\nafter_long 2 %s000\n" % t).encode())
+    print("accepted")
+except OSError as e:
+    print(e.errno)
+PY
+	[ "$output" = 22 ]
+	expect_eq "$(ls "$MNT/metrics")" 'after_long
+before_long'
+	expect_grep 'ingest:2: line too long \(more than 100 bytes\): xxxx' "$MNT/errors"
+	alive
 }
