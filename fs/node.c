@@ -301,10 +301,20 @@ int node_resolve(const char *path, struct node *nd)
 				nd->to = INT64_MAX;
 				return 0;
 			}
-		if (len > 7 && !memcmp(p, "export@", 7)) {
-			if (parse_view(p + 7, len - 7, nd) || nd->step)
+		if (comp_eq(p, len, "export.jsonl")) {
+			nd->kind = N_EXPORT;
+			nd->json = 1;
+			nd->from = INT64_MIN;
+			nd->to = INT64_MAX;
+			return 0;
+		}
+		size_t pre = len > 7 && !memcmp(p, "export@", 7) ? 7 :
+			     len > 13 && !memcmp(p, "export.jsonl@", 13) ? 13 : 0;
+		if (pre) {
+			if (parse_view(p + pre, len - pre, nd) || nd->step)
 				return -ENOENT;
 			nd->kind = N_EXPORT;
+			nd->json = pre == 13;
 			return 0;
 		}
 		return -ENOENT;

@@ -35,7 +35,7 @@ extern int ready_pipe[2];            /* [1]: tell the waiting parent we are moun
 enum node_kind {
 	N_NONE = 0,
 	N_ROOT, N_README, N_INGEST, N_CTL, N_STATUS, N_ERRORS,
-	N_EXPORT,                        /* export[@RANGE]: every sample as Prometheus text */
+	N_EXPORT,                        /* export[.jsonl][@RANGE]: every sample, Prometheus text or JSON lines */
 	N_METRICS_DIR, N_SERIES, N_VIEW,
 	N_SELECT_DIR,                    /* select/M1/.../Mk/ */
 	N_LABELS_DIR, N_LABEL_DIR,       /* labels/, labels/K/ */
@@ -49,6 +49,7 @@ struct node {
 	uint32_t id;                     /* N_SERIES, N_VIEW (and series under select/) */
 	int64_t from, to, step;          /* N_VIEW */
 	char fn[16];                     /* N_VIEW aggregation function text ("" = raw) */
+	int json;                        /* N_EXPORT: JSON lines instead of Prometheus text */
 	struct obs_buf arg;              /* label name / dir path remainder, as decoded */
 	struct obs_buf arg2;
 };
@@ -78,8 +79,10 @@ int render_readme(struct obs_buf *out);
 int render_status(struct obs_buf *out);
 int render_view(const struct node *n, struct obs_buf *out);
 int render_log_view(const char *name, struct obs_buf *out);
-/* Append series id's samples in [from, to] as "SERIES VALUE TIMESTAMP_MS" lines. */
-int render_export_series(uint32_t id, int64_t from, int64_t to, struct obs_buf *out);
+/* Append series id's samples in [from, to] as "SERIES VALUE TIMESTAMP_MS"
+ * lines, or with json as one JSON line {"metric":{..},"values":[..],"timestamps":[..]}
+ * (the line format of VictoriaMetrics' /api/v1/export and /api/v1/import). */
+int render_export_series(uint32_t id, int64_t from, int64_t to, int json, struct obs_buf *out);
 /* ctl "compact": cut the metrics head into a block and the log heads into
  * segments, returning when both are durable. */
 int compact_all(void);

@@ -162,7 +162,8 @@ static int obs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_
 	switch (nd.kind) {
 	case N_ROOT: {
 		static const char *const top[] = { "README", "ingest", "ctl", "status", "errors",
-						   "export", "metrics", "select", "labels", "logs" };
+						   "export", "export.jsonl", "metrics", "select", "labels",
+						   "logs" };
 		for (size_t i = 0; i < sizeof top / sizeof top[0]; i++)
 			filler(buf, top[i], NULL, 0, 0);
 		break;
@@ -370,7 +371,7 @@ static int read_export(struct ofile *o, char *buf, size_t size, off_t off)
 	}
 	uint32_t n = obs_db_series_count(obsfs->db);
 	while (o->base + o->content.len < (uint64_t)off + size && o->next_id < n && !rc)
-		rc = render_export_series(o->next_id++, o->nd.from, o->nd.to, &o->content);
+		rc = render_export_series(o->next_id++, o->nd.from, o->nd.to, o->nd.json, &o->content);
 	if (!rc) {
 		uint64_t end = o->base + o->content.len;
 		size_t got = (uint64_t)off >= end ? 0 : (size_t)(end - (uint64_t)off);

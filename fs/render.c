@@ -2,12 +2,14 @@
 #include "obsfs.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "core/labels.h"
 #include "core/num.h"
 #include "logs/logstore.h"
 #include "tsdb/downsample.h"
@@ -32,6 +34,7 @@ int render_readme(struct obs_buf *out)
 "  labels/K/V/         label names, their values, and the series carrying them\n"
 "  export[@RANGE]      every sample as Prometheus text (SERIES VALUE TIMESTAMP_MS),\n"
 "                      which ingest takes back\n"
+"  export.jsonl[@RANGE] every series as a JSON line (VictoriaMetrics export/import format)\n"
 "  logs/STREAM         one file per log stream: echo LINE >> logs/app; cat -> \"TIME LINE\"\n"
 "  logs/STREAM@RANGE?QUERY[#count|#by=FIELD]\n"
 "                      a search view: logs/app@-1h?level>=error&timeout  logs/nginx?status=404#count\n"
@@ -163,23 +166,66 @@ int render_log_view(const char *name, struct obs_buf *out)
 	return rc;
 }
 
-static size_t put_i64(int64_t v, char *p)
+/* JSON string body of s (quotes not included). */
+static void json_str(struct obs_buf *out, const char *s)
 {
-	char tmp[24];
-	size_t n = 0, k = 0;
-	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-	do {
-		tmp[n++] = (char)('0' + u % 10);
-		u /= 10;
-	} while (u);
-	if (v < 0)
-		p[k++] = '-';
-	while (n)
-		p[k++] = tmp[--n];
-	return k;
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\') {
+			obs_buf_putc(out, '\\');
+			obs_buf_putc(out, (char)c);
+		} else if (c < 0x20) {
+			obs_buf_printf(out, "\\u%04x", c);
+		} else {
+			obs_buf_putc(out, (char)c);
+		}
+	}
 }
 
-int render_export_series(uint32_t id, int64_t from, int64_t to, struct obs_buf *out)
+static int render_json(const char *canon, size_t clen, const struct obs_samples *s, struct obs_buf *out)
+{
+	struct obs_labels l;
+	if (obs_labels_parse(canon, clen, &l, NULL))
+		return -EBADMSG;
+	obs_buf_puts(out, "{\"metric\":{");
+	for (size_t i = 0; i < l.n; i++) {
+		obs_buf_puts(out, i ? ",\"" : "\"");
+		json_str(out, l.v[i].name);
+		obs_buf_puts(out, "\":\"");
+		json_str(out, l.v[i].value);
+		obs_buf_putc(out, '"');
+	}
+	obs_labels_release(&l);
+	obs_buf_puts(out, "},\"values\":[");
+	if (obs_buf_reserve(out, s->n * 56 + 32))
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n; i++) {
+		char *p = out->data + out->len;
+		size_t k = 0;
+		if (i)
+			p[k++] = ',';
+		/* JSON has no NaN or infinities: those go as strings, as Prometheus' API does */
+		int special = isnan(s->v[i]) || isinf(s->v[i]);
+		if (special)
+			p[k++] = '"';
+		k += (size_t)obs_num_format(s->v[i], p + k);
+		if (special)
+			p[k++] = '"';
+		out->len += k;
+	}
+	obs_buf_puts(out, "],\"timestamps\":[");
+	for (size_t i = 0; i < s->n; i++) {
+		char *p = out->data + out->len;
+		size_t k = 0;
+		if (i)
+			p[k++] = ',';
+		k += (size_t)obs_int_format(s->t[i], p + k);
+		out->len += k;
+	}
+	return obs_buf_puts(out, "]}\n");
+}
+
+int render_export_series(uint32_t id, int64_t from, int64_t to, int json, struct obs_buf *out)
 {
 	struct obs_samples s;
 	struct obs_buf name;
@@ -188,16 +234,18 @@ int render_export_series(uint32_t id, int64_t from, int64_t to, struct obs_buf *
 	int rc = obs_db_read(obsfs->db, id, from, to, &s);
 	if (!rc && s.n)
 		rc = obs_db_series_text(obsfs->db, id, &name);
-	if (!rc && s.n)
+	if (!rc && s.n && json)
+		rc = render_json(name.data, name.len, &s, out);
+	else if (!rc && s.n)
 		rc = obs_buf_reserve(out, s.n * (name.len + 48));
-	for (size_t i = 0; i < s.n && !rc; i++) {
+	for (size_t i = 0; i < s.n && !rc && !json; i++) {
 		char *p = out->data + out->len;
 		memcpy(p, name.data, name.len);
 		size_t k = name.len;
 		p[k++] = ' ';
 		k += (size_t)obs_num_format(s.v[i], p + k);
 		p[k++] = ' ';
-		k += put_i64(s.t[i], p + k);
+		k += (size_t)obs_int_format(s.t[i], p + k);
 		p[k++] = '\n';
 		out->len += k;
 	}

@@ -220,18 +220,38 @@ int obs_num_parse(const char *s, size_t n, double *out)
 }
 
 /* Unsigned decimal into buf (no NUL); returns the length. */
+static const char digit_pairs[201] =
+	"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+	"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+	"8081828384858687888990919293949596979899";
+
+/* Unsigned decimal into buf (no NUL), two digits per division; returns the length. */
 static int put_u64(uint64_t u, char *buf)
 {
 	char tmp[24];
-	int i = 0, k;
+	int i = 24;
+	while (u >= 100) {
+		i -= 2;
+		memcpy(tmp + i, digit_pairs + (u % 100) * 2, 2);
+		u /= 100;
+	}
+	if (u >= 10) {
+		i -= 2;
+		memcpy(tmp + i, digit_pairs + u * 2, 2);
+	} else {
+		tmp[--i] = (char)('0' + u);
+	}
+	memcpy(buf, tmp + i, (size_t)(24 - i));
+	return 24 - i;
+}
 
-	do {
-		tmp[i++] = (char)('0' + u % 10);
-		u /= 10;
-	} while (u);
-	for (k = 0; k < i; k++)
-		buf[k] = tmp[i - 1 - k];
-	return i;
+int obs_int_format(int64_t v, char *buf)
+{
+	if (v < 0) {
+		buf[0] = '-';
+		return 1 + put_u64((uint64_t)0 - (uint64_t)v, buf + 1);
+	}
+	return put_u64((uint64_t)v, buf);
 }
 
 /* ---- shortest round-trip formatting ------------------------------------------

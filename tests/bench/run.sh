@@ -88,6 +88,15 @@ t1=$(now)
 EXP_S=$(secs "$t0" "$t1")
 out obsfs.export_s "$EXP_S"
 out obsfs.export_samples_per_s "$(awk -v n="$SAMPLES" -v s="$EXP_S" 'BEGIN{printf "%.0f", n/s}')"
+# the JSON-lines export (VictoriaMetrics' own export format), best of 3
+JS=
+for r in 1 2 3; do
+	t0=$(now); cat "$MNT/export.jsonl" > "$T/export.jsonl"; t1=$(now)
+	JS="$JS $(secs "$t0" "$t1")"
+done
+EXPJ_S=$(echo $JS | tr ' ' '\n' | sort -g | head -1)
+out obsfs.export_jsonl_s "$EXPJ_S"
+out obsfs.export_jsonl_bytes "$(stat -c %s "$T/export.jsonl")"
 [ "$(wc -l < "$T/export2.txt")" = "$SAMPLES" ] || log "export after compaction lost samples"
 log "reading one series (24 h would be 86,400 samples) from a block"
 S1=$(ls "$MNT/metrics" | awk 'NR == 1')
@@ -139,6 +148,7 @@ if [ "${BENCH_PEERS:-1}" = 1 ]; then
 	out ratio.bytes_per_sample_obsfs_over_vm "$(div "$OBS_BPS" "${VM_BPS:-0}")"
 	out ratio.bytes_per_sample_obsfs_over_prom "$(div "$OBS_BPS" "${PROM_BPS:-0}")"
 	out ratio.export_time_vm_over_obsfs "$(div "${VM_EXP:-0}" "$EXP_S")"
+	out ratio.export_jsonl_time_vm_over_obsfs "$(div "${VM_EXP:-0}" "$EXPJ_S")"
 	out ratio.export_time_prom_over_obsfs "$(div "${PROM_EXP:-0}" "$EXP_S")"
 fi
 

@@ -100,3 +100,31 @@ export_all() { for f in "$MNT"/metrics/*; do printf '%s\n' "${f##*/}"; cat "$f";
 		[ -z "$(ls -A "$DATA/blocks" | grep '^\.')" ]
 	done
 }
+
+@test "export and export.jsonl hold every sample; export goes back in through ingest" {
+	NOW=$(date +%s)
+	gen_data > "$MNT/ingest"
+	printf 'special{k="a\\"b"} NaN %s000\nspecial{k="a\\"b"} -Inf %s000\n' $((NOW - 30)) $((NOW - 29)) > "$MNT/ingest"
+	echo compact > "$MNT/ctl"
+	echo "head_only 7 $(( (NOW - 5) * 1000 ))" > "$MNT/ingest"
+	[ "$(wc -l < "$MNT/export")" -eq $((50 * 400 + 3)) ]
+	python3 - "$MNT/export.jsonl" <<'PY'
+import json, sys
+n = 0
+series = 0
+for line in open(sys.argv[1]):
+    d = json.loads(line)
+    assert len(d["values"]) == len(d["timestamps"]), d["metric"]
+    assert d["timestamps"] == sorted(d["timestamps"])
+    n += len(d["values"]); series += 1
+    if d["metric"].get("k") == 'a"b':
+        assert d["values"] == ["NaN", "-Inf"], d["values"]
+assert (series, n) == (52, 50 * 400 + 3), (series, n)
+PY
+	cat "$MNT/export" > "$T/exported"
+	obs_stop
+	rm -rf "$DATA"
+	obs_start -o block_span=0
+	cat "$T/exported" > "$MNT/ingest"
+	cmp <(sort "$T/exported") <(cat "$MNT/export" | sort)
+}
