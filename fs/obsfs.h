@@ -84,7 +84,8 @@ int render_log_view(const char *name, struct obs_buf *out);
  * (the line format of VictoriaMetrics' /api/v1/export and /api/v1/import). */
 int render_export_series(uint32_t id, int64_t from, int64_t to, int json, struct obs_buf *out);
 /* ctl "compact": cut the metrics head into a block and the log heads into
- * segments, returning when both are durable. */
+ * segments re-encoded at their final compression, returning when all is
+ * durable. */
 int compact_all(void);
 
 extern const struct fuse_operations obsfs_ops;

@@ -438,6 +438,8 @@ int compact_all(void)
 {
 	int rc = obs_db_compact(obsfs->db);
 	int rc2 = obs_logstore_flush(obsfs->logs);
+	if (!rc2)   /* and re-encode the new segments at the final level now */
+		rc2 = obs_logstore_compact(obsfs->logs, 0);
 	return rc ? rc : rc2;
 }
 

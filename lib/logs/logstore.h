@@ -31,7 +31,7 @@
  *       at open into a buffer with obs_logstore_render_view() (or stream it
  *       with obs_logstore_read / obs_logstore_count), serve reads from it.
  *   ctl "sync"                    obs_logstore_sync(ls)
- *   ctl "compact"                 obs_logstore_flush(ls)
+ *   ctl "compact"                 obs_logstore_flush(ls), then obs_logstore_compact(ls, 0)
  *   status                        obs_logstore_get_stats(ls, &st)
  *
  * On-disk (DIR = DATADIR/logs):

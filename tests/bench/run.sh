@@ -172,8 +172,9 @@ if [ "${BENCH_LOGS:-1}" = 1 ] && [ -r "$DATA_LOGS" ]; then
 	t0=$(now)
 	echo compact > "$MNT/ctl"
 	t1=$(now)
-	out logs.flush_s "$(secs "$t0" "$t1")"
-	out logs.bytes_per_line_after_flush "$(awk '$1=="log_bytes_per_line"{print $2}' "$MNT/status")"
+	out logs.compact_s "$(secs "$t0" "$t1")"
+	out logs.bytes_per_line "$(awk '$1=="log_bytes_per_line"{print $2}' "$MNT/status")"
+	out logs.disk_bytes_per_line "$(find "$T/ldata/logs" -type f -printf '%s\n' | awk -v n="$LINES" '{s+=$1} END{printf "%.2f", s/n}')"
 	t0=$(now)
 	n=$(cat "$MNT/logs/nginx?\"${NEEDLE:-Zyborg-Needle}\"#count")
 	t1=$(now)
