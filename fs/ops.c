@@ -510,9 +510,11 @@ static void too_long(struct ofile *o, const char *a, size_t an, const char *b, s
 {
 	char head[OBS_ERRLOG_LINE_MAX], why[96];
 	size_t k = an < sizeof head ? an : sizeof head;
-	memcpy(head, a, k);
+	if (k)
+		memcpy(head, a, k);
 	size_t m = bn < sizeof head - k ? bn : sizeof head - k;
-	memcpy(head + k, b, m);
+	if (m)
+		memcpy(head + k, b, m);
 	snprintf(why, sizeof why, "line too long (more than %zu bytes)", obsfs->max_line);
 	obs_errlog_add(obs_db_errlog(obsfs->db), obs_time_now(), o->source, ++o->lines, head, k + m, why);
 }

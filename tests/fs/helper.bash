@@ -78,8 +78,14 @@ obs_stop() {
 obs_crash() {
 	kill -9 "$OBS_PID"
 	# a sanitizer build takes seconds to unmap its shadow memory and let
-	# go of the data directory's lock
+	# go of the data directory's lock (its main thread can show as a zombie
+	# while the others still exit): wait for the lock itself
 	obs_wait_gone "$OBS_PID" 1500
+	local w
+	for w in $(seq 300); do
+		flock -n "$DATA/LOCK" true 2>/dev/null && break
+		sleep 0.1
+	done
 	fusermount3 -uz "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null
 	local i
 	for i in $(seq 50); do
