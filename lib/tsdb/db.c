@@ -3,10 +3,17 @@
  * Write path (one call = one writer's write()):
  *   parse lines -> resolve each sample's series (cached by the raw key as
  *   written, else labels are built and canonicalised; new series are logged
- *   to the WAL first) -> one WAL record for the whole batch -> apply to the
- *   head under each series' lock. Nothing reaches the head before the WAL
- *   holds it, so a failed WAL write (ENOSPC) leaves no sample visible that a
- *   restart would lose.
+ *   to the WAL first) -> refuse what the head would refuse (floor, window,
+ *   other value at the newest time) -> one WAL record for the rest of the
+ *   batch -> apply to the head under each series' lock. Nothing reaches the
+ *   head before the WAL holds it, so a failed WAL write (ENOSPC) leaves no
+ *   sample visible that a restart would lose, and nothing refused is in the
+ *   WAL for a replay to bring back.
+ *
+ * Data directory: LOCK (flock, pid inside), wal/ (obs_wal segments),
+ * blocks/ID/ (block.h), rollups/ (tiers.h). Opening loads the blocks (a
+ * merged block's parents still present are deleted), registers their series
+ * under their global ids, opens the rollup tiers, then replays the WAL.
  *
  * WAL payloads (little-endian, varints are LEB128, zigzag for signed):
  *   type 1 SERIES:  u32 id, canonical series text (rest of the record)
