@@ -81,7 +81,7 @@ t0=$(now)
 t1=$(now)
 out obsfs.restart_s "$(secs "$t0" "$t1")"
 PID=$(pgrep -n -f "obsfsd -o sync_interval=0 $T/data")
-out obsfs.rss_bytes_per_series_after_restart_from_block "$(awk -v a="$(rss_kb "$PID")" -v s="$SERIES" 'BEGIN{printf "%.0f", a*1024/s}')"
+out obsfs.rss_kb_after_restart_from_block "$(rss_kb "$PID")"
 t0=$(now)
 cat "$MNT/export" > "$T/export2.txt"
 t1=$(now)
