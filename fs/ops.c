@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,8 @@ struct ofile {
 	struct obs_buf carry;      /* written bytes after the last newline */
 	int skipping;              /* dropping the rest of an over-long line */
 	size_t lines;              /* lines consumed so far (numbers in errors) */
+	uint64_t handle;           /* names this open file in the carry journal */
+	int journaled;             /* a carry of this file is in the journal */
 	size_t line_base;          /* lines before the buffer being appended to a log */
 	int wrote;
 	int pending_err;           /* error to report at close */
@@ -216,6 +219,8 @@ static struct ofile *ofile_new(const char *path)
 	obs_buf_init(&o->content);
 	obs_buf_init(&o->carry);
 	source_name(path, o->source, sizeof o->source);
+	static _Atomic uint64_t handle_seq;
+	o->handle = atomic_fetch_add(&handle_seq, 1) + 1;
 	return o;
 }
 
@@ -498,6 +503,24 @@ static int consume(struct ofile *o, const char *p, size_t n)
 	return r.err ? -r.err : 0;
 }
 
+/* Journal the carry (the bytes after the last newline) of a metrics file,
+ * so that what write() accepted survives a crash before its line ends. */
+static int journal_carry(struct ofile *o)
+{
+	if (o->nd.kind != N_INGEST && o->nd.kind != N_SERIES)
+		return 0;
+	uint32_t series = o->nd.kind == N_SERIES ? o->nd.id : UINT32_MAX;
+	int rc = 0;
+	if (o->carry.len) {
+		rc = obs_db_carry(obsfs->db, o->handle, series, o->source, o->carry.data, o->carry.len);
+		o->journaled = !rc;
+	} else if (o->journaled) {
+		rc = obs_db_carry(obsfs->db, o->handle, series, o->source, NULL, 0);
+		o->journaled = 0;
+	}
+	return rc;
+}
+
 /* The error a writer should see: anything beats EINVAL (EDQUOT, ENOSPC, EIO
  * say more), and the first error of a kind stays. */
 static int worst(int rc, int e)
@@ -589,6 +612,7 @@ static int obs_write(const char *path, const char *buf, size_t size, off_t off, 
 			rc = worst(rc, -ENOMEM);
 		}
 	}
+	rc = worst(rc, journal_carry(o));
 out:
 	pthread_mutex_unlock(&o->mu);
 	return rc ? rc : (int)size;
@@ -604,12 +628,10 @@ static int obs_flush(const char *path, struct fuse_file_info *fi)
 		rc = consume(o, o->carry.data, o->carry.len);
 		obs_buf_reset(&o->carry);
 	}
+	rc = worst(rc, journal_carry(o));
 	o->skipping = 0;
-	if (o->wrote && obsfs->sync_on_close) {
-		int e = o->nd.kind == N_LOG_STREAM ? obs_logstore_sync(obsfs->logs) : obs_db_sync(obsfs->db);
-		if (e && !rc)
-			rc = e;
-	}
+	if (o->wrote && obsfs->sync_on_close)
+		rc = worst(rc, o->nd.kind == N_LOG_STREAM ? obs_logstore_sync(obsfs->logs) : obs_db_sync(obsfs->db));
 	o->wrote = 0;
 	pthread_mutex_unlock(&o->mu);
 	return rc;

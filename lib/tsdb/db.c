@@ -19,6 +19,11 @@
  *   type 1 SERIES:  u32 id, canonical series text (rest of the record)
  *   type 2 SAMPLES: uvarint count, then count x
  *                   { uvarint id, zigzag varint (t - previous t in record), u64 value bits }
+ *   type 3 CARRY:   u64 handle, u32 series (UINT32_MAX: ingest), u16 n, n bytes
+ *                   of source, then the partial last line of an open file
+ *                   (empty: the line was completed or dropped). Carries left
+ *                   at the end of a replay are ingested as complete lines, as
+ *                   a close would have.
  * Replay applies records in order; samples of unknown ids are corruption.
  *
  * Head: per series, closed Gorilla chunks of up to CHUNK_SAMPLES samples plus
@@ -58,7 +63,7 @@
 #define PAGE_SIZE_IDS (1u << PAGE_BITS)
 #define MAX_PAGES (1u << 16)
 
-enum { REC_SERIES = 1, REC_SAMPLES = 2 };
+enum { REC_SERIES = 1, REC_SAMPLES = 2, REC_CARRY = 3 };
 
 struct chunk {
 	uint8_t *data;
@@ -107,6 +112,8 @@ struct obs_db {
 	struct obs_block **blocks;         /* ordered by mint */
 	struct obs_tiers *tiers;           /* rollups of merged blocks (own lock) */
 	size_t nblocks;
+	pthread_mutex_t carry_mu;             /* protects carries and orders their records */
+	struct obs_strmap *carries;           /* 8-byte handle -> struct carry */
 	_Atomic uint64_t compactions, retired;
 	_Atomic int64_t head_mint, head_maxt;   /* time span of samples in the head */
 	_Atomic uint64_t head_samples;
@@ -820,6 +827,145 @@ int obs_db_ingest_values(struct obs_db *db, uint32_t id, const char *buf, size_t
 	return rc;
 }
 
+/* ---- carries: partial last lines of open files --------------------------- */
+
+struct carry {
+	uint32_t series;
+	char *source;
+	char *data;
+	size_t len;
+};
+
+static void carry_free(struct carry *c)
+{
+	if (!c)
+		return;
+	free(c->source);
+	free(c->data);
+	free(c);
+}
+
+static int carry_free_cb(void *ctx, const char *key, size_t n, void *val)
+{
+	carry_free(val);
+	return 0;
+}
+
+static int carry_log(struct obs_db *db, uint64_t handle, uint32_t series, const char *source,
+		     const char *p, size_t n)
+{
+	size_t sl = strlen(source);
+	if (sl > 1024)
+		sl = 1024;
+	uint8_t hdr[14 + 1024];
+	for (int i = 0; i < 8; i++)
+		hdr[i] = (uint8_t)(handle >> (8 * i));
+	for (int i = 0; i < 4; i++)
+		hdr[8 + i] = (uint8_t)(series >> (8 * i));
+	hdr[12] = (uint8_t)sl;
+	hdr[13] = (uint8_t)(sl >> 8);
+	memcpy(hdr + 14, source, sl);
+	return obs_wal_append2(db->wal, REC_CARRY, hdr, 14 + sl, p, n);
+}
+
+/* Set (n > 0) or clear the carry of handle in memory. Caller holds carry_mu
+ * (or is the replay, alone). */
+static int carry_put(struct obs_db *db, uint64_t handle, uint32_t series, const char *source, size_t sl,
+		     const char *p, size_t n)
+{
+	uint64_t h = obs_strmap_hash(&handle, 8);
+	carry_free(obs_strmap_del(db->carries, h, &handle, 8));
+	if (!n)
+		return 0;
+	struct carry *c = calloc(1, sizeof *c);
+	if (!c || !(c->source = strndup(source, sl)) || !(c->data = malloc(n))) {
+		carry_free(c);
+		return -ENOMEM;
+	}
+	memcpy(c->data, p, n);
+	c->len = n;
+	c->series = series;
+	if (obs_strmap_put(db->carries, h, &handle, 8, c)) {
+		carry_free(c);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int obs_db_carry(struct obs_db *db, uint64_t handle, uint32_t series, const char *source,
+		 const char *p, size_t n)
+{
+	pthread_mutex_lock(&db->carry_mu);
+	int rc = carry_log(db, handle, series, source, p, n);
+	if (!rc)
+		rc = carry_put(db, handle, series, source, strlen(source), p, n);
+	pthread_mutex_unlock(&db->carry_mu);
+	return rc;
+}
+
+static int carry_relog_one(void *ctx, const char *key, size_t n, void *val)
+{
+	struct obs_db *db = ctx;
+	struct carry *c = val;
+	uint64_t handle;
+	memcpy(&handle, key, 8);
+	return carry_log(db, handle, c->series, c->source, c->data, c->len);
+}
+
+/* After a WAL cut: log the pending carries again so a checkpoint keeps them. */
+static int carries_relog(struct obs_db *db)
+{
+	pthread_mutex_lock(&db->carry_mu);
+	int rc = obs_strmap_each(db->carries, carry_relog_one, db);
+	pthread_mutex_unlock(&db->carry_mu);
+	return rc;
+}
+
+struct carry_ref {
+	uint64_t handle;
+	struct carry *c;
+};
+
+static int carry_collect(void *ctx, const char *key, size_t n, void *val)
+{
+	struct carry_ref r;
+	memcpy(&r.handle, key, 8);
+	r.c = val;
+	return obs_buf_append(ctx, &r, sizeof r);
+}
+
+/* At open, after the replay: the writers of the carries left are gone (the
+ * daemon died under them), so their last lines are complete, as at close. */
+static void carries_recover(struct obs_db *db)
+{
+	struct obs_buf refs, text, src;
+	obs_buf_init(&refs);
+	obs_buf_init(&text);
+	obs_buf_init(&src);
+	pthread_mutex_lock(&db->carry_mu);
+	obs_strmap_each(db->carries, carry_collect, &refs);
+	pthread_mutex_unlock(&db->carry_mu);
+	for (size_t i = 0; i + sizeof(struct carry_ref) <= refs.len; i += sizeof(struct carry_ref)) {
+		struct carry_ref r;
+		memcpy(&r, refs.data + i, sizeof r);
+		obs_buf_reset(&text);
+		obs_buf_reset(&src);
+		obs_buf_append(&text, r.c->data, r.c->len);
+		obs_buf_putc(&text, '\n');
+		obs_buf_printf(&src, "%s (line ended by a restart)", r.c->source);
+		uint32_t series = r.c->series;
+		struct obs_ingest_result res;
+		if (series == UINT32_MAX)
+			obs_db_ingest(db, text.data, text.len, OBS_FMT_AUTO, src.data, 0, &res);
+		else
+			obs_db_ingest_values(db, series, text.data, text.len, src.data, 0, &res);
+		obs_db_carry(db, r.handle, series, "", NULL, 0);   /* logs the clear, frees r.c */
+	}
+	obs_buf_release(&refs);
+	obs_buf_release(&text);
+	obs_buf_release(&src);
+}
+
 /* ---- replay ---------------------------------------------------------- */
 
 static int replay_record(void *ctx, uint8_t type, const uint8_t *p, size_t n)
@@ -882,6 +1028,21 @@ static int replay_record(void *ctx, uint8_t type, const uint8_t *p, size_t n)
 			}
 		}
 		return 0;
+	}
+	if (type == REC_CARRY) {
+		if (n < 14)
+			return -EBADMSG;
+		uint64_t handle = 0;
+		uint32_t series = 0;
+		for (int i = 0; i < 8; i++)
+			handle |= (uint64_t)p[i] << (8 * i);
+		for (int i = 0; i < 4; i++)
+			series |= (uint32_t)p[8 + i] << (8 * i);
+		size_t sl = (size_t)p[12] | (size_t)p[13] << 8;
+		if (n < 14 + sl || (series != UINT32_MAX && !series_get(db, series)))
+			return -EBADMSG;
+		return carry_put(db, handle, series, (const char *)p + 14, sl, (const char *)p + 14 + sl,
+				 n - 14 - sl);
 	}
 	return 0;   /* unknown record types are skipped (written by newer versions) */
 }
@@ -1261,8 +1422,11 @@ int obs_db_compact(struct obs_db *db)
 	if (rc)
 		goto out;
 
-	/* 4. series known only from the WAL (no samples anywhere) must survive
-	 * the checkpoint: log them again after the cut, then drop old segments */
+	/* 4. series known only from the WAL (no samples anywhere) and pending
+	 * carries must survive the checkpoint: log them again after the cut,
+	 * then drop old segments */
+	if (!rc)
+		rc = carries_relog(db);
 	for (uint32_t i = 0; i < n && !rc; i++) {
 		struct series *s = series_get(db, i);
 		if (!s || s->in_block)
@@ -1442,6 +1606,7 @@ int obs_db_open(const char *dir, const struct obs_db_opts *o, struct obs_db **ou
 	pthread_rwlock_init(&db->blocks_lock, NULL);
 	pthread_mutex_init(&db->compact_mu, NULL);
 	pthread_mutex_init(&db->stop_mu, NULL);
+	pthread_mutex_init(&db->carry_mu, NULL);
 	pthread_cond_init(&db->stop_cv, NULL);
 	atomic_store(&db->head_mint, INT64_MAX);
 	atomic_store(&db->head_maxt, INT64_MIN);
@@ -1449,9 +1614,10 @@ int obs_db_open(const char *dir, const struct obs_db_opts *o, struct obs_db **ou
 	db->dir = strdup(dir);
 	db->byname = obs_strmap_new();
 	db->alias = obs_strmap_new();
+	db->carries = obs_strmap_new();
 	db->ix = obs_index_new();
 	db->errs = obs_errlog_new(db->o.errlog_entries);
-	if (!db->dir || !db->byname || !db->alias || !db->ix || !db->errs) {
+	if (!db->dir || !db->byname || !db->alias || !db->carries || !db->ix || !db->errs) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -1495,6 +1661,7 @@ int obs_db_open(const char *dir, const struct obs_db_opts *o, struct obs_db **ou
 		snprintf(err, errlen, "cannot open write-ahead log '%s': %s", wdir, strerror(-rc));
 		goto fail;
 	}
+	carries_recover(db);
 	db->replay_ms = obs_time_now() - db->started_ms;
 	if (db->o.block_span_ms > 0 && db->o.check_interval_ms > db->o.block_span_ms / 2)
 		db->o.check_interval_ms = db->o.block_span_ms / 2 > 100 ? db->o.block_span_ms / 2 : 100;
@@ -1532,6 +1699,10 @@ void obs_db_close(struct obs_db *db)
 		free(db->pages[p]);
 	obs_strmap_free(db->byname);
 	obs_strmap_free(db->alias);
+	if (db->carries) {
+		obs_strmap_each(db->carries, carry_free_cb, NULL);
+		obs_strmap_free(db->carries);
+	}
 	obs_index_free(db->ix);
 	obs_errlog_free(db->errs);
 	if (db->lockfd >= 0)
@@ -1541,6 +1712,7 @@ void obs_db_close(struct obs_db *db)
 	pthread_rwlock_destroy(&db->blocks_lock);
 	pthread_mutex_destroy(&db->compact_mu);
 	pthread_mutex_destroy(&db->stop_mu);
+	pthread_mutex_destroy(&db->carry_mu);
 	pthread_cond_destroy(&db->stop_cv);
 	free(db->dir);
 	free(db);

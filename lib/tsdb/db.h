@@ -61,6 +61,16 @@ int obs_db_ingest(struct obs_db *db, const char *buf, size_t n, enum obs_fmt fmt
 int obs_db_ingest_values(struct obs_db *db, uint32_t id, const char *buf, size_t n,
 			 const char *source, size_t first_lineno, struct obs_ingest_result *r);
 
+/* Journal the partial last line of an open file (what follows its last
+ * newline), so that bytes a write() accepted survive a crash before the line
+ * ends: handle names the open file (unique across restarts), series is the
+ * series of a series file or UINT32_MAX for the ingest file; n == 0 clears
+ * it (the line was completed or dropped). A carry still set when the data
+ * directory is opened again is ingested as a complete line, as a close would
+ * have done. 0 or -errno. */
+int obs_db_carry(struct obs_db *db, uint64_t handle, uint32_t series, const char *source,
+		 const char *p, size_t n);
+
 /* Find a series by its text (any label order, escapes as in Prometheus).
  * 0 and *id, -ENOENT, or -EINVAL with *why for text that is no series. */
 int obs_db_lookup(struct obs_db *db, const char *text, size_t n, uint32_t *id, const char **why);

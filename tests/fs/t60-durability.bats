@@ -207,3 +207,31 @@ workload() {
 	expect_eq "$(grep -cvE '^[0-9T:.-]+Z [0-3]$' "$T/tail.out")" 0
 	[ "$(wc -l <"$T/tail.out")" -ge 2 ]
 }
+
+@test "kill -9 while a writer holds a partial last line: the bytes its write() accepted come back" {
+	echo "$((NOW - 10)) 1" >"$MNT/metrics/partial"
+	python3 - "$MNT" "$NOW" <<'PY' &
+import os, sys, time
+mnt, now = sys.argv[1], int(sys.argv[2])
+fd = os.open(mnt + "/metrics/partial", os.O_WRONLY)
+os.write(fd, b"%d 2\n%d 7" % (now - 5, now - 4))      # "... 7" has no newline yet
+fd2 = os.open(mnt + "/ingest", os.O_WRONLY)
+os.write(fd2, b"half_line{a=\"b\"} 4 %d000" % (now - 3))
+open(mnt + "/../written", "w").close()
+time.sleep(60)
+PY
+	wp=$!
+	for i in $(seq 100); do [ -e "$T/written" ] && break; sleep 0.05; done
+	[ -e "$T/written" ]
+	obs_crash
+	kill "$wp" 2>/dev/null || true
+	wait "$wp" 2>/dev/null || true
+	obs_start
+	expect_eq "$(cut -d' ' -f2 "$MNT/metrics/partial")" "1
+2
+7"
+	expect_eq "$(cut -d' ' -f2 "$MNT/metrics/half_line{a=\"b\"}")" 4
+	# recovered once: a second restart does not add them again
+	obs_remount
+	expect_eq "$(wc -l <"$MNT/metrics/partial")" 3
+}
