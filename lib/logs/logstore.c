@@ -692,43 +692,20 @@ int obs_logstore_retain(struct obs_logstore *ls, int64_t now_ms)
 
 /* ---- background re-encoding ---------------------------------------------- */
 
-struct collect {
-	struct obs_buf data;
-	uint64_t *off;
-	uint32_t *len;
-	int64_t *ts;
-	size_t n, cap;
-};
-
+/* Collect a segment's records into a head-shaped buffer (for re-encoding). */
 static int collect_rec(void *ctx, int64_t ts, const char *line, size_t n)
 {
-	struct collect *c = ctx;
-	if (c->n == c->cap) {
-		size_t nc = c->cap ? 2 * c->cap : 4096;
-		uint64_t *o = realloc(c->off, nc * sizeof(*o));
-		if (o)
-			c->off = o;
-		uint32_t *l = realloc(c->len, nc * sizeof(*l));
-		if (l)
-			c->len = l;
-		int64_t *t = realloc(c->ts, nc * sizeof(*t));
-		if (t)
-			c->ts = t;
-		if (!o || !l || !t)
-			return -ENOMEM;
-		c->cap = nc;
-	}
-	c->off[c->n] = c->data.len;
-	c->len[c->n] = (uint32_t)n;
-	c->ts[c->n] = ts;
-	c->n++;
-	return obs_buf_append(&c->data, line, n);
+	struct head *c = ctx;
+	int rc = head_reserve(c, 1, n);
+	if (!rc)
+		head_push(c, ts, line, n);
+	return rc;
 }
 
 /* under flush_mu: re-encode segment k of s at the compaction level */
 static int recompact(struct obs_logstore *ls, struct stream *s, struct obs_logseg *old, const char *path)
 {
-	struct collect c;
+	struct head c;
 	memset(&c, 0, sizeof(c));
 	struct obs_logseg_info in;
 	obs_logseg_get_info(old, &in);
@@ -749,10 +726,7 @@ static int recompact(struct obs_logstore *ls, struct stream *s, struct obs_logse
 		r = obs_logseg_encode(&si, &so, &out);
 	}
 	free(lines);
-	free(c.off);
-	free(c.len);
-	free(c.ts);
-	obs_buf_release(&c.data);
+	head_release(&c);
 	const char *base = strrchr(path, '/') + 1;
 	if (r == 0)
 		r = write_atomic(s->dir, base, out.data, out.len);   /* replaces the old file */
