@@ -42,7 +42,7 @@ UNITS     := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 BINS := $(BUILD)/bin/obsfsd $(TOOLS)
 
-.PHONY: all run stop test unit asan fuzz bench lint install deps test-deps clean
+.PHONY: all run stop test unit asan fuzz bench lint install deps test-deps san-deps clean
 all: $(BINS)
 
 $(BUILD)/%.o: %.c
@@ -69,13 +69,18 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBOBS)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEPS := build-essential pkg-config libfuse3-dev fuse3 libzstd-dev libroaring-dev \
         libpcre2-dev libxxhash-dev zstd
-TEST_DEPS := $(DEPS) libcriterion-dev bats bats-assert bats-support mandoc procps psmisc
+TEST_DEPS := $(DEPS) libcriterion-dev bats bats-assert bats-support mandoc procps psmisc \
+             python3 util-linux
+SAN_DEPS := clang libclang-rt-14-dev
 
 deps:
 	@./contrib/install-deps.sh $(DEPS)
 
 test-deps:
 	@./contrib/install-deps.sh $(TEST_DEPS)
+
+san-deps:
+	@./contrib/install-deps.sh $(SAN_DEPS)
 
 MNT  ?= $(CURDIR)/mnt
 DATA ?= $(CURDIR)/data
@@ -93,7 +98,7 @@ test: test-deps
 	@$(MAKE) --no-print-directory all unit
 	@./tests/run.sh $(BUILD)
 
-asan: test-deps
+asan: test-deps san-deps
 	@$(MAKE) --no-print-directory BUILD=build-asan CC=clang \
 	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	  LDFLAGS="-fsanitize=address,undefined" all unit
@@ -105,7 +110,7 @@ asan: test-deps
 	    echo "sanitizer reports (the daemon's stderr is detached, so they are kept as files):"; \
 	    head -40 build-asan/reports/*; exit 1; fi; exit $$rc
 
-fuzz:
+fuzz: san-deps
 	@./tests/fuzz/run.sh
 
 bench: all
