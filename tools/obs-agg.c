@@ -353,15 +353,10 @@ int main(int argc, char **argv)
 			break;
 		case 'm': merge = 1; break;
 		case 'M': {
-			const char *a = optarg;
-			size_t k = strspn(a, "0123456789");
-			if (k && !a[k]) {
-				moving_n = strtoul(a, NULL, 10);
-				if (!moving_n)
-					errx(2, "invalid window '%s'", a);
-			} else if (obs_duration_parse(a, strlen(a), &moving_ms) < 0 || !moving_ms) {
-				errx(2, "invalid window '%s'", a);
-			}
+			unsigned long n = 0;
+			if (ts_count_or_duration(optarg, &n, &moving_ms) < 0 || (!n && !moving_ms))
+				errx(2, "invalid window '%s'", optarg);
+			moving_n = n;
 			break;
 		}
 		case 'T': time_fmt = ts_time_fmt_arg(optarg); break;

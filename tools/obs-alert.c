@@ -13,6 +13,7 @@
  * Output: "[PREFIX]TIME STATE VALUE" per transition. Exit status: 0 when every
  * series ended ok/pending/nodata, 1 when one ended warning/firing/critical,
  * 2 on an error. */
+#include <limits.h>
 #include <err.h>
 #include <errno.h>
 #include <getopt.h>
@@ -306,11 +307,10 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "F:w:c:C:n:e:fT:qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'F': {
-			size_t k = strspn(optarg, "0123456789");
-			if (k && !optarg[k])
-				for_count = strtol(optarg, NULL, 10);
-			else if (obs_duration_parse(optarg, strlen(optarg), &for_ms) < 0)
+			unsigned long n = 0;
+			if (ts_count_or_duration(optarg, &n, &for_ms) < 0 || n > LONG_MAX)
 				errx(2, "invalid --for '%s' (a count or a duration)", optarg);
+			for_count = (long)n;
 			break;
 		}
 		case 'w':

@@ -471,6 +471,20 @@ int ts_time_fmt_arg(const char *s)
 	errx(2, "invalid time format '%s' (rfc3339 or epoch)", s);
 }
 
+int ts_count_or_duration(const char *s, unsigned long *count, int64_t *ms)
+{
+	size_t k = strspn(s, "0123456789");
+	if (k && !s[k]) {
+		errno = 0;
+		unsigned long v = strtoul(s, NULL, 10);
+		if (errno)
+			return -1;
+		*count = v;
+		return 0;
+	}
+	return obs_duration_parse(s, strlen(s), ms) < 0 ? -1 : 0;
+}
+
 int ts_finish(const char *prog, struct ts_in *in, struct ts_out *o)
 {
 	int rc = 0;

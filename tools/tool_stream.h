@@ -100,6 +100,10 @@ void ts_out_sample(struct ts_out *o, const struct ts_series *s, int64_t t,
  * keep -1 for "as the input"). Exits with status 2 on any other word. */
 int ts_time_fmt_arg(const char *s);
 
+/* An argument that is either a count of samples ("3") or a duration ("5m"):
+ * sets one of *count and *ms and returns 0, or -1 when it is neither. */
+int ts_count_or_duration(const char *s, unsigned long *count, int64_t *ms);
+
 /* End of a tool: release the output (reporting a write error), close
  * stdout checked, close the input. Returns 0, or 1 if anything failed
  * (write error, bad input lines, unreadable files). */

@@ -1457,6 +1457,16 @@ static void frame_put(struct obs_block *b, int slot, uint8_t *owned)
 	free(owned);
 }
 
+int obs_block_series_range(const struct obs_block *b, uint32_t i, int64_t *mint, int64_t *maxt)
+{
+	if (i >= b->nseries || !b->series[i].nchunks)
+		return -ENOENT;
+	const struct rseries *s = &b->series[i];
+	*mint = b->chunks[s->chunk0].mint;
+	*maxt = b->chunks[s->chunk0 + s->nchunks - 1].maxt;
+	return 0;
+}
+
 int obs_block_read(const struct obs_block *cb, uint32_t i, int64_t from, int64_t to, struct obs_samples *out)
 {
 	struct obs_block *b = (struct obs_block *)cb;   /* only the locked cache changes */

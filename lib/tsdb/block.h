@@ -70,6 +70,9 @@ uint32_t obs_block_series_count(const struct obs_block *b);
 int obs_block_series(const struct obs_block *b, uint32_t i, uint32_t *series_id, const char **canon, size_t *len);
 /* Local index of a global series id, or -ENOENT. */
 int obs_block_find(const struct obs_block *b, uint32_t series_id, uint32_t *i);
+/* Time of the first and last sample of local series i (from the index, no
+ * decoding). 0 or -ENOENT. */
+int obs_block_series_range(const struct obs_block *b, uint32_t i, int64_t *mint, int64_t *maxt);
 /* Append the samples of local series i with from <= t <= to to out. Thread-safe. */
 int obs_block_read(const struct obs_block *b, uint32_t i, int64_t from, int64_t to, struct obs_samples *out);
 /* Global series ids matching all matchers (Prometheus semantics), new bitmap. */

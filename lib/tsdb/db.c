@@ -303,10 +303,21 @@ static int64_t series_last_t(const struct series *s, uint64_t *vbits)
 	return INT64_MIN;
 }
 
-static int series_cut(struct series *s)
+/* A closed chunk holding an exact-size copy of the encoder's bytes. */
+static int chunk_from_enc(const struct obs_chunk_enc *e, struct chunk *out)
 {
 	size_t len;
-	const uint8_t *d = obs_chunk_data(&s->open, &len);
+	const uint8_t *d = obs_chunk_data(e, &len);
+	uint8_t *copy = malloc(len);
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, d, len);
+	*out = (struct chunk){ copy, (uint32_t)len, e->n, e->t_first, e->t_last };
+	return 0;
+}
+
+static int series_cut(struct series *s)
+{
 	if (s->nclosed == s->capclosed) {
 		uint32_t cap = s->capclosed ? s->capclosed * 2 : 4;
 		struct chunk *c = realloc(s->closed, cap * sizeof *c);
@@ -315,11 +326,10 @@ static int series_cut(struct series *s)
 		s->closed = c;
 		s->capclosed = cap;
 	}
-	uint8_t *copy = malloc(len);
-	if (!copy)
-		return -ENOMEM;
-	memcpy(copy, d, len);
-	s->closed[s->nclosed++] = (struct chunk){ copy, (uint32_t)len, s->open.n, s->open.t_first, s->open.t_last };
+	int rc = chunk_from_enc(&s->open, &s->closed[s->nclosed]);
+	if (rc)
+		return rc;
+	s->nclosed++;
 	obs_chunk_enc_release(&s->open);
 	obs_chunk_enc_init(&s->open);
 	return 0;
@@ -394,17 +404,13 @@ static int series_insert_ooo(struct series *s, int64_t t, double v, const char *
 		struct chunk *c = &s->closed[i];
 		rc = chunk_insert(c->data, c->len, c->n, t, v, &enc);
 		if (rc == 1) {
-			size_t len;
-			const uint8_t *d = obs_chunk_data(&enc, &len);
-			uint8_t *copy = malloc(len);
-			if (!copy) {
-				obs_chunk_enc_release(&enc);
-				return -ENOMEM;
-			}
-			memcpy(copy, d, len);
-			free(c->data);
-			*c = (struct chunk){ copy, (uint32_t)len, enc.n, enc.t_first, enc.t_last };
+			struct chunk nc;
+			int e = chunk_from_enc(&enc, &nc);
 			obs_chunk_enc_release(&enc);
+			if (e)
+				return e;
+			free(c->data);
+			*c = nc;
 		}
 	} else {
 		size_t len;
@@ -1096,8 +1102,6 @@ static int block_cmp(const void *a, const void *b)
 static int block_register(struct obs_db *db, struct obs_block *b)
 {
 	uint32_t n = obs_block_series_count(b);
-	struct obs_samples tmp;
-	obs_samples_init(&tmp);
 	int rc = 0;
 	for (uint32_t i = 0; i < n && !rc; i++) {
 		uint32_t id;
@@ -1124,15 +1128,14 @@ static int block_register(struct obs_db *db, struct obs_block *b)
 			rc = -EBADMSG;
 			break;
 		}
-		obs_samples_reset(&tmp);
-		rc = obs_block_read(b, i, INT64_MIN, INT64_MAX, &tmp);
+		int64_t mint, maxt;
+		rc = obs_block_series_range(b, i, &mint, &maxt);
 		pthread_mutex_lock(&s->mu);
 		s->in_block = 1;
-		if (!rc && tmp.n && tmp.t[tmp.n - 1] > s->floor_t)
-			s->floor_t = tmp.t[tmp.n - 1];
+		if (!rc && maxt > s->floor_t)
+			s->floor_t = maxt;
 		pthread_mutex_unlock(&s->mu);
 	}
-	obs_samples_release(&tmp);
 	return rc;
 }
 
