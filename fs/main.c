@@ -7,6 +7,7 @@
  * mount is never left half-ready. SIGTERM/SIGINT/SIGHUP unmount cleanly
  * (libfuse's handlers end the loop), then the WAL is synced and closed. */
 #include "obsfs.h"
+#include "core/fault.h"
 
 #include <fuse_lowlevel.h>
 
@@ -203,6 +204,13 @@ int main(int argc, char *argv[])
 			fprintf(stderr, "obsfsd: invalid sync policy '%s' (close or fsync)\n", c.sync);
 			EXIT(2);
 		}
+	}
+
+	/* tests fail chosen steps of a live mount (core/fault.h) */
+	const char *faults = getenv("OBS_FAULT");
+	if (faults && *faults && obs_fault_parse(faults)) {
+		fprintf(stderr, "obsfsd: invalid OBS_FAULT '%s' (point:skip:errno[:count],...)\n", faults);
+		EXIT(2);
 	}
 
 	struct obs_db_opts o;
