@@ -2,12 +2,14 @@
  *
  * Build and run (from the top of the tree, after `make build/libobs.a`):
  *
- *   cc -O2 -Ilib -o build/bench_chunk tests/bench/bench_chunk.c build/libobs.a -lzstd -lm
+ *   cc -O2 -std=c11 -D_GNU_SOURCE -Ilib -o build/bench_chunk tests/bench/bench_chunk.c build/libobs.a \
+ *      $(pkg-config --libs libzstd libpcre2-8 libxxhash) -lroaring -lm -pthread
  *   zstd -dc /work/shared/data/metrics-A.prom.zst | build/bench_chunk
  *   build/bench_chunk FILE
  *
- * Input: `series value ts_ms` per line, sorted by series then time. Samples
- * whose timestamp does not increase within a series are dropped (counted).
+ * Input: `series value ts_ms` per line, sorted by series then time. A sample
+ * whose timestamp does not increase within its series fails the run (exit 1):
+ * the figures must cover every sample of the input.
  * Output: `name value` lines: for Gorilla chunks cut at 120 and 1024 samples,
  * bytes per sample, encode and decode samples/s; for obs_enc (one chunk per
  * whole series) the same, plus bytes per sample after zstd -3 of all chunks
@@ -269,6 +271,11 @@ int main(int argc, char **argv)
 	for (size_t s = 0; s < g_nser; s++)
 		if (g_ser[s].n > maxn)
 			maxn = g_ser[s].n;
+	if (dropped) {
+		fprintf(stderr, "bench_chunk: %zu samples do not increase in time within their series: "
+			"the figures would not cover the whole input\n", dropped);
+		return 1;
+	}
 	printf("series %zu\n", g_nser);
 	printf("samples %zu\n", g_n);
 	printf("dropped_non_increasing %zu\n", dropped);
