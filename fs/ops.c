@@ -475,7 +475,14 @@ static int consume(struct ofile *o, const char *p, size_t n)
 		break;
 	case N_LOG_STREAM:
 		o->line_base = first - 1;
-		return obs_logstore_append(obsfs->logs, o->nd.arg.data, p, n, obs_time_now(), log_reject, o);
+		if (!o->journaled)
+			return obs_logstore_append(obsfs->logs, o->nd.arg.data, p, n, obs_time_now(), log_reject, o);
+		/* the first lines after a journaled carry end it, in the same record */
+		rc = obs_logstore_append_carried(obsfs->logs, o->nd.arg.data, p, n, obs_time_now(), log_reject, o,
+						 o->handle);
+		if (rc == 0 || rc == -EINVAL)
+			o->journaled = 0;
+		return rc;
 	case N_CTL: {
 		const char *end = p + n;
 		while (p < end) {
@@ -503,10 +510,16 @@ static int consume(struct ofile *o, const char *p, size_t n)
 	return r.err ? -r.err : 0;
 }
 
-/* Journal the carry (the bytes after the last newline) of a metrics file,
+/* Journal the carry (the bytes after the last newline) of a metrics or log file,
  * so that what write() accepted survives a crash before its line ends. */
 static int journal_carry(struct ofile *o)
 {
+	if (o->nd.kind == N_LOG_STREAM) {   /* the log store keeps its own (the same rule) */
+		int e = obs_logstore_carry(obsfs->logs, o->handle, o->nd.arg.data, o->carry.data, o->carry.len);
+		if (e == 0)
+			o->journaled = o->carry.len > 0;
+		return e;
+	}
 	if (o->nd.kind != N_INGEST && o->nd.kind != N_SERIES)
 		return 0;
 	uint32_t series = o->nd.kind == N_SERIES ? o->nd.id : UINT32_MAX;
@@ -738,6 +751,10 @@ static void *obs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->entry_timeout = 0;
 	cfg->negative_timeout = 0;
 	cfg->use_ino = 0;
+	/* unlink means unlink even while the file is open (a log stream read or
+	 * written by someone): without this libfuse renames it to .fuse_hidden*
+	 * instead, which we refuse, and rm failed */
+	cfg->hard_remove = 1;
 	cfg->nullpath_ok = 0;
 	conn->max_write = 1u << 20;
 	conn->max_read = 0;

@@ -1,9 +1,19 @@
 /* logstore.c — log streams: WAL, in-memory head, immutable segments,
  * background flush and retention (API and directory layout in logstore.h).
  *
- * WAL record (type 1, one per append call of one stream), little-endian:
- *   u16 namelen | name | u64 first_seq | u32 count |
- *   count x ( zigzag varint ts - prev_ts (prev starts at 0) | varint len | bytes )
+ * WAL records, little-endian:
+ *   type 1, a batch (one per append call of one stream):
+ *     u16 namelen | name | u64 first_seq | u32 count |
+ *     count x ( zigzag varint ts - prev_ts (prev starts at 0) | varint len | bytes )
+ *     (len may be 0: blank lines are records)
+ *   type 2, a carry (the partial last line of an open file):
+ *     u64 epoch | u64 handle | u16 namelen | name | bytes (none: cleared)
+ *   type 3, a batch that ends a carry: u64 epoch | u64 handle | type 1 payload
+ * A carry is named by (epoch, handle): epoch is random per open, handle is
+ * the caller's, so handles of different runs never meet. Replay keeps the
+ * last carry of each name; those still pending after replay become records
+ * (type 3, which ends them). Every flush logs the pending carries again
+ * right after its WAL cut, before it drops the segments before the cut.
  * Every record of a stream has a sequence number (first_seq + i), dense and
  * increasing; a segment knows the first sequence number it holds and how
  * many records. Recovery: load every segment, set each stream's next_seq past
@@ -13,7 +23,11 @@
  *
  * Locking: ls->mu guards the stream table and stream refcounts; each
  * stream's rwlock guards its head, frozen head and segment list (appends and
- * flush installs take it for writing, reads for reading). flush_mu
+ * flush installs take it for writing, reads for reading). A stream is freed
+ * by whoever drops its last reference after rm marked it removed (rm holds
+ * one itself while it deletes the files). carry_mu guards the carry table
+ * and keeps carry records in table order in the WAL (taken inside a
+ * stream's lock, never around one). flush_mu
  * serialises flushes and retention. Segments are immutable, so a reader
  * holding the stream's read lock may search them at length. */
 #include "logs/logstore.h"
@@ -25,16 +39,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "core/fault.h"
 #include "core/obstime.h"
 #include "core/strmap.h"
 #include "logs/logline.h"
 #include "tsdb/wal.h"
 
 #define WAL_BATCH 1
+#define WAL_CARRY 2
+#define WAL_BATCH_CARRIED 3
 #define NAME_MAX_BYTES 200
 #define TEXT_EXTRA (OBS_LOG_TIME_WIDTH + 2)   /* "TIME " + "\n" */
 
@@ -69,6 +87,14 @@ struct stream {
 	uint64_t text_base;      /* lock: text bytes before segs[0] (dropped by retention) */
 };
 
+/* the partial last line of an open file (see obs_logstore_carry) */
+struct carry {
+	uint64_t epoch, handle;
+	char *stream;
+	char *data;
+	size_t len;
+};
+
 struct obs_logstore {
 	char *dir, *sdir;
 	struct obs_logstore_opts o;
@@ -81,6 +107,10 @@ struct obs_logstore {
 	pthread_t thr;
 	int thr_on, stopping;    /* stopping: mu */
 	pthread_cond_t cond;
+	uint64_t epoch;          /* names this open's carries: random */
+	pthread_mutex_t carry_mu;/* carries, and the WAL order of carry records */
+	struct carry *carries;
+	size_t ncarries;
 	/* counters (atomics) */
 	uint64_t appended, rejected, flushes, retained, searches, frames_read, compactions;
 };
@@ -191,8 +221,23 @@ static int mkdir_p(const char *d)
 	return 0;
 }
 
-/* write data to dir/name atomically: temp file, fsync, rename, fsync dir */
-static int write_atomic(const char *dir, const char *name, const void *data, size_t n)
+/* fault point "PT.step" (fault.h) */
+static int fault_at(const char *pt, const char *step)
+{
+	char name[48];
+	snprintf(name, sizeof(name), "%s.%s", pt, step);
+	return obs_fault(name);
+}
+
+/* Write data to dir/name atomically: temp file, fsync, rename, fsync dir.
+ * Each step may fail (fault points PT.write, PT.fsync, PT.rename,
+ * PT.dirsync); the temp file never outlives a failure. When the directory
+ * fsync fails after the rename and undo is set, the new file is unlinked
+ * again, so a failed call leaves no new live file either (a replaced file
+ * cannot be brought back: then the new content stays, which is the same
+ * records). */
+static int write_atomic(const char *pt, const char *dir, const char *name, const void *data, size_t n,
+			int undo)
 {
 	char tmp[4096], fin[4096];
 	snprintf(tmp, sizeof(tmp), "%s/.tmp-%s", dir, name);
@@ -201,8 +246,8 @@ static int write_atomic(const char *dir, const char *name, const void *data, siz
 	if (fd < 0)
 		return -errno;
 	const char *p = data;
-	int r = 0;
-	while (n > 0) {
+	int r = fault_at(pt, "write");
+	while (!r && n > 0) {
 		ssize_t w = write(fd, p, n);
 		if (w < 0) {
 			if (errno == EINTR)
@@ -213,17 +258,26 @@ static int write_atomic(const char *dir, const char *name, const void *data, siz
 		p += w;
 		n -= (size_t)w;
 	}
+	if (!r)
+		r = fault_at(pt, "fsync");
 	if (!r && fsync(fd) < 0)
 		r = -errno;
 	if (close(fd) < 0 && !r)
 		r = -errno;
+	if (!r)
+		r = fault_at(pt, "rename");
 	if (!r && rename(tmp, fin) < 0)
 		r = -errno;
 	if (r) {
 		unlink(tmp);
 		return r;
 	}
-	return fsync_dir(dir);
+	r = fault_at(pt, "dirsync");
+	if (!r)
+		r = fsync_dir(dir);
+	if (r && undo)
+		unlink(fin);
+	return r;
 }
 
 /* ---- head --------------------------------------------------------------- */
@@ -452,13 +506,148 @@ static int load_stream_dir(struct obs_logstore *ls, const char *esc)
 	return r;
 }
 
+/* ---- carries ------------------------------------------------------------- */
+
+static long carry_find(struct obs_logstore *ls, uint64_t epoch, uint64_t handle)
+{
+	for (size_t i = 0; i < ls->ncarries; i++)
+		if (ls->carries[i].epoch == epoch && ls->carries[i].handle == handle)
+			return (long)i;
+	return -1;
+}
+
+static void carry_drop(struct obs_logstore *ls, uint64_t epoch, uint64_t handle)
+{
+	long i = carry_find(ls, epoch, handle);
+	if (i < 0)
+		return;
+	free(ls->carries[i].stream);
+	free(ls->carries[i].data);
+	ls->carries[i] = ls->carries[--ls->ncarries];
+}
+
+/* Make room and copies for a carry first, so that once its record is in
+ * the WAL installing it cannot fail. */
+struct carry_new {
+	struct carry c;
+	long at;   /* index to replace, or -1: append */
+};
+
+static int carry_prepare(struct obs_logstore *ls, uint64_t epoch, uint64_t handle, const char *stream,
+			 size_t nl, const char *p, size_t n, struct carry_new *cn)
+{
+	cn->at = carry_find(ls, epoch, handle);
+	cn->c.epoch = epoch;
+	cn->c.handle = handle;
+	cn->c.len = n;
+	cn->c.stream = strndup(stream, nl);
+	cn->c.data = malloc(n ? n : 1);
+	if (cn->at < 0) {
+		struct carry *na = realloc(ls->carries, (ls->ncarries + 1) * sizeof(*na));
+		if (na)
+			ls->carries = na;
+		else {
+			free(cn->c.data);
+			cn->c.data = NULL;
+		}
+	}
+	if (!cn->c.stream || !cn->c.data) {
+		free(cn->c.stream);
+		free(cn->c.data);
+		return -ENOMEM;
+	}
+	memcpy(cn->c.data, p, n);
+	return 0;
+}
+
+static void carry_install(struct obs_logstore *ls, struct carry_new *cn)
+{
+	if (cn->at < 0) {
+		ls->carries[ls->ncarries++] = cn->c;
+		return;
+	}
+	struct carry *c = &ls->carries[cn->at];
+	free(c->stream);
+	free(c->data);
+	*c = cn->c;
+}
+
+/* set (n > 0) or clear (n == 0) a carry in the table; used by replay */
+static int carry_set(struct obs_logstore *ls, uint64_t epoch, uint64_t handle, const char *stream, size_t nl,
+		     const char *p, size_t n)
+{
+	if (!n) {
+		carry_drop(ls, epoch, handle);
+		return 0;
+	}
+	struct carry_new cn;
+	int r = carry_prepare(ls, epoch, handle, stream, nl, p, n, &cn);
+	if (r == 0)
+		carry_install(ls, &cn);
+	return r;
+}
+
+/* WAL record type 2: u64 epoch | u64 handle | u16 namelen | name | bytes */
+static int carry_log(struct obs_logstore *ls, uint64_t epoch, uint64_t handle, const char *stream,
+		     const char *p, size_t n)
+{
+	uint8_t hdr[18 + NAME_MAX_BYTES];
+	size_t nl = strlen(stream);
+	if (nl > NAME_MAX_BYTES)
+		return -EINVAL;
+	put64(hdr, epoch);
+	put64(hdr + 8, handle);
+	hdr[16] = (uint8_t)nl;
+	hdr[17] = (uint8_t)(nl >> 8);
+	memcpy(hdr + 18, stream, nl);
+	int r = obs_fault("logs.carry");
+	if (r == 0)
+		r = obs_wal_append2(ls->wal, WAL_CARRY, hdr, 18 + nl, p, n);
+	return r;
+}
+
+int obs_logstore_carry(struct obs_logstore *ls, uint64_t handle, const char *stream, const char *p, size_t n)
+{
+	if (!obs_logstore_valid_name(stream))
+		return -EINVAL;
+	pthread_mutex_lock(&ls->carry_mu);
+	int r = 0;
+	if (!n) {
+		if (carry_find(ls, ls->epoch, handle) >= 0 &&
+		    (r = carry_log(ls, ls->epoch, handle, stream, NULL, 0)) == 0)
+			carry_drop(ls, ls->epoch, handle);
+	} else {
+		struct carry_new cn;
+		r = carry_prepare(ls, ls->epoch, handle, stream, strlen(stream), p, n, &cn);
+		if (r == 0 && (r = carry_log(ls, ls->epoch, handle, stream, p, n)) < 0) {
+			free(cn.c.stream);
+			free(cn.c.data);
+		}
+		if (r == 0)
+			carry_install(ls, &cn);
+	}
+	pthread_mutex_unlock(&ls->carry_mu);
+	return r;
+}
+
+/* After a WAL cut: log every pending carry again, so that dropping the
+ * segments before the cut keeps them. */
+static int carries_relog(struct obs_logstore *ls)
+{
+	pthread_mutex_lock(&ls->carry_mu);
+	int r = 0;
+	for (size_t i = 0; i < ls->ncarries && !r; i++) {
+		struct carry *c = &ls->carries[i];
+		r = carry_log(ls, c->epoch, c->handle, c->stream, c->data, c->len);
+	}
+	pthread_mutex_unlock(&ls->carry_mu);
+	return r;
+}
+
 /* ---- WAL replay --------------------------------------------------------- */
 
-static int replay_cb(void *ctx, uint8_t type, const uint8_t *p, size_t n)
+static int replay_batch(struct obs_logstore *ls, const uint8_t *p, size_t n)
 {
-	struct obs_logstore *ls = ctx;
-	if (type != WAL_BATCH)
-		return 0;
 	const uint8_t *end = p + n;
 	if (n < 2)
 		return -EBADMSG;
@@ -504,6 +693,29 @@ static int replay_cb(void *ctx, uint8_t type, const uint8_t *p, size_t n)
 	return r;
 }
 
+static int replay_cb(void *ctx, uint8_t type, const uint8_t *p, size_t n)
+{
+	struct obs_logstore *ls = ctx;
+	if (type == WAL_BATCH)
+		return replay_batch(ls, p, n);
+	if (type == WAL_CARRY) {
+		if (n < 18)
+			return -EBADMSG;
+		size_t nl = (size_t)(p[16] | p[17] << 8);
+		if (nl > NAME_MAX_BYTES || n < 18 + nl)
+			return -EBADMSG;
+		return carry_set(ls, get64(p), get64(p + 8), (const char *)p + 18, nl, (const char *)p + 18 + nl,
+				 n - 18 - nl);
+	}
+	if (type == WAL_BATCH_CARRIED) {
+		if (n < 16)
+			return -EBADMSG;
+		carry_drop(ls, get64(p), get64(p + 8));
+		return replay_batch(ls, p + 16, n - 16);
+	}
+	return 0;
+}
+
 /* ---- flush and retention ------------------------------------------------ */
 
 static int flush_stream(struct obs_logstore *ls, struct stream *s)
@@ -523,13 +735,15 @@ static int flush_stream(struct obs_logstore *ls, struct stream *s)
 	char name[32], *path = NULL;
 	snprintf(name, sizeof(name), "%016llx.seg", (unsigned long long)f->first_seq);
 	if (r == 0)
-		r = write_atomic(s->dir, name, out.data, out.len);
+		r = write_atomic("logs.flush", s->dir, name, out.data, out.len, 1);
 	obs_buf_release(&out);
 	struct obs_logseg *seg = NULL;
 	if (r == 0 && asprintf(&path, "%s/%s", s->dir, name) < 0)
 		r = -ENOMEM;
-	if (r == 0)
+	if (r == 0 && (r = obs_fault("logs.flush.open")) == 0)
 		r = obs_logseg_open(path, &seg);
+	if (r < 0 && path)
+		unlink(path);   /* its records stay in the head and the WAL */
 	pthread_rwlock_wrlock(&s->lock);
 	if (r == 0)
 		r = seg_add(s, seg, path);
@@ -601,6 +815,7 @@ int obs_logstore_flush(struct obs_logstore *ls)
 	uint64_t segno = 0;
 	if ((r = obs_wal_cut(ls->wal, &segno)) < 0)
 		goto out;
+	r = carries_relog(ls);   /* on failure the WAL before the cut stays */
 	/* everything in WAL segments < segno is now in some head: freeze them */
 	for (size_t i = 0; i < n; i++) {
 		struct stream *s = v[i];
@@ -613,7 +828,8 @@ int obs_logstore_flush(struct obs_logstore *ls)
 				s->frozen = f;
 			} else
 				r = -ENOMEM;
-		}
+		} else if (s->head.n)
+			r = -ENOMEM;   /* a failed flush could not merge back: keep the WAL */
 		pthread_rwlock_unlock(&s->lock);
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -728,11 +944,11 @@ static int recompact(struct obs_logstore *ls, struct stream *s, struct obs_logse
 	free(lines);
 	head_release(&c);
 	const char *base = strrchr(path, '/') + 1;
-	if (r == 0)
-		r = write_atomic(s->dir, base, out.data, out.len);   /* replaces the old file */
+	if (r == 0)   /* replaces the old file: same records, same sequence numbers */
+		r = write_atomic("logs.compact", s->dir, base, out.data, out.len, 0);
 	obs_buf_release(&out);
 	struct obs_logseg *seg = NULL;
-	if (r == 0)
+	if (r == 0 && (r = obs_fault("logs.compact.open")) == 0)
 		r = obs_logseg_open(path, &seg);
 	if (r < 0)
 		return r;
@@ -833,6 +1049,39 @@ static void *flusher(void *arg)
 
 /* ---- open / close ------------------------------------------------------- */
 
+static int append_impl(struct obs_logstore *ls, const char *stream, const char *buf, size_t n, int64_t now_ms,
+		       obs_log_reject_fn reject, void *ctx, uint64_t epoch, uint64_t handle);
+
+/* After replay: the partial lines of files that were open when the process
+ * died become complete records (each in one WAL record that also ends its
+ * carry, so a crash during recovery neither loses nor repeats one). One that
+ * cannot be stored now (ENOSPC) stays pending, is logged again by every
+ * flush and is retried at the next open. */
+static int carries_recover(struct obs_logstore *ls)
+{
+	size_t i = 0;
+	while (i < ls->ncarries) {
+		struct carry *c = &ls->carries[i];
+		char *stream = strdup(c->stream), *data = malloc(c->len);
+		uint64_t epoch = c->epoch, handle = c->handle;
+		size_t len = c->len;
+		if (!stream || !data) {
+			free(stream);
+			free(data);
+			return -ENOMEM;
+		}
+		memcpy(data, c->data, len);
+		int r = append_impl(ls, stream, data, len, obs_time_now(), NULL, NULL, epoch, handle);
+		free(stream);
+		free(data);
+		if (r == -EINVAL && carry_find(ls, epoch, handle) >= 0)
+			carry_drop(ls, epoch, handle);   /* a bad name or line: nothing to keep */
+		if (carry_find(ls, epoch, handle) >= 0)
+			i++;
+	}
+	return 0;
+}
+
 int obs_logstore_open(const char *dir, const struct obs_logstore_opts *o, struct obs_logstore **out)
 {
 	struct obs_logstore *ls = calloc(1, sizeof(*ls));
@@ -856,7 +1105,10 @@ int obs_logstore_open(const char *dir, const struct obs_logstore_opts *o, struct
 		ls->o.compact_level = 15;
 	pthread_mutex_init(&ls->mu, NULL);
 	pthread_mutex_init(&ls->flush_mu, NULL);
+	pthread_mutex_init(&ls->carry_mu, NULL);
 	pthread_cond_init(&ls->cond, NULL);
+	if (getrandom(&ls->epoch, sizeof(ls->epoch), 0) != (ssize_t)sizeof(ls->epoch))
+		ls->epoch = (uint64_t)obs_time_now() << 20 ^ (uint64_t)getpid();
 	int r = -ENOMEM;
 	char *wdir = NULL;
 	if (!(ls->dir = strdup(dir)) || asprintf(&ls->sdir, "%s/streams", dir) < 0 ||
@@ -888,6 +1140,8 @@ int obs_logstore_open(const char *dir, const struct obs_logstore_opts *o, struct
 		goto fail;
 	free(wdir);
 	wdir = NULL;
+	if ((r = carries_recover(ls)) < 0)
+		goto fail;
 	if (!ls->o.no_background) {
 		if ((r = -pthread_create(&ls->thr, NULL, flusher, ls)) < 0)
 			goto fail;
@@ -913,6 +1167,12 @@ void obs_logstore_close(struct obs_logstore *ls)
 		pthread_join(ls->thr, NULL);
 	}
 	obs_wal_close(ls->wal);
+	for (size_t i = 0; i < ls->ncarries; i++) {
+		free(ls->carries[i].stream);
+		free(ls->carries[i].data);
+	}
+	free(ls->carries);
+	pthread_mutex_destroy(&ls->carry_mu);
 	for (size_t i = 0; i < ls->nall; i++)
 		stream_free(ls->all[i]);
 	free(ls->all);
@@ -927,8 +1187,11 @@ void obs_logstore_close(struct obs_logstore *ls)
 
 /* ---- append ------------------------------------------------------------- */
 
-int obs_logstore_append(struct obs_logstore *ls, const char *stream, const char *buf, size_t n,
-			int64_t now_ms, obs_log_reject_fn reject, void *ctx)
+/* handle != 0: the lines complete the carry (epoch, handle), which is
+ * cleared in the same WAL record (type 3), so that replay never sees both
+ * the carry and the line it became. */
+static int append_impl(struct obs_logstore *ls, const char *stream, const char *buf, size_t n, int64_t now_ms,
+		       obs_log_reject_fn reject, void *ctx, uint64_t epoch, uint64_t handle)
 {
 	struct stream *s;
 	int r = stream_get(ls, stream, 1, &s);
@@ -937,7 +1200,9 @@ int obs_logstore_append(struct obs_logstore *ls, const char *stream, const char 
 	struct obs_buf w;
 	obs_buf_init(&w);
 	size_t nl = strlen(stream);
-	uint8_t hdr[2 + NAME_MAX_BYTES + 12];
+	uint8_t hbuf[16 + 2 + NAME_MAX_BYTES + 12], *hdr = hbuf + 16;
+	put64(hbuf, epoch);
+	put64(hbuf + 8, handle);
 	hdr[0] = (uint8_t)nl;
 	hdr[1] = (uint8_t)(nl >> 8);
 	memcpy(hdr + 2, stream, nl);
@@ -959,7 +1224,7 @@ int obs_logstore_append(struct obs_logstore *ls, const char *stream, const char 
 			rejected++;
 			if (reject)
 				reject(ctx, stream, p, len, lineno, "line too long");
-		} else if (len) {
+		} else {   /* blank and whitespace-only lines are records too */
 			int64_t ts;
 			if (obs_logline_time(p, len, now_ms, &ts) < 0)
 				ts = now_ms;
@@ -983,7 +1248,13 @@ int obs_logstore_append(struct obs_logstore *ls, const char *stream, const char 
 		hdr[2 + nl + 11] = (uint8_t)(cnt >> 24);
 		struct head *h = &s->head;
 		r = head_reserve(h, cnt, bytes);
-		if (r == 0)
+		if (r == 0 && handle) {
+			pthread_mutex_lock(&ls->carry_mu);
+			r = obs_wal_append2(ls->wal, WAL_BATCH_CARRIED, hbuf, 16 + 2 + nl + 12, w.data, w.len);
+			if (r == 0)
+				carry_drop(ls, epoch, handle);
+			pthread_mutex_unlock(&ls->carry_mu);
+		} else if (r == 0)
 			r = obs_wal_append2(ls->wal, WAL_BATCH, hdr, 2 + nl + 12, w.data, w.len);
 		if (r == 0) {
 			if (!h->n) {
@@ -1006,6 +1277,12 @@ int obs_logstore_append(struct obs_logstore *ls, const char *stream, const char 
 		pthread_rwlock_unlock(&s->lock);
 		if (r == 0)
 			__atomic_add_fetch(&ls->appended, cnt, __ATOMIC_RELAXED);
+	} else if (r == 0 && handle) {
+		/* no line to store (all refused): the carry ends all the same */
+		pthread_mutex_lock(&ls->carry_mu);
+		if (carry_find(ls, epoch, handle) >= 0 && (r = carry_log(ls, epoch, handle, stream, NULL, 0)) == 0)
+			carry_drop(ls, epoch, handle);
+		pthread_mutex_unlock(&ls->carry_mu);
 	}
 	obs_buf_release(&w);
 	stream_put(ls, s);
@@ -1037,18 +1314,16 @@ int obs_logstore_exists(struct obs_logstore *ls, const char *stream)
 
 int obs_logstore_remove(struct obs_logstore *ls, const char *stream)
 {
-	struct stream *s;
-	int r = stream_get(ls, stream, 0, &s);
-	if (r < 0)
-		return r;
-	stream_put(ls, s);
+	if (!obs_logstore_exists(ls, stream))
+		return -ENOENT;
+	int r;
 	/* move its head out of the WAL first, so that replay cannot bring it back */
 	if ((r = obs_logstore_flush(ls)) < 0)
 		return r;
 	pthread_mutex_lock(&ls->flush_mu);
 	pthread_mutex_lock(&ls->mu);
 	size_t nl = strlen(stream);
-	s = obs_strmap_get(ls->map, obs_strmap_hash(stream, nl), stream, nl);
+	struct stream *s = obs_strmap_get(ls->map, obs_strmap_hash(stream, nl), stream, nl);
 	/* rebuild the table without it (obs_strmap_del is avoided: see report) */
 	struct obs_strmap *nm = s ? obs_strmap_new() : NULL;
 	if (s && nm) {
@@ -1076,6 +1351,7 @@ int obs_logstore_remove(struct obs_logstore *ls, const char *stream)
 		obs_strmap_free(ls->map);
 		ls->map = nm;
 		s->removed = 1;
+		s->refs++;   /* ours: readers holding it may outlive the table entry */
 	}
 	pthread_mutex_unlock(&ls->mu);
 	if (!s) {
@@ -1101,11 +1377,7 @@ int obs_logstore_remove(struct obs_logstore *ls, const char *stream)
 	r = rmdir(s->dir) < 0 ? -errno : 0;
 	pthread_rwlock_unlock(&s->lock);
 	pthread_mutex_unlock(&ls->flush_mu);
-	pthread_mutex_lock(&ls->mu);
-	int dead = s->refs == 0;
-	pthread_mutex_unlock(&ls->mu);
-	if (dead)
-		stream_free(s);
+	stream_put(ls, s);   /* the last holder frees it */
 	fsync_dir(ls->sdir);
 	return r;
 }
@@ -1481,4 +1753,16 @@ void obs_logstore_get_stats(struct obs_logstore *ls, struct obs_logstore_stats *
 	st->compactions = __atomic_load_n(&ls->compactions, __ATOMIC_RELAXED);
 	st->searches = __atomic_load_n(&ls->searches, __ATOMIC_RELAXED);
 	st->frames_read = __atomic_load_n(&ls->frames_read, __ATOMIC_RELAXED);
+}
+
+int obs_logstore_append(struct obs_logstore *ls, const char *stream, const char *buf, size_t n,
+			int64_t now_ms, obs_log_reject_fn reject, void *ctx)
+{
+	return append_impl(ls, stream, buf, n, now_ms, reject, ctx, 0, 0);
+}
+
+int obs_logstore_append_carried(struct obs_logstore *ls, const char *stream, const char *buf, size_t n,
+				int64_t now_ms, obs_log_reject_fn reject, void *ctx, uint64_t handle)
+{
+	return append_impl(ls, stream, buf, n, now_ms, reject, ctx, ls->epoch, handle);
 }

@@ -10,13 +10,21 @@
  *       obs_logstore_append(ls, STREAM, buf, size, obs_time_now(), reject_cb, ctx)
  *       Splits buf on '\n' (a trailing piece without '\n' is a record too, so
  *       buffer a partial last line per open file if writers split lines across
- *       write() calls); '\r' before '\n' and empty lines are dropped. Each line
+ *       write() calls); a '\r' before '\n' is dropped. Every line is a record,
+ *       kept verbatim: empty and whitespace-only lines too. Each line
  *       gets its time from its text (logline.h) or now_ms. A line longer than
  *       opts.max_line is passed to reject_cb and the call returns -EINVAL
  *       after storing every other line; an I/O error is returned as is
  *       (-ENOSPC, -EIO) and then nothing of the call is stored. When append
  *       returns the records are in the kernel (kill -9 safe); fsync on the
  *       file -> obs_logstore_sync().
+ *   partial last line of a write  obs_logstore_carry(ls, HANDLE, STREAM, bytes, n)
+ *       journals the bytes after the last '\n' of an open file (HANDLE names
+ *       the file; n == 0 clears it), so that what write() accepted survives
+ *       kill -9: at the next open a pending carry becomes a complete record.
+ *       The write that ends the line goes through
+ *       obs_logstore_append_carried(..., HANDLE), which stores the line and
+ *       ends the carry in one WAL record.
  *   create (O_CREAT) / mknod      obs_logstore_create(ls, STREAM)
  *   unlink                        obs_logstore_remove(ls, STREAM)
  *   readdir MOUNT/logs            obs_logstore_streams(ls, cb, ctx)
@@ -36,7 +44,9 @@
  *
  * On-disk (DIR = DATADIR/logs):
  *   DIR/wal/               obs_wal segments: record type 1 = a batch of lines
- *                          of one stream (layout at the top of logstore.c)
+ *                          of one stream, 2 = a carry (partial line), 3 = a
+ *                          batch that ends a carry (layouts at the top of
+ *                          logstore.c)
  *   DIR/streams/NAME/      one directory per stream (NAME escaped: bytes
  *                          outside [A-Za-z0-9._-] as %XX)
  *   DIR/streams/NAME/SEQ.seg   immutable segments (logseg.c), SEQ = 16 hex
@@ -87,6 +97,14 @@ int obs_logstore_valid_name(const char *stream);
 
 int obs_logstore_append(struct obs_logstore *ls, const char *stream, const char *buf, size_t n,
 			int64_t now_ms, obs_log_reject_fn reject, void *ctx);
+/* Append whose first line completes the pending carry of handle (or, when
+ * no line is stored because all were refused, that ends it all the same). */
+int obs_logstore_append_carried(struct obs_logstore *ls, const char *stream, const char *buf, size_t n,
+				int64_t now_ms, obs_log_reject_fn reject, void *ctx, uint64_t handle);
+/* Journal the partial last line p[0..n) of open file handle (replacing its
+ * previous one; n == 0 clears it). 0 or -errno (then the previous carry is
+ * still the one in force). */
+int obs_logstore_carry(struct obs_logstore *ls, uint64_t handle, const char *stream, const char *p, size_t n);
 int obs_logstore_create(struct obs_logstore *ls, const char *stream);   /* exists: 0 */
 int obs_logstore_remove(struct obs_logstore *ls, const char *stream);   /* -ENOENT if absent */
 int obs_logstore_exists(struct obs_logstore *ls, const char *stream);   /* 1 or 0 */

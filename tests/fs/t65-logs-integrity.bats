@@ -1,0 +1,205 @@
+#!/usr/bin/env bats
+# t65-logs-integrity — the log store keeps what write() accepted: partial
+# last lines survive kill -9 (and come back once), complete lines are
+# durable when write() returns, blank lines are records, and rm of a
+# stream while its search views are read is safe (run under `make asan`
+# this is where a use-after-free shows).
+
+load helper
+
+setup() { obs_setup; }
+teardown() { obs_teardown; }
+
+# lines of a log stream without the 24-char time and its space, into a file
+# (exact bytes: $(...) would eat trailing blank lines)
+lines_of() {
+	cut -c26- "$MNT/logs/$1" >"$2"
+}
+
+@test "blank and whitespace-only lines are records, in order, through compaction and restart" {
+	printf 'first\n\n   \n\tindented\n\nlast\n\n' >>"$MNT/logs/blank"
+	printf '\n' >>"$MNT/logs/blank"
+	printf 'first\n\n   \n\tindented\n\nlast\n\n\n' >"$T/want"
+	lines_of blank "$T/got"
+	cmp "$T/want" "$T/got"
+	got=$(cat "$MNT/logs/blank?#count")
+	expect_eq "$got" 8
+	got=$(grep -c '^log_lines_appended *8$' "$MNT/status")
+	expect_eq "$got" 1
+	echo compact >"$MNT/ctl"
+	lines_of blank "$T/got"
+	cmp "$T/want" "$T/got"
+	obs_remount
+	lines_of blank "$T/got"
+	cmp "$T/want" "$T/got"
+	# nothing was refused for being blank
+	got=$(grep -c . "$MNT/errors" || true)
+	expect_eq "$got" 0
+}
+
+@test "complete log lines are durable when write() returns: kill -9 right after" {
+	python3 - "$MNT" <<'PY'
+import os, sys
+mnt = sys.argv[1]
+fd = os.open(mnt + "/logs/dur", os.O_WRONLY | os.O_CREAT)
+for i in range(200):
+    assert os.write(fd, b"line %d\n" % i) == len(b"line %d\n" % i)
+assert os.write(fd, b"\n") == 1
+open(mnt + "/../written", "w").close()
+PY
+	[ -e "$T/written" ]
+	obs_crash
+	obs_start
+	{ for i in $(seq 0 199); do echo "line $i"; done; echo; } >"$T/want"
+	lines_of dur "$T/got"
+	cmp "$T/want" "$T/got"
+}
+
+# start a writer (python, stdin: the script) that leaves its file open
+# after it touched $T/written, then kill -9 the daemon
+crash_with_open_writer() {
+	cat >"$T/writer.py"
+	python3 "$T/writer.py" "$MNT" &
+	local wp=$! i
+	for i in $(seq 200); do [ -e "$T/written" ] && break; sleep 0.05; done
+	[ -e "$T/written" ]
+	obs_crash
+	kill "$wp" 2>/dev/null || true
+	wait "$wp" 2>/dev/null || true
+}
+
+@test "kill -9 while a writer holds a partial last line of a log: it comes back as a record, once" {
+	crash_with_open_writer <<'PY'
+import os, sys, time
+mnt = sys.argv[1]
+fd = os.open(mnt + "/logs/part", os.O_WRONLY | os.O_CREAT)
+assert os.write(fd, b"complete one\npartial tw") == 23
+assert os.write(fd, b"o") == 1
+fd2 = os.open(mnt + "/logs/other", os.O_WRONLY | os.O_CREAT)
+assert os.write(fd2, b"no newline at all") == 17
+open(mnt + "/../written", "w").close()
+time.sleep(60)
+PY
+	obs_start
+	printf 'complete one\npartial two\n' >"$T/want"
+	lines_of part "$T/got"
+	cmp "$T/want" "$T/got"
+	printf 'no newline at all\n' >"$T/want2"
+	lines_of other "$T/got2"
+	cmp "$T/want2" "$T/got2"
+	# recovered once: more restarts (clean and not) do not add them again
+	obs_remount
+	lines_of part "$T/got"
+	cmp "$T/want" "$T/got"
+	obs_crash
+	obs_start
+	lines_of part "$T/got"
+	cmp "$T/want" "$T/got"
+	lines_of other "$T/got2"
+	cmp "$T/want2" "$T/got2"
+}
+
+@test "a partial log line survives ctl compact (which drops the WAL before its cut) and kill -9" {
+	crash_with_open_writer <<'PY'
+import os, sys, time
+mnt = sys.argv[1]
+fd = os.open(mnt + "/logs/cut", os.O_WRONLY | os.O_CREAT)
+assert os.write(fd, b"before\npending") == 14
+c = os.open(mnt + "/ctl", os.O_WRONLY)
+os.write(c, b"compact\n")
+os.close(c)
+c = os.open(mnt + "/ctl", os.O_WRONLY)
+os.write(c, b"compact\n")
+os.close(c)
+open(mnt + "/../written", "w").close()
+time.sleep(60)
+PY
+	obs_start
+	printf 'before\npending\n' >"$T/want"
+	lines_of cut "$T/got"
+	cmp "$T/want" "$T/got"
+}
+
+@test "the write that ends a journaled partial line stores it once across kill -9" {
+	crash_with_open_writer <<'PY'
+import os, sys, time
+mnt = sys.argv[1]
+fd = os.open(mnt + "/logs/ends", os.O_WRONLY | os.O_CREAT)
+assert os.write(fd, b"abc") == 3
+assert os.write(fd, b"def\nghi") == 7
+assert os.write(fd, b"\n\njkl") == 5
+open(mnt + "/../written", "w").close()
+time.sleep(60)
+PY
+	obs_start
+	printf 'abcdef\nghi\n\njkl\n' >"$T/want"
+	lines_of ends "$T/got"
+	cmp "$T/want" "$T/got"
+}
+
+# a stream with 30000 lines in a segment
+big_stream() {
+	python3 - "$MNT" "$1" <<'PY'
+import os, sys
+mnt, name = sys.argv[1], sys.argv[2]
+fd = os.open(mnt + "/logs/" + name, os.O_WRONLY | os.O_CREAT)
+buf = b"".join(b"level=%s n=%d some text to scan\n" % (b"error" if i % 10 == 0 else b"info", i) for i in range(30000))
+assert os.write(fd, buf) == len(buf)
+os.close(fd)
+PY
+	echo compact >"$MNT/ctl"
+}
+
+@test "rm of a log stream while its search views are read: the daemon stays up and frees it once" {
+	big_stream big
+	got=$(cat "$MNT/logs/big?level=error#count")
+	expect_eq "$got" 3000
+	for k in 1 2 3 4; do
+		(for i in $(seq 40); do cat "$MNT/logs/big?level=error" >/dev/null 2>&1; cat "$MNT/logs/big?n>=0" >/dev/null 2>&1; done) &
+	done
+	(for i in $(seq 200); do echo "level=info busy $i" >>"$MNT/logs/busy"; done) &
+	sleep 0.3
+	rm "$MNT/logs/big"
+	wait
+	obs_alive "$OBS_PID"
+	run ls "$MNT/logs"
+	[ "$status" -eq 0 ]
+	[[ "$output" != *big* ]]
+	got=$(cat "$MNT/logs/busy?#count")
+	expect_eq "$got" 200
+	for r in $(seq 5); do
+		seq 5000 | sed 's/^/row /' >"$MNT/logs/again"
+		echo compact >"$MNT/ctl"
+		(cat "$MNT/logs/again?row" >/dev/null 2>&1; cat "$MNT/logs/again?row" >/dev/null 2>&1) &
+		(cat "$MNT/logs/again?#count" >/dev/null 2>&1) &
+		rm "$MNT/logs/again"
+		wait
+		obs_alive "$OBS_PID"
+	done
+	obs_remount
+	run ls "$MNT/logs"
+	[ "$status" -eq 0 ]
+	[[ "$output" != *big* ]]
+	[[ "$output" != *again* ]]
+}
+
+@test "rm of a log stream that is open (read and written): it goes, and the open files see it gone" {
+	big_stream open
+	exec 7<"$MNT/logs/open"
+	exec 8>>"$MNT/logs/open"
+	(for i in $(seq 20); do cat "$MNT/logs/open" >/dev/null 2>&1; done) &
+	rm "$MNT/logs/open"
+	wait
+	obs_alive "$OBS_PID"
+	run ls "$MNT/logs"
+	[ "$status" -eq 0 ]
+	[[ "$output" != *open* ]]
+	# a read through the old descriptor finds the stream gone
+	run cat <&7
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"No such file"* ]]
+	exec 7<&- 8>&-
+	obs_remount
+	run ls "$MNT/logs"
+	[[ "$output" != *open* ]]
+}
