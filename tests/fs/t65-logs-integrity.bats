@@ -194,10 +194,12 @@ PY
 	run ls "$MNT/logs"
 	[ "$status" -eq 0 ]
 	[[ "$output" != *open* ]]
-	# a read through the old descriptor finds the stream gone
+	# a read through the old descriptor finds the stream gone (the kernel
+	# says ESTALE: the name it was opened by is gone)
 	run cat <&7
+	echo "cat through the old descriptor: status $status, output: $output" >&2
 	[ "$status" -ne 0 ]
-	[[ "$output" == *"No such file"* ]]
+	[[ "$output" == *"Stale file handle"* || "$output" == *"No such file"* ]]
 	exec 7<&- 8>&-
 	obs_remount
 	run ls "$MNT/logs"

@@ -272,7 +272,11 @@ Test(logs_integrity, carry_survives_restart_once, .init = mkdir_tmp, .fini = rm_
 	cr_assert(strstr(got, "|half a line\n"), "%s", got);
 	cr_assert_eq(strstr(got, "|half\n"), NULL);
 	char *first = got;
-	cr_assert(!obs_logstore_exists(ls, "q") || !strstr(dump(ls, "q"), "dropped"));
+	if (obs_logstore_exists(ls, "q")) {
+		char *q = dump(ls, "q");
+		cr_assert_eq(strstr(q, "dropped"), NULL, "%s", q);
+		free(q);
+	}
 	/* recovered once: a second and third restart do not add it again */
 	obs_logstore_close(ls);
 	ls = open_store();
@@ -328,7 +332,11 @@ Test(logs_integrity, completing_a_carry_clears_it_atomically, .init = mkdir_tmp,
 	cr_assert_eq(obs_logstore_append_carried(ls, "r", "", 0, T0, NULL, NULL, 9), 0);
 	obs_logstore_close(ls);
 	ls = open_store();
-	cr_assert(!obs_logstore_exists(ls, "r") || !strstr(dump(ls, "r"), "|x\n"));
+	if (obs_logstore_exists(ls, "r")) {
+		char *q = dump(ls, "r");
+		cr_assert_eq(strstr(q, "|x\n"), NULL, "%s", q);
+		free(q);
+	}
 	obs_logstore_close(ls);
 }
 
