@@ -1013,6 +1013,10 @@ static void *flusher(void *arg)
 {
 	struct obs_logstore *ls = arg;
 	int64_t last_retain = 0;
+	/* after a failed flush or re-encoding (ENOSPC, EIO) wait before the
+	 * next try, doubling up to a minute: the head and the WAL keep every
+	 * record meanwhile, and a full disk is not hammered every second */
+	int64_t retry_at = 0, backoff = 0;
 	pthread_mutex_lock(&ls->mu);
 	while (!ls->stopping) {
 		struct timespec ts;
@@ -1033,10 +1037,17 @@ static void *flusher(void *arg)
 		}
 		pthread_mutex_unlock(&ls->mu);
 		int64_t now = obs_time_now();
-		if (bytes >= ls->o.head_bytes || (oldest != INT64_MAX && now - oldest >= ls->o.head_age_ms))
-			obs_logstore_flush(ls);
+		int e = 0, tried = now >= retry_at;
+		if (!tried)
+			;
+		else if (bytes >= ls->o.head_bytes || (oldest != INT64_MAX && now - oldest >= ls->o.head_age_ms))
+			e = obs_logstore_flush(ls);
 		else if (bytes < ls->o.head_bytes / 2)
-			obs_logstore_compact(ls, 1);   /* one segment per idle round */
+			e = obs_logstore_compact(ls, 1);   /* one segment per idle round */
+		if (tried) {
+			backoff = e < 0 ? (backoff ? (backoff * 2 > 60000 ? 60000 : backoff * 2) : 1000) : 0;
+			retry_at = now + backoff;
+		}
 		if (now - last_retain >= 10000) {
 			obs_logstore_retain(ls, now);
 			last_retain = now;

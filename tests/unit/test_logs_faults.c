@@ -505,3 +505,39 @@ Test(logs_faults, carry_append_fails_cleanly, .init = mkdir_tmp, .fini = rm_tmp)
 	free(got);
 	obs_logstore_close(ls);
 }
+
+/* The background flusher under a lasting failure: it retries with a
+ * growing pause (not every second), keeps every line, and flushes once the
+ * failure ends. */
+Test(logs_faults, background_flush_backs_off_and_recovers, .init = mkdir_tmp, .fini = rm_tmp, .timeout = 90)
+{
+	struct obs_logstore_opts o;
+	memset(&o, 0, sizeof(o));
+	o.retention_ms = -1;
+	o.head_age_ms = 1;   /* every round wants to flush */
+	o.compact_level = -1;
+	struct obs_logstore *ls;
+	struct obs_buf want;
+	obs_buf_init(&want);
+	cr_assert_eq(obs_fault_arm("logs.flush.write", 0, -1, ENOSPC), 0);
+	cr_assert_eq(obs_logstore_open(dir, &o, &ls), 0);
+	append_n(ls, "bg", 0, 100, &want);
+	usleep(6500 * 1000);
+	unsigned hits = obs_fault_hits("logs.flush.write");
+	/* rounds at 1 s, 2 s and 4 s (pauses 1 s, 2 s); every second would be 6 */
+	cr_assert(hits >= 2 && hits <= 4, "%u flush attempts in 6.5 s", hits);
+	check_exact(ls, "bg", &want, "during the failure");
+	obs_fault_reset();
+	struct obs_logstore_stats st;
+	for (int i = 0; i < 700; i++) {
+		obs_logstore_get_stats(ls, &st);
+		if (st.head_lines == 0)
+			break;
+		usleep(100 * 1000);
+	}
+	cr_assert_eq(st.head_lines, 0, "no flush after the failure ended");
+	cr_assert_eq(st.segment_lines, 100);
+	check_exact(ls, "bg", &want, "after the failure");
+	obs_logstore_close(ls);
+	obs_buf_release(&want);
+}
