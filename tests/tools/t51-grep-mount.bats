@@ -84,8 +84,21 @@ same_answers() {
 
 @test "obs-ship into the mount, then search it" {
 	mkdir "$T/src"
-	zstd -dqc "${OBS_SHARED:-$BATS_TEST_DIRNAME/../../../shared}/data/logs-A.log.zst" 2>/dev/null | head -5000 > "$T/src/nginx.log" ||
-		seq 1 5000 | sed 's/^/1.2.3.4 - - [21\/Nov\/2026:04:46:16 +0000] "GET \/x HTTP\/1.1" 200 1 "-" "ua" /' > "$T/src/nginx.log"
+	# a generated nginx access log: 5000 lines, varied clients, paths,
+	# statuses (about 1 in 7 is a 404) and agents, one second apart
+	awk 'BEGIN {
+		split("GET POST GET HEAD GET PUT", m, " ")
+		split("/ /index.html /api/v1/items /static/app.js /login /img/logo.png /missing", p, " ")
+		split("200 200 304 200 404 500 200 301 200 404 200 200 503 200", st, " ")
+		split("Mozilla/5.0 (X11; Linux x86_64)|curl/8.4.0|Go-http-client/1.1", ua, "|")
+		for (i = 0; i < 5000; i++) {
+			s = 16 + i; mm = 46 + int(s / 60); s %= 60; h = 4 + int(mm / 60); mm %= 60
+			printf "10.%d.%d.%d - - [21/Nov/2026:%02d:%02d:%02d +0000] \"%s %s?q=%d HTTP/1.1\" %s %d \"-\" \"%s\"\n",
+				i % 7, i % 13, i % 251, h, mm, s, m[i % 6 + 1], p[i % 7 + 1], i,
+				st[i % 14 + 1], (i * 37) % 9000 + 1, ua[i % 3 + 1]
+		}
+	}' > "$T/src/nginx.log"
+	[ "$(wc -l < "$T/src/nginx.log")" -eq 5000 ]
 	obs-ship -m "$MNT" -p "$T/pos" "$T/src/*.log" 2>"$T/ship.err" &
 	S=$!
 	for i in $(seq 100); do
@@ -97,9 +110,11 @@ same_answers() {
 	run obs-grep -c -s nginx "$MNT" '*'
 	assert_output 5000
 	want=$(obs-grep -c -f "$T/src/nginx.log" status=404)
+	assert_equal "$want" 714
 	echo compact > "$MNT/ctl"
 	run obs-grep -c -s nginx "$MNT" status=404
 	assert_output "$want"
+	src=$(cat "$T/src/nginx.log")
 	run obs-grep -s nginx "$MNT" '*'
-	assert_output "$(cat "$T/src/nginx.log")"
+	assert_output "$src"
 }
