@@ -7,6 +7,8 @@
 #   make asan       the same suite built with AddressSanitizer + UBSan
 #   make fuzz       build the libFuzzer harnesses (clang) and run each briefly
 #   make bench      benchmarks against the peers (not part of make test)
+#   make crash      kill -9 rounds under a mixed workload, nothing acknowledged may be
+#                   lost (not part of make test; ROUNDS=100 SEED=...)
 #   make lint       mandoc -Tlint on the man pages
 #   make install    PREFIX=/usr/local DESTDIR=
 
@@ -42,7 +44,7 @@ UNITS     := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 BINS := $(BUILD)/bin/obsfsd $(TOOLS)
 
-.PHONY: all run stop test unit asan fuzz bench lint install deps test-deps san-deps clean
+.PHONY: all run stop test unit asan fuzz bench crash lint install deps test-deps san-deps clean
 all: $(BINS)
 
 $(BUILD)/%.o: %.c
@@ -115,6 +117,9 @@ fuzz: san-deps
 
 bench: all
 	@./tests/bench/run.sh $(BUILD)
+
+crash: all
+	@python3 tests/crash/crash.py $(BUILD)
 
 lint:
 	@mandoc -Tlint -W warning man/*.[0-9]
