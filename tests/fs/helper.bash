@@ -148,6 +148,53 @@ expect_file_eq() {
 	expect_eq "$got" "$2"
 }
 
+# expect_fail MESSAGE: the command of the last `run` failed, and its output
+# holds MESSAGE (a strerror text such as "No such file or directory" or the
+# daemon's own message): a failure for another reason does not pass.
+expect_fail() {
+	if [ "$status" -eq 0 ]; then
+		echo "expected a failure with '$1', the command succeeded: $output" >&2
+		return 1
+	fi
+	if [[ "$output" != *"$1"* ]]; then
+		echo "expected a failure with '$1', got (exit $status):" >&2
+		printf '%s\n' "$output" | sed 's/^/  |/' >&2
+		return 1
+	fi
+}
+
+# slurp FILE: print FILE's content; unlike a bare $(cat FILE) the read error
+# is not lost when used as its own assignment: `got=$(slurp F)` fails the
+# test (errexit) when FILE cannot be read.
+slurp() {
+	local got
+	got=$(cat "$1") || { echo "cannot read $1" >&2; return 1; }
+	printf '%s\n' "$got"
+}
+
+# nlines FILE: the number of lines of FILE, failing when it cannot be read
+# (use as its own assignment: `n=$(nlines F)`).
+nlines() {
+	local got
+	got=$(cat "$1") || { echo "cannot read $1" >&2; return 1; }
+	if [ -z "$got" ]; then echo 0; else printf '%s\n' "$got" | wc -l; fi
+}
+
+# expect_lines FILE N: FILE reads without error and has N lines.
+expect_lines() {
+	local n
+	n=$(nlines "$1") || return 1
+	expect_eq "$n" "$2"
+}
+
+# expect_same FILE_A FILE_B: both read without error and have the same text.
+expect_same() {
+	local a b
+	a=$(cat "$1") || { echo "cannot read $1" >&2; return 1; }
+	b=$(cat "$2") || { echo "cannot read $2" >&2; return 1; }
+	expect_eq "$a" "$b"
+}
+
 # expect_grep PATTERN FILE...: grep -E must match.
 expect_grep() {
 	if ! grep -qE -- "$1" "${@:2}"; then

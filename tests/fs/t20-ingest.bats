@@ -39,7 +39,7 @@ $(rfc3339 $((T0 + 60))) 1028"
 	[ $((now - t)) -ge 0 ]
 	expect_eq "$(cut -d' ' -f2 "$MNT/metrics/metric_without_timestamp_and_labels")" 12.47
 	# HELP/TYPE lines are no samples and no errors
-	expect_eq "$(cat "$MNT/errors")" ""
+	expect_file_eq "$MNT/errors" ""
 }
 
 @test "prometheus text: escapes \\\" \\\\ \\n in label values keep the real value" {
@@ -83,7 +83,7 @@ EOF
 	expect_eq "$(series 'om_seconds{a="1"}')" "$(rfc3339 $((T0 + 1)) | sed 's/\.000Z/.500Z/') 2.5
 $(rfc3339 $((T0 + 2))) 3"
 	expect_eq "$(series 'om_requests_total{x="y"}')" "$(rfc3339 $((T0 + 3)) | sed 's/\.000Z/.250Z/') 7"
-	expect_eq "$(cat "$MNT/errors")" ""
+	expect_file_eq "$MNT/errors" ""
 }
 
 @test "influx line protocol: tags, field types, escapes, ns timestamps" {
@@ -173,7 +173,7 @@ $(rfc3339 $((T0 + 180))) 4"
 	done
 	expect_eq "$total" 200
 	expect_eq "$(awk '{s += $2} END {print s}' "$MNT"/metrics/split_metric*)" 19900
-	expect_eq "$(cat "$MNT/errors")" ""
+	expect_file_eq "$MNT/errors" ""
 }
 
 @test "a large scrape in one write: every sample arrives" {

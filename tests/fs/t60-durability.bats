@@ -102,11 +102,11 @@ workload() {
 @test "a second daemon on the same data dir refuses with a clear message" {
 	mkdir "$T/mnt2"
 	run "$OBSFSD" "$DATA" "$T/mnt2"
-	[ "$status" -ne 0 ]
+	expect_fail "is in use by another obsfsd"
 	[[ "$output" == *"in use by another obsfsd (pid $OBS_PID)"* ]]
 	not_mounted "$T/mnt2"
 	run "$OBSFSD" -f "$DATA" "$T/mnt2"
-	[ "$status" -ne 0 ]
+	expect_fail "is in use by another obsfsd"
 	[[ "$output" == *"in use"* ]]
 	not_mounted "$T/mnt2"
 	# the first one still serves
@@ -117,14 +117,15 @@ workload() {
 @test "the refusal is printed once" {
 	mkdir "$T/mnt2"
 	run "$OBSFSD" "$DATA" "$T/mnt2"
-	[ "$status" -ne 0 ]
+	expect_fail "is in use by another obsfsd"
 	expect_eq "${#lines[@]}" 1
 }
 
 @test "a daemon that cannot mount exits non-zero and releases the data dir" {
 	obs_stop
 	run "$OBSFSD" "$DATA" "$T/no/such/mountpoint"
-	[ "$status" -ne 0 ]
+	expect_fail "mount failed"
+	[ "$status" -eq 1 ]
 	obs_start
 	mountpoint -q "$MNT"
 }
@@ -179,7 +180,7 @@ workload() {
 	expect_eq "$(cut -d' ' -f1 "$MNT/metrics/conc_file" | sort -u | wc -l)" 4000
 	expect_eq "$(awk '{c[$2]++} END {for (k in c) print k, c[k]}' "$MNT/metrics/conc_file" | sort)" \
 		"$(for p in $(seq 0 7); do echo "$p 500"; done)"
-	expect_eq "$(cat "$MNT/errors")" ""
+	expect_file_eq "$MNT/errors" ""
 	# and all of it survives a crash
 	snapshot >"$T/before"
 	obs_crash
