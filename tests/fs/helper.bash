@@ -195,6 +195,14 @@ expect_same() {
 	expect_eq "$a" "$b"
 }
 
+# expect_empty_dir DIR: DIR lists without error and holds nothing (a bare
+# $(ls DIR) is empty when ls fails, too).
+expect_empty_dir() {
+	local got
+	got=$(ls -A "$1") || { echo "cannot list $1" >&2; return 1; }
+	expect_eq "$got" ""
+}
+
 # expect_grep PATTERN FILE...: grep -E must match.
 expect_grep() {
 	if ! grep -qE -- "$1" "${@:2}"; then

@@ -27,7 +27,7 @@ seed() {
 	[ -f "$MNT/README" ]
 	[ -f "$MNT/status" ]
 	[ -f "$MNT/errors" ]
-	expect_eq "$(ls "$MNT/metrics" | wc -l)" 0
+	expect_empty_dir "$MNT/metrics"
 }
 
 @test "echo VALUE > series then cat: one sample, stamped now" {

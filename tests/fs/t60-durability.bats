@@ -14,11 +14,16 @@ teardown() { obs_teardown; }
 # snapshot: every series file name and content, in a stable order
 snapshot() {
 	local f
-	(cd "$MNT/metrics" && for f in *; do
+	(cd "$MNT/metrics" || exit 1
+	n=0
+	for f in *; do
 		[ -e "$f" ] || continue
 		echo "== $f"
-		cat -- "$f"
-	done)
+		cat -- "$f" || exit 1
+		n=$((n + 1))
+	done
+	# an empty snapshot on both sides would compare equal
+	[ "$n" -gt 0 ] || { echo "snapshot: no series in $MNT/metrics" >&2; exit 1; })
 }
 
 # a mixed workload: ingest scrapes, series files, several writes each

@@ -17,7 +17,17 @@ gen_data() {
 	}'
 }
 
-export_all() { for f in "$MNT"/metrics/*; do printf '%s\n' "${f##*/}"; cat "$f"; done; }
+# every series file, name then content; fails on a read error or no series
+export_all() {
+	local f n=0
+	for f in "$MNT"/metrics/*; do
+		[ -e "$f" ] || continue
+		printf '%s\n' "${f##*/}"
+		cat "$f" || return 1
+		n=$((n + 1))
+	done
+	[ "$n" -gt 0 ] || { echo "export_all: no series in $MNT/metrics" >&2; return 1; }
+}
 
 @test "compact cuts the head into a block; every sample reads back the same" {
 	gen_data > "$T/in.prom"
@@ -98,7 +108,8 @@ export_all() { for f in "$MNT"/metrics/*; do printf '%s\n' "${f##*/}"; cat "$f";
 		export_all > "$T/got"
 		diff "$T/expect" "$T/got"
 		# no temporary block directory survives a restart
-		[ -z "$(ls -A "$DATA/blocks" | grep '^\.')" ]
+		ls -A "$DATA/blocks" > "$T/blocks.ls"
+		expect_eq "$(grep '^\.' "$T/blocks.ls")" ""
 	done
 }
 
