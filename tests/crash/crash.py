@@ -61,6 +61,9 @@ FAULTS = [x for x in os.environ.get("CRASH_FAULTS", ",".join([
     "logs.flush.open", "logs.compact.open", "logs.carry"])).split(",") if x]
 KEEP = os.environ.get("KEEP", "/tmp/obsfs-crash-keep")
 VERBOSE = os.environ.get("VERBOSE", "") == "1"
+# SABOTAGE=1: a self-test of the checker; after each kill the write-ahead
+# logs are deleted, so the run must report losses and exit 1.
+SABOTAGE = os.environ.get("SABOTAGE", "") == "1"
 OPTS = "block_span=1s,sync_interval=200ms"
 
 OLD_SERIES = 6      # per ingest writer, reused every round
@@ -478,6 +481,11 @@ def main():
             if os.path.exists(ballast):
                 os.unlink(ballast)
                 rd.events.append("freed after kill")
+            if SABOTAGE:
+                for sub in ("wal", os.path.join("logs", "wal")):
+                    d = os.path.join(data, sub)
+                    for x in os.listdir(d) if os.path.isdir(d) else []:
+                        os.unlink(os.path.join(d, x))
             fault = ""
             if FAULTS and n % 3 == 0:
                 fault = "%s:%d:%s:%d" % (rng.choice(FAULTS), rng.randrange(6), rng.choice(["ENOSPC", "EIO"]),
