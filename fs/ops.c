@@ -332,6 +332,10 @@ static int ofile_render(struct ofile *o, off_t want_end)
 	case N_SERIES: {
 		if (o->rendered && (off_t)o->content.len >= want_end)
 			return 0;
+		/* nothing can follow a sample at the last representable time
+		 * (rendered_to + 1 would wrap to the first one and loop) */
+		if (o->rendered && o->rendered_to == INT64_MAX)
+			return 0;
 		struct obs_samples s;
 		obs_samples_init(&s);
 		int64_t from = o->rendered ? o->rendered_to + 1 : INT64_MIN;

@@ -73,6 +73,7 @@ int render_status(struct obs_buf *out)
 	rc |= obs_buf_printf(out, "samples            %llu\n", (unsigned long long)st.samples);
 	rc |= obs_buf_printf(out, "samples_ingested   %llu\n", (unsigned long long)st.samples_ingested);
 	rc |= obs_buf_printf(out, "samples_rejected   %llu\n", (unsigned long long)st.samples_rejected);
+	rc |= obs_buf_printf(out, "exemplars_dropped  %llu\n", (unsigned long long)st.exemplars_dropped);
 	rc |= obs_buf_printf(out, "samples_replayed   %llu (replay %lld ms)\n",
 			     (unsigned long long)st.samples_replayed, (long long)st.replay_ms);
 	rc |= obs_buf_printf(out, "ingest_rate        %.1f samples/s since mount\n",

@@ -57,7 +57,9 @@ int obs_label_name_valid(const char *s, size_t n)
 }
 
 
-/* Decode Prometheus escapes (\\ \" \n) of s into dst; returns length or -1. */
+/* Decode Prometheus escapes (\\ \" \n) of s into dst; any other escape
+ * (\z, \t) is kept as written, as Prometheus does. Returns the length, or
+ * -1 for a trailing lone backslash. */
 static long unescape(const char *s, size_t n, char *dst)
 {
 	size_t o = 0;
@@ -72,7 +74,7 @@ static long unescape(const char *s, size_t n, char *dst)
 		case '\\': dst[o++] = '\\'; break;
 		case '"': dst[o++] = '"'; break;
 		case 'n': dst[o++] = '\n'; break;
-		default: return -1;
+		default: dst[o++] = '\\'; dst[o++] = s[i]; break;
 		}
 	}
 	return (long)o;

@@ -168,7 +168,7 @@ static int parse_epoch(const char *s, size_t n, int64_t *out)
 		neg = s[i++] == '-';
 	for (; i < n && is_digit(s[i]); i++, nd++) {
 		if (v > (INT64_MAX - 9) / 10)
-			return -EINVAL;
+			return -ERANGE;   /* digits beyond int64: out of range */
 		v = v * 10 + (s[i] - '0');
 	}
 	if (i < n && s[i] == '.') {
@@ -186,7 +186,7 @@ static int parse_epoch(const char *s, size_t n, int64_t *out)
 				   s[i - 1] == '+')))
 		return -EINVAL;
 	if (v > (INT64_MAX - 1000) / MS_PER_S)
-		return -EINVAL;
+		return -ERANGE;
 	v = v * MS_PER_S + frac;
 	*out = neg ? -v : v;
 	return 0;
@@ -194,9 +194,15 @@ static int parse_epoch(const char *s, size_t n, int64_t *out)
 
 int obs_time_parse(const char *s, size_t n, int64_t *out_ms)
 {
-	if (n >= 10 && s[4] == '-')
-		return parse_rfc3339(s, n, out_ms);
-	return parse_epoch(s, n, out_ms);
+	int64_t t;
+	int rc = n >= 10 && s[4] == '-' ? parse_rfc3339(s, n, &t) : parse_epoch(s, n, &t);
+
+	if (rc)
+		return rc;
+	if (!obs_time_valid(t))
+		return -ERANGE;
+	*out_ms = t;
+	return 0;
 }
 
 static int unit_ms(const char *s, size_t n, size_t *used, int *rank, int64_t *mul)
@@ -296,7 +302,12 @@ int obs_time_parse_rel(const char *s, size_t n, int64_t now_ms, int64_t *out_ms)
 			return -EINVAL;
 		int64_t t;
 		if (s[0] == '-' ? __builtin_sub_overflow(now_ms, d, &t) : __builtin_add_overflow(now_ms, d, &t))
-			return -EINVAL;   /* beyond the representable times */
+			t = s[0] == '-' ? OBS_TIME_VALID_MIN : OBS_TIME_VALID_MAX;
+		/* a relative time saturates at the ends of the valid times */
+		if (t < OBS_TIME_VALID_MIN)
+			t = OBS_TIME_VALID_MIN;
+		if (t > OBS_TIME_VALID_MAX)
+			t = OBS_TIME_VALID_MAX;
 		*out_ms = t;
 		return 0;
 	}

@@ -2,7 +2,9 @@
  *
  * A time point is int64 milliseconds since the Unix epoch (UTC). Every parser
  * takes (pointer, length) so it can work inside a line without copying; all
- * return 0 or -EINVAL and leave *out unmodified on failure. */
+ * return 0, -EINVAL (not a time) or -ERANGE (a time outside
+ * [OBS_TIME_VALID_MIN, OBS_TIME_VALID_MAX]) and leave *out unmodified on
+ * failure. */
 #ifndef OBS_CORE_OBSTIME_H
 #define OBS_CORE_OBSTIME_H
 
@@ -11,6 +13,18 @@
 
 #define OBS_TIME_MIN INT64_MIN
 #define OBS_TIME_MAX INT64_MAX
+
+/* The times a sample may have: years 0000 to 9999, what RFC3339 can print
+ * (0000-01-01T00:00:00.000Z .. 9999-12-31T23:59:59.999Z). Every parser of
+ * sample times refuses the rest, so time arithmetic on stored samples has
+ * more than 2^62 of headroom either side. */
+#define OBS_TIME_VALID_MIN (-62167219200000LL)
+#define OBS_TIME_VALID_MAX 253402300799999LL
+
+static inline int obs_time_valid(int64_t t)
+{
+	return t >= OBS_TIME_VALID_MIN && t <= OBS_TIME_VALID_MAX;
+}
 
 /* Current wall-clock time in ms. */
 int64_t obs_time_now(void);

@@ -6,7 +6,8 @@
  * The name is the path with every byte outside [a-zA-Z0-9_:] turned into '_'
  * (and a '_' prefix before a leading digit); tags become labels (names
  * sanitized the same way for label names, values UTF-8 and non-empty). The
- * timestamp is seconds, optionally with a fraction; "-1" or none means
+ * timestamp is seconds, optionally with a fraction or an exponent (floored
+ * to ms, within the valid times of obstime.h); "-1" or none means
  * OBS_TS_NONE. The key is the path token (with its tags) as written. */
 #include <string.h>
 
@@ -69,9 +70,12 @@ int obs_p_graphite(struct obs_pctx *c, const char *p, const char *e)
 	if (p < e) {
 		tok = p;
 		p = pc_token_end(p, e);
-		if (!(p - tok == 2 && !memcmp(tok, "-1", 2)) &&
-		    obs_p_ts_secs(tok, (size_t)(p - tok), &s->ts_ms))
-			return pc_err(c, "invalid timestamp");
+		if (!(p - tok == 2 && !memcmp(tok, "-1", 2))) {
+			int r = obs_p_ts(tok, (size_t)(p - tok), 3, 0, &s->ts_ms);
+
+			if (r)
+				return pc_err(c, pc_ts_why(r));
+		}
 		if (pc_skip_space(p, e) < e)
 			return pc_err(c, "unexpected text after timestamp");
 	}

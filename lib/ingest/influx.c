@@ -8,7 +8,8 @@
  * ("..."), which are skipped. One sample per numeric field, named
  * measurement_field with invalid name bytes turned into '_'; tags become
  * labels (names sanitized the same way, values must be UTF-8). The timestamp
- * is nanoseconds (floored to ms); none means OBS_TS_NONE. The key is the
+ * is integer nanoseconds (floored to ms; any count within the valid times
+ * of obstime.h, not only int64 ns); none means OBS_TS_NONE. The key is the
  * measurement and tags as written, a NUL, then the field key as written; it,
  * the name and decoded labels live in the parser scratch. */
 #include <math.h>
@@ -211,12 +212,12 @@ int obs_p_influx(struct obs_pctx *c, const char *p, const char *e)
 	s->ts_ms = OBS_TS_NONE;
 	if (q < e) {
 		const char *t = q;
-		int64_t ns;
+		int r;
 
 		q = pc_token_end(q, e);
-		if (obs_p_ts_ms(t, (size_t)(q - t), 0, &ns))
-			return pc_err(c, "invalid timestamp");
-		s->ts_ms = ns / 1000000 - (ns % 1000000 < 0);
+		r = obs_p_ts(t, (size_t)(q - t), -6, 1, &s->ts_ms);
+		if (r)
+			return pc_err(c, pc_ts_why(r));
 		if (pc_skip_space(q, e) < e)
 			return pc_err(c, "unexpected text after timestamp");
 	}

@@ -63,83 +63,163 @@ size_t obs_p_sanitize(const char *s, size_t n, int cls, char *out)
 	return o;
 }
 
-/* [-]digits -> int64, no overflow. */
-static int parse_i64(const char *s, size_t n, int64_t *out)
+static enum obs_fmt detect(const char *p, const char *e);
+
+int obs_p_ts(const char *s, size_t n, int shift, int intonly, int64_t *out)
 {
+	static const uint64_t p10[20] = {
+		1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL,
+		100000000ULL, 1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL,
+		10000000000000ULL, 100000000000000ULL, 1000000000000000ULL,
+		10000000000000000ULL, 100000000000000000ULL, 1000000000000000000ULL,
+		10000000000000000000ULL,
+	};
 	const char *p = s, *e = s + n;
-	int neg = 0;
-	uint64_t v = 0;
+	uint64_t m = 0, q;
+	int64_t ex = 0, t;
+	int neg = 0, nd = 0, tail = 0, rem;
 
 	if (p < e && (*p == '-' || *p == '+'))
 		neg = *p++ == '-';
-	if (p == e)
-		return -1;
-	for (; p < e; p++) {
-		unsigned d = (unsigned)(*p - '0');
-		if (d > 9)
-			return -1;
-		if (v > (UINT64_C(1) << 63) / 10)
-			return -1;
-		v = v * 10 + d;
+	for (; p < e && (unsigned)(*p - '0') <= 9; p++, nd++) {
+		if (m < UINT64_C(100000000000000000))
+			m = m * 10 + (unsigned)(*p - '0');
+		else {
+			ex++;
+			tail |= *p != '0';
+		}
 	}
-	if (v > (uint64_t)INT64_MAX + (uint64_t)neg)
+	if (p < e && *p == '.' && !intonly) {
+		for (p++; p < e && (unsigned)(*p - '0') <= 9; p++, nd++) {
+			if (m < UINT64_C(100000000000000000)) {
+				m = m * 10 + (unsigned)(*p - '0');
+				ex--;
+			} else {
+				tail |= *p != '0';
+			}
+		}
+	}
+	if (!nd)
 		return -1;
-	*out = neg ? (int64_t)(0 - v) : (int64_t)v;
+	if (p < e && (*p == 'e' || *p == 'E') && !intonly) {
+		int eneg = 0, ed = 0;
+		int64_t ev = 0;
+
+		p++;
+		if (p < e && (*p == '-' || *p == '+'))
+			eneg = *p++ == '-';
+		for (; p < e && (unsigned)(*p - '0') <= 9; p++, ed++)
+			if (ev < 100000)
+				ev = ev * 10 + (*p - '0');
+		if (!ed)
+			return -1;
+		ex += eneg ? -ev : ev;
+	}
+	if (p != e)
+		return -1;
+	ex += shift;
+	if (!m) {
+		q = 0;
+		rem = 0;
+	} else if (ex >= 0) {
+		if (ex > 19 || __builtin_mul_overflow(m, p10[ex], &q))
+			return -2;
+		rem = 0;
+	} else if (ex < -19) {
+		q = 0;
+		rem = 1;
+	} else {
+		q = m / p10[-ex];
+		rem = m % p10[-ex] != 0;
+	}
+	if (q > (uint64_t)INT64_MAX)
+		return -2;
+	/* floor: a negative time with a dropped fraction goes one unit down */
+	t = neg ? -(int64_t)q - ((rem || tail) ? 1 : 0) : (int64_t)q;
+	if (!obs_time_valid(t))
+		return -2;
+	*out = t;
 	return 0;
 }
 
-int obs_p_ts_secs(const char *s, size_t n, int64_t *out)
+/* Is the OpenMetrics exemplar candidate at line [ls, le) a real one? */
+static int line_has_exemplar(struct obs_pctx *c, const char *ls, const char *le)
 {
-	const char *dot = memchr(s, '.', n);
-	int64_t sec, ms = 0;
-	size_t i, flen;
-	int neg;
+	int r;
 
-	if (!dot && !memchr(s, 'e', n) && !memchr(s, 'E', n)) {
-		if (parse_i64(s, n, &sec) || sec > INT64_MAX / 1000 || sec < INT64_MIN / 1000)
-			return -1;
-		*out = sec * 1000;
-		return 0;
-	}
-	if (dot && !memchr(s, 'e', n) && !memchr(s, 'E', n)) {
-		neg = n && s[0] == '-';
-		if (dot == s + neg) {
-			sec = 0;
-		} else if (parse_i64(s, (size_t)(dot - s), &sec) || sec > INT64_MAX / 1000 - 1 ||
-			   sec < INT64_MIN / 1000 + 1) {
-			return -1;
-		}
-		flen = n - (size_t)(dot + 1 - s);
-		if (!flen && dot == s + neg)
-			return -1;
-		for (i = 0; i < flen; i++) {
-			unsigned d = (unsigned)(dot[1 + i] - '0');
-			if (d > 9)
-				return -1;
-			if (i < 3)
-				ms = ms * 10 + d;
-		}
-		for (i = flen; i < 3; i++)
-			ms *= 10;
-		*out = neg ? sec * 1000 - ms : sec * 1000 + ms;
-		return 0;
-	}
-	{
-		double v;
-
-		if (obs_num_parse(s, n, &v) || !(v > -9.2e15 && v < 9.2e15))
-			return -1;
-		v *= 1000;
-		*out = (int64_t)(v < 0 ? v - 0.5 : v + 0.5);
-		return 0;
-	}
+	c->probe = 1;
+	c->s.exemplar = 0;
+	r = obs_p_prom(c, ls, le);
+	c->probe = 0;
+	return r == PL_OK && c->s.exemplar;
 }
 
-int obs_p_ts_ms(const char *s, size_t n, int frac_secs, int64_t *out)
+/* The OpenMetrics rule (see parse.h): does buf hold a marker? */
+static int is_openmetrics(struct obs_pctx *c, const char *buf, size_t n)
 {
-	if (frac_secs && (memchr(s, '.', n) || memchr(s, 'e', n) || memchr(s, 'E', n)))
-		return obs_p_ts_secs(s, n, out);
-	return parse_i64(s, n, out);
+	const char *p = buf, *e = buf + n, *h;
+
+	while ((h = memchr(p, '#', (size_t)(e - p)))) {
+		const char *ls = h, *le = memchr(h, '\n', (size_t)(e - h));
+
+		if (!le)
+			le = e;
+		while (ls > buf && (ls[-1] == ' ' || ls[-1] == '\t'))
+			ls--;
+		if (ls == buf || ls[-1] == '\n') {
+			/* a comment line: # EOF, # UNIT, # TYPE of an OpenMetrics-only type */
+			const char *w = pc_skip_space(h + 1, le), *we = le;
+
+			while (we > w && (we[-1] == '\r' || we[-1] == ' ' || we[-1] == '\t'))
+				we--;
+			if (we - w == 3 && !memcmp(w, "EOF", 3))
+				return 1;
+			if (we - w > 5 && !memcmp(w, "UNIT", 4) && (w[4] == ' ' || w[4] == '\t'))
+				return 1;
+			if (we - w > 5 && !memcmp(w, "TYPE", 4) && (w[4] == ' ' || w[4] == '\t')) {
+				const char *t = we;
+
+				while (t > w && t[-1] != ' ' && t[-1] != '\t')
+					t--;
+				if ((we - t == 4 && !memcmp(t, "info", 4)) ||
+				    (we - t == 8 && !memcmp(t, "stateset", 8)) ||
+				    (we - t == 14 && !memcmp(t, "gaugehistogram", 14)) ||
+				    (we - t == 7 && !memcmp(t, "unknown", 7)))
+					return 1;
+			}
+		} else if (h + 2 < le && h[1] == ' ' && h[2] == '{' && (h[-1] == ' ' || h[-1] == '\t')) {
+			/* an exemplar, if the line really is a sample followed by one */
+			const char *a = h;
+
+			while (a > buf && a[-1] != '\n')
+				a--;
+			a = pc_skip_space(a, le);
+			while (le > a && (le[-1] == '\r' || le[-1] == ' ' || le[-1] == '\t'))
+				le--;
+			if (detect(a, le) == OBS_FMT_PROM && line_has_exemplar(c, a, le))
+				return 1;
+		}
+		p = h + 1;
+	}
+	/* a sample named *_created (the first token of a line) */
+	p = buf;
+	while ((h = memmem(p, (size_t)(e - p), "_created", 8))) {
+		const char *a = h, *z = h + 8;
+
+		while (a > buf && pc_is((unsigned char)a[-1], PC_NAME))
+			a--;
+		if (a < h && pc_is((unsigned char)*a, PC_NAME0) && z < e &&
+		    (*z == '{' || *z == ' ' || *z == '\t')) {
+			const char *ls = a;
+
+			while (ls > buf && (ls[-1] == ' ' || ls[-1] == '\t'))
+				ls--;
+			if (ls == buf || ls[-1] == '\n')
+				return 1;
+		}
+		p = h + 8;
+	}
+	return 0;
 }
 
 /* Format of one trimmed, non-comment line (the rule is in parse.h). */
@@ -201,6 +281,8 @@ long obs_parse_lines(const char *buf, size_t n, enum obs_fmt fmt, size_t first_l
 	c.stopval = 0;
 	c.s.key = NULL;
 	c.s.keylen = 0;
+	c.probe = 0;
+	c.om = (fmt == OBS_FMT_AUTO || fmt == OBS_FMT_PROM) && is_openmetrics(&c, buf, n);
 
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -282,9 +364,11 @@ int obs_parse_value_line(const char *s, size_t n, int64_t *ts_ms, double *v, con
 
 		while (te > p && (te[-1] == ' ' || te[-1] == '\t'))
 			te--;
-		if (obs_time_parse(p, (size_t)(te - p), &ts)) {
+		int r = obs_time_parse(p, (size_t)(te - p), &ts);
+
+		if (r) {
 			if (why)
-				*why = "invalid time";
+				*why = r == -ERANGE ? "time out of range" : "invalid time";
 			return -EINVAL;
 		}
 	}

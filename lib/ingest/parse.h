@@ -43,8 +43,10 @@ struct obs_sample_in {
 	size_t namelen;
 	struct obs_rawlabel labels[OBS_MAX_LABELS];
 	int nlabels;                 /* without __name__ */
-	int64_t ts_ms;               /* OBS_TS_NONE when the line had no timestamp */
+	int64_t ts_ms;               /* OBS_TS_NONE when the line had no timestamp,
+	                              * else within [OBS_TIME_VALID_MIN, OBS_TIME_VALID_MAX] */
 	double value;
+	int exemplar;                /* the line carried an OpenMetrics exemplar (not kept) */
 };
 
 struct obs_parse_cb {

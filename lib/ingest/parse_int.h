@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/obstime.h"
 #include "core/utf8.h"
 #include "ingest/parse.h"
 
@@ -33,6 +34,8 @@ struct obs_pctx {
 	size_t cap;
 	const char *why;     /* reason when a parser returns PL_ERR */
 	int stopval;         /* sample callback's value when PL_STOP */
+	int om;              /* the write is OpenMetrics: Prometheus timestamps are seconds */
+	int probe;           /* obs_p_prom: parse only (sets s.exemplar), do not emit */
 };
 
 static inline int pc_is(unsigned char c, int cls) { return obs_pcls[c] & cls; }
@@ -62,11 +65,17 @@ int obs_p_scratch(struct obs_pctx *c, size_t need);
  * gets a '_' prefix. Returns the length (at most n + 1; 1 for n == 0 gives "_"). */
 size_t obs_p_sanitize(const char *s, size_t n, int cls, char *out);
 
-/* Timestamps: integer [-]digits scaled by mult (1 for ms), or, when frac_secs
- * and the text has a '.' or an exponent, seconds with a fraction. 0 or -1. */
-int obs_p_ts_ms(const char *s, size_t n, int frac_secs, int64_t *out);
-/* Integer seconds or seconds with a fraction -> ms. 0 or -1. */
-int obs_p_ts_secs(const char *s, size_t n, int64_t *out);
+/* A timestamp as text: [+-]digits[.digits][(e|E)[+-]digits] (only
+ * [+-]digits when intonly) in units of 10^-shift ms (shift 3: seconds, 0: ms,
+ * -6: ns), exact decimal arithmetic floored to whole ms. 0, -1 when it is not
+ * a number, -2 when the time is outside [OBS_TIME_VALID_MIN, OBS_TIME_VALID_MAX]. */
+int obs_p_ts(const char *s, size_t n, int shift, int intonly, int64_t *out);
+
+/* pc_err reason for an obs_p_ts failure. */
+static inline const char *pc_ts_why(int r)
+{
+	return r == -2 ? "timestamp out of range" : "invalid timestamp";
+}
 
 /* Emit c->s via the sample callback: PL_OK or PL_STOP. */
 static inline int pc_emit(struct obs_pctx *c)

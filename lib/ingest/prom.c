@@ -4,11 +4,17 @@
  *   # TYPE name type | # HELP name text | # UNIT name unit | # other comment
  *
  * This is the hot ingest path: one pass over the line with a class table, no
- * copies, no allocation. Label values keep their escapes (\\ \" \n only; the
- * rawlabel is flagged escaped and obs_labels_build decodes them) and must be
- * UTF-8 without NUL. The timestamp is integer milliseconds, or (OpenMetrics)
- * seconds when it has a fraction or an exponent. The key is `name{...}`
- * exactly as written. */
+ * copies, no allocation. The name may be missing before a label set
+ * (`{a="1"} 1`, a series without a metric name). Label values keep their
+ * escapes (the rawlabel is flagged escaped and obs_labels_build decodes
+ * \\ \" \n; other escapes such as \z stay as written, as in Prometheus)
+ * and must be UTF-8 without NUL. The timestamp is integer milliseconds,
+ * or seconds when it has a fraction or an exponent, or seconds whatever its
+ * form when the write is OpenMetrics (the rule is in parse.h); it is floored
+ * to ms and must lie within the valid times of obstime.h. An exemplar
+ * (`# {labels} value [timestamp]`) is checked and flagged on the sample, not
+ * kept; other text after a '#' is ignored. The key is `name{...}` exactly as
+ * written. */
 #include <string.h>
 
 #include "core/num.h"
@@ -36,12 +42,12 @@ static const char *scan_value(struct obs_pctx *c, const char *p, const char *e, 
 				c->why = "unterminated label value";
 				return NULL;
 			}
-			if (p[1] != '\\' && p[1] != '"' && p[1] != 'n') {
-				c->why = "invalid escape in label value";
-				return NULL;
-			}
+			/* \\ \" \n are decoded; any other escape is kept as
+			 * written (Prometheus does the same). The byte after a
+			 * backslash is never a terminator; a UTF-8 lead byte or
+			 * NUL after it is checked by the next round. */
 			*esc = 1;
-			p += 2;
+			p += (unsigned char)p[1] < 0x80 && p[1] ? 2 : 1;
 			continue;
 		}
 		if (!ch) {
@@ -55,6 +61,59 @@ static const char *scan_value(struct obs_pctx *c, const char *p, const char *e, 
 		}
 		p += k;
 	}
+}
+
+/* An OpenMetrics exemplar after the sample: `{labels} value [timestamp]`,
+ * p at the '{'. Checked (labels as in a series, at most 128 UTF-8 characters
+ * of names and values together per the specification is not enforced), not
+ * kept: 0, or -1 with c->why. */
+static int exemplar(struct obs_pctx *c, const char *p, const char *e)
+{
+	const char *tok;
+	double v;
+	int64_t ts;
+
+	for (p++;;) {
+		int esc = 0;
+
+		p = pc_skip_space(p, e);
+		if (p < e && *p == '}')
+			break;
+		if (p == e || !pc_is((unsigned char)*p, PC_LNAME0))
+			return c->why = "invalid exemplar", -1;
+		while (p < e && pc_is((unsigned char)*p, PC_LNAME))
+			p++;
+		p = pc_skip_space(p, e);
+		if (p == e || *p != '=')
+			return c->why = "invalid exemplar", -1;
+		p = pc_skip_space(p + 1, e);
+		if (p == e || *p != '"')
+			return c->why = "invalid exemplar", -1;
+		p = scan_value(c, p + 1, e, &esc);
+		if (!p)
+			return c->why = "invalid exemplar", -1;
+		p = pc_skip_space(p + 1, e);
+		if (p < e && *p == ',') {
+			p++;
+			continue;
+		}
+		if (p < e && *p == '}')
+			break;
+		return c->why = "invalid exemplar", -1;
+	}
+	p = pc_skip_space(p + 1, e);
+	tok = p;
+	p = pc_token_end(p, e);
+	if (obs_num_parse(tok, (size_t)(p - tok), &v))
+		return c->why = "invalid exemplar", -1;
+	p = pc_skip_space(p, e);
+	if (p < e) {
+		tok = p;
+		p = pc_token_end(p, e);
+		if (obs_p_ts(tok, (size_t)(p - tok), 3, 0, &ts) || pc_skip_space(p, e) < e)
+			return c->why = "invalid exemplar", -1;
+	}
+	return 0;
 }
 
 int obs_p_prom(struct obs_pctx *c, const char *p, const char *e)
@@ -72,7 +131,8 @@ int obs_p_prom(struct obs_pctx *c, const char *p, const char *e)
 			p++;
 	}
 	s->namelen = (size_t)(p - line);
-	if (!s->namelen)
+	/* `{a="1"} 1`: a series without a metric name (obsfs(7)) */
+	if (!s->namelen && (p == e || *p != '{'))
 		return pc_err(c, "invalid metric name");
 	if (p < e && (*p == ' ' || *p == '\t')) {
 		const char *q = pc_skip_space(p, e);
@@ -149,16 +209,27 @@ int obs_p_prom(struct obs_pctx *c, const char *p, const char *e)
 		return pc_err(c, "invalid value");
 	p = pc_skip_space(p, e);
 	s->ts_ms = OBS_TS_NONE;
+	s->exemplar = 0;
 	if (p < e && *p != '#') {
+		int r, secs;
+
 		tok = p;
 		p = pc_token_end(p, e);
-		if (obs_p_ts_ms(tok, (size_t)(p - tok), 1, &s->ts_ms))
-			return pc_err(c, "invalid timestamp");
+		secs = c->om || memchr(tok, '.', (size_t)(p - tok)) || memchr(tok, 'e', (size_t)(p - tok)) ||
+		       memchr(tok, 'E', (size_t)(p - tok));
+		r = obs_p_ts(tok, (size_t)(p - tok), secs ? 3 : 0, 0, &s->ts_ms);
+		if (r)
+			return pc_err(c, pc_ts_why(r));
 		p = pc_skip_space(p, e);
 		if (p < e && *p != '#')
 			return pc_err(c, "unexpected text after timestamp");
 	}
-	return pc_emit(c);
+	if (p + 1 < e && *p == '#' && pc_skip_space(p + 1, e) < e && *pc_skip_space(p + 1, e) == '{') {
+		if (exemplar(c, pc_skip_space(p + 1, e), e))
+			return PL_ERR;
+		s->exemplar = 1;
+	}
+	return c->probe ? PL_OK : pc_emit(c);
 }
 
 void obs_p_prom_comment(struct obs_pctx *c, const char *p, const char *e)

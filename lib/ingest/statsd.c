@@ -65,8 +65,10 @@ int obs_p_statsd(struct obs_pctx *c, const char *p, const char *e)
 			tags = sec + 1;
 			tagse = te;
 		} else if (*sec == 'T') {
-			if (obs_p_ts_secs(sec + 1, (size_t)(te - sec - 1), &s->ts_ms))
-				return pc_err(c, "invalid timestamp");
+			int r = obs_p_ts(sec + 1, (size_t)(te - sec - 1), 3, 0, &s->ts_ms);
+
+			if (r)
+				return pc_err(c, pc_ts_why(r));
 		}
 	}
 	if (type == 's') {

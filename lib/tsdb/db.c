@@ -90,6 +90,7 @@ struct series {
 	uint64_t txt_bytes, txt_gen;
 	int64_t txt_last;
 	int txt_fmt, txt_valid;
+	_Atomic int64_t untimed_t; /* last arrival time given to an untimed sample (no lock) */
 };
 
 struct obs_db {
@@ -125,6 +126,7 @@ struct obs_db {
 	int stopping;
 	int64_t last_compact_ms, last_compact_dur_ms;
 	_Atomic uint64_t ingested, rejected, replayed;
+	_Atomic uint64_t exemplars_dropped;   /* OpenMetrics exemplars seen, not kept */
 	int64_t started_ms, replay_ms;
 	struct obs_wal_stats replay_stats;
 };
@@ -486,8 +488,7 @@ struct ingest_ctx {
 	enum obs_fmt lastfmt;
 	struct series *last;
 	struct obs_buf akey;
-	struct series *untimed_s;   /* last series given an arrival time, and that time */
-	int64_t untimed_t;
+	struct series *untimed_s;   /* last series whose newest time was looked up */
 };
 
 static void set_err(struct obs_ingest_result *r, int err)
@@ -524,6 +525,38 @@ static int pending_push(struct ingest_ctx *c, struct series *s, int64_t t, doubl
 		c->cap = cap;
 	}
 	c->p[c->n++] = (struct pending){ s, t, v };
+	return 0;
+}
+
+/* The time of an untimed sample of s: its arrival time (c->now), but after
+ * the series' newest sample and after every arrival time already handed out
+ * for s, by this write or any other (s->untimed_t, advanced by CAS), so
+ * untimed samples are distinct and increasing per series however series and
+ * writers interleave. The series' newest time is looked up (under s->mu)
+ * when c moves to another series; a run of one series takes no lock.
+ * -ERANGE when no valid time is left after the series' newest sample. */
+static int untimed_time(struct ingest_ctx *c, struct series *s, int64_t *out)
+{
+	int64_t t = c->now;
+	if (s != c->untimed_s) {
+		uint64_t lastbits;
+		pthread_mutex_lock(&s->mu);
+		int64_t last = series_last_t(s, &lastbits);
+		if (s->floor_t > last)
+			last = s->floor_t;
+		pthread_mutex_unlock(&s->mu);
+		if (last != INT64_MIN && last >= t)
+			t = last >= OBS_TIME_VALID_MAX ? INT64_MAX : last + 1;
+		c->untimed_s = s;
+	}
+	int64_t cur = atomic_load_explicit(&s->untimed_t, memory_order_relaxed), want;
+	do {
+		want = t > cur ? t : (cur >= OBS_TIME_VALID_MAX ? INT64_MAX : cur + 1);
+		if (want > OBS_TIME_VALID_MAX)
+			return -ERANGE;
+	} while (!atomic_compare_exchange_weak_explicit(&s->untimed_t, &cur, want, memory_order_relaxed,
+							memory_order_relaxed));
+	*out = want;
 	return 0;
 }
 
@@ -579,23 +612,17 @@ static int on_sample(void *ctx, const struct obs_sample_in *in)
 			c->last = NULL;
 		}
 	}
+	if (in->exemplar)
+		atomic_fetch_add(&db->exemplars_dropped, 1);
 	int64_t t = in->ts_ms;
 	if (t == OBS_TS_NONE) {
-		/* arrival time, but after the series' newest sample, so quick
-		 * successive untimed writes are successive samples */
-		uint64_t lastbits;
-		pthread_mutex_lock(&s->mu);
-		int64_t last = series_last_t(s, &lastbits);
-		if (s->floor_t > last)
-			last = s->floor_t;
-		pthread_mutex_unlock(&s->mu);
-		t = c->now;
-		if (last != INT64_MIN && last >= t)
-			t = last + 1;
-		if (s == c->untimed_s && t <= c->untimed_t)
-			t = c->untimed_t + 1;
-		c->untimed_s = s;
-		c->untimed_t = t;
+		if (untimed_time(c, s, &t)) {
+			reject(c, 0, in->key, in->keylen, "no time left after the series' newest sample", EINVAL);
+			return 0;
+		}
+	} else if (!obs_time_valid(t)) {   /* the parsers refuse these already */
+		reject(c, 0, in->key, in->keylen, "timestamp out of range", EINVAL);
+		return 0;
 	}
 	return pending_push(c, s, t, in->value);
 }
@@ -791,17 +818,8 @@ int obs_db_ingest_values(struct obs_db *db, uint32_t id, const char *buf, size_t
 		return -ENOENT;
 	}
 	const char *p = buf, *end = buf + n;
-	size_t lineno = first_lineno ? first_lineno - 1 : 0, untimed = 0;
+	size_t lineno = first_lineno ? first_lineno - 1 : 0;
 	int rc = 0;
-	/* untimed values land after the series' newest sample even when several
-	 * writes arrive within one millisecond (echo 1 >> f; echo 2 >> f) */
-	uint64_t lastbits;
-	pthread_mutex_lock(&s->mu);
-	int64_t last = series_last_t(s, &lastbits);
-	pthread_mutex_unlock(&s->mu);
-	if (s->floor_t > last)
-		last = s->floor_t;
-	int64_t base = last != INT64_MIN && last >= c.now ? last + 1 : c.now;
 	while (p < end && !rc) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *le = nl ? nl : end;
@@ -817,13 +835,14 @@ int obs_db_ingest_values(struct obs_db *db, uint32_t id, const char *buf, size_t
 			const char *why = NULL;
 			if (obs_parse_value_line(a, (size_t)(b - a), &t, &v, &why))
 				reject(&c, lineno, p, (size_t)(le - p), why ? why : "invalid line", EINVAL);
-			else {
-				/* lines without a time in one write are successive
-				 * samples: 1 ms apart, not duplicates of each other */
-				if (t == OBS_TS_NONE)
-					t = base + (int64_t)untimed++;
+			else if (t == OBS_TS_NONE && untimed_time(&c, s, &t))
+				/* untimed lines are successive samples, 1 ms apart at
+				 * least, after everything the series holds (echo 1 >> f;
+				 * echo 2 >> f from two shells included) */
+				reject(&c, lineno, p, (size_t)(le - p),
+				       "no time left after the series' newest sample", EINVAL);
+			else
 				rc = pending_push(&c, s, t, v);
-			}
 		}
 		p = nl ? nl + 1 : end;
 	}
@@ -2002,6 +2021,7 @@ void obs_db_get_stats(struct obs_db *db, struct obs_db_stats *st)
 	st->chunk_bytes += st->open_chunk_bytes;
 	st->samples_ingested = atomic_load(&db->ingested);
 	st->samples_rejected = atomic_load(&db->rejected);
+	st->exemplars_dropped = atomic_load(&db->exemplars_dropped);
 	st->samples_replayed = db->replayed;
 	struct obs_wal_stats ws;
 	obs_wal_get_stats(db->wal, &ws);

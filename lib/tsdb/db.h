@@ -120,6 +120,7 @@ int obs_db_sync(struct obs_db *db);
 struct obs_db_stats {
 	uint64_t series, samples, chunks, chunk_bytes, open_chunk_bytes;
 	uint64_t samples_ingested, samples_rejected, samples_replayed;
+	uint64_t exemplars_dropped;   /* OpenMetrics exemplars ingested lines carried (not kept) */
 	uint64_t wal_bytes, wal_segments, wal_syncs, wal_torn_bytes;
 	uint64_t index_bytes, map_bytes;
 	int64_t started_ms, replay_ms;

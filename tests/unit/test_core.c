@@ -44,7 +44,6 @@ Test(labels, rejects_bad_input_with_a_reason)
 		{ "1up", "invalid metric name" },
 		{ "m{1a=\"x\"}", "invalid label name" },
 		{ "m{a=\"x\",a=\"y\"}", "duplicate label name" },
-		{ "m{a=\"x\\q\"}", "invalid escape in label value" },
 		{ "m{a=\"\xff\"}", "label value is not valid UTF-8" },
 		{ "m{a=\"x\"", "expected ',' or '}' in label set" },
 		{ "m{a=x}", "expected '\"' before label value" },
@@ -151,4 +150,25 @@ Test(varint, round_trip_and_truncation)
 	size_t pos = 0;
 	uint64_t got;
 	cr_assert_eq(obs_varint_get(over, sizeof over, &pos, &got), -EBADMSG);
+}
+
+/* Unknown escapes (\q, \z, \t) are kept as written, as Prometheus does;
+ * the canonical text escapes the kept backslash, and parses back the same. */
+Test(labels, unknown_escapes_kept_as_written)
+{
+	struct obs_labels l, l2;
+	struct obs_buf b;
+	const char *why = NULL;
+	const char *in = "m{a=\"x\\q\\z\\\\\\n\"}";
+
+	obs_buf_init(&b);
+	cr_assert_eq(obs_labels_parse(in, strlen(in), &l, &why), 0, "%s", why ? why : "");
+	cr_assert_str_eq(obs_labels_get(&l, "a"), "x\\q\\z\\\n");
+	cr_assert_eq(obs_labels_format(&l, &b), 0);
+	cr_assert_str_eq(b.data, "m{a=\"x\\\\q\\\\z\\\\\\n\"}");
+	cr_assert_eq(obs_labels_parse(b.data, b.len, &l2, &why), 0);
+	cr_assert_str_eq(obs_labels_get(&l2, "a"), obs_labels_get(&l, "a"));
+	obs_labels_release(&l);
+	obs_labels_release(&l2);
+	obs_buf_release(&b);
 }

@@ -106,7 +106,7 @@ Test(obstime, epoch)
 	cr_assert_eq(tp("-1.5"), -1500);
 	/* 13+ digit integers are milliseconds */
 	cr_assert_eq(tp("1795236131643"), 1795236131643LL);
-	cr_assert_eq(tp("999999999999"), 999999999999000LL);
+	cr_assert_eq(tp("99999999999"), 99999999999000LL);
 	tp_bad("");
 	tp_bad("-");
 	tp_bad(".");
@@ -115,8 +115,9 @@ Test(obstime, epoch)
 	tp_bad(" 12");
 	tp_bad("12 ");
 	tp_bad("1.2.3");
-	tp_bad("99999999999999999999999");
-	tp_bad("9999999999999999.5"); /* seconds overflow int64 ms */
+	/* too big: out of range, not a syntax error */
+	cr_assert_eq(obs_time_parse("99999999999999999999999", 23, &(int64_t){0}), -ERANGE);
+	cr_assert_eq(obs_time_parse("9999999999999999.5", 18, &(int64_t){0}), -ERANGE);
 }
 
 Test(obstime, parse_inside_a_line)
@@ -307,4 +308,40 @@ Test(obstime, now_is_sane)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	int64_t ref = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 	cr_assert(ref - a >= 0 && ref - a < 5000);
+}
+
+/* Sample times are years 0000..9999 (OBS_TIME_VALID_MIN..MAX): the rest is
+ * -ERANGE, INT64_MIN and INT64_MAX included; relative times saturate. */
+Test(obstime, valid_range)
+{
+	int64_t v = 777, from, to;
+
+	cr_assert_eq(OBS_TIME_VALID_MIN, tp("0000-01-01T00:00:00Z"));
+	cr_assert_eq(OBS_TIME_VALID_MAX, tp("9999-12-31T23:59:59.999Z"));
+	cr_assert_eq(tp("253402300799999"), OBS_TIME_VALID_MAX);
+	cr_assert_eq(tp("-62167219200000"), OBS_TIME_VALID_MIN);
+	static const char *out[] = {
+		"9223372036854775807", "-9223372036854775808", "-9223372036854775807",
+		"253402300800000", "-62167219200001", "999999999999", "253402300800", "-62167219201",
+	};
+	for (size_t i = 0; i < sizeof out / sizeof out[0]; i++) {
+		cr_assert_eq(obs_time_parse(out[i], strlen(out[i]), &v), -ERANGE, "%s", out[i]);
+		cr_assert_eq(v, 777);
+	}
+	/* a relative time beyond the ends saturates instead of overflowing */
+	cr_assert_eq(obs_time_parse_rel("-10000y", 7, 0, &v), 0);
+	cr_assert_eq(v, OBS_TIME_VALID_MIN);
+	cr_assert_eq(obs_time_parse_rel("+10000y", 7, 0, &v), 0);
+	cr_assert_eq(v, OBS_TIME_VALID_MAX);
+	cr_assert_eq(obs_time_parse_rel("-10000y", 7, INT64_MIN, &v), 0);
+	cr_assert_eq(v, OBS_TIME_VALID_MIN);
+	cr_assert_eq(obs_range_parse("-10000y", 7, 1000, &from, &to), 0);
+	cr_assert_eq(from, OBS_TIME_VALID_MIN);
+	cr_assert_eq(to, 1000);
+	cr_assert_eq(obs_range_parse("9223372036854775807..", 21, 1000, &from, &to), -EINVAL);
+	char buf[40];
+	obs_time_format(OBS_TIME_VALID_MAX, OBS_TIME_RFC3339, buf);
+	cr_assert_str_eq(buf, "9999-12-31T23:59:59.999Z");
+	obs_time_format(OBS_TIME_VALID_MIN, OBS_TIME_RFC3339, buf);
+	cr_assert_str_eq(buf, "0000-01-01T00:00:00.000Z");
 }

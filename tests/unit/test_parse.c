@@ -22,6 +22,7 @@ struct got_sample {
 	int nlabels;
 	long long ts;
 	double value;
+	int exemplar;
 	char canon[1024];  /* obs_labels_build + format, or the error reason */
 };
 
@@ -65,6 +66,7 @@ static int on_sample(void *ctx, const struct obs_sample_in *in)
 	s->nlabels = in->nlabels;
 	s->ts = in->ts_ms;
 	s->value = in->value;
+	s->exemplar = in->exemplar;
 	obs_labels_init(&l);
 	obs_buf_init(&b);
 	if (obs_labels_build(&l, in->name, in->namelen, in->labels, in->nlabels, &why) == 0) {
@@ -191,15 +193,21 @@ Test(parse, openmetrics_timestamps_and_exemplars)
 		"c_total 7 1700000000.5 # {trace_id=\"abc\"} 1\n"
 		"d 8 1.7e9\n"
 		"e 9 -1500\n"
+		"f 10 1.5e3\n"
 		"# EOF\n";
 	cr_assert_eq(run(text, OBS_FMT_AUTO), 0);
-	cr_assert_eq(G.ns, 5);
+	cr_assert_eq(G.ns, 6);
 	cr_assert_eq(G.s[0].ts, 1700000000123LL);
 	cr_assert_eq(G.s[1].ts, OBS_TS_NONE);
 	cr_assert_eq(G.s[1].value, 6);
 	cr_assert_eq(G.s[2].ts, 1700000000500LL);
 	cr_assert_eq(G.s[3].ts, 1700000000000LL);
-	cr_assert_eq(G.s[4].ts, -1500);
+	/* the write is OpenMetrics (# EOF, exemplars): integer times are seconds */
+	cr_assert_eq(G.s[4].ts, -1500000);
+	cr_assert_eq(G.s[5].ts, 1500000);
+	cr_assert_eq(G.s[1].exemplar, 1);
+	cr_assert_eq(G.s[2].exemplar, 1);
+	cr_assert_eq(G.s[0].exemplar, 0);
 }
 
 Test(parse, prom_meta)
@@ -465,13 +473,11 @@ Test(parse, every_error_reason)
 	static const struct { const char *line; enum obs_fmt fmt; const char *why; } cases[] = {
 		{ "9up 1", OBS_FMT_AUTO, "invalid metric name" },
 		{ "up-x 1", OBS_FMT_AUTO, "invalid metric name" },
-		{ "{a=\"b\"} 1", OBS_FMT_AUTO, "invalid metric name" },
 		{ "m{a=\"b\"", OBS_FMT_AUTO, "unterminated label set" },
 		{ "m{1a=\"b\"} 1", OBS_FMT_AUTO, "invalid label name" },
 		{ "m{a:\"b\"} 1", OBS_FMT_AUTO, "expected '=' after label name" },
 		{ "m{a=b} 1", OBS_FMT_AUTO, "expected '\"' before label value" },
 		{ "m{a=\"b} 1", OBS_FMT_AUTO, "unterminated label value" },
-		{ "m{a=\"b\\t\"} 1", OBS_FMT_AUTO, "invalid escape in label value" },
 		{ "m{a=\"b\xfe\"} 1", OBS_FMT_AUTO, "invalid UTF-8 in label value" },
 		{ "m{a=\"b\" c=\"d\"} 1", OBS_FMT_AUTO, "expected ',' or '}' after label value" },
 		{ "m{a=\"b\"}x 1", OBS_FMT_AUTO, "unexpected text after labels" },
@@ -479,7 +485,7 @@ Test(parse, every_error_reason)
 		{ "m{a=\"b\"}", OBS_FMT_AUTO, "missing value" },
 		{ "m 1x", OBS_FMT_AUTO, "invalid value" },
 		{ "m 1 12z", OBS_FMT_AUTO, "invalid timestamp" },
-		{ "m 1 99999999999999999999", OBS_FMT_AUTO, "invalid timestamp" },
+		{ "m 1 99999999999999999999", OBS_FMT_AUTO, "timestamp out of range" },
 		{ "m 1 2 3", OBS_FMT_AUTO, "unexpected text after timestamp" },
 		{ ",a=b f=1", OBS_FMT_AUTO, "invalid metric name" },
 		{ "cpu,a f=1", OBS_FMT_AUTO, "invalid tag" },
@@ -513,6 +519,14 @@ Test(parse, every_error_reason)
 		{ "x:1|c|@2", OBS_FMT_AUTO, "invalid sample rate" },
 		{ "x:a|c", OBS_FMT_AUTO, "invalid value" },
 		{ "x:1|g|Tz", OBS_FMT_AUTO, "invalid timestamp" },
+		{ "m 1 # {a=\"b\"}", OBS_FMT_AUTO, "invalid exemplar" },
+		{ "m 1 # {a=\"b\"} x", OBS_FMT_AUTO, "invalid exemplar" },
+		{ "m 1 # {a=b} 1", OBS_FMT_AUTO, "invalid exemplar" },
+		{ "m 1 1 # {a=\"b\"} 1 2 3", OBS_FMT_AUTO, "invalid exemplar" },
+		{ "m 1 1.5.5", OBS_FMT_AUTO, "invalid timestamp" },
+		{ "m 1 1e", OBS_FMT_AUTO, "invalid timestamp" },
+		{ "m 1 0x10", OBS_FMT_AUTO, "invalid timestamp" },
+		{ "m 1 NaN", OBS_FMT_AUTO, "invalid timestamp" },
 		{ "x:1|g|#:v", OBS_FMT_AUTO, "invalid tag" },
 		{ "x:1|g|#k:\xff", OBS_FMT_AUTO, "invalid UTF-8 in label value" },
 	};
@@ -608,4 +622,169 @@ Test(parse, value_line)
 	cr_assert_eq(obs_parse_value_line("1 2 3", 5, &ts, &v, NULL), -EINVAL);
 	cr_assert_eq(ts, 5);
 	cr_assert_eq(v, 5);
+}
+
+/* ---- issue 8: timestamps range, OpenMetrics, nameless series ------------ */
+
+/* INT64_MAX / INT64_MIN (and anything outside years 0..9999) in every format
+ * that takes a timestamp is refused with a reason, never taken as "no
+ * timestamp" (OBS_TS_NONE is INT64_MIN). */
+Test(parse, timestamps_outside_the_valid_range_refused)
+{
+	static const char *lines[] = {
+		"x 1 9223372036854775807",
+		"x 1 -9223372036854775808",
+		"x 1 253402300800000",
+		"x 1 -62167219200001",
+		"x 1 1e300",
+		"x 1 -1e300",
+		"x 1 253402300800.0",
+		"x f=1 -62167219200000000001",  /* Influx is ns: int64 ns (1677..2262) is valid */
+		"x f=1 253402300800000000000",
+		"x.y 1 9223372036854775807",
+		"x.y 1 -9223372036854775808",
+		"x.y 1 253402300800",
+		"x:1|g|T9223372036854775807",
+		"x:1|g|T-9223372036854775808",
+	};
+	for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+		cr_assert_eq(run(lines[i], OBS_FMT_AUTO), 1, "'%s' not rejected", lines[i]);
+		cr_assert_eq(G.ns, 0, "'%s'", lines[i]);
+		cr_assert_str_eq(G.e[0].why, "timestamp out of range", "'%s'", lines[i]);
+	}
+	/* the ends themselves are fine */
+	cr_assert_eq(run("x 1 253402300799999\nx 1 -62167219200000\nx:1|g|T253402300799\n"
+			 "x f=1 253402300799999999999\n", OBS_FMT_AUTO), 0);
+	cr_assert_eq(G.ns, 4);
+	cr_assert_eq(G.s[0].ts, 253402300799999LL);
+	cr_assert_eq(G.s[1].ts, -62167219200000LL);
+	cr_assert_eq(G.s[2].ts, 253402300799000LL);
+	cr_assert_eq(G.s[3].ts, 253402300799999LL);
+	/* the series-file "TIME VALUE" line */
+	int64_t t;
+	double v;
+	const char *why = NULL;
+	cr_assert_eq(obs_parse_value_line("9223372036854775807 1", 21, &t, &v, &why), -EINVAL);
+	cr_assert_str_eq(why, "time out of range");
+	cr_assert_eq(obs_parse_value_line("-9223372036854775808 1", 22, &t, &v, &why), -EINVAL);
+	cr_assert_str_eq(why, "time out of range");
+}
+
+/* Fractions and exponents are exact decimal arithmetic, floored to ms. */
+Test(parse, fractional_and_exponent_timestamps_exact)
+{
+	static const struct { const char *ts; long long ms; } c[] = {
+		{ "1.5e3", 1500000 }, { "1.5E3", 1500000 }, { "15e2", 1500000 }, { "1500e-3", 1500 },
+		{ "1.234", 1234 }, { "1.2345", 1234 }, { "1.0005", 1000 }, { "-1.0005", -1001 },
+		{ "-1.5", -1500 }, { ".5", 500 }, { "5.", 5000 }, { "1e-3", 1 }, { "5e-4", 0 },
+		{ "-5e-4", -1 }, { "+2.5", 2500 }, { "1700000000.123456789", 1700000000123LL },
+		{ "1.700000000123e9", 1700000000123LL }, { "0.0", 0 }, { "0e999999", 0 },
+		{ "1700000000.000000000000000000000001", 1700000000000LL },
+		{ "-1700000000.000000000000000000000001", -1700000000001LL },
+	};
+	char line[128];
+	for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+		snprintf(line, sizeof line, "m 1 %s", c[i].ts);
+		cr_assert_eq(run(line, OBS_FMT_AUTO), 0, "'%s': %s", line, G.ne ? G.e[0].why : "");
+		cr_assert_eq(G.s[0].ts, c[i].ms, "'%s' -> %lld", line, G.s[0].ts);
+		snprintf(line, sizeof line, "a.b 1 %s", c[i].ts);    /* Graphite: seconds too */
+		cr_assert_eq(run(line, OBS_FMT_AUTO), 0, "'%s'", line);
+		cr_assert_eq(G.s[0].ts, c[i].ms, "'%s' -> %lld", line, G.s[0].ts);
+	}
+}
+
+/* OpenMetrics: a write holding a marker (# EOF, # UNIT, an OpenMetrics-only
+ * # TYPE, an exemplar, a *_created sample) has integer timestamps in seconds;
+ * any other write keeps Prometheus' integer milliseconds. */
+Test(parse, openmetrics_detected_per_write)
+{
+	static const struct { const char *text; long long ts; } c[] = {
+		{ "a_total 0 123\n", 123 },
+		{ "a_total 0 123\n# EOF\n", 123000 },
+		{ "a_total 0 123\n# EOF", 123000 },
+		{ "a_total 0 123\r\n# EOF\r\n", 123000 },
+		{ "# UNIT a seconds\na_total 0 123\n", 123000 },
+		{ "# TYPE a info\na_total 0 123\n", 123000 },
+		{ "# TYPE a stateset\na_total 0 123\n", 123000 },
+		{ "# TYPE a gaugehistogram\na_total 0 123\n", 123000 },
+		{ "# TYPE a unknown\na_total 0 123\n", 123000 },
+		{ "a_total 0 123 # {trace_id=\"x\"} 1\n", 123000 },
+		{ "a_total 0 123\na_created 1\n", 123000 },
+		{ "a_total 0 123\na_created{x=\"y\"} 1\n", 123000 },
+		/* not markers */
+		{ "# TYPE a counter\n# HELP a EOF\na_total 0 123\n", 123 },
+		{ "# TYPE a untyped\na_total 0 123\n", 123 },
+		{ "a_total{x=\" # {y\"} 0 123\n", 123 },
+		{ "a_total{x=\"a_created\"} 0 123\n", 123 },
+		{ "a_created_total 0 123\n", 123 },
+		{ "a_total 0 123 # comment\n", 123 },
+	};
+	for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+		cr_assert_eq(run(c[i].text, OBS_FMT_AUTO), 0, "case %zu: %s", i, G.ne ? G.e[0].why : "");
+		cr_assert_geq(G.ns, 1, "case %zu", i);
+		cr_assert_eq(G.s[0].ts, c[i].ts, "case %zu: %lld", i, G.s[0].ts);
+	}
+}
+
+/* OpenMetrics 1.0 exposition cases (written from the specification): each
+ * text must give exactly these samples (canonical series, value, time) and
+ * no rejected line. */
+Test(parse, openmetrics_conformance_table)
+{
+	static const struct {
+		const char *text;
+		int n;
+		const char *canon[4];
+		double v[4];
+		long long ts[4];
+	} c[] = {
+		/* counter with _total, _created, exemplar with and without timestamp */
+		{ "# TYPE foo counter\n# HELP foo Some \\\\ help \\n with \\\"escapes\\\"\n"
+		  "foo_total 17.0 1520879607.789 # {id=\"counter-test\"} 5\n"
+		  "foo_created 1520872607.123\n# EOF\n",
+		  2, { "foo_total", "foo_created" }, { 17, 1520872607.123 }, { 1520879607789LL, OBS_TS_NONE } },
+		{ "foo_total{a=\"b\"} 1 # {trace_id=\"KOO5S4vxi0o\"} 0.67 1520879602.043\n# EOF\n",
+		  1, { "foo_total{a=\"b\"}" }, { 1 }, { OBS_TS_NONE } },
+		/* gauge with NaN, +Inf, -Inf, negative zero; exponent timestamps */
+		{ "# TYPE g gauge\ng{x=\"1\"} NaN 1.5e3\ng{x=\"2\"} +Inf 15e2\ng{x=\"3\"} -Inf 0\n"
+		  "g{x=\"4\"} -0.0 -1\n# EOF\n",
+		  4, { "g{x=\"1\"}", "g{x=\"2\"}", "g{x=\"3\"}", "g{x=\"4\"}" }, { NAN, INFINITY, -INFINITY, 0 },
+		  { 1500000, 1500000, 0, -1000 } },
+		/* escapes in label values, unknown ones kept; empty label value = absent */
+		{ "m{a=\"q\\\"\\\\\\n\",b=\"\",c=\"\\z\\f\"} 1 1\n# EOF\n",
+		  1, { "m{a=\"q\\\"\\\\\\n\",c=\"\\\\z\\\\f\"}" }, { 1 }, { 1000 } },
+		/* histogram: le labels with +Inf and exponents */
+		{ "# TYPE h histogram\nh_bucket{le=\"0.01\"} 0\nh_bucket{le=\"1e+1\"} 2\n"
+		  "h_bucket{le=\"+Inf\"} 3\nh_count 3\n# EOF\n",
+		  4, { "h_bucket{le=\"0.01\"}", "h_bucket{le=\"1e+1\"}", "h_bucket{le=\"+Inf\"}", "h_count" },
+		  { 0, 2, 3, 3 }, { OBS_TS_NONE, OBS_TS_NONE, OBS_TS_NONE, OBS_TS_NONE } },
+		/* gaugehistogram, stateset, info */
+		{ "# TYPE gh gaugehistogram\ngh_bucket{le=\"+Inf\"} 4 10\ngh_gcount 4 10\ngh_gsum 2 10\n# EOF\n",
+		  3, { "gh_bucket{le=\"+Inf\"}", "gh_gcount", "gh_gsum" }, { 4, 4, 2 }, { 10000, 10000, 10000 } },
+		{ "# TYPE ss stateset\nss{ss=\"a\"} 1\nss{ss=\"b\"} 0\n# EOF\n",
+		  2, { "ss{ss=\"a\"}", "ss{ss=\"b\"}" }, { 1, 0 }, { OBS_TS_NONE, OBS_TS_NONE } },
+		{ "# TYPE build info\nbuild_info{version=\"1.0\",rev=\"\xe2\x9c\x93\"} 1\n# EOF\n",
+		  1, { "build_info{rev=\"\xe2\x9c\x93\",version=\"1.0\"}" }, { 1 }, { OBS_TS_NONE } },
+		/* unit, summary with quantiles, integer values */
+		{ "# TYPE s_seconds summary\n# UNIT s_seconds seconds\ns_seconds{quantile=\"0.5\"} 1e-3\n"
+		  "s_seconds_sum 12 5\ns_seconds_count 7 5\n# EOF\n",
+		  3, { "s_seconds{quantile=\"0.5\"}", "s_seconds_sum", "s_seconds_count" }, { 1e-3, 12, 7 },
+		  { OBS_TS_NONE, 5000, 5000 } },
+		/* a series without a metric name (obsfs(7)), also with __name__ */
+		{ "{a=\"1\"} 2 3\n{__name__=\"n\",b=\"2\"} 4\n# EOF\n",
+		  2, { "{a=\"1\"}", "n{b=\"2\"}" }, { 2, 4 }, { 3000, OBS_TS_NONE } },
+	};
+	for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+		cr_assert_eq(run(c[i].text, OBS_FMT_AUTO), 0, "case %zu: %s: %s", i, G.ne ? G.e[0].line : "",
+			     G.ne ? G.e[0].why : "");
+		cr_assert_eq(G.ns, c[i].n, "case %zu: %d samples", i, G.ns);
+		for (int k = 0; k < c[i].n; k++) {
+			cr_assert_str_eq(G.s[k].canon, c[i].canon[k], "case %zu/%d", i, k);
+			if (isnan(c[i].v[k]))
+				cr_assert(isnan(G.s[k].value), "case %zu/%d", i, k);
+			else
+				cr_assert_eq(G.s[k].value, c[i].v[k], "case %zu/%d: %g", i, k, G.s[k].value);
+			cr_assert_eq(G.s[k].ts, c[i].ts[k], "case %zu/%d: %lld", i, k, G.s[k].ts);
+		}
+	}
 }
