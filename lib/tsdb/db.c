@@ -252,12 +252,7 @@ static int series_resolve(struct obs_db *db, struct obs_labels *labels, struct s
 	if (s)
 		goto done;
 	uint32_t n = atomic_load(&db->nseries);
-	if (!obs_labels_get(labels, "__name__")) {
-		rc = -EINVAL;
-		if (why)
-			*why = "series without a metric name";
-		goto done;
-	}
+	/* a series without a metric name (`{a="1"}`) is valid: obsfs(7) */
 	if (n >= db->o.max_series) {
 		rc = -EDQUOT;
 		if (why)
