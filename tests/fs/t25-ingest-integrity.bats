@@ -29,11 +29,13 @@ increasing() {
 }
 
 @test "untimed lines of interleaved series in one write are all kept (prom, influx, mixed)" {
-	printf 'ua 1\nub 1\nua 2\nub 2\nua 3\n' >"$MNT/ingest"
-	printf 'um f=1\num g=2\num f=3\num g=4\n' >"$MNT/ingest"
-	printf 'ux.y 1\nuz:5|g\nux.y 2\nuz:6|g\n' >"$MNT/ingest"
+	# one write(2) each (bash's printf writes line by line)
+	expect_eq "$(py_write "$MNT/ingest" "b'ua 1\nub 1\nua 2\nub 2\nua 3\n'")" "ok 25"
+	expect_eq "$(py_write "$MNT/ingest" "b'um f=1\num g=2\num f=3\num g=4\n'")" "ok 28"
+	expect_eq "$(py_write "$MNT/ingest" "b'ux.y 1\nuz:5|g\nux.y 2\nuz:6|g\n'")" "ok 28"
+	expect_eq "$(py_write "$MNT/metrics/ua" "b'4\n5\n6\n'")" "ok 6"
 	expect_file_eq "$MNT/errors" ""
-	expect_eq "$(cut -d' ' -f2 <"$MNT/metrics/ua" | tr '\n' ' ')" "1 2 3 "
+	expect_eq "$(cut -d' ' -f2 <"$MNT/metrics/ua" | tr '\n' ' ')" "1 2 3 4 5 6 "
 	expect_eq "$(cut -d' ' -f2 <"$MNT/metrics/ub" | tr '\n' ' ')" "1 2 "
 	expect_eq "$(cut -d' ' -f2 <"$MNT/metrics/um_f" | tr '\n' ' ')" "1 3 "
 	expect_eq "$(cut -d' ' -f2 <"$MNT/metrics/um_g" | tr '\n' ' ')" "2 4 "
