@@ -3,7 +3,8 @@
  * text. The first byte picks the format (AUTO, PROM, INFLUX, GRAPHITE,
  * STATSD); the rest is parsed as a buffer that is NOT NUL-terminated (an
  * exact-size heap copy, so ASan catches any read past n). Every sample must
- * carry a valid metric name, valid label names, UTF-8 label values without
+ * carry a valid metric name (or none, Prometheus `{a="1"} 1`), a timestamp
+ * that is absent or within OBS_TIME_VALID_MIN..MAX, valid label names, UTF-8 label values without
  * NUL, and a key of non-zero length; every byte handed out is read. Accepted
  * values must survive obs_num_format -> obs_num_parse bit-exactly. */
 #include <stdint.h>
@@ -12,6 +13,7 @@
 
 #include "core/labels.h"
 #include "core/num.h"
+#include "core/obstime.h"
 #include "ingest/parse.h"
 
 static int utf8_ok(const unsigned char *s, size_t n)
@@ -80,7 +82,12 @@ static int on_sample(void *ctx, const struct obs_sample_in *s)
 	struct obs_labels l;
 
 	(void)ctx;
-	if (!s->keylen || !obs_metric_name_valid(s->name, s->namelen))
+	/* a Prometheus line may have no metric name (`{a="1"} 1`) */
+	if (!s->keylen || (!(s->fmt == OBS_FMT_PROM && !s->namelen) &&
+			   !obs_metric_name_valid(s->name, s->namelen)))
+		abort();
+	/* a timestamp is absent or within the valid times */
+	if (s->ts_ms != OBS_TS_NONE && !obs_time_valid(s->ts_ms))
 		abort();
 	touch(s->key, s->keylen);
 	if (s->nlabels < 0 || s->nlabels >= OBS_MAX_LABELS)
