@@ -154,6 +154,35 @@ static int line_has_exemplar(struct obs_pctx *c, const char *ls, const char *le)
 	return r == PL_OK && c->s.exemplar;
 }
 
+/* `# TYPE foo counter` ([nm, ne) holds " foo ") whose next sample line is
+ * foo_total...: the OpenMetrics counter family (Prometheus text names the
+ * counter foo_total in its # TYPE line). from is the end of the TYPE line. */
+static int counter_family(const char *nm, const char *ne, const char *from, const char *e)
+{
+	const char *n = pc_skip_space(nm, ne), *q;
+	size_t len;
+
+	while (ne > n && (ne[-1] == ' ' || ne[-1] == '\t'))
+		ne--;
+	len = (size_t)(ne - n);
+	if (!len || (len > 6 && !memcmp(ne - 6, "_total", 6)))
+		return 0;
+	for (q = from; q < e;) {
+		const char *ls = pc_skip_space(q + (*q == '\n'), e), *nl;
+
+		if (ls == e)
+			return 0;
+		nl = memchr(ls, '\n', (size_t)(e - ls));
+		if (*ls != '#' && *ls != '\n' && *ls != '\r')
+			return (size_t)(e - ls) > len + 6 && !memcmp(ls, n, len) && !memcmp(ls + len, "_total", 6) &&
+			       (ls[len + 6] == ' ' || ls[len + 6] == '\t' || ls[len + 6] == '{');
+		if (!nl)
+			return 0;
+		q = nl;
+	}
+	return 0;
+}
+
 /* The OpenMetrics rule (see parse.h): does buf hold a marker? */
 static int is_openmetrics(struct obs_pctx *c, const char *buf, size_t n)
 {
@@ -185,6 +214,8 @@ static int is_openmetrics(struct obs_pctx *c, const char *buf, size_t n)
 				    (we - t == 8 && !memcmp(t, "stateset", 8)) ||
 				    (we - t == 14 && !memcmp(t, "gaugehistogram", 14)) ||
 				    (we - t == 7 && !memcmp(t, "unknown", 7)))
+					return 1;
+				if (we - t == 7 && !memcmp(t, "counter", 7) && counter_family(w + 4, t, le, e))
 					return 1;
 			}
 		} else if (h + 2 < le && h[1] == ' ' && h[2] == '{' && (h[-1] == ' ' || h[-1] == '\t')) {
