@@ -21,11 +21,11 @@
  * `# TYPE name info|stateset|gaugehistogram|unknown` line, a
  * `# TYPE foo counter` line whose next sample line is `foo_total...` (the
  * OpenMetrics counter family; Prometheus text names it foo_total), a sample
- * line with an exemplar (`... # {labels} value [ts]`), or a line whose first
- * token is a name ending in `_created`. Then every Prometheus-format
- * timestamp in it is seconds, integers too (`a_total 0 123` is 123 s);
- * otherwise integers are ms. A buffer without a '#' and without "_created"
- * costs one memchr and one memmem.
+ * line with an exemplar (`... # {labels} value [ts]`), or (in a buffer with
+ * a comment line) a line whose first token is a name ending in `_created`.
+ * Then every Prometheus-format timestamp in it is seconds, integers too
+ * (`a_total 0 123` is 123 s); otherwise integers are ms. A buffer without a
+ * '#' costs one memchr.
  *
  * Parsers are pure (no I/O, no allocation in the hot path): they call back
  * once per sample with pointers into the input (or into parser scratch that is

@@ -22,7 +22,8 @@
 
 /* Scan a quoted label value starting after the opening quote. On success
  * returns the closing quote and sets *esc; NULL with c->why on error. */
-static const char *scan_value(struct obs_pctx *c, const char *p, const char *e, int *esc)
+static inline __attribute__((always_inline)) const char *scan_value(struct obs_pctx *c, const char *p, const char *e,
+								   int *esc)
 {
 	for (;;) {
 		unsigned char ch;

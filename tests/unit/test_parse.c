@@ -709,8 +709,9 @@ Test(parse, openmetrics_detected_per_write)
 		{ "# TYPE a gaugehistogram\na_total 0 123\n", 123000 },
 		{ "# TYPE a unknown\na_total 0 123\n", 123000 },
 		{ "a_total 0 123 # {trace_id=\"x\"} 1\n", 123000 },
-		{ "a_total 0 123\na_created 1\n", 123000 },
-		{ "a_total 0 123\na_created{x=\"y\"} 1\n", 123000 },
+		{ "# TYPE a_total gauge\na_total 0 123\na_created 1\n", 123000 },
+		{ "# HELP a x\na_total 0 123\na_created{x=\"y\"} 1\n", 123000 },
+		{ "a_total 0 123\na_created 1\n", 123 },   /* no comment line: not looked for */
 		{ "# TYPE a counter\n# HELP a h\na_total 0 123\n", 123000 },
 		{ "# TYPE a counter\n\n  a_total{x=\"1\"} 0 123\n", 123000 },
 		/* not markers */
