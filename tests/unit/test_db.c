@@ -337,9 +337,14 @@ Test(db, lookup_create_any_order, .init = setup, .fini = teardown)
 	cr_assert_eq(obs_db_lookup(db, "a{b=", 4, &c, &why), -EINVAL);
 	cr_assert_not_null(why);
 	why = NULL;
-	cr_assert_eq(obs_db_create(db, "{job=\"x\"}", 9, &c, &why), -EINVAL);
+	cr_assert_eq(obs_db_create(db, "{}", 2, &c, &why), -EINVAL);
 	cr_assert_not_null(why);
 	cr_assert_eq(obs_db_series_count(db), 1);
+	/* a series without a metric name is valid (obsfs(7)) */
+	uint32_t nameless;
+	cr_assert_eq(obs_db_create(db, "{job=\"x\"}", 9, &nameless, &why), 0);
+	cr_assert_eq(id_of(db, "{job=\"x\"}"), nameless);
+	cr_assert_eq(obs_db_series_count(db), 2);
 	/* a different label set is a different series */
 	cr_assert_eq(obs_db_create(db, "http_requests{code=\"200\"}", 25, &c, &why), 0);
 	cr_assert_neq(c, a);
