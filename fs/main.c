@@ -31,9 +31,11 @@ struct cli {
 	char *retention_tier[3];
 	unsigned long max_series, max_series_per_metric, max_line, log_max_line, log_retention_bytes;
 	int show_help, show_version;
+	int allow_other;                 /* -o allow_other was given (passed on to libfuse) */
 };
 
 #define OPT(t, p) { t, offsetof(struct cli, p), 1 }
+#define KEY_ALLOW_OTHER 1
 static const struct fuse_opt cli_opts[] = {
 	OPT("ooo_window=%s", ooo_window),
 	OPT("sync_interval=%s", sync_interval),
@@ -54,12 +56,17 @@ static const struct fuse_opt cli_opts[] = {
 	OPT("--help", show_help),
 	OPT("-V", show_version),
 	OPT("--version", show_version),
+	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
 	FUSE_OPT_END
 };
 
 static int positional(void *data, const char *arg, int key, struct fuse_args *outargs)
 {
 	struct cli *c = data;
+	if (key == KEY_ALLOW_OTHER) {
+		c->allow_other = 1;
+		return 1;   /* libfuse needs it too */
+	}
 	if (key != FUSE_OPT_KEY_NONOPT)
 		return 1;
 	if (!c->datadir) {
@@ -107,38 +114,28 @@ static void report_failure(const char *msg)
 	fputs(msg, stderr);
 }
 
-/* Mount and run the multi-threaded loop until unmounted or signalled. */
-static int serve(struct fuse_args *args)
+/* Mount f and run the multi-threaded loop until unmounted or signalled. */
+static int serve(struct fuse *f, const struct fuse_cmdline_opts *fo)
 {
-	struct fuse_cmdline_opts fo;
-	if (fuse_parse_cmdline(args, &fo))
-		return 2;
 	int rc = 1;
-	struct fuse *f = fuse_new(args, &obsfs_ops, sizeof obsfs_ops, NULL);
-	if (!f)
-		goto out;
-	if (fuse_mount(f, fo.mountpoint))
-		goto destroy;
+	if (fuse_mount(f, fo->mountpoint))
+		return rc;
 	struct fuse_session *se = fuse_get_session(f);
 	if (fuse_set_signal_handlers(se))
 		goto unmount;
-	if (fo.singlethread) {
+	if (fo->singlethread) {
 		rc = fuse_loop(f) < 0 ? 1 : 0;
 	} else {
 		struct fuse_loop_config *cfg = fuse_loop_cfg_create();
-		fuse_loop_cfg_set_clone_fd(cfg, fo.clone_fd);
-		fuse_loop_cfg_set_idle_threads(cfg, fo.max_idle_threads > 0 && fo.max_idle_threads < 1000 ? fo.max_idle_threads : 10);
-		fuse_loop_cfg_set_max_threads(cfg, fo.max_threads > 0 && fo.max_threads < 1000 ? fo.max_threads : 16);
+		fuse_loop_cfg_set_clone_fd(cfg, fo->clone_fd);
+		fuse_loop_cfg_set_idle_threads(cfg, fo->max_idle_threads > 0 && fo->max_idle_threads < 1000 ? fo->max_idle_threads : 10);
+		fuse_loop_cfg_set_max_threads(cfg, fo->max_threads > 0 && fo->max_threads < 1000 ? fo->max_threads : 16);
 		rc = fuse_loop_mt(f, cfg) < 0 ? 1 : 0;   /* > 0: stopped by a signal, a clean exit */
 		fuse_loop_cfg_destroy(cfg);
 	}
 	fuse_remove_signal_handlers(se);
 unmount:
 	fuse_unmount(f);
-destroy:
-	fuse_destroy(f);
-out:
-	free(fo.mountpoint);
 	return rc;
 }
 
@@ -165,6 +162,8 @@ int main(int argc, char *argv[])
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct cli c = { 0 };
 	static struct obsfs fs;
+	struct fuse_cmdline_opts fo = { 0 };
+	struct fuse *fuse = NULL;
 	int rc = 0;
 	/* glibc gives every FUSE worker thread its own malloc arena; with many
 	 * short-lived threads that multiplies resident memory for nothing */
@@ -224,20 +223,45 @@ int main(int argc, char *argv[])
 	    parse_dur("retention_5m", c.retention_tier[1], &o.tier_retention_ms[1]) ||
 	    parse_dur("retention_1h", c.retention_tier[2], &o.tier_retention_ms[2]))
 		EXIT(2);
+	if (sync_ms < 0 || sync_ms > INT_MAX) {
+		fprintf(stderr, "obsfsd: invalid duration '%s' for sync_interval (at most %d ms)\n",
+			c.sync_interval, INT_MAX);
+		EXIT(2);
+	}
 	o.sync_interval_ms = (int)sync_ms;
 	if (c.max_series)
 		o.max_series = c.max_series;
 	if (c.max_series_per_metric)
 		o.max_series_per_metric = c.max_series_per_metric;
+	struct obs_logstore_opts lo = { 0 };
+	lo.max_line = c.log_max_line ? c.log_max_line : 64 * 1024;
+	lo.retention_bytes = c.log_retention_bytes;
+	lo.wal_sync_ms = o.sync_interval_ms;
+	if (parse_dur("log_retention", c.log_retention, &lo.retention_ms))
+		EXIT(2);
+
+	/* With allow_other the kernel checks the modes (0644 series, 0200
+	 * ingest and ctl, 0755 directories, all owned by the daemon's user):
+	 * other users may read, only the owner may write (obsfsd(8),
+	 * PERMISSIONS). The operations check the caller too (ops.c). */
+	if (c.allow_other)
+		fuse_opt_add_arg(&args, "-odefault_permissions");
+
+	/* Every option is checked before the data directory is touched: the
+	 * FUSE ones by building the file system object (nothing is mounted
+	 * yet), so an unknown option exits 2 without opening the store. */
+	if (fuse_parse_cmdline(&args, &fo))
+		EXIT(2);
+	fuse = fuse_new(&args, &obsfs_ops, sizeof obsfs_ops, NULL);
+	if (!fuse) {
+		fprintf(stderr, "obsfsd: invalid FUSE option (see above)\n");
+		EXIT(2);
+	}
 
 	/* Daemonize ourselves (not in libfuse) so that the engine's threads are
 	 * started in the process that serves, and the parent still reports a
 	 * failure to open the data directory or to mount. */
-	int foreground = 0;
-	for (int i = 1; i < args.argc; i++)
-		if (!strcmp(args.argv[i], "-f") || !strcmp(args.argv[i], "-d"))
-			foreground = 1;
-	if (!foreground) {
+	if (!fo.foreground) {
 		if (pipe(ready_pipe)) {
 			perror("obsfsd: pipe");
 			EXIT(1);
@@ -261,7 +285,6 @@ int main(int argc, char *argv[])
 		}
 		close(ready_pipe[0]);
 		setsid();
-		fuse_opt_add_arg(&args, "-f");
 	}
 
 	char err[512];
@@ -273,12 +296,6 @@ int main(int argc, char *argv[])
 		report_failure(msg);
 		EXIT(1);
 	}
-	struct obs_logstore_opts lo = { 0 };
-	lo.max_line = c.log_max_line ? c.log_max_line : 64 * 1024;
-	lo.retention_bytes = c.log_retention_bytes;
-	lo.wal_sync_ms = o.sync_interval_ms;
-	if (parse_dur("log_retention", c.log_retention, &lo.retention_ms))
-		EXIT(2);
 	char ldir[4096];
 	snprintf(ldir, sizeof ldir, "%s/logs", c.datadir);
 	rc = obs_logstore_open(ldir, &lo, &fs.logs);
@@ -295,8 +312,7 @@ int main(int argc, char *argv[])
 		(unsigned long long)st.series, (unsigned long long)st.samples_replayed,
 		(long long)(obs_time_now() - t0));
 
-	/* -o default_permissions is not forced: the mount belongs to its owner. */
-	rc = serve(&args);
+	rc = serve(fuse, &fo);
 	if (ready_pipe[1] >= 0) {   /* the mount failed before init ran */
 		if (write(ready_pipe[1], "obsfsd: mount failed\n", 21) < 0)
 			rc = 1;
@@ -305,6 +321,9 @@ int main(int argc, char *argv[])
 	obs_logstore_close(fs.logs);
 	obs_db_close(fs.db);
 out:
+	if (fuse)
+		fuse_destroy(fuse);
+	free(fo.mountpoint);
 	fuse_opt_free_args(&args);
 	char *strs[] = { c.ooo_window, c.sync_interval, c.time_fmt, c.sync, c.log_retention,
 			 c.block_span, c.retention, c.retention_tier[0], c.retention_tier[1],
