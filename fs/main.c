@@ -188,6 +188,7 @@ int main(int argc, char *argv[])
 	fs.sync_on_close = 1;
 	fs.mounted_ms = obs_time_now();
 	fs.owner = getuid();
+	fs.max_write = 1u << 20;
 	if (c.time_fmt) {
 		if (!strcmp(c.time_fmt, "epoch"))
 			fs.timefmt = OBS_TIME_EPOCH;

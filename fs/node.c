@@ -153,6 +153,20 @@ static int label_value_by_alias(const char *label, const char *name, size_t n, s
 	return a.found ? 0 : -ENOENT;
 }
 
+static int any_visit(void *ctx, const char *value, uint64_t count)
+{
+	*(int *)ctx = 1;
+	return 1;
+}
+
+/* Does some series carry label name? (labels/NAME exists only then) */
+static int label_used(const char *name)
+{
+	int found = 0;
+	obs_index_label_values(obs_db_index(obsfs->db), name, any_visit, &found);
+	return found;
+}
+
 /* ---- series and views ------------------------------------------------- */
 
 /* Split NAME@VIEW: the '@' must come after the label set's closing brace. */
@@ -389,6 +403,8 @@ int node_resolve(const char *path, struct node *nd)
 		if (obs_label_name_valid(rest, kl))
 			obs_buf_append(&nd->arg, rest, kl);
 		else if (!is_alias(rest, kl) || label_name_by_alias(rest, kl, &nd->arg))
+			return -ENOENT;
+		if (!label_used(nd->arg.data))
 			return -ENOENT;
 		if (!e || !e[1]) {
 			nd->kind = N_LABEL_DIR;

@@ -25,8 +25,9 @@ struct obsfs {
 	enum obs_time_fmt timefmt;       /* how reads print TIME (mount option time=) */
 	size_t max_line;                 /* longest accepted input line in bytes */
 	int sync_on_close;               /* fsync the WAL when a written file is closed */
+	size_t max_write;                /* bytes of one FUSE write request (set at init) */
 	int64_t mounted_ms;
-	uid_t owner;
+	uid_t owner;                     /* the only user (besides root) who may change anything */
 };
 
 extern struct obsfs *obsfs;          /* set once in main() before the loop starts */

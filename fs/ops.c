@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "core/fault.h"
 #include "core/labels.h"
 #include "logs/logstore.h"
 
@@ -27,6 +28,7 @@ struct ofile {
 	uint32_t next_id;          /* N_EXPORT: next series to render */
 	int rendered;
 	int64_t rendered_to;       /* N_SERIES: time of the last rendered sample */
+	uint64_t err_total;        /* N_ERRORS: rejections counted when last rendered */
 	struct obs_buf carry;      /* written bytes after the last newline */
 	int skipping;              /* dropping the rest of an over-long line */
 	size_t lines;              /* lines consumed so far (numbers in errors) */
@@ -34,7 +36,9 @@ struct ofile {
 	int journaled;             /* a carry of this file is in the journal */
 	size_t line_base;          /* lines before the buffer being appended to a log */
 	int wrote;
-	int pending_err;           /* error to report at close */
+	int pending_err;           /* input error of a cut-up write, reported at close */
+	int split;                 /* the last request was full: the next one may continue its write(2) */
+	uint64_t next_off;         /* where that continuation would start */
 	char source[160];
 };
 
@@ -49,6 +53,45 @@ static int is_dir(enum node_kind k)
 {
 	return k == N_ROOT || k == N_METRICS_DIR || k == N_SELECT_DIR || k == N_LABELS_DIR ||
 	       k == N_LABEL_DIR || k == N_LABEL_VALUE_DIR || k == N_LOGS_DIR;
+}
+
+/* Only the mount's owner (and root) change anything. With allow_other the
+ * kernel enforces the modes too (default_permissions is implied, main.c);
+ * this holds whatever the mount options. */
+static int may_change(void)
+{
+	struct fuse_context *cx = fuse_get_context();
+	if (!cx || cx->uid == obsfs->owner || cx->uid == 0)
+		return 0;
+	return -EACCES;
+}
+
+/* The errors text and the number of rejections it holds (taken together). */
+static int render_errors(struct obs_buf *out, uint64_t *total)
+{
+	struct obs_errlog *e = obs_db_errlog(obsfs->db);
+	size_t start = out->len;
+	for (;;) {
+		uint64_t t = obs_errlog_total(e);
+		int rc = obs_errlog_render(e, out);
+		if (rc || obs_errlog_total(e) == t) {
+			*total = t;
+			return rc;
+		}
+		out->len = start;   /* a rejection came in between: again */
+	}
+}
+
+/* Text of README, status and errors, as a read of a new handle serves it. */
+static int render_generated(enum node_kind k, struct obs_buf *out)
+{
+	uint64_t total;
+	switch (k) {
+	case N_README: return render_readme(out);
+	case N_STATUS: return render_status(out);
+	case N_ERRORS: return render_errors(out, &total);
+	default: return -EINVAL;
+	}
 }
 
 static int obs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
@@ -88,6 +131,21 @@ static int obs_getattr(const char *path, struct stat *st, struct fuse_file_info 
 		rc = obs_logstore_text_size(obsfs->logs, nd.arg.data, &size);
 		st->st_size = (off_t)size;
 		st->st_mtim.tv_sec = obs_time_now() / 1000;
+		break;
+	}
+	case N_README:
+	case N_STATUS:
+	case N_ERRORS: {
+		/* the length of the text a read returns now, so tail -f and
+		 * test -s work: status and errors change, README does not */
+		struct obs_buf t;
+		obs_buf_init(&t);
+		st->st_mode = S_IFREG | 0444;
+		rc = render_generated(nd.kind, &t);
+		st->st_size = (off_t)t.len;
+		if (nd.kind != N_README)
+			st->st_mtim.tv_sec = obs_time_now() / 1000;
+		obs_buf_release(&t);
 		break;
 	}
 	default:
@@ -252,6 +310,11 @@ static int open_node(const char *path, struct fuse_file_info *fi, struct ofile *
 		return -EISDIR;
 	if ((acc == O_WRONLY || acc == O_RDWR) && !writable(o->nd.kind))
 		return -EACCES;
+	if (acc == O_WRONLY || acc == O_RDWR) {
+		int rc = may_change();
+		if (rc)
+			return rc;
+	}
 	if ((acc == O_RDONLY || acc == O_RDWR) && !readable(o->nd.kind))
 		return -EACCES;
 	fi->direct_io = 1;
@@ -293,6 +356,9 @@ static int create_stream(const char *path, const char *name, struct fuse_file_in
 
 static int obs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
+	int rc = may_change();
+	if (rc)
+		return rc;
 	const char *p = path;
 	while (*p == '/')
 		p++;
@@ -308,7 +374,7 @@ static int obs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 		return -ENOMEM;
 	const char *why = NULL;
 	uint32_t id;
-	int rc = series_from_fname(name, strlen(name), &id, 1, &why);
+	rc = series_from_fname(name, strlen(name), &id, 1, &why);
 	if (rc) {
 		obs_errlog_add(obs_db_errlog(obsfs->db), obs_time_now(), "metrics", 0, name,
 			       strlen(name), why ? why : strerror(-rc));
@@ -350,15 +416,42 @@ static int ofile_render(struct ofile *o, off_t want_end)
 		o->rendered = 1;
 		return rc;
 	}
+	case N_ERRORS: {
+		/* grows by the rejections that came in since the last render
+		 * (each is one line, the newest last), so tail -f sees them */
+		if (!o->rendered) {
+			rc = render_errors(&o->content, &o->err_total);
+			o->rendered = 1;
+			return rc;
+		}
+		if ((off_t)o->content.len >= want_end || obs_errlog_total(obs_db_errlog(obsfs->db)) == o->err_total)
+			return 0;
+		struct obs_buf t;
+		obs_buf_init(&t);
+		uint64_t total;
+		rc = render_errors(&t, &total);
+		uint64_t fresh = total - o->err_total;
+		size_t at = t.len;
+		while (!rc && fresh && at > 0) {   /* start of the fresh lines */
+			const char *nl = at > 1 ? memrchr(t.data, '\n', at - 1) : NULL;
+			at = nl ? (size_t)(nl + 1 - t.data) : 0;
+			fresh--;
+		}
+		if (!rc)
+			rc = obs_buf_append(&o->content, t.data + at, t.len - at);
+		if (!rc)
+			o->err_total = total;
+		obs_buf_release(&t);
+		return rc;
+	}
 	default:
 		break;
 	}
 	if (o->rendered)
 		return 0;
 	switch (o->nd.kind) {
-	case N_README: rc = render_readme(&o->content); break;
-	case N_STATUS: rc = render_status(&o->content); break;
-	case N_ERRORS: rc = obs_errlog_render(obs_db_errlog(obsfs->db), &o->content); break;
+	case N_README:
+	case N_STATUS: rc = render_generated(o->nd.kind, &o->content); break;
 	case N_VIEW: rc = render_view(&o->nd, &o->content); break;
 	case N_LOG_VIEW: rc = render_log_view(o->nd.arg.data, &o->content); break;
 	default: rc = -EACCES; break;
@@ -467,6 +560,11 @@ static int consume(struct ofile *o, const char *p, size_t n)
 {
 	struct obs_ingest_result r = { 0 };
 	int rc = 0;
+	if (o->nd.kind == N_INGEST || o->nd.kind == N_SERIES) {
+		rc = obs_fault("fs.consume");   /* as if the WAL write had failed: nothing stored */
+		if (rc)
+			return rc;
+	}
 	size_t first = o->lines + 1;
 	for (const char *q = p, *e = p + n; (q = memchr(q, '\n', (size_t)(e - q))); q++)
 		o->lines++;
@@ -559,80 +657,179 @@ static void too_long(struct ofile *o, const char *a, size_t an, const char *b, s
 	obs_errlog_add(obs_db_errlog(obsfs->db), obs_time_now(), o->source, ++o->lines, head, k + m, why);
 }
 
+/* Errors of the input itself (a line refused, the others stored) against
+ * errors of storing it (nothing of that consume() was stored). */
+static int input_error(int e)
+{
+	return e == -EINVAL || e == -EDQUOT;
+}
+
+/* What one write request did: bytes taken (stored, refused, or carried),
+ * the worst input error among them, and the storage error that stopped it. */
+struct wres {
+	size_t done;
+	int lerr, serr;
+};
+
+static void wres_add(struct wres *w, int e)
+{
+	if (!e)
+		return;
+	if (input_error(e))
+		w->lerr = worst(w->lerr, e);
+	else
+		w->serr = e;
+}
+
 /* Feed complete lines [p, p + n) (n > 0, ending in '\n') to the consumer,
- * refusing each line longer than max_line. */
-static int feed(struct ofile *o, const char *p, size_t n)
+ * refusing each line longer than max_line. Stops at the first storage
+ * error; w->done grows by the bytes handled before it. */
+static void feed(struct ofile *o, const char *p, size_t n, struct wres *w)
 {
 	const char *run = p, *end = p + n;
-	int rc = 0;
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		if ((size_t)(nl - p) > obsfs->max_line) {
-			if (p > run)
-				rc = worst(rc, consume(o, run, (size_t)(p - run)));
+			if (p > run) {
+				size_t lines = o->lines;
+				wres_add(w, consume(o, run, (size_t)(p - run)));
+				if (w->serr) {
+					o->lines = lines;
+					return;
+				}
+				w->done += (size_t)(p - run);
+			}
 			too_long(o, p, (size_t)(nl - p), NULL, 0);
-			rc = worst(rc, -EINVAL);
+			wres_add(w, -EINVAL);
+			w->done += (size_t)(nl + 1 - p);
 			run = nl + 1;
 		}
 		p = nl + 1;
 	}
-	if (run < end)
-		rc = worst(rc, consume(o, run, (size_t)(end - run)));
-	return rc;
+	if (run < end) {
+		size_t lines = o->lines;
+		wres_add(w, consume(o, run, (size_t)(end - run)));
+		if (w->serr) {
+			o->lines = lines;
+			return;
+		}
+		w->done += (size_t)(end - run);
+	}
+}
+
+/* Does a request of size bytes fill a whole FUSE request? The kernel cuts
+ * a larger write(2) into requests of max_write bytes (less at most a page
+ * when the caller's buffer is not page-aligned). */
+static int full_request(size_t size)
+{
+	return size + 4096 > obsfs->max_write;
 }
 
 /* A write is cut into lines; the part after the last newline waits in carry
  * for the next write (or close). A line longer than max_line is refused, its
- * rest skipped up to the next newline, and the writer sees EINVAL. */
+ * rest skipped up to the next newline.
+ *
+ * Errors are reported so that no retry can store a line twice:
+ *  - a storage error (ENOSPC, EIO, ...) stops the request at the line that
+ *    could not be stored: write returns the bytes before it (a short count,
+ *    which the kernel passes on) or the error when there are none, and
+ *    nothing after that line is kept, not even as a partial line;
+ *  - an input error (EINVAL, EDQUOT: the line is refused, the others are
+ *    stored) fails a write that fits in one request; in a write the kernel
+ *    cut into several requests (this request is full, or continues a full
+ *    one) it would cut the write short after the refused request's good
+ *    lines were stored and stop the requests after it, so the request is
+ *    taken whole and the error is reported by close(2) instead. */
 static int obs_write(const char *path, const char *buf, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct ofile *o = (struct ofile *)(uintptr_t)fi->fh;
-	int rc = 0;
+	struct wres w = { 0, 0, 0 };
 	pthread_mutex_lock(&o->mu);
+	int split = o->split && (uint64_t)off == o->next_off;
 	o->wrote = 1;
 	const char *p = buf, *end = buf + size;
 	if (o->skipping) {
 		const char *nl = memchr(p, '\n', size);
-		rc = -EINVAL;   /* this write carries (the tail of) a refused line */
-		if (!nl)
+		wres_add(&w, -EINVAL);   /* this write carries (the tail of) a refused line */
+		if (!nl) {
+			w.done = size;
 			goto out;
+		}
 		o->skipping = 0;
 		p = nl + 1;
+		w.done = (size_t)(p - buf);
 	}
 	const char *last = p < end ? memrchr(p, '\n', (size_t)(end - p)) : NULL;
 	if (last) {
 		if (o->carry.len) {
 			/* the carried line ends in this write */
 			const char *nl = memchr(p, '\n', (size_t)(end - p));
-			if (o->carry.len + (size_t)(nl - p) > obsfs->max_line) {
-				too_long(o, o->carry.data, o->carry.len, p, (size_t)(nl - p));
-				rc = worst(rc, -EINVAL);
+			size_t had = o->carry.len;
+			if (had + (size_t)(nl - p) > obsfs->max_line) {
+				too_long(o, o->carry.data, had, p, (size_t)(nl - p));
+				wres_add(&w, -EINVAL);
 			} else if (obs_buf_append(&o->carry, p, (size_t)(nl - p) + 1)) {
-				rc = worst(rc, -ENOMEM);
+				wres_add(&w, -ENOMEM);
 			} else {
-				rc = worst(rc, consume(o, o->carry.data, o->carry.len));
+				size_t lines = o->lines;
+				wres_add(&w, consume(o, o->carry.data, o->carry.len));
+				if (w.serr)
+					o->lines = lines;
+			}
+			if (w.serr) {   /* not stored: the carry stays as it was */
+				o->carry.len = had;
+				goto out;
 			}
 			obs_buf_reset(&o->carry);
 			p = nl + 1;
+			w.done = (size_t)(p - buf);
 		}
-		if (p <= last)
-			rc = worst(rc, feed(o, p, (size_t)(last - p) + 1));
+		if (p <= last) {
+			feed(o, p, (size_t)(last - p) + 1, &w);
+			if (w.serr)
+				goto out;
+		}
 		p = last + 1;
+		w.done = (size_t)(p - buf);
 	}
 	if (p < end) {
-		if (o->carry.len + (size_t)(end - p) > obsfs->max_line) {
-			too_long(o, o->carry.data, o->carry.len, p, (size_t)(end - p));
+		size_t had = o->carry.len;
+		if (had + (size_t)(end - p) > obsfs->max_line) {
+			too_long(o, o->carry.data, had, p, (size_t)(end - p));
 			obs_buf_reset(&o->carry);
 			o->skipping = 1;
-			rc = worst(rc, -EINVAL);
+			wres_add(&w, -EINVAL);
+			w.done = size;
 		} else if (obs_buf_append(&o->carry, p, (size_t)(end - p))) {
-			rc = worst(rc, -ENOMEM);
+			wres_add(&w, -ENOMEM);
+		} else {
+			w.done = size;
 		}
 	}
-	rc = worst(rc, journal_carry(o));
-out:
+	int jr = journal_carry(o);
+	if (jr && w.done == size && !o->skipping && o->carry.len) {
+		/* the partial line could not be journaled: not taken */
+		size_t tail = (size_t)(end - p);
+		o->carry.len = o->carry.len > tail ? o->carry.len - tail : 0;
+		w.done -= tail;
+		journal_carry(o);
+	}
+	wres_add(&w, jr);
+out:;
+	int rc;
+	if (w.serr) {
+		rc = w.done ? (int)w.done : w.serr;
+		o->pending_err = worst(o->pending_err, w.lerr);
+	} else if (w.lerr && (split || full_request(size))) {
+		rc = (int)size;
+		o->pending_err = worst(o->pending_err, w.lerr);
+	} else {
+		rc = w.lerr ? w.lerr : (int)size;
+	}
+	o->split = !w.serr && full_request(size);
+	o->next_off = (uint64_t)off + (rc > 0 ? (uint64_t)rc : 0);
 	pthread_mutex_unlock(&o->mu);
-	return rc ? rc : (int)size;
+	return rc;
 }
 
 /* close(2): a last line without newline is a line; written files are synced. */
@@ -646,6 +843,8 @@ static int obs_flush(const char *path, struct fuse_file_info *fi)
 		obs_buf_reset(&o->carry);
 	}
 	rc = worst(rc, journal_carry(o));
+	rc = worst(rc, o->pending_err);   /* errors of a write the kernel cut up */
+	o->pending_err = 0;
 	o->skipping = 0;
 	if (o->wrote && obsfs->sync_on_close)
 		rc = worst(rc, o->nd.kind == N_LOG_STREAM ? obs_logstore_sync(obsfs->logs) : obs_db_sync(obsfs->db));
@@ -665,14 +864,17 @@ static int obs_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 	return sync_all();
 }
 
-/* O_TRUNC and truncate(2) never erase history: accepted and ignored. */
+/* O_TRUNC and truncate(2) never erase history: accepted and ignored on a
+ * writable file, EPERM on the others. */
 static int obs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 {
 	struct node nd;
 	node_init(&nd);
 	int rc = node_resolve(path, &nd);
 	if (!rc && !writable(nd.kind))
-		rc = -EACCES;
+		rc = is_dir(nd.kind) ? -EISDIR : -EPERM;
+	if (!rc)
+		rc = may_change();
 	node_release(&nd);
 	return rc;
 }
@@ -691,12 +893,68 @@ static int obs_unlink(const char *path)
 	struct node nd;
 	node_init(&nd);
 	int rc = node_resolve(path, &nd);
+	if (!rc)
+		rc = may_change();
 	if (!rc && nd.kind == N_LOG_STREAM)
 		rc = obs_logstore_remove(obsfs->logs, nd.arg.data);   /* a stream may be deleted */
 	else if (!rc)
 		rc = -EPERM;   /* series history goes by retention, not by rm */
 	node_release(&nd);
 	return rc;
+}
+
+/* What the tree refuses: its shape is the engine's (a series is created by
+ * writing it, a stream by creating it), names and modes are fixed. An
+ * existing name is EEXIST, a missing one ENOENT, anything else EPERM. */
+static int refuse(const char *path, int exist_err)
+{
+	struct node nd;
+	node_init(&nd);
+	int rc = node_resolve(path, &nd);
+	node_release(&nd);
+	if (!rc)
+		return exist_err;
+	return rc == -ENOENT && exist_err == -EEXIST ? -EPERM : rc;
+}
+
+static int obs_mkdir(const char *path, mode_t mode)
+{
+	return refuse(path, -EEXIST);
+}
+
+static int obs_mknod(const char *path, mode_t mode, dev_t dev)
+{
+	return refuse(path, -EEXIST);
+}
+
+static int obs_symlink(const char *target, const char *path)
+{
+	return refuse(path, -EEXIST) == -EEXIST ? -EEXIST : -EPERM;
+}
+
+static int obs_rmdir(const char *path)
+{
+	return refuse(path, -EPERM);
+}
+
+static int obs_rename(const char *from, const char *to, unsigned int flags)
+{
+	return refuse(from, -EPERM);
+}
+
+static int obs_link(const char *from, const char *to)
+{
+	return refuse(from, -EPERM);
+}
+
+static int obs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	return refuse(path, -EPERM);
+}
+
+static int obs_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
+{
+	return refuse(path, -EPERM);
 }
 
 static int obs_getxattr(const char *path, const char *name, char *value, size_t size)
@@ -761,6 +1019,7 @@ static void *obs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->hard_remove = 1;
 	cfg->nullpath_ok = 0;
 	conn->max_write = 1u << 20;
+	obsfs->max_write = conn->max_write;
 	conn->max_read = 0;
 	if (ready_pipe[1] >= 0) {
 		/* mounted: release the parent and detach from its terminal */
@@ -795,6 +1054,14 @@ const struct fuse_operations obsfs_ops = {
 	.truncate = obs_truncate,
 	.utimens = obs_utimens,
 	.unlink = obs_unlink,
+	.mkdir = obs_mkdir,
+	.mknod = obs_mknod,
+	.symlink = obs_symlink,
+	.rmdir = obs_rmdir,
+	.rename = obs_rename,
+	.link = obs_link,
+	.chmod = obs_chmod,
+	.chown = obs_chown,
 	.getxattr = obs_getxattr,
 	.listxattr = obs_listxattr,
 };
