@@ -94,6 +94,51 @@ static int render_generated(enum node_kind k, struct obs_buf *out)
 	}
 }
 
+/* The length of export's text now: as long to find as reading it, so the
+ * whole export's (the one ls -l shows) is remembered while the store holds
+ * the same series and samples. */
+static int export_size(const struct node *nd, uint64_t *size)
+{
+	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	static struct { int valid; uint64_t key[6], size; } memo[2];
+	struct obs_db_stats st;
+	obs_db_get_stats(obsfs->db, &st);
+	uint64_t key[6] = { st.series, st.samples, st.block_samples, st.samples_ingested,
+			    st.blocks_retired, st.compactions };
+	int whole = nd->from == INT64_MIN && nd->to == INT64_MAX;
+	int j = nd->json ? 1 : 0;
+	if (whole) {
+		pthread_mutex_lock(&mu);
+		int hit = memo[j].valid && !memcmp(memo[j].key, key, sizeof key);
+		*size = memo[j].size;
+		pthread_mutex_unlock(&mu);
+		if (hit)
+			return 0;
+	}
+	struct obs_buf t;
+	obs_buf_init(&t);
+	uint64_t total = 0;
+	int rc = 0;
+	uint32_t n = obs_db_series_count(obsfs->db);
+	for (uint32_t id = 0; id < n && !rc; id++) {
+		obs_buf_reset(&t);
+		rc = render_export_series(id, nd->from, nd->to, nd->json, &t);
+		total += t.len;
+	}
+	obs_buf_release(&t);
+	if (rc)
+		return rc;
+	*size = total;
+	if (whole) {
+		pthread_mutex_lock(&mu);
+		memo[j].valid = 1;
+		memcpy(memo[j].key, key, sizeof key);
+		memo[j].size = total;
+		pthread_mutex_unlock(&mu);
+	}
+	return 0;
+}
+
 static int obs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
 	struct node nd;
@@ -129,6 +174,14 @@ static int obs_getattr(const char *path, struct stat *st, struct fuse_file_info 
 		uint64_t size = 0;
 		st->st_mode = S_IFREG | 0644;
 		rc = obs_logstore_text_size(obsfs->logs, nd.arg.data, &size);
+		st->st_size = (off_t)size;
+		st->st_mtim.tv_sec = obs_time_now() / 1000;
+		break;
+	}
+	case N_EXPORT: {
+		uint64_t size = 0;
+		st->st_mode = S_IFREG | 0444;
+		rc = export_size(&nd, &size);
 		st->st_size = (off_t)size;
 		st->st_mtim.tv_sec = obs_time_now() / 1000;
 		break;

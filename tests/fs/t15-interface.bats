@@ -250,3 +250,21 @@ EOF
 	expect_eq "$(cut -d' ' -f2 "$MNT/metrics/a")" 1
 	expect_eq "$(ls "$MNT/metrics")" a
 }
+
+@test "export and export.jsonl report the length of their text, and it grows with the samples" {
+	local now
+	now=$(date +%s)
+	echo "e_a 1 ${now}000" >"$MNT/ingest"
+	local f s1 s2
+	for f in export export.jsonl; do
+		s1=$(stat -c %s "$MNT/$f")
+		expect_eq "$s1" "$(wc -c <"$MNT/$f")"
+		[ "$s1" -gt 0 ]
+	done
+	s1=$(stat -c %s "$MNT/export")
+	echo "e_b 2 ${now}000" >"$MNT/ingest"
+	s2=$(stat -c %s "$MNT/export")
+	expect_eq "$s2" "$(wc -c <"$MNT/export")"
+	[ "$s2" -gt "$s1" ]
+	expect_eq "$(stat -c %s "$MNT/export@-1h")" "$(wc -c <"$MNT/export@-1h")"
+}
