@@ -118,7 +118,7 @@ static void report_failure(const char *msg)
 static int serve(struct fuse *f, const struct fuse_cmdline_opts *fo)
 {
 	int rc = 1;
-	if (fuse_mount(f, fo->mountpoint))
+	if (obs_fault("fs.mount") || fuse_mount(f, fo->mountpoint))   /* tests: a mount that fails */
 		return rc;
 	struct fuse_session *se = fuse_get_session(f);
 	if (fuse_set_signal_handlers(se))

@@ -126,9 +126,17 @@ workload() {
 	expect_eq "${#lines[@]}" 1
 }
 
+@test "a missing mount point is refused before the data dir is touched" {
+	obs_stop
+	run "$OBSFSD" "$T/fresh" "$T/no/such/mountpoint"
+	expect_fail "bad mount point"
+	[ "$status" -eq 2 ]
+	[ ! -e "$T/fresh" ]
+}
+
 @test "a daemon that cannot mount exits non-zero and releases the data dir" {
 	obs_stop
-	run "$OBSFSD" "$DATA" "$T/no/such/mountpoint"
+	run env OBS_FAULT=fs.mount:0:EIO "$OBSFSD" "$DATA" "$MNT"
 	expect_fail "mount failed"
 	[ "$status" -eq 1 ]
 	obs_start
