@@ -1,0 +1,347 @@
+/* func_range.c — functions over range vectors: rate, increase, delta
+ * (Prometheus' extrapolation), irate, idelta, deriv, predict_linear,
+ * resets, changes, the *_over_time family and double_exponential_smoothing.
+ * Each window is (end - range, end] of one series. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "query/q.h"
+
+enum rfn {
+	R_RATE, R_INCREASE, R_DELTA, R_IRATE, R_IDELTA, R_DERIV, R_PREDICT, R_RESETS, R_CHANGES,
+	R_AVG, R_SUM, R_COUNT, R_MIN, R_MAX, R_LAST, R_FIRST, R_PRESENT, R_STDDEV, R_STDVAR,
+	R_QUANTILE, R_MAD, R_TS_MIN, R_TS_MAX, R_TS_FIRST, R_TS_LAST, R_DES,
+};
+
+static const struct { const char *name; enum rfn f; } rfns[] = {
+	{ "rate", R_RATE }, { "increase", R_INCREASE }, { "delta", R_DELTA }, { "irate", R_IRATE },
+	{ "idelta", R_IDELTA }, { "deriv", R_DERIV }, { "predict_linear", R_PREDICT },
+	{ "resets", R_RESETS }, { "changes", R_CHANGES }, { "avg_over_time", R_AVG },
+	{ "sum_over_time", R_SUM }, { "count_over_time", R_COUNT }, { "min_over_time", R_MIN },
+	{ "max_over_time", R_MAX }, { "last_over_time", R_LAST }, { "first_over_time", R_FIRST },
+	{ "present_over_time", R_PRESENT }, { "stddev_over_time", R_STDDEV },
+	{ "stdvar_over_time", R_STDVAR }, { "quantile_over_time", R_QUANTILE },
+	{ "mad_over_time", R_MAD }, { "ts_of_min_over_time", R_TS_MIN }, { "ts_of_max_over_time", R_TS_MAX },
+	{ "ts_of_first_over_time", R_TS_FIRST }, { "ts_of_last_over_time", R_TS_LAST },
+	{ "double_exponential_smoothing", R_DES },
+};
+
+static int extrapolate(const int64_t *t, const double *v, size_t n, int64_t rs, int64_t re, int counter,
+		       int is_rate, double *out)
+{
+	if (n < 2)
+		return 0;
+	double result = v[n - 1] - v[0];
+	if (counter) {
+		double prev = v[0];
+		for (size_t i = 1; i < n; i++) {
+			if (v[i] < prev)
+				result += prev;
+			prev = v[i];
+		}
+	}
+	double to_start = (double)(t[0] - rs) / 1000, to_end = (double)(re - t[n - 1]) / 1000;
+	double sampled = (double)(t[n - 1] - t[0]) / 1000;
+	double avg = sampled / (double)(n - 1);
+	double thr = avg * 1.1;
+	if (to_start >= thr)
+		to_start = avg / 2;
+	if (counter) {
+		double to_zero = to_start;
+		if (result > 0 && v[0] >= 0)
+			to_zero = sampled * (v[0] / result);
+		if (to_zero < to_start)
+			to_start = to_zero;
+	}
+	if (to_end >= thr)
+		to_end = avg / 2;
+	double factor = (sampled + to_start + to_end) / sampled;
+	if (is_rate)
+		factor /= (double)(re - rs) / 1000;
+	*out = result * factor;
+	return 1;
+}
+
+static void linreg(const int64_t *t, const double *v, size_t n, int64_t icept, double *slope, double *intercept)
+{
+	double cnt = 0, sx = 0, cx = 0, sy = 0, cy = 0, sxy = 0, cxy = 0, sx2 = 0, cx2 = 0;
+	double init = v[0];
+	int consty = 1;
+	for (size_t i = 0; i < n; i++) {
+		if (consty && i > 0 && v[i] != init)
+			consty = 0;
+		cnt += 1;
+		double x = (double)(t[i] - icept) / 1e3;
+		q_kahan_add(x, &sx, &cx);
+		q_kahan_add(v[i], &sy, &cy);
+		q_kahan_add(x * v[i], &sxy, &cxy);
+		q_kahan_add(x * x, &sx2, &cx2);
+	}
+	if (consty) {
+		if (isinf(init)) {
+			*slope = NAN;
+			*intercept = NAN;
+		} else {
+			*slope = 0;
+			*intercept = init;
+		}
+		return;
+	}
+	sx += cx;
+	sy += cy;
+	sxy += cxy;
+	sx2 += cx2;
+	double cov = sxy - sx * sy / cnt, var = sx2 - sx * sx / cnt;
+	*slope = cov / var;
+	*intercept = sy / cnt - *slope * sx / cnt;
+}
+
+static double med(double *tmp, const double *v, size_t n)
+{
+	memcpy(tmp, v, n * sizeof(double));
+	return q_quantile(0.5, tmp, n);
+}
+
+/* One window's value; 0 when the function gives no sample for it. */
+static int window_value(struct q_ev *ev, const struct q_node *n, enum rfn f, const int64_t *t, const double *v,
+			size_t cnt, int64_t wend, int64_t range, int64_t evt, double p1, double p2, double *tmp,
+			double *out)
+{
+	if (!cnt)
+		return 0;
+	switch (f) {
+	case R_RATE: return extrapolate(t, v, cnt, wend - range, wend, 1, 1, out);
+	case R_INCREASE: return extrapolate(t, v, cnt, wend - range, wend, 1, 0, out);
+	case R_DELTA: return extrapolate(t, v, cnt, wend - range, wend, 0, 0, out);
+	case R_IRATE: case R_IDELTA: {
+		if (cnt < 2)
+			return 0;
+		double a = v[cnt - 2], b = v[cnt - 1];
+		double r = (f == R_IRATE && b < a) ? b : b - a;
+		if (f == R_IRATE) {
+			int64_t dt = t[cnt - 1] - t[cnt - 2];
+			if (!dt)
+				return 0;
+			r /= (double)dt / 1000;
+		}
+		*out = r;
+		return 1;
+	}
+	case R_DERIV: {
+		if (cnt < 2)
+			return 0;
+		double s, i;
+		linreg(t, v, cnt, t[0], &s, &i);
+		*out = s;
+		return 1;
+	}
+	case R_PREDICT: {
+		if (cnt < 2)
+			return 0;
+		double s, i;
+		linreg(t, v, cnt, evt, &s, &i);
+		*out = s * p1 + i;
+		return 1;
+	}
+	case R_RESETS: case R_CHANGES: {
+		double c = 0;
+		for (size_t i = 1; i < cnt; i++) {
+			if (f == R_RESETS ? v[i] < v[i - 1] : !(v[i] == v[i - 1] || (isnan(v[i]) && isnan(v[i - 1]))))
+				c++;
+		}
+		*out = c;
+		return 1;
+	}
+	case R_AVG: {
+		double sum = v[0], c = 0, mean = 0, count = 1;
+		int inc = 0;
+		for (size_t i = 1; i < cnt; i++) {
+			count = (double)(i + 1);
+			if (!inc) {
+				double ns = sum, nc = c;
+				q_kahan_add(v[i], &ns, &nc);
+				if (!isinf(ns)) {
+					sum = ns;
+					c = nc;
+					continue;
+				}
+				inc = 1;
+				mean = sum / (count - 1);
+				c /= count - 1;
+			}
+			double q = (count - 1) / count;
+			double m = q * mean, cc = q * c;
+			q_kahan_add(v[i] / count, &m, &cc);
+			mean = m;
+			c = cc;
+		}
+		*out = inc ? mean + c : sum / count + c / count;
+		return 1;
+	}
+	case R_SUM: {
+		double s = 0, c = 0;
+		for (size_t i = 0; i < cnt; i++)
+			q_kahan_add(v[i], &s, &c);
+		*out = s + c;
+		return 1;
+	}
+	case R_COUNT: *out = (double)cnt; return 1;
+	case R_PRESENT: *out = 1; return 1;
+	case R_MIN: case R_MAX: {
+		double m = v[0];
+		for (size_t i = 1; i < cnt; i++)
+			if ((f == R_MIN ? v[i] < m : v[i] > m) || isnan(m))
+				m = v[i];
+		*out = m;
+		return 1;
+	}
+	case R_TS_MIN: case R_TS_MAX: {
+		double m = v[0];
+		int64_t mt = t[0];
+		for (size_t i = 1; i < cnt; i++)
+			if ((f == R_TS_MIN ? v[i] <= m : v[i] >= m) || isnan(m)) {
+				m = v[i];
+				mt = t[i];
+			}
+		*out = (double)mt / 1000;
+		return 1;
+	}
+	case R_LAST: *out = v[cnt - 1]; return 1;
+	case R_FIRST: *out = v[0]; return 1;
+	case R_TS_FIRST: *out = (double)t[0] / 1000; return 1;
+	case R_TS_LAST: *out = (double)t[cnt - 1] / 1000; return 1;
+	case R_STDDEV: case R_STDVAR: {
+		double count = 0, mean = 0, cm = 0, aux = 0, ca = 0;
+		for (size_t i = 0; i < cnt; i++) {
+			count++;
+			double d = v[i] - (mean + cm);
+			q_kahan_add(d / count, &mean, &cm);
+			q_kahan_add(d * (v[i] - (mean + cm)), &aux, &ca);
+		}
+		double var = (aux + ca) / count;
+		*out = f == R_STDDEV ? sqrt(var) : var;
+		return 1;
+	}
+	case R_QUANTILE:
+		memcpy(tmp, v, cnt * sizeof(double));
+		*out = q_quantile(p1, tmp, cnt);
+		return 1;
+	case R_MAD: {
+		double m = med(tmp, v, cnt);
+		for (size_t i = 0; i < cnt; i++)
+			tmp[i] = fabs(v[i] - m);
+		*out = q_quantile(0.5, tmp, cnt);
+		return 1;
+	}
+	case R_DES: {
+		if (cnt < 2)
+			return 0;
+		double s0 = 0, s1 = v[0], b = v[1] - v[0];
+		for (size_t i = 1; i < cnt; i++) {
+			double x = p1 * v[i];
+			if (i > 1)
+				b = p2 * (s1 - s0) + (1 - p2) * b;
+			double y = (1 - p1) * (s1 + b);
+			s0 = s1;
+			s1 = x + y;
+		}
+		*out = s1;
+		return 1;
+	}
+	}
+	(void)ev;
+	(void)n;
+	return 0;
+}
+
+static int ends_with(const char *s, const char *suf)
+{
+	size_t a = strlen(s), b = strlen(suf);
+	return a >= b && strcmp(s + a - b, suf) == 0;
+}
+
+int q_fn_range(struct q_ev *ev, const struct q_node *n, struct q_val *args, struct q_val *out)
+{
+	enum rfn f = R_RATE;
+	size_t k;
+	for (k = 0; k < sizeof(rfns) / sizeof(rfns[0]); k++)
+		if (strcmp(rfns[k].name, n->fn->name) == 0) {
+			f = rfns[k].f;
+			break;
+		}
+	if (k == sizeof(rfns) / sizeof(rfns[0]))
+		return q_errf(ev, -EINVAL, "function \"%s\" is not implemented", n->fn->name);
+	/* the range vector is the first argument, except for quantile_over_time */
+	size_t ri = f == R_QUANTILE ? 1 : 0;
+	struct q_rv *rv = &args[ri].rv;
+	const double *p1 = NULL, *p2 = NULL;
+	if (f == R_QUANTILE)
+		p1 = args[0].sc;
+	else if (f == R_PREDICT)
+		p1 = args[1].sc;
+	else if (f == R_DES) {
+		p1 = args[1].sc;
+		p2 = args[2].sc;
+		for (size_t i = 0; i < ev->nsteps; i++) {
+			if (p1[i] <= 0 || p1[i] >= 1)
+				return q_errf(ev, -EINVAL, "invalid smoothing factor. Expected: 0 < sf < 1, got: %f", p1[i]);
+			if (p2[i] <= 0 || p2[i] >= 1)
+				return q_errf(ev, -EINVAL, "invalid trend factor. Expected: 0 < tf < 1, got: %f", p2[i]);
+		}
+	}
+	size_t maxn = 0;
+	for (size_t s = 0; s < rv->n; s++)
+		if (rv->s[s].n > maxn)
+			maxn = rv->s[s].n;
+	double *tmp = malloc((maxn + 1) * sizeof(double));
+	if (!tmp)
+		return q_errf(ev, -ENOMEM, "out of memory");
+	out->type = VT_VECTOR;
+	int counter = f == R_RATE || f == R_INCREASE || f == R_IRATE;
+	int warned_q = 0;
+	int rc = 0;
+	for (size_t s = 0; s < rv->n && !rc; s++) {
+		struct q_raw *r = &rv->s[s];
+		struct q_ser *o = NULL;
+		if ((rc = q_check(ev)))
+			break;
+		for (size_t i = 0; i < ev->nsteps; i++) {
+			size_t lo, hi;
+			q_window(r, rv->wend[i], rv->range, &lo, &hi);
+			double val;
+			double a1 = p1 ? p1[i] : 0, a2 = p2 ? p2[i] : 0;
+			if (f == R_QUANTILE && (isnan(a1) || a1 < 0 || a1 > 1) && !warned_q && hi > lo) {
+				char g[32];
+				snprintf(g, sizeof(g), "%g", a1);
+				q_warnf(ev, n->args[0], "PromQL warning: quantile value should be between 0 and 1, got %s",
+					isnan(a1) ? "NaN" : g);
+				warned_q = 1;
+			}
+			if (f == R_PREDICT)
+				a1 = p1[i];
+			if (!window_value(ev, n, f, r->t + lo, r->v + lo, hi - lo, rv->wend[i], rv->range,
+					  rv->wend[i] + rv->off, a1, a2, tmp, &val))
+				continue;
+			if (!o) {
+				if (!(o = q_mat_add(ev, &out->m, &r->l, 0))) {
+					rc = -ENOMEM;
+					break;
+				}
+				o->dropname = n->fn->keeps_name ? r->dropname : 1;
+				if (counter) {
+					const char *nm = obs_labels_get(&r->l, "__name__");
+					if (nm && !ends_with(nm, "_total") && !ends_with(nm, "_sum") && !ends_with(nm, "_count") &&
+					    !ends_with(nm, "_bucket"))
+						q_warnf(ev, n->args[ri], "PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: \"%s\"", nm);
+				}
+			}
+			o->v[i] = val;
+			o->ok[i] = 1;
+		}
+	}
+	free(tmp);
+	return rc;
+}

@@ -1,0 +1,110 @@
+/* query.h — PromQL: parser and evaluator over an abstract store (libobs query).
+ *
+ * The engine evaluates float PromQL with Prometheus 3.x semantics: left-open
+ * range windows (t - range, t], a 5 minute lookback for instant vector
+ * selectors that excludes a sample at exactly t - 5m, staleness markers,
+ * delayed __name__ removal. Native histograms are not supported: a store
+ * reports them with -ENOTSUP and the query fails with a clear message.
+ *
+ * Nothing here prints; every function returns 0 or -errno, and a human
+ * message (Prometheus' wording where one exists) goes to the caller's buffer
+ * or to obs_query_result.err. */
+#ifndef OBS_QUERY_QUERY_H
+#define OBS_QUERY_QUERY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/labels.h"
+#include "index/matcher.h"
+
+/* ---- parsing ---------------------------------------------------------- */
+
+struct obs_query_expr;
+
+/* Parse an expression. On error returns -EINVAL (or -ENOMEM), writes
+ * "LINE:COL: message" to err and leaves *out NULL. */
+int obs_query_parse(const char *s, size_t n, struct obs_query_expr **out, char *err, size_t errlen);
+void obs_query_expr_free(struct obs_query_expr *e);   /* accepts NULL */
+/* Append the expression in canonical PromQL text (fully parenthesised
+ * binary operations, durations in Prometheus units). 0 or -ENOMEM. */
+int obs_query_expr_format(const struct obs_query_expr *e, struct obs_buf *out);
+/* Value type of the expression's result. */
+enum obs_query_vtype { OBS_QV_SCALAR, OBS_QV_STRING, OBS_QV_VECTOR, OBS_QV_MATRIX };
+enum obs_query_vtype obs_query_expr_type(const struct obs_query_expr *e);
+
+/* ---- the store -------------------------------------------------------- */
+
+/* The store hands out series through emit(): labels and samples with
+ * mint <= t <= maxt, in time order (the arrays are only read during the
+ * call). Stale markers are the NaN with bits OBS_QUERY_STALE_BITS.
+ * select() returns 0, the first non-zero result of emit, or -errno;
+ * -ENOTSUP means the selection touches native histograms. */
+typedef int (*obs_query_emit_fn)(void *ectx, const struct obs_labels *l,
+				 const int64_t *t, const double *v, size_t n);
+struct obs_query_store {
+	int (*select)(void *ctx, const struct obs_matcher *m, size_t nm,
+		      int64_t mint, int64_t maxt, obs_query_emit_fn emit, void *ectx);
+	void *ctx;
+};
+
+#define OBS_QUERY_STALE_BITS 0x7ff0000000000002ULL
+int obs_query_is_stale(double v);
+double obs_query_stale_nan(void);
+
+/* ---- evaluation ------------------------------------------------------- */
+
+struct obs_query_opts {
+	int64_t lookback_ms;      /* instant vector selectors look back this far (5 m) */
+	uint64_t max_samples;     /* samples held at once before failing (50,000,000) */
+	int64_t timeout_ms;       /* 0 = none (2 m) */
+};
+void obs_query_opts_default(struct obs_query_opts *o);
+
+struct obs_query_series {
+	struct obs_labels labels;
+	int64_t *t;
+	double *v;
+	size_t n;
+};
+
+/* The answer of a query. Instant vectors are series with one point each;
+ * range queries give a matrix with series sorted by labels; scalars are
+ * one series without labels (points at each step) and strings set str. */
+struct obs_query_result {
+	enum obs_query_vtype type;
+	struct obs_query_series *series;
+	size_t nseries;
+	char *str;
+	char **warnings;          /* "PromQL warning: ..." / "PromQL info: ..." */
+	size_t nwarnings;
+	char err[512];            /* set when the query failed */
+};
+void obs_query_result_release(struct obs_query_result *r);   /* accepts zeroed */
+
+/* Evaluate at one time (ms) / over [start, end] every step ms. Errors:
+ * -EINVAL parse or evaluation error, -E2BIG too many samples, -ETIMEDOUT,
+ * -ENOTSUP native histograms, -ENOMEM; res->err says what. res is always
+ * initialised, even on failure (release it). */
+int obs_query_instant(const struct obs_query_opts *o, const struct obs_query_store *st,
+		      const struct obs_query_expr *e, int64_t t, struct obs_query_result *res);
+int obs_query_range(const struct obs_query_opts *o, const struct obs_query_store *st,
+		    const struct obs_query_expr *e, int64_t start, int64_t end, int64_t step,
+		    struct obs_query_result *res);
+
+/* ---- an in-memory store (tests, obs-query test) ----------------------- */
+
+struct obs_query_mem;
+struct obs_query_mem *obs_query_mem_new(void);
+void obs_query_mem_free(struct obs_query_mem *m);   /* accepts NULL */
+void obs_query_mem_clear(struct obs_query_mem *m);
+/* Append a sample to the series with labels l (copied); samples of a series
+ * must come in time order (an older or equal one replaces/is refused: -EINVAL). */
+int obs_query_mem_add(struct obs_query_mem *m, const struct obs_labels *l, int64_t t, double v);
+/* Mark that series l holds a native histogram sample at t: selections
+ * touching it fail with -ENOTSUP. */
+int obs_query_mem_add_histogram(struct obs_query_mem *m, const struct obs_labels *l, int64_t t);
+struct obs_query_store obs_query_mem_store(struct obs_query_mem *m);
+
+#endif
