@@ -93,6 +93,22 @@ int obs_query_range(const struct obs_query_opts *o, const struct obs_query_store
 		    const struct obs_query_expr *e, int64_t start, int64_t end, int64_t step,
 		    struct obs_query_result *res);
 
+/* ---- series descriptions (promqltest, promtool) ---------------------- */
+
+struct obs_query_seqval {
+	double v;
+	int omitted;      /* "_": no sample */
+	int histogram;    /* a native histogram "{{...}}" (value not kept) */
+};
+
+/* Parse `name{l="v",...} VALUES` where VALUES use the expanding notation:
+ * `1 2 _ stale`, `a+bxN` / `a-bxN` (N+1 values, each the previous plus b),
+ * `axN` (N+1 copies), `_xN` (N omitted), `{{...}}` histograms. The labels
+ * part alone is fine (nvals 0). Labels may be quoted ("a.b"="x").
+ * *vals is malloc'd (free it). 0 or -EINVAL with err set. */
+int obs_query_parse_series_desc(const char *s, size_t n, struct obs_labels *l,
+				struct obs_query_seqval **vals, size_t *nvals, char *err, size_t errlen);
+
 /* ---- an in-memory store (tests, obs-query test) ----------------------- */
 
 struct obs_query_mem;
