@@ -75,7 +75,7 @@ static int parse_time(const char *s, size_t n, int64_t *ms)
 		return 0;
 	}
 	int64_t v;
-	if (obs_duration_parse(s, n, &v) != 0)
+	if (obs_query_parse_duration(s, n, &v) != 0 && obs_duration_parse(s, n, &v) != 0)
 		return -EINVAL;
 	*ms = neg ? -v : v;
 	return 0;

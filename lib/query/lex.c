@@ -78,6 +78,11 @@ int q_parse_duration(const char *s, size_t n, int64_t *ms)
 	return 0;
 }
 
+int obs_query_parse_duration(const char *s, size_t n, int64_t *ms)
+{
+	return q_parse_duration(s, n, ms);
+}
+
 /* Length of a duration starting at s (digits then a unit, repeated), 0 if none. */
 static size_t dur_len(const char *s, size_t n)
 {
@@ -93,7 +98,7 @@ static size_t dur_len(const char *s, size_t n)
 		end = i;
 	}
 	/* a unit directly followed by an identifier char is no duration */
-	if (end && end < n && (is_ident_char((unsigned char)s[end]) || s[end] == '.'))
+	if (end && end < n && (isalnum((unsigned char)s[end]) || s[end] == '_' || s[end] == '.'))
 		return 0;
 	return end;
 }
@@ -255,13 +260,13 @@ struct q_token q_lex(struct q_lexer *lx)
 		} else if (i == 3 && strncasecmp(r, "nan", 3) == 0) {
 			t.k = T_NUM;
 			t.num = NAN;
-		} else if (i == 3 && strncmp(r, "and", 3) == 0) {
+		} else if (i == 3 && strncasecmp(r, "and", 3) == 0) {
 			t.k = T_LAND;
-		} else if (i == 2 && strncmp(r, "or", 2) == 0) {
+		} else if (i == 2 && strncasecmp(r, "or", 2) == 0) {
 			t.k = T_LOR;
-		} else if (i == 6 && strncmp(r, "unless", 6) == 0) {
+		} else if (i == 6 && strncasecmp(r, "unless", 6) == 0) {
 			t.k = T_LUNLESS;
-		} else if (i == 5 && strncmp(r, "atan2", 5) == 0) {
+		} else if (i == 5 && strncasecmp(r, "atan2", 5) == 0) {
 			t.k = T_ATAN2;
 		}
 		return t;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "query/q.h"
 
@@ -66,7 +67,7 @@ static struct q_token *peek2(struct parser *p)
 static int is_word(const struct parser *p, const struct q_token *t, const char *w)
 {
 	size_t n = strlen(w);
-	return t->k == T_IDENT && t->len == n && memcmp(p->s + t->pos, w, n) == 0;
+	return t->k == T_IDENT && t->len == n && strncasecmp(p->s + t->pos, w, n) == 0;
 }
 
 static void unexpected(struct parser *p, const char *context)

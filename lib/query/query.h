@@ -93,6 +93,9 @@ int obs_query_range(const struct obs_query_opts *o, const struct obs_query_store
 		    const struct obs_query_expr *e, int64_t start, int64_t end, int64_t step,
 		    struct obs_query_result *res);
 
+/* A PromQL duration ("1h30m", "500ms", "0s") in ms. 0 or -EINVAL. */
+int obs_query_parse_duration(const char *s, size_t n, int64_t *ms);
+
 /* ---- series descriptions (promqltest, promtool) ---------------------- */
 
 struct obs_query_seqval {

@@ -50,14 +50,14 @@ static size_t quoted(const char *s, size_t n, size_t i, struct obs_buf *out)
 	return j + 1;
 }
 
-static int parse_number(const char *s, size_t n, size_t *used, double *v)
+static int parse_number(const char *s, size_t n, size_t *used, double *v, int hex)
 {
 	size_t i = 0;
 	if (i < n && (s[i] == '+' || s[i] == '-'))
 		i++;
 	if (n - i >= 3 && (strncasecmp(s + i, "inf", 3) == 0 || strncasecmp(s + i, "nan", 3) == 0)) {
 		i += 3;
-	} else if (n - i >= 2 && s[i] == '0' && (s[i + 1] == 'x' || s[i + 1] == 'X')) {
+	} else if (hex && n - i >= 2 && s[i] == '0' && (s[i + 1] == 'x' || s[i + 1] == 'X') && n - i > 2 && isxdigit((unsigned char)s[i + 2])) {
 		i += 2;
 		while (i < n && isxdigit((unsigned char)s[i]))
 			i++;
@@ -86,7 +86,7 @@ static int parse_number(const char *s, size_t n, size_t *used, double *v)
 	memcpy(tmp, s, i);
 	tmp[i] = 0;
 	char *end;
-	if (i > 2 && (tmp[i - 1] | 0x20) != 'f' && strchr(tmp, 'x')) {
+	if (hex && i > 2 && (tmp[i - 1] | 0x20) != 'f' && strchr(tmp, 'x')) {
 		int neg = tmp[0] == '-';
 		*v = (double)strtoull(tmp + (tmp[0] == '+' || tmp[0] == '-'), &end, 16);
 		if (neg)
@@ -165,7 +165,7 @@ static int parse_item(const char *s, size_t n, struct obs_query_seqval **v, size
 	if (n >= 5 && strncmp(s, "stale", 5) == 0) {
 		a = obs_query_stale_nan();
 		used = 5;
-	} else if (parse_number(s, n, &used, &a) != 0) {
+	} else if (parse_number(s, n, &used, &a, 0) != 0) {
 		return -EINVAL;
 	}
 	if (used == n)
@@ -174,7 +174,7 @@ static int parse_item(const char *s, size_t n, struct obs_query_seqval **v, size
 	int step = 0;
 	if (s[i] == '+' || s[i] == '-') {
 		size_t u2;
-		if (parse_number(s + i, n - i, &u2, &b) != 0)
+		if (parse_number(s + i, n - i, &u2, &b, 0) != 0)
 			return -EINVAL;
 		i += u2;
 		step = 1;
