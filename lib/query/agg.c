@@ -28,9 +28,12 @@ double q_kahan_add(double inc, double *sum, double *c)
 	return t;
 }
 
+/* Go's sort.Float64s order: NaN first */
 static int dcmp(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
+	if (isnan(x) || isnan(y))
+		return isnan(x) && isnan(y) ? 0 : isnan(x) ? -1 : 1;
 	return x < y ? -1 : x > y ? 1 : 0;
 }
 

@@ -188,7 +188,11 @@ static int fmt_series_list(struct obs_buf *b, const struct q_mat *m, const size_
 	for (size_t i = 0; i < n; i++) {
 		if (i)
 			rc |= obs_buf_puts(b, ", ");
-		rc |= q_labels_format(&m->s[idx[i]].l, b);
+		const struct obs_labels *l = &m->s[idx[i]].l;
+		rc |= obs_buf_putc(b, '{');
+		for (size_t j = 0; j < l->n; j++)
+			rc |= obs_buf_printf(b, "%s%s=\"%s\"", j ? ", " : "", l->v[j].name, l->v[j].value);
+		rc |= obs_buf_putc(b, '}');
 	}
 	return rc | obs_buf_putc(b, ']');
 }

@@ -124,8 +124,10 @@ static int fn_time(struct q_ev *ev, const struct q_node *n, struct q_val *args, 
 			v = M_PI;
 		else if (strcmp(nm, "min_of") == 0 || strcmp(nm, "max_of") == 0) {
 			v = args[0].sc[i];
-			for (size_t a = 1; a < n->nargs; a++)
-				v = nm[1] == 'i' ? fmin(v, args[a].sc[i]) : fmax(v, args[a].sc[i]);
+			for (size_t a = 1; a < n->nargs; a++) {
+				double x = args[a].sc[i];
+				v = isnan(v) || isnan(x) ? NAN : nm[1] == 'i' ? fmin(v, x) : fmax(v, x);
+			}
 		} else
 			v = NAN;
 		out->sc[i] = v;
@@ -234,11 +236,8 @@ static int absent_labels(const struct q_node *a, struct obs_labels *out)
 		a = a->a;
 	if (a && a->kind == N_MSEL)
 		a = a->a;
-	if (a && a->kind == N_SUBQ) {
-		a = a->a;
-		while (a && a->kind == N_PAREN)
-			a = a->a;
-	}
+	if (a && a->kind == N_SUBQ)
+		a = NULL;   /* Prometheus gives absent_over_time of a subquery no labels */
 	obs_labels_init(out);
 	if (!a || a->kind != N_VSEL)
 		return 0;

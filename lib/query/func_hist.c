@@ -130,12 +130,13 @@ static double bucket_fraction(double lower, double upper, struct bucket *b, size
 		if (!uset && lb >= upper) { ur = rank; uset = 1; }
 		if (lset && uset)
 			break;
+		int inf = isinf(lb) || isinf(ub);   /* no interpolation in an infinite bucket */
 		if (!lset && lb < lower && ub > lower) {
-			lr = rank + (b[i].count - rank) * (lower - lb) / (ub - lb);
+			lr = inf ? rank : rank + (b[i].count - rank) * (lower - lb) / (ub - lb);
 			lset = 1;
 		}
 		if (!uset && lb < upper && ub > upper) {
-			ur = rank + (b[i].count - rank) * (upper - lb) / (ub - lb);
+			ur = inf ? rank : rank + (b[i].count - rank) * (upper - lb) / (ub - lb);
 			uset = 1;
 		}
 		if (lset && uset)
@@ -191,7 +192,7 @@ int q_fn_hist(struct q_ev *ev, const struct q_node *n, struct q_val *args, struc
 		}
 		le[k] = b;
 		struct obs_labels l;
-		if (obs_labels_copy(&l, &in->s[k].l) != 0 || q_labels_drop(&l, &drop, 1) != 0) {
+		if (obs_labels_copy(&l, &in->s[k].l) != 0 || q_labels_drop(&l, &drop, 0) != 0) {
 			rc = q_errf(ev, -ENOMEM, "out of memory");
 			break;
 		}
@@ -232,6 +233,16 @@ int q_fn_hist(struct q_ev *ev, const struct q_node *n, struct q_val *args, struc
 	for (size_t k = 0; k < in->n; k++)
 		if (gid[k] != SIZE_MAX)
 			order[fill[gid[k]]++] = k;
+	for (size_t i = 0; i < ev->nsteps && mode != 2; i++)
+		for (size_t qi = 0; qi < nq; qi++) {
+			double q = mode == 0 ? args[0].sc[i] : args[2 + qi].sc[i];
+			if (isnan(q) || q < 0 || q > 1) {
+				char gq[32];
+				snprintf(gq, sizeof(gq), "%g", q);
+				q_warnf(ev, mode == 0 ? n->args[0] : n->args[2 + qi],
+					"PromQL warning: quantile value should be between 0 and 1, got %s", isnan(q) ? "NaN" : gq);
+			}
+		}
 	for (size_t i = 0; i < ev->nsteps && !rc; i++) {
 		for (size_t g = 0; g < ng && !rc; g++) {
 			size_t nb = 0;
@@ -253,12 +264,6 @@ int q_fn_hist(struct q_ev *ev, const struct q_node *n, struct q_val *args, struc
 					r = bucket_fraction(args[0].sc[i], args[1].sc[i], bk, nb);
 				} else {
 					double q = mode == 0 ? args[0].sc[i] : args[2 + qi].sc[i];
-					if (isnan(q) || q < 0 || q > 1) {
-						char gq[32];
-						snprintf(gq, sizeof(gq), "%g", q);
-						q_warnf(ev, mode == 0 ? n->args[0] : n->args[2 + qi],
-							"PromQL warning: quantile value should be between 0 and 1, got %s", isnan(q) ? "NaN" : gq);
-					}
 					struct bucket copy[nb];
 					memcpy(copy, bk, nb * sizeof(*bk));
 					r = bucket_quantile(q, copy, nb, &forced);
@@ -276,7 +281,11 @@ int q_fn_hist(struct q_ev *ev, const struct q_node *n, struct q_val *args, struc
 					}
 					if (mode == 1) {
 						char qs[64];
-						q_format_f(args[2 + qi].sc[i], qs, sizeof(qs));
+						double qv = args[2 + qi].sc[i];
+						if (qv == floor(qv) && fabs(qv) < 1e15)
+							snprintf(qs, sizeof(qs), "%.1f", qv);
+						else
+							q_format_f(qv, qs, sizeof(qs));
 						if (q_labels_set(&l, args[1].str, qs) != 0) {
 							obs_labels_release(&l);
 							rc = q_errf(ev, -ENOMEM, "out of memory");
@@ -289,6 +298,7 @@ int q_fn_hist(struct q_ev *ev, const struct q_node *n, struct q_val *args, struc
 						rc = -ENOMEM;
 						break;
 					}
+					s->dropname = 1;
 					outidx[oi] = out->m.n - 1;
 				}
 				out->m.s[outidx[oi]].v[i] = r;

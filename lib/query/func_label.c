@@ -77,8 +77,6 @@ static int fn_label_replace(struct q_ev *ev, struct q_val *args, struct q_val *o
 	const char *dst = args[1].str, *repl = args[2].str, *src = args[3].str, *regex = args[4].str;
 	if (!name_ok(dst))
 		return q_errf(ev, -EINVAL, "invalid destination label name in label_replace(): %s", dst);
-	if (!name_ok(src))
-		return q_errf(ev, -EINVAL, "invalid source label name in label_replace(): %s", src);
 	struct obs_buf pat, res;
 	obs_buf_init(&pat);
 	obs_buf_init(&res);
@@ -242,8 +240,7 @@ int q_fn_sort(struct q_ev *ev, const struct q_node *n, struct q_val *args, struc
 		out->m.s[k].t = NULL;
 	}
 	if (ev->qstep) {
-		if (c.mode < 2)
-			q_warnf(ev, n, "PromQL warning: sort is ineffective for range queries since results are always ordered by labels");
+		q_warnf(ev, n, "PromQL warning: sort is ineffective for range queries since results are always ordered by labels");
 		return 0;
 	}
 	g_sort = &c;

@@ -323,7 +323,7 @@ int q_fn_range(struct q_ev *ev, const struct q_node *n, struct q_val *args, stru
 			if (f == R_PREDICT)
 				a1 = p1[i];
 			if (!window_value(ev, n, f, r->t + lo, r->v + lo, hi - lo, rv->wend[i], rv->range,
-					  rv->wend[i] + rv->off, a1, a2, tmp, &val))
+					  q_ts(ev, i), a1, a2, tmp, &val))
 				continue;
 			if (!o) {
 				if (!(o = q_mat_add(ev, &out->m, &r->l, 0))) {

@@ -225,7 +225,7 @@ struct q_token q_lex(struct q_lexer *lx)
 			lx->p += dl;
 			return t;
 		}
-		if (!nl || (nl < rest && (is_ident_char((unsigned char)r[nl]) || r[nl] == '.'))) {
+		if (!nl || (nl < rest && (isalnum((unsigned char)r[nl]) || r[nl] == '_' || r[nl] == '.'))) {
 			size_t e = nl;
 			while (e < rest && (is_ident_char((unsigned char)r[e]) || r[e] == '.'))
 				e++;
@@ -303,6 +303,7 @@ int q_unquote(const char *s, size_t n, struct obs_buf *out, const char **why)
 	obs_buf_reset(out);
 	if (obs_buf_reserve(out, n) != 0)
 		return -ENOMEM;
+	out->data[0] = 0;
 	if (n < 2 || s[0] != s[n - 1]) {
 		*why = "bad quoting";
 		return -EINVAL;

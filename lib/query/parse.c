@@ -404,8 +404,14 @@ static int parse_duration(struct parser *p, struct q_dur *d, int full, int allow
 			neg = p->cur.k == T_SUB;
 			advance(p);
 		}
-		if (p->cur.k == T_NUM || p->cur.k == T_DUR || p->cur.k == T_LPAREN ||
-		    (p->cur.k == T_IDENT && peek2(p)->k == T_LPAREN)) {
+		if (p->cur.k == T_NUM || p->cur.k == T_DUR) {
+			e = node(p, N_NUM, p->cur.pos);
+			if (e) {
+				e->type = VT_SCALAR;
+				e->num = p->cur.k == T_NUM ? p->cur.num : (double)p->cur.dur / 1000.0;
+			}
+			advance(p);
+		} else if (p->cur.k == T_LPAREN || (p->cur.k == T_IDENT && peek2(p)->k == T_LPAREN)) {
 			e = parse_expr(p, 100);   /* a primary only */
 		} else {
 			unexpected(p, what);
