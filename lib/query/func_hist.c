@@ -130,13 +130,13 @@ static double bucket_fraction(double lower, double upper, struct bucket *b, size
 		if (!uset && lb >= upper) { ur = rank; uset = 1; }
 		if (lset && uset)
 			break;
-		int inf = isinf(lb) || isinf(ub);   /* no interpolation in an infinite bucket */
+		/* an infinite bucket contributes nothing between its finite bound and the value */
 		if (!lset && lb < lower && ub > lower) {
-			lr = inf ? rank : rank + (b[i].count - rank) * (lower - lb) / (ub - lb);
+			lr = isinf(lb) ? b[i].count : isinf(ub) ? rank : rank + (b[i].count - rank) * (lower - lb) / (ub - lb);
 			lset = 1;
 		}
 		if (!uset && lb < upper && ub > upper) {
-			ur = inf ? rank : rank + (b[i].count - rank) * (upper - lb) / (ub - lb);
+			ur = isinf(lb) ? b[i].count : isinf(ub) ? rank : rank + (b[i].count - rank) * (upper - lb) / (ub - lb);
 			uset = 1;
 		}
 		if (lset && uset)
@@ -198,6 +198,7 @@ int q_fn_hist(struct q_ev *ev, const struct q_node *n, struct q_val *args, struc
 		}
 		obs_buf_reset(&key);
 		q_labels_key(&l, NULL, 0, &key);
+		obs_buf_puts(&key, mn ? mn : "");
 		uint64_t h = obs_strmap_hash(key.data ? key.data : "", key.len);
 		size_t g = (size_t)(uintptr_t)obs_strmap_get(map, h, key.data ? key.data : "", key.len);
 		if (!g) {

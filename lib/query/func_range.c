@@ -230,6 +230,11 @@ static int window_value(struct q_ev *ev, const struct q_node *n, enum rfn f, con
 		*out = q_quantile(p1, tmp, cnt);
 		return 1;
 	case R_MAD: {
+		for (size_t i = 0; i < cnt; i++)
+			if (isnan(v[i])) {
+				*out = NAN;
+				return 1;
+			}
 		double m = med(tmp, v, cnt);
 		for (size_t i = 0; i < cnt; i++)
 			tmp[i] = fabs(v[i] - m);
