@@ -9,6 +9,7 @@
 #   make bench      benchmarks against the peers (not part of make test)
 #   make crash      kill -9 rounds under a mixed workload, nothing acknowledged may be
 #                   lost (not part of make test; ROUNDS=100 SEED=...)
+#   make conformance  Prometheus' PromQL test files (../shared/conformance/promql) through obs-query test
 #   make lint       mandoc -Tlint on the man pages
 #   make install    PREFIX=/usr/local DESTDIR=
 
@@ -44,7 +45,7 @@ UNITS     := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 BINS := $(BUILD)/bin/obsfsd $(TOOLS)
 
-.PHONY: all run stop test unit asan fuzz bench crash lint install deps test-deps san-deps clean
+.PHONY: all run stop test unit asan fuzz bench crash conformance lint install deps test-deps san-deps clean
 all: $(BINS)
 
 $(BUILD)/%.o: %.c
@@ -120,6 +121,12 @@ bench: all
 
 crash: all
 	@python3 tests/crash/crash.py $(BUILD)
+
+CONFORMANCE_DIR ?= ../shared/conformance/promql
+conformance: all
+	@if ls $(CONFORMANCE_DIR)/*.test >/dev/null 2>&1; then \
+	  $(BUILD)/bin/obs-query test $(CONFORMANCE_DIR)/*.test; \
+	else echo "conformance: no PromQL test files in $(CONFORMANCE_DIR) (they are kept out of the repository)"; fi
 
 lint:
 	@mandoc -Tlint -W warning man/*.[0-9]
