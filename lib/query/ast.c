@@ -166,14 +166,24 @@ static int put_selector(struct obs_buf *o, const struct q_node *n)
 	static const char *const ops[] = { "=", "!=", "=~", "!~" };
 	int rc = 0;
 	size_t shown = 0;
-	if (n->name)
+	int quoted_name = n->name && !obs_metric_name_valid(n->name, strlen(n->name));
+	if (n->name && !quoted_name)
 		rc |= obs_buf_puts(o, n->name);
+	if (quoted_name) {
+		rc |= obs_buf_putc(o, '{');
+		rc |= put_str(o, n->name);
+		shown++;
+	}
 	for (size_t i = 0; i < n->nm; i++) {
 		const struct obs_matcher *m = &n->m[i];
 		if (n->name && m->op == OBS_MATCH_EQ && strcmp(m->name, "__name__") == 0 && strcmp(m->value, n->name) == 0)
 			continue;
 		rc |= obs_buf_puts(o, shown++ ? ", " : "{");
-		rc |= obs_buf_printf(o, "%s%s", m->name, ops[m->op]);
+		if (obs_label_name_valid(m->name, strlen(m->name)))
+			rc |= obs_buf_puts(o, m->name);
+		else
+			rc |= put_str(o, m->name);
+		rc |= obs_buf_puts(o, ops[m->op]);
 		rc |= put_str(o, m->value);
 	}
 	if (shown)
@@ -215,6 +225,8 @@ int q_node_format(const struct q_node *n, struct obs_buf *o)
 		rc |= obs_buf_putc(o, ']');
 		return rc | put_mods(o, n);
 	case N_PAREN:
+		if (n->a->kind == N_BIN)   /* it prints its own parentheses */
+			return q_node_format(n->a, o);
 		rc |= obs_buf_putc(o, '(');
 		rc |= q_node_format(n->a, o);
 		return rc | obs_buf_putc(o, ')');

@@ -621,6 +621,8 @@ static int run(const struct obs_query_opts *o, const struct obs_query_store *st,
 	default:
 		break;
 	}
+	if (!instant && res->type != OBS_QV_STRING)
+		res->type = OBS_QV_MATRIX;   /* range queries answer a matrix, scalars as a series {} */
 	if (rc == -ENOMEM)
 		q_errf(&ev, rc, "out of memory");
 out:

@@ -70,8 +70,9 @@ struct obs_query_series {
 };
 
 /* The answer of a query. Instant vectors are series with one point each;
- * range queries give a matrix with series sorted by labels; scalars are
- * one series without labels (points at each step) and strings set str. */
+ * range queries give a matrix (type OBS_QV_MATRIX) with series sorted by
+ * labels, a scalar expression as one series without labels; an instant
+ * scalar is one series without labels and one point; strings set str. */
 struct obs_query_result {
 	enum obs_query_vtype type;
 	struct obs_query_series *series;
