@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/num.h"
 #include "query/q.h"
@@ -140,8 +141,14 @@ static int put_str(struct obs_buf *o, const char *s)
 static int put_list(struct obs_buf *o, const struct q_strs *s)
 {
 	int rc = obs_buf_putc(o, '(');
-	for (size_t i = 0; i < s->n; i++)
-		rc |= obs_buf_printf(o, "%s%s", i ? ", " : "", s->v[i]);
+	for (size_t i = 0; i < s->n; i++) {
+		if (i)
+			rc |= obs_buf_puts(o, ", ");
+		if (obs_label_name_valid(s->v[i], strlen(s->v[i])))
+			rc |= obs_buf_puts(o, s->v[i]);
+		else
+			rc |= put_str(o, s->v[i]);
+	}
 	return rc | obs_buf_putc(o, ')');
 }
 
@@ -161,12 +168,24 @@ static int put_mods(struct obs_buf *o, const struct q_node *n)
 	return rc;
 }
 
+/* Would a bare metric name read back as something else? */
+static int reserved(const char *s)
+{
+	static const char *const kw[] = { "sum", "avg", "min", "max", "count", "stddev", "stdvar", "topk",
+		"bottomk", "quantile", "count_values", "group", "limitk", "limit_ratio", "by", "without", "on",
+		"ignoring", "group_left", "group_right", "bool", "offset", "and", "or", "unless", "atan2", "inf", "nan" };
+	for (size_t i = 0; i < sizeof(kw) / sizeof(kw[0]); i++)
+		if (strcasecmp(s, kw[i]) == 0)
+			return 1;
+	return 0;
+}
+
 static int put_selector(struct obs_buf *o, const struct q_node *n)
 {
 	static const char *const ops[] = { "=", "!=", "=~", "!~" };
 	int rc = 0;
 	size_t shown = 0;
-	int quoted_name = n->name && !obs_metric_name_valid(n->name, strlen(n->name));
+	int quoted_name = n->name && (!obs_metric_name_valid(n->name, strlen(n->name)) || reserved(n->name));
 	if (n->name && !quoted_name)
 		rc |= obs_buf_puts(o, n->name);
 	if (quoted_name) {
@@ -200,7 +219,7 @@ int q_node_format(const struct q_node *n, struct obs_buf *o)
 	switch (n->kind) {
 	case N_NUM:
 		if (isinf(n->num))
-			return obs_buf_puts(o, n->num > 0 ? "+Inf" : "-Inf");
+			return obs_buf_puts(o, n->num > 0 ? "Inf" : "-Inf");
 		if (isnan(n->num))
 			return obs_buf_puts(o, "NaN");
 		obs_num_format(n->num, num);

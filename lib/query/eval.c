@@ -597,7 +597,7 @@ static int run(const struct obs_query_opts *o, const struct obs_query_store *st,
 					s->v[s->n++] = v.m.s[k].v[i];
 				}
 		}
-		if (!rc && !instant)
+		if (!rc && !instant && res->nseries > 1)
 			qsort(res->series, res->nseries, sizeof(*res->series), cmp_series);
 		break;
 	case VT_MATRIX:

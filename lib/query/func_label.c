@@ -243,6 +243,8 @@ int q_fn_sort(struct q_ev *ev, const struct q_node *n, struct q_val *args, struc
 		q_warnf(ev, n, "PromQL warning: sort is ineffective for range queries since results are always ordered by labels");
 		return 0;
 	}
+	if (out->m.n < 2)
+		return 0;
 	g_sort = &c;
 	qsort(out->m.s, out->m.n, sizeof(*out->m.s), sort_cmp);
 	g_sort = NULL;

@@ -62,7 +62,7 @@ Test(query_parse, literals)
 	same("1e3", "1000");
 	same(".5", "0.5");
 	same("2.", "2");
-	same("Inf", "+Inf");
+	same("Inf", "Inf");
 	same("-inF", "-Inf");
 	same("NaN", "NaN");
 	same("5m", "300");
