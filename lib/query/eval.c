@@ -7,11 +7,13 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "core/strmap.h"
 #include "query/q.h"
 
 int obs_query_is_stale(double v)
@@ -515,22 +517,42 @@ static int finish_vector(struct q_ev *ev, struct q_mat *m)
 	for (size_t k = 0; k < m->n; k++)
 		if (m->s[k].dropname && q_labels_del(&m->s[k].l, "__name__") != 0)
 			return q_errf(ev, -ENOMEM, "out of memory");
-	for (size_t k = 0; k < m->n; k++) {
-		for (size_t j = k + 1; j < m->n; j++) {
-			if (!q_labels_equal(&m->s[k].l, &m->s[j].l))
-				continue;
-			for (size_t i = 0; i < ev->nsteps; i++) {
-				if (!m->s[j].ok[i])
-					continue;
-				if (m->s[k].ok[i])
-					return q_errf(ev, -EINVAL, "vector cannot contain metrics with the same labelset");
-				m->s[k].ok[i] = 1;
-				m->s[k].v[i] = m->s[j].v[i];
-			}
-			memset(m->s[j].ok, 0, ev->nsteps);
+	if (m->n < 2)
+		return 0;
+	struct obs_strmap *seen = obs_strmap_new();
+	struct obs_buf key;
+	obs_buf_init(&key);
+	int rc = seen ? 0 : q_errf(ev, -ENOMEM, "out of memory");
+	for (size_t j = 0; j < m->n && !rc; j++) {
+		obs_buf_reset(&key);
+		const char *nm = obs_labels_get(&m->s[j].l, "__name__");
+		if (q_labels_key(&m->s[j].l, NULL, 0, &key) != 0 || obs_buf_puts(&key, nm ? nm : "") != 0) {
+			rc = q_errf(ev, -ENOMEM, "out of memory");
+			break;
 		}
+		uint64_t h = obs_strmap_hash(key.data, key.len);
+		size_t k = (size_t)(uintptr_t)obs_strmap_get(seen, h, key.data, key.len);
+		if (!k) {
+			if (obs_strmap_put(seen, h, key.data, key.len, (void *)(uintptr_t)(j + 1)) != 0)
+				rc = q_errf(ev, -ENOMEM, "out of memory");
+			continue;
+		}
+		struct q_ser *a = &m->s[k - 1], *b = &m->s[j];
+		for (size_t i = 0; i < ev->nsteps; i++) {
+			if (!b->ok[i])
+				continue;
+			if (a->ok[i]) {
+				rc = q_errf(ev, -EINVAL, "vector cannot contain metrics with the same labelset");
+				break;
+			}
+			a->ok[i] = 1;
+			a->v[i] = b->v[i];
+		}
+		memset(b->ok, 0, ev->nsteps);
 	}
-	return 0;
+	obs_buf_release(&key);
+	obs_strmap_free(seen);
+	return rc;
 }
 
 static int run(const struct obs_query_opts *o, const struct obs_query_store *st, const struct obs_query_expr *e,
