@@ -208,7 +208,7 @@ static int result_labels(const struct q_node *n, const struct q_ser *many, const
 	*dropname = cmp_filter ? many->dropname : 1;
 	if (n->card == CARD_ONE_ONE && n->has_matching) {
 		if (n->on)
-			rc = q_labels_keep(out, &n->mlabels, 1);
+			rc = q_labels_keep(out, &n->mlabels, 0);
 		else
 			rc = q_labels_drop(out, &n->mlabels, 0);
 	}

@@ -286,8 +286,7 @@ static int check_selector(struct parser *p, struct q_node *n)
 {
 	int nonempty = 0;
 	for (size_t i = 0; i < n->nm; i++) {
-		if (strcmp(n->m[i].name, "__name__") == 0 && n->m[i].op == OBS_MATCH_EQ && n->name &&
-		    strcmp(n->m[i].value, n->name) != 0 && i > 0) {
+		if (strcmp(n->m[i].name, "__name__") == 0 && n->name && n->name_outside && i > 0) {
 			perr(p, n->pos, "metric name must not be set twice: \"%s\" or \"%s\"", n->name, n->m[i].value);
 			return -1;
 		}
@@ -309,6 +308,7 @@ static struct q_node *parse_selector(struct parser *p)
 	n->type = VT_VECTOR;
 	if (p->cur.k == T_IDENT) {
 		n->name = dup_tok(p, &p->cur);
+		n->name_outside = 1;
 		n->end = p->cur.pos + p->cur.len;
 		if (!n->name || add_matcher(p, n, "__name__", OBS_MATCH_EQ, n->name, n->pos) != 0)
 			goto fail;

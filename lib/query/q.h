@@ -78,6 +78,7 @@ struct q_node {
 	char *str;                /* N_STR */
 	/* N_VSEL: selector; N_VSEL and N_SUBQ: offset and @ */
 	char *name;
+	int name_outside;         /* name written before the braces */
 	struct obs_matcher *m;
 	size_t nm;
 	struct q_dur offset;
