@@ -305,17 +305,25 @@ int q_fn_range(struct q_ev *ev, const struct q_node *n, struct q_val *args, stru
 	if (!tmp)
 		return q_errf(ev, -ENOMEM, "out of memory");
 	out->type = VT_VECTOR;
-	int counter = f == R_RATE || f == R_INCREASE || f == R_IRATE;
+	int counter = f == R_RATE || f == R_INCREASE;   /* Prometheus checks names for these two */
 	int warned_q = 0;
 	int rc = 0;
 	for (size_t s = 0; s < rv->n && !rc; s++) {
 		struct q_raw *r = &rv->s[s];
 		struct q_ser *o = NULL;
+		int chk = counter;
 		if ((rc = q_check(ev)))
 			break;
 		for (size_t i = 0; i < ev->nsteps; i++) {
 			size_t lo, hi;
 			q_window(r, rv->wend[i], rv->range, &lo, &hi);
+			if (chk && hi > lo) {
+				const char *nm = obs_labels_get(&r->l, "__name__");
+				if (nm && !ends_with(nm, "_total") && !ends_with(nm, "_sum") && !ends_with(nm, "_count") &&
+				    !ends_with(nm, "_bucket"))
+					q_warnf(ev, n->args[ri], "PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: \"%s\"", nm);
+				chk = 0;
+			}
 			double val;
 			double a1 = p1 ? p1[i] : 0, a2 = p2 ? p2[i] : 0;
 			if (f == R_QUANTILE && (isnan(a1) || a1 < 0 || a1 > 1) && !warned_q && hi > lo) {
@@ -336,12 +344,6 @@ int q_fn_range(struct q_ev *ev, const struct q_node *n, struct q_val *args, stru
 					break;
 				}
 				o->dropname = n->fn->keeps_name ? r->dropname : 1;
-				if (counter) {
-					const char *nm = obs_labels_get(&r->l, "__name__");
-					if (nm && !ends_with(nm, "_total") && !ends_with(nm, "_sum") && !ends_with(nm, "_count") &&
-					    !ends_with(nm, "_bucket"))
-						q_warnf(ev, n->args[ri], "PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: \"%s\"", nm);
-				}
 			}
 			o->v[i] = val;
 			o->ok[i] = 1;
