@@ -507,7 +507,7 @@ free_groups:
 	obs_strmap_free(map);
 	obs_buf_release(&key);
 done:
-	q_val_release(&in);
-	q_val_release(&par);
+	q_val_drop(ev, &in);
+	q_val_drop(ev, &par);
 	return rc;
 }

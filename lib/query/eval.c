@@ -47,6 +47,8 @@ static int64_t now_ms(void)
 
 int q_errf(struct q_ev *ev, int rc, const char *fmt, ...)
 {
+	if (ev->first_rc && !*ev->first_rc)
+		*ev->first_rc = rc;
 	if (ev->err && !ev->err[0]) {
 		va_list ap;
 		va_start(ap, fmt);
@@ -83,7 +85,7 @@ void q_warnf(struct q_ev *ev, const struct q_node *at, const char *fmt, ...)
 
 int q_check(struct q_ev *ev)
 {
-	if (!ev->deadline || (++ev->tick & 255))
+	if (!ev->deadline || (++ev->tick & 15))
 		return 0;
 	if (now_ms() > ev->deadline)
 		return q_errf(ev, -ETIMEDOUT, "query timed out in query execution");
@@ -140,13 +142,15 @@ static int vsel_emit(void *c, const struct obs_labels *l, const int64_t *t, cons
 	struct vsel_ctx *x = c;
 	struct q_ev *ev = x->ev;
 	int64_t lb = ev->o->lookback_ms;
-	size_t j = 0, points = 0;
+	size_t j = 0;
 	struct q_ser *s = NULL;
 	int rc = q_check(ev);
 	if (rc)
 		return rc;
 	for (size_t i = 0; i < ev->nsteps; i++) {
 		int64_t at = x->at[i];
+		if ((i & 4095) == 4095 && (rc = q_check(ev)) != 0)
+			return rc;
 		if (i && at < x->at[i - 1])
 			j = 0;
 		while (j < n && t[j] <= at)
@@ -164,9 +168,8 @@ static int vsel_emit(void *c, const struct obs_labels *l, const int64_t *t, cons
 		s->ok[i] = 1;
 		if (s->t)
 			s->t[i] = t[j - 1];
-		points++;
 	}
-	return q_account(ev, points);
+	return 0;
 }
 
 static int store_err(struct q_ev *ev, int rc)
@@ -352,10 +355,10 @@ static int eval_subq(struct q_ev *ev, const struct q_node *n, struct q_val *out)
 		return q_errf(ev, -E2BIG, "query processing would load too many samples into memory in query execution");
 	struct q_val v = { 0 };
 	rc = q_eval(&in, n->a, &v);
-	ev->samples = in.samples;
 	ev->tick = in.tick;
 	if (rc) {
 		q_val_release(&v);
+		ev->samples = in.samples;
 		return rc;
 	}
 	for (size_t i = 0; i < v.m.n && !rc; i++) {
@@ -372,9 +375,12 @@ static int eval_subq(struct q_ev *ev, const struct q_node *n, struct q_val *out)
 				r->dropname = s->dropname;
 			}
 			rc = raw_push(ev, r, q_ts(&in, j), s->v[j]);
+			if (!rc)
+				rc = q_account(&in, 1);
 		}
 	}
-	q_val_release(&v);
+	q_val_drop(&in, &v);
+	ev->samples = in.samples;
 	return rc;
 }
 
@@ -459,8 +465,8 @@ int q_eval(struct q_ev *ev, const struct q_node *n, struct q_val *out)
 			rc = q_eval(ev, n->b, &b);
 		if (!rc)
 			rc = q_eval_bin(ev, n, &a, &b, out);
-		q_val_release(&a);
-		q_val_release(&b);
+		q_val_drop(ev, &a);
+		q_val_drop(ev, &b);
 		return rc;
 	}
 	}
@@ -570,6 +576,8 @@ static int run(const struct obs_query_opts *o, const struct obs_query_store *st,
 		.warn = &res->warnings, .nwarn = &res->nwarnings, .text = e->text, .sub_step = 60000,
 		.qstep = instant ? 0 : step,
 	};
+	int first_rc = 0;
+	ev.first_rc = &first_rc;
 	if (step <= 0 || end < start)
 		return q_errf(&ev, -EINVAL, "invalid query range: end before start or step not positive");
 	if ((end - start) / step > 11000)
@@ -649,6 +657,8 @@ static int run(const struct obs_query_opts *o, const struct obs_query_store *st,
 		q_errf(&ev, rc, "out of memory");
 out:
 	q_val_release(&v);
+	if (rc && first_rc)
+		rc = first_rc;
 	if (rc && !res->err[0])
 		snprintf(res->err, sizeof(res->err), "%s", strerror(-rc));
 	return rc;

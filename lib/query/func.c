@@ -389,6 +389,6 @@ int q_eval_call(struct q_ev *ev, const struct q_node *n, struct q_val *out)
 	if (!rc)
 		rc = n->fn->call(ev, n, args, out);
 	for (size_t i = 0; i < na; i++)
-		q_val_release(&args[i]);
+		q_val_drop(ev, &args[i]);
 	return rc;
 }

@@ -316,6 +316,8 @@ int q_fn_range(struct q_ev *ev, const struct q_node *n, struct q_val *args, stru
 			break;
 		for (size_t i = 0; i < ev->nsteps; i++) {
 			size_t lo, hi;
+			if ((i & 1023) == 1023 && (rc = q_check(ev)) != 0)
+				break;
 			q_window(r, rv->wend[i], rv->range, &lo, &hi);
 			if (chk && hi > lo) {
 				const char *nm = obs_labels_get(&r->l, "__name__");

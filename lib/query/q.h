@@ -176,6 +176,7 @@ struct q_ev {
 	size_t *nwarn;
 	const char *text;             /* the expression (annotation positions) */
 	int want_ts;                  /* selectors fill q_ser.t */
+	int *first_rc;                /* the code of the first error (its message is in err) */
 	int64_t sub_step;             /* default subquery step */
 	int64_t qstep;                /* the query's step (0 for instant queries) */
 };
@@ -189,6 +190,8 @@ int q_account(struct q_ev *ev, uint64_t samples);  /* sample limit */
 
 int q_eval(struct q_ev *ev, const struct q_node *n, struct q_val *out);
 void q_val_release(struct q_val *v);
+/* Release v and give its points back to the sample limit. */
+void q_val_drop(struct q_ev *ev, struct q_val *v);
 void q_mat_release(struct q_mat *m);
 void q_rv_release(struct q_rv *rv);
 /* Append a series with labels l (copied, or moved when own) and room for the steps. */

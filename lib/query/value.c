@@ -220,8 +220,20 @@ void q_val_release(struct q_val *v)
 	memset(v, 0, sizeof(*v));
 }
 
+void q_val_drop(struct q_ev *ev, struct q_val *v)
+{
+	uint64_t pts = (uint64_t)v->m.n * ev->nsteps;
+	for (size_t i = 0; i < v->rv.n; i++)
+		pts += v->rv.s[i].n;
+	ev->samples = ev->samples > pts ? ev->samples - pts : 0;
+	q_val_release(v);
+}
+
+/* Every series of a step matrix holds nsteps points for the sample limit. */
 struct q_ser *q_mat_add(struct q_ev *ev, struct q_mat *m, const struct obs_labels *l, int own)
 {
+	if (q_account(ev, ev->nsteps ? ev->nsteps : 1) != 0)
+		return NULL;
 	if (m->n == m->cap) {
 		size_t nc = m->cap ? m->cap * 2 : 8;
 		struct q_ser *ns = realloc(m->s, nc * sizeof(*ns));

@@ -340,3 +340,18 @@ Test(query_eval, native_histograms_are_refused)
 	fails("sum({__name__=~\".+\"})", 60, -ENOTSUP, "native histograms are not supported");
 	near(one("fl", 60), 1);
 }
+
+Test(query_eval, limits_cover_intermediate_results)
+{
+	for (int i = 0; i < 20; i++) {
+		char d[64];
+		snprintf(d, sizeof(d), "w{i=\"%d\"} 0+1x60", i);
+		load(d, 60);
+	}
+	/* a fine subquery holds 20 series x 36001 points */
+	opts.max_samples = 100000;
+	fails("max_over_time(w[10h:1s])", 3600, -E2BIG, "too many samples");
+	opts.max_samples = 0;
+	opts.timeout_ms = 1;
+	fails("max_over_time(sum(rate(w[5m]))[10d:1s])", 3600, -ETIMEDOUT, "query timed out in query execution");
+}
