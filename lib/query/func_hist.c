@@ -167,12 +167,12 @@ int q_fn_hist(struct q_ev *ev, const struct q_node *n, struct q_val *args, struc
 	struct obs_labels *gl = calloc(in->n + 1, sizeof(*gl));
 	const char **gname = calloc(in->n + 1, sizeof(char *));
 	size_t *outidx = NULL;
-	struct bucket *bk = calloc(in->n + 1, sizeof(*bk));
+	struct bucket *bk = calloc(in->n + 1, sizeof(*bk)), *copy = calloc(in->n + 1, sizeof(*bk));
 	size_t *fill = calloc(in->n + 1, sizeof(size_t));
 	struct obs_buf key;
 	obs_buf_init(&key);
 	int rc = 0;
-	if (!map || !gid || !le || !gl || !gname || !bk || !fill) {
+	if (!map || !gid || !le || !gl || !gname || !bk || !copy || !fill) {
 		rc = q_errf(ev, -ENOMEM, "out of memory");
 		goto out;
 	}
@@ -257,22 +257,16 @@ int q_fn_hist(struct q_ev *ev, const struct q_node *n, struct q_val *args, struc
 			for (size_t qi = 0; qi < nq && !rc; qi++) {
 				double r;
 				int forced = 0;
-				struct bucket *tmp = bk;
-				if (nq > 1) {
-					tmp = bk + nb;   /* bk has room: copy to keep the input for the next q */
-				}
 				if (mode == 2) {
 					r = bucket_fraction(args[0].sc[i], args[1].sc[i], bk, nb);
 				} else {
 					double q = mode == 0 ? args[0].sc[i] : args[2 + qi].sc[i];
-					struct bucket copy[nb];
-					memcpy(copy, bk, nb * sizeof(*bk));
+					memcpy(copy, bk, nb * sizeof(*bk));   /* sorted in place: keep bk for the next q */
 					r = bucket_quantile(q, copy, nb, &forced);
 					if (forced)
 						q_warnf(ev, vnode, "PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name \"%s\"",
 							gname[g] ? gname[g] : "");
 				}
-				(void)tmp;
 				size_t oi = g * nq + qi;
 				if (outidx[oi] == SIZE_MAX) {
 					struct obs_labels l;
@@ -317,6 +311,7 @@ out:
 	free(gid);
 	free(le);
 	free(bk);
+	free(copy);
 	free(fill);
 	free(outidx);
 	obs_buf_release(&key);
