@@ -4,11 +4,14 @@
  * the sample limit and native histogram refusal. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/obstime.h"
+#include "query/dbstore.h"
 #include "query/query.h"
 
 static struct obs_query_mem *mem;
@@ -354,4 +357,56 @@ Test(query_eval, limits_cover_intermediate_results)
 	opts.max_samples = 0;
 	opts.timeout_ms = 1;
 	fails("max_over_time(sum(rate(w[5m]))[10d:1s])", 3600, -ETIMEDOUT, "query timed out in query execution");
+}
+
+static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
+{
+	(void)sb;
+	(void)flag;
+	(void)f;
+	return remove(p);
+}
+
+/* The same engine over the metrics db: index selection, head reads. */
+Test(query_eval, over_the_metrics_db)
+{
+	char dir[] = "/tmp/test_query_db.XXXXXX";
+	cr_assert_not_null(mkdtemp(dir));
+	struct obs_db_opts o;
+	obs_db_opts_default(&o);
+	o.check_interval_ms = 0;
+	o.block_span_ms = 0;
+	o.head_max_samples = 0;
+	o.sync_interval_ms = 0;
+	o.retention_ms = 0;
+	struct obs_db *db = NULL;
+	char err[256];
+	cr_assert_eq(obs_db_open(dir, &o, &db, err, sizeof(err)), 0, "%s", err);
+	int64_t t0 = (obs_time_now() / 3600000 - 2) * 3600000;
+	struct obs_buf in;
+	obs_buf_init(&in);
+	for (int i = 0; i <= 10; i++) {
+		obs_buf_printf(&in, "req_total{job=\"a\",code=\"200\"} %d %lld\n", i * 60, (long long)(t0 + i * 60000));
+		obs_buf_printf(&in, "req_total{job=\"a\",code=\"500\"} %d %lld\n", i * 6, (long long)(t0 + i * 60000));
+		obs_buf_printf(&in, "req_total{job=\"b\",code=\"200\"} %d %lld\n", i, (long long)(t0 + i * 60000));
+	}
+	struct obs_ingest_result r;
+	cr_assert_eq(obs_db_ingest(db, in.data, in.len, OBS_FMT_PROM, "test", 1, &r), 0);
+	cr_assert_eq(r.accepted, 33);
+	obs_buf_release(&in);
+	struct obs_query_store st = obs_query_db_store(db);
+	const char *q = "sum by (job) (rate(req_total{code=~\"2..|5..\"}[5m]))";
+	struct obs_query_expr *e;
+	cr_assert_eq(obs_query_parse(q, strlen(q), &e, err, sizeof(err)), 0, "%s", err);
+	struct obs_query_result res;
+	cr_assert_eq(obs_query_instant(&opts, &st, e, t0 + 600000, &res), 0, "%s", res.err);
+	cr_assert_eq(res.nseries, 2);
+	for (size_t i = 0; i < res.nseries; i++) {
+		const char *job = obs_labels_get(&res.series[i].labels, "job");
+		near(res.series[i].v[0], strcmp(job, "a") == 0 ? 1.1 : 1.0 / 60);
+	}
+	obs_query_result_release(&res);
+	obs_query_expr_free(e);
+	obs_db_close(db);
+	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
