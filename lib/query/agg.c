@@ -132,11 +132,10 @@ struct kctx {
 	size_t step;
 	int top;
 };
-static struct kctx *g_kctx;   /* qsort has no context argument in C11 */
-
-static int kcmp(const void *a, const void *b)
+/* qsort_r (glibc) keeps the engine reentrant: queries run in many threads */
+static int kcmp(const void *a, const void *b, void *ctx)
 {
-	const struct kctx *k = g_kctx;
+	const struct kctx *k = ctx;
 	double x = k->m->s[*(const size_t *)a].v[k->step], y = k->m->s[*(const size_t *)b].v[k->step];
 	/* NaN always sorts last */
 	if (isnan(x) || isnan(y))
@@ -216,9 +215,7 @@ static int eval_k(struct q_ev *ev, const struct q_node *n, const struct q_mat *i
 					take = (size_t)p;
 				if (n->op == A_TOPK || n->op == A_BOTTOMK) {
 					struct kctx kc = { .m = in, .step = i, .top = n->op == A_TOPK };
-					g_kctx = &kc;
-					qsort(v, cnt, sizeof(size_t), kcmp);
-					g_kctx = NULL;
+					qsort_r(v, cnt, sizeof(size_t), kcmp, &kc);
 				}
 			}
 			for (size_t j = 0; j < take; j++) {

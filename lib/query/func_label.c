@@ -198,12 +198,10 @@ struct sort_ctx {
 	struct q_val *args;
 	int mode;   /* 0 sort, 1 sort_desc, 2 by label, 3 by label desc */
 };
-static struct sort_ctx *g_sort;
-
-static int sort_cmp(const void *x, const void *y)
+static int sort_cmp(const void *x, const void *y, void *ctx)
 {
 	const struct q_ser *a = x, *b = y;
-	const struct sort_ctx *c = g_sort;
+	const struct sort_ctx *c = ctx;
 	if (c->mode < 2) {
 		double va = a->v[0], vb = b->v[0];
 		if (isnan(va) || isnan(vb))
@@ -245,8 +243,6 @@ int q_fn_sort(struct q_ev *ev, const struct q_node *n, struct q_val *args, struc
 	}
 	if (out->m.n < 2)
 		return 0;
-	g_sort = &c;
-	qsort(out->m.s, out->m.n, sizeof(*out->m.s), sort_cmp);
-	g_sort = NULL;
+	qsort_r(out->m.s, out->m.n, sizeof(*out->m.s), sort_cmp, &c);   /* glibc: reentrant */
 	return 0;
 }

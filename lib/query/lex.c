@@ -186,7 +186,7 @@ struct q_token q_lex(struct q_lexer *lx)
 	case '!':
 		if (rest > 1 && r[1] == '=') TWO(T_NEQ);
 		if (rest > 1 && r[1] == '~') TWO(T_NEQ_RE);
-		return lex_err(lx, p, "unexpected character after '!': %s", rest > 1 ? "'...'" : "end of input");
+		return lex_err(lx, p, "unexpected character after '!'%s", "");
 	case '<':
 		if (rest > 1 && r[1] == '=') TWO(T_LTE);
 		ONE(T_LSS);
