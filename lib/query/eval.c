@@ -111,7 +111,7 @@ int q_dur_eval(struct q_ev *ev, const struct q_dur *d, int64_t *ms)
 	if (rc)
 		return rc;
 	double sec = v.sc && ev->nsteps ? v.sc[0] : NAN;
-	q_val_release(&v);
+	q_val_drop(ev, &v);
 	if (isnan(sec) || isinf(sec) || fabs(sec) > 9e12)
 		return q_errf(ev, -EINVAL, "duration out of range");
 	*ms = (int64_t)llround(sec * 1000);
@@ -351,7 +351,7 @@ static int eval_subq(struct q_ev *ev, const struct q_node *n, struct q_val *out)
 	in.step = step;
 	in.want_ts = 0;
 	in.nsteps = in.end >= in.start ? (size_t)((in.end - in.start) / step) + 1 : 0;
-	if (in.nsteps > 50000000)
+	if (in.nsteps > 50000000 || (ev->o->max_samples && in.nsteps > ev->o->max_samples - ev->samples))
 		return q_errf(ev, -E2BIG, "query processing would load too many samples into memory in query execution");
 	struct q_val v = { 0 };
 	rc = q_eval(&in, n->a, &v);
@@ -434,6 +434,8 @@ int q_eval(struct q_ev *ev, const struct q_node *n, struct q_val *out)
 	switch (n->kind) {
 	case N_NUM:
 		out->type = VT_SCALAR;
+		if ((rc = q_account(ev, ev->nsteps)) != 0)
+			return rc;
 		if (!(out->sc = malloc((ev->nsteps ? ev->nsteps : 1) * sizeof(double))))
 			return q_errf(ev, -ENOMEM, "out of memory");
 		for (size_t i = 0; i < ev->nsteps; i++)

@@ -100,6 +100,9 @@ static int fn_round(struct q_ev *ev, const struct q_node *n, struct q_val *args,
 static int scalar_out(struct q_ev *ev, struct q_val *out)
 {
 	out->type = VT_SCALAR;
+	int rc = q_account(ev, ev->nsteps);
+	if (rc)
+		return rc;
 	out->sc = malloc((ev->nsteps ? ev->nsteps : 1) * sizeof(double));
 	return out->sc ? 0 : q_errf(ev, -ENOMEM, "out of memory");
 }

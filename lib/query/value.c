@@ -222,7 +222,7 @@ void q_val_release(struct q_val *v)
 
 void q_val_drop(struct q_ev *ev, struct q_val *v)
 {
-	uint64_t pts = (uint64_t)v->m.n * ev->nsteps;
+	uint64_t pts = (uint64_t)v->m.n * ev->nsteps + (v->sc ? ev->nsteps : 0);
 	for (size_t i = 0; i < v->rv.n; i++)
 		pts += v->rv.s[i].n;
 	ev->samples = ev->samples > pts ? ev->samples - pts : 0;
