@@ -259,27 +259,35 @@ struct msel_ctx {
 static int msel_emit(void *c, const struct obs_labels *l, const int64_t *t, const double *v, size_t n)
 {
 	struct msel_ctx *x = c;
-	size_t k = 0;
-	for (size_t i = 0; i < n; i++)
-		if (!obs_query_is_stale(v[i]))
-			k++;
-	if (!k)
-		return 0;
 	int rc = q_check(x->ev);
-	if (rc)
+	if (rc || !n)
+		return rc;
+	if ((rc = q_account(x->ev, n)) != 0)
 		return rc;
 	struct q_raw *r = rv_add(x->ev, x->rv, l);
 	if (!r)
 		return -ENOMEM;
-	if (!(r->t = malloc(k * sizeof(int64_t))) || !(r->v = malloc(k * sizeof(double))))
+	if (!(r->t = malloc(n * sizeof(int64_t))) || !(r->v = malloc(n * sizeof(double))))
 		return q_errf(x->ev, -ENOMEM, "out of memory");
-	r->cap = k;
-	for (size_t i = 0; i < n; i++)
-		if (!obs_query_is_stale(v[i])) {
-			r->t[r->n] = t[i];
-			r->v[r->n++] = v[i];
-		}
-	return q_account(x->ev, k);
+	r->cap = n;
+	/* copy runs between staleness markers (they are rare) */
+	size_t i = 0;
+	while (i < n) {
+		size_t j = i;
+		while (j < n && !obs_query_is_stale(v[j]))
+			j++;
+		memcpy(r->t + r->n, t + i, (j - i) * sizeof(int64_t));
+		memcpy(r->v + r->n, v + i, (j - i) * sizeof(double));
+		r->n += j - i;
+		i = j + 1;
+	}
+	if (!r->n) {   /* only markers: no series */
+		obs_labels_release(&r->l);
+		free(r->t);
+		free(r->v);
+		x->rv->n--;
+	}
+	return 0;
 }
 
 static int set_wend(struct q_ev *ev, const struct q_node *mods, struct q_rv *rv, int64_t *mn, int64_t *mx)

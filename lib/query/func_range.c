@@ -312,13 +312,14 @@ int q_fn_range(struct q_ev *ev, const struct q_node *n, struct q_val *args, stru
 		struct q_raw *r = &rv->s[s];
 		struct q_ser *o = NULL;
 		int chk = counter;
+		struct q_wcur cur = { 0 };
 		if ((rc = q_check(ev)))
 			break;
 		for (size_t i = 0; i < ev->nsteps; i++) {
 			size_t lo, hi;
 			if ((i & 1023) == 1023 && (rc = q_check(ev)) != 0)
 				break;
-			q_window(r, rv->wend[i], rv->range, &lo, &hi);
+			q_window_next(r, rv->wend[i], rv->range, &cur, &lo, &hi);
 			if (chk && hi > lo) {
 				const char *nm = obs_labels_get(&r->l, "__name__");
 				if (nm && !ends_with(nm, "_total") && !ends_with(nm, "_sum") && !ends_with(nm, "_count") &&

@@ -232,6 +232,30 @@ int q_eval_agg(struct q_ev *ev, const struct q_node *n, struct q_val *out);
 int q_eval_bin(struct q_ev *ev, const struct q_node *n, struct q_val *a, struct q_val *b, struct q_val *out);
 /* Window [lo, hi) of raw series r for the window (end - range, end]. */
 void q_window(const struct q_raw *r, int64_t end, int64_t range, size_t *lo, size_t *hi);
+
+/* The same for consecutive steps: a cursor that moves forward while the
+ * window ends do not decrease (zero-initialise it per series). */
+struct q_wcur {
+	size_t lo, hi;
+	int64_t last;
+	int init;
+};
+static inline void q_window_next(const struct q_raw *r, int64_t end, int64_t range, struct q_wcur *c,
+				 size_t *lo, size_t *hi)
+{
+	if (!c->init || end < c->last) {
+		q_window(r, end, range, &c->lo, &c->hi);
+		c->init = 1;
+	} else {
+		while (c->lo < r->n && r->t[c->lo] <= end - range)
+			c->lo++;
+		while (c->hi < r->n && r->t[c->hi] <= end)
+			c->hi++;
+	}
+	c->last = end;
+	*lo = c->lo;
+	*hi = c->hi;
+}
 double q_quantile(double q, double *v, size_t n);   /* sorts v */
 double q_kahan_add(double v, double *sum, double *c);
 /* Go's strconv.FormatFloat(v, 'f', -1, 64). */
