@@ -245,8 +245,27 @@ out:
 static int eval_count_values(struct q_ev *ev, const struct q_node *n, const struct q_mat *in, const size_t *gid,
 			     struct group *gs, const char *label, struct q_val *out)
 {
-	if (!obs_utf8_valid(label, strlen(label)) || !label[0])
-		return q_errf(ev, -EINVAL, "invalid label name \"%s\"", label);
+	if (!obs_utf8_valid(label, strlen(label)) || !label[0]) {
+		/* quoted as Go's %q does: invalid bytes as \xNN */
+		char q[256];
+		size_t o = 0;
+		const char *e = label + strlen(label);
+		for (const char *p = label; *p && o + 8 < sizeof(q); p++) {
+			unsigned char c = (unsigned char)*p;
+			int seq = c >= 0x80 ? obs_utf8_seq(p, e) : 0;
+			if (seq > 1) {
+				memcpy(q + o, p, (size_t)seq);
+				o += (size_t)seq;
+				p += seq - 1;
+			} else if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
+				o += (size_t)snprintf(q + o, sizeof(q) - o, c == '"' || c == '\\' ? "\\%c" : "\\x%02x", c);
+			} else {
+				q[o++] = (char)c;
+			}
+		}
+		q[o] = 0;
+		return q_errf(ev, -EINVAL, "invalid label name \"%s\"", q);
+	}
 	struct obs_strmap *map = obs_strmap_new();
 	struct obs_buf key;
 	obs_buf_init(&key);
