@@ -42,8 +42,10 @@ struct evalcmd {
 	int histo;                /* expects native histograms */
 };
 
-/* 1 pass, 0 fail (why says), -1 skip (native histograms). */
-int pt_check(const struct evalcmd *e, int rc, const struct obs_query_result *r, struct obs_buf *why);
+/* 1 pass, 0 fail (why says), -1 skip (native histograms). Annotations
+ * are checked unless values_only. */
+int pt_check(const struct evalcmd *e, int rc, const struct obs_query_result *r, int values_only,
+	     struct obs_buf *why);
 void pt_fmt_result(struct obs_buf *b, const struct obs_query_result *r);
 void pt_fmt_expected(struct obs_buf *b, const struct evalcmd *e);
 
