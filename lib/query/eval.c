@@ -112,7 +112,7 @@ int q_dur_eval(struct q_ev *ev, const struct q_dur *d, int64_t *ms)
 		return rc;
 	double sec = v.sc && ev->nsteps ? v.sc[0] : NAN;
 	q_val_drop(ev, &v);
-	if (isnan(sec) || isinf(sec) || fabs(sec) > 9e12)
+	if (isnan(sec) || isinf(sec) || fabs(sec) > 1e10)
 		return q_errf(ev, -EINVAL, "duration out of range");
 	*ms = (int64_t)llround(sec * 1000);
 	return 0;
@@ -590,6 +590,8 @@ static int run(const struct obs_query_opts *o, const struct obs_query_store *st,
 	ev.first_rc = &first_rc;
 	if (step <= 0 || end < start)
 		return q_errf(&ev, -EINVAL, "invalid query range: end before start or step not positive");
+	if (start < -(1LL << 55) || end > (1LL << 55))   /* about a million years: no overflow below */
+		return q_errf(&ev, -EINVAL, "query time out of range");
 	if ((end - start) / step > 11000)
 		return q_errf(&ev, -EINVAL, "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)");
 	ev.nsteps = (size_t)((end - start) / step) + 1;

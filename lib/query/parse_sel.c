@@ -312,7 +312,7 @@ static int parse_duration(struct parser *p, struct q_dur *d, int full, int allow
 	}
 	double sec = const_seconds(e);
 	q_node_free(e);
-	if (isnan(sec) || isinf(sec) || fabs(sec) > 9e15 / 1000) {
+	if (isnan(sec) || isinf(sec) || fabs(sec) > 1e10) {
 		q_perr(p, pos, "%s is out of range", what);
 		return -1;
 	}
@@ -445,7 +445,7 @@ struct q_node *q_parse_postfix(struct parser *p, struct q_node *e)
 					}
 					if (neg)
 						v = -v;
-					if (isnan(v) || isinf(v) || fabs(v) > 9.2e15) {
+					if (isnan(v) || isinf(v) || fabs(v) > 9.2e12) {
 						q_perr(p, p->cur.pos, "timestamp out of bounds for @ modifier: %g", v);
 						goto fail;
 					}
