@@ -213,7 +213,6 @@ int q_labels_key(const struct obs_labels *l, const struct q_strs *s, int on, str
 int q_labels_format(const struct obs_labels *l, struct obs_buf *out);
 
 /* functions, aggregations and binary operators */
-enum q_fkind { F_INSTANT, F_RANGE, F_OTHER };
 struct q_func {
 	const char *name;
 	enum q_vt args[6];
@@ -221,8 +220,8 @@ struct q_func {
 	int optional;      /* trailing optional arguments */
 	int variadic;      /* 1 + index in args of the type that repeats, 0 = none */
 	enum q_vt ret;
-	int keeps_name;
-	int experimental;
+	int keeps_name;    /* the result keeps __name__ (last_over_time, label_*, sort*) */
+	int experimental;  /* behind a feature flag in Prometheus (accepted here) */
 	int (*call)(struct q_ev *ev, const struct q_node *n, struct q_val *args, struct q_val *out);
 };
 const struct q_func *q_func_lookup(const char *name, size_t n);
