@@ -387,6 +387,16 @@ int q_eval_agg(struct q_ev *ev, const struct q_node *n, struct q_val *out)
 		rc = eval_k(ev, n, m, gid, ng, par.sc, out);
 		goto free_groups;
 	}
+	if (n->op == A_QUANTILE)
+		for (size_t i = 0; i < ev->nsteps; i++) {
+			double q = par.sc[i];
+			if (isnan(q) || q < 0 || q > 1) {
+				char g[32];
+				snprintf(g, sizeof(g), "%g", q);
+				q_warnf(ev, n->b, "PromQL warning: quantile value should be between 0 and 1, got %s",
+					isnan(q) ? "NaN" : g);
+			}
+		}
 	if (n->op == A_COUNT_VALUES) {
 		rc = eval_count_values(ev, n, m, gid, gs, par.str, out);
 		goto free_groups;
@@ -495,11 +505,7 @@ int q_eval_agg(struct q_ev *ev, const struct q_node *n, struct q_val *out)
 			case A_STDVAR: r = a->v / a->cnt; break;
 			case A_STDDEV: r = sqrt(a->v / a->cnt); break;
 			case A_QUANTILE: {
-				double q = par.sc[i];
-				if (isnan(q) || q < 0 || q > 1)
-					q_warnf(ev, n->b, "PromQL warning: quantile value should be between 0 and 1, got %s",
-						isnan(q) ? "NaN" : "");
-				r = q_quantile(q, vals[g], a->nv);
+				r = q_quantile(par.sc[i], vals[g], a->nv);
 				break;
 			}
 			default: r = a->v; break;
