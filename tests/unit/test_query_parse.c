@@ -197,3 +197,27 @@ Test(query_parse, series_descriptions)
 	obs_labels_release(&l);
 	cr_assert_eq(obs_query_parse_series_desc("up 1+", 5, &l, &v, &n, err, sizeof(err)), -EINVAL);
 }
+
+Test(query_parse, duration_expressions)
+{
+	same("x[5m+1m]", "x[6m]");
+	same("x offset (1m * 2)", "x offset 2m");
+	same("x[min_of(5m, 10m)]", "x[5m]");
+	same("x[step() * 2]", "x[(step() * 2)]");
+	same("rate(x[1h:step()])", "rate(x[1h:step()])");
+	bad("x[foo]", "range must be a duration");
+	bad("x offset y", "offset");
+}
+
+Test(query_parse, nesting_is_bounded)
+{
+	char q[20000];
+	size_t n = 0;
+	for (int i = 0; i < 5000; i++)
+		q[n++] = '(';
+	q[n++] = '1';
+	for (int i = 0; i < 5000; i++)
+		q[n++] = ')';
+	q[n] = 0;
+	bad(q, "nested too deeply");
+}
