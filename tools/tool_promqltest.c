@@ -408,6 +408,55 @@ out:
 	return res;
 }
 
+/* As Prometheus' runner does: with @ t on every selector the query must
+ * give the same answer at other evaluation times (-10t, 0, t/5, t, 10t). */
+static int at_mode(const struct evalcmd *e, const struct obs_query_opts *o, const struct obs_query_store *st,
+		   struct obs_buf *why)
+{
+	struct obs_query_expr *pe = NULL;
+	char err[300];
+	if (obs_query_parse(e->expr, strlen(e->expr), &pe, err, sizeof(err)) != 0)
+		return 1;
+	int res = 1;
+	if (obs_query_expr_pin(pe, e->t)) {
+		obs_query_expr_free(pe);
+		return 1;
+	}
+	int64_t t = e->t;
+	int64_t times[5] = { -10 * t, 0, t / 5, t, 10 * t };
+	size_t nt = 5;
+	if (t == 0) {
+		times[0] = -1000000;
+		times[1] = 1000000;
+		nt = 2;
+	}
+	for (size_t i = 0; i < nt && res == 1; i++) {
+		struct obs_query_result r;
+		int rc = obs_query_instant(o, st, pe, times[i], &r);
+		if (rc == -ENOTSUP) {
+			obs_query_result_release(&r);
+			continue;
+		}
+		struct obs_buf w;
+		obs_buf_init(&w);
+		res = pt_check(e, rc, &r, 1, &w);
+		if (res < 0)
+			res = 1;
+		if (res == 0) {
+			struct obs_buf txt;
+			obs_buf_init(&txt);
+			obs_query_expr_format(pe, &txt);
+			obs_buf_printf(why, "with @ (%s at %gs): %s", txt.data ? txt.data : "", (double)times[i] / 1000,
+				       w.data ? w.data : "");
+			obs_buf_release(&txt);
+		}
+		obs_buf_release(&w);
+		obs_query_result_release(&r);
+	}
+	obs_query_expr_free(pe);
+	return res;
+}
+
 int pt_run_file(const char *path, FILE *out, int verbose, struct pt_stats *st)
 {
 	char *data = NULL;
@@ -543,6 +592,8 @@ int pt_run_file(const char *path, FILE *out, int verbose, struct pt_stats *st)
 		if (res == 1 && !e.range && !rc && !e.ordered && !e.has_string && !range_dependent(e.expr) &&
 		    (r.type == OBS_QV_VECTOR || r.type == OBS_QV_SCALAR))
 			res = range_mode(&e, qe, &opts, &store, &why);
+		if (res == 1 && !e.range && qe)
+			res = at_mode(&e, &opts, &store, &why);
 		if (res == 1) {
 			st->passed++;
 		} else if (res < 0) {

@@ -298,6 +298,47 @@ int q_node_format(const struct q_node *n, struct obs_buf *o)
 	}
 }
 
+static int pin(struct q_node *n, int64_t t)
+{
+	if (!n)
+		return 0;
+	switch (n->kind) {
+	case N_VSEL:
+		if (!n->at) {
+			n->at = AT_TS;
+			n->at_ms = t;
+		}
+		return 0;
+	case N_MSEL:
+		return pin(n->a, t);
+	case N_SUBQ:
+		if (!n->at) {
+			n->at = AT_TS;
+			n->at_ms = t;
+		}
+		return 0;
+	case N_CALL: {
+		static const char *const unsafe[] = { "days_in_month", "day_of_month", "day_of_week", "day_of_year",
+			"hour", "minute", "month", "year", "predict_linear", "time", "timestamp", "start", "end",
+			"range", "step" };
+		int r = 0;
+		for (size_t i = 0; i < sizeof(unsafe) / sizeof(unsafe[0]); i++)
+			if (strcmp(n->fn->name, unsafe[i]) == 0)
+				r = 1;
+		for (size_t i = 0; i < n->nargs; i++)
+			r |= pin(n->args[i], t);
+		return r;
+	}
+	default:
+		return pin(n->a, t) | pin(n->b, t);
+	}
+}
+
+int obs_query_expr_pin(struct obs_query_expr *e, int64_t t)
+{
+	return pin(e->root, t);
+}
+
 int obs_query_expr_format(const struct obs_query_expr *e, struct obs_buf *out)
 {
 	return q_node_format(e->root, out) ? -ENOMEM : 0;

@@ -30,6 +30,14 @@ void obs_query_expr_free(struct obs_query_expr *e);   /* accepts NULL */
 /* Append the expression in canonical PromQL text (fully parenthesised
  * binary operations, durations in Prometheus units). 0 or -ENOMEM. */
 int obs_query_expr_format(const struct obs_query_expr *e, struct obs_buf *out);
+/* Pin the expression at t (ms): every vector selector, matrix selector and
+ * subquery without @ gets @ t (nothing inside a subquery changes). The
+ * answer then no longer depends on the evaluation time, unless the
+ * expression calls a function that reads the evaluation time itself
+ * (time(), timestamp(), the date functions, predict_linear(), start(),
+ * end(), range(), step()): returns 1 for those, else 0. */
+int obs_query_expr_pin(struct obs_query_expr *e, int64_t t);
+
 /* Value type of the expression's result. */
 enum obs_query_vtype { OBS_QV_SCALAR, OBS_QV_STRING, OBS_QV_VECTOR, OBS_QV_MATRIX };
 enum obs_query_vtype obs_query_expr_type(const struct obs_query_expr *e);
