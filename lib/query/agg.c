@@ -13,6 +13,7 @@
 
 #include "core/strmap.h"
 #include "core/utf8.h"
+#include "query/agg_int.h"
 #include "query/q.h"
 
 double q_kahan_add(double inc, double *sum, double *c)
@@ -101,13 +102,6 @@ struct group {
 	struct obs_labels l;
 	int dropname;
 	size_t out;          /* output series + 1 */
-};
-
-struct acc {
-	size_t gen;
-	double v, c, mean, cnt;
-	int incremental;
-	size_t nv;           /* quantile / topk candidates */
 };
 
 static uint64_t labels_hash(const struct obs_labels *l)
@@ -316,6 +310,12 @@ int q_eval_agg(struct q_ev *ev, const struct q_node *n, struct q_val *out)
 {
 	struct q_val in = { 0 }, par = { 0 };
 	int rc = 0;
+	const struct q_node *sel = n->a;
+	while (sel->kind == N_PAREN)
+		sel = sel->a;
+	if (sel->kind == N_VSEL && (n->op == A_SUM || n->op == A_AVG || n->op == A_MIN || n->op == A_MAX ||
+				    n->op == A_COUNT || n->op == A_GROUP || n->op == A_STDDEV || n->op == A_STDVAR))
+		return q_agg_fast(ev, n, sel, out);
 	if (n->b && (rc = q_eval(ev, n->b, &par)) != 0)
 		goto done;
 	if ((rc = q_eval(ev, n->a, &in)) != 0)
@@ -431,85 +431,18 @@ int q_eval_agg(struct q_ev *ev, const struct q_node *n, struct q_val *out)
 				continue;
 			double f = m->s[k].v[i];
 			struct acc *a = &acc[gid[k]];
-			if (a->gen != gen) {
-				*a = (struct acc){ .gen = gen, .v = f, .cnt = 1, .mean = f };
-				if (n->op == A_STDDEV || n->op == A_STDVAR)
-					a->v = isinf(f) || isnan(f) ? NAN : 0;
-				if (n->op == A_QUANTILE)
-					vals[gid[k]][a->nv++] = f;
-				continue;
-			}
-			a->cnt++;
-			switch (n->op) {
-			case A_SUM:
-				q_kahan_add(f, &a->v, &a->c);
-				break;
-			case A_AVG:
-				if (!a->incremental) {
-					double nv = a->v, nc = a->c;
-					q_kahan_add(f, &nv, &nc);
-					if (!isinf(nv)) {
-						a->v = nv;
-						a->c = nc;
-						break;
-					}
-					a->incremental = 1;
-					a->mean = a->v / (a->cnt - 1);
-					a->c /= a->cnt - 1;
-				}
-				{
-					double q = (a->cnt - 1) / a->cnt;
-					double mean = q * a->mean, c = q * a->c;
-					q_kahan_add(f / a->cnt, &mean, &c);
-					a->mean = mean;
-					a->c = c;
-				}
-				break;
-			case A_MIN:
-				if (a->v > f || isnan(a->v))
-					a->v = f;
-				break;
-			case A_MAX:
-				if (a->v < f || isnan(a->v))
-					a->v = f;
-				break;
-			case A_COUNT: case A_GROUP:
-				break;
-			case A_STDDEV: case A_STDVAR: {
-				if (isnan(a->v))
-					break;
-				if (isinf(f) || isnan(f)) {
-					a->v = NAN;
-					break;
-				}
-				double d = f - a->mean;
-				a->mean += d / a->cnt;
-				a->v += d * (f - a->mean);
-				break;
-			}
-			case A_QUANTILE:
+			int first = a->gen != gen;
+			if (first)
+				a->gen = gen;
+			q_acc_add(n->op, a, f, first);
+			if (n->op == A_QUANTILE)
 				vals[gid[k]][a->nv++] = f;
-				break;
-			}
 		}
 		for (size_t g = 0; g < ng && !rc; g++) {
 			struct acc *a = &acc[g];
 			if (a->gen != gen)
 				continue;
-			double r;
-			switch (n->op) {
-			case A_SUM: r = a->v + a->c; break;
-			case A_AVG: r = a->incremental ? a->mean + a->c : (a->cnt == 1 ? a->v : (a->v + a->c) / a->cnt); break;
-			case A_COUNT: r = a->cnt; break;
-			case A_GROUP: r = 1; break;
-			case A_STDVAR: r = a->v / a->cnt; break;
-			case A_STDDEV: r = sqrt(a->v / a->cnt); break;
-			case A_QUANTILE: {
-				r = q_quantile(par.sc[i], vals[g], a->nv);
-				break;
-			}
-			default: r = a->v; break;
-			}
+			double r = n->op == A_QUANTILE ? q_quantile(par.sc[i], vals[g], a->nv) : q_acc_result(n->op, a);
 			if ((rc = out_series(ev, out, &gs[g])) != 0)
 				break;
 			out->m.s[gs[g].out - 1].v[i] = r;

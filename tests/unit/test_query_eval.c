@@ -100,6 +100,16 @@ static void near(double a, double b)
 
 TestSuite(query_eval, .init = setup, .fini = teardown);
 
+static int q_labels_eq_test(const struct obs_labels *a, const struct obs_labels *b)
+{
+	if (a->n != b->n)
+		return 0;
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(a->v[i].name, b->v[i].name) || strcmp(a->v[i].value, b->v[i].value))
+			return 0;
+	return 1;
+}
+
 Test(query_eval, lookback_excludes_exactly_five_minutes)
 {
 	load("g 7", 60);
@@ -409,4 +419,45 @@ Test(query_eval, over_the_metrics_db)
 	obs_query_expr_free(e);
 	obs_db_close(db);
 	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* The streaming aggregation over a selector answers exactly as the general
+ * path (forced here by "* 1", which changes no value). */
+Test(query_eval, streaming_aggregation_matches)
+{
+	load("s{g=\"a\",k=\"1\"} 1 2 NaN 4 stale 6 7", 60);
+	load("s{g=\"a\",k=\"2\"} 1e308 1e308 3 _ 5 -Inf 7", 60);
+	load("s{g=\"b\",k=\"3\"} 0.1 0.2 0.3 0.4 0.5 0.6 0.7", 60);
+	load("s{g=\"b\",k=\"4\"} _ _ _ 9 9 9 9", 60);
+	static const char *const ops[] = { "sum", "avg", "min", "max", "count", "group", "stddev", "stdvar" };
+	static const char *const grp[] = { "by (g)", "without (k)", "", "by (__name__)" };
+	for (size_t o = 0; o < sizeof(ops) / sizeof(ops[0]); o++)
+		for (size_t g = 0; g < sizeof(grp) / sizeof(grp[0]); g++) {
+			char q1[128], q2[128];
+			snprintf(q1, sizeof(q1), "%s %s (s)", ops[o], grp[g]);
+			snprintf(q2, sizeof(q2), "%s %s (s * 1)", ops[o], grp[g]);
+			struct obs_query_expr *e1, *e2;
+			char err[200];
+			cr_assert_eq(obs_query_parse(q1, strlen(q1), &e1, err, sizeof(err)), 0, "%s", err);
+			cr_assert_eq(obs_query_parse(q2, strlen(q2), &e2, err, sizeof(err)), 0, "%s", err);
+			struct obs_query_result r1, r2;
+			cr_assert_eq(obs_query_range(&opts, &store, e1, 0, 420000, 30000, &r1), 0, "%s", r1.err);
+			cr_assert_eq(obs_query_range(&opts, &store, e2, 0, 420000, 30000, &r2), 0, "%s", r2.err);
+			int by_name = strstr(q1, "__name__") != NULL;   /* "* 1" drops the name there */
+			cr_assert_eq(r1.nseries, r2.nseries, "%s", q1);
+			for (size_t i = 0; i < r1.nseries; i++) {
+				if (!by_name)
+					cr_assert(q_labels_eq_test(&r1.series[i].labels, &r2.series[i].labels), "%s", q1);
+				cr_assert_eq(r1.series[i].n, r2.series[i].n, "%s", q1);
+				for (size_t k = 0; k < r1.series[i].n; k++) {
+					double a = r1.series[i].v[k], b = r2.series[i].v[k];
+					cr_assert(a == b || (isnan(a) && isnan(b)), "%s at %lld: %g vs %g", q1,
+						  (long long)r1.series[i].t[k], a, b);
+				}
+			}
+			obs_query_result_release(&r1);
+			obs_query_result_release(&r2);
+			obs_query_expr_free(e1);
+			obs_query_expr_free(e2);
+		}
 }
