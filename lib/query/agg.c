@@ -313,9 +313,19 @@ int q_eval_agg(struct q_ev *ev, const struct q_node *n, struct q_val *out)
 	const struct q_node *sel = n->a;
 	while (sel->kind == N_PAREN)
 		sel = sel->a;
-	if (sel->kind == N_VSEL && (n->op == A_SUM || n->op == A_AVG || n->op == A_MIN || n->op == A_MAX ||
-				    n->op == A_COUNT || n->op == A_GROUP || n->op == A_STDDEV || n->op == A_STDVAR))
+	int simple = n->op == A_SUM || n->op == A_AVG || n->op == A_MIN || n->op == A_MAX || n->op == A_COUNT ||
+		     n->op == A_GROUP || n->op == A_STDDEV || n->op == A_STDVAR;
+	size_t ri;
+	if (simple && sel->kind == N_VSEL)
 		return q_agg_fast(ev, n, sel, out);
+	if (simple && q_stream_msel(sel, &ri)) {   /* e.g. sum by (job) (rate(x[5m])) */
+		struct q_fold *fold;
+		if ((rc = q_fold_new(ev, n, &fold)) != 0)
+			return rc;
+		rc = q_eval_call_into(ev, sel, fold, NULL);
+		int rc2 = q_fold_finish(fold, rc ? NULL : out);
+		return rc ? rc : rc2;
+	}
 	if (n->b && (rc = q_eval(ev, n->b, &par)) != 0)
 		goto done;
 	if ((rc = q_eval(ev, n->a, &in)) != 0)

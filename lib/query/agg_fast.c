@@ -18,7 +18,7 @@ struct fgroup {
 	struct acc *acc;     /* one per step; gen 1 = has a value */
 };
 
-struct fast {
+struct q_fold {
 	struct q_ev *ev;
 	const struct q_node *n;
 	const int64_t *at;
@@ -29,7 +29,7 @@ struct fast {
 	int keep_name;
 };
 
-static int group_of(struct fast *x, const struct obs_labels *in, size_t *gid)
+static int group_of(struct q_fold *x, const struct obs_labels *in, size_t *gid)
 {
 	struct q_ev *ev = x->ev;
 	struct obs_labels l;
@@ -83,7 +83,7 @@ static int group_of(struct fast *x, const struct obs_labels *in, size_t *gid)
 
 static int fast_emit(void *c, const struct obs_labels *l, const int64_t *t, const double *v, size_t n)
 {
-	struct fast *x = c;
+	struct q_fold *x = c;
 	struct q_ev *ev = x->ev;
 	int64_t lb = ev->o->lookback_ms;
 	int rc = q_check(ev);
@@ -115,6 +115,81 @@ static int fast_emit(void *c, const struct obs_labels *l, const int64_t *t, cons
 	return 0;
 }
 
+int q_fold_new(struct q_ev *ev, const struct q_node *agg, struct q_fold **out)
+{
+	struct q_fold *x = calloc(1, sizeof(*x));
+	if (!x || !(x->map = obs_strmap_new())) {
+		free(x);
+		return q_errf(ev, -ENOMEM, "out of memory");
+	}
+	x->ev = ev;
+	x->n = agg;
+	x->keep_name = !agg->without && q_strs_has(&agg->grouping, "__name__");
+	obs_buf_init(&x->key);
+	*out = x;
+	return 0;
+}
+
+int q_fold_row(struct q_fold *x, const struct obs_labels *l, int dropname, const double *v, const uint8_t *ok)
+{
+	size_t gid = 0;
+	int rc = group_of(x, l, &gid);
+	if (rc)
+		return rc;
+	struct fgroup *g = &x->g[gid];
+	if (dropname && x->keep_name)
+		g->dropname = 1;
+	for (size_t i = 0; i < x->ev->nsteps; i++) {
+		if (!ok[i])
+			continue;
+		struct acc *a = &g->acc[i];
+		int first = a->gen == 0;
+		a->gen = 1;
+		q_acc_add(x->n->op, a, v[i], first);
+	}
+	return 0;
+}
+
+/* the groups into out (when set), then free everything */
+static int fold_output(struct q_fold *x, struct q_val *out)
+{
+	struct q_ev *ev = x->ev;
+	int rc = 0;
+	for (size_t g = 0; out && g < x->ng && !rc; g++) {
+		struct q_ser *s = q_mat_add(ev, &out->m, &x->g[g].l, 0);
+		if (!s) {
+			rc = -ENOMEM;
+			break;
+		}
+		s->dropname = x->g[g].dropname;
+		for (size_t i = 0; i < ev->nsteps; i++)
+			if (x->g[g].acc[i].gen) {
+				s->ok[i] = 1;
+				s->v[i] = q_acc_result(x->n->op, &x->g[g].acc[i]);
+			}
+	}
+	for (size_t g = 0; g < x->ng; g++) {
+		obs_labels_release(&x->g[g].l);
+		free(x->g[g].acc);
+	}
+	ev->samples = ev->samples > x->ng * ev->nsteps ? ev->samples - x->ng * ev->nsteps : 0;
+	free(x->g);
+	obs_strmap_free(x->map);
+	obs_buf_release(&x->key);
+	return rc;
+}
+
+int q_fold_finish(struct q_fold *x, struct q_val *out)
+{
+	if (!x)
+		return 0;
+	if (out)
+		out->type = VT_VECTOR;
+	int rc = fold_output(x, out);
+	free(x);
+	return rc;
+}
+
 int q_agg_fast(struct q_ev *ev, const struct q_node *n, const struct q_node *sel, struct q_val *out)
 {
 	int64_t off = 0;
@@ -124,7 +199,7 @@ int q_agg_fast(struct q_ev *ev, const struct q_node *n, const struct q_node *sel
 	out->type = VT_VECTOR;
 	if (!ev->nsteps)
 		return 0;
-	struct fast x = { .ev = ev, .n = n, .keep_name = !n->without && q_strs_has(&n->grouping, "__name__") };
+	struct q_fold x = { .ev = ev, .n = n, .keep_name = !n->without && q_strs_has(&n->grouping, "__name__") };
 	int64_t *at = malloc(ev->nsteps * sizeof(int64_t));
 	x.map = obs_strmap_new();
 	obs_buf_init(&x.key);
@@ -147,24 +222,17 @@ int q_agg_fast(struct q_ev *ev, const struct q_node *n, const struct q_node *sel
 			q_errf(ev, rc, rc == -ENOTSUP ? "native histograms are not supported" : "store: error %d", rc);
 		goto out;
 	}
-	for (size_t g = 0; g < x.ng && !rc; g++) {
-		struct q_ser *s = q_mat_add(ev, &out->m, &x.g[g].l, 0);
-		if (!s) {
-			rc = -ENOMEM;
-			break;
-		}
-		for (size_t i = 0; i < ev->nsteps; i++)
-			if (x.g[g].acc[i].gen) {
-				s->ok[i] = 1;
-				s->v[i] = q_acc_result(n->op, &x.g[g].acc[i]);
-			}
+	if (!rc) {
+		rc = fold_output(&x, out);
+		x.map = NULL;
+		x.ng = 0;
+		x.g = NULL;
 	}
 out:
 	for (size_t g = 0; g < x.ng; g++) {
 		obs_labels_release(&x.g[g].l);
 		free(x.g[g].acc);
 	}
-	ev->samples = ev->samples > x.ng * ev->nsteps ? ev->samples - x.ng * ev->nsteps : 0;
 	free(x.g);
 	free(at);
 	obs_strmap_free(x.map);

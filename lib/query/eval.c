@@ -310,20 +310,31 @@ static int set_wend(struct q_ev *ev, const struct q_node *mods, struct q_rv *rv,
 	return 0;
 }
 
+int q_msel_bounds(struct q_ev *ev, const struct q_node *n, struct q_rv *rv, int64_t *mint, int64_t *maxt)
+{
+	int64_t mn, mx;
+	int rc = q_dur_eval(ev, &n->range, &rv->range);
+	if (rc)
+		return rc;
+	if (rv->range <= 0)
+		return q_errf(ev, -EINVAL, "range duration must be greater than 0");
+	if ((rc = set_wend(ev, n->a, rv, &mn, &mx)) != 0)
+		return rc;
+	*mint = mn - rv->range + 1;
+	*maxt = mx;
+	return 0;
+}
+
 static int eval_msel(struct q_ev *ev, const struct q_node *n, struct q_val *out)
 {
 	const struct q_node *vs = n->a;
 	out->type = VT_MATRIX;
-	int64_t mn, mx;
-	int rc = q_dur_eval(ev, &n->range, &out->rv.range);
-	if (rc)
-		return rc;
-	if (out->rv.range <= 0)
-		return q_errf(ev, -EINVAL, "range duration must be greater than 0");
-	if ((rc = set_wend(ev, vs, &out->rv, &mn, &mx)) != 0 || !ev->nsteps)
+	int64_t mint, maxt;
+	int rc = q_msel_bounds(ev, n, &out->rv, &mint, &maxt);
+	if (rc || !ev->nsteps)
 		return rc;
 	struct msel_ctx x = { .ev = ev, .rv = &out->rv };
-	rc = ev->st->select(ev->st->ctx, vs->m, vs->nm, mn - out->rv.range + 1, mx, msel_emit, &x);
+	rc = ev->st->select(ev->st->ctx, vs->m, vs->nm, mint, maxt, msel_emit, &x);
 	if (rc && ev->err && !ev->err[0])
 		return store_err(ev, rc);
 	return rc;

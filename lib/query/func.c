@@ -372,7 +372,18 @@ const struct q_func *q_func_lookup(const char *name, size_t n)
 	return NULL;
 }
 
-int q_eval_call(struct q_ev *ev, const struct q_node *n, struct q_val *out)
+const struct q_node *q_stream_msel(const struct q_node *n, size_t *ri)
+{
+	if (n->kind != N_CALL || n->fn->call != q_fn_range)
+		return NULL;
+	*ri = strcmp(n->fn->name, "quantile_over_time") == 0 ? 1 : 0;
+	const struct q_node *m = n->args[*ri];
+	while (m->kind == N_PAREN)
+		m = m->a;
+	return m->kind == N_MSEL ? m : NULL;
+}
+
+int q_eval_call_into(struct q_ev *ev, const struct q_node *n, struct q_fold *fold, struct q_val *out)
 {
 	struct q_val args[16];
 	size_t na = n->nargs;
@@ -380,6 +391,18 @@ int q_eval_call(struct q_ev *ev, const struct q_node *n, struct q_val *out)
 		return q_errf(ev, -EINVAL, "too many arguments in call to \"%s\"", n->fn->name);
 	memset(args, 0, sizeof(args));
 	int rc = 0;
+	size_t ri = 0;
+	const struct q_node *msel = q_stream_msel(n, &ri);
+	if (msel) {   /* a range function straight from the store */
+		for (size_t i = 0; i < na && !rc; i++)
+			if (i != ri)
+				rc = q_eval(ev, n->args[i], &args[i]);
+		if (!rc)
+			rc = q_fn_range_stream(ev, n, args, msel, fold, out);
+		for (size_t i = 0; i < na; i++)
+			q_val_drop(ev, &args[i]);
+		return rc;
+	}
 	int want_ts = ev->want_ts;
 	for (size_t i = 0; i < na && !rc; i++) {
 		const struct q_node *a = n->args[i];
@@ -394,4 +417,9 @@ int q_eval_call(struct q_ev *ev, const struct q_node *n, struct q_val *out)
 	for (size_t i = 0; i < na; i++)
 		q_val_drop(ev, &args[i]);
 	return rc;
+}
+
+int q_eval_call(struct q_ev *ev, const struct q_node *n, struct q_val *out)
+{
+	return q_eval_call_into(ev, n, NULL, out);
 }

@@ -268,90 +268,223 @@ static int ends_with(const char *s, const char *suf)
 	return a >= b && strcmp(s + a - b, suf) == 0;
 }
 
-int q_fn_range(struct q_ev *ev, const struct q_node *n, struct q_val *args, struct q_val *out)
+struct rfn_ctx {
+	enum rfn f;
+	size_t ri;               /* index of the range vector argument */
+	const double *p1, *p2;   /* scalar parameters per step */
+	double *tmp;
+	size_t tmpcap;
+	int counter, warned_q;
+};
+
+static int rfn_prepare(struct q_ev *ev, const struct q_node *n, struct q_val *args, struct rfn_ctx *c)
 {
-	enum rfn f = R_RATE;
+	memset(c, 0, sizeof(*c));
 	size_t k;
 	for (k = 0; k < sizeof(rfns) / sizeof(rfns[0]); k++)
 		if (strcmp(rfns[k].name, n->fn->name) == 0) {
-			f = rfns[k].f;
+			c->f = rfns[k].f;
 			break;
 		}
 	if (k == sizeof(rfns) / sizeof(rfns[0]))
 		return q_errf(ev, -EINVAL, "function \"%s\" is not implemented", n->fn->name);
-	/* the range vector is the first argument, except for quantile_over_time */
-	size_t ri = f == R_QUANTILE ? 1 : 0;
-	struct q_rv *rv = &args[ri].rv;
-	const double *p1 = NULL, *p2 = NULL;
+	enum rfn f = c->f;
+	c->ri = f == R_QUANTILE ? 1 : 0;
 	if (f == R_QUANTILE)
-		p1 = args[0].sc;
+		c->p1 = args[0].sc;
 	else if (f == R_PREDICT)
-		p1 = args[1].sc;
+		c->p1 = args[1].sc;
 	else if (f == R_DES) {
-		p1 = args[1].sc;
-		p2 = args[2].sc;
+		c->p1 = args[1].sc;
+		c->p2 = args[2].sc;
 		for (size_t i = 0; i < ev->nsteps; i++) {
-			if (p1[i] <= 0 || p1[i] >= 1)
-				return q_errf(ev, -EINVAL, "invalid smoothing factor. Expected: 0 < sf < 1, got: %f", p1[i]);
-			if (p2[i] <= 0 || p2[i] >= 1)
-				return q_errf(ev, -EINVAL, "invalid trend factor. Expected: 0 < tf < 1, got: %f", p2[i]);
+			if (c->p1[i] <= 0 || c->p1[i] >= 1)
+				return q_errf(ev, -EINVAL, "invalid smoothing factor. Expected: 0 < sf < 1, got: %f", c->p1[i]);
+			if (c->p2[i] <= 0 || c->p2[i] >= 1)
+				return q_errf(ev, -EINVAL, "invalid trend factor. Expected: 0 < tf < 1, got: %f", c->p2[i]);
 		}
 	}
-	size_t maxn = 0;
-	for (size_t s = 0; s < rv->n; s++)
-		if (rv->s[s].n > maxn)
-			maxn = rv->s[s].n;
-	double *tmp = malloc((maxn + 1) * sizeof(double));
-	if (!tmp)
-		return q_errf(ev, -ENOMEM, "out of memory");
+	c->counter = f == R_RATE || f == R_INCREASE;   /* Prometheus checks names for these two */
+	return 0;
+}
+
+/* One series over every step into v/ok; returns the number of points or -errno. */
+static long rfn_series(struct q_ev *ev, const struct q_node *n, struct rfn_ctx *c, const struct q_raw *r,
+		       const int64_t *wend, int64_t range, double *v, uint8_t *ok)
+{
+	enum rfn f = c->f;
+	if (r->n + 1 > c->tmpcap) {
+		double *nt = realloc(c->tmp, (r->n + 1) * sizeof(double));
+		if (!nt)
+			return q_errf(ev, -ENOMEM, "out of memory");
+		c->tmp = nt;
+		c->tmpcap = r->n + 1;
+	}
+	int chk = c->counter, rc;
+	struct q_wcur cur = { 0 };
+	long pts = 0;
+	memset(ok, 0, ev->nsteps);
+	for (size_t i = 0; i < ev->nsteps; i++) {
+		size_t lo, hi;
+		if ((i & 1023) == 1023 && (rc = q_check(ev)) != 0)
+			return rc;
+		q_window_next(r, wend[i], range, &cur, &lo, &hi);
+		if (chk && hi > lo) {
+			const char *nm = obs_labels_get(&r->l, "__name__");
+			if (nm && !ends_with(nm, "_total") && !ends_with(nm, "_sum") && !ends_with(nm, "_count") &&
+			    !ends_with(nm, "_bucket"))
+				q_warnf(ev, n->args[c->ri], "PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: \"%s\"", nm);
+			chk = 0;
+		}
+		double a1 = c->p1 ? c->p1[i] : 0, a2 = c->p2 ? c->p2[i] : 0;
+		if (f == R_QUANTILE && (isnan(a1) || a1 < 0 || a1 > 1) && !c->warned_q && hi > lo) {
+			char g[32];
+			snprintf(g, sizeof(g), "%g", a1);
+			q_warnf(ev, n->args[0], "PromQL warning: quantile value should be between 0 and 1, got %s",
+				isnan(a1) ? "NaN" : g);
+			c->warned_q = 1;
+		}
+		if (!window_value(ev, n, f, r->t + lo, r->v + lo, hi - lo, wend[i], range, q_ts(ev, i), a1, a2,
+				  c->tmp, &v[i]))
+			continue;
+		ok[i] = 1;
+		pts++;
+	}
+	return pts;
+}
+
+int q_fn_range(struct q_ev *ev, const struct q_node *n, struct q_val *args, struct q_val *out)
+{
+	struct rfn_ctx c;
+	int rc = rfn_prepare(ev, n, args, &c);
+	if (rc)
+		return rc;
+	struct q_rv *rv = &args[c.ri].rv;
 	out->type = VT_VECTOR;
-	int counter = f == R_RATE || f == R_INCREASE;   /* Prometheus checks names for these two */
-	int warned_q = 0;
-	int rc = 0;
+	double *v = malloc((ev->nsteps + 1) * sizeof(double));
+	uint8_t *ok = malloc(ev->nsteps + 1);
+	if (!v || !ok)
+		rc = q_errf(ev, -ENOMEM, "out of memory");
 	for (size_t s = 0; s < rv->n && !rc; s++) {
 		struct q_raw *r = &rv->s[s];
-		struct q_ser *o = NULL;
-		int chk = counter;
-		struct q_wcur cur = { 0 };
 		if ((rc = q_check(ev)))
 			break;
-		for (size_t i = 0; i < ev->nsteps; i++) {
-			size_t lo, hi;
-			if ((i & 1023) == 1023 && (rc = q_check(ev)) != 0)
-				break;
-			q_window_next(r, rv->wend[i], rv->range, &cur, &lo, &hi);
-			if (chk && hi > lo) {
-				const char *nm = obs_labels_get(&r->l, "__name__");
-				if (nm && !ends_with(nm, "_total") && !ends_with(nm, "_sum") && !ends_with(nm, "_count") &&
-				    !ends_with(nm, "_bucket"))
-					q_warnf(ev, n->args[ri], "PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: \"%s\"", nm);
-				chk = 0;
-			}
-			double val;
-			double a1 = p1 ? p1[i] : 0, a2 = p2 ? p2[i] : 0;
-			if (f == R_QUANTILE && (isnan(a1) || a1 < 0 || a1 > 1) && !warned_q && hi > lo) {
-				char g[32];
-				snprintf(g, sizeof(g), "%g", a1);
-				q_warnf(ev, n->args[0], "PromQL warning: quantile value should be between 0 and 1, got %s",
-					isnan(a1) ? "NaN" : g);
-				warned_q = 1;
-			}
-			if (f == R_PREDICT)
-				a1 = p1[i];
-			if (!window_value(ev, n, f, r->t + lo, r->v + lo, hi - lo, rv->wend[i], rv->range,
-					  q_ts(ev, i), a1, a2, tmp, &val))
-				continue;
-			if (!o) {
-				if (!(o = q_mat_add(ev, &out->m, &r->l, 0))) {
-					rc = -ENOMEM;
-					break;
-				}
-				o->dropname = n->fn->keeps_name ? r->dropname : 1;
-			}
-			o->v[i] = val;
-			o->ok[i] = 1;
+		long pts = rfn_series(ev, n, &c, r, rv->wend, rv->range, v, ok);
+		if (pts < 0) {
+			rc = (int)pts;
+			break;
 		}
+		if (!pts)
+			continue;
+		struct q_ser *o = q_mat_add(ev, &out->m, &r->l, 0);
+		if (!o) {
+			rc = -ENOMEM;
+			break;
+		}
+		o->dropname = n->fn->keeps_name ? r->dropname : 1;
+		memcpy(o->v, v, ev->nsteps * sizeof(double));
+		memcpy(o->ok, ok, ev->nsteps);
 	}
-	free(tmp);
+	free(v);
+	free(ok);
+	free(c.tmp);
+	return rc;
+}
+
+/* ---- straight from the store ----------------------------------------- */
+
+struct stream {
+	struct q_ev *ev;
+	const struct q_node *n;
+	struct rfn_ctx c;
+	struct q_rv rv;          /* windows only (no series) */
+	struct q_val *out;
+	struct q_fold *fold;
+	double *v;
+	uint8_t *ok;
+	int64_t *ft;             /* stale-free copies when needed */
+	double *fv;
+	size_t fcap;
+};
+
+static int stream_emit(void *ctx, const struct obs_labels *l, const int64_t *t, const double *v, size_t n)
+{
+	struct stream *x = ctx;
+	struct q_ev *ev = x->ev;
+	int rc = q_check(ev);
+	if (rc || !n)
+		return rc;
+	struct q_raw r = { .l = *l, .t = (int64_t *)t, .v = (double *)v, .n = n };
+	size_t stale = 0;
+	for (size_t i = 0; i < n; i++)
+		stale += obs_query_is_stale(v[i]);
+	if (stale) {
+		if (n > x->fcap) {
+			int64_t *nt = realloc(x->ft, n * sizeof(int64_t));
+			if (nt)
+				x->ft = nt;
+			double *nv = realloc(x->fv, n * sizeof(double));
+			if (nv)
+				x->fv = nv;
+			if (!nt || !nv)
+				return q_errf(ev, -ENOMEM, "out of memory");
+			x->fcap = n;
+		}
+		size_t k = 0;
+		for (size_t i = 0; i < n; i++)
+			if (!obs_query_is_stale(v[i])) {
+				x->ft[k] = t[i];
+				x->fv[k++] = v[i];
+			}
+		r.t = x->ft;
+		r.v = x->fv;
+		r.n = k;
+	}
+	if ((rc = q_account(ev, r.n)) != 0)   /* held while this series is worked on */
+		return rc;
+	long pts = rfn_series(ev, x->n, &x->c, &r, x->rv.wend, x->rv.range, x->v, x->ok);
+	ev->samples -= r.n;
+	if (pts <= 0)
+		return (int)pts;
+	int dropname = x->n->fn->keeps_name ? 0 : 1;
+	if (x->fold)
+		return q_fold_row(x->fold, l, dropname, x->v, x->ok);
+	struct q_ser *o = q_mat_add(ev, &x->out->m, l, 0);
+	if (!o)
+		return -ENOMEM;
+	o->dropname = dropname;
+	memcpy(o->v, x->v, ev->nsteps * sizeof(double));
+	memcpy(o->ok, x->ok, ev->nsteps);
+	return 0;
+}
+
+int q_fn_range_stream(struct q_ev *ev, const struct q_node *n, struct q_val *args, const struct q_node *msel,
+		      struct q_fold *fold, struct q_val *out)
+{
+	struct stream x = { .ev = ev, .n = n, .out = out, .fold = fold };
+	int rc = rfn_prepare(ev, n, args, &x.c);
+	if (rc)
+		return rc;
+	if (out)
+		out->type = VT_VECTOR;
+	int64_t mint, maxt;
+	if ((rc = q_msel_bounds(ev, msel, &x.rv, &mint, &maxt)) != 0 || !ev->nsteps)
+		goto out;
+	x.v = malloc((ev->nsteps + 1) * sizeof(double));
+	x.ok = malloc(ev->nsteps + 1);
+	if (!x.v || !x.ok) {
+		rc = q_errf(ev, -ENOMEM, "out of memory");
+		goto out;
+	}
+	rc = ev->st->select(ev->st->ctx, msel->a->m, msel->a->nm, mint, maxt, stream_emit, &x);
+	if (rc && ev->err && !ev->err[0])
+		q_errf(ev, rc, rc == -ENOTSUP ? "native histograms are not supported" : "store: error %d", rc);
+out:
+	q_rv_release(&x.rv);
+	free(x.v);
+	free(x.ok);
+	free(x.ft);
+	free(x.fv);
+	free(x.c.tmp);
 	return rc;
 }

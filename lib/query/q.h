@@ -227,6 +227,12 @@ struct q_func {
 const struct q_func *q_func_lookup(const char *name, size_t n);
 
 int q_eval_call(struct q_ev *ev, const struct q_node *n, struct q_val *out);
+/* The matrix selector a range function call can stream from (*ri its
+ * argument index), or NULL. */
+const struct q_node *q_stream_msel(const struct q_node *n, size_t *ri);
+struct q_fold;
+/* q_eval_call; a streamable range function folds its rows into fold. */
+int q_eval_call_into(struct q_ev *ev, const struct q_node *n, struct q_fold *fold, struct q_val *out);
 int q_eval_agg(struct q_ev *ev, const struct q_node *n, struct q_val *out);
 int q_eval_bin(struct q_ev *ev, const struct q_node *n, struct q_val *a, struct q_val *b, struct q_val *out);
 /* Window [lo, hi) of raw series r for the window (end - range, end]. */
@@ -262,5 +268,22 @@ void q_format_f(double v, char *buf, size_t len);
 
 /* range-vector functions (func_range.c) */
 int q_fn_range(struct q_ev *ev, const struct q_node *n, struct q_val *args, struct q_val *out);
+
+/* Groups of an aggregation filled row by row (agg_fast.c). */
+struct q_fold;
+int q_fold_new(struct q_ev *ev, const struct q_node *agg, struct q_fold **out);
+/* Fold one series' values at the steps where ok. */
+int q_fold_row(struct q_fold *x, const struct obs_labels *l, int dropname, const double *v, const uint8_t *ok);
+/* The groups as the aggregation's result (out may be NULL on error); frees x. */
+int q_fold_finish(struct q_fold *x, struct q_val *out);
+
+/* Range function n (range vector argument the matrix selector msel, the
+ * other arguments evaluated in args) straight from the store, without
+ * holding raw samples; rows go to fold when set, else to out. */
+int q_fn_range_stream(struct q_ev *ev, const struct q_node *n, struct q_val *args, const struct q_node *msel,
+		      struct q_fold *fold, struct q_val *out);
+/* Windows of a matrix selector: rv->range, rv->off, rv->wend, and the
+ * sample bounds to select. */
+int q_msel_bounds(struct q_ev *ev, const struct q_node *msel, struct q_rv *rv, int64_t *mint, int64_t *maxt);
 
 #endif

@@ -461,3 +461,42 @@ Test(query_eval, streaming_aggregation_matches)
 			obs_query_expr_free(e2);
 		}
 }
+
+/* Range functions folded straight into an aggregation answer as when their
+ * rows are built first ("* 1" forces that). */
+Test(query_eval, streaming_range_functions_match)
+{
+	load("c_total{g=\"a\",k=\"1\"} 1 2 4 stale 8 16 3 5 _ 9", 60);
+	load("c_total{g=\"a\",k=\"2\"} 0+10x9", 60);
+	load("c_total{g=\"b\",k=\"3\"} NaN 1 2 3 Inf 5 6 7 8 9", 60);
+	static const char *const fns[] = { "rate(c_total[3m])", "increase(c_total[5m])", "max_over_time(c_total[2m])",
+					   "avg_over_time(c_total[4m])", "quantile_over_time(0.3, c_total[4m])",
+					   "changes(c_total[10m])", "deriv(c_total[5m])" };
+	static const char *const ops[] = { "sum by (g)", "avg without (k)", "max", "count by (__name__)", "stddev by (g)" };
+	for (size_t f = 0; f < sizeof(fns) / sizeof(fns[0]); f++)
+		for (size_t o = 0; o < sizeof(ops) / sizeof(ops[0]); o++) {
+			char q1[160], q2[160];
+			snprintf(q1, sizeof(q1), "%s (%s)", ops[o], fns[f]);
+			snprintf(q2, sizeof(q2), "%s (%s * 1)", ops[o], fns[f]);
+			struct obs_query_expr *e1, *e2;
+			char err[200];
+			cr_assert_eq(obs_query_parse(q1, strlen(q1), &e1, err, sizeof(err)), 0, "%s", err);
+			cr_assert_eq(obs_query_parse(q2, strlen(q2), &e2, err, sizeof(err)), 0, "%s", err);
+			struct obs_query_result r1, r2;
+			cr_assert_eq(obs_query_range(&opts, &store, e1, 0, 600000, 30000, &r1), 0, "%s", r1.err);
+			cr_assert_eq(obs_query_range(&opts, &store, e2, 0, 600000, 30000, &r2), 0, "%s", r2.err);
+			cr_assert_eq(r1.nseries, r2.nseries, "%s", q1);
+			for (size_t i = 0; i < r1.nseries; i++) {
+				cr_assert(q_labels_eq_test(&r1.series[i].labels, &r2.series[i].labels), "%s", q1);
+				cr_assert_eq(r1.series[i].n, r2.series[i].n, "%s", q1);
+				for (size_t k = 0; k < r1.series[i].n; k++) {
+					double a = r1.series[i].v[k], b = r2.series[i].v[k];
+					cr_assert(a == b || (isnan(a) && isnan(b)), "%s: %g vs %g", q1, a, b);
+				}
+			}
+			obs_query_result_release(&r1);
+			obs_query_result_release(&r2);
+			obs_query_expr_free(e1);
+			obs_query_expr_free(e2);
+		}
+}
