@@ -325,17 +325,29 @@ static int do_load(struct obs_query_mem *mem, struct line *ln, size_t nl, size_t
 			if (obs_labels_copy(&hl, &src) != 0)
 				mark = 0;
 		}
+		int64_t *ft = malloc((n + 1) * sizeof(int64_t));
+		double *fv = malloc((n + 1) * sizeof(double));
+		size_t nf = 0;
 		for (size_t k = 0; k < n; k++) {
 			int64_t t = (int64_t)k * interval;
 			if (v[k].omitted)
 				continue;
-			if (v[k].histogram)
+			if (v[k].histogram) {
+				if (ft && fv && nf)
+					obs_query_mem_add_n(mem, &l, ft, fv, nf);
+				nf = 0;
 				obs_query_mem_add_histogram(mem, &l, t);
-			else
-				obs_query_mem_add(mem, &l, t, v[k].v);
+			} else if (ft && fv) {
+				ft[nf] = t;
+				fv[nf++] = v[k].v;
+			}
 			if (mark)
 				obs_query_mem_add_histogram(mem, &hl, t);
 		}
+		if (ft && fv && nf)
+			obs_query_mem_add_n(mem, &l, ft, fv, nf);
+		free(ft);
+		free(fv);
 		obs_labels_release(&hl);
 		obs_labels_release(&l);
 		free(v);

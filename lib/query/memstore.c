@@ -98,11 +98,30 @@ static struct mem_series *get(struct obs_query_mem *m, const struct obs_labels *
 	return s;
 }
 
+static int add_one(struct mem_series *s, int64_t t, double v);
+
 int obs_query_mem_add(struct obs_query_mem *m, const struct obs_labels *l, int64_t t, double v)
 {
 	struct mem_series *s = get(m, l);
 	if (!s)
 		return -ENOMEM;
+	return add_one(s, t, v);
+}
+
+int obs_query_mem_add_n(struct obs_query_mem *m, const struct obs_labels *l, const int64_t *t, const double *v,
+			size_t n)
+{
+	struct mem_series *s = get(m, l);
+	if (!s)
+		return -ENOMEM;
+	int rc = 0;
+	for (size_t i = 0; i < n && !rc; i++)
+		rc = add_one(s, t[i], v[i]);
+	return rc;
+}
+
+static int add_one(struct mem_series *s, int64_t t, double v)
+{
 	if (s->n && s->t[s->n - 1] >= t) {
 		if (s->t[s->n - 1] == t) {
 			s->v[s->n - 1] = v;

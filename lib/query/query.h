@@ -130,6 +130,9 @@ void obs_query_mem_clear(struct obs_query_mem *m);
 /* Append a sample to the series with labels l (copied); samples of a series
  * must come in time order (an older or equal one replaces/is refused: -EINVAL). */
 int obs_query_mem_add(struct obs_query_mem *m, const struct obs_labels *l, int64_t t, double v);
+/* The same for n samples of one series (one look-up). */
+int obs_query_mem_add_n(struct obs_query_mem *m, const struct obs_labels *l, const int64_t *t, const double *v,
+			size_t n);
 /* Mark that series l holds a native histogram sample at t: selections
  * touching it fail with -ENOTSUP. */
 int obs_query_mem_add_histogram(struct obs_query_mem *m, const struct obs_labels *l, int64_t t);
