@@ -168,10 +168,13 @@ struct q_token q_lex(struct q_lexer *lx)
 	case '}': ONE(T_RBRACE);
 	case '(': ONE(T_LPAREN);
 	case ')': ONE(T_RPAREN);
-	case '[': ONE(T_LBRACK);
-	case ']': ONE(T_RBRACK);
+	case '[': lx->brackets++; ONE(T_LBRACK);
+	case ']': if (lx->brackets > 0) lx->brackets--; ONE(T_RBRACK);
 	case ',': ONE(T_COMMA);
-	case ':': ONE(T_COLON);
+	case ':':
+		if (lx->brackets > 0)
+			ONE(T_COLON);
+		break;   /* a metric name such as ":a" or "a:b" */
 	case '@': ONE(T_AT);
 	case '+': ONE(T_ADD);
 	case '-': ONE(T_SUB);

@@ -32,6 +32,7 @@ struct q_token {
 struct q_lexer {
 	const char *s;
 	size_t n, p;
+	int brackets;      /* inside [...]: ':' separates, else it starts a name */
 	char err[160];
 };
 
