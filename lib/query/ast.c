@@ -285,9 +285,9 @@ int q_node_format(const struct q_node *n, struct obs_buf *o)
 			rc |= put_list(o, &n->mlabels);
 			rc |= obs_buf_putc(o, ' ');
 			if (n->card == CARD_MANY_ONE || n->card == CARD_ONE_MANY) {
+				/* always with (), or a parenthesised right side would read as the list */
 				rc |= obs_buf_puts(o, n->card == CARD_MANY_ONE ? "group_left" : "group_right");
-				if (n->include.n)
-					rc |= put_list(o, &n->include);
+				rc |= put_list(o, &n->include);
 				rc |= obs_buf_putc(o, ' ');
 			}
 		}

@@ -108,7 +108,8 @@ Test(query_parse, aggregations_and_matching)
 	same("count_values(\"v\", x)", "count_values(\"v\", x)");
 	same("limitk(2, x)", "limitk(2, x)");
 	same("a * on(job) group_left(instance) b", "(a * on(job) group_left(instance) b)");
-	same("a / ignoring(code) group_right b", "(a / ignoring(code) group_right b)");
+	same("a / ignoring(code) group_right b", "(a / ignoring(code) group_right() b)");
+	same("a / on() group_left (b + c)", "(a / on() group_left() (b + c))");
 	same("a and on() b", "(a and on() b)");
 	same("label_join(x, \"d\", \",\", \"a\", \"b\")", "label_join(x, \"d\", \",\", \"a\", \"b\")");
 	same("day_of_week()", "day_of_week()");
