@@ -109,7 +109,8 @@ Test(query_parse, aggregations_and_matching)
 	same("limitk(2, x)", "limitk(2, x)");
 	same("a * on(job) group_left(instance) b", "(a * on(job) group_left(instance) b)");
 	same("a / ignoring(code) group_right b", "(a / ignoring(code) group_right() b)");
-	same("a / on() group_left (b + c)", "(a / on() group_left() (b + c))");
+	same("a / on() group_left() (b + c)", "(a / on() group_left() (b + c))");
+	bad("a / on() group_left (b + c)", "in grouping opts");   /* the list comes first, as in Prometheus */
 	same("a and on() b", "(a and on() b)");
 	same("label_join(x, \"d\", \",\", \"a\", \"b\")", "label_join(x, \"d\", \",\", \"a\", \"b\")");
 	same("day_of_week()", "day_of_week()");
