@@ -9,6 +9,15 @@
  *   type 2, a carry (the partial last line of an open file):
  *     u64 epoch | u64 handle | u16 namelen | name | bytes (none: cleared)
  *   type 3, a batch that ends a carry: u64 epoch | u64 handle | type 1 payload
+ *   type 4, a stream removed (rm): u16 namelen | name | u64 end_seq
+ *     every record of that stream with a sequence number below end_seq is
+ *     gone: replay drops the head and the segments it built for it so far
+ *     (unlinking segment files a crash left behind) and the carries of that
+ *     stream logged before it. A stream re-created with that name numbers
+ *     its records from end_seq on (the store remembers end_seq per name), so
+ *     its records and segments, before or after this record in the WAL, are
+ *     kept. rm writes it (and fsyncs the WAL) before it deletes any file,
+ *     and never needs to write a segment.
  * A carry is named by (epoch, handle): epoch is random per open, handle is
  * the caller's, so handles of different runs never meet. Replay keeps the
  * last carry of each name; those still pending after replay become records
@@ -21,15 +30,19 @@
  * (they reached a segment before the crash) — so a crash between writing a
  * segment and dropping the WAL neither loses nor duplicates a record.
  *
- * Locking: ls->mu guards the stream table and stream refcounts; each
- * stream's rwlock guards its head, frozen head and segment list (appends and
- * flush installs take it for writing, reads for reading). A stream is freed
- * by whoever drops its last reference after rm marked it removed (rm holds
- * one itself while it deletes the files). carry_mu guards the carry table
- * and keeps carry records in table order in the WAL (taken inside a
- * stream's lock, never around one). flush_mu
- * serialises flushes and retention. Segments are immutable, so a reader
- * holding the stream's read lock may search them at length. */
+ * Locking: ls->mu guards the stream table, the removal table (tombs) and
+ * stream refcounts; each stream's rwlock guards its head, frozen head and
+ * segment list (appends and flush installs take it for writing, reads for
+ * reading). A stream is freed by whoever drops its last reference after rm
+ * marked it removed (rm holds one itself while it deletes the files);
+ * removed is set under both ls->mu and the stream's lock, so an append that
+ * holds the lock sees it and goes to the stream of that name instead.
+ * carry_mu guards the carry table and keeps carry records in table order in
+ * the WAL. Lock order: flush_mu, then a stream's lock, then ls->mu, then
+ * carry_mu (nothing takes a stream's lock while holding ls->mu). flush_mu
+ * serialises flushes, retention, re-encoding and rm. Segments are
+ * immutable, so a reader holding the stream's read lock may search them at
+ * length. */
 #include "logs/logstore.h"
 
 #include <dirent.h>
@@ -53,6 +66,7 @@
 #define WAL_BATCH 1
 #define WAL_CARRY 2
 #define WAL_BATCH_CARRIED 3
+#define WAL_REMOVED 4
 #define NAME_MAX_BYTES 200
 #define TEXT_EXTRA (OBS_LOG_TIME_WIDTH + 2)   /* "TIME " + "\n" */
 
@@ -77,7 +91,8 @@ struct stream {
 	char *name;
 	char *dir;
 	int refs;                /* ls->mu */
-	int removed;             /* ls->mu */
+	int removed;             /* set under ls->mu and lock */
+	int from_dir;            /* loaded from a directory present at open */
 	pthread_rwlock_t lock;
 	struct head head;        /* lock */
 	struct head *frozen;     /* lock: being written to a segment, still readable */
@@ -101,6 +116,7 @@ struct obs_logstore {
 	struct obs_wal *wal;
 	pthread_mutex_t mu;
 	struct obs_strmap *map;  /* mu: name -> stream */
+	struct obs_strmap *tombs;/* mu: name -> uint64_t end_seq of its last rm */
 	struct stream **all;     /* mu */
 	size_t nall;
 	pthread_mutex_t flush_mu;
@@ -229,16 +245,20 @@ static int fault_at(const char *pt, const char *step)
 	return obs_fault(name);
 }
 
-/* Write data to dir/name atomically: temp file, fsync, rename, fsync dir.
- * Each step may fail (fault points PT.write, PT.fsync, PT.rename,
- * PT.dirsync); the temp file never outlives a failure. When the directory
- * fsync fails after the rename and undo is set, the new file is unlinked
- * again, so a failed call leaves no new live file either (a replaced file
- * cannot be brought back: then the new content stays, which is the same
- * records). */
+/* Write segment data to dir/name atomically: temp file, fsync, open the
+ * temp file as a segment (*seg), rename, fsync dir. Each step may fail
+ * (fault points PT.write, PT.fsync, PT.open, PT.rename, PT.dirsync); the
+ * temp file never outlives a failure. A failure before the rename leaves
+ * everything as it was and *seg NULL. When the directory fsync fails after
+ * the rename and undo is set, the new file is unlinked again and *seg
+ * closed, so a failed call leaves no new live file either; without undo (a
+ * replaced file cannot be brought back) the new file stays and *seg is
+ * returned with the error: it is what the path holds now, and the caller
+ * installs it so that memory follows the disk. */
 static int write_atomic(const char *pt, const char *dir, const char *name, const void *data, size_t n,
-			int undo)
+			int undo, struct obs_logseg **seg)
 {
+	*seg = NULL;
 	char tmp[4096], fin[4096];
 	snprintf(tmp, sizeof(tmp), "%s/.tmp-%s", dir, name);
 	snprintf(fin, sizeof(fin), "%s/%s", dir, name);
@@ -265,18 +285,27 @@ static int write_atomic(const char *pt, const char *dir, const char *name, const
 	if (close(fd) < 0 && !r)
 		r = -errno;
 	if (!r)
+		r = fault_at(pt, "open");
+	if (!r)   /* the mapping outlives the rename: it is the file at fin after it */
+		r = obs_logseg_open(tmp, seg);
+	if (!r)
 		r = fault_at(pt, "rename");
 	if (!r && rename(tmp, fin) < 0)
 		r = -errno;
 	if (r) {
+		obs_logseg_close(*seg);
+		*seg = NULL;
 		unlink(tmp);
 		return r;
 	}
 	r = fault_at(pt, "dirsync");
 	if (!r)
 		r = fsync_dir(dir);
-	if (r && undo)
+	if (r && undo) {
 		unlink(fin);
+		obs_logseg_close(*seg);
+		*seg = NULL;
+	}
 	return r;
 }
 
@@ -377,6 +406,11 @@ static int stream_get_locked(struct obs_logstore *ls, const char *name, int crea
 		}
 		free(esc);
 		pthread_rwlock_init(&s->lock, NULL);
+		/* re-created after an rm: number on from where the removed one
+		 * ended, so replay tells its records from the removed ones */
+		uint64_t *end = ls->tombs ? obs_strmap_get(ls->tombs, h, name, n) : NULL;
+		if (end)
+			s->next_seq = *end;
 		int r = mkdir_p(s->dir);
 		if (r == 0)
 			r = obs_strmap_put(ls->map, h, name, n, s);
@@ -406,6 +440,84 @@ static void stream_put(struct obs_logstore *ls, struct stream *s)
 	pthread_mutex_unlock(&ls->mu);
 	if (dead)
 		stream_free(s);
+}
+
+/* under ls->mu: a copy of the name table without s (obs_strmap_del is not
+ * used here: the table is rebuilt), installed by table_install */
+static int table_without(struct obs_logstore *ls, struct stream *s, struct obs_strmap **out)
+{
+	struct obs_strmap *nm = obs_strmap_new();
+	for (size_t i = 0; i < ls->nall && nm; i++) {
+		if (ls->all[i] == s)
+			continue;
+		size_t l = strlen(ls->all[i]->name);
+		if (obs_strmap_put(nm, obs_strmap_hash(ls->all[i]->name, l), ls->all[i]->name, l, ls->all[i]) < 0) {
+			obs_strmap_free(nm);
+			nm = NULL;
+		}
+	}
+	*out = nm;
+	return nm ? 0 : -ENOMEM;
+}
+
+/* under ls->mu (and s->lock): s leaves the table; cannot fail */
+static void table_install(struct obs_logstore *ls, struct stream *s, struct obs_strmap *nm)
+{
+	for (size_t i = 0; i < ls->nall; i++)
+		if (ls->all[i] == s) {
+			ls->all[i] = ls->all[--ls->nall];
+			break;
+		}
+	obs_strmap_free(ls->map);
+	ls->map = nm;
+	s->removed = 1;
+}
+
+/* under ls->mu: remember that stream name ended at end_seq (kept the
+ * largest) */
+static int tomb_set(struct obs_logstore *ls, const char *name, uint64_t end)
+{
+	size_t n = strlen(name);
+	uint64_t h = obs_strmap_hash(name, n);
+	uint64_t *t = obs_strmap_get(ls->tombs, h, name, n);
+	if (t) {
+		if (*t < end)
+			*t = end;
+		return 0;
+	}
+	if (!(t = malloc(sizeof(*t))))
+		return -ENOMEM;
+	*t = end;
+	if (obs_strmap_put(ls->tombs, h, name, n, t) < 0) {
+		free(t);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int tomb_free(void *ctx, const char *k, size_t n, void *val)
+{
+	free(val);
+	return 0;
+}
+
+/* unlink every file of a stream directory (segments, .corrupt and temp
+ * files) */
+static void purge_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *de;
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+			char *p;
+			if (asprintf(&p, "%s/%s", dir, de->d_name) >= 0) {
+				unlink(p);
+				free(p);
+			}
+		}
+	closedir(d);
 }
 
 /* ---- segments on disk --------------------------------------------------- */
@@ -458,6 +570,7 @@ static int load_stream_dir(struct obs_logstore *ls, const char *esc)
 	free(name);
 	if (r < 0)
 		return r == -EINVAL ? 0 : r;
+	s->from_dir = 1;
 	DIR *d = opendir(s->dir);
 	if (!d) {
 		stream_put(ls, s);
@@ -524,6 +637,22 @@ static void carry_drop(struct obs_logstore *ls, uint64_t epoch, uint64_t handle)
 	free(ls->carries[i].stream);
 	free(ls->carries[i].data);
 	ls->carries[i] = ls->carries[--ls->ncarries];
+}
+
+/* drop every carry of stream (rm: they were partial lines of it) */
+static void carries_drop_stream(struct obs_logstore *ls, const char *stream)
+{
+	size_t i = 0;
+	while (i < ls->ncarries) {
+		struct carry *c = &ls->carries[i];
+		if (strcmp(c->stream, stream)) {
+			i++;
+			continue;
+		}
+		free(c->stream);
+		free(c->data);
+		ls->carries[i] = ls->carries[--ls->ncarries];
+	}
 }
 
 /* Make room and copies for a carry first, so that once its record is in
@@ -693,9 +822,70 @@ static int replay_batch(struct obs_logstore *ls, const uint8_t *p, size_t n)
 	return r;
 }
 
+/* type 4: stream removed; see the top of the file */
+static int replay_removed(struct obs_logstore *ls, const uint8_t *p, size_t n)
+{
+	if (n < 2)
+		return -EBADMSG;
+	size_t nl = (size_t)(p[0] | p[1] << 8);
+	if (nl > NAME_MAX_BYTES || n < 2 + nl + 8)
+		return -EBADMSG;
+	char name[NAME_MAX_BYTES + 1];
+	memcpy(name, p + 2, nl);
+	name[nl] = 0;
+	uint64_t end = get64(p + 2 + nl);
+	carries_drop_stream(ls, name);
+	pthread_mutex_lock(&ls->mu);
+	int r = tomb_set(ls, name, end);
+	pthread_mutex_unlock(&ls->mu);
+	struct stream *s;
+	if (r < 0 || stream_get(ls, name, 0, &s) < 0)
+		return r;
+	pthread_rwlock_wrlock(&s->lock);
+	/* the head holds records replayed before this one: all below end */
+	if (s->head.n && s->head.first_seq < end)
+		head_release(&s->head);
+	size_t k = 0, dropped = 0;
+	for (size_t i = 0; i < s->nsegs; i++) {
+		if (s->segs[i].first_seq < end) {   /* rm died before it deleted it */
+			unlink(s->segs[i].path);
+			obs_logseg_close(s->segs[i].seg);
+			free(s->segs[i].path);
+			dropped++;
+		} else
+			s->segs[k++] = s->segs[i];
+	}
+	s->nsegs = k;
+	if (dropped) {
+		s->text_base = 0;
+		seg_offsets(s);
+	}
+	if (s->next_seq < end)
+		s->next_seq = end;
+	/* gone, unless a directory that was there at open holds what is left
+	 * (a stream re-created after the rm, with segments or not) */
+	int gone = !s->nsegs && !s->head.n && (!s->from_dir || dropped);
+	struct obs_strmap *nm = NULL;
+	if (gone) {
+		pthread_mutex_lock(&ls->mu);
+		if ((r = table_without(ls, s, &nm)) == 0)
+			table_install(ls, s, nm);
+		pthread_mutex_unlock(&ls->mu);
+		if (r == 0) {
+			purge_dir(s->dir);
+			rmdir(s->dir);
+		}
+	}
+	pthread_rwlock_unlock(&s->lock);
+	stream_put(ls, s);
+	return r;
+}
+
 static int replay_cb(void *ctx, uint8_t type, const uint8_t *p, size_t n)
 {
 	struct obs_logstore *ls = ctx;
+	if (type == WAL_REMOVED)
+		return replay_removed(ls, p, n);
 	if (type == WAL_BATCH)
 		return replay_batch(ls, p, n);
 	if (type == WAL_CARRY) {
@@ -734,16 +924,14 @@ static int flush_stream(struct obs_logstore *ls, struct stream *s)
 	free(lines);
 	char name[32], *path = NULL;
 	snprintf(name, sizeof(name), "%016llx.seg", (unsigned long long)f->first_seq);
-	if (r == 0)
-		r = write_atomic("logs.flush", s->dir, name, out.data, out.len, 1);
-	obs_buf_release(&out);
-	struct obs_logseg *seg = NULL;
-	if (r == 0 && asprintf(&path, "%s/%s", s->dir, name) < 0)
+	if (r == 0 && asprintf(&path, "%s/%s", s->dir, name) < 0) {
+		path = NULL;
 		r = -ENOMEM;
-	if (r == 0 && (r = obs_fault("logs.flush.open")) == 0)
-		r = obs_logseg_open(path, &seg);
-	if (r < 0 && path)
-		unlink(path);   /* its records stay in the head and the WAL */
+	}
+	struct obs_logseg *seg = NULL;
+	if (r == 0)   /* on failure no new file: its records stay in the head and the WAL */
+		r = write_atomic("logs.flush", s->dir, name, out.data, out.len, 1, &seg);
+	obs_buf_release(&out);
 	pthread_rwlock_wrlock(&s->lock);
 	if (r == 0)
 		r = seg_add(s, seg, path);
@@ -944,14 +1132,14 @@ static int recompact(struct obs_logstore *ls, struct stream *s, struct obs_logse
 	free(lines);
 	head_release(&c);
 	const char *base = strrchr(path, '/') + 1;
-	if (r == 0)   /* replaces the old file: same records, same sequence numbers */
-		r = write_atomic("logs.compact", s->dir, base, out.data, out.len, 0);
-	obs_buf_release(&out);
 	struct obs_logseg *seg = NULL;
-	if (r == 0 && (r = obs_fault("logs.compact.open")) == 0)
-		r = obs_logseg_open(path, &seg);
-	if (r < 0)
-		return r;
+	if (r == 0)   /* replaces the old file: same records, same sequence numbers */
+		r = write_atomic("logs.compact", s->dir, base, out.data, out.len, 0, &seg);
+	obs_buf_release(&out);
+	if (!seg)
+		return r;   /* the old file is still the one on disk */
+	/* renamed (even if the directory fsync then failed): the new file is
+	 * the one at path, so it is the one memory serves from now on */
 	pthread_rwlock_wrlock(&s->lock);
 	for (size_t i = 0; i < s->nsegs; i++)
 		if (s->segs[i].seg == old) {
@@ -964,8 +1152,9 @@ static int recompact(struct obs_logstore *ls, struct stream *s, struct obs_logse
 		}
 	pthread_rwlock_unlock(&s->lock);
 	obs_logseg_close(seg);   /* the old one (or the new one if the old was dropped meanwhile) */
-	__atomic_add_fetch(&ls->compactions, 1, __ATOMIC_RELAXED);
-	return 0;
+	if (r == 0)
+		__atomic_add_fetch(&ls->compactions, 1, __ATOMIC_RELAXED);
+	return r;
 }
 
 int obs_logstore_compact(struct obs_logstore *ls, int max)
@@ -1025,17 +1214,24 @@ static void *flusher(void *arg)
 		pthread_cond_timedwait(&ls->cond, &ls->mu, &ts);
 		if (ls->stopping)
 			break;
+		pthread_mutex_unlock(&ls->mu);
+		/* a stream's lock is never taken under ls->mu (rm takes ls->mu
+		 * under it): look at a snapshot */
 		uint64_t bytes = 0;
 		int64_t oldest = INT64_MAX;
-		for (size_t i = 0; i < ls->nall; i++) {
-			struct stream *s = ls->all[i];
-			pthread_rwlock_rdlock(&s->lock);
-			bytes += s->head.data.len;
-			if (s->head.n && s->head.first_arrival < oldest)
-				oldest = s->head.first_arrival;
-			pthread_rwlock_unlock(&s->lock);
+		struct stream **v;
+		size_t nv;
+		if (snapshot_streams(ls, &v, &nv) == 0) {
+			for (size_t i = 0; i < nv; i++) {
+				struct stream *s = v[i];
+				pthread_rwlock_rdlock(&s->lock);
+				bytes += s->head.data.len;
+				if (s->head.n && s->head.first_arrival < oldest)
+					oldest = s->head.first_arrival;
+				pthread_rwlock_unlock(&s->lock);
+			}
+			release_streams(ls, v, nv);
 		}
-		pthread_mutex_unlock(&ls->mu);
 		int64_t now = obs_time_now();
 		int e = 0, tried = now >= retry_at;
 		if (!tried)
@@ -1123,7 +1319,7 @@ int obs_logstore_open(const char *dir, const struct obs_logstore_opts *o, struct
 	int r = -ENOMEM;
 	char *wdir = NULL;
 	if (!(ls->dir = strdup(dir)) || asprintf(&ls->sdir, "%s/streams", dir) < 0 ||
-	    asprintf(&wdir, "%s/wal", dir) < 0 || !(ls->map = obs_strmap_new())) {
+	    asprintf(&wdir, "%s/wal", dir) < 0 || !(ls->map = obs_strmap_new()) || !(ls->tombs = obs_strmap_new())) {
 		ls->sdir = NULL;
 		goto fail;
 	}
@@ -1188,6 +1384,9 @@ void obs_logstore_close(struct obs_logstore *ls)
 		stream_free(ls->all[i]);
 	free(ls->all);
 	obs_strmap_free(ls->map);
+	if (ls->tombs)
+		obs_strmap_each(ls->tombs, tomb_free, NULL);
+	obs_strmap_free(ls->tombs);
 	pthread_mutex_destroy(&ls->mu);
 	pthread_mutex_destroy(&ls->flush_mu);
 	pthread_cond_destroy(&ls->cond);
@@ -1249,8 +1448,19 @@ static int append_impl(struct obs_logstore *ls, const char *stream, const char *
 		}
 		p = e + 1;
 	}
-	if (r == 0 && cnt) {
+	if (r == 0 && cnt)
 		pthread_rwlock_wrlock(&s->lock);
+	while (r == 0 && cnt && s->removed) {
+		/* rm'd since we looked it up: this append comes after the rm, so
+		 * it goes to the stream of that name now (a new one) */
+		pthread_rwlock_unlock(&s->lock);
+		stream_put(ls, s);
+		if ((r = stream_get(ls, stream, 1, &s)) < 0)
+			s = NULL;
+		else
+			pthread_rwlock_wrlock(&s->lock);
+	}
+	if (r == 0 && cnt) {
 		uint64_t seq = s->next_seq;
 		put64(hdr + 2 + nl, seq);
 		hdr[2 + nl + 8] = (uint8_t)cnt;
@@ -1296,7 +1506,8 @@ static int append_impl(struct obs_logstore *ls, const char *stream, const char *
 		pthread_mutex_unlock(&ls->carry_mu);
 	}
 	obs_buf_release(&w);
-	stream_put(ls, s);
+	if (s)
+		stream_put(ls, s);
 	if (rejected)
 		__atomic_add_fetch(&ls->rejected, (uint64_t)rejected, __ATOMIC_RELAXED);
 	if (r == 0 && rejected)
@@ -1323,73 +1534,77 @@ int obs_logstore_exists(struct obs_logstore *ls, const char *stream)
 	return 1;
 }
 
+/* WAL record type 4: u16 namelen | name | u64 end_seq */
+static int removed_log(struct obs_logstore *ls, const char *stream, uint64_t end)
+{
+	uint8_t rec[2 + NAME_MAX_BYTES + 8];
+	size_t nl = strlen(stream);
+	rec[0] = (uint8_t)nl;
+	rec[1] = (uint8_t)(nl >> 8);
+	memcpy(rec + 2, stream, nl);
+	put64(rec + 2 + nl, end);
+	int r = obs_fault("logs.remove");
+	if (r == 0)
+		r = obs_wal_append(ls->wal, WAL_REMOVED, rec, 2 + nl + 8);
+	return r;
+}
+
+/* rm: one small WAL record says the stream is gone (no segment is written,
+ * so a full disk does not stop it unless even that record cannot be
+ * written: then -ENOSPC and the stream is intact). The record, the stream
+ * leaving the table and its carries being dropped happen under its lock, so
+ * an append is either before the rm (its lines go with the stream) or after
+ * it (it makes a new stream of that name). Then the WAL is fsynced and the
+ * files deleted; a crash in between is finished by replay. */
 int obs_logstore_remove(struct obs_logstore *ls, const char *stream)
 {
-	if (!obs_logstore_exists(ls, stream))
-		return -ENOENT;
-	int r;
-	/* move its head out of the WAL first, so that replay cannot bring it back */
-	if ((r = obs_logstore_flush(ls)) < 0)
-		return r;
+	struct stream *s;
 	pthread_mutex_lock(&ls->flush_mu);
-	pthread_mutex_lock(&ls->mu);
-	size_t nl = strlen(stream);
-	struct stream *s = obs_strmap_get(ls->map, obs_strmap_hash(stream, nl), stream, nl);
-	/* rebuild the table without it (obs_strmap_del is avoided: see report) */
-	struct obs_strmap *nm = s ? obs_strmap_new() : NULL;
-	if (s && nm) {
-		for (size_t i = 0; i < ls->nall; i++)
-			if (ls->all[i] == s) {
-				ls->all[i] = ls->all[--ls->nall];
-				break;
-			}
-		for (size_t i = 0; i < ls->nall && nm; i++) {
-			size_t l = strlen(ls->all[i]->name);
-			if (obs_strmap_put(nm, obs_strmap_hash(ls->all[i]->name, l), ls->all[i]->name, l, ls->all[i]) < 0) {
-				obs_strmap_free(nm);
-				nm = NULL;
-			}
-		}
-		if (!nm)
-			ls->all[ls->nall++] = s;
-	}
-	if (s && !nm) {
-		pthread_mutex_unlock(&ls->mu);
+	int r = stream_get(ls, stream, 0, &s);
+	if (r < 0) {
 		pthread_mutex_unlock(&ls->flush_mu);
-		return -ENOMEM;
-	}
-	if (s) {
-		obs_strmap_free(ls->map);
-		ls->map = nm;
-		s->removed = 1;
-		s->refs++;   /* ours: readers holding it may outlive the table entry */
-	}
-	pthread_mutex_unlock(&ls->mu);
-	if (!s) {
-		pthread_mutex_unlock(&ls->flush_mu);
-		return -ENOENT;
+		return r;
 	}
 	pthread_rwlock_wrlock(&s->lock);
-	for (size_t i = 0; i < s->nsegs; i++)
-		unlink(s->segs[i].path);
-	DIR *d = opendir(s->dir);
-	if (d) {   /* leftovers (.corrupt, temp files) */
-		struct dirent *de;
-		while ((de = readdir(d)))
-			if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
-				char *p;
-				if (asprintf(&p, "%s/%s", s->dir, de->d_name) >= 0) {
-					unlink(p);
-					free(p);
-				}
-			}
-		closedir(d);
+	pthread_mutex_lock(&ls->mu);
+	struct obs_strmap *nm = NULL;
+	if (s->removed)
+		r = -ENOENT;
+	if (r == 0)
+		r = table_without(ls, s, &nm);
+	if (r == 0)   /* before the record: once it is written nothing may fail */
+		r = tomb_set(ls, s->name, s->next_seq);
+	if (r == 0) {
+		pthread_mutex_lock(&ls->carry_mu);
+		if ((r = removed_log(ls, s->name, s->next_seq)) == 0)
+			carries_drop_stream(ls, s->name);
+		pthread_mutex_unlock(&ls->carry_mu);
 	}
-	r = rmdir(s->dir) < 0 ? -errno : 0;
+	if (r == 0)
+		table_install(ls, s, nm);
+	else
+		obs_strmap_free(nm);
+	pthread_mutex_unlock(&ls->mu);
 	pthread_rwlock_unlock(&s->lock);
+	if (r < 0) {
+		pthread_mutex_unlock(&ls->flush_mu);
+		stream_put(ls, s);
+		return r;
+	}
+	/* durable before any file goes; the stream is gone either way (the
+	 * record is in the WAL), a failed fsync is reported */
+	r = obs_wal_sync(ls->wal);
+	/* only flushes and re-encoding write segments, and they wait for
+	 * flush_mu: the directory holds nothing of a re-created stream yet */
+	purge_dir(s->dir);
+	pthread_mutex_lock(&ls->mu);
+	size_t nl = strlen(stream);
+	if (!obs_strmap_get(ls->map, obs_strmap_hash(stream, nl), stream, nl))
+		rmdir(s->dir);   /* not re-created meanwhile (that would share it) */
+	pthread_mutex_unlock(&ls->mu);
+	fsync_dir(ls->sdir);
 	pthread_mutex_unlock(&ls->flush_mu);
 	stream_put(ls, s);   /* the last holder frees it */
-	fsync_dir(ls->sdir);
 	return r;
 }
 

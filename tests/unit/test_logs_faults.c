@@ -111,6 +111,7 @@ struct slow_reader {
 	pthread_cond_t cv;
 	int inside;
 	int rc;
+	int done;
 	uint64_t seen;
 };
 
@@ -131,6 +132,11 @@ static void *slow_read(void *arg)
 {
 	struct slow_reader *r = arg;
 	r->rc = obs_logstore_read(r->ls, r->stream, OBS_TIME_MIN, OBS_TIME_MAX, NULL, slow_rec, r);
+	__atomic_store_n(&r->done, 1, __ATOMIC_SEQ_CST);
+	pthread_mutex_lock(&r->mu);   /* no record seen: do not leave start_reader waiting */
+	r->inside = 1;
+	pthread_cond_signal(&r->cv);
+	pthread_mutex_unlock(&r->mu);
 	return NULL;
 }
 
@@ -157,27 +163,26 @@ static void *do_remove(void *arg)
 	return NULL;
 }
 
-/* A reader that takes hold of the stream after rm's flush and lets go only
- * after rm marked it removed: the last one to let go frees it, once. (rm's
- * flush is held up by a slow reader of another stream, so the second reader
- * can start in that window.) */
+/* Readers that hold the stream while rm runs: rm waits for them, they see
+ * every record, and it is freed once (by rm or the last reader). A slow
+ * reader of another stream does not hold rm up (rm writes no segment). */
 Test(logs_integrity, remove_while_a_view_is_read, .init = mkdir_tmp, .fini = rm_tmp)
 {
 	struct obs_logstore *ls = open_store();
 	cr_assert_eq(obs_logstore_append(ls, "gone", "a\nb\nc\n", 6, T0, NULL, NULL), 0);
 	cr_assert_eq(obs_logstore_flush(ls), 0);
 	cr_assert_eq(obs_logstore_append(ls, "other", "o\n", 2, T0, NULL, NULL), 0);
-	struct slow_reader x = { .ls = ls, .stream = "other", .sleep_ms = 400 };
-	struct slow_reader y = { .ls = ls, .stream = "gone", .sleep_ms = 900 };
+	struct slow_reader x = { .ls = ls, .stream = "other", .sleep_ms = 900 };
+	struct slow_reader y = { .ls = ls, .stream = "gone", .sleep_ms = 400 };
 	pthread_t tx, ty, tr;
 	start_reader(&x, &tx);
+	start_reader(&y, &ty);
 	struct remover m = { ls, 1 };
 	cr_assert_eq(pthread_create(&tr, NULL, do_remove, &m), 0);
-	usleep(100 * 1000);   /* rm's flush now waits for x */
-	start_reader(&y, &ty);
-	pthread_join(tx, NULL);
-	pthread_join(tr, NULL);
 	pthread_join(ty, NULL);
+	pthread_join(tr, NULL);
+	cr_assert_eq(__atomic_load_n(&x.done, __ATOMIC_SEQ_CST), 0, "rm waited for a reader of another stream");
+	pthread_join(tx, NULL);
 	cr_assert_eq(m.rc, 0);
 	cr_assert_eq(x.rc, 0);
 	cr_assert_eq(y.rc, 0);
