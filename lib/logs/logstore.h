@@ -27,6 +27,10 @@
  *       ends the carry in one WAL record.
  *   create (O_CREAT) / mknod      obs_logstore_create(ls, STREAM)
  *   unlink                        obs_logstore_remove(ls, STREAM)
+ *       Journals "stream removed" (WAL type 4) and fsyncs it, then deletes
+ *       the files: the stream stays deleted across kill -9; no segment is
+ *       written, so only a failure to write that record fails it (then
+ *       nothing changed). A stream created again afterwards is a new one.
  *   readdir MOUNT/logs            obs_logstore_streams(ls, cb, ctx)
  *   getattr STREAM                obs_logstore_text_size(ls, STREAM, &size)
  *       st_size = bytes of the "TIME LINE\n" rendering (TIME is always 24
@@ -45,8 +49,8 @@
  * On-disk (DIR = DATADIR/logs):
  *   DIR/wal/               obs_wal segments: record type 1 = a batch of lines
  *                          of one stream, 2 = a carry (partial line), 3 = a
- *                          batch that ends a carry (layouts at the top of
- *                          logstore.c)
+ *                          batch that ends a carry, 4 = a stream removed
+ *                          (layouts at the top of logstore.c)
  *   DIR/streams/NAME/      one directory per stream (NAME escaped: bytes
  *                          outside [A-Za-z0-9._-] as %XX)
  *   DIR/streams/NAME/SEQ.seg   immutable segments (logseg.c), SEQ = 16 hex
@@ -106,7 +110,10 @@ int obs_logstore_append_carried(struct obs_logstore *ls, const char *stream, con
  * still the one in force). */
 int obs_logstore_carry(struct obs_logstore *ls, uint64_t handle, const char *stream, const char *p, size_t n);
 int obs_logstore_create(struct obs_logstore *ls, const char *stream);   /* exists: 0 */
-int obs_logstore_remove(struct obs_logstore *ls, const char *stream);   /* -ENOENT if absent */
+/* -ENOENT if absent; -ENOSPC/-EIO when the removal record cannot be
+ * written (the stream is intact); a failed fsync of that record is returned
+ * after the stream is gone (the record is in the kernel). */
+int obs_logstore_remove(struct obs_logstore *ls, const char *stream);
 int obs_logstore_exists(struct obs_logstore *ls, const char *stream);   /* 1 or 0 */
 int obs_logstore_sync(struct obs_logstore *ls);
 /* Cut every stream's head into segments now and wait; drops WAL segments

@@ -205,3 +205,89 @@ PY
 	run ls "$MNT/logs"
 	[[ "$output" != *open* ]]
 }
+
+@test "rm of a log stream with lines in its head and a pending partial line: still gone after kill -9" {
+	for i in $(seq 50); do echo "line $i"; done >>"$MNT/logs/gone"
+	echo compact >"$MNT/ctl"
+	echo "head line" >>"$MNT/logs/gone"
+	echo "other line" >>"$MNT/logs/kept"
+	crash_with_open_writer <<'PY'
+import os, sys, time
+mnt = sys.argv[1]
+fd = os.open(mnt + "/logs/gone", os.O_WRONLY | os.O_APPEND)
+assert os.write(fd, b"more\npartial") == 12
+os.unlink(mnt + "/logs/gone")
+assert not os.path.exists(mnt + "/logs/gone")
+open(mnt + "/../written", "w").close()
+time.sleep(60)
+PY
+	obs_start
+	run ls "$MNT/logs"
+	[ "$status" -eq 0 ]
+	[[ "$output" != *gone* ]]
+	[ ! -e "$DATA/logs/streams/gone" ]
+	printf 'other line\n' >"$T/want"
+	lines_of kept "$T/got"
+	cmp "$T/want" "$T/got"
+	obs_crash
+	obs_start
+	run ls "$MNT/logs"
+	[ "$status" -eq 0 ]
+	[[ "$output" != *gone* ]]
+}
+
+@test "rm, re-create, append, kill -9: only the new lines (and the new partial line) come back" {
+	for i in $(seq 30); do echo "old $i"; done >>"$MNT/logs/again"
+	echo compact >"$MNT/ctl"
+	echo "old head" >>"$MNT/logs/again"
+	crash_with_open_writer <<'PY'
+import os, sys, time
+mnt = sys.argv[1]
+p = mnt + "/logs/again"
+fd = os.open(p, os.O_WRONLY | os.O_APPEND)
+assert os.write(fd, b"old partial") == 11
+os.unlink(p)
+fd2 = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+assert os.write(fd2, b"new 1\nnew 2\nnew pa") == 18
+open(mnt + "/../written", "w").close()
+time.sleep(60)
+PY
+	obs_start
+	printf 'new 1\nnew 2\nnew pa\n' >"$T/want"
+	lines_of again "$T/got"
+	cmp "$T/want" "$T/got"
+	obs_remount
+	lines_of again "$T/got"
+	cmp "$T/want" "$T/got"
+}
+
+@test "rm of a log stream on a full disk works; when even its record cannot be written it fails with ENOSPC and keeps the stream" {
+	for i in $(seq 20); do echo "line $i"; done >>"$MNT/logs/full"
+	seq 20 | sed 's/^/line /' >"$T/want"
+	obs_stop
+	OBS_FAULT=logs.flush.write:0:ENOSPC:-1 obs_start
+	echo "one more" >>"$MNT/logs/full"
+	echo "line 21" >>"$MNT/logs/keep"
+	run sh -c "echo compact >'$MNT/ctl'"
+	[ "$status" -ne 0 ]   # the flush itself cannot write: the disk is full
+	rm "$MNT/logs/full"
+	run ls "$MNT/logs"
+	[[ "$output" != *full* ]]
+	obs_crash
+	obs_start
+	run ls "$MNT/logs"
+	[[ "$output" != *full* ]]
+	for i in $(seq 20); do echo "line $i"; done >>"$MNT/logs/full"
+	obs_stop
+	OBS_FAULT=logs.remove:0:ENOSPC:-1 obs_start
+	run rm "$MNT/logs/full"
+	echo "rm: status $status, output: $output" >&2
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"No space left on device"* ]]
+	lines_of full "$T/got"
+	cmp "$T/want" "$T/got"
+	obs_crash
+	obs_start
+	lines_of full "$T/got"
+	cmp "$T/want" "$T/got"
+}

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/fault.h"
@@ -545,4 +546,271 @@ Test(logs_faults, background_flush_backs_off_and_recovers, .init = mkdir_tmp, .f
 	check_exact(ls, "bg", &want, "after the failure");
 	obs_logstore_close(ls);
 	obs_buf_release(&want);
+}
+
+/* ---- rm: a removal record, no flush ------------------------------------- */
+
+static int exists_dir(const char *name)
+{
+	char p[512];
+	snprintf(p, sizeof(p), "%s/streams/%s", dir, name);
+	return access(p, F_OK) == 0;
+}
+
+/* dump, or NULL when the stream does not exist */
+static char *dump_or_null(struct obs_logstore *ls, const char *stream)
+{
+	return obs_logstore_exists(ls, stream) ? dump(ls, stream) : NULL;
+}
+
+/* Lines in the head, a segment and a pending partial line (carry) of a
+ * removed stream: none of them brings it back at the next open (close
+ * keeps only the WAL, like kill -9). Old code: rm's flush logged the carry
+ * again and the next open made it a record of a new stream "gone". */
+Test(logs_remove, removed_stream_stays_removed, .init = mkdir_tmp, .fini = rm_tmp)
+{
+	struct obs_logstore *ls = open_store();
+	cr_assert_eq(obs_logstore_append(ls, "gone", "seg 1\nseg 2\n", 12, T0, NULL, NULL), 0);
+	cr_assert_eq(obs_logstore_flush(ls), 0);
+	cr_assert_eq(obs_logstore_append(ls, "gone", "head 3\n", 7, T0, NULL, NULL), 0);
+	cr_assert_eq(obs_logstore_carry(ls, 4, "gone", "partial", 7), 0);
+	cr_assert_eq(obs_logstore_append(ls, "kept", "k\n", 2, T0, NULL, NULL), 0);
+	cr_assert_eq(obs_logstore_remove(ls, "gone"), 0);
+	cr_assert_eq(obs_logstore_remove(ls, "gone"), -ENOENT);
+	cr_assert(!obs_logstore_exists(ls, "gone"));
+	cr_assert(!exists_dir("gone"));
+	obs_logstore_close(ls);
+	for (int round = 0; round < 2; round++) {   /* and once more after that open */
+		ls = open_store();
+		cr_assert(!obs_logstore_exists(ls, "gone"), "round %d", round);
+		cr_assert(!exists_dir("gone"), "round %d", round);
+		char *k = dump(ls, "kept");
+		cr_assert_str_eq(k, "1795236000000|k\n");
+		free(k);
+		obs_logstore_close(ls);
+	}
+	/* and after a flush dropped the WAL that held the removal record */
+	ls = open_store();
+	cr_assert_eq(obs_logstore_flush(ls), 0);
+	obs_logstore_close(ls);
+	ls = open_store();
+	cr_assert(!obs_logstore_exists(ls, "gone"));
+	obs_logstore_close(ls);
+}
+
+/* rm, re-create with the same name, append: after a restart only the new
+ * records (and the new partial line) are there, also when a segment of the
+ * new stream was written while the WAL still holds the removal record (a
+ * flush whose WAL drop failed). */
+Test(logs_remove, recreated_stream_keeps_only_new_records, .init = mkdir_tmp, .fini = rm_tmp)
+{
+	struct obs_logstore *ls = open_store();
+	cr_assert_eq(obs_logstore_append(ls, "x", "old 1\nold 2\n", 12, T0, NULL, NULL), 0);
+	cr_assert_eq(obs_logstore_flush(ls), 0);
+	cr_assert_eq(obs_logstore_append(ls, "x", "old 3\n", 6, T0, NULL, NULL), 0);
+	cr_assert_eq(obs_logstore_carry(ls, 4, "x", "old part", 8), 0);
+	cr_assert_eq(obs_logstore_remove(ls, "x"), 0);
+	cr_assert_eq(obs_logstore_append(ls, "x", "new 1\n", 6, T0 + 1, NULL, NULL), 0);
+	cr_assert_eq(obs_logstore_carry(ls, 5, "x", "new part", 8), 0);
+	char *got = dump(ls, "x");
+	cr_assert_str_eq(got, "1795236000001|new 1\n");
+	free(got);
+	obs_logstore_close(ls);
+	ls = open_store();
+	got = dump(ls, "x");
+	cr_assert(!strncmp(got, "1795236000001|new 1\n", 20), "%s", got);
+	cr_assert(strstr(got, "|new part\n"), "%s", got);
+	cr_assert_eq(strstr(got, "old"), NULL, "%s", got);
+	char *want = got;
+
+	/* again, and this time a segment of the new stream is written while
+	 * the removal record stays in the WAL (the flush's carry relog fails,
+	 * so it keeps the WAL) */
+	cr_assert_eq(obs_logstore_remove(ls, "x"), 0);
+	cr_assert_eq(obs_logstore_append(ls, "x", "third 1\nthird 2\n", 16, T0 + 2, NULL, NULL), 0);
+	cr_assert_eq(obs_logstore_carry(ls, 6, "x", "third part", 10), 0);
+	cr_assert_eq(obs_fault_arm("logs.carry", 0, 1, EIO), 0);
+	cr_assert_eq(obs_logstore_flush(ls), -EIO);
+	obs_fault_reset();
+	int segs, tmps;
+	stream_files("x", &segs, &tmps);
+	cr_assert_eq(segs, 1);
+	obs_logstore_close(ls);
+	ls = open_store();
+	got = dump(ls, "x");
+	cr_assert(!strncmp(got, "1795236000002|third 1\n1795236000002|third 2\n", 44), "%s", got);
+	cr_assert(strstr(got, "|third part\n"), "%s", got);
+	cr_assert_eq(strstr(got, "new"), NULL, "%s", got);
+	cr_assert_eq(strstr(got, "old"), NULL, "%s", got);
+	free(got);
+	free(want);
+	obs_logstore_close(ls);
+}
+
+/* rm needs no segment write: it works on a full disk (every flush step
+ * fails); only when its own small record cannot be written it fails with
+ * ENOSPC and the stream is left intact. Old code: rm flushed first and
+ * failed with ENOSPC. */
+Test(logs_remove, rm_on_a_full_disk, .init = mkdir_tmp, .fini = rm_tmp)
+{
+	struct obs_buf want;
+	obs_buf_init(&want);
+	struct obs_logstore *ls = open_store();
+	append_n(ls, "full", 0, 50, &want);
+	cr_assert_eq(obs_logstore_flush(ls), 0);
+	append_n(ls, "full", 50, 50, &want);
+	cr_assert_eq(obs_fault_arm("logs.flush.write", 0, -1, ENOSPC), 0);
+	cr_assert_eq(obs_logstore_flush(ls), -ENOSPC);
+	cr_assert_eq(obs_logstore_remove(ls, "full"), 0);
+	cr_assert(!obs_logstore_exists(ls, "full"));
+	cr_assert(!exists_dir("full"));
+	obs_logstore_close(ls);
+	ls = open_store();
+	cr_assert(!obs_logstore_exists(ls, "full"));
+
+	/* even the removal record cannot be written */
+	obs_buf_release(&want);
+	obs_buf_init(&want);
+	append_n(ls, "full", 0, 20, &want);
+	cr_assert_eq(obs_fault_arm("logs.remove", 0, -1, ENOSPC), 0);
+	cr_assert_eq(obs_logstore_remove(ls, "full"), -ENOSPC);
+	cr_assert_gt(obs_fault_hits("logs.remove"), 0);
+	cr_assert(obs_logstore_exists(ls, "full"));
+	check_exact(ls, "full", &want, "after a failed rm");
+	append_n(ls, "full", 20, 5, &want);   /* still a working stream */
+	check_exact(ls, "full", &want, "after a failed rm");
+	obs_logstore_close(ls);
+	ls = open_store();
+	check_exact(ls, "full", &want, "restart after a failed rm");
+	obs_fault_reset();
+	cr_assert_eq(obs_logstore_remove(ls, "full"), 0);
+	obs_logstore_close(ls);
+	ls = open_store();
+	cr_assert(!obs_logstore_exists(ls, "full"));
+	obs_logstore_close(ls);
+	obs_buf_release(&want);
+}
+
+struct racer {
+	struct obs_logstore *ls;
+	int stop;
+	int n;
+};
+
+static void *race_append(void *arg)
+{
+	struct racer *a = arg;
+	while (!__atomic_load_n(&a->stop, __ATOMIC_SEQ_CST)) {
+		char w[32];
+		int k = snprintf(w, sizeof(w), "a %d\nb %d\n", a->n, a->n);
+		cr_assert_eq(obs_logstore_append(a->ls, "race", w, (size_t)k, T0 + a->n, NULL, NULL), 0);
+		a->n++;
+	}
+	return NULL;
+}
+
+/* Appends racing rm: what the store shows before a restart (kill -9) is
+ * what it shows after; no line appended around an rm comes back. Old code:
+ * lines appended between rm's flush and the removal went to the removed
+ * head (invisible) and came back from the WAL at the next open. */
+Test(logs_remove, appends_racing_rm_same_after_restart, .init = mkdir_tmp, .fini = rm_tmp, .timeout = 120)
+{
+	for (int round = 0; round < 20; round++) {
+		struct obs_logstore *ls = open_store();
+		struct racer a = { ls, 0, 0 };
+		pthread_t t;
+		cr_assert_eq(pthread_create(&t, NULL, race_append, &a), 0);
+		for (int i = 0; i < 20; i++) {
+			usleep(500);
+			int r = obs_logstore_remove(ls, "race");
+			cr_assert(r == 0 || r == -ENOENT, "rm: %d", r);
+		}
+		__atomic_store_n(&a.stop, 1, __ATOMIC_SEQ_CST);
+		pthread_join(t, NULL);
+		char *before = dump_or_null(ls, "race");
+		obs_logstore_close(ls);
+		ls = open_store();
+		char *after = dump_or_null(ls, "race");
+		cr_assert((before == NULL) == (after == NULL), "round %d: exists %d before, %d after", round,
+			  before != NULL, after != NULL);
+		if (before)
+			cr_assert_str_eq(after, before, "round %d", round);
+		free(before);
+		free(after);
+		obs_logstore_close(ls);
+		clean_dir();
+	}
+}
+
+/* ---- re-encoding: memory follows the disk -------------------------------- */
+
+/* bytes of the segment files of a stream on disk */
+static uint64_t disk_seg_bytes(const char *name)
+{
+	char p[512];
+	snprintf(p, sizeof(p), "%s/streams/%s", dir, name);
+	DIR *d = opendir(p);
+	cr_assert_not_null(d, "%s", p);
+	uint64_t total = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		size_t l = strlen(de->d_name);
+		if (l > 4 && !strcmp(de->d_name + l - 4, ".seg")) {
+			char f[800];
+			struct stat st;
+			snprintf(f, sizeof(f), "%s/%s", p, de->d_name);
+			cr_assert_eq(stat(f, &st), 0, "%s", f);
+			total += (uint64_t)st.st_size;
+		}
+	}
+	closedir(d);
+	return total;
+}
+
+/* A re-encoding that fails at any step, before or after its rename: what
+ * memory serves is what is on disk (same bytes), and the next pass
+ * re-encodes exactly what is still below the level. Old code: a failure
+ * after the rename (dirsync, open) kept the old segment in memory while the
+ * new file was on disk, and the next pass re-encoded it once more. */
+Test(logs_faults, reencode_fault_memory_follows_disk, .init = mkdir_tmp, .fini = rm_tmp)
+{
+	static const int err = EIO;
+	for (size_t i = 0; i < sizeof(compact_points) / sizeof(*compact_points); i++) {
+		const char *pt = compact_points[i];
+		struct obs_buf want;
+		obs_buf_init(&want);
+		struct obs_logstore *ls = open_store();
+		append_n(ls, "m", 0, 200, &want);
+		cr_assert_eq(obs_logstore_flush(ls), 0);
+		append_n(ls, "m", 200, 100, &want);
+		cr_assert_eq(obs_logstore_flush(ls), 0);
+		char *text0 = text(ls, "m");
+		cr_assert_eq(obs_fault_arm(pt, 0, 1, err), 0);
+		cr_assert_eq(obs_logstore_compact(ls, 1), -err, "%s", pt);
+		struct obs_logstore_stats st;
+		obs_logstore_get_stats(ls, &st);
+		cr_assert_eq(st.segment_bytes, disk_seg_bytes("m"), "%s: memory and disk differ", pt);
+		check_exact(ls, "m", &want, pt);
+		char *t = text(ls, "m");
+		cr_assert_str_eq(t, text0, "%s", pt);
+		free(t);
+		/* one already at the level after a failure past the rename */
+		int after_rename = !strcmp(pt, "logs.compact.dirsync");
+		cr_assert_eq(obs_logstore_compact(ls, 0), 0, "%s", pt);
+		obs_logstore_get_stats(ls, &st);
+		cr_assert_eq(st.compactions, after_rename ? 1 : 2, "%s: re-encoded %llu", pt,
+			     (unsigned long long)st.compactions);
+		cr_assert_eq(st.segment_bytes, disk_seg_bytes("m"), "%s", pt);
+		check_exact(ls, "m", &want, pt);
+		t = text(ls, "m");
+		cr_assert_str_eq(t, text0, "%s", pt);
+		free(t);
+		obs_logstore_close(ls);
+		ls = open_store();
+		check_exact(ls, "m", &want, pt);
+		obs_logstore_close(ls);
+		free(text0);
+		obs_buf_release(&want);
+		clean_dir();
+	}
 }
