@@ -61,6 +61,8 @@
  * obs_block_open() refuses a directory named .tmp-*.
  */
 #include "tsdb/block.h"
+
+#include "core/fault.h"
 #include "tsdb/encoding.h"
 #include "core/fileio.h"
 #include "core/buf.h"
@@ -468,8 +470,10 @@ static int write_file(const char *dir, const char *name, const void *p, size_t n
 	free(path);
 	if (fd < 0)
 		return -errno;
-	int rc = obs_write_all(fd, p, n);
-	if (!rc && fsync(fd))
+	int rc = obs_fault("block.write");
+	if (!rc)
+		rc = obs_write_all(fd, p, n);
+	if (!rc && (rc = obs_fault("block.fsync")) == 0 && fsync(fd))
 		rc = -errno;
 	if (close(fd) && !rc)
 		rc = -errno;
@@ -572,7 +576,9 @@ static int write_chunks(struct obs_block_writer *w, const char *dir, const size_
 	obs_buf_init(&raw);
 	obs_buf_init(&zbuf);
 	ZSTD_CCtx *cc = ZSTD_createCCtx();
-	int rc = cc ? obs_write_all(fd, CHK_MAGIC, 8) : -ENOMEM;
+	int rc = cc ? obs_fault("block.write") : -ENOMEM;
+	if (!rc)
+		rc = obs_write_all(fd, CHK_MAGIC, 8);
 	for (size_t i = 0; i < w->ns && !rc; i++) {
 		const struct wseries *s = &w->s[order[i]];
 		for (size_t k = 0; k < s->nchunks && !rc; k++) {
@@ -596,7 +602,7 @@ static int write_chunks(struct obs_block_writer *w, const char *dir, const size_
 		else
 			*size = (uint64_t)end;
 	}
-	if (!rc && fsync(fd))
+	if (!rc && (rc = obs_fault("block.fsync")) == 0 && fsync(fd))
 		rc = -errno;
 	if (close(fd) && !rc)
 		rc = -errno;
@@ -777,6 +783,8 @@ int obs_block_writer_commit(struct obs_block_writer *w, char *id)
 	fin = path_join(w->dir, bid);
 	if (!tmp || !fin)
 		goto out;
+	if ((rc = obs_fault("block.mkdir")) != 0)
+		goto out;
 	if (mkdir(tmp, 0755)) {
 		rc = -errno;
 		goto out;
@@ -799,18 +807,29 @@ int obs_block_writer_commit(struct obs_block_writer *w, char *id)
 	if (rc)
 		goto fail;
 	crash_point(4);
-	rc = obs_fsync_dir(tmp);
+	rc = obs_fault("block.fsync");
+	if (!rc)
+		rc = obs_fsync_dir(tmp);
 	if (rc)
 		goto fail;
 	crash_point(5);
+	if ((rc = obs_fault("block.rename")) != 0)
+		goto fail;
 	if (rename(tmp, fin)) {
 		rc = -errno;
 		goto fail;
 	}
 	crash_point(6);
-	rc = obs_fsync_dir(w->dir);
-	if (rc)
-		goto out;   /* renamed: the block exists; report the fsync error */
+	rc = obs_fault("block.dirsync");
+	if (!rc)
+		rc = obs_fsync_dir(w->dir);
+	if (rc) {
+		/* renamed but not known durable: take it back, so that a failed
+		 * commit never leaves a block a caller did not register */
+		rm_flat_dir(fin);
+		obs_fsync_dir(w->dir);
+		goto out;
+	}
 	memcpy(id, bid, 27);
 	goto out;
 fail:

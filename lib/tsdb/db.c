@@ -47,6 +47,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/fault.h"
 #include "core/labels.h"
 #include "core/num.h"
 #include "core/obstime.h"
@@ -1312,8 +1313,10 @@ static int blocks_merge(struct obs_db *db)
 			return rc;
 		/* swap: register the merged block, forget and delete the inputs */
 		pthread_rwlock_wrlock(&db->blocks_lock);
-		struct obs_block *nb;
-		rc = block_add(db, newid, &nb);
+		struct obs_block *nb = NULL;
+		rc = obs_fault("merge.register");
+		if (!rc)
+			rc = block_add(db, newid, &nb);
 		char paths[64][4600];
 		size_t np = 0;
 		if (!rc) {
@@ -1352,7 +1355,9 @@ int obs_db_compact(struct obs_db *db)
 
 	/* 1. freeze the head and cut the WAL at one instant */
 	pthread_rwlock_wrlock(&db->cutlock);
-	int rc = obs_wal_cut(db->wal, &segno);
+	int rc = obs_fault("compact.cut");
+	if (!rc)
+		rc = obs_wal_cut(db->wal, &segno);
 	size_t frozen_series = 0;
 	for (uint32_t i = 0; i < n && !rc; i++) {
 		struct series *s = series_get(db, i);
@@ -1414,7 +1419,9 @@ int obs_db_compact(struct obs_db *db)
 	pthread_rwlock_wrlock(&db->blocks_lock);
 	if (newid[0]) {
 		struct obs_block *b;
-		rc = block_add(db, newid, &b);
+		rc = obs_fault("compact.register");
+		if (!rc)
+			rc = block_add(db, newid, &b);
 		if (!rc)
 			qsort(db->blocks, db->nblocks, sizeof *db->blocks, block_cmp);
 	}
@@ -1443,6 +1450,8 @@ int obs_db_compact(struct obs_db *db)
 	 * carries must survive the checkpoint: log them again after the cut,
 	 * then drop old segments */
 	if (!rc)
+		rc = obs_fault("compact.relog");
+	if (!rc)
 		rc = carries_relog(db);
 	for (uint32_t i = 0; i < n && !rc; i++) {
 		struct series *s = series_get(db, i);
@@ -1452,7 +1461,11 @@ int obs_db_compact(struct obs_db *db)
 		rc = obs_wal_append2(db->wal, REC_SERIES, hdr, 4, s->canon, s->canonlen);
 	}
 	if (!rc)
+		rc = obs_fault("compact.sync");
+	if (!rc)
 		rc = obs_wal_sync(db->wal);
+	if (!rc)
+		rc = obs_fault("compact.remove");
 	if (!rc)
 		rc = obs_wal_remove_before(db->wal, segno);
 	if (!rc)

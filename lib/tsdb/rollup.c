@@ -65,6 +65,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/fault.h"
 #include "core/fileio.h"
 #include "core/varint.h"
 #include <sys/mman.h>
@@ -725,6 +726,8 @@ int obs_rollup_writer_commit(struct obs_rollup_writer *w)
 		rc = w_emit(w, f, FOOT_SIZE);
 	}
 	if (!rc)
+		rc = obs_fault("rollup.write");
+	if (!rc)
 		rc = w_flush(w);
 	if (!rc) {
 		uint8_t h[HDR_SIZE];
@@ -737,14 +740,14 @@ int obs_rollup_writer_commit(struct obs_rollup_writer *w)
 		if (pwrite(w->fd, h, HDR_SIZE, 0) != HDR_SIZE)
 			rc = errno ? -errno : -EIO;
 	}
-	if (!rc && fsync(w->fd))
+	if (!rc && (rc = obs_fault("rollup.fsync")) == 0 && fsync(w->fd))
 		rc = -errno;
 	if (!rc) {
 		int fd = w->fd;
 		w->fd = -1;
 		if (close(fd))
 			rc = -errno;
-		else if (rename(w->tmp, w->path))
+		else if ((rc = obs_fault("rollup.rename")) == 0 && rename(w->tmp, w->path))
 			rc = -errno;
 		if (rc)
 			unlink(w->tmp);
