@@ -48,6 +48,7 @@
 #include <unistd.h>
 
 #include "core/fault.h"
+#include "core/fileio.h"
 #include "core/labels.h"
 #include "core/num.h"
 #include "core/obstime.h"
@@ -83,10 +84,13 @@ struct series {
 	struct obs_chunk_enc open;
 	uint64_t nsamples;         /* in the head and the frozen set */
 	uint64_t gen;              /* bumped by any change other than an append at the end */
-	int64_t floor_t;           /* last compacted sample; older samples are refused */
-	int in_block;              /* some block holds samples of this series */
+	/* floor_t and in_block are written under mu (and cutlock or blocks_lock)
+	 * but read on paths that hold neither, so they are atomic */
+	_Atomic int64_t floor_t;   /* last compacted sample; older samples are refused */
+	_Atomic int in_block;      /* some block holds samples of this series */
 	struct chunk *frozen;      /* head chunks being written into a block (readable) */
-	uint32_t nfrozen;
+	uint32_t nfrozen, capfrozen;
+	int64_t floor_prev;        /* floor_t before the freeze, restored if the compaction fails */
 	/* cached text size, valid while txt_gen == gen and the format matches */
 	uint64_t txt_bytes, txt_gen;
 	int64_t txt_last;
@@ -125,7 +129,9 @@ struct obs_db {
 	pthread_mutex_t stop_mu;              /* protects stopping, with stop_cv */
 	pthread_cond_t stop_cv;
 	int stopping;
-	int64_t last_compact_ms, last_compact_dur_ms;
+	_Atomic int64_t last_compact_ms, last_compact_dur_ms;
+	pthread_mutex_t stripes[64];          /* by series id: one writer at a time
+	                                         checks, logs and applies a series */
 	_Atomic uint64_t ingested, rejected, replayed;
 	_Atomic uint64_t exemplars_dropped;   /* OpenMetrics exemplars seen, not kept */
 	int64_t started_ms, replay_ms;
@@ -247,6 +253,12 @@ static int series_resolve(struct obs_db *db, struct obs_labels *labels, struct s
 		*out = s;
 		return 0;
 	}
+	/* the SERIES record and the registration are one step against a WAL
+	 * cut (cutlock shared): a series whose record lies before a cut is
+	 * known to the compaction making it, which logs it again after the cut
+	 * unless a block holds it, so samples after a cut never meet an id
+	 * that a replay does not know */
+	pthread_rwlock_rdlock(&db->cutlock);
 	pthread_rwlock_wrlock(&db->maplock);
 	int rc = 0;
 	s = obs_strmap_get(db->byname, h, canon.data, canon.len);
@@ -279,6 +291,7 @@ static int series_resolve(struct obs_db *db, struct obs_labels *labels, struct s
 	rc = series_insert(db, n, canon.data, canon.len, labels, h, &s);
 done:
 	pthread_rwlock_unlock(&db->maplock);
+	pthread_rwlock_unlock(&db->cutlock);
 	obs_buf_release(&canon);
 	if (!rc)
 		*out = s;
@@ -691,6 +704,20 @@ static int precheck(struct obs_db *db, struct series *s, int64_t t, double v, co
 	return -1;
 }
 
+static void stripes_lock(struct obs_db *db, uint64_t mask)
+{
+	for (int i = 0; i < 64; i++)   /* ascending: no two writers wait on each other */
+		if (mask >> i & 1)
+			pthread_mutex_lock(&db->stripes[i]);
+}
+
+static void stripes_unlock(struct obs_db *db, uint64_t mask)
+{
+	for (int i = 63; i >= 0; i--)
+		if (mask >> i & 1)
+			pthread_mutex_unlock(&db->stripes[i]);
+}
+
 /* Log the pending batch to the WAL, then apply it to the head. Samples the
  * head would refuse are refused before the WAL sees them, so a replay (even
  * with other options) cannot bring them back. */
@@ -699,7 +726,15 @@ static int commit_pending(struct ingest_ctx *c)
 	struct obs_db *db = c->db;
 	if (!c->n)
 		return 0;
+	/* check, log and apply are one step per series: the stripes of every
+	 * series of the batch are held from the precheck to the last apply, so
+	 * two writers of one series apply in the order of their WAL records
+	 * (a replay then rebuilds the same head) */
+	uint64_t mask = 0;
+	for (size_t i = 0; i < c->n; i++)
+		mask |= 1ull << (c->p[i].s->id & 63);
 	pthread_rwlock_rdlock(&db->cutlock);
+	stripes_lock(db, mask);
 	size_t keep = 0;
 	for (size_t i = 0; i < c->n; i++) {
 		const char *why = NULL;
@@ -714,6 +749,7 @@ static int commit_pending(struct ingest_ctx *c)
 	uint64_t resent = c->r->accepted;
 	c->n = keep;
 	if (!c->n) {
+		stripes_unlock(db, mask);
 		pthread_rwlock_unlock(&db->cutlock);
 		atomic_fetch_add(&db->ingested, resent);
 		return 0;
@@ -721,6 +757,7 @@ static int commit_pending(struct ingest_ctx *c)
 	size_t room = 10 + c->n * (OBS_VARINT_MAX * 2 + 8);
 	uint8_t *buf = malloc(room), *p = buf;
 	if (!buf) {
+		stripes_unlock(db, mask);
 		pthread_rwlock_unlock(&db->cutlock);
 		return -ENOMEM;
 	}
@@ -737,6 +774,7 @@ static int commit_pending(struct ingest_ctx *c)
 	int rc = obs_wal_append(db->wal, REC_SAMPLES, buf, (size_t)(p - buf));
 	free(buf);
 	if (rc) {
+		stripes_unlock(db, mask);
 		pthread_rwlock_unlock(&db->cutlock);
 		char msg[128];
 		snprintf(msg, sizeof msg, "write-ahead log write failed: %s", strerror(-rc));
@@ -769,6 +807,7 @@ static int commit_pending(struct ingest_ctx *c)
 	if (locked)
 		pthread_mutex_unlock(&locked->mu);
 	head_note(db, mn, mx, (size_t)(c->r->accepted - resent));
+	stripes_unlock(db, mask);
 	pthread_rwlock_unlock(&db->cutlock);
 	atomic_fetch_add(&db->ingested, c->r->accepted);
 	return 0;
@@ -1255,7 +1294,9 @@ static int chunks_decode(const struct chunk *c, uint32_t n, struct obs_samples *
 }
 
 /* Merge every block of one level into one block of the next level when
- * there are at least OBS_MERGE_FANIN of them. Caller holds compact_mu. */
+ * there are at least OBS_MERGE_FANIN of them. Caller holds compact_mu.
+ * A failure at any step (writing the merged block, opening it, its rollups)
+ * removes what the merge wrote and leaves the inputs registered. */
 #define OBS_MERGE_FANIN 4
 #define OBS_MAX_LEVEL 3
 static int blocks_merge(struct obs_db *db)
@@ -1308,42 +1349,179 @@ static int blocks_merge(struct obs_db *db)
 			obs_block_writer_abort(w);
 			return rc;
 		}
-		rc = obs_block_writer_commit(w, newid);
+		rc = obs_block_writer_commit(w, newid);   /* on failure it wrote nothing */
 		if (rc)
 			return rc;
-		/* swap: register the merged block, forget and delete the inputs */
-		pthread_rwlock_wrlock(&db->blocks_lock);
+		char path[4600];
+		snprintf(path, sizeof path, "%s/%s", dir, newid);
 		struct obs_block *nb = NULL;
 		rc = obs_fault("merge.register");
 		if (!rc)
-			rc = block_add(db, newid, &nb);
-		char paths[64][4600];
-		size_t np = 0;
+			rc = obs_block_open(path, &nb);
+		/* swap: the merged block in, the inputs out (kept open until its
+		 * rollups exist, so that a failure can put them back) */
+		pthread_rwlock_wrlock(&db->blocks_lock);
+		struct obs_block **arr = NULL;
+		if (!rc && !(arr = realloc(db->blocks, (db->nblocks + 1) * sizeof *arr)))
+			rc = -ENOMEM;
 		if (!rc) {
+			db->blocks = arr;
+			db->blocks[db->nblocks++] = nb;
 			for (size_t k = 0; k < cnt; k++)
 				for (size_t i = 0; i < db->nblocks; i++)
 					if (db->blocks[i] == in[k]) {
-						snprintf(paths[np++], sizeof paths[0], "%s", obs_block_dir(in[k]));
-						obs_block_close(in[k]);
 						memmove(&db->blocks[i], &db->blocks[i + 1], (db->nblocks - i - 1) * sizeof *db->blocks);
 						db->nblocks--;
 						break;
 					}
-			if (db->nblocks)
-				qsort(db->blocks, db->nblocks, sizeof *db->blocks, block_cmp);
+			qsort(db->blocks, db->nblocks, sizeof *db->blocks, block_cmp);
 		}
 		pthread_rwlock_unlock(&db->blocks_lock);
+		int swapped = !rc;
 		if (!rc)
 			rc = obs_tiers_build(db->tiers, nb, level + 1);
-		for (size_t k = 0; k < np; k++) {
-			const char *slash = strrchr(paths[k], '/');
-			obs_tiers_drop(db->tiers, slash ? slash + 1 : paths[k]);
-			rm_tree(paths[k]);
+		if (rc) {
+			if (swapped) {
+				/* back to the inputs: the array holds room for them */
+				pthread_rwlock_wrlock(&db->blocks_lock);
+				for (size_t i = 0; i < db->nblocks; i++)
+					if (db->blocks[i] == nb) {
+						db->blocks[i] = db->blocks[--db->nblocks];
+						break;
+					}
+				for (size_t k = 0; k < cnt; k++)
+					db->blocks[db->nblocks++] = in[k];
+				qsort(db->blocks, db->nblocks, sizeof *db->blocks, block_cmp);
+				pthread_rwlock_unlock(&db->blocks_lock);
+			}
+			obs_block_close(nb);
+			rm_tree(path);
+			obs_fsync_dir(dir);
+			return rc;
 		}
+		for (size_t k = 0; k < cnt; k++) {
+			char ipath[4600];
+			snprintf(ipath, sizeof ipath, "%s", obs_block_dir(in[k]));
+			obs_tiers_drop(db->tiers, obs_block_id(in[k]));
+			obs_block_close(in[k]);
+			rm_tree(ipath);
+		}
+	}
+	return 0;
+}
+
+/* Head statistics saved by a freeze, given back when the compaction fails. */
+struct head_save {
+	int64_t mint, maxt, since;
+	uint64_t samples;
+};
+
+/* Move the chunks of s into its frozen set (after any frozen chunks a
+ * failed compaction could not give back). Caller holds cutlock exclusive
+ * and s->mu. */
+static int series_freeze(struct series *s)
+{
+	if (s->open.n) {
+		int rc = series_cut(s);
 		if (rc)
 			return rc;
 	}
+	if (!s->nclosed)
+		return 0;
+	if (!s->nfrozen) {
+		s->frozen = s->closed;
+		s->nfrozen = s->nclosed;
+		s->capfrozen = s->capclosed;
+		s->floor_prev = atomic_load(&s->floor_t);
+	} else {
+		if (s->nfrozen + s->nclosed > s->capfrozen) {
+			struct chunk *c = realloc(s->frozen, (s->nfrozen + s->nclosed) * sizeof *c);
+			if (!c)
+				return -ENOMEM;
+			s->frozen = c;
+			s->capfrozen = s->nfrozen + s->nclosed;
+		}
+		memcpy(s->frozen + s->nfrozen, s->closed, s->nclosed * sizeof *s->closed);
+		s->nfrozen += s->nclosed;
+		free(s->closed);
+	}
+	s->closed = NULL;
+	s->nclosed = s->capclosed = 0;
+	atomic_store(&s->floor_t, s->frozen[s->nfrozen - 1].tmax);
 	return 0;
+}
+
+/* A compaction failed before its block was registered: give the frozen
+ * chunks back to the head, in front of the chunks that arrived since (those
+ * are all newer: the raised floor refused older samples), and restore the
+ * floor. Caller holds cutlock exclusive and s->mu. If memory is short the
+ * frozen set stays (readable, in the WAL, and taken by the next freeze). */
+static void series_unfreeze(struct series *s)
+{
+	if (!s->nfrozen)
+		return;
+	if (s->nclosed) {
+		if (s->nfrozen + s->nclosed > s->capfrozen) {
+			struct chunk *c = realloc(s->frozen, (s->nfrozen + s->nclosed) * sizeof *c);
+			if (!c)
+				return;
+			s->frozen = c;
+			s->capfrozen = s->nfrozen + s->nclosed;
+		}
+		memcpy(s->frozen + s->nfrozen, s->closed, s->nclosed * sizeof *s->closed);
+		s->nfrozen += s->nclosed;
+		free(s->closed);
+	}
+	s->closed = s->frozen;
+	s->nclosed = s->nfrozen;
+	s->capclosed = s->capfrozen;
+	s->frozen = NULL;
+	s->nfrozen = s->capfrozen = 0;
+	atomic_store(&s->floor_t, s->floor_prev);
+}
+
+static void min_into(_Atomic int64_t *a, int64_t v)
+{
+	int64_t cur = atomic_load(a);
+	while (v < cur && !atomic_compare_exchange_weak(a, &cur, v))
+		;
+}
+
+static void max_into(_Atomic int64_t *a, int64_t v)
+{
+	int64_t cur = atomic_load(a);
+	while (v > cur && !atomic_compare_exchange_weak(a, &cur, v))
+		;
+}
+
+/* Undo the freeze of series [0, n): the head is as it was, plus what
+ * arrived meanwhile. */
+static void head_unfreeze(struct obs_db *db, uint32_t n, const struct head_save *hs)
+{
+	pthread_rwlock_wrlock(&db->cutlock);
+	for (uint32_t i = 0; i < n; i++) {
+		struct series *s = series_get(db, i);
+		if (!s)
+			continue;
+		pthread_mutex_lock(&s->mu);
+		series_unfreeze(s);
+		pthread_mutex_unlock(&s->mu);
+	}
+	min_into(&db->head_mint, hs->mint);
+	max_into(&db->head_maxt, hs->maxt);
+	atomic_fetch_add(&db->head_samples, hs->samples);
+	if (hs->since && (atomic_load(&db->head_since) == 0 || hs->since < atomic_load(&db->head_since)))
+		atomic_store(&db->head_since, hs->since);
+	pthread_rwlock_unlock(&db->cutlock);
+}
+
+/* Log the SERIES record of a series again (after a WAL cut, or when it lost
+ * its last block), so that a replay knows it. */
+static int series_relog(struct obs_db *db, const struct series *s)
+{
+	uint32_t i = s->id;
+	uint8_t hdr[4] = { (uint8_t)i, (uint8_t)(i >> 8), (uint8_t)(i >> 16), (uint8_t)(i >> 24) };
+	return obs_wal_append2(db->wal, REC_SERIES, hdr, 4, s->canon, s->canonlen);
 }
 
 int obs_db_compact(struct obs_db *db)
@@ -1351,10 +1529,18 @@ int obs_db_compact(struct obs_db *db)
 	pthread_mutex_lock(&db->compact_mu);
 	int64_t t0 = obs_time_now();
 	uint64_t segno = 0;
-	uint32_t n = atomic_load(&db->nseries);
+	uint32_t n = 0;
+	struct head_save hs;
 
-	/* 1. freeze the head and cut the WAL at one instant */
+	/* 1. freeze the head and cut the WAL at one instant; the series count is
+	 * taken under the same lock, so every series whose SERIES record is
+	 * before the cut is below n (series_resolve logs under cutlock) */
 	pthread_rwlock_wrlock(&db->cutlock);
+	n = atomic_load(&db->nseries);
+	hs.mint = atomic_load(&db->head_mint);
+	hs.maxt = atomic_load(&db->head_maxt);
+	hs.samples = atomic_load(&db->head_samples);
+	hs.since = atomic_load(&db->head_since);
 	int rc = obs_fault("compact.cut");
 	if (!rc)
 		rc = obs_wal_cut(db->wal, &segno);
@@ -1363,18 +1549,13 @@ int obs_db_compact(struct obs_db *db)
 		struct series *s = series_get(db, i);
 		if (!s)
 			continue;
+		rc = obs_fault("compact.freeze");
+		if (rc)
+			break;
 		pthread_mutex_lock(&s->mu);
-		if (s->open.n && (rc = series_cut(s)) == 0) {
-			/* series_cut moved the open chunk into closed */
-		}
-		if (!rc && s->nclosed) {
-			s->frozen = s->closed;
-			s->nfrozen = s->nclosed;
-			s->closed = NULL;
-			s->nclosed = s->capclosed = 0;
-			s->floor_t = s->frozen[s->nfrozen - 1].tmax;
+		rc = series_freeze(s);
+		if (s->nfrozen)
 			frozen_series++;
-		}
 		pthread_mutex_unlock(&s->mu);
 	}
 	if (!rc) {
@@ -1384,16 +1565,18 @@ int obs_db_compact(struct obs_db *db)
 		atomic_store(&db->head_since, 0);
 	}
 	pthread_rwlock_unlock(&db->cutlock);
-	if (rc)
+	if (rc) {
+		head_unfreeze(db, n, &(struct head_save){ INT64_MAX, INT64_MIN, 0, 0 });
 		goto out;
+	}
 
 	/* 2. write the block from the frozen chunks (no lock needed to read
-	 * them: only this function changes a frozen set) */
+	 * them: only this function changes a frozen set, under compact_mu) */
 	char newid[128] = "";
+	char dir[4096];
+	snprintf(dir, sizeof dir, "%s/blocks", db->dir);
 	if (frozen_series) {
-		char dir[4096];
-		snprintf(dir, sizeof dir, "%s/blocks", db->dir);
-		struct obs_block_writer *w;
+		struct obs_block_writer *w = NULL;
 		rc = obs_block_writer_new(dir, 1, &w);
 		struct obs_samples smp;
 		obs_samples_init(&smp);
@@ -1407,15 +1590,17 @@ int obs_db_compact(struct obs_db *db)
 				rc = obs_block_writer_add(w, s->id, s->canon, s->canonlen, smp.t, smp.v, smp.n);
 		}
 		obs_samples_release(&smp);
-		if (rc)
+		if (rc && w)
 			obs_block_writer_abort(w);
-		else
-			rc = obs_block_writer_commit(w, newid);
-		if (rc)
-			goto out;   /* the frozen sets stay readable; the WAL still holds them */
+		else if (!rc)
+			rc = obs_block_writer_commit(w, newid);   /* on failure it wrote nothing */
+		if (rc) {
+			head_unfreeze(db, n, &hs);   /* the WAL before the cut still holds it all */
+			goto out;
+		}
 	}
 
-	/* 3. register the block, drop the frozen sets */
+	/* 3. register the block and drop the frozen sets in one step for readers */
 	pthread_rwlock_wrlock(&db->blocks_lock);
 	if (newid[0]) {
 		struct obs_block *b;
@@ -1437,28 +1622,35 @@ int obs_db_compact(struct obs_db *db)
 		}
 		free(s->frozen);
 		s->frozen = NULL;
-		s->nfrozen = 0;
+		s->nfrozen = s->capfrozen = 0;
 		s->nsamples -= cnt;
-		s->in_block = 1;
+		atomic_store(&s->in_block, 1);
 		pthread_mutex_unlock(&s->mu);
 	}
 	pthread_rwlock_unlock(&db->blocks_lock);
-	if (rc)
+	if (rc) {
+		/* not registered: take the block back, or a restart would load
+		 * samples the head also holds */
+		char path[4600];
+		snprintf(path, sizeof path, "%s/%s", dir, newid);
+		rm_tree(path);
+		obs_fsync_dir(dir);
+		head_unfreeze(db, n, &hs);
 		goto out;
+	}
 
-	/* 4. series known only from the WAL (no samples anywhere) and pending
-	 * carries must survive the checkpoint: log them again after the cut,
-	 * then drop old segments */
-	if (!rc)
-		rc = obs_fault("compact.relog");
+	/* 4. series known only from the WAL (no samples in any block) and
+	 * pending carries must survive the checkpoint: log them again after the
+	 * cut, then drop old segments. From here on the samples are in a
+	 * registered block; a failure only keeps the old segments (a replay
+	 * skips what the block holds) until the next compaction removes them. */
+	rc = obs_fault("compact.relog");
 	if (!rc)
 		rc = carries_relog(db);
 	for (uint32_t i = 0; i < n && !rc; i++) {
 		struct series *s = series_get(db, i);
-		if (!s || s->in_block)
-			continue;
-		uint8_t hdr[4] = { (uint8_t)i, (uint8_t)(i >> 8), (uint8_t)(i >> 16), (uint8_t)(i >> 24) };
-		rc = obs_wal_append2(db->wal, REC_SERIES, hdr, 4, s->canon, s->canonlen);
+		if (s && !atomic_load(&s->in_block))
+			rc = series_relog(db, s);
 	}
 	if (!rc)
 		rc = obs_fault("compact.sync");
@@ -1477,8 +1669,9 @@ int obs_db_compact(struct obs_db *db)
 		rc = r < 0 ? r : 0;
 	}
 	pthread_mutex_lock(&db->compact_mu);
-	db->last_compact_ms = obs_time_now();
-	db->last_compact_dur_ms = db->last_compact_ms - t0;
+	int64_t now = obs_time_now();
+	atomic_store(&db->last_compact_ms, now);
+	atomic_store(&db->last_compact_dur_ms, now - t0);
 out:
 	pthread_mutex_unlock(&db->compact_mu);
 	return rc;
@@ -1521,8 +1714,10 @@ int obs_db_retain(struct obs_db *db, int64_t now_ms)
 		memmove(&db->blocks[i], &db->blocks[i + 1], (db->nblocks - i - 1) * sizeof *db->blocks);
 		db->nblocks--;
 	}
-	/* series left in no block must be logged again at the next checkpoint,
-	 * or a restart would forget them (their rollups outlive the blocks) */
+	/* series left in no block are logged to the WAL again before the block
+	 * files go, or a restart would meet their later samples (and rollups)
+	 * without knowing them */
+	int rc = 0;
 	roaring_uint32_iterator_t *it = roaring_create_iterator(orphans);
 	for (; it && it->has_value; roaring_advance_uint32_iterator(it)) {
 		uint32_t id = it->current_value, li;
@@ -1531,8 +1726,11 @@ int obs_db_retain(struct obs_db *db, int64_t now_ms)
 			b++;
 		struct series *s = series_get(db, id);
 		if (b == db->nblocks && s) {
+			int r = db->wal ? series_relog(db, s) : 0;
+			if (r && !rc)
+				rc = r;
 			pthread_mutex_lock(&s->mu);
-			s->in_block = 0;
+			atomic_store(&s->in_block, 0);
 			pthread_mutex_unlock(&s->mu);
 		}
 	}
@@ -1540,12 +1738,14 @@ int obs_db_retain(struct obs_db *db, int64_t now_ms)
 		roaring_free_uint32_iterator(it);
 	roaring_bitmap_free(orphans);
 	pthread_rwlock_unlock(&db->blocks_lock);
-	for (size_t k = 0; k < np; k++)
+	/* when a record could not be logged, the files stay: a restart loads
+	 * them again (and retention drops them again) */
+	for (size_t k = 0; k < np && !rc; k++)
 		rm_tree(paths[k]);
 	atomic_fetch_add(&db->retired, np);
 	obs_tiers_retain(db->tiers, now_ms, db->o.tier_retention_ms);
 	pthread_mutex_unlock(&db->compact_mu);
-	return (int)np;
+	return rc ? rc : (int)np;
 }
 
 /* Background: compact when the head spans block_span or holds too many
@@ -1572,8 +1772,12 @@ static void *compactor_main(void *arg)
 		if ((db->o.block_span_ms > 0 && since && obs_time_now() - since >= db->o.block_span_ms) ||
 		    (db->o.head_max_samples && n >= db->o.head_max_samples)) {
 			int rc = obs_db_compact(db);
-			if (rc)
-				obs_errlog_add(db->errs, obs_time_now(), "compactor", 0, "", 0, strerror(-rc));
+			if (rc) {
+				char msg[160];
+				snprintf(msg, sizeof msg, "compaction failed (the head and the write-ahead log are kept; retrying): %s",
+					 strerror(-rc));
+				obs_errlog_add(db->errs, obs_time_now(), "compactor", 0, "", 0, msg);
+			}
 		}
 		obs_db_retain(db, obs_time_now());
 		pthread_mutex_lock(&db->stop_mu);
@@ -1637,6 +1841,8 @@ int obs_db_open(const char *dir, const struct obs_db_opts *o, struct obs_db **ou
 	pthread_mutex_init(&db->compact_mu, NULL);
 	pthread_mutex_init(&db->stop_mu, NULL);
 	pthread_mutex_init(&db->carry_mu, NULL);
+	for (int i = 0; i < 64; i++)
+		pthread_mutex_init(&db->stripes[i], NULL);
 	pthread_cond_init(&db->stop_cv, NULL);
 	atomic_store(&db->head_mint, INT64_MAX);
 	atomic_store(&db->head_maxt, INT64_MIN);
@@ -1743,6 +1949,8 @@ void obs_db_close(struct obs_db *db)
 	pthread_mutex_destroy(&db->compact_mu);
 	pthread_mutex_destroy(&db->stop_mu);
 	pthread_mutex_destroy(&db->carry_mu);
+	for (int i = 0; i < 64; i++)
+		pthread_mutex_destroy(&db->stripes[i]);
 	pthread_cond_destroy(&db->stop_cv);
 	free(db->dir);
 	free(db);

@@ -201,31 +201,50 @@ int obs_tiers_build(struct obs_tiers *t, struct obs_block *b, int level)
 	obs_samples_release(&smp);
 	obs_rollup_series_release(&fine);
 	obs_rollup_series_release(&coarse);
+	int committed = 0;
 	for (int k = 0; k < OBS_NTIERS; k++) {
 		if (!w[k])
 			continue;
-		if (rc)
+		if (rc) {
 			obs_rollup_writer_abort(w[k]);
-		else
+		} else {
 			rc = obs_rollup_writer_commit(w[k]);
+			if (!rc)
+				committed = k + 1;
+		}
 	}
 	if (rc)
-		return rc;
+		goto undo;
 	pthread_rwlock_wrlock(&t->lock);
 	struct rset *s = get_set(t, id, level, m.mint, m.maxt);
 	for (int k = 0; k < OBS_NTIERS && s && !rc; k++) {
 		struct obs_rollup *r;
 		rc = obs_rollup_open(path[k], &r);
-		if (!rc) {
-			s->r[k] = r;
-			s->path[k] = strdup(path[k]);
+		if (!rc && !(s->path[k] = strdup(path[k]))) {
+			obs_rollup_close(r);
+			rc = -ENOMEM;
 		}
+		if (!rc)
+			s->r[k] = r;
 	}
 	if (!s)
 		rc = -ENOMEM;
+	if (rc && s) {
+		/* not half a set: forget what was opened */
+		rset_release(s, 0);
+		size_t i = (size_t)(s - t->sets);
+		memmove(&t->sets[i], &t->sets[i + 1], (t->n - i - 1) * sizeof *t->sets);
+		t->n--;
+	}
 	if (t->n)
 		qsort(t->sets, t->n, sizeof *t->sets, rset_cmp);
 	pthread_rwlock_unlock(&t->lock);
+	if (!rc)
+		return 0;
+undo:
+	/* a failed build leaves no file a later open would take for a set */
+	for (int k = 0; k < committed; k++)
+		unlink(path[k]);
 	return rc;
 }
 

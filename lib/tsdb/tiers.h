@@ -29,7 +29,8 @@ int obs_tiers_open(const char *dir, struct obs_tiers **out);
 void obs_tiers_close(struct obs_tiers *t);   /* accepts NULL */
 
 /* Compute and write every tier of block b (of the given level), durable
- * (files fsynced and renamed) when it returns 0. */
+ * (files fsynced and renamed) when it returns 0; on failure no file or set
+ * of it is left. */
 int obs_tiers_build(struct obs_tiers *t, struct obs_block *b, int level);
 /* Forget and delete the set of a block id (the inputs of a merge). */
 int obs_tiers_drop(struct obs_tiers *t, const char *block_id);
