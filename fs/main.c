@@ -30,7 +30,7 @@ struct cli {
 	char *ooo_window, *sync_interval, *time_fmt, *sync, *log_retention, *block_span, *retention;
 	char *retention_tier[3];
 	unsigned long max_series, max_series_per_metric, max_line, log_max_line, log_retention_bytes;
-	int show_help, show_version;
+	int show_help, show_version, wal_recover;
 	int allow_other;                 /* -o allow_other was given (passed on to libfuse) */
 };
 
@@ -52,6 +52,7 @@ static const struct fuse_opt cli_opts[] = {
 	OPT("retention_1h=%s", retention_tier[2]),
 	OPT("log_retention=%s", log_retention),
 	OPT("log_retention_bytes=%lu", log_retention_bytes),
+	OPT("wal_recover", wal_recover),
 	OPT("-h", show_help),
 	OPT("--help", show_help),
 	OPT("-V", show_version),
@@ -100,6 +101,7 @@ static void usage(void)
 		"  -o log_max_line=BYTES        longest accepted log line (65536)\n"
 		"  -o log_retention=DUR         drop log segments older than this (15d)\n"
 		"  -o log_retention_bytes=N     keep at most N bytes of log segments (no limit)\n"
+		"  -o wal_recover               start on a damaged write-ahead log: keep every valid record, skip the rest\n"
 		"FUSE options: -f (foreground), -d (debug), -s (single thread), -o allow_other, ...\n");
 }
 
@@ -234,6 +236,7 @@ int main(int argc, char *argv[])
 		o.max_series = c.max_series;
 	if (c.max_series_per_metric)
 		o.max_series_per_metric = c.max_series_per_metric;
+	o.wal_recover = c.wal_recover;
 	struct obs_logstore_opts lo = { 0 };
 	lo.max_line = c.log_max_line ? c.log_max_line : 64 * 1024;
 	lo.retention_bytes = c.log_retention_bytes;
@@ -312,6 +315,11 @@ int main(int argc, char *argv[])
 	fprintf(stderr, "obsfsd: %s: %llu series, %llu samples recovered in %lld ms\n", c.datadir,
 		(unsigned long long)st.series, (unsigned long long)st.samples_replayed,
 		(long long)(obs_time_now() - t0));
+	if (st.wal_skipped_bytes || st.wal_skipped_segments || st.wal_skipped_records || st.wal_skipped_samples)
+		fprintf(stderr, "obsfsd: %s: write-ahead log recovery skipped %llu damaged bytes, %llu missing segments, "
+			"%llu records that could not be applied, %llu samples of unknown series (also in errors)\n",
+			c.datadir, (unsigned long long)st.wal_skipped_bytes, (unsigned long long)st.wal_skipped_segments,
+			(unsigned long long)st.wal_skipped_records, (unsigned long long)st.wal_skipped_samples);
 
 	rc = serve(fuse, &fo);
 	if (ready_pipe[1] >= 0) {   /* the mount failed before init ran */

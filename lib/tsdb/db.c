@@ -19,12 +19,18 @@
  *   type 1 SERIES:  u32 id, canonical series text (rest of the record)
  *   type 2 SAMPLES: uvarint count, then count x
  *                   { uvarint id, zigzag varint (t - previous t in record), u64 value bits }
+ *   type 4 SERIESV: repeated { u32 id, u32 n, n bytes of canonical series text }
+ *                   (the series a compaction logs again right after its cut)
  *   type 3 CARRY:   u64 handle, u32 series (UINT32_MAX: ingest), u16 n, n bytes
  *                   of source, then the partial last line of an open file
  *                   (empty: the line was completed or dropped). Carries left
  *                   at the end of a replay are ingested as complete lines, as
  *                   a close would have.
- * Replay applies records in order; samples of unknown ids are corruption.
+ * Replay applies records in order; samples of unknown ids are corruption
+ * (-EBADMSG), unless opts.wal_recover: then every valid record is applied,
+ * the rest (damaged bytes, records that cannot be applied, samples of
+ * unknown ids) is skipped and counted (stats, errlog), and what was kept is
+ * checkpointed at once so the damaged segments go.
  *
  * Head: per series, closed Gorilla chunks of up to CHUNK_SAMPLES samples plus
  * one open chunk. Out-of-order samples inside the window are merged into the
@@ -65,7 +71,7 @@
 #define PAGE_SIZE_IDS (1u << PAGE_BITS)
 #define MAX_PAGES (1u << 16)
 
-enum { REC_SERIES = 1, REC_SAMPLES = 2, REC_CARRY = 3 };
+enum { REC_SERIES = 1, REC_SAMPLES = 2, REC_CARRY = 3, REC_SERIESV = 4 };
 
 struct chunk {
 	uint8_t *data;
@@ -136,6 +142,7 @@ struct obs_db {
 	_Atomic uint64_t exemplars_dropped;   /* OpenMetrics exemplars seen, not kept */
 	int64_t started_ms, replay_ms;
 	struct obs_wal_stats replay_stats;
+	uint64_t skipped_records, skipped_samples;   /* by a wal_recover replay */
 };
 
 static int push_range(const uint8_t *data, size_t len, uint32_t n, int64_t from, int64_t to,
@@ -154,6 +161,7 @@ static inline double bitsd(uint64_t b) { double v; memcpy(&v, &b, 8); return v; 
 
 void obs_db_opts_default(struct obs_db_opts *o)
 {
+	memset(o, 0, sizeof *o);
 	o->ooo_window_ms = 5 * 60 * 1000;
 	o->max_series = 1000000;
 	o->max_series_per_metric = 100000;
@@ -1028,83 +1036,121 @@ static void carries_recover(struct obs_db *db)
 
 /* ---- replay ---------------------------------------------------------- */
 
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* With -o wal_recover, what a replay could not apply is skipped and
+ * counted; without it, it is corruption (-EBADMSG). */
+static int replay_skip(struct obs_db *db, uint64_t *counter, uint64_t k)
+{
+	if (!db->o.wal_recover)
+		return -EBADMSG;
+	*counter += k;
+	return 0;
+}
+
+static int replay_series(struct obs_db *db, uint32_t id, const char *text, size_t len)
+{
+	struct obs_labels l;
+	const char *why;
+	if (obs_labels_parse(text, len, &l, &why))
+		return replay_skip(db, &db->skipped_records, 1);
+	struct obs_buf canon;
+	obs_buf_init(&canon);
+	int rc = obs_labels_format(&l, &canon);
+	if (!rc) {
+		uint64_t h = obs_strmap_hash(canon.data, canon.len);
+		struct series *s;
+		struct series *known = series_get(db, id);
+		if (known && known->canonlen == canon.len && !memcmp(known->canon, canon.data, canon.len))
+			rc = 0;   /* registered from a block already, or logged again */
+		else if (known || obs_strmap_get(db->byname, h, canon.data, canon.len))
+			rc = replay_skip(db, &db->skipped_records, 1);   /* id or text taken */
+		else
+			rc = series_insert(db, id, canon.data, canon.len, &l, h, &s);
+	}
+	obs_buf_release(&canon);
+	obs_labels_release(&l);
+	return rc;
+}
+
+static int replay_samples(struct obs_db *db, const uint8_t *p, size_t n)
+{
+	size_t pos = 0;
+	uint64_t cnt;
+	if (obs_varint_get(p, n, &pos, &cnt))
+		return replay_skip(db, &db->skipped_records, 1);
+	int64_t prev = 0;
+	for (uint64_t i = 0; i < cnt; i++) {
+		uint64_t id, zz, bits;
+		if (obs_varint_get(p, n, &pos, &id) || obs_varint_get(p, n, &pos, &zz) || n - pos < 8)
+			return replay_skip(db, &db->skipped_records, 1);   /* the rest of the record */
+		memcpy(&bits, p + pos, 8);
+		pos += 8;
+		int64_t t = (int64_t)((uint64_t)prev + (uint64_t)obs_unzigzag(zz));
+		prev = t;
+		struct series *s = id <= UINT32_MAX ? series_get(db, (uint32_t)id) : NULL;
+		if (!s) {
+			int rc = replay_skip(db, &db->skipped_samples, 1);   /* sample of an unknown id */
+			if (rc)
+				return rc;
+			continue;
+		}
+		const char *why;
+		if (t <= atomic_load(&s->floor_t))
+			continue;   /* already in a block (WAL not yet truncated at the crash) */
+		pthread_mutex_lock(&s->mu);
+		int rc = series_append(db, s, t, bitsd(bits), &why);
+		pthread_mutex_unlock(&s->mu);
+		if (rc == -ENOMEM)
+			return rc;
+		if (!rc) {
+			db->replayed++;
+			head_note(db, t, t, 1);
+		}
+	}
+	return 0;
+}
+
 static int replay_record(void *ctx, uint8_t type, const uint8_t *p, size_t n)
 {
 	struct obs_db *db = ctx;
-	size_t pos = 0;
-	if (type == REC_SERIES) {
+	switch (type) {
+	case REC_SERIES:
 		if (n < 4)
-			return -EBADMSG;
-		uint32_t id = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-		struct obs_labels l;
-		const char *why;
-		if (obs_labels_parse((const char *)p + 4, n - 4, &l, &why))
-			return -EBADMSG;
-		struct obs_buf canon;
-		obs_buf_init(&canon);
-		int rc = obs_labels_format(&l, &canon);
-		if (!rc) {
-			uint64_t h = obs_strmap_hash(canon.data, canon.len);
-			struct series *s;
-			struct series *known = series_get(db, id);
-			if (known && known->canonlen == canon.len && !memcmp(known->canon, canon.data, canon.len))
-				rc = 0;   /* registered from a block already */
-			else if (known || obs_strmap_get(db->byname, h, canon.data, canon.len))
-				rc = -EBADMSG;
-			else
-				rc = series_insert(db, id, canon.data, canon.len, &l, h, &s);
-		}
-		obs_buf_release(&canon);
-		obs_labels_release(&l);
-		return rc;
-	}
-	if (type == REC_SAMPLES) {
-		uint64_t cnt;
-		if (obs_varint_get(p, n, &pos, &cnt))
-			return -EBADMSG;
-		int64_t prev = 0;
-		for (uint64_t i = 0; i < cnt; i++) {
-			uint64_t id, zz, bits;
-			if (obs_varint_get(p, n, &pos, &id) || obs_varint_get(p, n, &pos, &zz) || n - pos < 8)
-				return -EBADMSG;
-			memcpy(&bits, p + pos, 8);
-			pos += 8;
-			int64_t t = (int64_t)((uint64_t)prev + (uint64_t)obs_unzigzag(zz));
-			prev = t;
-			struct series *s = id <= UINT32_MAX ? series_get(db, (uint32_t)id) : NULL;
-			if (!s)
-				return -EBADMSG;
-			const char *why;
-			if (t <= s->floor_t)
-				continue;   /* already in a block (WAL not yet truncated at the crash) */
-			pthread_mutex_lock(&s->mu);
-			int rc = series_append(db, s, t, bitsd(bits), &why);
-			pthread_mutex_unlock(&s->mu);
-			if (rc == -ENOMEM)
+			return replay_skip(db, &db->skipped_records, 1);
+		return replay_series(db, get32(p), (const char *)p + 4, n - 4);
+	case REC_SERIESV:
+		for (size_t pos = 0; pos < n;) {
+			uint32_t len = n - pos >= 8 ? get32(p + pos + 4) : 0;
+			if (n - pos < 8 || len > n - pos - 8)
+				return replay_skip(db, &db->skipped_records, 1);
+			int rc = replay_series(db, get32(p + pos), (const char *)p + pos + 8, len);
+			if (rc)
 				return rc;
-			if (!rc) {
-				db->replayed++;
-				head_note(db, t, t, 1);
-			}
+			pos += 8 + len;
 		}
 		return 0;
-	}
-	if (type == REC_CARRY) {
+	case REC_SAMPLES:
+		return replay_samples(db, p, n);
+	case REC_CARRY: {
 		if (n < 14)
-			return -EBADMSG;
+			return replay_skip(db, &db->skipped_records, 1);
 		uint64_t handle = 0;
-		uint32_t series = 0;
 		for (int i = 0; i < 8; i++)
 			handle |= (uint64_t)p[i] << (8 * i);
-		for (int i = 0; i < 4; i++)
-			series |= (uint32_t)p[8 + i] << (8 * i);
+		uint32_t series = get32(p + 8);
 		size_t sl = (size_t)p[12] | (size_t)p[13] << 8;
 		if (n < 14 + sl || (series != UINT32_MAX && !series_get(db, series)))
-			return -EBADMSG;
+			return replay_skip(db, &db->skipped_records, 1);
 		return carry_put(db, handle, series, (const char *)p + 14, sl, (const char *)p + 14 + sl,
 				 n - 14 - sl);
 	}
-	return 0;   /* unknown record types are skipped (written by newer versions) */
+	default:
+		return 0;   /* unknown record types are skipped (written by newer versions) */
+	}
 }
 
 /* ---- blocks: loading, compaction, retention -------------------------------
@@ -1524,6 +1570,36 @@ static int series_relog(struct obs_db *db, const struct series *s)
 	return obs_wal_append2(db->wal, REC_SERIES, hdr, 4, s->canon, s->canonlen);
 }
 
+/* After a cut (caller holds cutlock exclusive): one SERIESV record per
+ * few MiB naming every series of [0, n) that no block holds and that has no
+ * frozen samples (those go into the block being written). */
+static int series_relog_after_cut(struct obs_db *db, uint32_t n)
+{
+	struct obs_buf b;
+	obs_buf_init(&b);
+	int rc = 0;
+	for (uint32_t i = 0; i < n && !rc; i++) {
+		struct series *s = series_get(db, i);
+		if (!s || atomic_load(&s->in_block) || s->nfrozen)
+			continue;
+		uint8_t hdr[8];
+		for (int k = 0; k < 4; k++) {
+			hdr[k] = (uint8_t)(i >> (8 * k));
+			hdr[4 + k] = (uint8_t)(s->canonlen >> (8 * k));
+		}
+		if (obs_buf_append(&b, hdr, 8) || obs_buf_append(&b, s->canon, s->canonlen))
+			rc = -ENOMEM;
+		if (!rc && b.len >= (4u << 20)) {
+			rc = obs_wal_append(db->wal, REC_SERIESV, b.data, b.len);
+			obs_buf_reset(&b);
+		}
+	}
+	if (!rc && b.len)
+		rc = obs_wal_append(db->wal, REC_SERIESV, b.data, b.len);
+	obs_buf_release(&b);
+	return rc;
+}
+
 int obs_db_compact(struct obs_db *db)
 {
 	pthread_mutex_lock(&db->compact_mu);
@@ -1558,6 +1634,15 @@ int obs_db_compact(struct obs_db *db)
 			frozen_series++;
 		pthread_mutex_unlock(&s->mu);
 	}
+	/* series in no block and not in this one, and pending carries, are
+	 * logged again right after the cut, before any sample that follows it
+	 * (a replay must meet a SERIES record before the samples of its id) */
+	if (!rc)
+		rc = obs_fault("compact.relog");
+	if (!rc)
+		rc = series_relog_after_cut(db, n);
+	if (!rc)
+		rc = carries_relog(db);
 	if (!rc) {
 		atomic_store(&db->head_mint, INT64_MAX);
 		atomic_store(&db->head_maxt, INT64_MIN);
@@ -1639,21 +1724,11 @@ int obs_db_compact(struct obs_db *db)
 		goto out;
 	}
 
-	/* 4. series known only from the WAL (no samples in any block) and
-	 * pending carries must survive the checkpoint: log them again after the
-	 * cut, then drop old segments. From here on the samples are in a
-	 * registered block; a failure only keeps the old segments (a replay
-	 * skips what the block holds) until the next compaction removes them. */
-	rc = obs_fault("compact.relog");
-	if (!rc)
-		rc = carries_relog(db);
-	for (uint32_t i = 0; i < n && !rc; i++) {
-		struct series *s = series_get(db, i);
-		if (s && !atomic_load(&s->in_block))
-			rc = series_relog(db, s);
-	}
-	if (!rc)
-		rc = obs_fault("compact.sync");
+	/* 4. make the records after the cut durable, then drop old segments.
+	 * From here on the samples are in a registered block; a failure only
+	 * keeps the old segments (a replay skips what the block holds) until
+	 * the next compaction removes them. */
+	rc = obs_fault("compact.sync");
 	if (!rc)
 		rc = obs_wal_sync(db->wal);
 	if (!rc)
@@ -1884,20 +1959,47 @@ int obs_db_open(const char *dir, const struct obs_db_opts *o, struct obs_db **ou
 	char wdir[4096];
 	snprintf(wdir, sizeof wdir, "%s/wal", dir);
 	db->replaying = 1;
-	rc = obs_wal_replay(wdir, replay_record, db, &db->replay_stats);
+	if (db->o.wal_recover)
+		rc = obs_wal_replay_recover(wdir, replay_record, db, &db->replay_stats);
+	else
+		rc = obs_wal_replay(wdir, replay_record, db, &db->replay_stats);
 	db->replaying = 0;
 	if (rc) {
-		snprintf(err, errlen, "cannot replay write-ahead log '%s': %s", wdir, strerror(-rc));
+		snprintf(err, errlen, "cannot replay write-ahead log '%s': %s%s", wdir, strerror(-rc),
+			 rc == -EBADMSG ? " (it is damaged: -o wal_recover keeps every valid record and skips the rest)"
+					: "");
 		goto fail;
 	}
 	struct obs_wal_opts wo = { .segment_bytes = db->o.wal_segment_bytes,
 				   .sync_interval_ms = db->o.sync_interval_ms };
-	rc = obs_wal_open(wdir, &wo, &db->wal);
+	if (db->o.wal_recover)
+		rc = obs_wal_open_recover(wdir, &wo, &db->wal);
+	else
+		rc = obs_wal_open(wdir, &wo, &db->wal);
 	if (rc) {
 		snprintf(err, errlen, "cannot open write-ahead log '%s': %s", wdir, strerror(-rc));
 		goto fail;
 	}
 	carries_recover(db);
+	if (db->skipped_records || db->skipped_samples || db->replay_stats.skipped_bytes ||
+	    db->replay_stats.skipped_segments) {
+		/* tell, then checkpoint what was kept, so that the damaged
+		 * segments go and the next start needs no recovery */
+		char msg[300];
+		snprintf(msg, sizeof msg,
+			 "write-ahead log recovery skipped %llu damaged bytes, %llu missing segments, "
+			 "%llu records that could not be applied, %llu samples of unknown series",
+			 (unsigned long long)db->replay_stats.skipped_bytes,
+			 (unsigned long long)db->replay_stats.skipped_segments,
+			 (unsigned long long)db->skipped_records, (unsigned long long)db->skipped_samples);
+		obs_errlog_add(db->errs, obs_time_now(), "wal_recover", 0, "", 0, msg);
+		int crc = obs_db_compact(db);
+		if (crc) {
+			snprintf(msg, sizeof msg, "checkpoint after recovery failed (the damaged segments stay): %s",
+				 strerror(-crc));
+			obs_errlog_add(db->errs, obs_time_now(), "wal_recover", 0, "", 0, msg);
+		}
+	}
 	db->replay_ms = obs_time_now() - db->started_ms;
 	if (db->o.block_span_ms > 0 && db->o.check_interval_ms > db->o.block_span_ms / 2)
 		db->o.check_interval_ms = db->o.block_span_ms / 2 > 100 ? db->o.block_span_ms / 2 : 100;
@@ -2245,6 +2347,10 @@ void obs_db_get_stats(struct obs_db *db, struct obs_db_stats *st)
 	st->wal_segments = ws.segments;
 	st->wal_syncs = ws.syncs;
 	st->wal_torn_bytes = db->replay_stats.torn_bytes;
+	st->wal_skipped_bytes = db->replay_stats.skipped_bytes;
+	st->wal_skipped_segments = db->replay_stats.skipped_segments;
+	st->wal_skipped_records = db->skipped_records;
+	st->wal_skipped_samples = db->skipped_samples;
 	struct obs_index_stats is;
 	obs_index_get_stats(db->ix, &is);
 	st->index_bytes = is.bytes;

@@ -33,13 +33,17 @@ struct obs_db_opts {
 	int64_t retention_ms;           /* drop blocks whose newest sample is older (15d); 0 = keep */
 	int64_t check_interval_ms;      /* how often the background compactor looks (5 s) */
 	int64_t tier_retention_ms[3];   /* rollups 1m, 5m, 1h: 90d, 1y, 3y; 0 = keep */
+	int wal_recover;                /* replay a damaged WAL: keep every valid record, skip and
+	                                   count the rest (0: a damaged WAL refuses to open) */
 };
 
 void obs_db_opts_default(struct obs_db_opts *o);
 
 /* Open (creating) a data directory: take DATADIR/LOCK (-EBUSY when another
  * process holds it; its pid is in the file), replay the WAL, open it for
- * appending. err gets a human message on failure. */
+ * appending. err gets a human message on failure; a damaged WAL is
+ * -EBADMSG and the message names o->wal_recover (-o wal_recover), which
+ * opens it anyway (see wal_skipped_* in the stats). */
 int obs_db_open(const char *dir, const struct obs_db_opts *o, struct obs_db **out, char *err, size_t errlen);
 void obs_db_close(struct obs_db *db);   /* syncs the WAL; accepts NULL */
 
@@ -122,6 +126,8 @@ struct obs_db_stats {
 	uint64_t samples_ingested, samples_rejected, samples_replayed;
 	uint64_t exemplars_dropped;   /* OpenMetrics exemplars ingested lines carried (not kept) */
 	uint64_t wal_bytes, wal_segments, wal_syncs, wal_torn_bytes;
+	uint64_t wal_skipped_bytes, wal_skipped_segments;   /* by a wal_recover replay */
+	uint64_t wal_skipped_records, wal_skipped_samples;
 	uint64_t index_bytes, map_bytes;
 	int64_t started_ms, replay_ms;
 	uint64_t blocks, block_bytes, block_samples, blocks_by_level[3];

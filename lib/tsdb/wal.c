@@ -55,6 +55,15 @@
  * segment the same way and then appends into a new segment after it, so a
  * torn tail never ends up in the middle of the log.
  *
+ * RECOVERY OF A DAMAGED WAL (obs_wal_replay_recover, and obs_wal_open with
+ * obs_wal_open_recover). An invalid record anywhere does not stop the scan: from
+ * the byte after it, the next offset where a record validates (length in
+ * the file, CRC matching) is searched byte by byte and replay goes on from
+ * there; the bytes passed over are counted in skipped_bytes. An earlier
+ * segment with a bad header is passed over whole, a gap in the numbering is
+ * counted in skipped_segments. Only the tail after the last valid record of
+ * the last segment is truncated. Nothing else is changed on disk.
+ *
  * LOCKING. obs_wal_open() holds an exclusive flock(2) on the directory until
  * obs_wal_close(); obs_wal_replay() takes it for its duration. A second open,
  * or a replay (which may truncate) of a WAL that is open, fails with -EBUSY
@@ -262,13 +271,33 @@ static int pwritev_all(int fd, struct iovec *iov, int cnt, off_t off, size_t *do
 struct scan {
 	uint64_t valid;     /* bytes of the file that are good (header + records) */
 	uint64_t records;
+	uint64_t skipped;   /* with resync: damaged bytes passed over before valid */
 	bool bad_header;    /* header short or damaged */
 	bool torn;          /* stopped before the end of the file */
 };
 
+/* Is there a valid record at off? Its length on success, else -1. */
+static int64_t rec_at(const unsigned char *m, uint64_t off, uint64_t size)
+{
+	uint64_t left = size - off;
+	if (left < REC_HDR)
+		return -1;
+	const unsigned char *r = m + off;
+	uint32_t n = get_le32(r);
+	if (n > REC_MAX || n > left - REC_HDR)
+		return -1;
+	uint32_t crc = obs_crc32c(0, r, 5);
+	crc = obs_crc32c(crc, r + REC_HDR, n);
+	return crc == get_le32(r + 5) ? (int64_t)n : -1;
+}
+
 /* Verify (and hand to fn, when set) the records of a segment of size bytes.
- * Returns 0 (see *sc for where it stopped), fn's non-zero return, or -errno. */
-static int seg_scan(int fd, uint64_t size, obs_wal_record_fn fn, void *ctx, struct scan *sc)
+ * With resync (recovery), a damaged record does not end the scan: the next
+ * offset holding a valid record is searched byte by byte and the bytes in
+ * between are counted in sc->skipped; sc->valid is then the end of the last
+ * valid record. Returns 0 (see *sc for where it stopped), fn's non-zero
+ * return, or -errno. */
+static int seg_scan(int fd, uint64_t size, obs_wal_record_fn fn, void *ctx, bool resync, struct scan *sc)
 {
 	memset(sc, 0, sizeof *sc);
 	if (size < WAL_HDR) {
@@ -290,29 +319,30 @@ static int seg_scan(int fd, uint64_t size, obs_wal_record_fn fn, void *ctx, stru
 		rc = -ENOTSUP;
 		goto out;
 	}
-	uint64_t off = WAL_HDR;
+	uint64_t off = WAL_HDR, good = WAL_HDR;
 	while (off < size) {
-		uint64_t left = size - off;
-		if (left < REC_HDR)
-			break;
-		const unsigned char *r = m + off;
-		uint32_t n = get_le32(r);
-		if (n > REC_MAX || n > left - REC_HDR)
-			break;
-		uint32_t crc = obs_crc32c(0, r, 5);
-		crc = obs_crc32c(crc, r + REC_HDR, n);
-		if (crc != get_le32(r + 5))
-			break;
-		if (fn && (rc = fn(ctx, r[4], r + REC_HDR, n)) != 0) {
-			off += REC_HDR + n;
-			sc->records++;
-			break;
+		int64_t n = rec_at(m, off, size);
+		if (n < 0) {
+			if (!resync)
+				break;
+			uint64_t next = off + 1;
+			while (next < size && rec_at(m, next, size) < 0)
+				next++;
+			if (next >= size)
+				break;   /* nothing valid after: a torn tail */
+			sc->skipped += next - off;
+			off = next;
+			continue;
 		}
-		off += REC_HDR + n;
+		const unsigned char *r = m + off;
+		off += REC_HDR + (uint64_t)n;
+		good = off;
 		sc->records++;
+		if (fn && (rc = fn(ctx, r[4], r + REC_HDR, (size_t)n)) != 0)
+			break;
 	}
-	sc->valid = off;
-	sc->torn = !rc && off < size;
+	sc->valid = good;
+	sc->torn = !rc && good < size;
 out:
 	munmap((void *)m, (size_t)size);
 	return rc;
@@ -338,7 +368,7 @@ static int seg_repair(int dfd, const char *name, const struct scan *sc)
 
 /* Walk the WAL in dfd. With last_only, only the last segment is read (and
  * repaired); otherwise every record goes to fn. Fills *st. */
-static int wal_recover(int dfd, bool last_only, obs_wal_record_fn fn, void *ctx,
+static int wal_recover(int dfd, bool last_only, bool recover, obs_wal_record_fn fn, void *ctx,
 		       struct obs_wal_stats *st)
 {
 	uint64_t *segs = NULL;
@@ -352,8 +382,12 @@ static int wal_recover(int dfd, bool last_only, obs_wal_record_fn fn, void *ctx,
 		bool last = i + 1 == n;
 		seg_name(name, sizeof name, segs[i]);
 		if (i > 0 && segs[i] != segs[i - 1] + 1) {
-			err = -EBADMSG;     /* a segment is missing */
-			break;
+			if (recover || last_only) {   /* open: the replay judged it */
+				st->skipped_segments += segs[i] - segs[i - 1] - 1;
+			} else {
+				err = -EBADMSG;     /* a segment is missing */
+				break;
+			}
 		}
 		int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
 		if (fd < 0) {
@@ -377,11 +411,18 @@ static int wal_recover(int dfd, bool last_only, obs_wal_record_fn fn, void *ctx,
 			continue;
 		}
 		struct scan sc;
-		err = seg_scan(fd, size, last_only ? NULL : fn, ctx, &sc);
+		err = seg_scan(fd, size, last_only ? NULL : fn, ctx, recover, &sc);
 		close(fd);
 		st->records += sc.records;
+		st->skipped_bytes += sc.skipped;
 		if (err)
 			break;
+		if (sc.torn && !last && recover) {
+			/* damage at the end of an earlier segment (or a bad header):
+			 * passed over, the segment is kept as it is */
+			st->skipped_bytes += sc.bad_header ? size : size - sc.valid;
+			sc.torn = false;
+		}
 		if (sc.torn) {
 			if (!last) {
 				err = -EBADMSG;
@@ -416,7 +457,19 @@ static int wal_lock(int dfd)
 	return 0;
 }
 
+static int wal_replay(const char *dir, bool recover, obs_wal_record_fn fn, void *ctx, struct obs_wal_stats *st);
+
 int obs_wal_replay(const char *dir, obs_wal_record_fn fn, void *ctx, struct obs_wal_stats *st)
+{
+	return wal_replay(dir, false, fn, ctx, st);
+}
+
+int obs_wal_replay_recover(const char *dir, obs_wal_record_fn fn, void *ctx, struct obs_wal_stats *st)
+{
+	return wal_replay(dir, true, fn, ctx, st);
+}
+
+static int wal_replay(const char *dir, bool recover, obs_wal_record_fn fn, void *ctx, struct obs_wal_stats *st)
 {
 	struct obs_wal_stats tmp;
 	if (!st)
@@ -429,7 +482,7 @@ int obs_wal_replay(const char *dir, obs_wal_record_fn fn, void *ctx, struct obs_
 		return errno == ENOENT ? 0 : -errno;
 	int err = wal_lock(dfd);
 	if (!err)
-		err = wal_recover(dfd, false, fn, ctx, st);
+		err = wal_recover(dfd, false, recover, fn, ctx, st);
 	close(dfd);
 	return err;
 }
@@ -521,7 +574,19 @@ static void *wal_timer(void *arg)
 	return NULL;
 }
 
+static int wal_open(const char *dir, const struct obs_wal_opts *opts, bool recover, struct obs_wal **out);
+
 int obs_wal_open(const char *dir, const struct obs_wal_opts *opts, struct obs_wal **out)
+{
+	return wal_open(dir, opts, false, out);
+}
+
+int obs_wal_open_recover(const char *dir, const struct obs_wal_opts *opts, struct obs_wal **out)
+{
+	return wal_open(dir, opts, true, out);
+}
+
+static int wal_open(const char *dir, const struct obs_wal_opts *opts, bool recover, struct obs_wal **out)
 {
 	if (!dir || !*dir || !out)
 		return -EINVAL;
@@ -543,7 +608,7 @@ int obs_wal_open(const char *dir, const struct obs_wal_opts *opts, struct obs_wa
 	struct obs_wal_stats st;
 	err = wal_lock(w->dirfd);
 	if (!err)
-		err = wal_recover(w->dirfd, true, NULL, NULL, &st);
+		err = wal_recover(w->dirfd, true, recover, NULL, NULL, &st);
 	if (!err)
 		err = seg_create(w->dirfd, st.last_seg + 1, &w->fd);
 	if (err) {

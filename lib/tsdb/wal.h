@@ -26,6 +26,8 @@ struct obs_wal_stats {
 	uint64_t records;       /* records appended (or replayed) */
 	uint64_t syncs;         /* fsyncs done */
 	uint64_t torn_bytes;    /* bytes cut from a torn tail at replay */
+	uint64_t skipped_bytes; /* recovery: damaged bytes passed over (records lost) */
+	uint64_t skipped_segments; /* recovery: missing segment numbers passed over */
 	uint64_t first_seg, last_seg;
 };
 
@@ -35,6 +37,17 @@ typedef int (*obs_wal_record_fn)(void *ctx, uint8_t type, const uint8_t *p, size
  * stops replay and is returned. Truncates a torn tail of the last segment.
  * A missing or empty dir is not an error. */
 int obs_wal_replay(const char *dir, obs_wal_record_fn fn, void *ctx, struct obs_wal_stats *st);
+
+/* The same, for a damaged WAL: a damaged record or header anywhere, and a
+ * gap in the numbering, are passed over instead of being -EBADMSG; every
+ * valid record (found again after damage by searching for the next record
+ * whose checksum holds) goes to fn, and the damage is counted in
+ * st->skipped_bytes / st->skipped_segments. The damaged segments stay on
+ * disk (a checkpoint removes them); open the WAL with obs_wal_open_recover. */
+int obs_wal_replay_recover(const char *dir, obs_wal_record_fn fn, void *ctx, struct obs_wal_stats *st);
+/* obs_wal_open, checking the last segment as obs_wal_replay_recover does
+ * (a damaged record in its middle does not truncate the valid ones after). */
+int obs_wal_open_recover(const char *dir, const struct obs_wal_opts *opts, struct obs_wal **out);
 
 /* Open dir (created if missing) for appending, in a new segment after the
  * existing ones. opts may be NULL for defaults. */

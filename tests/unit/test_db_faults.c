@@ -404,3 +404,287 @@ Test(faults, background_compactor_retries, .init = setup, .fini = teardown, .tim
 	obs_db_close(db);
 	model_release();
 }
+
+/* ---- new series racing a compaction (SERIES record vs WAL cut) ----------- */
+
+struct race {
+	struct obs_db *db;
+	_Atomic int stop;
+	_Atomic uint64_t created;
+	int64_t t;
+};
+
+/* Big writes to old series: each holds the ingest path (and delays a cut). */
+static void *race_bulk(void *arg)
+{
+	struct race *r = arg;
+	struct obs_buf b;
+	obs_buf_init(&b);
+	int64_t t = r->t;
+	while (!atomic_load(&r->stop)) {
+		obs_buf_reset(&b);
+		for (int i = 0; i < 4000; i++) {
+			char line[96];
+			int len = snprintf(line, sizeof line, "bulk{k=\"%d\"} %d %lld\n", i % 50, i, (long long)t + i / 50);
+			obs_buf_append(&b, line, (size_t)len);
+		}
+		t += 4000 / 50 + 1;
+		struct obs_ingest_result res;
+		obs_db_ingest(r->db, b.data, b.len, OBS_FMT_PROM, "bulk", 1, &res);
+	}
+	obs_buf_release(&b);
+	return NULL;
+}
+
+/* A new series per write, its samples in the same write. */
+static void *race_new(void *arg)
+{
+	struct race *r = arg;
+	for (uint64_t i = 0; !atomic_load(&r->stop); i++) {
+		char text[4096];
+		int len = 0;
+		len += snprintf(text + len, sizeof text - (size_t)len, "fresh{n=\"%llu\"} 1 %lld\n", (unsigned long long)i,
+				(long long)r->t);
+		for (int k = 0; k < 60; k++)   /* parse time between the SERIES record and the samples */
+			len += snprintf(text + len, sizeof text - (size_t)len, "bulk{k=\"%d\"} 7 %lld\n", 60 + k, (long long)r->t + (long long)i);
+		struct obs_ingest_result res;
+		if (obs_db_ingest(r->db, text, (size_t)len, OBS_FMT_PROM, "new", 1, &res) == 0 && res.accepted == 61)
+			atomic_store(&r->created, i + 1);
+	}
+	return NULL;
+}
+
+Test(faults, new_series_racing_compaction_reopens, .init = setup, .fini = teardown, .timeout = 120)
+{
+	struct obs_db *db = open_db(NULL);
+	struct race r = { .db = db, .t = T0 };
+	pthread_t a, b;
+	pthread_create(&a, NULL, race_bulk, &r);
+	pthread_create(&b, NULL, race_new, &r);
+	int64_t end = obs_time_now() + 3000;
+	int compactions = 0;
+	while (obs_time_now() < end) {
+		cr_assert_eq(obs_db_compact(db), 0);
+		compactions++;
+	}
+	atomic_store(&r.stop, 1);
+	pthread_join(a, NULL);
+	pthread_join(b, NULL);
+	uint64_t created = atomic_load(&r.created);
+	obs_db_close(db);
+	struct obs_db_opts o;
+	test_opts(&o);
+	char err[512];
+	db = NULL;
+	int rc = obs_db_open(dbdir, &o, &db, err, sizeof err);
+	cr_assert_eq(rc, 0, "reopen after %d compactions: %d %s", compactions, rc, err);
+	for (uint64_t i = 0; i + 1 < created; i++) {
+		char name[64];
+		int len = snprintf(name, sizeof name, "fresh{n=\"%llu\"}", (unsigned long long)i);
+		uint32_t id;
+		const char *why;
+		cr_assert_eq(obs_db_lookup(db, name, (size_t)len, &id, &why), 0, "%s lost", name);
+		struct obs_samples s;
+		obs_samples_init(&s);
+		cr_assert_eq(obs_db_read(db, id, INT64_MIN, INT64_MAX, &s), 0);
+		cr_assert_eq(s.n, 1, "%s: %zu samples", name, s.n);
+		obs_samples_release(&s);
+	}
+	obs_db_close(db);
+}
+
+/* ---- writers racing on one series and timestamp -------------------------- */
+
+struct dup_race {
+	struct obs_db *db;
+	pthread_barrier_t go;
+	int rounds, who;
+	int64_t t0;
+};
+
+static void *dup_writer(void *arg)
+{
+	struct dup_race *d = arg;
+	int who = __atomic_fetch_add(&d->who, 1, __ATOMIC_SEQ_CST);
+	for (int r = 0; r < d->rounds; r++) {
+		char text[256];
+		int len = 0;
+		/* a few series per write, so that writes take their locks in
+		 * different orders */
+		for (int k = 0; k < 4; k++)
+			len += snprintf(text + len, sizeof text - (size_t)len, "dup{s=\"%d\"} %d %lld\n", (k + who) % 4, who + 1,
+					(long long)(d->t0 + r));
+		pthread_barrier_wait(&d->go);
+		struct obs_ingest_result res;
+		obs_db_ingest(d->db, text, (size_t)len, OBS_FMT_PROM, "dup", 1, &res);
+	}
+	return NULL;
+}
+
+static void dump_series(struct obs_db *db, struct obs_buf *out)
+{
+	struct obs_samples s;
+	obs_samples_init(&s);
+	for (uint32_t id = 0; id < obs_db_series_count(db); id++) {
+		obs_samples_reset(&s);
+		cr_assert_eq(obs_db_read(db, id, INT64_MIN, INT64_MAX, &s), 0);
+		obs_db_series_text(db, id, out);
+		for (size_t i = 0; i < s.n; i++)
+			obs_buf_printf(out, " %lld=%016llx", (long long)s.t[i], (unsigned long long)bits(s.v[i]));
+		obs_buf_putc(out, '\n');
+	}
+	obs_samples_release(&s);
+}
+
+Test(faults, racing_writers_same_head_after_reopen, .init = setup, .fini = teardown, .timeout = 120)
+{
+	struct obs_db *db = open_db(NULL);
+	enum { W = 4 };
+	struct dup_race d = { .db = db, .rounds = 3000, .t0 = T0 };
+	pthread_barrier_init(&d.go, NULL, W);
+	pthread_t th[W];
+	for (int i = 0; i < W; i++)
+		pthread_create(&th[i], NULL, dup_writer, &d);
+	for (int i = 0; i < W; i++)
+		pthread_join(th[i], NULL);
+	pthread_barrier_destroy(&d.go);
+	struct obs_buf before, after;
+	obs_buf_init(&before);
+	obs_buf_init(&after);
+	dump_series(db, &before);
+	obs_db_close(db);
+	db = open_db(NULL);
+	dump_series(db, &after);
+	obs_db_close(db);
+	size_t diff = 0;
+	for (size_t i = 0; i < before.len && i < after.len; i++)
+		diff += before.data[i] != after.data[i];
+	cr_assert_eq(before.len, after.len);
+	cr_assert_eq(diff, 0, "the head changed across a reopen (%zu bytes differ)", diff);
+	obs_buf_release(&before);
+	obs_buf_release(&after);
+}
+
+/* ---- -o wal_recover ------------------------------------------------------ */
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* A SAMPLES record (the db's format) of one sample. */
+static size_t samples_rec(uint8_t *p, uint32_t id, int64_t t, double v)
+{
+	size_t n = 0;
+	p[n++] = 1;   /* count */
+	p[n++] = (uint8_t)id;   /* ids < 128 */
+	uint64_t zz = (uint64_t)((t << 1) ^ (t >> 63));
+	while (zz >= 0x80) {
+		p[n++] = (uint8_t)(zz | 0x80);
+		zz >>= 7;
+	}
+	p[n++] = (uint8_t)zz;
+	uint64_t b = bits(v);
+	memcpy(p + n, &b, 8);
+	return n + 8;
+}
+
+static void craft_wal(int damage_earlier_segment)
+{
+	char wdir[300];
+	snprintf(wdir, sizeof wdir, "%s/wal", dbdir);
+	mkdir(dbdir, 0755);
+	for (int seg = 0; seg < 2; seg++) {
+		struct obs_wal *w;
+		cr_assert_eq(obs_wal_open(wdir, NULL, &w), 0);
+		uint8_t rec[64];
+		if (seg == 0) {
+			uint8_t hdr[4];
+			put32(hdr, 0);
+			cr_assert_eq(obs_wal_append2(w, 1, hdr, 4, "good", 4), 0);   /* SERIES 0 good */
+			cr_assert_eq(obs_wal_append(w, 2, rec, samples_rec(rec, 0, T0 + 1000, 1.5)), 0);
+			/* samples of id 7, which no SERIES record names */
+			cr_assert_eq(obs_wal_append(w, 2, rec, samples_rec(rec, 7, T0 + 1000, 9.0)), 0);
+			cr_assert_eq(obs_wal_append(w, 2, rec, samples_rec(rec, 0, T0 + 2000, 2.5)), 0);
+		} else {
+			cr_assert_eq(obs_wal_append(w, 2, rec, samples_rec(rec, 0, T0 + 3000, 3.5)), 0);
+			cr_assert_eq(obs_wal_append(w, 2, rec, samples_rec(rec, 0, T0 + 4000, 4.5)), 0);
+		}
+		obs_wal_close(w);
+	}
+	if (damage_earlier_segment) {
+		/* flip a byte of the 3rd record of the first segment (the unknown
+		 * id's samples): a CRC mismatch before the end of an earlier segment */
+		char path[400];
+		snprintf(path, sizeof path, "%s/00000001.wal", wdir);
+		FILE *f = fopen(path, "r+b");
+		cr_assert_not_null(f);
+		long off = 16 + (9 + 8) + (9 + 13) + 9 + 3;
+		fseek(f, off, SEEK_SET);
+		int c = fgetc(f);
+		fseek(f, off, SEEK_SET);
+		fputc(c ^ 0x5a, f);
+		fclose(f);
+	}
+}
+
+static void check_recovered(int expect_skipped_samples)
+{
+	struct obs_db_opts o;
+	test_opts(&o);
+	struct obs_db *db = NULL;
+	char err[512];
+	int rc = obs_db_open(dbdir, &o, &db, err, sizeof err);
+	cr_assert_eq(rc, -EBADMSG, "a damaged WAL opened: %d", rc);
+	cr_assert_not_null(strstr(err, "wal_recover"), "the refusal does not name the option: %s", err);
+
+	o.wal_recover = 1;
+	rc = obs_db_open(dbdir, &o, &db, err, sizeof err);
+	cr_assert_eq(rc, 0, "wal_recover: %d %s", rc, err);
+	struct obs_db_stats st;
+	obs_db_get_stats(db, &st);
+	if (expect_skipped_samples)
+		cr_assert_eq(st.wal_skipped_samples, 1);
+	else
+		cr_assert_gt(st.wal_skipped_bytes, 0);
+	struct obs_buf e;
+	obs_buf_init(&e);
+	cr_assert_eq(obs_errlog_render(obs_db_errlog(db), &e), 0);
+	cr_assert_not_null(memmem(e.data, e.len, "recovery skipped", 16), "errors: %.*s", (int)e.len, e.data);
+	obs_buf_release(&e);
+	uint32_t id;
+	const char *why;
+	cr_assert_eq(obs_db_lookup(db, "good", 4, &id, &why), 0);
+	struct obs_samples s;
+	obs_samples_init(&s);
+	cr_assert_eq(obs_db_read(db, id, INT64_MIN, INT64_MAX, &s), 0);
+	cr_assert_eq(s.n, 4, "kept %zu of the 4 valid samples", s.n);
+	for (size_t i = 0; i < 4; i++) {
+		cr_assert_eq(s.t[i], T0 + 1000 * (int64_t)(i + 1));
+		cr_assert_eq(bits(s.v[i]), bits(1.5 + (double)i));
+	}
+	obs_db_close(db);
+	/* the recovery checkpointed: a plain open works and has it all */
+	o.wal_recover = 0;
+	rc = obs_db_open(dbdir, &o, &db, err, sizeof err);
+	cr_assert_eq(rc, 0, "open after recovery: %d %s", rc, err);
+	cr_assert_eq(obs_db_lookup(db, "good", 4, &id, &why), 0);
+	obs_samples_reset(&s);
+	cr_assert_eq(obs_db_read(db, id, INT64_MIN, INT64_MAX, &s), 0);
+	cr_assert_eq(s.n, 4);
+	obs_samples_release(&s);
+	obs_db_close(db);
+}
+
+Test(faults, wal_recover_unknown_ids, .init = setup, .fini = teardown)
+{
+	craft_wal(0);
+	check_recovered(1);
+}
+
+Test(faults, wal_recover_damaged_earlier_segment, .init = setup, .fini = teardown)
+{
+	craft_wal(1);
+	check_recovered(0);
+}
