@@ -540,7 +540,7 @@ Test(faults, racing_writers_same_head_after_reopen, .init = setup, .fini = teard
 {
 	struct obs_db *db = open_db(NULL);
 	enum { W = 4 };
-	struct dup_race d = { .db = db, .rounds = 3000, .t0 = T0 };
+	struct dup_race d = { .db = db, .rounds = 10000, .t0 = T0 };
 	pthread_barrier_init(&d.go, NULL, W);
 	pthread_t th[W];
 	for (int i = 0; i < W; i++)
