@@ -5,6 +5,7 @@
 #   make stop       unmount ./mnt
 #   make test       install test dependencies, run every test, print "N passed, N failed"
 #   make asan       the same suite built with AddressSanitizer + UBSan
+#   make tsan       ThreadSanitizer: the unit tests and a concurrent mount workload
 #   make fuzz       build the libFuzzer harnesses (clang) and run each briefly
 #   make bench      benchmarks against the peers (not part of make test)
 #   make crash      kill -9 rounds under a mixed workload, nothing acknowledged may be
@@ -45,7 +46,7 @@ UNITS     := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 BINS := $(BUILD)/bin/obsfsd $(TOOLS)
 
-.PHONY: all run stop test unit asan fuzz bench crash conformance lint install deps test-deps san-deps clean
+.PHONY: all run stop test unit asan tsan fuzz bench crash conformance lint install deps test-deps san-deps clean
 all: $(BINS)
 
 $(BUILD)/%.o: %.c
@@ -112,6 +113,15 @@ asan: test-deps san-deps
 	  if ls build-asan/reports/* >/dev/null 2>&1; then \
 	    echo "sanitizer reports (the daemon's stderr is detached, so they are kept as files):"; \
 	    head -40 build-asan/reports/*; exit 1; fi; exit $$rc
+
+# TSAN_OPTIONS: reports go to files (the daemon's stderr is detached);
+# tests/tsan/run.sh fails when any was written
+tsan: test-deps san-deps
+	@$(MAKE) --no-print-directory BUILD=build-tsan CC=clang \
+	  CFLAGS="-O1 -g -fsanitize=thread -fno-omit-frame-pointer" LDFLAGS="-fsanitize=thread" all unit
+	@rm -rf build-tsan/reports && mkdir -p build-tsan/reports
+	@TSAN_OPTIONS=halt_on_error=0:second_deadlock_stack=1:log_path=$(CURDIR)/build-tsan/reports/tsan \
+	  ./tests/tsan/run.sh build-tsan
 
 fuzz: san-deps
 	@./tests/fuzz/run.sh

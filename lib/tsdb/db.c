@@ -3,12 +3,18 @@
  * Write path (one call = one writer's write()):
  *   parse lines -> resolve each sample's series (cached by the raw key as
  *   written, else labels are built and canonicalised; new series are logged
- *   to the WAL first) -> refuse what the head would refuse (floor, window,
- *   other value at the newest time) -> one WAL record for the rest of the
- *   batch -> apply to the head under each series' lock. Nothing reaches the
- *   head before the WAL holds it, so a failed WAL write (ENOSPC) leaves no
- *   sample visible that a restart would lose, and nothing refused is in the
- *   WAL for a replay to bring back.
+ *   to the WAL first, under cutlock shared) -> refuse what the head would
+ *   refuse (floor, window, other value at the newest time) -> one WAL record
+ *   for the rest of the batch -> apply to the head under each series' lock.
+ *   Nothing reaches the head before the WAL holds it, so a failed WAL write
+ *   (ENOSPC) leaves no sample visible that a restart would lose, and nothing
+ *   refused is in the WAL for a replay to bring back. The precheck, the WAL
+ *   append and the apply hold the stripe locks of every series of the batch
+ *   (64 stripes by id, taken in ascending order), so per series the head
+ *   applies batches in their WAL order and a replay rebuilds the same head.
+ *
+ * Lock order: compact_mu > cutlock > stripes > maplock > blocks_lock >
+ * series mu > carry_mu > the WAL's own locks.
  *
  * Data directory: LOCK (flock, pid inside), wal/ (obs_wal segments),
  * blocks/ID/ (block.h), rollups/ (tiers.h). Opening loads the blocks (a
