@@ -65,9 +65,17 @@ $(BUILD)/bin/%: $(BUILD)/tools/%.o $(TOOL_COMMON_OBJ) $(LIBOBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(TOOL_COMMON_OBJ) $(LIBOBS) $(LDLIBS)
 
+# make tsan builds the unit tests against tests/tsan/criterion/criterion.h
+# (Criterion itself cannot start under ThreadSanitizer)
+TEST_CFLAGS  ?=
+CRITERION_LIB ?= -lcriterion
+$(BUILD)/tests/unit/%.o: tests/unit/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBOBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIBOBS) $(LDLIBS) -lcriterion
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIBOBS) $(LDLIBS) $(CRITERION_LIB)
 
 # ---- set-up -------------------------------------------------------------------
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -118,7 +126,8 @@ asan: test-deps san-deps
 # tests/tsan/run.sh fails when any was written
 tsan: test-deps san-deps
 	@$(MAKE) --no-print-directory BUILD=build-tsan CC=clang \
-	  CFLAGS="-O1 -g -fsanitize=thread -fno-omit-frame-pointer" LDFLAGS="-fsanitize=thread" all unit
+	  CFLAGS="-O1 -g -fsanitize=thread -fno-omit-frame-pointer" LDFLAGS="-fsanitize=thread" \
+	  TEST_CFLAGS=-Itests/tsan CRITERION_LIB= all unit
 	@rm -rf build-tsan/reports && mkdir -p build-tsan/reports
 	@TSAN_OPTIONS=halt_on_error=0:second_deadlock_stack=1:log_path=$(CURDIR)/build-tsan/reports/tsan \
 	  ./tests/tsan/run.sh build-tsan

@@ -32,8 +32,10 @@
  *                   (empty: the line was completed or dropped). Carries left
  *                   at the end of a replay are ingested as complete lines, as
  *                   a close would have.
- * Replay applies records in order; samples of unknown ids are corruption
- * (-EBADMSG), unless opts.wal_recover: then every valid record is applied,
+ * Replay applies records in order. Samples of an id no record has named yet
+ * are held until its SERIES record comes (retention logs a series again when
+ * it loses its last block, after samples of it); samples whose id is still
+ * unknown at the end are corruption (-EBADMSG), unless opts.wal_recover: then every valid record is applied,
  * the rest (damaged bytes, records that cannot be applied, samples of
  * unknown ids) is skipped and counted (stats, errlog), and what was kept is
  * checkpointed at once so the damaged segments go.
@@ -149,6 +151,15 @@ struct obs_db {
 	int64_t started_ms, replay_ms;
 	struct obs_wal_stats replay_stats;
 	uint64_t skipped_records, skipped_samples;   /* by a wal_recover replay */
+	struct deferred *deferred;         /* replay: samples met before their SERIES record */
+	size_t ndeferred, capdeferred;
+	roaring_bitmap_t *deferred_ids;
+};
+
+struct deferred {
+	uint32_t id;
+	int64_t t;
+	uint64_t bits;
 };
 
 static int push_range(const uint8_t *data, size_t len, uint32_t n, int64_t from, int64_t to,
@@ -1057,6 +1068,76 @@ static int replay_skip(struct obs_db *db, uint64_t *counter, uint64_t k)
 	return 0;
 }
 
+static int replay_apply(struct obs_db *db, struct series *s, int64_t t, uint64_t bits)
+{
+	const char *why;
+	if (t <= atomic_load(&s->floor_t))
+		return 0;   /* already in a block (WAL not yet truncated at the crash) */
+	pthread_mutex_lock(&s->mu);
+	int rc = series_append(db, s, t, bitsd(bits), &why);
+	pthread_mutex_unlock(&s->mu);
+	if (rc == -ENOMEM)
+		return rc;
+	if (!rc) {
+		db->replayed++;
+		head_note(db, t, t, 1);
+	}
+	return 0;
+}
+
+/* A series is known now: apply, in their order, the samples of it that the
+ * replay met before its record (a series that lost its last block to
+ * retention is logged again after samples of it). */
+static int replay_undefer(struct obs_db *db, struct series *s)
+{
+	if (!db->deferred_ids || !roaring_bitmap_contains(db->deferred_ids, s->id))
+		return 0;
+	roaring_bitmap_remove(db->deferred_ids, s->id);
+	size_t keep = 0;
+	int rc = 0;
+	for (size_t i = 0; i < db->ndeferred; i++) {
+		struct deferred d = db->deferred[i];
+		if (d.id == s->id) {
+			if (!rc)
+				rc = replay_apply(db, s, d.t, d.bits);
+		} else {
+			db->deferred[keep++] = d;
+		}
+	}
+	db->ndeferred = keep;
+	return rc;
+}
+
+static int replay_defer(struct obs_db *db, uint32_t id, int64_t t, uint64_t bits)
+{
+	if (!db->deferred_ids && !(db->deferred_ids = roaring_bitmap_create()))
+		return -ENOMEM;
+	if (db->ndeferred == db->capdeferred) {
+		size_t cap = db->capdeferred ? db->capdeferred * 2 : 256;
+		struct deferred *d = realloc(db->deferred, cap * sizeof *d);
+		if (!d)
+			return -ENOMEM;
+		db->deferred = d;
+		db->capdeferred = cap;
+	}
+	db->deferred[db->ndeferred++] = (struct deferred){ id, t, bits };
+	roaring_bitmap_add(db->deferred_ids, id);
+	return 0;
+}
+
+/* After the replay: samples whose series no record named. */
+static int replay_finish(struct obs_db *db)
+{
+	size_t left = db->ndeferred;
+	free(db->deferred);
+	db->deferred = NULL;
+	db->ndeferred = db->capdeferred = 0;
+	if (db->deferred_ids)
+		roaring_bitmap_free(db->deferred_ids);
+	db->deferred_ids = NULL;
+	return left ? replay_skip(db, &db->skipped_samples, left) : 0;
+}
+
 static int replay_series(struct obs_db *db, uint32_t id, const char *text, size_t len)
 {
 	struct obs_labels l;
@@ -1074,8 +1155,8 @@ static int replay_series(struct obs_db *db, uint32_t id, const char *text, size_
 			rc = 0;   /* registered from a block already, or logged again */
 		else if (known || obs_strmap_get(db->byname, h, canon.data, canon.len))
 			rc = replay_skip(db, &db->skipped_records, 1);   /* id or text taken */
-		else
-			rc = series_insert(db, id, canon.data, canon.len, &l, h, &s);
+		else if ((rc = series_insert(db, id, canon.data, canon.len, &l, h, &s)) == 0)
+			rc = replay_undefer(db, s);
 	}
 	obs_buf_release(&canon);
 	obs_labels_release(&l);
@@ -1098,24 +1179,14 @@ static int replay_samples(struct obs_db *db, const uint8_t *p, size_t n)
 		int64_t t = (int64_t)((uint64_t)prev + (uint64_t)obs_unzigzag(zz));
 		prev = t;
 		struct series *s = id <= UINT32_MAX ? series_get(db, (uint32_t)id) : NULL;
-		if (!s) {
-			int rc = replay_skip(db, &db->skipped_samples, 1);   /* sample of an unknown id */
-			if (rc)
-				return rc;
-			continue;
-		}
-		const char *why;
-		if (t <= atomic_load(&s->floor_t))
-			continue;   /* already in a block (WAL not yet truncated at the crash) */
-		pthread_mutex_lock(&s->mu);
-		int rc = series_append(db, s, t, bitsd(bits), &why);
-		pthread_mutex_unlock(&s->mu);
-		if (rc == -ENOMEM)
+		int rc;
+		if (!s)   /* its record may follow; at the end it is an unknown id */
+			rc = id < MAX_PAGES * PAGE_SIZE_IDS ? replay_defer(db, (uint32_t)id, t, bits)
+							    : replay_skip(db, &db->skipped_samples, 1);
+		else
+			rc = replay_apply(db, s, t, bits);
+		if (rc)
 			return rc;
-		if (!rc) {
-			db->replayed++;
-			head_note(db, t, t, 1);
-		}
 	}
 	return 0;
 }
@@ -1969,6 +2040,9 @@ int obs_db_open(const char *dir, const struct obs_db_opts *o, struct obs_db **ou
 		rc = obs_wal_replay_recover(wdir, replay_record, db, &db->replay_stats);
 	else
 		rc = obs_wal_replay(wdir, replay_record, db, &db->replay_stats);
+	int frc = replay_finish(db);
+	if (!rc)
+		rc = frc;
 	db->replaying = 0;
 	if (rc) {
 		snprintf(err, errlen, "cannot replay write-ahead log '%s': %s%s", wdir, strerror(-rc),

@@ -688,3 +688,31 @@ Test(faults, wal_recover_damaged_earlier_segment, .init = setup, .fini = teardow
 	craft_wal(1);
 	check_recovered(0);
 }
+
+/* ---- retention: a series losing its last block -------------------------- */
+
+/* Its SERIES record is logged again after samples of it that follow the last
+ * checkpoint: a restart before the next checkpoint must still know it. */
+Test(faults, retention_of_last_block_then_restart, .init = setup, .fini = teardown)
+{
+	model_init();
+	struct obs_db_opts o;
+	test_opts(&o);
+	o.retention_ms = 10LL * 3600 * 1000;
+	struct obs_db *db = open_db(&o);
+	put(db, 0, 1, 20);
+	cr_assert_eq(obs_db_compact(db), 0);
+	cr_assert_eq(nblocks(db), 1);
+	/* the block's samples go with it; only what follows stays */
+	for (int i = 0; i < 2; i++)
+		obs_samples_reset(&want[i]);
+	put(db, 0, 1, 5);
+	cr_assert_eq(obs_db_retain(db, obs_time_now() + 20LL * 3600 * 1000), 1);
+	put(db, 0, 1, 5);
+	check(db, "after retention");
+	obs_db_close(db);   /* no checkpoint since */
+	db = open_db(&o);
+	check(db, "after reopen");
+	obs_db_close(db);
+	model_release();
+}
