@@ -507,7 +507,7 @@ static void *conc_reader(void *arg)
 	long bad = 0, rounds = 0;
 	obs_matcher_parse("job=j3", 6, &m[0], &why);
 	obs_matcher_parse("instance=~i.*3", 14, &m[1], &why);
-	while (!writers_done || rounds < 3) {
+	while (!__atomic_load_n(&writers_done, __ATOMIC_SEQ_CST) || rounds < 3) {
 		roaring_bitmap_t *r = obs_index_select(cix, m, 2);
 		if (!r)
 			return (void *)-1;
