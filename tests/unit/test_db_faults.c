@@ -716,3 +716,67 @@ Test(faults, retention_of_last_block_then_restart, .init = setup, .fini = teardo
 	obs_db_close(db);
 	model_release();
 }
+
+/* ---- series fields read while a compaction writes them ------------------ */
+
+struct vrace {
+	struct obs_db *db;
+	uint32_t id;
+	_Atomic int stop;
+	_Atomic uint64_t stored;
+};
+
+static void *vrace_writer(void *arg)
+{
+	struct vrace *v = arg;
+	while (!atomic_load(&v->stop)) {
+		struct obs_ingest_result r;
+		if (obs_db_ingest_values(v->db, v->id, "1\n2\n", 4, "v", 1, &r) == 0)
+			atomic_fetch_add(&v->stored, r.accepted);
+	}
+	return NULL;
+}
+
+static void *vrace_reader(void *arg)
+{
+	struct vrace *v = arg;
+	struct obs_samples s;
+	obs_samples_init(&s);
+	while (!atomic_load(&v->stop)) {
+		uint64_t size;
+		obs_samples_reset(&s);
+		obs_db_read(v->db, v->id, INT64_MIN, INT64_MAX, &s);
+		obs_db_text_size(v->db, v->id, OBS_TIME_EPOCH, &size);
+		struct obs_db_stats st;
+		obs_db_get_stats(v->db, &st);
+	}
+	obs_samples_release(&s);
+	return NULL;
+}
+
+/* floor_t, in_block and the compaction times are read by writers, readers
+ * and stats while compactions write them (ThreadSanitizer checks this test
+ * under make tsan); nothing untimed is refused or lost meanwhile. */
+Test(faults, series_fields_racing_compaction, .init = setup, .fini = teardown, .timeout = 120)
+{
+	struct obs_db *db = open_db(NULL);
+	struct vrace v = { .db = db };
+	const char *why;
+	cr_assert_eq(obs_db_create(db, "vrace", 5, &v.id, &why), 0);
+	pthread_t w, r;
+	pthread_create(&w, NULL, vrace_writer, &v);
+	pthread_create(&r, NULL, vrace_reader, &v);
+	for (int i = 0; i < 30; i++) {
+		cr_assert_eq(obs_db_compact(db), 0);
+		usleep(5000);
+	}
+	atomic_store(&v.stop, 1);
+	pthread_join(w, NULL);
+	pthread_join(r, NULL);
+	struct obs_samples s;
+	obs_samples_init(&s);
+	cr_assert_eq(obs_db_read(db, v.id, INT64_MIN, INT64_MAX, &s), 0);
+	cr_assert_eq(s.n, atomic_load(&v.stored));
+	obs_samples_release(&s);
+	obs_db_close(db);
+}
