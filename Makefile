@@ -61,6 +61,13 @@ $(BUILD)/bin/obsfsd: $(FS_OBJ) $(LIBOBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(FS_OBJ) $(LIBOBS) $(LDLIBS)
 
+# obs-query's promqltest runner (tools/query_*.c) is linked into obs-query only
+QUERY_TOOL_SRC := $(sort $(wildcard tools/query_*.c))
+QUERY_TOOL_OBJ := $(QUERY_TOOL_SRC:%.c=$(BUILD)/%.o)
+$(BUILD)/bin/obs-query: $(BUILD)/tools/obs-query.o $(QUERY_TOOL_OBJ) $(TOOL_COMMON_OBJ) $(LIBOBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(QUERY_TOOL_OBJ) $(TOOL_COMMON_OBJ) $(LIBOBS) $(LDLIBS)
+
 $(BUILD)/bin/%: $(BUILD)/tools/%.o $(TOOL_COMMON_OBJ) $(LIBOBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(TOOL_COMMON_OBJ) $(LIBOBS) $(LDLIBS)

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "tool_promqltest.h"
+#include "query_promqltest.h"
 
 static void usage(FILE *f)
 {

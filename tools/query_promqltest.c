@@ -1,4 +1,4 @@
-/* tool_promqltest.c — the promqltest runner behind `obs-query test`.
+/* query_promqltest.c — the promqltest runner behind `obs-query test`.
  *
  * Commands: load INTERVAL / load_with_nhcb INTERVAL (series lines follow),
  * clear, eval instant at T EXPR, eval range from A to B step S EXPR (and
@@ -20,8 +20,8 @@
 #include "core/num.h"
 #include "core/obstime.h"
 #include "query/query.h"
-#include "tool_promqltest.h"
-#include "tool_ptint.h"
+#include "query_promqltest.h"
+#include "query_ptint.h"
 
 struct line {
 	char *s;       /* trimmed, comment lines emptied */

@@ -1,7 +1,7 @@
-/* tool_promqltest.h — run files in Prometheus' promqltest format against
+/* query_promqltest.h — run files in Prometheus' promqltest format against
  * a fresh in-memory query engine (obs-query test). */
-#ifndef OBS_TOOL_PROMQLTEST_H
-#define OBS_TOOL_PROMQLTEST_H
+#ifndef OBS_QUERY_PROMQLTEST_H
+#define OBS_QUERY_PROMQLTEST_H
 
 #include <stdio.h>
 

@@ -1,4 +1,4 @@
-/* tool_ptcheck.c — the promqltest runner's comparison of a query result
+/* query_ptcheck.c — the promqltest runner's comparison of a query result
  * with an eval's expectations: values within a relative 1e-6, series as
  * sets (or in order with expect ordered), points of range results at the
  * expected steps, annotations and error messages by text or regex. */
@@ -12,7 +12,7 @@
 #include <pcre2.h>
 
 #include "core/num.h"
-#include "tool_ptint.h"
+#include "query_ptint.h"
 
 static int almost_equal(double a, double b)
 {

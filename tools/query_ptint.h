@@ -1,8 +1,8 @@
-/* tool_ptint.h — private to the promqltest runner (tool_promqltest.c,
- * tool_ptcheck.c): a parsed eval command and the comparison of a result
+/* query_ptint.h — private to the promqltest runner (query_promqltest.c,
+ * query_ptcheck.c): a parsed eval command and the comparison of a result
  * with what it expects. */
-#ifndef OBS_TOOL_PTINT_H
-#define OBS_TOOL_PTINT_H
+#ifndef OBS_QUERY_PTINT_H
+#define OBS_QUERY_PTINT_H
 
 #include <stdint.h>
 
