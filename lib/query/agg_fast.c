@@ -92,14 +92,9 @@ static int fast_emit(void *c, const struct obs_labels *l, const int64_t *t, cons
 	struct fgroup *g = NULL;
 	size_t j = 0;
 	for (size_t i = 0; i < ev->nsteps; i++) {
-		int64_t at = x->at[i];
 		if ((i & 4095) == 4095 && (rc = q_check(ev)) != 0)
 			return rc;
-		if (i && at < x->at[i - 1])
-			j = 0;
-		while (j < n && t[j] <= at)
-			j++;
-		if (j == 0 || t[j - 1] <= at - lb || obs_query_is_stale(v[j - 1]))
+		if (!q_lookback_hit(x->at, i, lb, t, v, n, &j))
 			continue;
 		if (!g) {
 			size_t gid = 0;

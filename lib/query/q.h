@@ -287,4 +287,18 @@ int q_fn_range_stream(struct q_ev *ev, const struct q_node *n, struct q_val *arg
  * sample bounds to select. */
 int q_msel_bounds(struct q_ev *ev, const struct q_node *msel, struct q_rv *rv, int64_t *mint, int64_t *maxt);
 
+/* The instant-vector lookback rule, shared by every selector walk: *j is a
+ * cursor into t[0..n) over steps at[0..], rewound when the steps go back in
+ * time; it is moved past the samples at or before at[i]. 1 when the newest
+ * of them, t[*j - 1], is inside (at[i] - lb, at[i]] and no staleness marker. */
+static inline int q_lookback_hit(const int64_t *at, size_t i, int64_t lb, const int64_t *t,
+				 const double *v, size_t n, size_t *j)
+{
+	if (i && at[i] < at[i - 1])
+		*j = 0;
+	while (*j < n && t[*j] <= at[i])
+		(*j)++;
+	return *j > 0 && t[*j - 1] > at[i] - lb && !obs_query_is_stale(v[*j - 1]);
+}
+
 #endif
