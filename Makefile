@@ -19,7 +19,7 @@ DESTDIR ?=
 BUILD   ?= build
 CC      ?= cc
 
-PKGS     := fuse3 libzstd libpcre2-8 libxxhash
+PKGS     := fuse3 libzstd libpcre2-8 libxxhash yaml-0.1 jansson libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lroaring
 
@@ -87,9 +87,10 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBOBS)
 # ---- set-up -------------------------------------------------------------------
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEPS := build-essential pkg-config libfuse3-dev fuse3 libzstd-dev libroaring-dev \
-        libpcre2-dev libxxhash-dev zstd
+        libpcre2-dev libxxhash-dev zstd libyaml-dev libjansson-dev libcurl4-openssl-dev
 TEST_DEPS := $(DEPS) libcriterion-dev bats bats-assert bats-support mandoc procps psmisc \
-             python3 util-linux
+             python3 util-linux prometheus prometheus-alertmanager prometheus-node-exporter \
+             python3-statsd
 SAN_DEPS := clang libclang-rt-14-dev
 
 deps:
