@@ -8,6 +8,7 @@
 #   make tsan       ThreadSanitizer: the unit tests and a concurrent mount workload
 #   make fuzz       build the libFuzzer harnesses (clang) and run each briefly
 #   make bench      benchmarks against the peers (not part of make test)
+#   make bench-compare REV=r   obsfs at git revision r against this tree, same bench
 #   make crash      kill -9 rounds under a mixed workload, nothing acknowledged may be
 #                   lost (not part of make test; ROUNDS=100 SEED=...)
 #   make conformance  Prometheus' PromQL test files (../shared/conformance/promql) through obs-query test
@@ -46,7 +47,7 @@ UNITS     := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 BINS := $(BUILD)/bin/obsfsd $(TOOLS)
 
-.PHONY: all run stop test unit asan tsan fuzz bench crash conformance lint install deps test-deps san-deps clean
+.PHONY: all run stop test unit asan tsan fuzz bench bench-compare crash conformance lint install deps test-deps san-deps clean
 all: $(BINS)
 
 $(BUILD)/%.o: %.c
@@ -145,6 +146,10 @@ fuzz: san-deps
 
 bench: all
 	@./tests/bench/run.sh $(BUILD)
+
+# obsfs at REV against this tree, same bench, one invocation (no peers)
+bench-compare:
+	@./tests/bench/compare.sh $(or $(REV),$(error set REV=git-revision)) $(BUILD)
 
 crash: all
 	@python3 tests/crash/crash.py $(BUILD)
