@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "core/obstime.h"
+#include "core/vec.h"
 #include "tool_stream.h"
 
 static const char *prog = "obs-agg";
@@ -86,12 +87,8 @@ static void acc_add(struct acc *a, double v)
 	case F_QUANT:
 		if (isnan(v))
 			break;
-		if (a->nnum == a->cap) {
-			a->cap = a->cap ? 2 * a->cap : 64;
-			a->vals = realloc(a->vals, a->cap * sizeof(double));
-			if (!a->vals)
-				err(2, "out of memory");
-		}
+		if (OBS_VEC_RESERVE_FROM(a->vals, a->cap, a->nnum + 1, 64))
+			err(2, "out of memory");
 		a->vals[a->nnum++] = v;
 		break;
 	default:
@@ -157,12 +154,8 @@ static enum obs_time_fmt pool_fmt;
 
 static void pool_add(int64_t t, double v)
 {
-	if (npool == pool_cap) {
-		pool_cap = pool_cap ? 2 * pool_cap : 4096;
-		pool = realloc(pool, pool_cap * sizeof(*pool));
-		if (!pool)
-			err(2, "out of memory");
-	}
+	if (OBS_VEC_RESERVE_FROM(pool, pool_cap, npool + 1, 4096))
+		err(2, "out of memory");
 	pool[npool++] = (struct pt){ t, v };
 }
 

@@ -30,6 +30,7 @@
 
 #include "core/buf.h"
 #include "core/crc32c.h"
+#include "core/fileio.h"
 
 #define FP_BYTES 256
 #define BATCH_MAX (64 * 1024)
@@ -195,27 +196,22 @@ static void save_positions(void)
 {
 	if (!dirty || !posfile)
 		return;
-	char tmp[4096];
-	snprintf(tmp, sizeof(tmp), "%s.tmp", posfile);
-	FILE *f = fopen(tmp, "w");
-	if (!f) {
-		warn("cannot write position file '%s'", tmp);
+	struct obs_buf b;
+	obs_buf_init(&b);
+	int rc = 0;
+	for (size_t i = 0; i < ntf && !rc; i++)
+		rc = obs_buf_printf(&b, "%llu %llu %llu %u %u %s\n", (unsigned long long)tf[i]->dev,
+				    (unsigned long long)tf[i]->ino, (unsigned long long)tf[i]->off, tf[i]->fplen,
+				    tf[i]->fp, tf[i]->path);
+	if (!rc)
+		rc = obs_write_file_atomic(posfile, b.data, b.len, NULL);
+	obs_buf_release(&b);
+	if (rc) {
+		errno = -rc;
+		warn("cannot write position file '%s'", posfile);
 		return;
 	}
-	for (size_t i = 0; i < ntf; i++)
-		fprintf(f, "%llu %llu %llu %u %u %s\n", (unsigned long long)tf[i]->dev,
-			(unsigned long long)tf[i]->ino, (unsigned long long)tf[i]->off, tf[i]->fplen, tf[i]->fp,
-			tf[i]->path);
-	if (fflush(f) != 0 || fsync(fileno(f)) < 0) {
-		warn("cannot write position file '%s'", tmp);
-		fclose(f);
-		return;
-	}
-	fclose(f);
-	if (rename(tmp, posfile) < 0)
-		warn("cannot rename '%s'", tmp);
-	else
-		dirty = 0;
+	dirty = 0;
 }
 
 /* ---- tracked files -------------------------------------------------------------- */

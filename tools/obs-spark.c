@@ -18,6 +18,7 @@
 
 #include "core/num.h"
 #include "core/obstime.h"
+#include "core/vec.h"
 #include "tool_stream.h"
 
 static const char *prog = "obs-spark";
@@ -492,12 +493,8 @@ int main(int argc, char **argv)
 			nss++;
 		}
 		struct ser *s = &ss[x.s->id];
-		if (s->n == s->cap) {
-			s->cap = s->cap ? 2 * s->cap : 256;
-			s->p = realloc(s->p, s->cap * sizeof(*s->p));
-			if (!s->p)
-				err(2, "out of memory");
-		}
+		if (OBS_VEC_RESERVE_FROM(s->p, s->cap, s->n + 1, 256))
+			err(2, "out of memory");
 		s->p[s->n++] = (struct pt){ x.t, x.v };
 		if (isfinite(x.v)) {
 			if (!(x.v >= s->min))

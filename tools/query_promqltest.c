@@ -19,6 +19,7 @@
 #include "core/labels.h"
 #include "core/num.h"
 #include "core/obstime.h"
+#include "core/vec.h"
 #include "query/query.h"
 #include "query_promqltest.h"
 #include "query_ptint.h"
@@ -502,12 +503,8 @@ int pt_run_file(const char *path, FILE *out, int verbose, struct pt_stats *st)
 			s[--sl] = 0;
 		if (s[0] == '#')
 			s[0] = 0;
-		if (nl == cap) {
-			cap = cap ? cap * 2 : 256;
-			ln = realloc(ln, cap * sizeof(*ln));
-			if (!ln)
-				return -ENOMEM;
-		}
+		if (OBS_VEC_RESERVE_FROM(ln, cap, nl + 1, 256))
+			return -ENOMEM;
 		ln[nl++] = (struct line){ s, no++ };
 		if (!e)
 			break;

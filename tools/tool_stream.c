@@ -19,6 +19,7 @@
 
 #include "core/num.h"
 #include "core/strmap.h"
+#include "core/vec.h"
 
 #define IN_BLOCK (1u << 20)
 
@@ -184,12 +185,8 @@ static struct ts_series *series_get(struct ts_in *in, const char *p, size_t n)
 		memcpy(s->name, p, k);
 		s->name[k] = '\0';
 		s->id = in->nseries;
-		if (in->nseries == in->series_cap) {
-			in->series_cap = in->series_cap ? 2 * in->series_cap : 16;
-			in->series = realloc(in->series, in->series_cap * sizeof(*in->series));
-			if (!in->series)
-				err(2, "out of memory");
-		}
+		if (OBS_VEC_RESERVE_FROM(in->series, in->series_cap, in->nseries + 1, 16))
+			err(2, "out of memory");
 		in->series[in->nseries++] = s;
 		if (obs_strmap_put(in->map, h, s->prefix, n, s) < 0)
 			err(2, "out of memory");

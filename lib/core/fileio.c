@@ -1,11 +1,17 @@
-/* fileio.c — whole writes and directory fsync. */
+/* fileio.c — whole writes, directory fsync, atomic replacement, recursive
+ * removal. */
 #include "core/fileio.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include "core/fault.h"
 
 int obs_write_all(int fd, const void *p, size_t n)
 {
@@ -47,4 +53,145 @@ int obs_fsync_parent(const char *path)
 	int rc = obs_fsync_dir(dir);
 	free(d);
 	return rc;
+}
+
+/* Empty the directory open as dfd (closed here), depth first. */
+static int rm_below(int dfd)
+{
+	DIR *d = fdopendir(dfd);
+	if (!d) {
+		int rc = -errno;
+		close(dfd);
+		return rc;
+	}
+	int rc = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (!unlinkat(dirfd(d), e->d_name, 0) || errno == ENOENT)
+			continue;
+		if (errno != EISDIR && errno != EPERM) {
+			if (!rc)
+				rc = -errno;
+			continue;
+		}
+		int sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		int r = sub < 0 ? -errno : rm_below(sub);
+		if (!r && unlinkat(dirfd(d), e->d_name, AT_REMOVEDIR) && errno != ENOENT)
+			r = -errno;
+		if (r && !rc)
+			rc = r;
+	}
+	closedir(d);
+	return rc;
+}
+
+int obs_rm_tree(const char *path)
+{
+	if (!unlink(path) || errno == ENOENT)
+		return 0;
+	if (errno != EISDIR && errno != EPERM)
+		return -errno;
+	int dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	int rc = rm_below(dfd);
+	if (!rc && rmdir(path) && errno != ENOENT)
+		rc = -errno;
+	return rc;
+}
+
+/* fault point "PT.step", or 0 without pt */
+static int fault_at(const char *pt, const char *step)
+{
+	if (!pt)
+		return 0;
+	char name[64];
+	snprintf(name, sizeof(name), "%s.%s", pt, step);
+	return obs_fault(name);
+}
+
+void obs_atomic_abort(struct obs_atomic_file *a)
+{
+	if (a->fd >= 0)
+		close(a->fd);
+	if (a->tmp)
+		unlink(a->tmp);
+	free(a->tmp);
+	free(a->path);
+	a->fd = -1;
+	a->tmp = a->path = NULL;
+}
+
+int obs_atomic_open(struct obs_atomic_file *a, const char *path)
+{
+	size_t n = strlen(path);
+	a->fd = -1;
+	a->path = strdup(path);
+	a->tmp = malloc(n + sizeof(".tmp.XXXXXX"));
+	if (!a->path || !a->tmp) {
+		free(a->path);
+		free(a->tmp);
+		a->tmp = a->path = NULL;
+		return -ENOMEM;
+	}
+	memcpy(a->tmp, path, n);
+	memcpy(a->tmp + n, ".tmp.XXXXXX", sizeof(".tmp.XXXXXX"));
+	a->fd = mkostemp(a->tmp, O_CLOEXEC);
+	if (a->fd < 0) {
+		int rc = -errno;
+		free(a->tmp);
+		a->tmp = NULL;
+		obs_atomic_abort(a);
+		return rc;
+	}
+	if (fchmod(a->fd, 0644)) {
+		int rc = -errno;
+		obs_atomic_abort(a);
+		return rc;
+	}
+	return 0;
+}
+
+int obs_atomic_commit(struct obs_atomic_file *a, const char *pt)
+{
+	int rc = fault_at(pt, "fsync");
+	if (!rc && fsync(a->fd))
+		rc = -errno;
+	int fd = a->fd;
+	a->fd = -1;
+	if (close(fd) && !rc)
+		rc = -errno;
+	if (!rc)
+		rc = fault_at(pt, "rename");
+	if (!rc && rename(a->tmp, a->path))
+		rc = -errno;
+	if (rc) {
+		obs_atomic_abort(a);
+		return rc;
+	}
+	free(a->tmp);
+	a->tmp = NULL;   /* it is PATH now: abort must not unlink it */
+	rc = fault_at(pt, "dirsync");
+	if (!rc)
+		rc = obs_fsync_parent(a->path);
+	obs_atomic_abort(a);
+	return rc;
+}
+
+int obs_write_file_atomic(const char *path, const void *p, size_t n, const char *pt)
+{
+	struct obs_atomic_file a;
+	int rc = obs_atomic_open(&a, path);
+	if (rc)
+		return rc;
+	rc = fault_at(pt, "write");
+	if (!rc)
+		rc = obs_write_all(a.fd, p, n);
+	if (rc) {
+		obs_atomic_abort(&a);
+		return rc;
+	}
+	return obs_atomic_commit(&a, pt);
 }

@@ -30,6 +30,7 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "core/vec.h"
 #include "index/postings.h"
 
 /* ---- string-keyed hash table --------------------------------------------- */
@@ -89,14 +90,8 @@ static void ht_place(struct hslot *s, size_t cap, uint64_t h, void *e)
 /* Insert e (whose key is absent). 0 or -ENOMEM (table unchanged). */
 static int ht_put(struct htab *t, uint64_t h, void *e)
 {
-	if (t->n == t->dcap) {
-		size_t nc = t->dcap ? t->dcap * 2 : 4;
-		void **d = realloc(t->dense, nc * sizeof(*d));
-		if (!d)
-			return -ENOMEM;
-		t->dense = d;
-		t->dcap = nc;
-	}
+	if (OBS_VEC_RESERVE_FROM(t->dense, t->dcap, t->n + 1, 4))
+		return -ENOMEM;
 	if ((t->n + 1) * 4 > t->cap * 3) {
 		size_t ncap = t->cap ? t->cap * 2 : 8;
 		struct hslot *ns = calloc(ncap, sizeof(*ns));

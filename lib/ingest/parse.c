@@ -10,6 +10,7 @@
 
 #include "core/num.h"
 #include "core/obstime.h"
+#include "core/vec.h"
 #include "ingest/parse_int.h"
 
 #define L_ (PC_NAME0 | PC_NAME | PC_LNAME0 | PC_LNAME)
@@ -36,20 +37,7 @@ const unsigned char obs_pcls[256] = {
 
 int obs_p_scratch(struct obs_pctx *c, size_t need)
 {
-	char *np;
-	size_t cap;
-
-	if (need <= c->cap)
-		return 0;
-	cap = c->cap ? c->cap : 4096;
-	while (cap < need)
-		cap *= 2;
-	np = realloc(c->scratch, cap);
-	if (!np)
-		return -ENOMEM;
-	c->scratch = np;
-	c->cap = cap;
-	return 0;
+	return OBS_VEC_RESERVE_FROM(c->scratch, c->cap, need, 4096);
 }
 
 size_t obs_p_sanitize(const char *s, size_t n, int cls, char *out)

@@ -61,7 +61,7 @@
 #include "core/obstime.h"
 #include "core/strmap.h"
 #include "logs/logline.h"
-#include "tsdb/wal.h"
+#include "core/wal.h"
 
 #define WAL_BATCH 1
 #define WAL_CARRY 2

@@ -66,7 +66,10 @@
 #include "tsdb/encoding.h"
 #include "core/fileio.h"
 #include "core/buf.h"
+#include "core/bytes.h"
 #include "core/crc32c.h"
+#include "core/varint.h"
+#include "core/vec.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -111,46 +114,9 @@ static void crash_point(int k)
 
 /* ---- little helpers -------------------------------------------------- */
 
-static void put_u32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void put_u64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static int put_var(struct obs_buf *b, uint64_t v)
-{
-	uint8_t tmp[10];
-	size_t n = 0;
-	while (v >= 0x80) {
-		tmp[n++] = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	tmp[n++] = (uint8_t)v;
-	return obs_buf_append(b, tmp, n);
-}
-
 static int put_zz(struct obs_buf *b, int64_t v)
 {
-	return put_var(b, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
+	return obs_buf_varint(b, obs_zigzag(v));
 }
 
 /* A bounded reader over a byte range; any overrun sets err. */
@@ -162,28 +128,18 @@ struct rd {
 static uint64_t get_var(struct rd *r)
 {
 	uint64_t v = 0;
-	for (int shift = 0; shift < 70; shift += 7) {
-		if (r->p >= r->end) {
-			r->err = 1;
-			return 0;
-		}
-		uint8_t c = *r->p++;
-		if (shift == 63 && c > 1) {
-			r->err = 1;
-			return 0;
-		}
-		v |= (uint64_t)(c & 0x7f) << shift;
-		if (!(c & 0x80))
-			return v;
+	size_t pos = 0;
+	if (obs_varint_get(r->p, (size_t)(r->end - r->p), &pos, &v)) {
+		r->err = 1;
+		return 0;
 	}
-	r->err = 1;
-	return 0;
+	r->p += pos;
+	return v;
 }
 
 static int64_t get_zz(struct rd *r)
 {
-	uint64_t u = get_var(r);
-	return (int64_t)((u >> 1) ^ (0 - (u & 1)));
+	return obs_unzigzag(get_var(r));
 }
 
 /* A count that must not exceed the bytes left (each item takes >= 1 byte). */
@@ -292,21 +248,6 @@ int obs_block_writer_set_parents(struct obs_block_writer *w, const char *ids)
 	return 0;
 }
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-	if (need <= *cap)
-		return 0;
-	size_t nc = *cap ? *cap * 2 : 64;
-	while (nc < need)
-		nc *= 2;
-	void *q = realloc(*p, nc * elem);
-	if (!q)
-		return -ENOMEM;
-	*p = q;
-	*cap = nc;
-	return 0;
-}
-
 int obs_block_writer_add(struct obs_block_writer *w, uint32_t series_id, const char *canon, size_t canonlen,
 			 const int64_t *ts, const double *vs, size_t n)
 {
@@ -326,8 +267,8 @@ int obs_block_writer_add(struct obs_block_writer *w, uint32_t series_id, const c
 		return -EINVAL;
 	}
 	size_t nchunks = (n + CHUNK_MAX - 1) / CHUNK_MAX;
-	if (grow((void **)&w->s, &w->caps, w->ns + 1, sizeof(*w->s)) ||
-	    grow((void **)&w->c, &w->capc, w->nc + nchunks, sizeof(*w->c))) {
+	if (OBS_VEC_RESERVE_FROM(w->s, w->caps, w->ns + 1, 64) ||
+	    OBS_VEC_RESERVE_FROM(w->c, w->capc, w->nc + nchunks, 64)) {
 		obs_labels_release(&l);
 		return -ENOMEM;
 	}
@@ -480,26 +421,6 @@ static int write_file(const char *dir, const char *name, const void *p, size_t n
 	return rc;
 }
 
-/* Remove a directory holding plain files only (a block or a tmp block). */
-static int rm_flat_dir(const char *path)
-{
-	DIR *d = opendir(path);
-	if (!d)
-		return errno == ENOENT ? 0 : -errno;
-	int dfd = dirfd(d), rc = 0;
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		if (unlinkat(dfd, e->d_name, 0) && errno != ENOENT && !rc)
-			rc = -errno;
-	}
-	closedir(d);
-	if (rmdir(path) && errno != ENOENT && !rc)
-		rc = -errno;
-	return rc;
-}
-
 int obs_block_gc_tmp(const char *blocks_dir)
 {
 	DIR *d = opendir(blocks_dir);
@@ -515,7 +436,7 @@ int obs_block_gc_tmp(const char *blocks_dir)
 			rc = -ENOMEM;
 			break;
 		}
-		int r = rm_flat_dir(p);
+		int r = obs_rm_tree(p);
 		free(p);
 		if (r && !rc)
 			rc = r;
@@ -550,9 +471,9 @@ static int flush_frame(ZSTD_CCtx *cc, struct obs_buf *raw, struct obs_buf *zbuf,
 	if (rc)
 		return rc;
 	uint8_t crc[4];
-	put_u32(crc, obs_crc32c(0, p, n));
-	rc = put_var(frames, (uint64_t)n << 1 | (uint64_t)stored_raw);
-	rc |= put_var(frames, raw->len);
+	obs_put_le32(crc, obs_crc32c(0, p, n));
+	rc = obs_buf_varint(frames, (uint64_t)n << 1 | (uint64_t)stored_raw);
+	rc |= obs_buf_varint(frames, raw->len);
 	rc |= obs_buf_append(frames, crc, 4);
 	if (rc)
 		return -ENOMEM;
@@ -636,35 +557,35 @@ static int build_index(struct obs_block_writer *w, const size_t *by_id, const st
 		if (!nsym || strcmp(syms[nsym - 1], syms[i]))
 			syms[nsym++] = syms[i];
 
-	rc = put_var(body, nsym);
+	rc = obs_buf_varint(body, nsym);
 	for (size_t i = 0; i < nsym && !rc; i++) {
 		size_t l = strlen(syms[i]);
-		rc = put_var(body, l) | obs_buf_append(body, syms[i], l);
+		rc = obs_buf_varint(body, l) | obs_buf_append(body, syms[i], l);
 	}
-	rc |= put_var(body, nframes);
+	rc |= obs_buf_varint(body, nframes);
 	rc |= obs_buf_append(body, frames->data, frames->len);
-	rc |= put_var(body, w->ns);
+	rc |= obs_buf_varint(body, w->ns);
 	uint32_t prev = 0;
 	size_t np = 0;
 	for (size_t i = 0; i < w->ns && !rc; i++) {
 		const struct wseries *s = &w->s[by_id[i]];
-		rc |= put_var(body, i ? s->id - prev : s->id);
+		rc |= obs_buf_varint(body, i ? s->id - prev : s->id);
 		prev = s->id;
-		rc |= put_var(body, s->labels.n);
+		rc |= obs_buf_varint(body, s->labels.n);
 		for (size_t j = 0; j < s->labels.n; j++) {
 			uint32_t nm = sym_find(syms, nsym, s->labels.v[j].name);
 			uint32_t va = sym_find(syms, nsym, s->labels.v[j].value);
-			rc |= put_var(body, nm) | put_var(body, va);
+			rc |= obs_buf_varint(body, nm) | obs_buf_varint(body, va);
 			pairs[np++] = (struct pairent){ nm, va, s->id };
 		}
-		rc |= put_var(body, s->nchunks);
+		rc |= obs_buf_varint(body, s->nchunks);
 		int64_t last = w->mint;
 		for (size_t c = 0; c < s->nchunks; c++) {
 			const struct wchunk *ch = &w->c[s->chunk0 + c];
-			rc |= put_var(body, ch->frame) | put_var(body, ch->foff) | put_var(body, ch->len);
-			rc |= put_var(body, ch->count);
+			rc |= obs_buf_varint(body, ch->frame) | obs_buf_varint(body, ch->foff) | obs_buf_varint(body, ch->len);
+			rc |= obs_buf_varint(body, ch->count);
 			rc |= put_zz(body, (int64_t)((uint64_t)ch->mint - (uint64_t)last));
-			rc |= put_var(body, (uint64_t)ch->maxt - (uint64_t)ch->mint);
+			rc |= obs_buf_varint(body, (uint64_t)ch->maxt - (uint64_t)ch->mint);
 			last = ch->maxt;
 		}
 	}
@@ -675,7 +596,7 @@ static int build_index(struct obs_block_writer *w, const size_t *by_id, const st
 	for (size_t i = 0; i < np; i++)
 		if (!i || pairs[i].name != pairs[i - 1].name || pairs[i].value != pairs[i - 1].value)
 			npair++;
-	rc = put_var(body, npair);
+	rc = obs_buf_varint(body, npair);
 	uint32_t *ids = malloc((np ? np : 1) * sizeof(*ids));
 	if (!ids)
 		rc = -ENOMEM;
@@ -690,7 +611,7 @@ static int build_index(struct obs_block_writer *w, const size_t *by_id, const st
 		}
 		roaring_bitmap_run_optimize(bm);
 		size_t bl = roaring_bitmap_portable_size_in_bytes(bm);
-		rc = put_var(body, pairs[i].name) | put_var(body, pairs[i].value) | put_var(body, bl);
+		rc = obs_buf_varint(body, pairs[i].name) | obs_buf_varint(body, pairs[i].value) | obs_buf_varint(body, bl);
 		if (!rc && obs_buf_reserve(body, bl))
 			rc = -ENOMEM;
 		if (!rc) {
@@ -728,10 +649,10 @@ static int write_index(const char *dir, const struct obs_buf *body, uint64_t *si
 		return -EFBIG;
 	}
 	memcpy(f, IDX_MAGIC, 8);
-	put_u32(f + 8, comp);
-	put_u32(f + 12, (uint32_t)z);
-	put_u64(f + 16, body->len);
-	put_u32(f + IDX_HDR + z, obs_crc32c(0, f, IDX_HDR + z));
+	obs_put_le32(f + 8, comp);
+	obs_put_le32(f + 12, (uint32_t)z);
+	obs_put_le64(f + 16, body->len);
+	obs_put_le32(f + IDX_HDR + z, obs_crc32c(0, f, IDX_HDR + z));
 	*size = IDX_HDR + z + 4;
 	int rc = write_file(dir, "index", f, *size);
 	free(f);
@@ -826,14 +747,14 @@ int obs_block_writer_commit(struct obs_block_writer *w, char *id)
 	if (rc) {
 		/* renamed but not known durable: take it back, so that a failed
 		 * commit never leaves a block a caller did not register */
-		rm_flat_dir(fin);
+		obs_rm_tree(fin);
 		obs_fsync_dir(w->dir);
 		goto out;
 	}
 	memcpy(id, bid, 27);
 	goto out;
 fail:
-	rm_flat_dir(tmp);
+	obs_rm_tree(tmp);
 out:
 	free(tmp);
 	free(fin);
@@ -1040,13 +961,13 @@ static int load_index(struct obs_block *b, const uint8_t *f, size_t n)
 {
 	if (n < IDX_HDR + 4 || memcmp(f, IDX_MAGIC, 8))
 		return -EBADMSG;
-	uint32_t comp = get_u32(f + 8), slen = get_u32(f + 12);
-	uint64_t rlen = get_u64(f + 16);
+	uint32_t comp = obs_get_le32(f + 8), slen = obs_get_le32(f + 12);
+	uint64_t rlen = obs_get_le64(f + 16);
 	if (comp > 1 || (uint64_t)slen + IDX_HDR + 4 != n || rlen > RINDEX_MAX)
 		return -EBADMSG;
 	if (rlen > (uint64_t)slen * 4096 + (1u << 20))   /* beyond any real index's ratio */
 		return -EBADMSG;
-	if (obs_crc32c(0, f, n - 4) != get_u32(f + n - 4))
+	if (obs_crc32c(0, f, n - 4) != obs_get_le32(f + n - 4))
 		return -EBADMSG;
 	if (!comp && rlen != slen)
 		return -EBADMSG;
@@ -1115,7 +1036,7 @@ static int parse_index(struct obs_block *b, const struct obs_block_meta *m)
 		fr->off = off;
 		fr->clen = (uint32_t)cl;
 		fr->rlen = (uint32_t)rl;
-		fr->crc = get_u32(r.p);
+		fr->crc = obs_get_le32(r.p);
 		r.p += 4;
 		off += cl;
 	}

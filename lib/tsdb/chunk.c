@@ -45,46 +45,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bytes.h"
 #include "core/varint.h"
 
 #define HDR_MAX 12          /* u16 + 10-byte varint */
 #define SLACK 32            /* zeroed bytes kept past the stream end */
-
-static inline uint64_t ld_be64(const uint8_t *p)
-{
-	uint64_t x;
-	memcpy(&x, p, 8);
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	x = __builtin_bswap64(x);
-#endif
-	return x;
-}
-
-static inline void st_be64(uint8_t *p, uint64_t x)
-{
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	x = __builtin_bswap64(x);
-#endif
-	memcpy(p, &x, 8);
-}
-
-static inline uint64_t dbits(double v)
-{
-	uint64_t u;
-	memcpy(&u, &v, 8);
-	return u;
-}
-
-static inline double bitsd(uint64_t u)
-{
-	double v;
-	memcpy(&v, &u, 8);
-	return v;
-}
-
-
-
-
 
 /* ---- bit reader ------------------------------------------------------- */
 
@@ -98,7 +63,7 @@ static uint64_t peek_slow(const uint8_t *p, size_t len, uint64_t pos)
 		size_t k = len - b < 9 ? len - b : 9;
 		memcpy(tmp, p + b, k);
 	}
-	return (ld_be64(tmp) << s) | ((uint64_t)tmp[8] >> (8 - s));
+	return (obs_get_be64(tmp) << s) | ((uint64_t)tmp[8] >> (8 - s));
 }
 
 static inline uint64_t peek(const uint8_t *p, size_t len, uint64_t pos)
@@ -106,7 +71,7 @@ static inline uint64_t peek(const uint8_t *p, size_t len, uint64_t pos)
 	uint64_t b = pos >> 3;
 	unsigned s = pos & 7;
 	if (__builtin_expect(b + 9 <= len, 1))
-		return (ld_be64(p + b) << s) | ((uint64_t)p[b + 8] >> (8 - s));
+		return (obs_get_be64(p + b) << s) | ((uint64_t)p[b + 8] >> (8 - s));
 	return peek_slow(p, len, pos);
 }
 
@@ -167,7 +132,7 @@ static inline void put(uint8_t *s, uint64_t *bits, uint64_t x, unsigned n)
 	uint64_t b = *bits >> 3;
 	unsigned sh = *bits & 7;
 	uint64_t v = n == 64 ? x : x << (64 - n);
-	st_be64(s + b, ld_be64(s + b) | (v >> sh));
+	obs_put_be64(s + b, obs_get_be64(s + b) | (v >> sh));
 	s[b + 8] |= (uint8_t)((v & ((1u << sh) - 1)) << (8 - sh));
 	*bits += n;
 }
@@ -183,7 +148,7 @@ int obs_chunk_append(struct obs_chunk_enc *e, int64_t t, double v)
 {
 	if (e->n >= OBS_CHUNK_MAX_SAMPLES || (e->n && t <= e->t_last))
 		return -EINVAL;
-	uint64_t vb = dbits(v);
+	uint64_t vb = obs_f64_bits(v);
 	if (e->n == 0) {
 		if (grow(e, HDR_MAX + 8 + SLACK))
 			return -ENOMEM;
@@ -370,7 +335,7 @@ int obs_chunk_it_next(struct obs_chunk_it *it, int64_t *t, double *v)
 	}
 	it->i++;
 	*t = it->t;
-	*v = bitsd(it->v);
+	*v = obs_bits_f64(it->v);
 	return 1;
 }
 

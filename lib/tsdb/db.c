@@ -48,7 +48,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <ftw.h>
 #include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
@@ -61,6 +60,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/bytes.h"
 #include "core/fault.h"
 #include "core/fileio.h"
 #include "core/labels.h"
@@ -68,11 +68,12 @@
 #include "core/obstime.h"
 #include "core/strmap.h"
 #include "core/varint.h"
+#include "core/vec.h"
 #include "tsdb/block.h"
 #include "tsdb/chunk.h"
 #include "tsdb/downsample.h"
 #include "tsdb/tiers.h"
-#include "tsdb/wal.h"
+#include "core/wal.h"
 
 #define CHUNK_SAMPLES 240
 #define PAGE_BITS 12
@@ -171,8 +172,6 @@ int obs_db_retain(struct obs_db *db, int64_t now_ms);
 
 /* ---- small encoders ---------------------------------------------------- */
 
-static inline uint64_t dbits(double v) { uint64_t b; memcpy(&b, &v, 8); return b; }
-static inline double bitsd(uint64_t b) { double v; memcpy(&v, &b, 8); return v; }
 
 /* ---- options, series table ---------------------------------------------- */
 
@@ -305,7 +304,8 @@ static int series_resolve(struct obs_db *db, struct obs_labels *labels, struct s
 		goto done;
 	}
 	if (!db->replaying) {
-		uint8_t hdr[4] = { (uint8_t)n, (uint8_t)(n >> 8), (uint8_t)(n >> 16), (uint8_t)(n >> 24) };
+		uint8_t hdr[4];
+		obs_put_le32(hdr, n);
 		rc = obs_wal_append2(db->wal, REC_SERIES, hdr, 4, canon.data, canon.len);
 		if (rc) {
 			if (why)
@@ -405,7 +405,7 @@ static int chunk_insert(const uint8_t *data, size_t len, uint32_t n, int64_t t, 
 	while (pos < (size_t)got && ts[pos] < t)
 		pos++;
 	if (pos < (size_t)got && ts[pos] == t) {
-		rc = dbits(vs[pos]) == dbits(v) ? 0 : -EEXIST;
+		rc = obs_f64_bits(vs[pos]) == obs_f64_bits(v) ? 0 : -EEXIST;
 		goto out;
 	}
 	obs_chunk_enc_init(enc);
@@ -489,7 +489,7 @@ static int series_append(struct obs_db *db, struct series *s, int64_t t, double 
 		return rc;
 	}
 	if (t == last && s->open.n) {
-		if (lastbits == dbits(v))
+		if (lastbits == obs_f64_bits(v))
 			return 0;
 		*why = "duplicate timestamp with a different value";
 		return -EEXIST;
@@ -550,14 +550,8 @@ static void reject(struct ingest_ctx *c, size_t lineno, const char *line, size_t
 
 static int pending_push(struct ingest_ctx *c, struct series *s, int64_t t, double v)
 {
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 1024;
-		struct pending *p = realloc(c->p, cap * sizeof *p);
-		if (!p)
-			return -ENOMEM;
-		c->p = p;
-		c->cap = cap;
-	}
+	if (OBS_VEC_RESERVE_FROM(c->p, c->cap, c->n + 1, 1024))
+		return -ENOMEM;
 	c->p[c->n++] = (struct pending){ s, t, v };
 	return 0;
 }
@@ -706,7 +700,7 @@ static int precheck(struct obs_db *db, struct series *s, int64_t t, double v, co
 	int dup_last = !late && t == last && s->open.n;
 	pthread_mutex_unlock(&s->mu);
 	if (dup_last) {
-		if (lastbits == dbits(v))
+		if (lastbits == obs_f64_bits(v))
 			return 1;
 		*why = "duplicate timestamp with a different value";
 		return -1;
@@ -715,7 +709,7 @@ static int precheck(struct obs_db *db, struct series *s, int64_t t, double v, co
 		return 0;
 	struct obs_samples at;
 	obs_samples_init(&at);
-	int found = !read_series(db, s->id, t, t, 0, &at) && at.n && dbits(at.v[0]) == dbits(v);
+	int found = !read_series(db, s->id, t, t, 0, &at) && at.n && obs_f64_bits(at.v[0]) == obs_f64_bits(v);
 	int other = at.n && !found;
 	obs_samples_release(&at);
 	if (found)
@@ -792,7 +786,7 @@ static int commit_pending(struct ingest_ctx *c)
 		p += obs_varint_put(p, c->p[i].s->id);
 		p += obs_varint_put(p, obs_zigzag((int64_t)((uint64_t)c->p[i].t - (uint64_t)prev)));
 		prev = c->p[i].t;
-		uint64_t b = dbits(c->p[i].v);
+		uint64_t b = obs_f64_bits(c->p[i].v);
 		memcpy(p, &b, 8);
 		p += 8;
 	}
@@ -943,12 +937,9 @@ static int carry_log(struct obs_db *db, uint64_t handle, uint32_t series, const 
 	if (sl > 1024)
 		sl = 1024;
 	uint8_t hdr[14 + 1024];
-	for (int i = 0; i < 8; i++)
-		hdr[i] = (uint8_t)(handle >> (8 * i));
-	for (int i = 0; i < 4; i++)
-		hdr[8 + i] = (uint8_t)(series >> (8 * i));
-	hdr[12] = (uint8_t)sl;
-	hdr[13] = (uint8_t)(sl >> 8);
+	obs_put_le64(hdr, handle);
+	obs_put_le32(hdr + 8, series);
+	obs_put_le16(hdr + 12, (uint16_t)sl);
 	memcpy(hdr + 14, source, sl);
 	return obs_wal_append2(db->wal, REC_CARRY, hdr, 14 + sl, p, n);
 }
@@ -1053,11 +1044,6 @@ static void carries_recover(struct obs_db *db)
 
 /* ---- replay ---------------------------------------------------------- */
 
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 /* With -o wal_recover, what a replay could not apply is skipped and
  * counted; without it, it is corruption (-EBADMSG). */
 static int replay_skip(struct obs_db *db, uint64_t *counter, uint64_t k)
@@ -1074,7 +1060,7 @@ static int replay_apply(struct obs_db *db, struct series *s, int64_t t, uint64_t
 	if (t <= atomic_load(&s->floor_t))
 		return 0;   /* already in a block (WAL not yet truncated at the crash) */
 	pthread_mutex_lock(&s->mu);
-	int rc = series_append(db, s, t, bitsd(bits), &why);
+	int rc = series_append(db, s, t, obs_bits_f64(bits), &why);
 	pthread_mutex_unlock(&s->mu);
 	if (rc == -ENOMEM)
 		return rc;
@@ -1112,14 +1098,8 @@ static int replay_defer(struct obs_db *db, uint32_t id, int64_t t, uint64_t bits
 {
 	if (!db->deferred_ids && !(db->deferred_ids = roaring_bitmap_create()))
 		return -ENOMEM;
-	if (db->ndeferred == db->capdeferred) {
-		size_t cap = db->capdeferred ? db->capdeferred * 2 : 256;
-		struct deferred *d = realloc(db->deferred, cap * sizeof *d);
-		if (!d)
-			return -ENOMEM;
-		db->deferred = d;
-		db->capdeferred = cap;
-	}
+	if (OBS_VEC_RESERVE_FROM(db->deferred, db->capdeferred, db->ndeferred + 1, 256))
+		return -ENOMEM;
 	db->deferred[db->ndeferred++] = (struct deferred){ id, t, bits };
 	roaring_bitmap_add(db->deferred_ids, id);
 	return 0;
@@ -1198,13 +1178,13 @@ static int replay_record(void *ctx, uint8_t type, const uint8_t *p, size_t n)
 	case REC_SERIES:
 		if (n < 4)
 			return replay_skip(db, &db->skipped_records, 1);
-		return replay_series(db, get32(p), (const char *)p + 4, n - 4);
+		return replay_series(db, obs_get_le32(p), (const char *)p + 4, n - 4);
 	case REC_SERIESV:
 		for (size_t pos = 0; pos < n;) {
-			uint32_t len = n - pos >= 8 ? get32(p + pos + 4) : 0;
+			uint32_t len = n - pos >= 8 ? obs_get_le32(p + pos + 4) : 0;
 			if (n - pos < 8 || len > n - pos - 8)
 				return replay_skip(db, &db->skipped_records, 1);
-			int rc = replay_series(db, get32(p + pos), (const char *)p + pos + 8, len);
+			int rc = replay_series(db, obs_get_le32(p + pos), (const char *)p + pos + 8, len);
 			if (rc)
 				return rc;
 			pos += 8 + len;
@@ -1215,11 +1195,9 @@ static int replay_record(void *ctx, uint8_t type, const uint8_t *p, size_t n)
 	case REC_CARRY: {
 		if (n < 14)
 			return replay_skip(db, &db->skipped_records, 1);
-		uint64_t handle = 0;
-		for (int i = 0; i < 8; i++)
-			handle |= (uint64_t)p[i] << (8 * i);
-		uint32_t series = get32(p + 8);
-		size_t sl = (size_t)p[12] | (size_t)p[13] << 8;
+		uint64_t handle = obs_get_le64(p);
+		uint32_t series = obs_get_le32(p + 8);
+		size_t sl = obs_get_le16(p + 12);
 		if (n < 14 + sl || (series != UINT32_MAX && !series_get(db, series)))
 			return replay_skip(db, &db->skipped_records, 1);
 		return carry_put(db, handle, series, (const char *)p + 14, sl, (const char *)p + 14 + sl,
@@ -1240,16 +1218,6 @@ static int replay_record(void *ctx, uint8_t type, const uint8_t *p, size_t n)
  * Each series' floor_t becomes its last compacted sample: older samples are
  * refused from then on, which is also what makes a replay of WAL segments
  * that a crash left behind idempotent (samples <= floor_t are skipped). */
-
-static int rm_tree_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
-static int rm_tree(const char *path)
-{
-	return nftw(path, rm_tree_cb, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 /* Is id one of the comma-separated ids of list? */
 static int id_in_list(const char *list, const char *id)
@@ -1369,7 +1337,7 @@ static int blocks_load(struct obs_db *db, char *err, size_t errlen)
 			char path[4600];
 			snprintf(path, sizeof path, "%s", obs_block_dir(db->blocks[j]));
 			obs_block_close(db->blocks[j]);
-			rm_tree(path);
+			obs_rm_tree(path);
 			db->blocks[j] = db->blocks[--db->nblocks];
 			if (i == db->nblocks)
 				i = j;   /* the block being scanned moved into slot j */
@@ -1518,7 +1486,7 @@ static int blocks_merge(struct obs_db *db)
 				pthread_rwlock_unlock(&db->blocks_lock);
 			}
 			obs_block_close(nb);
-			rm_tree(path);
+			obs_rm_tree(path);
 			obs_fsync_dir(dir);
 			return rc;
 		}
@@ -1527,7 +1495,7 @@ static int blocks_merge(struct obs_db *db)
 			snprintf(ipath, sizeof ipath, "%s", obs_block_dir(in[k]));
 			obs_tiers_drop(db->tiers, obs_block_id(in[k]));
 			obs_block_close(in[k]);
-			rm_tree(ipath);
+			obs_rm_tree(ipath);
 		}
 	}
 	return 0;
@@ -1643,7 +1611,8 @@ static void head_unfreeze(struct obs_db *db, uint32_t n, const struct head_save 
 static int series_relog(struct obs_db *db, const struct series *s)
 {
 	uint32_t i = s->id;
-	uint8_t hdr[4] = { (uint8_t)i, (uint8_t)(i >> 8), (uint8_t)(i >> 16), (uint8_t)(i >> 24) };
+	uint8_t hdr[4];
+	obs_put_le32(hdr, i);
 	return obs_wal_append2(db->wal, REC_SERIES, hdr, 4, s->canon, s->canonlen);
 }
 
@@ -1795,7 +1764,7 @@ int obs_db_compact(struct obs_db *db)
 		 * samples the head also holds */
 		char path[4600];
 		snprintf(path, sizeof path, "%s/%s", dir, newid);
-		rm_tree(path);
+		obs_rm_tree(path);
 		obs_fsync_dir(dir);
 		head_unfreeze(db, n, &hs);
 		goto out;
@@ -1893,7 +1862,7 @@ int obs_db_retain(struct obs_db *db, int64_t now_ms)
 	/* when a record could not be logged, the files stay: a restart loads
 	 * them again (and retention drops them again) */
 	for (size_t k = 0; k < np && !rc; k++)
-		rm_tree(paths[k]);
+		obs_rm_tree(paths[k]);
 	atomic_fetch_add(&db->retired, np);
 	obs_tiers_retain(db->tiers, now_ms, db->o.tier_retention_ms);
 	pthread_mutex_unlock(&db->compact_mu);

@@ -51,6 +51,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bytes.h"
 #include "core/varint.h"
 
 #define BLK 64
@@ -62,25 +63,9 @@ static const double p10[E_MAX + 1] = {
 	1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18,
 };
 
-static inline uint64_t ld_be64(const uint8_t *p)
-{
-	uint64_t x;
-	memcpy(&x, p, 8);
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	x = __builtin_bswap64(x);
-#endif
-	return x;
-}
-
-static inline uint64_t zz_enc(uint64_t v) { return (v << 1) ^ (uint64_t)((int64_t)v >> 63); }
-static inline uint64_t zz_dec(uint64_t u) { return (u >> 1) ^ -(u & 1); }
-
-static inline uint64_t dbits(double v)
-{
-	uint64_t u;
-	memcpy(&u, &v, 8);
-	return u;
-}
+/* zigzag over the uint64 arithmetic of the codecs */
+static inline uint64_t zz_enc(uint64_t v) { return obs_zigzag((int64_t)v); }
+static inline uint64_t zz_dec(uint64_t u) { return (uint64_t)obs_unzigzag(u); }
 
 const char *obs_enc_name(int id)
 {
@@ -251,7 +236,7 @@ static inline void bput(uint8_t *s, uint64_t *bits, uint64_t x, unsigned n)
 	uint64_t b = *bits >> 3;
 	unsigned sh = *bits & 7;
 	uint64_t v = n == 64 ? x : x << (64 - n);
-	uint64_t cur = ld_be64(s + b) | (v >> sh);
+	uint64_t cur = obs_get_be64(s + b) | (v >> sh);
 	for (int i = 0; i < 8; i++)
 		s[b + i] = (uint8_t)(cur >> (56 - 8 * i));
 	s[b + 8] |= (uint8_t)((v & ((1u << sh) - 1)) << (8 - sh));
@@ -325,7 +310,7 @@ static int find_exp(const double *vs, size_t n)
 			if (!(fabs(x) < M_LIMIT))
 				return -1;
 			int64_t m = (int64_t)(x < 0 ? x - 0.5 : x + 0.5);
-			if (dbits((double)m / p10[e]) == dbits(v))
+			if (obs_f64_bits((double)m / p10[e]) == obs_f64_bits(v))
 				break;
 		}
 	}
@@ -372,7 +357,7 @@ int obs_enc_encode(const int64_t *ts, const double *vs, size_t n, struct obs_buf
 		size_t head = 1 + obs_varint_len(n) + tp.size;
 		int same = 1;
 		for (size_t i = 1; i < n && same; i++)
-			same = dbits(vs[i]) == dbits(vs[0]);
+			same = obs_f64_bits(vs[i]) == obs_f64_bits(vs[0]);
 		if (same && head + 8 < best) {
 			best = head + 8;
 			id = OBS_ENC_CONST;
@@ -386,7 +371,7 @@ int obs_enc_encode(const int64_t *ts, const double *vs, size_t n, struct obs_buf
 			}
 			int64_t m = (int64_t)(x < 0 ? x - 0.5 : x + 0.5);
 			mx[i] = (uint64_t)m;
-			if (dbits((double)m / p10[e]) != dbits(vs[i]))
+			if (obs_f64_bits((double)m / p10[e]) != obs_f64_bits(vs[i]))
 				e = -1;
 		}
 		if (e >= 0) {
@@ -411,7 +396,7 @@ int obs_enc_encode(const int64_t *ts, const double *vs, size_t n, struct obs_buf
 		p += obs_varint_put(p, n);
 		p += seq_write(p, tx, n, tr, &tp);
 		if (id == OBS_ENC_CONST) {
-			uint64_t u = dbits(vs[0]);
+			uint64_t u = obs_f64_bits(vs[0]);
 			for (int b = 0; b < 8; b++)
 				*p++ = (uint8_t)(u >> (56 - 8 * b));
 		} else {
@@ -437,7 +422,7 @@ static inline uint64_t peek_fast(const uint8_t *p, uint64_t pos)
 {
 	uint64_t b = pos >> 3;
 	unsigned s = pos & 7;
-	return (ld_be64(p + b) << s) | ((uint64_t)p[b + 8] >> (8 - s));
+	return (obs_get_be64(p + b) << s) | ((uint64_t)p[b + 8] >> (8 - s));
 }
 
 static uint64_t peek_safe(const uint8_t *p, size_t len, uint64_t pos)
@@ -447,7 +432,7 @@ static uint64_t peek_safe(const uint8_t *p, size_t len, uint64_t pos)
 	if (b < len)
 		memcpy(tmp, p + b, len - b < 9 ? len - b : 9);
 	unsigned s = pos & 7;
-	return (ld_be64(tmp) << s) | ((uint64_t)tmp[8] >> (8 - s));
+	return (obs_get_be64(tmp) << s) | ((uint64_t)tmp[8] >> (8 - s));
 }
 
 static inline uint64_t peek(const uint8_t *p, size_t len, uint64_t pos)
@@ -648,7 +633,7 @@ int obs_enc_decode(const uint8_t *p, size_t len, int64_t *ts, double *vs, size_t
 	if (p[0] == OBS_ENC_CONST) {
 		if (len - off < 8)
 			return -EBADMSG;
-		uint64_t u = ld_be64(p + off);
+		uint64_t u = obs_get_be64(p + off);
 		double v;
 		memcpy(&v, &u, 8);
 		for (int i = 0; i < n; i++)

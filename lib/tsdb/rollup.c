@@ -73,7 +73,9 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "core/bytes.h"
 #include "core/crc32c.h"
+#include "core/vec.h"
 
 #define HDR_SIZE 32
 #define DIR_ENT 40
@@ -91,47 +93,9 @@ static int64_t floor_div(int64_t a, int64_t b)
 	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
-static uint64_t dbits(double v)
-{
-	uint64_t u;
-	memcpy(&u, &v, 8);
-	return u;
-}
-
-static double dval(uint64_t u)
-{
-	double v;
-	memcpy(&v, &u, 8);
-	return v;
-}
-
-static void le32(uint8_t *b, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		b[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void le64(uint8_t *b, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		b[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t rd32(const uint8_t *b)
-{
-	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-}
-
-static uint64_t rd64(const uint8_t *b)
-{
-	return (uint64_t)rd32(b) | (uint64_t)rd32(b + 4) << 32;
-}
-
-
-
 static int put_xfloat(struct obs_buf *b, double v, uint64_t *prev)
 {
-	uint64_t u = dbits(v), x = u ^ *prev;
+	uint64_t u = obs_f64_bits(v), x = u ^ *prev;
 	*prev = u;
 	int lz = 8, tz = 0;
 	if (x) {
@@ -164,7 +128,7 @@ static int get_xfloat(const uint8_t *p, size_t len, size_t *pos, uint64_t *prev,
 	*pos += (size_t)m;
 	uint64_t x = m ? y << (8 * tz) : 0;
 	*prev ^= x;
-	*out = dval(*prev);
+	*out = obs_bits_f64(*prev);
 	return 0;
 }
 
@@ -179,7 +143,7 @@ static bool dec_of(double v, int e, int64_t *m)
 	if (!(fabs(x) <= (double)DEC_MAX_M))
 		return false;
 	int64_t k = llround(x);
-	if (dbits((double)k / p10[e]) != dbits(v))
+	if (obs_f64_bits((double)k / p10[e]) != obs_f64_bits(v))
 		return false;
 	*m = k;
 	return true;
@@ -270,14 +234,8 @@ void obs_rollup_series_release(struct obs_rollup_series *s)
 /* A new empty bucket at the end of s (its sketch allocated). */
 static int push_bucket(struct obs_rollup_series *s, int64_t t, struct obs_rollup_bucket **out)
 {
-	if (s->n == s->cap) {
-		size_t ncap = s->cap ? s->cap * 2 : 64;
-		struct obs_rollup_bucket *nb = realloc(s->b, ncap * sizeof *nb);
-		if (!nb)
-			return -ENOMEM;
-		s->b = nb;
-		s->cap = ncap;
-	}
+	if (OBS_VEC_RESERVE_FROM(s->b, s->cap, s->n + 1, 64))
+		return -ENOMEM;
 	struct obs_rollup_bucket *b = &s->b[s->n];
 	memset(b, 0, sizeof *b);
 	int rc = obs_sketch_new(s->alpha_ppm, s->max_buckets, &b->sk);
@@ -463,8 +421,7 @@ struct idx_ent {
 };
 
 struct obs_rollup_writer {
-	char *path, *tmp;
-	int fd;
+	struct obs_atomic_file f;   /* the temp file, renamed over the path on commit */
 	int64_t step;
 	uint32_t alpha_ppm, max_buckets;
 	bool params_set;
@@ -479,7 +436,7 @@ struct obs_rollup_writer {
 
 static int w_flush(struct obs_rollup_writer *w)
 {
-	int rc = obs_write_all(w->fd, w->out.data, w->out.len);
+	int rc = obs_write_all(w->f.fd, w->out.data, w->out.len);
 	if (!rc) {
 		w->off += w->out.len;
 		obs_buf_reset(&w->out);
@@ -499,12 +456,7 @@ void obs_rollup_writer_abort(struct obs_rollup_writer *w)
 {
 	if (!w)
 		return;
-	if (w->fd >= 0) {
-		close(w->fd);
-		unlink(w->tmp);
-	}
-	free(w->path);
-	free(w->tmp);
+	obs_atomic_abort(&w->f);
 	obs_buf_release(&w->out);
 	obs_buf_release(&w->raw);
 	obs_buf_release(&w->dir);
@@ -520,29 +472,23 @@ int obs_rollup_writer_new(const char *path, int64_t step, struct obs_rollup_writ
 	struct obs_rollup_writer *w = calloc(1, sizeof *w);
 	if (!w)
 		return -ENOMEM;
-	w->fd = -1;
+	w->f.fd = -1;
 	w->step = step;
 	obs_buf_init(&w->out);
 	obs_buf_init(&w->raw);
 	obs_buf_init(&w->dir);
-	size_t n = strlen(path);
-	w->path = strdup(path);
-	w->tmp = malloc(n + 16);
 	w->cctx = ZSTD_createCCtx();
-	if (!w->path || !w->tmp || !w->cctx) {
+	if (!w->cctx) {
 		obs_rollup_writer_abort(w);
 		return -ENOMEM;
 	}
-	memcpy(w->tmp, path, n);
-	memcpy(w->tmp + n, ".tmp.XXXXXX", 12);
-	w->fd = mkstemp(w->tmp);
-	if (w->fd < 0) {
-		int rc = -errno;
+	int rc = obs_atomic_open(&w->f, path);
+	if (rc) {
 		obs_rollup_writer_abort(w);
 		return rc;
 	}
 	uint8_t zero[HDR_SIZE] = { 0 };
-	int rc = w_emit(w, zero, HDR_SIZE);
+	rc = w_emit(w, zero, HDR_SIZE);
 	if (rc) {
 		obs_rollup_writer_abort(w);
 		return rc;
@@ -565,10 +511,10 @@ static int encode_bucket(struct obs_buf *raw, const struct obs_rollup_bucket *b,
 		return rc;
 	if (!b->count)
 		return put_val(raw, f, 3, b->last, false);
-	uint64_t mn = dbits(b->min), mx = dbits(b->max), last = dbits(b->last);
+	uint64_t mn = obs_f64_bits(b->min), mx = obs_f64_bits(b->max), last = obs_f64_bits(b->last);
 	int64_t m;
 	bool sum_dec = f->e >= 0 && dec_of(b->sum, f->e, &m);
-	uint8_t eq = (mx == mn ? 1 : 0) | (dbits(b->sum) == mn ? 2 : 0) | (last == mn ? 4 : last == mx ? 8 : 0) |
+	uint8_t eq = (mx == mn ? 1 : 0) | (obs_f64_bits(b->sum) == mn ? 2 : 0) | (last == mn ? 4 : last == mx ? 8 : 0) |
 		     (f->e >= 0 && !sum_dec ? 16 : 0);
 	rc = obs_buf_append(raw, &eq, 1);
 	if (!rc)
@@ -609,14 +555,8 @@ int obs_rollup_writer_add(struct obs_rollup_writer *w, uint32_t series_id, const
 			}
 		}
 	}
-	if (w->nidx == w->capidx) {
-		size_t ncap = w->capidx ? w->capidx * 2 : 64;
-		struct idx_ent *ni = realloc(w->idx, ncap * sizeof *ni);
-		if (!ni)
-			return -ENOMEM;
-		w->idx = ni;
-		w->capidx = ncap;
-	}
+	if (OBS_VEC_RESERVE_FROM(w->idx, w->capidx, w->nidx + 1, 64))
+		return -ENOMEM;
 	obs_buf_reset(&w->dir);
 	uint32_t nframes = 0;
 	int rc = 0;
@@ -649,13 +589,13 @@ int obs_rollup_writer_add(struct obs_rollup_writer *w, uint32_t series_id, const
 			rawlen = (uint32_t)w->raw.len;
 		}
 		uint8_t d[DIR_ENT];
-		le64(d, (uint64_t)s->b[f].t);
-		le64(d + 8, (uint64_t)s->b[e - 1].t);
-		le64(d + 16, w->off + w->out.len);
-		le32(d + 24, (uint32_t)slen);
-		le32(d + 28, rawlen);
-		le32(d + 32, (uint32_t)(e - f));
-		le32(d + 36, obs_crc32c(0, stored, slen));
+		obs_put_le64(d, (uint64_t)s->b[f].t);
+		obs_put_le64(d + 8, (uint64_t)s->b[e - 1].t);
+		obs_put_le64(d + 16, w->off + w->out.len);
+		obs_put_le32(d + 24, (uint32_t)slen);
+		obs_put_le32(d + 28, rawlen);
+		obs_put_le32(d + 32, (uint32_t)(e - f));
+		obs_put_le32(d + 36, obs_crc32c(0, stored, slen));
 		if (rawlen) {
 			w->out.len += slen;   /* compressed in place */
 			w->out.data[w->out.len] = 0;
@@ -706,23 +646,23 @@ int obs_rollup_writer_commit(struct obs_rollup_writer *w)
 	for (size_t i = 0; i < w->nidx && !rc; i++) {
 		uint8_t e[IDX_ENT] = { 0 };
 		const struct idx_ent *ie = &w->idx[i];
-		le32(e, ie->id);
-		le32(e + 4, ie->nframes);
-		le64(e + 8, ie->nbuckets);
-		le64(e + 16, (uint64_t)ie->mint);
-		le64(e + 24, (uint64_t)ie->maxt);
-		le64(e + 32, ie->dir_off);
-		le32(e + 40, ie->dir_crc);
+		obs_put_le32(e, ie->id);
+		obs_put_le32(e + 4, ie->nframes);
+		obs_put_le64(e + 8, ie->nbuckets);
+		obs_put_le64(e + 16, (uint64_t)ie->mint);
+		obs_put_le64(e + 24, (uint64_t)ie->maxt);
+		obs_put_le64(e + 32, ie->dir_off);
+		obs_put_le32(e + 40, ie->dir_crc);
 		icrc = obs_crc32c(icrc, e, IDX_ENT);
 		rc = w_emit(w, e, IDX_ENT);
 	}
 	if (!rc) {
 		uint8_t f[FOOT_SIZE];
-		le64(f, index_off);
-		le32(f + 8, (uint32_t)w->nidx);
-		le32(f + 12, icrc);
+		obs_put_le64(f, index_off);
+		obs_put_le32(f + 8, (uint32_t)w->nidx);
+		obs_put_le32(f + 12, icrc);
 		memcpy(f + 16, "RLPF", 4);
-		le32(f + 20, obs_crc32c(0, f, 20));
+		obs_put_le32(f + 20, obs_crc32c(0, f, 20));
 		rc = w_emit(w, f, FOOT_SIZE);
 	}
 	if (!rc)
@@ -732,28 +672,16 @@ int obs_rollup_writer_commit(struct obs_rollup_writer *w)
 	if (!rc) {
 		uint8_t h[HDR_SIZE];
 		memcpy(h, magic, 8);
-		le64(h + 8, (uint64_t)w->step);
-		le32(h + 16, w->params_set ? w->alpha_ppm : OBS_SKETCH_ALPHA_PPM);
-		le32(h + 20, w->params_set ? w->max_buckets : OBS_SKETCH_MAX_BUCKETS);
-		le32(h + 24, 1);
-		le32(h + 28, obs_crc32c(0, h, 28));
-		if (pwrite(w->fd, h, HDR_SIZE, 0) != HDR_SIZE)
+		obs_put_le64(h + 8, (uint64_t)w->step);
+		obs_put_le32(h + 16, w->params_set ? w->alpha_ppm : OBS_SKETCH_ALPHA_PPM);
+		obs_put_le32(h + 20, w->params_set ? w->max_buckets : OBS_SKETCH_MAX_BUCKETS);
+		obs_put_le32(h + 24, 1);
+		obs_put_le32(h + 28, obs_crc32c(0, h, 28));
+		if (pwrite(w->f.fd, h, HDR_SIZE, 0) != HDR_SIZE)
 			rc = errno ? -errno : -EIO;
 	}
-	if (!rc && (rc = obs_fault("rollup.fsync")) == 0 && fsync(w->fd))
-		rc = -errno;
-	if (!rc) {
-		int fd = w->fd;
-		w->fd = -1;
-		if (close(fd))
-			rc = -errno;
-		else if ((rc = obs_fault("rollup.rename")) == 0 && rename(w->tmp, w->path))
-			rc = -errno;
-		if (rc)
-			unlink(w->tmp);
-		else
-			rc = obs_fsync_parent(w->path);
-	}
+	if (!rc)   /* fault points rollup.fsync, rollup.rename, rollup.dirsync */
+		rc = obs_atomic_commit(&w->f, "rollup");
 	obs_rollup_writer_abort(w);
 	return rc;
 }
@@ -774,32 +702,32 @@ static int validate(struct obs_rollup *r)
 {
 	const uint8_t *p = r->p;
 	size_t len = r->len;
-	if (len < HDR_SIZE + FOOT_SIZE || memcmp(p, magic, 8) || rd32(p + 28) != obs_crc32c(0, p, 28) ||
-	    rd32(p + 24) != 1)
+	if (len < HDR_SIZE + FOOT_SIZE || memcmp(p, magic, 8) || obs_get_le32(p + 28) != obs_crc32c(0, p, 28) ||
+	    obs_get_le32(p + 24) != 1)
 		return -EBADMSG;
-	r->step = (int64_t)rd64(p + 8);
-	r->alpha_ppm = rd32(p + 16);
-	r->max_buckets = rd32(p + 20);
+	r->step = (int64_t)obs_get_le64(p + 8);
+	r->alpha_ppm = obs_get_le32(p + 16);
+	r->max_buckets = obs_get_le32(p + 20);
 	struct obs_sketch *probe;
 	if (r->step <= 0 || r->alpha_ppm == 0 || obs_sketch_new(r->alpha_ppm, r->max_buckets, &probe))
 		return -EBADMSG;
 	obs_sketch_free(probe);
 	const uint8_t *f = p + len - FOOT_SIZE;
-	if (memcmp(f + 16, "RLPF", 4) || rd32(f + 20) != obs_crc32c(0, f, 20))
+	if (memcmp(f + 16, "RLPF", 4) || obs_get_le32(f + 20) != obs_crc32c(0, f, 20))
 		return -EBADMSG;
-	r->index_off = rd64(f);
-	r->nseries = rd32(f + 8);
+	r->index_off = obs_get_le64(f);
+	r->nseries = obs_get_le32(f + 8);
 	if (r->index_off < HDR_SIZE || r->index_off > len - FOOT_SIZE ||
 	    (len - FOOT_SIZE - r->index_off) != (uint64_t)r->nseries * IDX_ENT)
 		return -EBADMSG;
 	const uint8_t *idx = p + r->index_off;
-	if (obs_crc32c(0, idx, (size_t)r->nseries * IDX_ENT) != rd32(f + 12))
+	if (obs_crc32c(0, idx, (size_t)r->nseries * IDX_ENT) != obs_get_le32(f + 12))
 		return -EBADMSG;
 	for (uint32_t i = 0; i < r->nseries; i++) {
 		const uint8_t *e = idx + (size_t)i * IDX_ENT;
-		uint64_t nframes = rd32(e + 4), nb = rd64(e + 8), doff = rd64(e + 32);
-		int64_t mint = (int64_t)rd64(e + 16), maxt = (int64_t)rd64(e + 24);
-		if ((i && rd32(e) <= rd32(e - IDX_ENT)) || !nframes || nb < nframes || mint > maxt ||
+		uint64_t nframes = obs_get_le32(e + 4), nb = obs_get_le64(e + 8), doff = obs_get_le64(e + 32);
+		int64_t mint = (int64_t)obs_get_le64(e + 16), maxt = (int64_t)obs_get_le64(e + 24);
+		if ((i && obs_get_le32(e) <= obs_get_le32(e - IDX_ENT)) || !nframes || nb < nframes || mint > maxt ||
 		    doff < HDR_SIZE || doff > r->index_off || nframes * DIR_ENT > r->index_off - doff)
 			return -EBADMSG;
 	}
@@ -871,13 +799,13 @@ int obs_rollup_series_info(const struct obs_rollup *r, uint32_t i, uint32_t *id,
 		return -ENOENT;
 	const uint8_t *e = r->p + r->index_off + (size_t)i * IDX_ENT;
 	if (id)
-		*id = rd32(e);
+		*id = obs_get_le32(e);
 	if (nbuckets)
-		*nbuckets = rd64(e + 8);
+		*nbuckets = obs_get_le64(e + 8);
 	if (mint)
-		*mint = (int64_t)rd64(e + 16);
+		*mint = (int64_t)obs_get_le64(e + 16);
 	if (maxt)
-		*maxt = (int64_t)rd64(e + 24);
+		*maxt = (int64_t)obs_get_le64(e + 24);
 	return 0;
 }
 
@@ -891,8 +819,8 @@ static bool meets(int64_t t, int64_t step, int64_t from, int64_t to)
 static int decode_frame(const struct obs_rollup *r, const uint8_t *p, size_t len, const uint8_t *d, int64_t from,
 			int64_t to, struct obs_sketch *scratch, struct obs_rollup_series *out)
 {
-	int64_t first_t = (int64_t)rd64(d), last_t = (int64_t)rd64(d + 8);
-	uint32_t nb = rd32(d + 32);
+	int64_t first_t = (int64_t)obs_get_le64(d), last_t = (int64_t)obs_get_le64(d + 8);
+	uint32_t nb = obs_get_le32(d + 32);
 	struct fctx fc;
 	memset(&fc, 0, sizeof fc);
 	if (len < 1 || (p[0] > 15 && p[0] != 0xff))
@@ -933,7 +861,7 @@ static int decode_frame(const struct obs_rollup *r, const uint8_t *p, size_t len
 				last = mx;
 			else if (get_val(p, len, &pos, &fc, 3, true, &last))
 				return -EBADMSG;
-			if (!(mn <= mx) || (cnt == 1 && dbits(mn) != dbits(mx)))
+			if (!(mn <= mx) || (cnt == 1 && obs_f64_bits(mn) != obs_f64_bits(mx)))
 				return -EBADMSG;
 		} else if (get_val(p, len, &pos, &fc, 3, false, &last)) {
 			return -EBADMSG;
@@ -986,7 +914,7 @@ int obs_rollup_read(struct obs_rollup *r, uint32_t series_id, int64_t from, int6
 	const uint8_t *idx = r->p + r->index_off, *e = NULL;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		uint32_t id = rd32(idx + mid * IDX_ENT);
+		uint32_t id = obs_get_le32(idx + mid * IDX_ENT);
 		if (id == series_id) {
 			e = idx + mid * IDX_ENT;
 			break;
@@ -1003,22 +931,22 @@ int obs_rollup_read(struct obs_rollup *r, uint32_t series_id, int64_t from, int6
 		out->alpha_ppm = r->alpha_ppm;
 		out->max_buckets = r->max_buckets;
 	}
-	uint32_t nframes = rd32(e + 4);
-	uint64_t nbuckets = rd64(e + 8), doff = rd64(e + 32);
+	uint32_t nframes = obs_get_le32(e + 4);
+	uint64_t nbuckets = obs_get_le64(e + 8), doff = obs_get_le64(e + 32);
 	const uint8_t *dir = r->p + doff;
-	if (obs_crc32c(0, dir, (size_t)nframes * DIR_ENT) != rd32(e + 40))
+	if (obs_crc32c(0, dir, (size_t)nframes * DIR_ENT) != obs_get_le32(e + 40))
 		return -EBADMSG;
 	/* the directory: frames in increasing time, inside the data area */
 	uint64_t total = 0;
 	for (uint32_t f = 0; f < nframes; f++) {
 		const uint8_t *d = dir + (size_t)f * DIR_ENT;
-		int64_t ft = (int64_t)rd64(d), lt = (int64_t)rd64(d + 8);
-		uint64_t off = rd64(d + 16), slen = rd32(d + 24), rawlen = rd32(d + 28), nb = rd32(d + 32);
+		int64_t ft = (int64_t)obs_get_le64(d), lt = (int64_t)obs_get_le64(d + 8);
+		uint64_t off = obs_get_le64(d + 16), slen = obs_get_le32(d + 24), rawlen = obs_get_le32(d + 28), nb = obs_get_le32(d + 32);
 		if (ft > lt || ft % r->step || lt % r->step || !nb || (uint64_t)(lt / r->step) - (uint64_t)(ft / r->step) < nb - 1 ||
 		    off < HDR_SIZE || off > r->index_off || slen > r->index_off - off || rawlen > MAX_RAW_FRAME ||
-		    (f && ft <= (int64_t)rd64(d - DIR_ENT + 8)) ||
-		    (f == 0 && ft != (int64_t)rd64(e + 16)) ||
-		    (f == nframes - 1 && lt != (int64_t)rd64(e + 24)))
+		    (f && ft <= (int64_t)obs_get_le64(d - DIR_ENT + 8)) ||
+		    (f == 0 && ft != (int64_t)obs_get_le64(e + 16)) ||
+		    (f == nframes - 1 && lt != (int64_t)obs_get_le64(e + 24)))
 			return -EBADMSG;
 		total += nb;
 	}
@@ -1031,14 +959,14 @@ int obs_rollup_read(struct obs_rollup *r, uint32_t series_id, int64_t from, int6
 	int rc = obs_sketch_new(r->alpha_ppm, r->max_buckets, &scratch);
 	for (uint32_t f = 0; f < nframes && !rc; f++) {
 		const uint8_t *d = dir + (size_t)f * DIR_ENT;
-		int64_t ft = (int64_t)rd64(d), lt = (int64_t)rd64(d + 8);
+		int64_t ft = (int64_t)obs_get_le64(d), lt = (int64_t)obs_get_le64(d + 8);
 		if (ft > to)
 			break;
 		if (!meets(lt, r->step, from, to) && lt < from)
 			continue;
-		const uint8_t *sp = r->p + rd64(d + 16);
-		size_t slen = rd32(d + 24), rawlen = rd32(d + 28);
-		if (obs_crc32c(0, sp, slen) != rd32(d + 36)) {
+		const uint8_t *sp = r->p + obs_get_le64(d + 16);
+		size_t slen = obs_get_le32(d + 24), rawlen = obs_get_le32(d + 28);
+		if (obs_crc32c(0, sp, slen) != obs_get_le32(d + 36)) {
 			rc = -EBADMSG;
 			break;
 		}

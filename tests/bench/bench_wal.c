@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tsdb/wal.h"
+#include "core/wal.h"
 
 static double now(void)
 {

@@ -1,4 +1,4 @@
-// sources: lib/tsdb/db.c lib/tsdb/wal.c lib/tsdb/block.c lib/tsdb/tiers.c lib/tsdb/rollup.c lib/tsdb/sketch.c lib/tsdb/downsample.c lib/tsdb/encoding.c lib/tsdb/chunk.c lib/tsdb/samples.c lib/index/postings.c lib/index/matcher.c lib/ingest/parse.c lib/ingest/prom.c lib/ingest/influx.c lib/ingest/graphite.c lib/ingest/statsd.c lib/core/labels.c lib/core/num.c lib/core/obstime.c lib/core/buf.c lib/core/crc32c.c lib/core/strmap.c lib/core/errlog.c lib/core/utf8.c lib/core/fileio.c lib/core/regex.c
+// sources: lib/tsdb/db.c lib/core/wal.c lib/tsdb/block.c lib/tsdb/tiers.c lib/tsdb/rollup.c lib/tsdb/sketch.c lib/tsdb/downsample.c lib/tsdb/encoding.c lib/tsdb/chunk.c lib/tsdb/samples.c lib/index/postings.c lib/index/matcher.c lib/ingest/parse.c lib/ingest/prom.c lib/ingest/influx.c lib/ingest/graphite.c lib/ingest/statsd.c lib/core/labels.c lib/core/num.c lib/core/obstime.c lib/core/buf.c lib/core/crc32c.c lib/core/strmap.c lib/core/errlog.c lib/core/utf8.c lib/core/fileio.c lib/core/regex.c
 /* fuzz_db_replay.c — libFuzzer harness for the metrics store's WAL replay
  * (db.c replay_record) through the public API.
  *
@@ -29,7 +29,7 @@
 #include "core/labels.h"
 #include "tsdb/db.h"
 #include "tsdb/samples.h"
-#include "tsdb/wal.h"
+#include "core/wal.h"
 
 #define MAX_INPUT 4096
 #define MAX_IDS 64

@@ -25,7 +25,7 @@
 #include "core/obstime.h"
 #include "tsdb/db.h"
 #include "tsdb/samples.h"
-#include "tsdb/wal.h"
+#include "core/wal.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 

@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "core/crc32c.h"
-#include "tsdb/wal.h"
+#include "core/wal.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 

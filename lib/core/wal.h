@@ -7,8 +7,8 @@
  * timer make it survive a crash of the machine. Replay stops at the first bad
  * record of the last segment and truncates the torn tail there; a bad record
  * in an earlier segment is corruption (-EBADMSG). Layout at the top of wal.c. */
-#ifndef OBS_TSDB_WAL_H
-#define OBS_TSDB_WAL_H
+#ifndef OBS_CORE_WAL_H
+#define OBS_CORE_WAL_H
 
 #include <stddef.h>
 #include <stdint.h>

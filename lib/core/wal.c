@@ -69,9 +69,11 @@
  * or a replay (which may truncate) of a WAL that is open, fails with -EBUSY
  * instead of cutting records that are being written. Replay first, then open.
  */
-#include "tsdb/wal.h"
+#include "core/wal.h"
 
+#include "core/bytes.h"
 #include "core/crc32c.h"
+#include "core/vec.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -119,19 +121,6 @@ struct obs_wal {
 };
 
 /* ---- little helpers ------------------------------------------------------ */
-
-static void put_le32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)v;
-	p[1] = (unsigned char)(v >> 8);
-	p[2] = (unsigned char)(v >> 16);
-	p[3] = (unsigned char)(v >> 24);
-}
-
-static uint32_t get_le32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
 static void seg_name(char *buf, size_t sz, uint64_t seg)
 {
@@ -186,16 +175,8 @@ static int seg_list(int dfd, uint64_t **out, size_t *count)
 		uint64_t s = seg_parse(de->d_name);
 		if (!s)
 			continue;
-		if (n == cap) {
-			size_t nc = cap ? cap * 2 : 16;
-			uint64_t *nv = realloc(v, nc * sizeof *v);
-			if (!nv) {
-				err = -ENOMEM;
-				break;
-			}
-			v = nv;
-			cap = nc;
-		}
+		if ((err = OBS_VEC_RESERVE_FROM(v, cap, n + 1, 16)) != 0)
+			break;
 		v[n++] = s;
 		errno = 0;
 	}
@@ -283,12 +264,12 @@ static int64_t rec_at(const unsigned char *m, uint64_t off, uint64_t size)
 	if (left < REC_HDR)
 		return -1;
 	const unsigned char *r = m + off;
-	uint32_t n = get_le32(r);
+	uint32_t n = obs_get_le32(r);
 	if (n > REC_MAX || n > left - REC_HDR)
 		return -1;
 	uint32_t crc = obs_crc32c(0, r, 5);
 	crc = obs_crc32c(crc, r + REC_HDR, n);
-	return crc == get_le32(r + 5) ? (int64_t)n : -1;
+	return crc == obs_get_le32(r + 5) ? (int64_t)n : -1;
 }
 
 /* Verify (and hand to fn, when set) the records of a segment of size bytes.
@@ -311,11 +292,11 @@ static int seg_scan(int fd, uint64_t size, obs_wal_record_fn fn, void *ctx, bool
 		return -errno;
 	madvise((void *)m, (size_t)size, MADV_SEQUENTIAL);
 	int rc = 0;
-	if (memcmp(m, WAL_MAGIC, 8) || obs_crc32c(0, m, 12) != get_le32(m + 12)) {
+	if (memcmp(m, WAL_MAGIC, 8) || obs_crc32c(0, m, 12) != obs_get_le32(m + 12)) {
 		sc->bad_header = sc->torn = true;
 		goto out;
 	}
-	if (get_le32(m + 8) != WAL_VERSION) {
+	if (obs_get_le32(m + 8) != WAL_VERSION) {
 		rc = -ENOTSUP;
 		goto out;
 	}
@@ -499,8 +480,8 @@ static int seg_create(int dfd, uint64_t seg, int *fdp)
 		return -errno;
 	unsigned char h[WAL_HDR];
 	memcpy(h, WAL_MAGIC, 8);
-	put_le32(h + 8, WAL_VERSION);
-	put_le32(h + 12, obs_crc32c(0, h, 12));
+	obs_put_le32(h + 8, WAL_VERSION);
+	obs_put_le32(h + 12, obs_crc32c(0, h, 12));
 	struct iovec iov = { h, sizeof h };
 	size_t done;
 	int err = pwritev_all(fd, &iov, 1, 0, &done);
@@ -671,14 +652,14 @@ int obs_wal_append2(struct obs_wal *w, uint8_t type, const void *a, size_t an,
 		return -EMSGSIZE;
 	size_t n = an + bn;
 	unsigned char h[REC_HDR];
-	put_le32(h, (uint32_t)n);
+	obs_put_le32(h, (uint32_t)n);
 	h[4] = type;
 	uint32_t crc = obs_crc32c(0, h, 5);
 	if (an)
 		crc = obs_crc32c(crc, a, an);
 	if (bn)
 		crc = obs_crc32c(crc, b, bn);
-	put_le32(h + 5, crc);
+	obs_put_le32(h + 5, crc);
 	uint64_t rec = REC_HDR + (uint64_t)n;
 
 	pthread_mutex_lock(&w->mu);

@@ -1,0 +1,43 @@
+/* vec.h — growing arrays: a pointer and a capacity (in elements), grown by
+ * doubling. OBS_VEC_RESERVE(arr, cap, need) makes room for need elements:
+ * 0, or -ENOMEM (also when need * element size overflows) with arr and cap
+ * unchanged. cap must be a size_t lvalue. */
+#ifndef OBS_CORE_VEC_H
+#define OBS_CORE_VEC_H
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* pp is the address of any object pointer (read and written through
+ * memcpy, so the pointer's own type does not matter). */
+static inline int obs_vec_reserve(void *pp, size_t *cap, size_t need, size_t elem, size_t first)
+{
+	if (need <= *cap)
+		return 0;
+	size_t nc = *cap ? *cap : (first ? first : 8);
+	while (nc < need) {
+		if (nc > SIZE_MAX / 2)
+			return -ENOMEM;
+		nc *= 2;
+	}
+	if (elem && nc > SIZE_MAX / elem)
+		return -ENOMEM;
+	void *p;
+	memcpy(&p, pp, sizeof p);
+	void *q = realloc(p, nc * elem);
+	if (!q)
+		return -ENOMEM;
+	memcpy(pp, &q, sizeof q);
+	*cap = nc;
+	return 0;
+}
+
+#define OBS_VEC_RESERVE(arr, cap, need) obs_vec_reserve(&(arr), &(cap), (need), sizeof *(arr), 0)
+/* The same with the first capacity given (when it is not 0 already). */
+#define OBS_VEC_RESERVE_FROM(arr, cap, need, first) \
+	obs_vec_reserve(&(arr), &(cap), (need), sizeof *(arr), (first))
+
+#endif

@@ -1,0 +1,179 @@
+/* test_fileio.c — the shared helpers of lib/core: byte order (bytes.h),
+ * growing arrays (vec.h), atomic file replacement and recursive removal
+ * (fileio.h). */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/bytes.h"
+#include "core/fault.h"
+#include "core/fileio.h"
+#include "core/vec.h"
+
+static char *mkdtemp_dir(void)
+{
+	char *d = strdup("/tmp/obs-fileio-XXXXXX");
+	cr_assert(mkdtemp(d));
+	return d;
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	char *buf = malloc(4096);
+	*len = fread(buf, 1, 4096, f);
+	fclose(f);
+	return buf;
+}
+
+static int count_entries(const char *dir)
+{
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "ls -A %s | wc -l", dir);
+	FILE *p = popen(cmd, "r");
+	int n = -1;
+	cr_assert(p);
+	cr_assert_eq(fscanf(p, "%d", &n), 1);
+	pclose(p);
+	return n;
+}
+
+Test(bytes, little_and_big_endian_layout)
+{
+	uint8_t b[8];
+	obs_put_le16(b, 0x1234);
+	cr_assert(b[0] == 0x34 && b[1] == 0x12);
+	cr_assert_eq(obs_get_le16(b), 0x1234);
+	obs_put_le32(b, 0xdeadbeef);
+	cr_assert(b[0] == 0xef && b[3] == 0xde);
+	cr_assert_eq(obs_get_le32(b), 0xdeadbeefu);
+	obs_put_le64(b, 0x0102030405060708ull);
+	cr_assert(b[0] == 0x08 && b[7] == 0x01);
+	cr_assert_eq(obs_get_le64(b), 0x0102030405060708ull);
+	obs_put_be64(b, 0x0102030405060708ull);
+	cr_assert(b[0] == 0x01 && b[7] == 0x08);
+	cr_assert_eq(obs_get_be64(b), 0x0102030405060708ull);
+	cr_assert_eq(obs_f64_bits(1.0), 0x3ff0000000000000ull);
+	cr_assert(obs_bits_f64(0x3ff0000000000000ull) == 1.0);
+	cr_assert(isnan(obs_bits_f64(obs_f64_bits(NAN))));
+}
+
+Test(vec, grows_by_doubling_and_keeps_contents)
+{
+	int *a = NULL;
+	size_t cap = 0;
+	cr_assert_eq(OBS_VEC_RESERVE(a, cap, 1), 0);
+	cr_assert_eq(cap, 8);
+	for (int i = 0; i < 1000; i++) {
+		cr_assert_eq(OBS_VEC_RESERVE(a, cap, (size_t)i + 1), 0);
+		a[i] = i;
+	}
+	cr_assert_eq(cap, 1024);
+	for (int i = 0; i < 1000; i++)
+		cr_assert_eq(a[i], i);
+	cr_assert_eq(OBS_VEC_RESERVE_FROM(a, cap, 10, 4), 0);   /* room already */
+	cr_assert_eq(cap, 1024);
+	free(a);
+	double *d = NULL;
+	size_t dc = 0;
+	cr_assert_eq(OBS_VEC_RESERVE_FROM(d, dc, 5, 64), 0);
+	cr_assert_eq(dc, 64);
+	int *keep = (int *)d;
+	cr_assert_eq(OBS_VEC_RESERVE(d, dc, SIZE_MAX / 4), -ENOMEM);   /* overflow: unchanged */
+	cr_assert_eq(dc, 64);
+	cr_assert_eq((int *)d, keep);
+	free(d);
+}
+
+Test(fileio, atomic_replace_leaves_new_content_and_no_temp)
+{
+	char *dir = mkdtemp_dir();
+	char path[256];
+	snprintf(path, sizeof(path), "%s/state", dir);
+	cr_assert_eq(obs_write_file_atomic(path, "one\n", 4, NULL), 0);
+	cr_assert_eq(obs_write_file_atomic(path, "second\n", 7, "t"), 0);
+	size_t n;
+	char *got = slurp(path, &n);
+	cr_assert(got);
+	cr_assert_eq(n, 7);
+	cr_assert(!memcmp(got, "second\n", 7));
+	free(got);
+	struct stat st;
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0644);
+	cr_assert_eq(count_entries(dir), 1);   /* no PATH.tmp.* left */
+	cr_assert_eq(obs_rm_tree(dir), 0);
+	free(dir);
+}
+
+Test(fileio, failed_rename_keeps_old_file_and_removes_temp)
+{
+	char *dir = mkdtemp_dir();
+	char path[256];
+	snprintf(path, sizeof(path), "%s/state", dir);
+	cr_assert_eq(obs_write_file_atomic(path, "old", 3, NULL), 0);
+	cr_assert_eq(obs_fault_arm("t.rename", 0, 1, EIO), 0);
+	cr_assert_eq(obs_write_file_atomic(path, "new", 3, "t"), -EIO);
+	cr_assert_eq(obs_fault_arm("t.fsync", 0, 1, ENOSPC), 0);
+	cr_assert_eq(obs_write_file_atomic(path, "new", 3, "t"), -ENOSPC);
+	cr_assert_eq(obs_fault_arm("t.write", 0, 1, ENOSPC), 0);
+	cr_assert_eq(obs_write_file_atomic(path, "new", 3, "t"), -ENOSPC);
+	obs_fault_reset();
+	size_t n;
+	char *got = slurp(path, &n);
+	cr_assert(got && n == 3 && !memcmp(got, "old", 3));
+	free(got);
+	cr_assert_eq(count_entries(dir), 1);
+	/* dirsync fails after the rename: the new content is there */
+	cr_assert_eq(obs_fault_arm("t.dirsync", 0, 1, EIO), 0);
+	cr_assert_eq(obs_write_file_atomic(path, "new", 3, "t"), -EIO);
+	obs_fault_reset();
+	got = slurp(path, &n);
+	cr_assert(got && n == 3 && !memcmp(got, "new", 3));
+	free(got);
+	cr_assert_eq(count_entries(dir), 1);
+	cr_assert_eq(obs_rm_tree(dir), 0);
+	free(dir);
+}
+
+Test(fileio, atomic_open_in_missing_dir_is_enoent)
+{
+	struct obs_atomic_file a;
+	cr_assert_eq(obs_atomic_open(&a, "/nonexistent-obs-dir/x"), -ENOENT);
+	obs_atomic_abort(&a);   /* released: a no-op */
+}
+
+Test(fileio, rm_tree_removes_nested_dirs_not_link_targets)
+{
+	char *dir = mkdtemp_dir();
+	char *outside = mkdtemp_dir();
+	char p[512];
+	snprintf(p, sizeof(p), "%s/keep", outside);
+	cr_assert_eq(obs_write_file_atomic(p, "x", 1, NULL), 0);
+	snprintf(p, sizeof(p), "%s/a", dir);
+	cr_assert_eq(mkdir(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/a/b", dir);
+	cr_assert_eq(mkdir(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/a/b/f", dir);
+	cr_assert_eq(obs_write_file_atomic(p, "x", 1, NULL), 0);
+	snprintf(p, sizeof(p), "%s/a/link", dir);
+	cr_assert_eq(symlink(outside, p), 0);
+	cr_assert_eq(obs_rm_tree(dir), 0);
+	cr_assert_eq(access(dir, F_OK), -1);
+	cr_assert_eq(errno, ENOENT);
+	snprintf(p, sizeof(p), "%s/keep", outside);
+	cr_assert_eq(access(p, F_OK), 0);   /* the link was removed, not followed */
+	cr_assert_eq(obs_rm_tree(dir), 0);  /* missing: not an error */
+	cr_assert_eq(obs_rm_tree(outside), 0);
+	free(dir);
+	free(outside);
+}
