@@ -1,26 +1,30 @@
 /* obsfs.h — obsfsd internals shared by the files of fs/ (private header).
  *
- * fs/ is thin over libobs: node.c maps a path to a node (one place),
- * render.c turns engine state into text, ops.c implements the FUSE
- * operations on nodes, main.c parses options and runs the loop. */
+ * fs/ is thin over libobs and is a table (tree.h): tree.c walks a path
+ * through the subtree table and the node kinds, one file per subtree
+ * defines its kinds and its row (rootfiles.c, export.c, metrics.c,
+ * select.c, labels.c, logs.c), ops.c is the generic FUSE dispatch over the
+ * kinds, main.c parses options and runs the loop. This header holds the
+ * mount's state and what several subtrees share (series file names, select
+ * matchers, sync and compaction). */
 #ifndef OBSFS_H
 #define OBSFS_H
 
-#define FUSE_USE_VERSION 314
-#include <fuse.h>
+#include "tree.h"
+
 #include <stdint.h>
+#include <roaring/roaring.h>
 
 #include "core/buf.h"
 #include "core/obstime.h"
-#include <roaring/roaring.h>
-
 #include "tsdb/db.h"
+#include "tsdb/downsample.h"
 
 struct obs_logstore;
 
 struct obsfs {
 	struct obs_db *db;               /* thread-safe itself */
-	struct obs_logstore *logs;       /* NULL until the log store is wired */
+	struct obs_logstore *logs;       /* thread-safe itself */
 	char *datadir, *mountpoint;
 	enum obs_time_fmt timefmt;       /* how reads print TIME (mount option time=) */
 	size_t max_line;                 /* longest accepted input line in bytes */
@@ -33,64 +37,52 @@ struct obsfs {
 extern struct obsfs *obsfs;          /* set once in main() before the loop starts */
 extern int ready_pipe[2];            /* [1]: tell the waiting parent we are mounted */
 
-enum node_kind {
-	N_NONE = 0,
-	N_ROOT, N_README, N_INGEST, N_CTL, N_STATUS, N_ERRORS,
-	N_EXPORT,                        /* export[.jsonl][@RANGE]: every sample, Prometheus text or JSON lines */
-	N_METRICS_DIR, N_SERIES, N_VIEW,
-	N_SELECT_DIR,                    /* select/M1/.../Mk/ */
-	N_LABELS_DIR, N_LABEL_DIR,       /* labels/, labels/K/ */
-	N_LABEL_VALUE_DIR,               /* labels/K/V/ : series with K=V */
-	N_LOGS_DIR, N_LOG_STREAM,        /* logs/, logs/STREAM */
-	N_LOG_VIEW,                      /* logs/STREAM@RANGE?QUERY#... (arg: the name) */
-};
+extern const struct fuse_operations obsfs_ops;
 
-struct node {
-	enum node_kind kind;
-	uint32_t id;                     /* N_SERIES, N_VIEW (and series under select/) */
-	int64_t from, to, step;          /* N_VIEW */
-	char fn[16];                     /* N_VIEW aggregation function text ("" = raw) */
-	int json;                        /* N_EXPORT: JSON lines instead of Prometheus text */
-	struct obs_buf arg;              /* label name / dir path remainder, as decoded */
-	struct obs_buf arg2;
-};
-
-void node_init(struct node *n);
-void node_release(struct node *n);
-/* Resolve a path; 0 or -ENOENT / -EINVAL / -ENAMETOOLONG. */
-int node_resolve(const char *path, struct node *n);
+/* ---- series (metrics.c) ----------------------------------------------- */
 
 /* Series file names: the canonical text with '/' and '%' escaped, or the
- * stable short alias when longer than NAME_MAX. */
+ * stable short alias when longer than NAME_MAX. Appended to out. */
 int series_fname(uint32_t id, struct obs_buf *out);
-/* The NAME_MAX rule for any name: enc (already %-escaped) cut to a prefix
- * plus "~" and 16 hex digits of the hash h of the real text. */
-void alias_of(const char *enc, size_t n, uint64_t h, struct obs_buf *out);
-int is_alias(const char *name, size_t n);
-
-/* Series id from a file name (canonical text in any label order, or alias). */
+/* Series id from a file name (canonical text in any label order, or alias;
+ * an alias is found through an index, not a scan). create makes a new
+ * series from a canonical name. 0, -ENOENT, -EINVAL (*why says why). */
 int series_from_fname(const char *name, size_t n, uint32_t *id, int create, const char **why);
+/* Series names the alias index examined since mount (status). */
+uint64_t series_alias_indexed(void);
+/* SERIES or SERIES@VIEW as a child of a directory listing series:
+ * a series or view node. 0 or -ENOENT. */
+int series_lookup(const char *name, size_t n, struct node *child);
+/* Fill a directory with the file names of the series in b. */
+int series_fill_bitmap(struct fs_fill *f, const roaring_bitmap_t *b);
+/* "RANGE[:STEP[:FN]]" — RANGE may itself hold ':' (RFC3339 times, +hh:mm
+ * offsets), so the split is the one where every part parses, trying
+ * RANGE:STEP:FN, then RANGE:STEP (FN avg), then RANGE alone (*step 0).
+ * 0 or -EINVAL. */
+int view_parse(const char *s, size_t n, int64_t *from, int64_t *to, int64_t *step, struct obs_aggfn *fn);
+/* Journal o's carry (the written bytes after the last newline) in the
+ * metrics WAL, so what write() accepted survives a crash before its line
+ * ends; series is UINT32_MAX for ingest. */
+int series_carry_journal(struct ofile *o, uint32_t series);
+/* The journal and sync of files written into the metrics store. */
+int series_sync(struct ofile *o);
+
+/* ---- select/ matchers (select.c) ----------------------------------------- */
 
 /* Series matching the matchers of a select/ path remainder ("k=v/j!~re"):
  * a new bitmap, or NULL with *err set (-ENOENT for a bad matcher). */
 roaring_bitmap_t *select_bitmap(const char *mpath, int *err);
 
-/* Text of read-only generated files. */
-int render_readme(struct obs_buf *out);
-int render_status(struct obs_buf *out);
-int render_view(const struct node *n, struct obs_buf *out);
-int render_log_view(const char *name, struct obs_buf *out);
-/* Append series id's samples in [from, to] as "SERIES VALUE TIMESTAMP_MS"
- * lines, or with json as one JSON line {"metric":{..},"values":[..],"timestamps":[..]}
- * (the line format of VictoriaMetrics' /api/v1/export and /api/v1/import). */
-int render_export_series(uint32_t id, int64_t from, int64_t to, int json, struct obs_buf *out);
+/* ---- shared by the root files -------------------------------------------- */
+
+/* 0 when the caller may change the tree (the owner or root), else -EACCES. */
+int may_change(void);
+/* fsync the metrics WAL and the log store's. */
+int sync_all(void);
 /* ctl "compact": cut the metrics head into a block and the log heads into
  * segments re-encoded at their final compression, returning when all is
  * durable. */
 int compact_all(void);
-
-extern const struct fuse_operations obsfs_ops;
-
 /* Source description for errors ("ingest", "metrics/NAME"). */
 void source_name(const char *path, char *buf, size_t len);
 

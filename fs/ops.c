@@ -1,5 +1,12 @@
-/* ops.c — the FUSE operations. Each op resolves the path to a node
- * (node.c), then reads render text (render.c) and writes feed the engine.
+/* ops.c — the FUSE operations, generic over the node kinds (tree.h).
+ *
+ * Each operation resolves its path once (fs_resolve) and does what the
+ * node's kind says: getattr from its type and size, readdir from list,
+ * read from render/refresh or read, write cut into lines for consume,
+ * close through end_write and sync, create/unlink/xattrs through their
+ * hooks; what has no hook is refused with the errno a Unix file system
+ * gives. Nothing here names a subtree.
+ *
  * Every file is direct_io: reads always reach us, so a growing series is
  * seen by `tail -f` (which polls st_size) and nothing stale is cached. */
 #include "obsfs.h"
@@ -14,33 +21,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <xxhash.h>
-
-#include "core/fault.h"
-#include "core/labels.h"
-#include "logs/logstore.h"
-
-struct ofile {
-	struct node nd;
-	pthread_mutex_t mu;        /* protects everything below */
-	struct obs_buf content;    /* text served by read */
-	uint64_t base;             /* file offset of content.data[0] (N_EXPORT streams) */
-	uint32_t next_id;          /* N_EXPORT: next series to render */
-	int rendered;
-	int64_t rendered_to;       /* N_SERIES: time of the last rendered sample */
-	uint64_t err_total;        /* N_ERRORS: rejections counted when last rendered */
-	struct obs_buf carry;      /* written bytes after the last newline */
-	int skipping;              /* dropping the rest of an over-long line */
-	size_t lines;              /* lines consumed so far (numbers in errors) */
-	uint64_t handle;           /* names this open file in the carry journal */
-	int journaled;             /* a carry of this file is in the journal */
-	size_t line_base;          /* lines before the buffer being appended to a log */
-	int wrote;
-	int pending_err;           /* input error of a cut-up write, reported at close */
-	int split;                 /* the last request was full: the next one may continue its write(2) */
-	uint64_t next_off;         /* where that continuation would start */
-	char source[160];
-};
 
 void source_name(const char *path, char *buf, size_t len)
 {
@@ -49,16 +29,10 @@ void source_name(const char *path, char *buf, size_t len)
 	snprintf(buf, len, "%s", path);
 }
 
-static int is_dir(enum node_kind k)
-{
-	return k == N_ROOT || k == N_METRICS_DIR || k == N_SELECT_DIR || k == N_LABELS_DIR ||
-	       k == N_LABEL_DIR || k == N_LABEL_VALUE_DIR || k == N_LOGS_DIR;
-}
-
 /* Only the mount's owner (and root) change anything. With allow_other the
  * kernel enforces the modes too (default_permissions is implied, main.c);
  * this holds whatever the mount options. */
-static int may_change(void)
+int may_change(void)
 {
 	struct fuse_context *cx = fuse_get_context();
 	if (!cx || cx->uid == obsfs->owner || cx->uid == 0)
@@ -66,197 +40,57 @@ static int may_change(void)
 	return -EACCES;
 }
 
-/* The errors text and the number of rejections it holds (taken together). */
-static int render_errors(struct obs_buf *out, uint64_t *total)
+static int is_dir(const struct fs_kind *k)
 {
-	struct obs_errlog *e = obs_db_errlog(obsfs->db);
-	size_t start = out->len;
-	for (int tries = 0;; tries++) {
-		uint64_t t = obs_errlog_total(e);
-		int rc = obs_errlog_render(e, out);
-		uint64_t t2 = obs_errlog_total(e);
-		/* under a storm of rejections, give up on an exact count after a
-		 * few tries: a follower may then miss a line, never see one twice */
-		if (rc || t2 == t || tries == 8) {
-			*total = t2;
-			return rc;
-		}
-		out->len = start;   /* a rejection came in between: again */
-	}
+	return k->type == FS_DIR;
 }
 
-/* Text of README, status and errors, as a read of a new handle serves it. */
-static int render_generated(enum node_kind k, struct obs_buf *out)
+static int writable(const struct fs_kind *k)
 {
-	uint64_t total;
-	switch (k) {
-	case N_README: return render_readme(out);
-	case N_STATUS: return render_status(out);
-	case N_ERRORS: return render_errors(out, &total);
-	default: return -EINVAL;
-	}
+	return k->type == FS_WO || k->type == FS_RW || k->type == FS_TXN;
 }
 
-/* The length of export's text now: as long to find as reading it, so the
- * whole export's (the one ls -l shows) is remembered while the store holds
- * the same series and samples. */
-static int export_size(const struct node *nd, uint64_t *size)
+static int readable(const struct fs_kind *k)
 {
-	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-	static struct { int valid; uint64_t key[6], size; } memo[2];
-	struct obs_db_stats st;
-	obs_db_get_stats(obsfs->db, &st);
-	uint64_t key[6] = { st.series, st.samples, st.block_samples, st.samples_ingested,
-			    st.blocks_retired, st.compactions };
-	int whole = nd->from == INT64_MIN && nd->to == INT64_MAX;
-	int j = nd->json ? 1 : 0;
-	if (whole) {
-		pthread_mutex_lock(&mu);
-		int hit = memo[j].valid && !memcmp(memo[j].key, key, sizeof key);
-		*size = memo[j].size;
-		pthread_mutex_unlock(&mu);
-		if (hit)
-			return 0;
+	return k->type == FS_RO || k->type == FS_RW || k->type == FS_TXN;
+}
+
+static mode_t type_mode(enum fs_type t)
+{
+	switch (t) {
+	case FS_DIR: return S_IFDIR | 0755;
+	case FS_WO: return S_IFREG | 0200;
+	case FS_RW: return S_IFREG | 0644;
+	case FS_TXN: return S_IFREG | 0600;
+	case FS_RO: break;
 	}
-	struct obs_buf t;
-	obs_buf_init(&t);
-	uint64_t total = 0;
-	int rc = 0;
-	uint32_t n = obs_db_series_count(obsfs->db);
-	for (uint32_t id = 0; id < n && !rc; id++) {
-		obs_buf_reset(&t);
-		rc = render_export_series(id, nd->from, nd->to, nd->json, &t);
-		total += t.len;
-	}
-	obs_buf_release(&t);
-	if (rc)
-		return rc;
-	*size = total;
-	if (whole) {
-		pthread_mutex_lock(&mu);
-		memo[j].valid = 1;
-		memcpy(memo[j].key, key, sizeof key);
-		memo[j].size = total;
-		pthread_mutex_unlock(&mu);
-	}
-	return 0;
+	return S_IFREG | 0444;
 }
 
 static int obs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
 	struct node nd;
 	node_init(&nd);
-	int rc = node_resolve(path, &nd);
+	int rc = fs_resolve(path, &nd);
 	if (rc)
-		goto out;
+		return rc;
+	const struct fs_kind *k = nd.kind;
 	memset(st, 0, sizeof *st);
 	st->st_uid = getuid();
 	st->st_gid = getgid();
 	st->st_mtim.tv_sec = obsfs->mounted_ms / 1000;
+	st->st_mode = type_mode(k->type);
+	st->st_nlink = is_dir(k) ? 2 : 1;
+	if (k->size && !is_dir(k)) {
+		uint64_t size = 0;
+		rc = k->size(&nd, &size);
+		st->st_size = (off_t)size;
+	}
+	if (k->live)
+		st->st_mtim.tv_sec = obs_time_now() / 1000;
 	st->st_ctim = st->st_atim = st->st_mtim;
-	if (is_dir(nd.kind)) {
-		st->st_mode = S_IFDIR | 0755;
-		st->st_nlink = 2;
-		goto out;
-	}
-	st->st_nlink = 1;
-	switch (nd.kind) {
-	case N_INGEST:
-	case N_CTL:
-		st->st_mode = S_IFREG | 0200;
-		break;
-	case N_SERIES: {
-		uint64_t size = 0;
-		st->st_mode = S_IFREG | 0644;
-		rc = obs_db_text_size(obsfs->db, nd.id, obsfs->timefmt, &size);
-		st->st_size = (off_t)size;
-		st->st_mtim.tv_sec = obs_time_now() / 1000;
-		break;
-	}
-	case N_LOG_STREAM: {
-		uint64_t size = 0;
-		st->st_mode = S_IFREG | 0644;
-		rc = obs_logstore_text_size(obsfs->logs, nd.arg.data, &size);
-		st->st_size = (off_t)size;
-		st->st_mtim.tv_sec = obs_time_now() / 1000;
-		break;
-	}
-	case N_EXPORT: {
-		uint64_t size = 0;
-		st->st_mode = S_IFREG | 0444;
-		rc = export_size(&nd, &size);
-		st->st_size = (off_t)size;
-		st->st_mtim.tv_sec = obs_time_now() / 1000;
-		break;
-	}
-	case N_README:
-	case N_STATUS:
-	case N_ERRORS: {
-		/* the length of the text a read returns now, so tail -f and
-		 * test -s work: status and errors change, README does not */
-		struct obs_buf t;
-		obs_buf_init(&t);
-		st->st_mode = S_IFREG | 0444;
-		rc = render_generated(nd.kind, &t);
-		st->st_size = (off_t)t.len;
-		if (nd.kind != N_README)
-			st->st_mtim.tv_sec = obs_time_now() / 1000;
-		obs_buf_release(&t);
-		break;
-	}
-	default:
-		st->st_mode = S_IFREG | 0444;
-		break;
-	}
-out:
 	node_release(&nd);
 	return rc;
-}
-
-struct fill_ctx {
-	void *buf;
-	fuse_fill_dir_t filler;
-	struct obs_buf name;
-};
-
-static int fill_series_bitmap(struct fill_ctx *f, const roaring_bitmap_t *b)
-{
-	roaring_uint32_iterator_t *it = roaring_create_iterator(b);
-	if (!it)
-		return -ENOMEM;
-	while (it->has_value) {
-		obs_buf_reset(&f->name);
-		if (!series_fname(it->current_value, &f->name))
-			f->filler(f->buf, f->name.data, NULL, 0, 0);
-		roaring_advance_uint32_iterator(it);
-	}
-	roaring_free_uint32_iterator(it);
-	return 0;
-}
-
-static int fill_str(void *ctx, const char *s, uint64_t count)
-{
-	struct fill_ctx *f = ctx;
-	obs_buf_reset(&f->name);
-	if (obs_fname_encode(s, strlen(s), &f->name))
-		return -ENOMEM;
-	if (f->name.len > NAME_MAX) {
-		struct obs_buf a;
-		obs_buf_init(&a);
-		alias_of(f->name.data, f->name.len, XXH3_64bits(s, strlen(s)), &a);
-		f->filler(f->buf, a.data, NULL, 0, 0);
-		obs_buf_release(&a);
-		return 0;
-	}
-	f->filler(f->buf, f->name.data, NULL, 0, 0);
-	return 0;
-}
-
-static int fill_stream(void *ctx, const char *stream)
-{
-	struct fill_ctx *f = ctx;
-	f->filler(f->buf, stream, NULL, 0, 0);
-	return 0;
 }
 
 static int obs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
@@ -264,64 +98,25 @@ static int obs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_
 {
 	struct node nd;
 	node_init(&nd);
-	int rc = node_resolve(path, &nd);
+	int rc = fs_resolve(path, &nd);
 	if (rc)
-		goto out;
+		return rc;
 	if (!is_dir(nd.kind)) {
-		rc = -ENOTDIR;
-		goto out;
+		node_release(&nd);
+		return -ENOTDIR;
 	}
-	struct fill_ctx f = { buf, filler, { 0 } };
+	struct fs_fill f = { buf, filler, { 0 } };
 	obs_buf_init(&f.name);
 	filler(buf, ".", NULL, 0, 0);
 	filler(buf, "..", NULL, 0, 0);
-	roaring_bitmap_t *b = NULL;
-	switch (nd.kind) {
-	case N_ROOT: {
-		static const char *const top[] = { "README", "ingest", "ctl", "status", "errors",
-						   "export", "export.jsonl", "metrics", "select", "labels",
-						   "logs" };
-		for (size_t i = 0; i < sizeof top / sizeof top[0]; i++)
-			filler(buf, top[i], NULL, 0, 0);
-		break;
-	}
-	case N_METRICS_DIR:
-		b = obs_index_all(obs_db_index(obsfs->db));
-		break;
-	case N_SELECT_DIR:
-		if (nd.arg.len)
-			b = select_bitmap(nd.arg.data, &rc);
-		break;
-	case N_LOGS_DIR:
-		rc = obs_logstore_streams(obsfs->logs, fill_stream, &f);
-		break;
-	case N_LABELS_DIR:
-		rc = obs_index_label_names(obs_db_index(obsfs->db), fill_str, &f);
-		break;
-	case N_LABEL_DIR:
-		rc = obs_index_label_values(obs_db_index(obsfs->db), nd.arg.data, fill_str, &f);
-		break;
-	case N_LABEL_VALUE_DIR: {
-		struct obs_matcher m;
-		rc = obs_matcher_init(&m, nd.arg.data, OBS_MATCH_EQ, nd.arg2.data, NULL);
-		if (!rc) {
-			b = obs_db_select(obsfs->db, &m, 1);
-			obs_matcher_release(&m);
-		}
-		break;
-	}
-	default:
-		break;
-	}
-	if (b) {
-		rc = fill_series_bitmap(&f, b);
-		roaring_bitmap_free(b);
-	}
+	if (nd.kind->list)
+		rc = nd.kind->list(&nd, &f);
 	obs_buf_release(&f.name);
-out:
 	node_release(&nd);
 	return rc;
 }
+
+/* ---- open files ------------------------------------------------------------ */
 
 static struct ofile *ofile_new(const char *path)
 {
@@ -342,6 +137,8 @@ static void ofile_free(struct ofile *o)
 {
 	if (!o)
 		return;
+	if (o->priv && o->priv_free)
+		o->priv_free(o->priv);
 	node_release(&o->nd);
 	obs_buf_release(&o->content);
 	obs_buf_release(&o->carry);
@@ -349,30 +146,28 @@ static void ofile_free(struct ofile *o)
 	free(o);
 }
 
-static int writable(enum node_kind k)
+/* Check the access mode against the kind, run its open, hand o to FUSE. */
+static int open_node(struct fuse_file_info *fi, struct ofile *o)
 {
-	return k == N_INGEST || k == N_CTL || k == N_SERIES || k == N_LOG_STREAM;
-}
-
-static int readable(enum node_kind k)
-{
-	return k != N_INGEST && k != N_CTL && !is_dir(k);
-}
-
-static int open_node(const char *path, struct fuse_file_info *fi, struct ofile *o)
-{
+	const struct fs_kind *k = o->nd.kind;
 	int acc = fi->flags & O_ACCMODE;
-	if (is_dir(o->nd.kind))
+	int wr = acc == O_WRONLY || acc == O_RDWR;
+	if (is_dir(k))
 		return -EISDIR;
-	if ((acc == O_WRONLY || acc == O_RDWR) && !writable(o->nd.kind))
+	if (wr && !writable(k))
 		return -EACCES;
-	if (acc == O_WRONLY || acc == O_RDWR) {
+	if (wr) {
 		int rc = may_change();
 		if (rc)
 			return rc;
 	}
-	if ((acc == O_RDONLY || acc == O_RDWR) && !readable(o->nd.kind))
+	if ((acc == O_RDONLY || acc == O_RDWR) && !readable(k))
 		return -EACCES;
+	if (k->open) {
+		int rc = k->open(o, acc);
+		if (rc)
+			return rc;
+	}
 	fi->direct_io = 1;
 	fi->nonseekable = 0;
 	fi->fh = (uint64_t)(uintptr_t)o;
@@ -384,312 +179,70 @@ static int obs_open(const char *path, struct fuse_file_info *fi)
 	struct ofile *o = ofile_new(path);
 	if (!o)
 		return -ENOMEM;
-	int rc = node_resolve(path, &o->nd);
+	int rc = fs_resolve(path, &o->nd);
 	if (!rc)
-		rc = open_node(path, fi, o);
+		rc = open_node(fi, o);
 	if (rc)
 		ofile_free(o);
 	return rc;
 }
 
-static int create_stream(const char *path, const char *name, struct fuse_file_info *fi)
-{
-	if (strpbrk(name, "@?#") || !obs_logstore_valid_name(name))
-		return -EINVAL;
-	int rc = obs_logstore_create(obsfs->logs, name);
-	if (rc)
-		return rc;
-	struct ofile *o = ofile_new(path);
-	if (!o)
-		return -ENOMEM;
-	o->nd.kind = N_LOG_STREAM;
-	obs_buf_puts(&o->nd.arg, name);
-	rc = open_node(path, fi, o);
-	if (rc)
-		ofile_free(o);
-	return rc;
-}
-
+/* open(O_CREAT) of a missing name: the parent directory's kind creates it. */
 static int obs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
 	int rc = may_change();
 	if (rc)
 		return rc;
-	const char *p = path;
-	while (*p == '/')
-		p++;
-	if (!strncmp(p, "logs/", 5) && !strchr(p + 5, '/'))
-		return create_stream(path, p + 5, fi);
-	if (strncmp(p, "metrics/", 8) || strchr(p + 8, '/'))
+	const char *slash = strrchr(path, '/');
+	const char *name = slash ? slash + 1 : path;
+	if (!*name)
 		return -EACCES;
-	const char *name = p + 8;
-	if (memchr(name, '@', strlen(name)) && !strchr(name, '}'))
-		return -EACCES;   /* views are read-only */
 	struct ofile *o = ofile_new(path);
 	if (!o)
 		return -ENOMEM;
-	const char *why = NULL;
-	uint32_t id;
-	rc = series_from_fname(name, strlen(name), &id, 1, &why);
-	if (rc) {
-		obs_errlog_add(obs_db_errlog(obsfs->db), obs_time_now(), "metrics", 0, name,
-			       strlen(name), why ? why : strerror(-rc));
-		ofile_free(o);
-		return rc;
+	struct node parent;
+	node_init(&parent);
+	char *dir = strndup(path, (size_t)(name - path));
+	rc = dir ? fs_resolve(dir, &parent) : -ENOMEM;
+	free(dir);
+	if (rc == -ENOMEM)
+		goto out;
+	if (rc || !parent.kind->create) {
+		rc = -EACCES;
+		goto out;
 	}
-	o->nd.kind = N_SERIES;
-	o->nd.id = id;
-	rc = open_node(path, fi, o);
+	rc = parent.kind->create(&parent, name, &o->nd, o->source);
+	if (!rc && !o->nd.kind)
+		rc = -EIO;
+	if (!rc)
+		rc = open_node(fi, o);
+out:
+	node_release(&parent);
 	if (rc)
 		ofile_free(o);
 	return rc;
 }
 
-/* Render what the handle serves; N_SERIES grows by the samples that arrived
- * since the last render, so a reader that reached the end sees new lines. */
-static int ofile_render(struct ofile *o, off_t want_end)
-{
-	int rc = 0;
-	switch (o->nd.kind) {
-	case N_SERIES: {
-		if (o->rendered && (off_t)o->content.len >= want_end)
-			return 0;
-		/* nothing can follow a sample at the last representable time
-		 * (rendered_to + 1 would wrap to the first one and loop) */
-		if (o->rendered && o->rendered_to == INT64_MAX)
-			return 0;
-		struct obs_samples s;
-		obs_samples_init(&s);
-		int64_t from = o->rendered ? o->rendered_to + 1 : INT64_MIN;
-		rc = obs_db_read(obsfs->db, o->nd.id, from, INT64_MAX, &s);
-		if (!rc)
-			rc = obs_samples_render(&s, 0, obsfs->timefmt, &o->content);
-		if (!rc && s.n)
-			o->rendered_to = s.t[s.n - 1];
-		if (!rc && !o->rendered && !s.n)
-			o->rendered_to = INT64_MIN;
-		obs_samples_release(&s);
-		o->rendered = 1;
-		return rc;
-	}
-	case N_ERRORS: {
-		/* grows by the rejections that came in since the last render
-		 * (each is one line, the newest last), so tail -f sees them */
-		if (!o->rendered) {
-			rc = render_errors(&o->content, &o->err_total);
-			o->rendered = 1;
-			return rc;
-		}
-		if ((off_t)o->content.len >= want_end || obs_errlog_total(obs_db_errlog(obsfs->db)) == o->err_total)
-			return 0;
-		struct obs_buf t;
-		obs_buf_init(&t);
-		uint64_t total;
-		rc = render_errors(&t, &total);
-		uint64_t fresh = total - o->err_total;
-		size_t at = t.len;
-		while (!rc && fresh && at > 0) {   /* start of the fresh lines */
-			const char *nl = at > 1 ? memrchr(t.data, '\n', at - 1) : NULL;
-			at = nl ? (size_t)(nl + 1 - t.data) : 0;
-			fresh--;
-		}
-		if (!rc)
-			rc = obs_buf_append(&o->content, t.data + at, t.len - at);
-		if (!rc)
-			o->err_total = total;
-		obs_buf_release(&t);
-		return rc;
-	}
-	default:
-		break;
-	}
-	if (o->rendered)
-		return 0;
-	switch (o->nd.kind) {
-	case N_README:
-	case N_STATUS: rc = render_generated(o->nd.kind, &o->content); break;
-	case N_VIEW: rc = render_view(&o->nd, &o->content); break;
-	case N_LOG_VIEW: rc = render_log_view(o->nd.arg.data, &o->content); break;
-	default: rc = -EACCES; break;
-	}
-	o->rendered = 1;
-	return rc;
-}
+/* ---- writes ------------------------------------------------------------------ */
 
-/* export streams series after series; memory stays bounded because the
- * consumed front of the buffer is dropped. A seek backwards restarts. */
-static int read_export(struct ofile *o, char *buf, size_t size, off_t off)
-{
-	int rc = 0;
-	pthread_mutex_lock(&o->mu);
-	if ((uint64_t)off < o->base) {
-		obs_buf_reset(&o->content);
-		o->base = 0;
-		o->next_id = 0;
-	}
-	uint32_t n = obs_db_series_count(obsfs->db);
-	while (o->base + o->content.len < (uint64_t)off + size && o->next_id < n && !rc)
-		rc = render_export_series(o->next_id++, o->nd.from, o->nd.to, o->nd.json, &o->content);
-	if (!rc) {
-		uint64_t end = o->base + o->content.len;
-		size_t got = (uint64_t)off >= end ? 0 : (size_t)(end - (uint64_t)off);
-		if (got > size)
-			got = size;
-		if (got)
-			memcpy(buf, o->content.data + ((uint64_t)off - o->base), got);
-		rc = (int)got;
-		size_t used = (size_t)((uint64_t)off + got - o->base);
-		if (used > (1u << 20)) {
-			memmove(o->content.data, o->content.data + used, o->content.len - used);
-			o->content.len -= used;
-			o->base += used;
-		}
-	}
-	pthread_mutex_unlock(&o->mu);
-	return rc;
-}
-
-static int obs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
-{
-	struct ofile *o = (struct ofile *)(uintptr_t)fi->fh;
-	if (o->nd.kind == N_EXPORT)
-		return read_export(o, buf, size, off);
-	if (o->nd.kind == N_LOG_STREAM) {
-		size_t got = 0;
-		int e = obs_logstore_read_text(obsfs->logs, o->nd.arg.data, (uint64_t)off, buf, size, &got);
-		return e ? e : (int)got;
-	}
-	pthread_mutex_lock(&o->mu);
-	int rc = ofile_render(o, off + (off_t)size);
-	if (!rc) {
-		if (off >= (off_t)o->content.len) {
-			rc = 0;
-		} else {
-			size_t n = o->content.len - (size_t)off;
-			if (n > size)
-				n = size;
-			memcpy(buf, o->content.data + off, n);
-			rc = (int)n;
-		}
-	}
-	pthread_mutex_unlock(&o->mu);
-	return rc;
-}
-
-/* ---- writes -------------------------------------------------------------- */
-
-static void log_reject(void *ctx, const char *stream, const char *line, size_t n, size_t lineno,
-		       const char *why)
-{
-	struct ofile *o = ctx;
-	obs_errlog_add(obs_db_errlog(obsfs->db), obs_time_now(), o->source, o->line_base + lineno, line, n, why);
-}
-
-static int sync_all(void)
-{
-	int rc = obs_db_sync(obsfs->db);
-	int rc2 = obs_logstore_sync(obsfs->logs);
-	return rc ? rc : rc2;
-}
-
-int compact_all(void)
-{
-	int rc = obs_db_compact(obsfs->db);
-	int rc2 = obs_logstore_flush(obsfs->logs);
-	if (!rc2)   /* and re-encode the new segments at the final level now */
-		rc2 = obs_logstore_compact(obsfs->logs, 0);
-	return rc ? rc : rc2;
-}
-
-static int run_ctl(struct ofile *o, const char *line, size_t n)
-{
-	if (n == 4 && !memcmp(line, "sync", 4))
-		return sync_all();
-	if (n == 7 && !memcmp(line, "compact", 7))
-		return compact_all();
-	obs_errlog_add(obs_db_errlog(obsfs->db), obs_time_now(), "ctl", 0, line, n, "unknown command");
-	return -EINVAL;
-}
-
-/* Feed complete lines [p, p+n) to the node's consumer. 0 or -errno. */
+/* Feed complete lines [p, p+n) to the kind's consumer, counting them. */
 static int consume(struct ofile *o, const char *p, size_t n)
 {
-	struct obs_ingest_result r = { 0 };
-	int rc = 0;
-	if (o->nd.kind == N_INGEST || o->nd.kind == N_SERIES) {
-		rc = obs_fault("fs.consume");   /* as if the WAL write had failed: nothing stored */
-		if (rc)
-			return rc;
-	}
-	size_t first = o->lines + 1;
+	if (!o->nd.kind->consume)
+		return -EACCES;
+	size_t before = o->lines;
+	o->first_line = before;
 	for (const char *q = p, *e = p + n; (q = memchr(q, '\n', (size_t)(e - q))); q++)
 		o->lines++;
-	switch (o->nd.kind) {
-	case N_INGEST:
-		rc = obs_db_ingest(obsfs->db, p, n, OBS_FMT_AUTO, o->source, first, &r);
-		break;
-	case N_SERIES:
-		rc = obs_db_ingest_values(obsfs->db, o->nd.id, p, n, o->source, first, &r);
-		break;
-	case N_LOG_STREAM:
-		o->line_base = first - 1;
-		if (!o->journaled)
-			return obs_logstore_append(obsfs->logs, o->nd.arg.data, p, n, obs_time_now(), log_reject, o);
-		/* the first lines after a journaled carry end it, in the same record */
-		rc = obs_logstore_append_carried(obsfs->logs, o->nd.arg.data, p, n, obs_time_now(), log_reject, o,
-						 o->handle);
-		if (rc == 0 || rc == -EINVAL)
-			o->journaled = 0;
-		return rc;
-	case N_CTL: {
-		const char *end = p + n;
-		while (p < end) {
-			const char *nl = memchr(p, '\n', (size_t)(end - p));
-			const char *le = nl ? nl : end;
-			const char *a = p, *b = le;
-			while (a < b && (*a == ' ' || *a == '\t' || *a == '\r'))
-				a++;
-			while (b > a && (b[-1] == ' ' || b[-1] == '\t' || b[-1] == '\r'))
-				b--;
-			if (a < b) {
-				int e = run_ctl(o, a, (size_t)(b - a));
-				if (e && !rc)
-					rc = e;
-			}
-			p = nl ? nl + 1 : end;
-		}
-		return rc;
-	}
-	default:
-		return -EACCES;
-	}
-	if (rc)
-		return rc;
-	return r.err ? -r.err : 0;
+	int rc = o->nd.kind->consume(o, p, n);
+	if (rc && rc != -EINVAL && rc != -EDQUOT)
+		o->lines = before;   /* nothing stored: the lines come again */
+	return rc;
 }
 
-/* Journal the carry (the bytes after the last newline) of a metrics or log file,
- * so that what write() accepted survives a crash before its line ends. */
 static int journal_carry(struct ofile *o)
 {
-	if (o->nd.kind == N_LOG_STREAM) {   /* the log store keeps its own (the same rule) */
-		int e = obs_logstore_carry(obsfs->logs, o->handle, o->nd.arg.data, o->carry.data, o->carry.len);
-		if (e == 0)
-			o->journaled = o->carry.len > 0;
-		return e;
-	}
-	if (o->nd.kind != N_INGEST && o->nd.kind != N_SERIES)
-		return 0;
-	uint32_t series = o->nd.kind == N_SERIES ? o->nd.id : UINT32_MAX;
-	int rc = 0;
-	if (o->carry.len) {
-		rc = obs_db_carry(obsfs->db, o->handle, series, o->source, o->carry.data, o->carry.len);
-		o->journaled = !rc;
-	} else if (o->journaled) {
-		rc = obs_db_carry(obsfs->db, o->handle, series, o->source, NULL, 0);
-		o->journaled = 0;
-	}
-	return rc;
+	return o->nd.kind->journal ? o->nd.kind->journal(o) : 0;
 }
 
 /* The error a writer should see: anything beats EINVAL (EDQUOT, ENOSPC, EIO
@@ -888,22 +441,32 @@ out:;
 	return rc;
 }
 
-/* close(2): a last line without newline is a line; written files are synced. */
-static int obs_flush(const char *path, struct fuse_file_info *fi)
+/* The end of a write: a last line without newline is a line; the errors
+ * of a write the kernel cut up are reported; the kind's end_write runs. */
+static int end_of_write(struct ofile *o)
 {
-	struct ofile *o = (struct ofile *)(uintptr_t)fi->fh;
 	int rc = 0;
-	pthread_mutex_lock(&o->mu);
 	if (o->carry.len) {
 		rc = consume(o, o->carry.data, o->carry.len);
 		obs_buf_reset(&o->carry);
 	}
 	rc = worst(rc, journal_carry(o));
-	rc = worst(rc, o->pending_err);   /* errors of a write the kernel cut up */
+	rc = worst(rc, o->pending_err);
 	o->pending_err = 0;
 	o->skipping = 0;
-	if (o->wrote && obsfs->sync_on_close)
-		rc = worst(rc, o->nd.kind == N_LOG_STREAM ? obs_logstore_sync(obsfs->logs) : obs_db_sync(obsfs->db));
+	if (o->wrote && o->nd.kind->end_write)
+		rc = worst(rc, o->nd.kind->end_write(o));
+	return rc;
+}
+
+/* close(2): the end of the write; written files are synced. */
+static int obs_flush(const char *path, struct fuse_file_info *fi)
+{
+	struct ofile *o = (struct ofile *)(uintptr_t)fi->fh;
+	pthread_mutex_lock(&o->mu);
+	int rc = end_of_write(o);
+	if (o->wrote && obsfs->sync_on_close && o->nd.kind->sync)
+		rc = worst(rc, o->nd.kind->sync(o));
 	o->wrote = 0;
 	pthread_mutex_unlock(&o->mu);
 	return rc;
@@ -920,13 +483,53 @@ static int obs_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 	return sync_all();
 }
 
+/* ---- reads ----------------------------------------------------------------- */
+
+/* Reads of render kinds are served from o->content: rendered at the first
+ * read, grown by refresh when a read wants more (a growing series); a
+ * transaction file ends the write first, and serves the answer. */
+static int obs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct ofile *o = (struct ofile *)(uintptr_t)fi->fh;
+	const struct fs_kind *k = o->nd.kind;
+	if (k->read)
+		return k->read(o, buf, size, off);
+	int rc = 0;
+	pthread_mutex_lock(&o->mu);
+	if (k->type == FS_TXN && o->wrote) {
+		rc = end_of_write(o);
+		o->wrote = 0;
+		o->rendered = 1;
+	} else if (!o->rendered) {
+		rc = k->render ? k->render(o) : (k->type == FS_TXN ? 0 : -EACCES);
+		o->rendered = 1;
+	} else if (k->refresh && (uint64_t)o->content.len < (uint64_t)off + size) {
+		rc = k->refresh(o, (uint64_t)off + size);
+	}
+	if (!rc) {
+		if (off >= (off_t)o->content.len) {
+			rc = 0;
+		} else {
+			size_t n = o->content.len - (size_t)off;
+			if (n > size)
+				n = size;
+			memcpy(buf, o->content.data + off, n);
+			rc = (int)n;
+		}
+	}
+	pthread_mutex_unlock(&o->mu);
+	return rc;
+}
+
+/* ---- the rest -------------------------------------------------------------- */
+
 /* O_TRUNC and truncate(2) never erase history: accepted and ignored on a
  * writable file, EPERM on the others. */
 static int obs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 {
 	struct node nd;
 	node_init(&nd);
-	int rc = node_resolve(path, &nd);
+	int rc = fs_resolve(path, &nd);
 	if (!rc && !writable(nd.kind))
 		rc = is_dir(nd.kind) ? -EISDIR : -EPERM;
 	if (!rc)
@@ -939,22 +542,22 @@ static int obs_utimens(const char *path, const struct timespec tv[2], struct fus
 {
 	struct node nd;
 	node_init(&nd);
-	int rc = node_resolve(path, &nd);
+	int rc = fs_resolve(path, &nd);
 	node_release(&nd);
 	return rc;
 }
 
+/* rm: what the kind allows (a log stream); series history goes by
+ * retention, not by rm. */
 static int obs_unlink(const char *path)
 {
 	struct node nd;
 	node_init(&nd);
-	int rc = node_resolve(path, &nd);
+	int rc = fs_resolve(path, &nd);
 	if (!rc)
 		rc = may_change();
-	if (!rc && nd.kind == N_LOG_STREAM)
-		rc = obs_logstore_remove(obsfs->logs, nd.arg.data);   /* a stream may be deleted */
-	else if (!rc)
-		rc = -EPERM;   /* series history goes by retention, not by rm */
+	if (!rc)
+		rc = nd.kind->unlink ? nd.kind->unlink(&nd) : -EPERM;
 	node_release(&nd);
 	return rc;
 }
@@ -966,7 +569,7 @@ static int refuse(const char *path, int exist_err)
 {
 	struct node nd;
 	node_init(&nd);
-	int rc = node_resolve(path, &nd);
+	int rc = fs_resolve(path, &nd);
 	node_release(&nd);
 	if (!rc)
 		return exist_err;
@@ -1013,31 +616,30 @@ static int obs_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_in
 	return refuse(path, -EPERM);
 }
 
+/* The attribute text t into (value, size) as getxattr/listxattr answer. */
+static int xattr_reply(const struct obs_buf *t, char *value, size_t size)
+{
+	if (size == 0)
+		return (int)t->len;
+	if (size < t->len)
+		return -ERANGE;
+	memcpy(value, t->data, t->len);
+	return (int)t->len;
+}
+
 static int obs_getxattr(const char *path, const char *name, char *value, size_t size)
 {
 	struct node nd;
 	node_init(&nd);
-	int rc = node_resolve(path, &nd);
-	if (!rc && (nd.kind != N_SERIES && nd.kind != N_VIEW))
-		rc = -ENODATA;
-	if (!rc && strcmp(name, "user.obs.series"))
-		rc = -ENODATA;
-	if (!rc) {
-		struct obs_buf t;
-		obs_buf_init(&t);
-		rc = obs_db_series_text(obsfs->db, nd.id, &t);
-		if (!rc) {
-			if (size == 0)
-				rc = (int)t.len;
-			else if (size < t.len)
-				rc = -ERANGE;
-			else {
-				memcpy(value, t.data, t.len);
-				rc = (int)t.len;
-			}
-		}
-		obs_buf_release(&t);
-	}
+	int rc = fs_resolve(path, &nd);
+	if (rc)
+		return rc;
+	struct obs_buf t;
+	obs_buf_init(&t);
+	rc = nd.kind->getxattr ? nd.kind->getxattr(&nd, name, &t) : -ENODATA;
+	if (!rc)
+		rc = xattr_reply(&t, value, size);
+	obs_buf_release(&t);
 	node_release(&nd);
 	return rc;
 }
@@ -1046,20 +648,18 @@ static int obs_listxattr(const char *path, char *list, size_t size)
 {
 	struct node nd;
 	node_init(&nd);
-	int rc = node_resolve(path, &nd);
-	int series = !rc && (nd.kind == N_SERIES || nd.kind == N_VIEW);
-	node_release(&nd);
+	int rc = fs_resolve(path, &nd);
 	if (rc)
 		return rc;
-	if (!series)
-		return 0;
-	static const char names[] = "user.obs.series";
-	if (size == 0)
-		return sizeof names;
-	if (size < sizeof names)
-		return -ERANGE;
-	memcpy(list, names, sizeof names);
-	return sizeof names;
+	struct obs_buf t;
+	obs_buf_init(&t);
+	if (nd.kind->listxattr)
+		rc = nd.kind->listxattr(&nd, &t);
+	if (!rc)
+		rc = xattr_reply(&t, list, size);
+	obs_buf_release(&t);
+	node_release(&nd);
+	return rc;
 }
 
 static void *obs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)

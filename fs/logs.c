@@ -1,0 +1,184 @@
+/* logs.c — logs/: one file per log stream, and search views.
+ *
+ *   logs/                    FS_DIR: every stream; creating a file creates
+ *                            a stream, rm removes one
+ *   logs/STREAM              FS_RW: read "TIME LINE" records (streamed from
+ *                            the store by offset: tail -f works); write
+ *                            appends one record per line
+ *   logs/STREAM@RANGE?QUERY[#count|#by=FIELD]   (any of @ ? # present)
+ *                            FS_RO, lookup only: a search view; the name is
+ *                            parsed (and the query compiled) once at lookup
+ *                            into node.priv (struct logview), rendered once
+ *                            at the first read
+ *
+ * node.arg is the stream name. */
+#include "obsfs.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/errlog.h"
+#include "logs/logstore.h"
+
+/* ---- search views ----------------------------------------------------------- */
+
+struct logview {
+	char *stream;
+	int64_t from, to;
+	struct obs_logquery *q;
+};
+
+static void logview_free(void *p)
+{
+	struct logview *v = p;
+	if (!v)
+		return;
+	free(v->stream);
+	obs_logquery_free(v->q);
+	free(v);
+}
+
+static int logview_render(struct ofile *o)
+{
+	const struct logview *v = o->nd.priv;
+	return obs_logstore_render_view(obsfs->logs, v->stream, v->from, v->to, v->q, obsfs->timefmt,
+					&o->content);
+}
+
+static const struct fs_kind logview_kind = {
+	.name = "log view",
+	.type = FS_RO,
+	.render = logview_render,
+};
+
+/* ---- streams ------------------------------------------------------------------ */
+
+static int stream_size(struct node *n, uint64_t *size)
+{
+	return obs_logstore_text_size(obsfs->logs, n->arg.data, size);
+}
+
+static int stream_read(struct ofile *o, char *buf, size_t size, off_t off)
+{
+	size_t got = 0;
+	int e = obs_logstore_read_text(obsfs->logs, o->nd.arg.data, (uint64_t)off, buf, size, &got);
+	return e ? e : (int)got;
+}
+
+/* line numbers of the store's rejections count from the start of the write */
+static void log_reject(void *ctx, const char *stream, const char *line, size_t n, size_t lineno,
+		       const char *why)
+{
+	struct ofile *o = ctx;
+	obs_errlog_add(obs_db_errlog(obsfs->db), obs_time_now(), o->source, o->first_line + lineno, line, n, why);
+}
+
+static int stream_consume(struct ofile *o, const char *p, size_t n)
+{
+	if (!o->journaled)
+		return obs_logstore_append(obsfs->logs, o->nd.arg.data, p, n, obs_time_now(), log_reject, o);
+	/* the first lines after a journaled carry end it, in the same record */
+	int rc = obs_logstore_append_carried(obsfs->logs, o->nd.arg.data, p, n, obs_time_now(), log_reject, o,
+					     o->handle);
+	if (rc == 0 || rc == -EINVAL)
+		o->journaled = 0;
+	return rc;
+}
+
+/* the log store journals carries itself (the same rule as metrics) */
+static int stream_journal(struct ofile *o)
+{
+	int e = obs_logstore_carry(obsfs->logs, o->handle, o->nd.arg.data, o->carry.data, o->carry.len);
+	if (e == 0)
+		o->journaled = o->carry.len > 0;
+	return e;
+}
+
+static int stream_sync(struct ofile *o)
+{
+	return obs_logstore_sync(obsfs->logs);
+}
+
+static int stream_unlink(struct node *n)
+{
+	return obs_logstore_remove(obsfs->logs, n->arg.data);
+}
+
+static const struct fs_kind stream_kind = {
+	.name = "log stream",
+	.type = FS_RW,
+	.live = 1,
+	.size = stream_size,
+	.read = stream_read,
+	.consume = stream_consume,
+	.journal = stream_journal,
+	.sync = stream_sync,
+	.unlink = stream_unlink,
+};
+
+/* ---- logs/ -------------------------------------------------------------------- */
+
+static int fill_stream(void *ctx, const char *stream)
+{
+	fs_fill_name(ctx, stream);
+	return 0;
+}
+
+static int logs_list(struct node *n, struct fs_fill *f)
+{
+	return obs_logstore_streams(obsfs->logs, fill_stream, f);
+}
+
+static int logs_lookup(struct node *parent, const char *name, size_t n, struct node *child)
+{
+	if (obs_buf_append(&child->arg, name, n))
+		return -ENOMEM;
+	const char *s = child->arg.data;
+	if (obs_logstore_exists(obsfs->logs, s)) {
+		child->kind = &stream_kind;
+		return 0;
+	}
+	if (!strpbrk(s, "@?#"))
+		return -ENOENT;
+	struct logview *v = calloc(1, sizeof *v);
+	if (!v)
+		return -ENOMEM;
+	child->priv = v;
+	child->priv_free = logview_free;
+	if (obs_logpath_parse(s, obs_time_now(), &v->stream, &v->from, &v->to, &v->q, NULL, 0) ||
+	    !obs_logstore_exists(obsfs->logs, v->stream))
+		return -ENOENT;
+	child->kind = &logview_kind;
+	return 0;
+}
+
+static int logs_create(struct node *parent, const char *name, struct node *child, const char *source)
+{
+	if (strpbrk(name, "@?#") || !obs_logstore_valid_name(name))
+		return -EINVAL;
+	int rc = obs_logstore_create(obsfs->logs, name);
+	if (rc)
+		return rc;
+	if (obs_buf_puts(&child->arg, name))
+		return -ENOMEM;
+	child->kind = &stream_kind;
+	return 0;
+}
+
+static const struct fs_kind logs_dir = {
+	.name = "logs",
+	.type = FS_DIR,
+	.list = logs_list,
+	.lookup = logs_lookup,
+	.create = logs_create,
+};
+
+const struct fs_subtree fs_subtree_logs = {
+	.name = "logs",
+	.kind = &logs_dir,
+	.readme =
+"  logs/STREAM         one file per log stream: echo LINE >> logs/app; cat -> \"TIME LINE\"\n"
+"  logs/STREAM@RANGE?QUERY[#count|#by=FIELD]\n"
+"                      a search view: logs/app@-1h?level>=error&timeout  logs/nginx?status=404#count\n",
+};

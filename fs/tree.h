@@ -1,0 +1,234 @@
+/* tree.h — the tree of obsfsd as tables: node kinds and subtrees.
+ *
+ * Like Plan 9's devtab, the namespace is a table. A path is walked one
+ * component at a time from the root (tree.c, fs_resolve): the root looks the
+ * first component up in the subtree table, every later component is looked
+ * up by the kind of the node reached so far (its `lookup`). A node is a kind
+ * plus what its path said (a series id, a range, a label, a parsed query in
+ * priv); it is built ONCE per FUSE request, so an open parses its path once
+ * and its parsed form (node.priv) travels with the open file.
+ *
+ * The generic FUSE dispatch (ops.c) knows nothing of any subtree: getattr,
+ * readdir, open, read, write, flush, release, create, unlink, truncate,
+ * xattrs and the refused operations all go through the kind of the node.
+ *
+ * Path grammar (each subtree's file documents its own part):
+ *
+ *   /                      root: the rows of the subtree table
+ *   /README /ingest /ctl /status /errors          rootfiles.c
+ *   /export[.jsonl][@RANGE]                       export.c
+ *   /metrics/SERIES[@RANGE[:STEP[:FN]]]           metrics.c
+ *   /select/M1/.../Mk[/SERIES[@...]]              select.c (Mi = k=v k!=v k=~re k!~re)
+ *   /labels/K[/V[/SERIES[@...]]]                  labels.c
+ *   /logs/STREAM[@RANGE][?QUERY][#count|#by=F]    logs.c
+ *
+ * SERIES is the canonical series text with '%' -> %25 and '/' -> %2F, or,
+ * when that is longer than NAME_MAX, its alias (metrics.c, series_fname).
+ *
+ * How to add a subtree (say alerts/):
+ *
+ *   1. Write fs/alerts.c. Include "tree.h". Define the kinds of its nodes as
+ *      `static const struct fs_kind` (a directory kind with list and lookup,
+ *      file kinds with render or read, consume, ...), and one row:
+ *
+ *        const struct fs_subtree fs_subtree_alerts = {
+ *                .name = "alerts", .kind = &alerts_dir,
+ *                .readme = "  alerts/             rules, firing, silences ...\n",
+ *        };
+ *
+ *      Keep the subtree's parsed state in node.priv (set by lookup, freed by
+ *      node_release through priv_free) and its per-open state in ofile.priv
+ *      (set by open, freed by ofile_free through priv_free).
+ *   2. Add one line `X(alerts)` to FS_SUBTREES below, where it should appear
+ *      in the root listing and the README.
+ *   3. Nothing else: the Makefile compiles every fs/ file, the root listing, the
+ *      README, lookup, getattr and every operation come from the tables. Add
+ *      the subtree to obsfs(7) and its tests to tests/fs/.
+ */
+#ifndef OBSFS_TREE_H
+#define OBSFS_TREE_H
+
+#define FUSE_USE_VERSION 314
+#include <fuse.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "core/buf.h"
+
+struct fs_kind;
+struct ofile;
+
+/* The subtrees, in the order of the root listing and the README. Each X(n)
+ * names a `const struct fs_subtree fs_subtree_n` defined in its own file. */
+#define FS_SUBTREES \
+	X(readme)       \
+	X(ingest)       \
+	X(metrics)      \
+	X(select)       \
+	X(labels)       \
+	X(export)       \
+	X(export_jsonl) \
+	X(logs)         \
+	X(ctl)          \
+	X(status)       \
+	X(errors)
+
+/* A node: a kind and what the path said. Fields a kind does not use stay 0. */
+struct node {
+	const struct fs_kind *kind;      /* NULL until resolved */
+	uint32_t id;                     /* a series */
+	int64_t from, to, step;          /* a range (views, export) */
+	int json;                        /* export.jsonl */
+	struct obs_buf arg;              /* label name, select matchers, stream name ... */
+	struct obs_buf arg2;             /* label value */
+	void *priv;                      /* the kind's parsed form of the path */
+	void (*priv_free)(void *);       /* frees priv (node_release) */
+};
+
+void node_init(struct node *n);
+void node_release(struct node *n);   /* frees priv; n can be initialised again */
+/* Move src into dst (dst released first); src is left initialised and empty. */
+void node_move(struct node *dst, struct node *src);
+
+/* One open file (fi->fh). mu protects every field but nd, which is fixed
+ * after open. */
+struct ofile {
+	struct node nd;
+	pthread_mutex_t mu;
+	struct obs_buf content;    /* text served by read (render kinds) */
+	int rendered;              /* content holds the render */
+	void *priv;                /* the kind's per-open state (open, render) */
+	void (*priv_free)(void *); /* frees priv (ofile_free) */
+	/* writes (ops.c): */
+	struct obs_buf carry;      /* written bytes after the last newline */
+	int skipping;              /* dropping the rest of an over-long line */
+	size_t lines;              /* lines consumed so far (numbers in errors) */
+	size_t first_line;         /* lines before the buffer given to consume */
+	uint64_t handle;           /* names this open file in a carry journal */
+	int journaled;             /* a carry of this file is in the journal */
+	int wrote;                 /* written since the last flush */
+	int pending_err;           /* input error of a cut-up write, reported at close */
+	int split;                 /* the last request was full: the next may continue it */
+	uint64_t next_off;         /* where that continuation would start */
+	char source[160];          /* "ingest", "metrics/NAME": where errors came from */
+};
+
+/* readdir's filler with a scratch buffer for names. */
+struct fs_fill {
+	void *buf;
+	fuse_fill_dir_t filler;
+	struct obs_buf name;
+};
+
+void fs_fill_name(struct fs_fill *f, const char *name);
+/* A name from the index: %-escaped, aliased when longer than NAME_MAX. */
+int fs_fill_encoded(struct fs_fill *f, const char *s);
+
+/* What a file is: its type decides the mode and which operations apply. */
+enum fs_type {
+	FS_DIR,     /* 0755, list and lookup */
+	FS_RO,      /* 0444, read */
+	FS_WO,      /* 0200, write (consume) */
+	FS_RW,      /* 0644, read and write: a series, a log stream */
+	FS_TXN,     /* 0600, a transaction file: write a request, read the answer
+	             * from the same descriptor (end_write computes it) */
+};
+
+/* Phase 2 (not yet used by the dispatch): a source of wake-ups that a
+ * producer signals (a new sample, an alert transition). A kind whose read
+ * can have nothing yet says which event will change that. */
+struct fs_event;
+
+struct fs_kind {
+	const char *name;            /* for messages and debugging */
+	enum fs_type type;
+	int live;                    /* mtime is now (content changes), else the mount time */
+
+	/* getattr: st_size. NULL: 0. */
+	int (*size)(struct node *n, uint64_t *size);
+	/* FS_DIR: fill the entries (the dispatch adds . and ..). */
+	int (*list)(struct node *n, struct fs_fill *f);
+	/* FS_DIR: the child called name (n bytes, not NUL-terminated), hidden
+	 * names (views) included. 0 or -ENOENT (-EINVAL, -ENAMETOOLONG). */
+	int (*lookup)(struct node *parent, const char *name, size_t n, struct node *child);
+	/* FS_DIR: create a file name in it (open(O_CREAT)); the child is then
+	 * opened. NULL: EACCES. */
+	int (*create)(struct node *parent, const char *name, struct node *child, const char *source);
+
+	/* open: set up o->priv. acc is O_RDONLY/O_WRONLY/O_RDWR. NULL: nothing. */
+	int (*open)(struct ofile *o, int acc);
+	/* Reads, either way (o->mu held):
+	 *  render: the whole content into o->content, once per open (at the
+	 *          first read, or at end_write for FS_TXN);
+	 *  refresh: optional, on a later read that wants bytes up to want_end
+	 *          beyond o->content: append what arrived since (a growing
+	 *          series, errors), so `tail -f` sees it;
+	 *  read:   streaming, returns bytes copied or -errno (export, log
+	 *          streams); the dispatch does not lock, the kind does. */
+	int (*render)(struct ofile *o);
+	int (*refresh)(struct ofile *o, uint64_t want_end);
+	int (*read)(struct ofile *o, char *buf, size_t size, off_t off);
+
+	/* Writes (o->mu held): complete lines [p, p + n) ending in '\n' except
+	 * perhaps at close; o->first_line lines came before them. 0 or -errno:
+	 * EINVAL/EDQUOT refuse lines and keep the others, any other error
+	 * means nothing of this call was stored. */
+	int (*consume)(struct ofile *o, const char *p, size_t n);
+	/* Journal o->carry (the written bytes after the last newline) so a
+	 * crash keeps them; o->journaled tells whether one is journaled. NULL:
+	 * carries are not journaled. */
+	int (*journal)(struct ofile *o);
+	/* End of a write: at flush (close) after the last line was consumed,
+	 * and for FS_TXN before the first read after a write: evaluate what was
+	 * written, render the answer into o->content. */
+	int (*end_write)(struct ofile *o);
+	/* Make what was written durable (close with sync=close, fsync). */
+	int (*sync)(struct ofile *o);
+
+	/* rm. NULL: EPERM. */
+	int (*unlink)(struct node *n);
+	/* Extended attributes: the value of name (-ENODATA when it has none) and
+	 * the list of names, each NUL-terminated, appended to out. */
+	int (*getxattr)(struct node *n, const char *name, struct obs_buf *out);
+	int (*listxattr)(struct node *n, struct obs_buf *out);
+
+	/* Phase 2: poll(2) and blocking reads. 1 when a read at off has data
+	 * (or end of file) now; 0 when not yet, with *wake the event after
+	 * which to ask again. NULL: always readable. */
+	int (*poll)(struct ofile *o, uint64_t off, struct fs_event **wake);
+};
+
+/* A row of the root: a name, the kind it is, and its README lines. */
+struct fs_subtree {
+	const char *name;            /* as listed in the root */
+	const struct fs_kind *kind;
+	/* Lines of the README (each "  NAME   what it is\n", may be several). */
+	const char *readme;
+	/* Optional: resolve a root name this row owns, the listed one and
+	 * hidden ones (export@RANGE); 0 or -ENOENT when the name is not its.
+	 * NULL: the listed name only, as a node of kind with the whole range. */
+	int (*lookup)(const char *name, size_t n, struct node *out);
+};
+
+#define X(n) extern const struct fs_subtree fs_subtree_##n;
+FS_SUBTREES
+#undef X
+
+/* Resolve a path to a node (n initialised): 0 or -ENOENT / -ENOTDIR /
+ * -EINVAL / -ENAMETOOLONG. On failure n is released. */
+int fs_resolve(const char *path, struct node *n);
+/* The README: header, the rows' lines in table order, examples. */
+int fs_readme_render(struct obs_buf *out);
+/* The kind of the root directory. */
+extern const struct fs_kind fs_root_kind;
+
+/* Helpers for kinds. */
+int fs_name_eq(const char *p, size_t n, const char *lit);
+/* The NAME_MAX rule for any name: enc (already %-escaped, n bytes) cut to
+ * a prefix plus "~" and 16 hex digits of the hash h of the real text;
+ * fs_is_alias tells such a name. */
+int fs_is_alias(const char *name, size_t n);
+void fs_alias_of(const char *enc, size_t n, uint64_t h, struct obs_buf *out);
+
+#endif
