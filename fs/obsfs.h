@@ -73,6 +73,17 @@ int series_sync(struct ofile *o);
  * a new bitmap, or NULL with *err set (-ENOENT for a bad matcher). */
 roaring_bitmap_t *select_bitmap(const char *mpath, int *err);
 
+/* ---- writes (writes.c) ---------------------------------------------------- */
+
+/* One FUSE write request into o: bytes taken or -errno (see writes.c). */
+int fs_write(struct ofile *o, const char *buf, size_t size, off_t off);
+/* The end of a write (close, or a read of a transaction file): the carried
+ * last line is consumed, the errors of a write the kernel cut up are
+ * returned, the kind's end_write runs. o->mu held. */
+int fs_end_of_write(struct ofile *o);
+/* The error a writer should see of rc and e. */
+int fs_worst(int rc, int e);
+
 /* ---- shared by the root files -------------------------------------------- */
 
 /* 0 when the caller may change the tree (the owner or root), else -EACCES. */
