@@ -8,9 +8,10 @@
  * priv); it is built ONCE per FUSE request, so an open parses its path once
  * and its parsed form (node.priv) travels with the open file.
  *
- * The generic FUSE dispatch (ops.c) knows nothing of any subtree: getattr,
- * readdir, open, read, write, flush, release, create, unlink, truncate,
- * xattrs and the refused operations all go through the kind of the node.
+ * The generic FUSE dispatch (ops.c, and writes.c for cutting writes into
+ * lines) knows nothing of any subtree: getattr, readdir, open, read, write,
+ * flush, release, create, unlink, truncate, xattrs and the refused
+ * operations all go through the kind of the node.
  *
  * Path grammar (each subtree's file documents its own part):
  *
@@ -39,6 +40,12 @@
  *      Keep the subtree's parsed state in node.priv (set by lookup, freed by
  *      node_release through priv_free) and its per-open state in ofile.priv
  *      (set by open, freed by ofile_free through priv_free).
+ *      A transaction file (`query`) is FS_TXN with consume (collect the
+ *      request's lines into o->priv) and end_write (evaluate, put the answer
+ *      in o->content): the dispatch calls end_write at close and before
+ *      the first read after a write, and serves o->content from the same
+ *      descriptor. A file whose reads wait for events (alerts/events)
+ *      leaves poll NULL until phase 2 wires it into the dispatch.
  *   2. Add one line `X(alerts)` to FS_SUBTREES below, where it should appear
  *      in the root listing and the README.
  *   3. Nothing else: the Makefile compiles every fs/ file, the root listing, the
