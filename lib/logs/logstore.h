@@ -50,7 +50,7 @@
  *   DIR/wal/               obs_wal segments: record type 1 = a batch of lines
  *                          of one stream, 2 = a carry (partial line), 3 = a
  *                          batch that ends a carry, 4 = a stream removed
- *                          (layouts at the top of logstore.c)
+ *                          (layouts at the top of logstore_wal.c)
  *   DIR/streams/NAME/      one directory per stream (NAME escaped: bytes
  *                          outside [A-Za-z0-9._-] as %XX)
  *   DIR/streams/NAME/SEQ.seg   immutable segments (logseg.c), SEQ = 16 hex

@@ -1,4 +1,4 @@
-// sources: lib/logs/logseg.c lib/logs/logquery.c lib/logs/logline.c lib/core/obstime.c lib/core/crc32c.c lib/core/buf.c lib/core/strmap.c lib/core/regex.c
+// sources: lib/logs/logseg.c lib/logs/logseg_enc.c lib/logs/logseg_search.c lib/logs/logquery.c lib/logs/logline.c lib/core/obstime.c lib/core/crc32c.c lib/core/buf.c lib/core/strmap.c lib/core/regex.c
 /* fuzz_logseg.c — libFuzzer harness for log segments. Odd first byte: the
  * rest is loaded as a segment image (must be rejected or searchable without
  * faults). Even: the rest, split on '\n', is encoded as a segment, loaded

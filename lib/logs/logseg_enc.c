@@ -1,0 +1,342 @@
+/* logseg_enc.c — writing log segments (libobs logs): the encoder, a pure
+ * function from records to a segment image (format at the top of
+ * logseg.c): lines cut into zstd frames, the time column, the field index
+ * (one CRoaring bitmap of line numbers per field=value, within a size
+ * budget) and the trigram index of each frame. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+
+#include "core/crc32c.h"
+#include "core/strmap.h"
+#include "logs/logline.h"
+#include "logs/logseg_int.h"
+
+static int buf_u32(struct obs_buf *b, uint32_t v)
+{
+	uint8_t t[4];
+	put32(t, v);
+	return obs_buf_append(b, t, 4);
+}
+
+static int buf_u64(struct obs_buf *b, uint64_t v)
+{
+	uint8_t t[8];
+	put64(t, v);
+	return obs_buf_append(b, t, 8);
+}
+
+static int buf_u16(struct obs_buf *b, uint16_t v)
+{
+	uint8_t t[2] = { (uint8_t)v, (uint8_t)(v >> 8) };
+	return obs_buf_append(b, t, 2);
+}
+
+static int buf_varint(struct obs_buf *b, uint64_t v)
+{
+	uint8_t t[10];
+	int k = 0;
+	while (v >= 0x80) {
+		t[k++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	t[k++] = (uint8_t)v;
+	return obs_buf_append(b, t, (size_t)k);
+}
+
+/* ---- encoder ------------------------------------------------------------ */
+
+struct fval {
+	char *v;
+	size_t vn;
+	roaring_bitmap_t *bm;
+};
+
+struct field {
+	char name[64];
+	size_t nlen;
+	int indexed;
+	struct obs_strmap *map;    /* value -> struct fval * */
+	struct fval **vals;
+	size_t nvals;
+};
+
+struct fbuild {
+	struct field f[MAX_FIELDS];
+	int nf, complete;
+	unsigned max_values;
+	uint32_t line;
+	uint64_t seen;             /* fields seen on the current line */
+	int oom;
+};
+
+static void field_drop_values(struct field *f)
+{
+	for (size_t i = 0; i < f->nvals; i++) {
+		roaring_bitmap_free(f->vals[i]->bm);
+		free(f->vals[i]->v);
+		free(f->vals[i]);
+	}
+	free(f->vals);
+	f->vals = NULL;
+	f->nvals = 0;
+	obs_strmap_free(f->map);
+	f->map = NULL;
+	f->indexed = 0;
+}
+
+static int fbuild_cb(void *ctx, const char *k, size_t kn, const char *v, size_t vn)
+{
+	struct fbuild *b = ctx;
+	int i;
+	for (i = 0; i < b->nf; i++)
+		if (b->f[i].nlen == kn && !memcmp(b->f[i].name, k, kn))
+			break;
+	if (i == b->nf) {
+		if (b->nf == MAX_FIELDS || kn >= sizeof(b->f[0].name)) {
+			b->complete = 0;
+			return 0;
+		}
+		struct field *f = &b->f[b->nf++];
+		memcpy(f->name, k, kn);
+		f->name[kn] = 0;
+		f->nlen = kn;
+		f->indexed = 1;
+		if (!(f->map = obs_strmap_new())) {
+			b->oom = 1;
+			return 1;
+		}
+	}
+	if (b->seen & (1ULL << i))
+		return 0;
+	b->seen |= 1ULL << i;
+	struct field *f = &b->f[i];
+	if (!f->indexed)
+		return 0;
+	if (vn > 128) {
+		field_drop_values(f);
+		return 0;
+	}
+	uint64_t h = obs_strmap_hash(v, vn);
+	struct fval *fv = obs_strmap_get(f->map, h, v, vn);
+	if (!fv) {
+		if (f->nvals >= b->max_values) {
+			field_drop_values(f);
+			return 0;
+		}
+		struct fval **nv = realloc(f->vals, (f->nvals + 1) * sizeof(*nv));
+		fv = calloc(1, sizeof(*fv));
+		if (!nv || !fv || !(fv->v = malloc(vn + 1)) || !(fv->bm = roaring_bitmap_create())) {
+			if (nv)
+				f->vals = nv;
+			if (fv) {
+				free(fv->v);
+				free(fv);
+			}
+			b->oom = 1;
+			return 1;
+		}
+		f->vals = nv;
+		memcpy(fv->v, v, vn);
+		fv->v[vn] = 0;
+		fv->vn = vn;
+		f->vals[f->nvals++] = fv;
+		if (obs_strmap_put(f->map, h, v, vn, fv) < 0) {
+			b->oom = 1;
+			return 1;
+		}
+	}
+	roaring_bitmap_add(fv->bm, b->line);
+	return 0;
+}
+
+static int cmp_fval(const void *a, const void *b)
+{
+	const struct fval *x = *(const struct fval *const *)a, *y = *(const struct fval *const *)b;
+	size_t m = x->vn < y->vn ? x->vn : y->vn;
+	int c = memcmp(x->v, y->v, m);
+	return c ? c : (x->vn > y->vn) - (x->vn < y->vn);
+}
+
+int obs_logseg_encode(const struct obs_logseg_input *in, const struct obs_logseg_opts *o, struct obs_buf *out)
+{
+	size_t frame_bytes = o && o->frame_bytes ? o->frame_bytes : (4u << 20);
+	int level = o && o->level ? o->level : 15;
+	double budget = o && o->field_budget > 0 ? o->field_budget : 0.5;
+	struct fbuild *fb = calloc(1, sizeof(*fb));
+	struct obs_buf idx, raw, frames_tab;
+	obs_buf_init(&idx);
+	obs_buf_init(&raw);
+	obs_buf_init(&frames_tab);
+	ZSTD_CCtx *cc = ZSTD_createCCtx();
+	roaring_bitmap_t *tri = roaring_bitmap_create();
+	uint8_t *seen = calloc(1, 1 << 13);        /* 2^16 bits: trigram hashes of this frame */
+	uint32_t *hs = malloc(sizeof(uint32_t) << 16);
+	int r = -ENOMEM;
+	size_t base = out->len;
+	if (!fb || !cc || !tri || !seen || !hs)
+		goto done;
+	fb->complete = 1;
+	fb->max_values = o && o->max_values ? o->max_values : 256;
+
+	int64_t mn = INT64_MAX, mx = INT64_MIN;
+	for (size_t i = 0; i < in->n; i++) {
+		if (in->ts[i] < mn)
+			mn = in->ts[i];
+		if (in->ts[i] > mx)
+			mx = in->ts[i];
+	}
+	if (!in->n)
+		mn = mx = 0;
+	uint8_t hdr[HDR_BYTES];
+	memcpy(hdr, "OBSLSEG1", 8);
+	put32(hdr + 8, 1u | (uint32_t)level << 16);
+	put32(hdr + 12, 0); /* nframes, patched below */
+	put64(hdr + 16, in->n);
+	put64(hdr + 24, in->first_seq);
+	if ((r = obs_buf_append(out, hdr, HDR_BYTES)) < 0)
+		goto done;
+
+	uint32_t nframes = 0;
+	size_t i = 0;
+	while (i < in->n) {
+		size_t first = i;
+		obs_buf_reset(&raw);
+		while (i < in->n && (raw.len < frame_bytes || i == first)) {
+			if ((r = obs_buf_reserve(&raw, in->len[i] + 1)) < 0)
+				goto done;
+			memcpy(raw.data + raw.len, in->line[i], in->len[i]);
+			raw.len += in->len[i];
+			raw.data[raw.len++] = '\n';
+			fb->line = (uint32_t)i;
+			fb->seen = 0;
+			obs_logline_fields(in->line[i], in->len[i], fbuild_cb, fb, NULL);
+			if (fb->oom) {
+				r = -ENOMEM;
+				goto done;
+			}
+			i++;
+		}
+		/* trigram hashes of the frame */
+		size_t nh = 0;
+		const uint8_t *p = (const uint8_t *)raw.data;
+		for (size_t k = 0; k + 2 < raw.len; k++) {
+			uint32_t h = tri_hash(p + k);
+			if (!(seen[h >> 3] & (1u << (h & 7)))) {
+				seen[h >> 3] |= (uint8_t)(1u << (h & 7));
+				hs[nh++] = h;
+			}
+		}
+		for (size_t k = 0; k < nh; k++) {
+			seen[hs[k] >> 3] = 0;
+			hs[k] |= nframes << 16;
+		}
+		roaring_bitmap_add_many(tri, nh, hs);
+		/* compress */
+		size_t bound = ZSTD_compressBound(raw.len);
+		if ((r = obs_buf_reserve(out, bound)) < 0)
+			goto done;
+		size_t cl = ZSTD_compressCCtx(cc, out->data + out->len, bound, raw.data, raw.len, level);
+		if (ZSTD_isError(cl)) {
+			r = -EIO;
+			goto done;
+		}
+		uint32_t crc = obs_crc32c(0, out->data + out->len, cl);
+		if ((r = buf_u64(&frames_tab, out->len - base)) < 0 || (r = buf_u32(&frames_tab, (uint32_t)cl)) < 0 ||
+		    (r = buf_u32(&frames_tab, (uint32_t)raw.len)) < 0 ||
+		    (r = buf_u32(&frames_tab, (uint32_t)(i - first))) < 0 || (r = buf_u32(&frames_tab, crc)) < 0)
+			goto done;
+		out->len += cl;
+		nframes++;
+	}
+	put32((uint8_t *)out->data + base + 12, nframes);
+
+	/* index blob */
+	if ((r = obs_buf_append(&idx, frames_tab.data, frames_tab.len)) < 0)
+		goto done;
+	int64_t prev = 0;
+	for (size_t k = 0; k < in->n; k++) {
+		int64_t d = in->ts[k] - prev;
+		prev = in->ts[k];
+		if ((r = buf_varint(&idx, ((uint64_t)d << 1) ^ (uint64_t)(d >> 63))) < 0)
+			goto done;
+	}
+	/* drop fields whose bitmaps cost more than the budget */
+	for (int f = 0; f < fb->nf; f++) {
+		struct field *fl = &fb->f[f];
+		if (!fl->indexed)
+			continue;
+		size_t bytes = 0;
+		for (size_t v = 0; v < fl->nvals; v++) {
+			roaring_bitmap_run_optimize(fl->vals[v]->bm);
+			bytes += roaring_bitmap_portable_size_in_bytes(fl->vals[v]->bm) + fl->vals[v]->vn + 6;
+		}
+		if (bytes > 4096 && (double)bytes > budget * (double)in->n)
+			field_drop_values(fl);
+	}
+	if ((r = buf_u32(&idx, (uint32_t)fb->nf)) < 0 || (r = obs_buf_putc(&idx, (char)fb->complete)) < 0)
+		goto done;
+	for (int f = 0; f < fb->nf; f++) {
+		struct field *fl = &fb->f[f];
+		if ((r = buf_u16(&idx, (uint16_t)fl->nlen)) < 0 || (r = obs_buf_append(&idx, fl->name, fl->nlen)) < 0 ||
+		    (r = obs_buf_putc(&idx, (char)fl->indexed)) < 0 || (r = buf_u32(&idx, (uint32_t)fl->nvals)) < 0)
+			goto done;
+		if (fl->nvals)
+			qsort(fl->vals, fl->nvals, sizeof(*fl->vals), cmp_fval);
+		for (size_t v = 0; v < fl->nvals; v++) {
+			struct fval *fv = fl->vals[v];
+			size_t bl = roaring_bitmap_portable_size_in_bytes(fv->bm);
+			if ((r = buf_u16(&idx, (uint16_t)fv->vn)) < 0 || (r = obs_buf_append(&idx, fv->v, fv->vn)) < 0 ||
+			    (r = buf_u32(&idx, (uint32_t)bl)) < 0 || (r = obs_buf_reserve(&idx, bl)) < 0)
+				goto done;
+			idx.len += roaring_bitmap_portable_serialize(fv->bm, idx.data + idx.len);
+		}
+	}
+	roaring_bitmap_run_optimize(tri);
+	size_t tl = roaring_bitmap_portable_size_in_bytes(tri);
+	if ((r = buf_u32(&idx, (uint32_t)tl)) < 0 || (r = obs_buf_reserve(&idx, tl)) < 0)
+		goto done;
+	idx.len += roaring_bitmap_portable_serialize(tri, idx.data + idx.len);
+
+	size_t bound = ZSTD_compressBound(idx.len);
+	if ((r = obs_buf_reserve(out, bound + FTR_BYTES)) < 0)
+		goto done;
+	size_t cl = ZSTD_compressCCtx(cc, out->data + out->len, bound, idx.data, idx.len, 9);
+	if (ZSTD_isError(cl)) {
+		r = -EIO;
+		goto done;
+	}
+	uint64_t ioff = out->len - base;
+	uint32_t icrc = obs_crc32c(0, out->data + out->len, cl);
+	out->len += cl;
+	uint8_t ft[FTR_BYTES];
+	put64(ft, ioff);
+	put64(ft + 8, cl);
+	put64(ft + 16, idx.len);
+	put64(ft + 24, (uint64_t)mn);
+	put64(ft + 32, (uint64_t)mx);
+	put32(ft + 40, icrc);
+	put32(ft + 44, obs_crc32c(obs_crc32c(0, out->data + base, HDR_BYTES), ft, 44));
+	memcpy(ft + 48, "OBSLSEGE", 8);
+	r = obs_buf_append(out, ft, FTR_BYTES);
+done:
+	if (r < 0 && out->len > base) {
+		out->len = base;
+		if (out->cap)
+			out->data[base] = 0;
+	}
+	if (fb)
+		for (int f = 0; f < fb->nf; f++)
+			field_drop_values(&fb->f[f]);
+	free(fb);
+	free(seen);
+	free(hs);
+	roaring_bitmap_free(tri);
+	ZSTD_freeCCtx(cc);
+	obs_buf_release(&idx);
+	obs_buf_release(&raw);
+	obs_buf_release(&frames_tab);
+	return r;
+}
+

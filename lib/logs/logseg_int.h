@@ -1,0 +1,93 @@
+/* logseg_int.h — what the parts of a log segment share (private to
+ * lib/logs): the loaded segment, its frame table and field index, and the
+ * little-endian and trigram helpers of the format. Format at the top of
+ * logseg.c (loader, frames, text); logseg_enc.c writes segments,
+ * logseg_search.c plans and runs searches over the index. */
+#ifndef OBS_LOGS_LOGSEG_INT_H
+#define OBS_LOGS_LOGSEG_INT_H
+
+#include <pthread.h>
+#include <roaring/roaring.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "logs/logseg.h"
+
+#define HDR_BYTES 32
+#define FTR_BYTES 56
+#define MAX_FIELDS 64
+
+static inline void put32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static inline void put64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static inline uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline uint64_t get64(const uint8_t *p)
+{
+	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
+}
+
+/* the 16-bit hash of the byte trigram at p (the trigram index's key) */
+static inline uint32_t tri_hash(const uint8_t *p)
+{
+	uint32_t t = (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
+	return (t * 2654435761u) >> 16;
+}
+
+struct sframe {
+	uint64_t off;
+	uint32_t clen, rawlen, nlines, crc;
+	uint64_t first_line;    /* record index of the frame's first line */
+	uint64_t text_off;      /* rendering offset of its first line */
+};
+
+struct sval {
+	const char *v;          /* points into the index blob */
+	size_t vn;
+	roaring_bitmap_t *bm;
+};
+
+struct sfield {
+	const char *name;
+	size_t nlen;
+	int indexed;
+	struct sval *vals;
+	size_t nvals;
+};
+
+struct obs_logseg {
+	const uint8_t *p;
+	size_t n;
+	int own;                /* 1: free(p), 2: munmap */
+	uint8_t *blob;          /* decompressed index */
+	uint32_t nframes;
+	struct sframe *fr;
+	uint64_t nlines, first_seq, raw_bytes, text_bytes, index_bytes;
+	int64_t *ts, min_ts, max_ts;
+	int ts_sorted, complete, level;
+	struct sfield *fields;
+	int nfields;
+	roaring_bitmap_t *tri;
+	pthread_mutex_t cache_mu;  /* guards the cached frame */
+	int64_t cache_idx;
+	char *cache;
+};
+
+
+/* Decompress frame f into a malloc'd buffer of its rawlen bytes (checks its
+ * crc and that it ends in '\n'). 0, -ENOMEM or -EBADMSG. */
+int lseg_frame_get(const struct obs_logseg *s, uint32_t f, char **out);
+
+#endif
