@@ -2,21 +2,23 @@
  * and the frames' text. The encoder is logseg_enc.c, the index planner and
  * search logseg_search.c; they share logseg_int.h.
  *
- * File layout (all integers little-endian):
+ * File layout, version 2 (all integers little-endian):
  *
- *   header  32 bytes   "OBSLSEG1" | u16 version (1) | u16 zstd level of
+ *   header  32 bytes   "OBSLSEG1" | u16 version (2) | u16 zstd level of
  *                      the frames | u32 nframes |
  *                      u64 nlines | u64 first_seq
  *   frames             nframes zstd frames back to back from offset 32; frame
  *                      i holds its lines each followed by '\n'
- *   index              one zstd frame (the "index blob", below)
+ *   frame table        nframes x 16 bytes, ending where the index starts:
+ *                      u64 offset | u32 clen | u32 crc32c(compressed frame)
+ *   index              one zstd frame, level 9 (the "index blob", below)
  *   footer  56 bytes   u64 index_off | u64 index_clen | u64 index_rawlen |
  *                      i64 min_ts | i64 max_ts | u32 crc32c(index bytes) |
- *                      u32 crc32c(header + footer bytes 0..43) | "OBSLSEGE"
+ *                      u32 crc32c(header + frame table + footer bytes 0..43) |
+ *                      "OBSLSEGE"
  *
  * Index blob (after zstd decompression):
- *   frame table   per frame: u64 offset | u32 clen | u32 rawlen | u32 nlines |
- *                 u32 crc32c(compressed frame)
+ *   frames        per frame: u32 rawlen | u32 nlines
  *   time column   nlines zigzag varints: ts[i] - ts[i-1] (ts[-1] = 0)
  *   fields        u32 nfields | u8 complete (1: every field of every line is
  *                 listed) | per field: u16 namelen | name | u8 indexed |
@@ -24,14 +26,27 @@
  *                 portable CRoaring bitmap of line numbers
  *   trigrams      u32 blen | portable CRoaring bitmap of frame<<16 | h, h the
  *                 16-bit hash of each byte trigram present in the frame
+ * What the index says depends only on the lines, not on how the frames are
+ * compressed: where each compressed frame lies is the frame table's, so
+ * re-encoding the frames at another level (obs_logseg_reencode) writes a
+ * new frame table and copies the index byte for byte.
+ *
+ * Version 1 (still read; re-encoding turns it into version 2) has no frame
+ * table: its blob starts with u64 offset | u32 clen | u32 rawlen |
+ * u32 nlines | u32 crc32c per frame, and crc_meta covers header + footer
+ * bytes 0..43 only.
  *
  * Validity: both magics, crc_meta and crc_index match, every length stays
  * inside its buffer, bitmaps deserialize with the _safe reader, frame ranges
- * lie inside [32, index_off), line counts add up. A frame's crc is checked
- * when it is decompressed. A segment failing any check is -EBADMSG; the store
- * then ignores it (its records are still in the WAL if it was never
- * acknowledged, see logstore_wal.c). Segments are written to a temp name, fsynced
- * and renamed, so a torn segment is never visible under its final name. */
+ * lie inside [32, frame table), line counts add up. A frame's crc is checked
+ * when it is decompressed. A segment failing any check is -EBADMSG, and
+ * obs_corrupt() (core/corrupt.h) records the file, the offset of the
+ * structure that failed (for a check inside the index blob: the index's
+ * offset, and the blob byte in the message) and the check. The store sets
+ * such a segment aside at open (renamed .corrupt; its records are still in
+ * the WAL if it was never acknowledged, see logstore_wal.c). Segments are
+ * written to a temp name, fsynced and renamed, so a torn segment is never
+ * visible under its final name. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -42,6 +57,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "core/corrupt.h"
 #include "core/crc32c.h"
 #include "core/obstime.h"
 #include "logs/logseg_int.h"
@@ -113,6 +129,7 @@ void obs_logseg_close(struct obs_logseg *s)
 	free(s->ts);
 	free(s->blob);
 	free(s->cache);
+	free(s->path);
 	if (s->own == 1)
 		free((void *)s->p);
 	else if (s->own == 2)
@@ -133,19 +150,136 @@ static roaring_bitmap_t *rd_bitmap(struct rd *r)
 	return bm;
 }
 
-int obs_logseg_load(const void *data, size_t n, int own, struct obs_logseg **out)
+/* a failed check inside the index blob: name the blob byte too */
+static int bad_index(const struct obs_logseg *s, const struct rd *r, const char *what)
+{
+	return obs_corruptf(s->path, s->index_off, "index byte %zu: %s", r->i, what);
+}
+
+/* The frame table: v2 keeps each frame's place in the file (u64 off |
+ * u32 clen | u32 crc) in the table before the index, its contents (u32
+ * rawlen | u32 nlines) in the index blob; v1 has all five, in that order
+ * but rawlen and nlines before crc, in the blob. */
+static int load_frames(struct obs_logseg *s, struct rd *rr, uint64_t flimit)
+{
+	uint64_t line = 0;
+	for (uint32_t f = 0; f < s->nframes; f++) {
+		struct sframe *fr = &s->fr[f];
+		uint64_t at = s->ftab_off + (uint64_t)f * FTAB_ENTRY;
+		if (s->version == 1) {
+			fr->off = rd64(rr);
+			fr->clen = rd32(rr);
+		} else {
+			fr->off = get64(s->p + at);
+			fr->clen = get32(s->p + at + 8);
+			fr->crc = get32(s->p + at + 12);
+		}
+		fr->rawlen = rd32(rr);
+		fr->nlines = rd32(rr);
+		if (s->version == 1)
+			fr->crc = rd32(rr);
+		if (rr->bad)
+			return bad_index(s, rr, "frame table cut short");
+		if (fr->off < HDR_BYTES || fr->off > flimit || fr->clen > flimit - fr->off)
+			return obs_corruptf(s->path, s->version == 1 ? s->index_off : at,
+					    "frame %u at %llu+%u lies outside the frames area [%d, %llu)", f,
+					    (unsigned long long)fr->off, fr->clen, HDR_BYTES, (unsigned long long)flimit);
+		if (fr->nlines == 0 || fr->rawlen < fr->nlines)
+			return bad_index(s, rr, "frame with no line or fewer bytes than lines");
+		fr->first_line = line;
+		fr->text_off = s->text_bytes;
+		line += fr->nlines;
+		s->raw_bytes += fr->rawlen - fr->nlines;
+		s->text_bytes += fr->rawlen + (uint64_t)fr->nlines * (OBS_LOG_TIME_WIDTH + 1);
+	}
+	if (line != s->nlines)
+		return obs_corruptf(s->path, 16, "header says %llu lines, the frames hold %llu",
+				    (unsigned long long)s->nlines, (unsigned long long)line);
+	s->blob_rest = rr->i;
+	return 0;
+}
+
+/* the index blob after the frame table: time column, fields, trigrams */
+static int load_index(struct obs_logseg *s, struct rd *rr)
+{
+	int64_t prev = 0;
+	s->ts_sorted = 1;
+	for (uint64_t k = 0; k < s->nlines; k++) {
+		uint64_t z = rdvarint(rr);
+		int64_t d = (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
+		s->ts[k] = prev + d;
+		if (d < 0)
+			s->ts_sorted = 0;
+		prev = s->ts[k];
+	}
+	if (rr->bad)
+		return bad_index(s, rr, "time column cut short");
+	uint32_t nf = rd32(rr);
+	const uint8_t *cp = rd_take(rr, 1);
+	if (rr->bad || nf > MAX_FIELDS)
+		return bad_index(s, rr, "field count missing or above 64");
+	s->complete = *cp;
+	if (!(s->fields = calloc(nf + 1, sizeof(*s->fields))))
+		return -ENOMEM;
+	for (uint32_t f = 0; f < nf; f++) {
+		struct sfield *sf = &s->fields[f];
+		s->nfields = (int)f + 1;
+		sf->nlen = rd16(rr);
+		sf->name = (const char *)rd_take(rr, sf->nlen);
+		const uint8_t *ix = rd_take(rr, 1);
+		uint32_t nv = rd32(rr);
+		if (rr->bad || nv > s->nlines)
+			return bad_index(s, rr, "field entry cut short or with more values than lines");
+		sf->indexed = *ix;
+		if (!(sf->vals = calloc(nv + 1, sizeof(*sf->vals))))
+			return -ENOMEM;
+		for (uint32_t v = 0; v < nv; v++) {
+			sf->vals[v].vn = rd16(rr);
+			sf->vals[v].v = (const char *)rd_take(rr, sf->vals[v].vn);
+			sf->vals[v].bm = rd_bitmap(rr);
+			if (rr->bad)
+				return bad_index(s, rr, "field value or its bitmap cut short or invalid");
+			sf->nvals = v + 1;
+		}
+	}
+	s->tri = rd_bitmap(rr);
+	if (rr->bad)
+		return bad_index(s, rr, "trigram bitmap cut short or invalid");
+	if (rr->i != rr->n)
+		return bad_index(s, rr, "bytes after the trigram bitmap");
+	return 0;
+}
+
+/* load an image; path (NULL: in memory) names it in corruption reports */
+static int load(const void *data, size_t n, int own, const char *path, struct obs_logseg **out)
 {
 	const uint8_t *p = data;
-	if (n < HDR_BYTES + FTR_BYTES || memcmp(p, "OBSLSEG1", 8) || memcmp(p + n - 8, "OBSLSEGE", 8))
-		return -EBADMSG;
+	if (n < HDR_BYTES + FTR_BYTES)
+		return obs_corruptf(path, 0, "%zu bytes: shorter than a header and a footer", n);
+	if (memcmp(p, "OBSLSEG1", 8))
+		return obs_corrupt(path, 0, "header magic is not OBSLSEG1");
+	if (memcmp(p + n - 8, "OBSLSEGE", 8))
+		return obs_corrupt(path, n - 8, "footer magic is not OBSLSEGE");
 	const uint8_t *ft = p + n - FTR_BYTES;
-	if (get32(ft + 44) != obs_crc32c(obs_crc32c(0, p, HDR_BYTES), ft, 44) || (get32(p + 8) & 0xffff) != 1)
-		return -EBADMSG;
+	unsigned version = get32(p + 8) & 0xffff;
+	uint32_t nframes = get32(p + 12);
+	if (version != 1 && version != 2)
+		return obs_corruptf(path, 8, "unknown version %u", version);
 	uint64_t ioff = get64(ft), icl = get64(ft + 8), iraw = get64(ft + 16);
 	if (ioff < HDR_BYTES || ioff > n - FTR_BYTES || icl != n - FTR_BYTES - ioff || iraw > (1ULL << 34))
-		return -EBADMSG;
+		return obs_corruptf(path, n - FTR_BYTES, "index at %llu+%llu does not end at the footer",
+				    (unsigned long long)ioff, (unsigned long long)icl);
+	uint64_t ftab = ioff, tabn = version == 2 ? (uint64_t)nframes * FTAB_ENTRY : 0;
+	if (tabn > ioff - HDR_BYTES)
+		return obs_corruptf(path, 12, "%u frames do not fit before the index", nframes);
+	ftab -= tabn;
+	uint32_t meta = obs_crc32c(obs_crc32c(obs_crc32c(0, p, HDR_BYTES), p + ftab, tabn), ft, 44);
+	if (get32(ft + 44) != meta)
+		return obs_corrupt(path, n - FTR_BYTES + 44,
+				   version == 2 ? "crc32c of header, frame table and footer mismatch"
+						: "crc32c of header and footer mismatch");
 	if (get32(ft + 40) != obs_crc32c(0, p + ioff, icl))
-		return -EBADMSG;
+		return obs_corrupt(path, ioff, "index crc32c mismatch");
 	struct obs_logseg *s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
@@ -153,91 +287,36 @@ int obs_logseg_load(const void *data, size_t n, int own, struct obs_logseg **out
 	s->cache_idx = -1;
 	s->p = p;
 	s->n = n;
+	s->version = (int)version;
 	s->level = (int)(get32(p + 8) >> 16);
-	s->nframes = get32(p + 12);
+	s->nframes = nframes;
 	s->nlines = get64(p + 16);
 	s->first_seq = get64(p + 24);
 	s->min_ts = (int64_t)get64(ft + 24);
 	s->max_ts = (int64_t)get64(ft + 32);
+	s->index_off = ioff;
 	s->index_bytes = icl;
-	int r = -EBADMSG;
-	if (s->nlines > (1ULL << 32) || s->nframes > s->nlines + 1 || s->nlines > iraw)
+	s->index_raw = iraw;
+	s->ftab_off = ftab;
+	int r = -ENOMEM;
+	if (path && !(s->path = strdup(path)))
 		goto bad;
-	if (!(s->blob = malloc(iraw ? iraw : 1))) {
-		r = -ENOMEM;
+	if (s->nlines > (1ULL << 32) || s->nframes > s->nlines + 1 || s->nlines > iraw) {
+		r = obs_corruptf(path, 12, "%u frames, %llu lines and %llu index bytes do not agree", s->nframes,
+				 (unsigned long long)s->nlines, (unsigned long long)iraw);
 		goto bad;
 	}
+	if (!(s->blob = malloc(iraw ? iraw : 1)))
+		goto bad;
 	size_t dn = ZSTD_decompress(s->blob, iraw, p + ioff, icl);
-	if (ZSTD_isError(dn) || dn != iraw)
+	if (ZSTD_isError(dn) || dn != iraw) {
+		r = obs_corruptf(path, ioff, "index does not decompress to its %llu bytes", (unsigned long long)iraw);
 		goto bad;
+	}
 	struct rd rr = { s->blob, iraw, 0, 0 };
-	if (!(s->fr = calloc(s->nframes + 1, sizeof(*s->fr))) || !(s->ts = malloc((s->nlines + 1) * sizeof(int64_t)))) {
-		r = -ENOMEM;
+	if (!(s->fr = calloc(s->nframes + 1, sizeof(*s->fr))) || !(s->ts = malloc((s->nlines + 1) * sizeof(int64_t))))
 		goto bad;
-	}
-	uint64_t line = 0;
-	for (uint32_t f = 0; f < s->nframes; f++) {
-		struct sframe *fr = &s->fr[f];
-		fr->off = rd64(&rr);
-		fr->clen = rd32(&rr);
-		fr->rawlen = rd32(&rr);
-		fr->nlines = rd32(&rr);
-		fr->crc = rd32(&rr);
-		fr->first_line = line;
-		fr->text_off = s->text_bytes;
-		line += fr->nlines;
-		s->raw_bytes += fr->rawlen - fr->nlines;
-		s->text_bytes += fr->rawlen + (uint64_t)fr->nlines * (OBS_LOG_TIME_WIDTH + 1);
-		if (rr.bad || fr->off < HDR_BYTES || fr->off > ioff || fr->clen > ioff - fr->off || fr->nlines == 0 ||
-		    fr->rawlen < fr->nlines)
-			goto bad;
-	}
-	if (line != s->nlines)
-		goto bad;
-	int64_t prev = 0;
-	s->ts_sorted = 1;
-	for (uint64_t k = 0; k < s->nlines; k++) {
-		uint64_t z = rdvarint(&rr);
-		int64_t d = (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
-		s->ts[k] = prev + d;
-		if (d < 0)
-			s->ts_sorted = 0;
-		prev = s->ts[k];
-	}
-	uint32_t nf = rd32(&rr);
-	const uint8_t *cp = rd_take(&rr, 1);
-	if (rr.bad || nf > MAX_FIELDS)
-		goto bad;
-	s->complete = *cp;
-	if (!(s->fields = calloc(nf + 1, sizeof(*s->fields)))) {
-		r = -ENOMEM;
-		goto bad;
-	}
-	for (uint32_t f = 0; f < nf; f++) {
-		struct sfield *sf = &s->fields[f];
-		s->nfields = (int)f + 1;
-		sf->nlen = rd16(&rr);
-		sf->name = (const char *)rd_take(&rr, sf->nlen);
-		const uint8_t *ix = rd_take(&rr, 1);
-		uint32_t nv = rd32(&rr);
-		if (rr.bad || nv > s->nlines)
-			goto bad;
-		sf->indexed = *ix;
-		if (!(sf->vals = calloc(nv + 1, sizeof(*sf->vals)))) {
-			r = -ENOMEM;
-			goto bad;
-		}
-		for (uint32_t v = 0; v < nv; v++) {
-			sf->vals[v].vn = rd16(&rr);
-			sf->vals[v].v = (const char *)rd_take(&rr, sf->vals[v].vn);
-			sf->vals[v].bm = rd_bitmap(&rr);
-			if (rr.bad)
-				goto bad;
-			sf->nvals = v + 1;
-		}
-	}
-	s->tri = rd_bitmap(&rr);
-	if (rr.bad || rr.i != rr.n)
+	if ((r = load_frames(s, &rr, ftab)) < 0 || (r = load_index(s, &rr)) < 0)
 		goto bad;
 	s->own = own;
 	*out = s;
@@ -247,7 +326,12 @@ bad:
 	return r;
 }
 
-int obs_logseg_open(const char *path, struct obs_logseg **out)
+int obs_logseg_load(const void *data, size_t n, int own, struct obs_logseg **out)
+{
+	return load(data, n, own, NULL, out);
+}
+
+int obs_logseg_open_as(const char *path, const char *name, struct obs_logseg **out)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -260,16 +344,33 @@ int obs_logseg_open(const char *path, struct obs_logseg **out)
 	}
 	if (st.st_size < HDR_BYTES + FTR_BYTES) {
 		close(fd);
-		return -EBADMSG;
+		return obs_corruptf(path, 0, "%lld bytes: shorter than a header and a footer", (long long)st.st_size);
 	}
 	void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
 	close(fd);
 	if (m == MAP_FAILED)
 		return -errno;
-	int r = obs_logseg_load(m, (size_t)st.st_size, 2, out);
-	if (r < 0)
+	int r = load(m, (size_t)st.st_size, 2, path, out);
+	if (r < 0) {
 		munmap(m, (size_t)st.st_size);
-	return r;
+		return r;
+	}
+	if (name && strcmp(name, path)) {   /* later reports name the file where it will be */
+		char *nm = strdup(name);
+		if (!nm) {
+			obs_logseg_close(*out);
+			*out = NULL;
+			return -ENOMEM;
+		}
+		free((*out)->path);
+		(*out)->path = nm;
+	}
+	return 0;
+}
+
+int obs_logseg_open(const char *path, struct obs_logseg **out)
+{
+	return obs_logseg_open_as(path, path, out);
 }
 
 void obs_logseg_get_info(const struct obs_logseg *s, struct obs_logseg_info *i)
@@ -300,14 +401,15 @@ int lseg_frame_get(const struct obs_logseg *s, uint32_t f, char **out)
 	const struct sframe *fr = &s->fr[f];
 	const uint8_t *cp = s->p + fr->off;
 	if (obs_crc32c(0, cp, fr->clen) != fr->crc)
-		return -EBADMSG;
+		return obs_corruptf(s->path, fr->off, "frame %u crc32c mismatch", f);
 	char *b = malloc(fr->rawlen ? fr->rawlen : 1);
 	if (!b)
 		return -ENOMEM;
 	size_t dn = ZSTD_decompress(b, fr->rawlen, cp, fr->clen);
 	if (ZSTD_isError(dn) || dn != fr->rawlen || b[fr->rawlen - 1] != '\n') {
 		free(b);
-		return -EBADMSG;
+		return obs_corruptf(s->path, fr->off, "frame %u does not decompress to %u bytes ending in a newline",
+				    f, fr->rawlen);
 	}
 	*out = b;
 	return 0;

@@ -34,12 +34,26 @@ struct obs_logseg_input {
 /* Encode a whole segment file image into out (appended). Pure. 0 or -errno. */
 int obs_logseg_encode(const struct obs_logseg_input *in, const struct obs_logseg_opts *o, struct obs_buf *out);
 
+/* Re-encode segment s with its frames at zstd level into a new image
+ * appended to out: every frame is decompressed (its crc checked) and
+ * compressed again; the index is copied byte for byte (a version 1
+ * segment's index loses its frame table, which moves before it, and is
+ * compressed again once). No record is decoded and nothing is indexed
+ * again, so the new image holds the same records, times, index and text.
+ * Pure (no I/O). 0, -ENOMEM, -EBADMSG (a frame fails its check, reported
+ * through obs_corrupt) or -EIO (zstd); on failure out is as it was. */
+int obs_logseg_reencode(const struct obs_logseg *s, int level, struct obs_buf *out);
+
 /* Decode a segment image (verifies checksums); p must stay valid until close
  * unless own is set (then the segment frees it with free()).
- * -EBADMSG on corruption. */
+ * -EBADMSG on corruption (reported through obs_corrupt, file "(in memory)"). */
 int obs_logseg_load(const void *p, size_t n, int own, struct obs_logseg **out);
-/* Map a segment file and load it. */
+/* Map a segment file and load it. A check failing is -EBADMSG, reported
+ * through obs_corrupt (core/corrupt.h) with the file, the offset and the
+ * check; reports made later (a frame failing at search time) name the file
+ * too (_open_as: name, the path it will have after a rename). */
 int obs_logseg_open(const char *path, struct obs_logseg **out);
+int obs_logseg_open_as(const char *path, const char *name, struct obs_logseg **out);
 void obs_logseg_close(struct obs_logseg *s);    /* accepts NULL */
 
 struct obs_logseg_info {

@@ -13,6 +13,8 @@
 #include "logs/logline.h"
 #include "logs/logseg_int.h"
 
+#define INDEX_LEVEL 9   /* zstd level of the index blob */
+
 static int buf_u32(struct obs_buf *b, uint32_t v)
 {
 	uint8_t t[4];
@@ -159,16 +161,35 @@ static int cmp_fval(const void *a, const void *b)
 	return c ? c : (x->vn > y->vn) - (x->vn < y->vn);
 }
 
+/* Append the footer of the image at out->data + base, whose frame table
+ * (tabn bytes) and compressed index (icl bytes, iraw raw) end the buffer. */
+static int put_footer(struct obs_buf *out, size_t base, size_t tabn, size_t icl, uint64_t iraw, int64_t mn,
+		      int64_t mx)
+{
+	const uint8_t *img = (const uint8_t *)out->data + base;
+	uint64_t ioff = out->len - base - icl;
+	uint8_t ft[FTR_BYTES];
+	put64(ft, ioff);
+	put64(ft + 8, icl);
+	put64(ft + 16, iraw);
+	put64(ft + 24, (uint64_t)mn);
+	put64(ft + 32, (uint64_t)mx);
+	put32(ft + 40, obs_crc32c(0, img + ioff, icl));
+	put32(ft + 44, obs_crc32c(obs_crc32c(obs_crc32c(0, img, HDR_BYTES), img + ioff - tabn, tabn), ft, 44));
+	memcpy(ft + 48, "OBSLSEGE", 8);
+	return obs_buf_append(out, ft, FTR_BYTES);
+}
+
 int obs_logseg_encode(const struct obs_logseg_input *in, const struct obs_logseg_opts *o, struct obs_buf *out)
 {
 	size_t frame_bytes = o && o->frame_bytes ? o->frame_bytes : (4u << 20);
 	int level = o && o->level ? o->level : 15;
 	double budget = o && o->field_budget > 0 ? o->field_budget : 0.5;
 	struct fbuild *fb = calloc(1, sizeof(*fb));
-	struct obs_buf idx, raw, frames_tab;
+	struct obs_buf idx, raw, ftab;
 	obs_buf_init(&idx);
 	obs_buf_init(&raw);
-	obs_buf_init(&frames_tab);
+	obs_buf_init(&ftab);
 	ZSTD_CCtx *cc = ZSTD_createCCtx();
 	roaring_bitmap_t *tri = roaring_bitmap_create();
 	uint8_t *seen = calloc(1, 1 << 13);        /* 2^16 bits: trigram hashes of this frame */
@@ -191,7 +212,7 @@ int obs_logseg_encode(const struct obs_logseg_input *in, const struct obs_logseg
 		mn = mx = 0;
 	uint8_t hdr[HDR_BYTES];
 	memcpy(hdr, "OBSLSEG1", 8);
-	put32(hdr + 8, 1u | (uint32_t)level << 16);
+	put32(hdr + 8, SEG_VERSION | (uint32_t)level << 16);
 	put32(hdr + 12, 0); /* nframes, patched below */
 	put64(hdr + 16, in->n);
 	put64(hdr + 24, in->first_seq);
@@ -243,18 +264,16 @@ int obs_logseg_encode(const struct obs_logseg_input *in, const struct obs_logseg
 			goto done;
 		}
 		uint32_t crc = obs_crc32c(0, out->data + out->len, cl);
-		if ((r = buf_u64(&frames_tab, out->len - base)) < 0 || (r = buf_u32(&frames_tab, (uint32_t)cl)) < 0 ||
-		    (r = buf_u32(&frames_tab, (uint32_t)raw.len)) < 0 ||
-		    (r = buf_u32(&frames_tab, (uint32_t)(i - first))) < 0 || (r = buf_u32(&frames_tab, crc)) < 0)
+		if ((r = buf_u64(&ftab, out->len - base)) < 0 || (r = buf_u32(&ftab, (uint32_t)cl)) < 0 ||
+		    (r = buf_u32(&ftab, crc)) < 0 || (r = buf_u32(&idx, (uint32_t)raw.len)) < 0 ||
+		    (r = buf_u32(&idx, (uint32_t)(i - first))) < 0)
 			goto done;
 		out->len += cl;
 		nframes++;
 	}
 	put32((uint8_t *)out->data + base + 12, nframes);
 
-	/* index blob */
-	if ((r = obs_buf_append(&idx, frames_tab.data, frames_tab.len)) < 0)
-		goto done;
+	/* index blob: the frames' rawlen | nlines are in it already */
 	int64_t prev = 0;
 	for (size_t k = 0; k < in->n; k++) {
 		int64_t d = in->ts[k] - prev;
@@ -299,27 +318,18 @@ int obs_logseg_encode(const struct obs_logseg_input *in, const struct obs_logseg
 		goto done;
 	idx.len += roaring_bitmap_portable_serialize(tri, idx.data + idx.len);
 
+	if ((r = obs_buf_append(out, ftab.data, ftab.len)) < 0)
+		goto done;
 	size_t bound = ZSTD_compressBound(idx.len);
 	if ((r = obs_buf_reserve(out, bound + FTR_BYTES)) < 0)
 		goto done;
-	size_t cl = ZSTD_compressCCtx(cc, out->data + out->len, bound, idx.data, idx.len, 9);
+	size_t cl = ZSTD_compressCCtx(cc, out->data + out->len, bound, idx.data, idx.len, INDEX_LEVEL);
 	if (ZSTD_isError(cl)) {
 		r = -EIO;
 		goto done;
 	}
-	uint64_t ioff = out->len - base;
-	uint32_t icrc = obs_crc32c(0, out->data + out->len, cl);
 	out->len += cl;
-	uint8_t ft[FTR_BYTES];
-	put64(ft, ioff);
-	put64(ft + 8, cl);
-	put64(ft + 16, idx.len);
-	put64(ft + 24, (uint64_t)mn);
-	put64(ft + 32, (uint64_t)mx);
-	put32(ft + 40, icrc);
-	put32(ft + 44, obs_crc32c(obs_crc32c(0, out->data + base, HDR_BYTES), ft, 44));
-	memcpy(ft + 48, "OBSLSEGE", 8);
-	r = obs_buf_append(out, ft, FTR_BYTES);
+	r = put_footer(out, base, ftab.len, cl, idx.len, mn, mx);
 done:
 	if (r < 0 && out->len > base) {
 		out->len = base;
@@ -336,7 +346,83 @@ done:
 	ZSTD_freeCCtx(cc);
 	obs_buf_release(&idx);
 	obs_buf_release(&raw);
-	obs_buf_release(&frames_tab);
+	obs_buf_release(&ftab);
 	return r;
 }
 
+
+/* v1 -> v2: the blob without the frames' places (off, clen, crc), which
+ * move to the frame table; everything after the frame table as it is */
+static int v2_blob(const struct obs_logseg *s, struct obs_buf *b)
+{
+	int r = obs_buf_reserve(b, (size_t)s->nframes * 8 + (s->index_raw - s->blob_rest));
+	for (uint32_t f = 0; f < s->nframes && !r; f++)
+		if ((r = buf_u32(b, s->fr[f].rawlen)) == 0)
+			r = buf_u32(b, s->fr[f].nlines);
+	if (!r)
+		r = obs_buf_append(b, s->blob + s->blob_rest, s->index_raw - s->blob_rest);
+	return r;
+}
+
+int obs_logseg_reencode(const struct obs_logseg *s, int level, struct obs_buf *out)
+{
+	size_t base = out->len;
+	ZSTD_CCtx *cc = ZSTD_createCCtx();
+	struct obs_buf ftab, blob;
+	obs_buf_init(&ftab);
+	obs_buf_init(&blob);
+	char *raw = NULL;
+	int r = cc ? obs_buf_append(out, s->p, HDR_BYTES) : -ENOMEM;
+	if (r < 0)
+		goto done;
+	put32((uint8_t *)out->data + base + 8, SEG_VERSION | (uint32_t)level << 16);
+	for (uint32_t f = 0; f < s->nframes; f++) {
+		if ((r = lseg_frame_get(s, f, &raw)) < 0)
+			goto done;
+		size_t rawlen = s->fr[f].rawlen, bound = ZSTD_compressBound(rawlen);
+		if ((r = obs_buf_reserve(out, bound)) < 0)
+			goto done;
+		size_t cl = ZSTD_compressCCtx(cc, out->data + out->len, bound, raw, rawlen, level);
+		free(raw);
+		raw = NULL;
+		if (ZSTD_isError(cl)) {
+			r = -EIO;
+			goto done;
+		}
+		uint32_t crc = obs_crc32c(0, out->data + out->len, cl);
+		if ((r = buf_u64(&ftab, out->len - base)) < 0 || (r = buf_u32(&ftab, (uint32_t)cl)) < 0 ||
+		    (r = buf_u32(&ftab, crc)) < 0)
+			goto done;
+		out->len += cl;
+	}
+	if ((r = obs_buf_append(out, ftab.data, ftab.len)) < 0)
+		goto done;
+	size_t icl = s->index_bytes;
+	uint64_t iraw = s->index_raw;
+	if (s->version == SEG_VERSION) {   /* the index as it is, byte for byte */
+		r = obs_buf_append(out, s->p + s->index_off, s->index_bytes);
+	} else if ((r = v2_blob(s, &blob)) == 0) {
+		size_t bound = ZSTD_compressBound(blob.len);
+		if ((r = obs_buf_reserve(out, bound)) == 0) {
+			icl = ZSTD_compressCCtx(cc, out->data + out->len, bound, blob.data, blob.len, INDEX_LEVEL);
+			if (ZSTD_isError(icl))
+				r = -EIO;
+			else
+				out->len += icl;
+		}
+		iraw = blob.len;
+	}
+	if (r == 0)
+		r = put_footer(out, base, ftab.len, icl, iraw, s->min_ts, s->max_ts);
+done:
+	if (r < 0 && out->len > base) {
+		out->len = base;
+		if (out->cap)
+			out->data[base] = 0;
+	}
+	free(raw);
+	ZSTD_freeCCtx(cc);
+	obs_buf_release(&ftab);
+	obs_buf_release(&blob);
+	return r;
+}

@@ -16,6 +16,8 @@
 #define HDR_BYTES 32
 #define FTR_BYTES 56
 #define MAX_FIELDS 64
+#define FTAB_ENTRY 16   /* v2 frame table entry: u64 off | u32 clen | u32 crc */
+#define SEG_VERSION 2   /* written; 1 is still read */
 
 static inline void put32(uint8_t *p, uint32_t v)
 {
@@ -71,6 +73,12 @@ struct obs_logseg {
 	const uint8_t *p;
 	size_t n;
 	int own;                /* 1: free(p), 2: munmap */
+	char *path;             /* names the file in corruption reports; NULL: in memory */
+	int version;
+	uint64_t index_off;     /* the compressed index: [index_off, index_off + index_bytes) */
+	uint64_t index_raw;     /* its size decompressed (the blob's) */
+	uint64_t ftab_off;      /* v2: the frame table, nframes x FTAB_ENTRY (v1: index_off) */
+	size_t blob_rest;       /* where the blob goes on after its frame table */
 	uint8_t *blob;          /* decompressed index */
 	uint32_t nframes;
 	struct sframe *fr;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/corrupt.h"
 #include "logs/logline.h"
 #include "logs/logseg_int.h"
 
@@ -307,7 +308,7 @@ static int walk(struct obs_logseg *s, const roaring_bitmap_t *bm, struct walk *w
 			cur++;
 		}
 		if (it->has_value && it->current_value < stop) {
-			r = -EBADMSG;  /* frame holds fewer lines than its table says */
+			r = obs_corruptf(s->path, s->fr[f].off, "frame %u holds fewer lines than its table says", f);
 			break;
 		}
 	}

@@ -162,6 +162,7 @@ struct obs_logstore_stats {
 	uint64_t flushes, retained_segments;             /* segments dropped by retention */
 	uint64_t compactions;                            /* segments re-encoded */
 	uint64_t searches, frames_read;
+	uint64_t corrupt_segments;                       /* set aside (renamed .corrupt) at open */
 };
 void obs_logstore_get_stats(struct obs_logstore *ls, struct obs_logstore_stats *st);
 

@@ -64,7 +64,7 @@ static int write_atomic(const char *pt, const char *dir, const char *name, const
 	if (!r)
 		r = fault_at(pt, "open");
 	if (!r)   /* the mapping outlives the rename: it is the file at fin after it */
-		r = obs_logseg_open(tmp, seg);
+		r = obs_logseg_open_as(tmp, fin, seg);
 	if (!r)
 		r = fault_at(pt, "rename");
 	if (!r && rename(tmp, fin) < 0)
@@ -252,41 +252,13 @@ int obs_logstore_retain(struct obs_logstore *ls, int64_t now_ms)
 
 /* ---- background re-encoding ---------------------------------------------- */
 
-/* Collect a segment's records into a head-shaped buffer (for re-encoding). */
-static int collect_rec(void *ctx, int64_t ts, const char *line, size_t n)
-{
-	struct head *c = ctx;
-	int rc = ls_head_reserve(c, 1, n);
-	if (!rc)
-		ls_head_push(c, ts, line, n);
-	return rc;
-}
-
-/* under flush_mu: re-encode segment k of s at the compaction level */
+/* under flush_mu: re-encode segment old of s (at path) at the compaction
+ * level: its frames are recompressed, its index copied (obs_logseg_reencode) */
 static int recompact(struct obs_logstore *ls, struct stream *s, struct obs_logseg *old, const char *path)
 {
-	struct head c;
-	memset(&c, 0, sizeof(c));
-	struct obs_logseg_info in;
-	obs_logseg_get_info(old, &in);
-	int r = obs_logseg_search(old, OBS_TIME_MIN, OBS_TIME_MAX, NULL, collect_rec, &c, NULL);
-	const char **lines = NULL;
 	struct obs_buf out;
 	obs_buf_init(&out);
-	if (r == 0 && c.n != in.nlines)
-		r = -EBADMSG;
-	if (r == 0 && !(lines = malloc((c.n ? c.n : 1) * sizeof(*lines))))
-		r = -ENOMEM;
-	if (r == 0) {
-		for (size_t i = 0; i < c.n; i++)
-			lines[i] = c.data.data + c.off[i];
-		struct obs_logseg_input si = { c.n, c.ts, lines, c.len, in.first_seq };
-		struct obs_logseg_opts so = ls->o.seg;
-		so.level = ls->o.compact_level;
-		r = obs_logseg_encode(&si, &so, &out);
-	}
-	free(lines);
-	ls_head_release(&c);
+	int r = obs_logseg_reencode(old, ls->o.compact_level, &out);
 	const char *base = strrchr(path, '/') + 1;
 	struct obs_logseg *seg = NULL;
 	if (r == 0)   /* replaces the old file: same records, same sequence numbers */

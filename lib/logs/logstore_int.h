@@ -89,6 +89,9 @@ struct obs_logstore {
 	size_t ncarries;
 	/* counters (atomics) */
 	uint64_t appended, rejected, flushes, retained, searches, frames_read, compactions;
+	uint64_t corrupt_segments;               /* set aside at open (atomic) */
+	uint64_t replay_n;                       /* open: records replayed so far */
+	uint8_t replay_type;                     /* open: the type of the current one */
 };
 
 
@@ -119,8 +122,8 @@ void ls_purge_dir(const char *dir);   /* unlink every file of a stream directory
 /* Append seg (taking it and path) to s's segments, advancing next_seq. */
 int ls_seg_add(struct stream *s, struct obs_logseg *seg, char *path);
 void ls_seg_offsets(struct stream *s);   /* recompute text offsets from text_base */
-/* Load DIR/streams/ESC: its segments (a corrupt one is renamed NAME.corrupt),
- * temp files removed. */
+/* Load DIR/streams/ESC: its segments (a corrupt one is renamed NAME.corrupt
+ * and counted), temp files removed. */
 int ls_load_stream_dir(struct obs_logstore *ls, const char *esc);
 /* Every stream with a reference held (release_streams drops them). */
 int ls_snapshot_streams(struct obs_logstore *ls, struct stream ***out, size_t *n);

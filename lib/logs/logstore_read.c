@@ -349,5 +349,6 @@ void obs_logstore_get_stats(struct obs_logstore *ls, struct obs_logstore_stats *
 	st->compactions = __atomic_load_n(&ls->compactions, __ATOMIC_RELAXED);
 	st->searches = __atomic_load_n(&ls->searches, __ATOMIC_RELAXED);
 	st->frames_read = __atomic_load_n(&ls->frames_read, __ATOMIC_RELAXED);
+	st->corrupt_segments = __atomic_load_n(&ls->corrupt_segments, __ATOMIC_RELAXED);
 }
 

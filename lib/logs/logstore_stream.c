@@ -10,7 +10,8 @@
  * of the sequence number of its first record (format in logseg.c); a name
  * starting ".tmp-" is a segment being written (removed at load); a segment
  * that fails its checks at load is renamed SEQ.seg.corrupt, kept for
- * inspection and no longer served. */
+ * inspection and no longer served (obs_corrupt reports which check failed
+ * where; stats count it); any other error loading one fails the open. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -361,8 +362,15 @@ int ls_load_stream_dir(struct obs_logstore *ls, const char *esc)
 			break;
 		}
 		struct obs_logseg *seg;
-		if (obs_logseg_open(p, &seg) < 0) {
-			/* a corrupt segment is set aside, not fatal: keep it for inspection */
+		if ((r = obs_logseg_open(p, &seg)) < 0 && r != -EBADMSG) {
+			free(p);   /* not the file's fault (ENOMEM, EIO, EACCES): fail the open */
+			break;
+		}
+		if (r < 0) {
+			/* a corrupt segment (obs_corrupt said where and why) is set
+			 * aside, not fatal: keep it for inspection */
+			r = 0;
+			__atomic_add_fetch(&ls->corrupt_segments, 1, __ATOMIC_RELAXED);
 			char *q;
 			if (asprintf(&q, "%s.corrupt", p) >= 0) {
 				rename(p, q);

@@ -23,7 +23,10 @@
  *
  * Other types are skipped (a newer writer's). A payload shorter than its
  * fields, a name longer than 200 bytes or a line running past the end of
- * the record is corruption: replay stops with -EBADMSG.
+ * the record is corruption: replay stops with -EBADMSG, and obs_corrupt()
+ * (core/corrupt.h) names DIR/wal, the record (its number in replay order,
+ * from 1, and its type), the payload byte and the check; the WAL hands
+ * payloads over without their segment file or offset.
  *
  * Validity and recovery:
  * - Sequence numbers: every record of a stream has one, dense and
@@ -48,10 +51,12 @@
  *   WAL, are kept. rm writes it (and fsyncs the WAL) before it deletes any
  *   file, and never needs to write a segment. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "core/corrupt.h"
 #include "core/fault.h"
 #include "core/obstime.h"
 #include "logs/logline.h"
@@ -255,17 +260,28 @@ int ls_carries_relog(struct obs_logstore *ls)
 
 /* ---- WAL replay --------------------------------------------------------- */
 
-static int replay_batch(struct obs_logstore *ls, const uint8_t *p, size_t n)
+/* A payload failing a check: name the WAL, the record and the check (the
+ * WAL replays payloads without their segment file or offset) */
+static int bad_record(struct obs_logstore *ls, size_t at, const char *what)
 {
-	const uint8_t *end = p + n;
+	char wdir[4096];
+	snprintf(wdir, sizeof(wdir), "%s/wal", ls->dir);
+	return obs_corruptf(wdir, OBS_CORRUPT_NO_OFFSET, "record %llu of the replay (type %u), payload byte %zu: %s",
+			    (unsigned long long)ls->replay_n, ls->replay_type, at, what);
+}
+
+/* a type 1 payload at byte base of its record */
+static int replay_batch(struct obs_logstore *ls, const uint8_t *p, size_t n, size_t base)
+{
+	const uint8_t *start = p, *end = p + n;
 	if (n < 2)
-		return -EBADMSG;
+		return bad_record(ls, base, "batch shorter than its name length");
 	size_t nl = (size_t)(p[0] | p[1] << 8);
 	if (n < 2 + nl + 12)
-		return -EBADMSG;
+		return bad_record(ls, base, "batch shorter than its header");
 	char name[NAME_MAX_BYTES + 1];
 	if (nl > NAME_MAX_BYTES)
-		return -EBADMSG;
+		return bad_record(ls, base, "stream name longer than 200 bytes");
 	memcpy(name, p + 2, nl);
 	name[nl] = 0;
 	p += 2 + nl;
@@ -281,7 +297,9 @@ static int replay_batch(struct obs_logstore *ls, const uint8_t *p, size_t n)
 	for (uint32_t i = 0; i < cnt && !r; i++, seq++) {
 		uint64_t z, len;
 		if (get_varint(&p, end, &z) < 0 || get_varint(&p, end, &len) < 0 || len > (uint64_t)(end - p)) {
-			r = -EBADMSG;
+			char what[80];
+			snprintf(what, sizeof(what), "line %u of %u runs past the record", i + 1, cnt);
+			r = bad_record(ls, base + (size_t)(p - start), what);
 			break;
 		}
 		ts += (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
@@ -306,10 +324,10 @@ static int replay_batch(struct obs_logstore *ls, const uint8_t *p, size_t n)
 static int replay_removed(struct obs_logstore *ls, const uint8_t *p, size_t n)
 {
 	if (n < 2)
-		return -EBADMSG;
+		return bad_record(ls, 0, "removal shorter than its name length");
 	size_t nl = (size_t)(p[0] | p[1] << 8);
 	if (nl > NAME_MAX_BYTES || n < 2 + nl + 8)
-		return -EBADMSG;
+		return bad_record(ls, 0, "removal shorter than its fields, or its name longer than 200 bytes");
 	char name[NAME_MAX_BYTES + 1];
 	memcpy(name, p + 2, nl);
 	name[nl] = 0;
@@ -364,24 +382,26 @@ static int replay_removed(struct obs_logstore *ls, const uint8_t *p, size_t n)
 int ls_replay_cb(void *ctx, uint8_t type, const uint8_t *p, size_t n)
 {
 	struct obs_logstore *ls = ctx;
+	ls->replay_n++;
+	ls->replay_type = type;
 	if (type == WAL_REMOVED)
 		return replay_removed(ls, p, n);
 	if (type == WAL_BATCH)
-		return replay_batch(ls, p, n);
+		return replay_batch(ls, p, n, 0);
 	if (type == WAL_CARRY) {
 		if (n < 18)
-			return -EBADMSG;
+			return bad_record(ls, 0, "carry shorter than its header");
 		size_t nl = (size_t)(p[16] | p[17] << 8);
 		if (nl > NAME_MAX_BYTES || n < 18 + nl)
-			return -EBADMSG;
+			return bad_record(ls, 16, "carry shorter than its name, or its name longer than 200 bytes");
 		return carry_set(ls, get64(p), get64(p + 8), (const char *)p + 18, nl, (const char *)p + 18 + nl,
 				 n - 18 - nl);
 	}
 	if (type == WAL_BATCH_CARRIED) {
 		if (n < 16)
-			return -EBADMSG;
+			return bad_record(ls, 0, "carried batch shorter than its carry name");
 		carry_drop(ls, get64(p), get64(p + 8));
-		return replay_batch(ls, p + 16, n - 16);
+		return replay_batch(ls, p + 16, n - 16, 16);
 	}
 	return 0;
 }

@@ -3,7 +3,8 @@
  * a fixed seed) are appended to one stream in 128 KiB writes, then the head
  * is cut into segments (obs_logstore_flush, fast zstd level) and the
  * segments are re-encoded at the compaction level (obs_logstore_compact):
- * the two steps of ctl "compact". Prints "name value" lines.
+ * the two steps of ctl "compact". Prints "name value" lines: wall and
+ * CPU seconds (the machine may be shared) of each step.
  *
  *   cc -O2 -std=c11 -D_GNU_SOURCE -Ilib -pthread tests/bench/bench_logcompact.c \
  *      build/libobs.a $(pkg-config --libs libzstd libpcre2-8 libxxhash) -lroaring -lm \
@@ -25,6 +26,13 @@ static double now(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double cpu(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
@@ -77,11 +85,11 @@ int main(int argc, char **argv)
 			obs_buf_reset(&b);
 		}
 	}
-	double a1 = now();
+	double a1 = now(), c1 = cpu();
 	int rf = obs_logstore_flush(ls);
-	double a2 = now();
+	double a2 = now(), c2 = cpu();
 	int rc = obs_logstore_compact(ls, 0);
-	double a3 = now();
+	double a3 = now(), c3 = cpu();
 	struct obs_logstore_stats st;
 	obs_logstore_get_stats(ls, &st);
 	printf("lines %llu\n", (unsigned long long)st.segment_lines);
@@ -93,6 +101,8 @@ int main(int argc, char **argv)
 	printf("flush_s %.3f\n", a2 - a1);
 	printf("compact_s %.3f\n", a3 - a2);
 	printf("ctl_compact_s %.3f\n", a3 - a1);
+	printf("flush_cpu_s %.3f\n", c2 - c1);
+	printf("compact_cpu_s %.3f\n", c3 - c2);
 	obs_logstore_close(ls);
 	obs_buf_release(&b);
 	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);

@@ -1,9 +1,11 @@
-// sources: lib/logs/logseg.c lib/logs/logseg_enc.c lib/logs/logseg_search.c lib/logs/logquery.c lib/logs/logline.c lib/core/obstime.c lib/core/crc32c.c lib/core/buf.c lib/core/strmap.c lib/core/regex.c
+// sources: lib/logs/logseg.c lib/logs/logseg_enc.c lib/logs/logseg_search.c lib/core/corrupt.c lib/logs/logquery.c lib/logs/logline.c lib/core/obstime.c lib/core/crc32c.c lib/core/buf.c lib/core/strmap.c lib/core/regex.c
 /* fuzz_logseg.c — libFuzzer harness for log segments. Odd first byte: the
  * rest is loaded as a segment image (must be rejected or searchable without
  * faults). Even: the rest, split on '\n', is encoded as a segment, loaded
  * back and every record must come back byte for byte; the first line, taken
- * as a query, must select through the index exactly what a full scan does. */
+ * as a query, must select through the index exactly what a full scan does.
+ * Either way a segment that loads is re-encoded (frames recompressed, index
+ * copied): the result must load and hold the same records. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -44,7 +46,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(copy, data + 1, size - 1);
 		if (obs_logseg_load(copy, size - 1, 1, &s) == 0) {
 			struct chk c = { 0, 0, NULL, NULL, NULL };
-			obs_logseg_search(s, OBS_TIME_MIN, OBS_TIME_MAX, NULL, chk_rec, &c, NULL);
+			int sr = obs_logseg_search(s, OBS_TIME_MIN, OBS_TIME_MAX, NULL, chk_rec, &c, NULL);
+			struct obs_buf rb;
+			obs_buf_init(&rb);
+			if (sr == 0 && obs_logseg_reencode(s, 2, &rb) == 0) {
+				struct obs_logseg *r2;
+				struct chk c2 = { 0, 0, NULL, NULL, NULL };
+				if (obs_logseg_load(rb.data, rb.len, 0, &r2) != 0 ||
+				    obs_logseg_search(r2, OBS_TIME_MIN, OBS_TIME_MAX, NULL, chk_rec, &c2, NULL) != 0 ||
+				    c2.i != c.i)
+					abort();
+				obs_logseg_close(r2);
+			}
+			obs_buf_release(&rb);
 			char buf[256];
 			size_t got;
 			obs_logseg_read_text(s, 0, buf, sizeof(buf), &got);
@@ -81,6 +95,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct chk c = { 0, n, l, len, ts };
 		if (obs_logseg_search(s, OBS_TIME_MIN, OBS_TIME_MAX, NULL, chk_rec, &c, NULL) != 0 || c.i != n)
 			abort();
+		struct obs_buf rb;
+		obs_buf_init(&rb);
+		struct obs_logseg *r2;
+		struct chk c2 = { 0, n, l, len, ts };
+		if (obs_logseg_reencode(s, 3, &rb) != 0 || obs_logseg_load(rb.data, rb.len, 0, &r2) != 0 ||
+		    obs_logseg_search(r2, OBS_TIME_MIN, OBS_TIME_MAX, NULL, chk_rec, &c2, NULL) != 0 || c2.i != n)
+			abort();
+		obs_logseg_close(r2);
+		obs_buf_release(&rb);
 		/* the first line as a query (else a level filter): the index-planned
 		 * count and search must equal a full scan */
 		struct obs_logquery *q;
