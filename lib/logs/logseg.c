@@ -60,6 +60,7 @@
 #include "core/corrupt.h"
 #include "core/crc32c.h"
 #include "core/obstime.h"
+#include "core/varint.h"
 #include "logs/logseg_int.h"
 
 struct rd {
@@ -100,16 +101,9 @@ static uint16_t rd16(struct rd *r)
 static uint64_t rdvarint(struct rd *r)
 {
 	uint64_t v = 0;
-	for (int sh = 0; sh < 64; sh += 7) {
-		const uint8_t *p = rd_take(r, 1);
-		if (!p)
-			return 0;
-		v |= (uint64_t)(*p & 0x7f) << sh;
-		if (!(*p & 0x80))
-			return v;
-	}
-	r->bad = 1;
-	return 0;
+	if (!r->bad && obs_varint_get(r->p, r->n, &r->i, &v) < 0)
+		r->bad = 1;
+	return v;
 }
 
 /* ---- loaded segment ----------------------------------------------------- */
@@ -206,7 +200,7 @@ static int load_index(struct obs_logseg *s, struct rd *rr)
 	s->ts_sorted = 1;
 	for (uint64_t k = 0; k < s->nlines; k++) {
 		uint64_t z = rdvarint(rr);
-		int64_t d = (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
+		int64_t d = obs_unzigzag(z);
 		s->ts[k] = prev + d;
 		if (d < 0)
 			s->ts_sorted = 0;

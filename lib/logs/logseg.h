@@ -87,6 +87,17 @@ int obs_logseg_search(struct obs_logseg *s, int64_t from, int64_t to, const stru
 int obs_logseg_count(struct obs_logseg *s, int64_t from, int64_t to, const struct obs_logquery *q,
 		     const char *by, obs_logcount_fn fn, void *ctx, uint64_t *total, struct obs_logseg_stats *st);
 
+/* An obs_logrec_fn that counts the records it is given into a struct
+ * obs_logcounter: n++, and when by is set, fn(ctx, value of field by or
+ * NULL when the record lacks it, 1). Returns what fn returns. */
+struct obs_logcounter {
+	const char *by;
+	obs_logcount_fn fn;
+	void *ctx;
+	uint64_t n;
+};
+int obs_logcount_rec(void *ctx, int64_t ts, const char *line, size_t n);
+
 /* Copy up to size bytes of the segment's "TIME LINE\n" rendering (RFC3339
  * ms, OBS_LOG_TIME_WIDTH-char TIME) starting at byte off into dst; *got gets
  * the count (0 at or past the end). Frames are cached one at a time. */

@@ -10,6 +10,7 @@
 
 #include "core/crc32c.h"
 #include "core/strmap.h"
+#include "core/varint.h"
 #include "logs/logline.h"
 #include "logs/logseg_int.h"
 
@@ -33,18 +34,6 @@ static int buf_u16(struct obs_buf *b, uint16_t v)
 {
 	uint8_t t[2] = { (uint8_t)v, (uint8_t)(v >> 8) };
 	return obs_buf_append(b, t, 2);
-}
-
-static int buf_varint(struct obs_buf *b, uint64_t v)
-{
-	uint8_t t[10];
-	int k = 0;
-	while (v >= 0x80) {
-		t[k++] = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	t[k++] = (uint8_t)v;
-	return obs_buf_append(b, t, (size_t)k);
 }
 
 /* ---- encoder ------------------------------------------------------------ */
@@ -278,7 +267,7 @@ int obs_logseg_encode(const struct obs_logseg_input *in, const struct obs_logseg
 	for (size_t k = 0; k < in->n; k++) {
 		int64_t d = in->ts[k] - prev;
 		prev = in->ts[k];
-		if ((r = buf_varint(&idx, ((uint64_t)d << 1) ^ (uint64_t)(d >> 63))) < 0)
+		if ((r = obs_buf_varint(&idx, obs_zigzag(d))) < 0)
 			goto done;
 	}
 	/* drop fields whose bitmaps cost more than the budget */

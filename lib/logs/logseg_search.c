@@ -331,16 +331,9 @@ int obs_logseg_search(struct obs_logseg *s, int64_t from, int64_t to, const stru
 	return r;
 }
 
-struct count_ctx {
-	const char *by;
-	obs_logcount_fn fn;
-	void *ctx;
-	uint64_t n;
-};
-
-static int count_cb(void *ctx, int64_t ts, const char *line, size_t n)
+int obs_logcount_rec(void *ctx, int64_t ts, const char *line, size_t n)
 {
-	struct count_ctx *c = ctx;
+	struct obs_logcounter *c = ctx;
 	c->n++;
 	if (c->by) {
 		const char *v;
@@ -375,8 +368,8 @@ int obs_logseg_count(struct obs_logseg *s, int64_t from, int64_t to, const struc
 		if (by && !r && n > seen)
 			r = fn(ctx, NULL, 0, n - seen);
 	} else if (!roaring_bitmap_is_empty(pl.bm)) {
-		struct count_ctx c = { by, fn, ctx, 0 };
-		struct walk w = { q, exact, count_cb, &c, st };
+		struct obs_logcounter c = { by, fn, ctx, 0 };
+		struct walk w = { q, exact, obs_logcount_rec, &c, st };
 		r = walk(s, pl.bm, &w);
 		*total += c.n;
 	}

@@ -83,25 +83,6 @@ static int agg_add(void *ctx, const char *v, size_t vn, uint64_t c)
 	return 0;
 }
 
-struct head_count {
-	const char *by;
-	struct agg *a;
-	uint64_t n;
-};
-
-static int head_count_cb(void *ctx, int64_t ts, const char *line, size_t n)
-{
-	struct head_count *c = ctx;
-	c->n++;
-	if (c->by) {
-		const char *v;
-		size_t vn;
-		int has = obs_logline_field(line, n, c->by, &v, &vn);
-		return agg_add(c->a, has ? v : NULL, has ? vn : 0, 1);
-	}
-	return 0;
-}
-
 struct kv {
 	const char *k;
 	size_t n;
@@ -153,11 +134,11 @@ int obs_logstore_count(struct obs_logstore *ls, const char *stream, int64_t from
 	pthread_rwlock_rdlock(&s->lock);
 	for (size_t i = 0; i < s->nsegs && !r; i++)
 		r = obs_logseg_count(s->segs[i].seg, from, to, q, by, agg_add, &a, total, &st);
-	struct head_count hc = { by, &a, 0 };
+	struct obs_logcounter hc = { by, agg_add, &a, 0 };
 	if (!r)
-		r = head_search(s->frozen, from, to, q, head_count_cb, &hc);
+		r = head_search(s->frozen, from, to, q, obs_logcount_rec, &hc);
 	if (!r)
-		r = head_search(&s->head, from, to, q, head_count_cb, &hc);
+		r = head_search(&s->head, from, to, q, obs_logcount_rec, &hc);
 	pthread_rwlock_unlock(&s->lock);
 	*total += hc.n;
 	__atomic_add_fetch(&ls->frames_read, st.frames_read, __ATOMIC_RELAXED);

@@ -59,6 +59,7 @@
 #include "core/corrupt.h"
 #include "core/fault.h"
 #include "core/obstime.h"
+#include "core/varint.h"
 #include "logs/logline.h"
 #include "logs/logstore_int.h"
 #include "core/wal.h"
@@ -77,32 +78,15 @@ static uint64_t get64(const uint8_t *p)
 	return v;
 }
 
-static int put_varint(struct obs_buf *b, uint64_t v)
-{
-	uint8_t t[10];
-	int k = 0;
-	while (v >= 0x80) {
-		t[k++] = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	t[k++] = (uint8_t)v;
-	return obs_buf_append(b, t, (size_t)k);
-}
-
+/* core/varint.h's reader over a [*p, end) cursor */
 static int get_varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
 {
-	uint64_t v = 0;
-	for (int sh = 0; sh < 64 && *p < end; sh += 7) {
-		uint8_t c = *(*p)++;
-		v |= (uint64_t)(c & 0x7f) << sh;
-		if (!(c & 0x80)) {
-			*out = v;
-			return 0;
-		}
-	}
-	return -EBADMSG;
+	size_t pos = 0;
+	int r = obs_varint_get(*p, (size_t)(end - *p), &pos, out);
+	if (r == 0)
+		*p += pos;
+	return r;
 }
-
 
 /* ---- carries ------------------------------------------------------------- */
 
@@ -302,7 +286,7 @@ static int replay_batch(struct obs_logstore *ls, const uint8_t *p, size_t n, siz
 			r = bad_record(ls, base + (size_t)(p - start), what);
 			break;
 		}
-		ts += (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
+		ts += obs_unzigzag(z);
 		if (seq >= s->next_seq) {
 			if (!s->head.n) {
 				s->head.first_seq = seq;
@@ -507,8 +491,8 @@ static int append_impl(struct obs_logstore *ls, const char *stream, const char *
 				ts = now_ms;
 			int64_t d = ts - prev;
 			prev = ts;
-			if ((r = put_varint(&w, ((uint64_t)d << 1) ^ (uint64_t)(d >> 63))) == 0 &&
-			    (r = put_varint(&w, len)) == 0)
+			if ((r = obs_buf_varint(&w, obs_zigzag(d))) == 0 &&
+			    (r = obs_buf_varint(&w, len)) == 0)
 				r = obs_buf_append(&w, p, len);
 			cnt++;
 			bytes += len;
@@ -556,7 +540,7 @@ static int append_impl(struct obs_logstore *ls, const char *stream, const char *
 				uint64_t z = 0, len = 0;
 				get_varint(&q, qe, &z);
 				get_varint(&q, qe, &len);
-				ts += (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
+				ts += obs_unzigzag(z);
 				ls_head_push(h, ts, (const char *)q, len);
 				q += len;
 			}
