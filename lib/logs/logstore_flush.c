@@ -146,16 +146,31 @@ static int flush_stream(struct obs_logstore *ls, struct stream *s)
 	return r;
 }
 
+/* A flush, retention or re-encoding runs under flush_mu over a snapshot of
+ * the streams (held by reference): begin takes both (0 or -ENOMEM, then
+ * nothing is held), end drops both. */
+static int begin(struct obs_logstore *ls, struct stream ***v, size_t *n)
+{
+	pthread_mutex_lock(&ls->flush_mu);
+	int r = ls_snapshot_streams(ls, v, n);
+	if (r < 0)
+		pthread_mutex_unlock(&ls->flush_mu);
+	return r;
+}
+
+static void end(struct obs_logstore *ls, struct stream **v, size_t n)
+{
+	ls_release_streams(ls, v, n);
+	pthread_mutex_unlock(&ls->flush_mu);
+}
+
 int obs_logstore_flush(struct obs_logstore *ls)
 {
 	struct stream **v;
 	size_t n;
-	pthread_mutex_lock(&ls->flush_mu);
-	int r = ls_snapshot_streams(ls, &v, &n);
-	if (r < 0) {
-		pthread_mutex_unlock(&ls->flush_mu);
+	int r = begin(ls, &v, &n);
+	if (r < 0)
 		return r;
-	}
 	uint64_t segno = 0;
 	if ((r = obs_wal_cut(ls->wal, &segno)) < 0)
 		goto out;
@@ -187,8 +202,7 @@ int obs_logstore_flush(struct obs_logstore *ls)
 		r = obs_wal_remove_before(ls->wal, segno);
 	__atomic_add_fetch(&ls->flushes, 1, __ATOMIC_RELAXED);
 out:
-	ls_release_streams(ls, v, n);
-	pthread_mutex_unlock(&ls->flush_mu);
+	end(ls, v, n);
 	return r;
 }
 
@@ -208,12 +222,9 @@ int obs_logstore_retain(struct obs_logstore *ls, int64_t now_ms)
 {
 	struct stream **v;
 	size_t n;
-	pthread_mutex_lock(&ls->flush_mu);
-	int r = ls_snapshot_streams(ls, &v, &n);
-	if (r < 0) {
-		pthread_mutex_unlock(&ls->flush_mu);
+	int r = begin(ls, &v, &n);
+	if (r < 0)
 		return r;
-	}
 	int64_t keep = ls->o.retention_ms;
 	if (keep > 0) {
 		for (size_t i = 0; i < n; i++) {
@@ -245,8 +256,7 @@ int obs_logstore_retain(struct obs_logstore *ls, int64_t now_ms)
 			pthread_rwlock_unlock(&oldest->lock);
 		}
 	}
-	ls_release_streams(ls, v, n);
-	pthread_mutex_unlock(&ls->flush_mu);
+	end(ls, v, n);
 	return 0;
 }
 
@@ -290,13 +300,10 @@ int obs_logstore_compact(struct obs_logstore *ls, int max)
 	if (ls->o.compact_level < 0)
 		return 0;
 	int done = 0, r = 0;
-	pthread_mutex_lock(&ls->flush_mu);
 	struct stream **v;
 	size_t n;
-	if ((r = ls_snapshot_streams(ls, &v, &n)) < 0) {
-		pthread_mutex_unlock(&ls->flush_mu);
+	if ((r = begin(ls, &v, &n)) < 0)
 		return r;
-	}
 	for (size_t i = 0; i < n && !r && (!max || done < max); i++) {
 		struct stream *s = v[i];
 		for (;;) {
@@ -321,8 +328,7 @@ int obs_logstore_compact(struct obs_logstore *ls, int max)
 				break;
 		}
 	}
-	ls_release_streams(ls, v, n);
-	pthread_mutex_unlock(&ls->flush_mu);
+	end(ls, v, n);
 	return r;
 }
 

@@ -19,68 +19,13 @@
 #include "logs/logseg.h"
 #include "logs/logstore.h"
 
-static const int64_t T0 = 1795236000000LL;
-static char dir[256];
-
-static void mkdir_tmp(void)
-{
-	strcpy(dir, "/tmp/test_logs_faults_XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-	obs_fault_reset();
-}
-
-static void rm_tmp(void)
-{
-	obs_fault_reset();
-	char cmd[300];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	cr_assert_eq(system(cmd), 0);
-}
+#include "logs_fixture.h"
 
 static struct obs_logstore *open_store(void)
 {
-	struct obs_logstore_opts o;
-	memset(&o, 0, sizeof(o));
-	o.no_background = 1;
-	o.retention_ms = -1;
-	o.seg.frame_bytes = 1024;
-	o.seg.level = 1;
+	struct obs_logstore_opts o = lf_opts(1024, 1);
 	o.compact_level = 5;
-	struct obs_logstore *ls;
-	cr_assert_eq(obs_logstore_open(dir, &o, &ls), 0);
-	return ls;
-}
-
-/* every record of a stream as "TS|LINE\n" (exact bytes, blank lines too) */
-static int dump_rec(void *ctx, int64_t ts, const char *line, size_t n)
-{
-	struct obs_buf *b = ctx;
-	return obs_buf_printf(b, "%lld|%.*s\n", (long long)ts, (int)n, line);
-}
-
-static char *dump(struct obs_logstore *ls, const char *stream)
-{
-	struct obs_buf b;
-	obs_buf_init(&b);
-	cr_assert_eq(obs_logstore_read(ls, stream, OBS_TIME_MIN, OBS_TIME_MAX, NULL, dump_rec, &b), 0);
-	char *s = strdup(b.data ? b.data : "");
-	obs_buf_release(&b);
-	return s;
-}
-
-/* the text file rendering, read back in small pieces */
-static char *text(struct obs_logstore *ls, const char *stream)
-{
-	uint64_t size;
-	cr_assert_eq(obs_logstore_text_size(ls, stream, &size), 0);
-	char *t = calloc(1, size + 1);
-	size_t off = 0, got;
-	while (off < size) {
-		cr_assert_eq(obs_logstore_read_text(ls, stream, off, t + off, 37, &got), 0);
-		cr_assert_gt(got, 0, "short read at %zu of %llu", off, (unsigned long long)size);
-		off += got;
-	}
-	return t;
+	return lf_open(&o);
 }
 
 /* counts of the files in DIR/streams/NAME: live segments and temp files */
@@ -477,24 +422,26 @@ static void clean_dir(void)
 	mkdir_tmp();
 }
 
-Test(logs_faults, flush_step_fails, .init = mkdir_tmp, .fini = rm_tmp)
+/* run one fault case per point and errno (ENOSPC, EIO), each in a fresh
+ * directory */
+static void each_point(const char *const *points, size_t n, void (*run)(const char *point, int err))
 {
 	static const int errs[] = { ENOSPC, EIO };
 	for (size_t e = 0; e < 2; e++)
-		for (size_t i = 0; i < sizeof(flush_points) / sizeof(*flush_points); i++) {
-			flush_fault(flush_points[i], errs[e]);
+		for (size_t i = 0; i < n; i++) {
+			run(points[i], errs[e]);
 			clean_dir();
 		}
 }
 
+Test(logs_faults, flush_step_fails, .init = mkdir_tmp, .fini = rm_tmp)
+{
+	each_point(flush_points, sizeof(flush_points) / sizeof(*flush_points), flush_fault);
+}
+
 Test(logs_faults, compact_step_fails, .init = mkdir_tmp, .fini = rm_tmp)
 {
-	static const int errs[] = { ENOSPC, EIO };
-	for (size_t e = 0; e < 2; e++)
-		for (size_t i = 0; i < sizeof(compact_points) / sizeof(*compact_points); i++) {
-			compact_fault(compact_points[i], errs[e]);
-			clean_dir();
-		}
+	each_point(compact_points, sizeof(compact_points) / sizeof(*compact_points), compact_fault);
 }
 
 Test(logs_faults, carry_append_fails_cleanly, .init = mkdir_tmp, .fini = rm_tmp)

@@ -22,13 +22,13 @@
 #include "logs/logstore.h"
 #include "core/wal.h"
 
+#include "logs_fixture.h"
+
 #define NL 6000
 #define FTR 56
 static char *lines[NL];
 static uint32_t lens[NL];
 static int64_t tss[NL];
-static const int64_t T0 = 1795236000000LL;
-static char dir[256];
 
 static void setup(void)
 {
@@ -43,8 +43,7 @@ static void setup(void)
 		lens[i] = (uint32_t)n;
 		tss[i] = T0 + i * 7 - (i % 11 == 5 ? 10 : 0);   /* a few out of order */
 	}
-	strcpy(dir, "/tmp/test_logs_seg_XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
+	mkdir_tmp();
 	obs_corrupt_clear();
 }
 
@@ -53,9 +52,7 @@ static void teardown(void)
 	for (int i = 0; i < NL; i++)
 		free(lines[i]);
 	obs_corrupt_set_sink(NULL, NULL);
-	char cmd[300];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	cr_assert_eq(system(cmd), 0);
+	rm_tmp();
 }
 
 static uint64_t le64(const uint8_t *p)
@@ -381,17 +378,9 @@ Test(logseg_corrupt, names_file_offset_and_check, .init = setup, .fini = teardow
 
 static struct obs_logstore *store(void)
 {
-	struct obs_logstore_opts o;
-	memset(&o, 0, sizeof(o));
-	o.no_background = 1;
-	o.retention_ms = -1;
-	o.seg.frame_bytes = 2048;
-	o.seg.level = 1;
+	struct obs_logstore_opts o = lf_opts(2048, 1);
 	o.compact_level = 12;
-	struct obs_logstore *ls;
-	int r = obs_logstore_open(dir, &o, &ls);
-	cr_assert_eq(r, 0, "open: %d %s", r, obs_corrupt_last());
-	return ls;
+	return lf_open(&o);
 }
 
 static void fill(struct obs_logstore *ls, const char *stream, int n)
@@ -416,20 +405,6 @@ static void slurp(const char *path, struct obs_buf *b)
 	fclose(f);
 }
 
-static char *store_text(struct obs_logstore *ls, const char *stream)
-{
-	uint64_t size;
-	cr_assert_eq(obs_logstore_text_size(ls, stream, &size), 0);
-	char *t = calloc(1, size + 1);
-	size_t off = 0, got;
-	while (off < size) {
-		cr_assert_eq(obs_logstore_read_text(ls, stream, off, t + off, 4096, &got), 0);
-		cr_assert_gt(got, 0);
-		off += got;
-	}
-	return t;
-}
-
 Test(logstore_reencode, compaction_keeps_the_index_bytes, .init = setup, .fini = teardown)
 {
 	struct obs_logstore *ls = store();
@@ -439,7 +414,7 @@ Test(logstore_reencode, compaction_keeps_the_index_bytes, .init = setup, .fini =
 	snprintf(seg, sizeof(seg), "%s/streams/a/0000000000000000.seg", dir);
 	struct obs_buf before, after;
 	slurp(seg, &before);
-	char *t0 = store_text(ls, "a");
+	char *t0 = text(ls, "a");
 	cr_assert_eq(obs_logstore_compact(ls, 0), 0);
 	struct obs_logstore_stats st;
 	obs_logstore_get_stats(ls, &st);
@@ -452,11 +427,11 @@ Test(logstore_reencode, compaction_keeps_the_index_bytes, .init = setup, .fini =
 	index_range(&after, &o2, &l2);
 	cr_assert_eq(l1, l2);
 	cr_assert(!memcmp(before.data + o1, after.data + o2, l1), "index bytes changed");
-	char *t1 = store_text(ls, "a");
+	char *t1 = text(ls, "a");
 	cr_assert_str_eq(t1, t0);
 	obs_logstore_close(ls);
 	ls = store();
-	char *t2 = store_text(ls, "a");
+	char *t2 = text(ls, "a");
 	cr_assert_str_eq(t2, t0);
 	obs_logstore_close(ls);
 	free(t0);

@@ -14,13 +14,14 @@
 #include "logs/logseg.h"
 #include "logs/logstore.h"
 
+#include "logs_fixture.h"
+
 /* ---- a synthetic corpus ------------------------------------------------- */
 
 #define NL 20000
 static char *lines[NL];
 static uint32_t lens[NL];
 static int64_t tss[NL];
-static const int64_t T0 = 1795236000000LL;
 
 static void corpus(void)
 {
@@ -202,33 +203,11 @@ Test(logseg, corruption, .init = corpus, .fini = corpus_free)
 
 /* ---- store ------------------------------------------------------------- */
 
-static char dir[256];
-
-static void mkdir_tmp(void)
-{
-	strcpy(dir, "/tmp/test_logs_XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-}
-
-static void rm_tmp(void)
-{
-	char cmd[300];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	system(cmd);
-}
-
 static struct obs_logstore *open_store(void)
 {
-	struct obs_logstore_opts o;
-	memset(&o, 0, sizeof(o));
-	o.no_background = 1;
-	o.retention_ms = -1;
+	struct obs_logstore_opts o = lf_opts(4096, 3);
 	o.max_line = 100;
-	o.seg.frame_bytes = 4096;
-	o.seg.level = 3;
-	struct obs_logstore *ls;
-	cr_assert_eq(obs_logstore_open(dir, &o, &ls), 0);
-	return ls;
+	return lf_open(&o);
 }
 
 static char *render(struct obs_logstore *ls, const char *stream, const char *qs)
@@ -243,20 +222,6 @@ static char *render(struct obs_logstore *ls, const char *stream, const char *qs)
 	if (!b.data)
 		return strdup("");
 	return b.data;
-}
-
-static char *text(struct obs_logstore *ls, const char *stream)
-{
-	uint64_t size;
-	cr_assert_eq(obs_logstore_text_size(ls, stream, &size), 0);
-	char *t = calloc(1, size + 1);
-	size_t off = 0, got;
-	while (off < size) {
-		cr_assert_eq(obs_logstore_read_text(ls, stream, off, t + off, 33, &got), 0);
-		cr_assert_gt(got, 0, "short read at %zu of %lu", off, size);
-		off += got;
-	}
-	return t;
 }
 
 struct rej {
@@ -438,15 +403,9 @@ Test(logstore, retention, .init = mkdir_tmp, .fini = rm_tmp)
 
 Test(logstore, compaction_keeps_records, .init = mkdir_tmp, .fini = rm_tmp)
 {
-	struct obs_logstore_opts o;
-	memset(&o, 0, sizeof(o));
-	o.no_background = 1;
-	o.retention_ms = -1;
-	o.seg.level = 1;
-	o.seg.frame_bytes = 2048;
+	struct obs_logstore_opts o = lf_opts(2048, 1);
 	o.compact_level = 9;
-	struct obs_logstore *ls;
-	cr_assert_eq(obs_logstore_open(dir, &o, &ls), 0);
+	struct obs_logstore *ls = lf_open(&o);
 	char w[64];
 	for (int i = 0; i < 500; i++) {
 		int n = snprintf(w, sizeof(w), "level=%s n=%d some repeated text\n", i % 5 ? "info" : "error", i);
@@ -567,13 +526,8 @@ Test(logstore, concurrent_writers_readers_flush, .init = mkdir_tmp, .fini = rm_t
 
 Test(logstore, retention_by_size, .init = mkdir_tmp, .fini = rm_tmp)
 {
-	struct obs_logstore_opts o;
-	memset(&o, 0, sizeof(o));
-	o.no_background = 1;
-	o.retention_ms = -1;
-	o.seg.level = 1;
-	struct obs_logstore *ls;
-	cr_assert_eq(obs_logstore_open(dir, &o, &ls), 0);
+	struct obs_logstore_opts o = lf_opts(0, 1);
+	struct obs_logstore *ls = lf_open(&o);
 	char w[64];
 	/* three segments in two streams, oldest first: a(t0), b(t0+1), a(t0+2) */
 	const char *order[] = { "a", "b", "a" };
