@@ -83,19 +83,19 @@ static const uint8_t *rd_take(struct rd *r, size_t k)
 static uint32_t rd32(struct rd *r)
 {
 	const uint8_t *p = rd_take(r, 4);
-	return p ? get32(p) : 0;
+	return p ? obs_get_le32(p) : 0;
 }
 
 static uint64_t rd64(struct rd *r)
 {
 	const uint8_t *p = rd_take(r, 8);
-	return p ? get64(p) : 0;
+	return p ? obs_get_le64(p) : 0;
 }
 
 static uint16_t rd16(struct rd *r)
 {
 	const uint8_t *p = rd_take(r, 2);
-	return p ? (uint16_t)(p[0] | p[1] << 8) : 0;
+	return p ? obs_get_le16(p) : 0;
 }
 
 static uint64_t rdvarint(struct rd *r)
@@ -164,9 +164,9 @@ static int load_frames(struct obs_logseg *s, struct rd *rr, uint64_t flimit)
 			fr->off = rd64(rr);
 			fr->clen = rd32(rr);
 		} else {
-			fr->off = get64(s->p + at);
-			fr->clen = get32(s->p + at + 8);
-			fr->crc = get32(s->p + at + 12);
+			fr->off = obs_get_le64(s->p + at);
+			fr->clen = obs_get_le32(s->p + at + 8);
+			fr->crc = obs_get_le32(s->p + at + 12);
 		}
 		fr->rawlen = rd32(rr);
 		fr->nlines = rd32(rr);
@@ -255,11 +255,11 @@ static int load(const void *data, size_t n, int own, const char *path, struct ob
 	if (memcmp(p + n - 8, "OBSLSEGE", 8))
 		return obs_corrupt(path, n - 8, "footer magic is not OBSLSEGE");
 	const uint8_t *ft = p + n - FTR_BYTES;
-	unsigned version = get32(p + 8) & 0xffff;
-	uint32_t nframes = get32(p + 12);
+	unsigned version = obs_get_le32(p + 8) & 0xffff;
+	uint32_t nframes = obs_get_le32(p + 12);
 	if (version != 1 && version != 2)
 		return obs_corruptf(path, 8, "unknown version %u", version);
-	uint64_t ioff = get64(ft), icl = get64(ft + 8), iraw = get64(ft + 16);
+	uint64_t ioff = obs_get_le64(ft), icl = obs_get_le64(ft + 8), iraw = obs_get_le64(ft + 16);
 	if (ioff < HDR_BYTES || ioff > n - FTR_BYTES || icl != n - FTR_BYTES - ioff || iraw > (1ULL << 34))
 		return obs_corruptf(path, n - FTR_BYTES, "index at %llu+%llu does not end at the footer",
 				    (unsigned long long)ioff, (unsigned long long)icl);
@@ -268,11 +268,11 @@ static int load(const void *data, size_t n, int own, const char *path, struct ob
 		return obs_corruptf(path, 12, "%u frames do not fit before the index", nframes);
 	ftab -= tabn;
 	uint32_t meta = obs_crc32c(obs_crc32c(obs_crc32c(0, p, HDR_BYTES), p + ftab, tabn), ft, 44);
-	if (get32(ft + 44) != meta)
+	if (obs_get_le32(ft + 44) != meta)
 		return obs_corrupt(path, n - FTR_BYTES + 44,
 				   version == 2 ? "crc32c of header, frame table and footer mismatch"
 						: "crc32c of header and footer mismatch");
-	if (get32(ft + 40) != obs_crc32c(0, p + ioff, icl))
+	if (obs_get_le32(ft + 40) != obs_crc32c(0, p + ioff, icl))
 		return obs_corrupt(path, ioff, "index crc32c mismatch");
 	struct obs_logseg *s = calloc(1, sizeof(*s));
 	if (!s)
@@ -282,12 +282,12 @@ static int load(const void *data, size_t n, int own, const char *path, struct ob
 	s->p = p;
 	s->n = n;
 	s->version = (int)version;
-	s->level = (int)(get32(p + 8) >> 16);
+	s->level = (int)(obs_get_le32(p + 8) >> 16);
 	s->nframes = nframes;
-	s->nlines = get64(p + 16);
-	s->first_seq = get64(p + 24);
-	s->min_ts = (int64_t)get64(ft + 24);
-	s->max_ts = (int64_t)get64(ft + 32);
+	s->nlines = obs_get_le64(p + 16);
+	s->first_seq = obs_get_le64(p + 24);
+	s->min_ts = (int64_t)obs_get_le64(ft + 24);
+	s->max_ts = (int64_t)obs_get_le64(ft + 32);
 	s->index_off = ioff;
 	s->index_bytes = icl;
 	s->index_raw = iraw;

@@ -11,6 +11,7 @@
 #include "core/crc32c.h"
 #include "core/strmap.h"
 #include "core/varint.h"
+#include "core/vec.h"
 #include "logs/logline.h"
 #include "logs/logseg_int.h"
 
@@ -19,20 +20,21 @@
 static int buf_u32(struct obs_buf *b, uint32_t v)
 {
 	uint8_t t[4];
-	put32(t, v);
+	obs_put_le32(t, v);
 	return obs_buf_append(b, t, 4);
 }
 
 static int buf_u64(struct obs_buf *b, uint64_t v)
 {
 	uint8_t t[8];
-	put64(t, v);
+	obs_put_le64(t, v);
 	return obs_buf_append(b, t, 8);
 }
 
 static int buf_u16(struct obs_buf *b, uint16_t v)
 {
-	uint8_t t[2] = { (uint8_t)v, (uint8_t)(v >> 8) };
+	uint8_t t[2];
+	obs_put_le16(t, v);
 	return obs_buf_append(b, t, 2);
 }
 
@@ -50,7 +52,7 @@ struct field {
 	int indexed;
 	struct obs_strmap *map;    /* value -> struct fval * */
 	struct fval **vals;
-	size_t nvals;
+	size_t nvals, vals_cap;
 };
 
 struct fbuild {
@@ -71,7 +73,7 @@ static void field_drop_values(struct field *f)
 	}
 	free(f->vals);
 	f->vals = NULL;
-	f->nvals = 0;
+	f->nvals = f->vals_cap = 0;
 	obs_strmap_free(f->map);
 	f->map = NULL;
 	f->indexed = 0;
@@ -116,11 +118,9 @@ static int fbuild_cb(void *ctx, const char *k, size_t kn, const char *v, size_t 
 			field_drop_values(f);
 			return 0;
 		}
-		struct fval **nv = realloc(f->vals, (f->nvals + 1) * sizeof(*nv));
+		int grown = OBS_VEC_RESERVE(f->vals, f->vals_cap, f->nvals + 1) == 0;
 		fv = calloc(1, sizeof(*fv));
-		if (!nv || !fv || !(fv->v = malloc(vn + 1)) || !(fv->bm = roaring_bitmap_create())) {
-			if (nv)
-				f->vals = nv;
+		if (!grown || !fv || !(fv->v = malloc(vn + 1)) || !(fv->bm = roaring_bitmap_create())) {
 			if (fv) {
 				free(fv->v);
 				free(fv);
@@ -128,7 +128,6 @@ static int fbuild_cb(void *ctx, const char *k, size_t kn, const char *v, size_t 
 			b->oom = 1;
 			return 1;
 		}
-		f->vals = nv;
 		memcpy(fv->v, v, vn);
 		fv->v[vn] = 0;
 		fv->vn = vn;
@@ -158,13 +157,13 @@ static int put_footer(struct obs_buf *out, size_t base, size_t tabn, size_t icl,
 	const uint8_t *img = (const uint8_t *)out->data + base;
 	uint64_t ioff = out->len - base - icl;
 	uint8_t ft[FTR_BYTES];
-	put64(ft, ioff);
-	put64(ft + 8, icl);
-	put64(ft + 16, iraw);
-	put64(ft + 24, (uint64_t)mn);
-	put64(ft + 32, (uint64_t)mx);
-	put32(ft + 40, obs_crc32c(0, img + ioff, icl));
-	put32(ft + 44, obs_crc32c(obs_crc32c(obs_crc32c(0, img, HDR_BYTES), img + ioff - tabn, tabn), ft, 44));
+	obs_put_le64(ft, ioff);
+	obs_put_le64(ft + 8, icl);
+	obs_put_le64(ft + 16, iraw);
+	obs_put_le64(ft + 24, (uint64_t)mn);
+	obs_put_le64(ft + 32, (uint64_t)mx);
+	obs_put_le32(ft + 40, obs_crc32c(0, img + ioff, icl));
+	obs_put_le32(ft + 44, obs_crc32c(obs_crc32c(obs_crc32c(0, img, HDR_BYTES), img + ioff - tabn, tabn), ft, 44));
 	memcpy(ft + 48, "OBSLSEGE", 8);
 	return obs_buf_append(out, ft, FTR_BYTES);
 }
@@ -201,10 +200,10 @@ int obs_logseg_encode(const struct obs_logseg_input *in, const struct obs_logseg
 		mn = mx = 0;
 	uint8_t hdr[HDR_BYTES];
 	memcpy(hdr, "OBSLSEG1", 8);
-	put32(hdr + 8, SEG_VERSION | (uint32_t)level << 16);
-	put32(hdr + 12, 0); /* nframes, patched below */
-	put64(hdr + 16, in->n);
-	put64(hdr + 24, in->first_seq);
+	obs_put_le32(hdr + 8, SEG_VERSION | (uint32_t)level << 16);
+	obs_put_le32(hdr + 12, 0); /* nframes, patched below */
+	obs_put_le64(hdr + 16, in->n);
+	obs_put_le64(hdr + 24, in->first_seq);
 	if ((r = obs_buf_append(out, hdr, HDR_BYTES)) < 0)
 		goto done;
 
@@ -260,7 +259,7 @@ int obs_logseg_encode(const struct obs_logseg_input *in, const struct obs_logseg
 		out->len += cl;
 		nframes++;
 	}
-	put32((uint8_t *)out->data + base + 12, nframes);
+	obs_put_le32((uint8_t *)out->data + base + 12, nframes);
 
 	/* index blob: the frames' rawlen | nlines are in it already */
 	int64_t prev = 0;
@@ -364,7 +363,7 @@ int obs_logseg_reencode(const struct obs_logseg *s, int level, struct obs_buf *o
 	int r = cc ? obs_buf_append(out, s->p, HDR_BYTES) : -ENOMEM;
 	if (r < 0)
 		goto done;
-	put32((uint8_t *)out->data + base + 8, SEG_VERSION | (uint32_t)level << 16);
+	obs_put_le32((uint8_t *)out->data + base + 8, SEG_VERSION | (uint32_t)level << 16);
 	for (uint32_t f = 0; f < s->nframes; f++) {
 		if ((r = lseg_frame_get(s, f, &raw)) < 0)
 			goto done;

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/bytes.h"
 #include "logs/logseg.h"
 
 #define HDR_BYTES 32
@@ -18,28 +19,6 @@
 #define MAX_FIELDS 64
 #define FTAB_ENTRY 16   /* v2 frame table entry: u64 off | u32 clen | u32 crc */
 #define SEG_VERSION 2   /* written; 1 is still read */
-
-static inline void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static inline void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static inline uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static inline uint64_t get64(const uint8_t *p)
-{
-	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
 
 /* the 16-bit hash of the byte trigram at p (the trigram index's key) */
 static inline uint32_t tri_hash(const uint8_t *p)

@@ -57,7 +57,7 @@ struct stream {
 	struct head head;        /* lock */
 	struct head *frozen;     /* lock: being written to a segment, still readable */
 	struct segent *segs;     /* lock */
-	size_t nsegs;
+	size_t nsegs, segs_cap;
 	uint64_t next_seq;       /* lock */
 	uint64_t text_base;      /* lock: text bytes before segs[0] (dropped by retention) */
 };
@@ -78,7 +78,7 @@ struct obs_logstore {
 	struct obs_strmap *map;  /* mu: name -> stream */
 	struct obs_strmap *tombs;/* mu: name -> uint64_t end_seq of its last rm */
 	struct stream **all;     /* mu */
-	size_t nall;
+	size_t nall, all_cap;
 	pthread_mutex_t flush_mu;
 	pthread_t thr;
 	int thr_on, stopping;    /* stopping: mu */
@@ -86,7 +86,7 @@ struct obs_logstore {
 	uint64_t epoch;          /* names this open's carries: random */
 	pthread_mutex_t carry_mu;/* carries, and the WAL order of carry records */
 	struct carry *carries;
-	size_t ncarries;
+	size_t ncarries, carries_cap;
 	/* counters (atomics) */
 	uint64_t appended, rejected, flushes, retained, searches, frames_read, compactions;
 	uint64_t corrupt_segments;               /* set aside at open (atomic) */

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/vec.h"
 #include "logs/logstore_int.h"
 
 int obs_logstore_valid_name(const char *s)
@@ -89,23 +90,12 @@ void ls_head_release(struct head *h)
 
 int ls_head_reserve(struct head *h, size_t k, size_t bytes)
 {
-	if (h->n + k > h->cap) {
-		size_t nc = h->cap ? h->cap : 1024;
-		while (nc < h->n + k)
-			nc *= 2;
-		uint64_t *o = realloc(h->off, nc * sizeof(*o));
-		if (o)
-			h->off = o;
-		uint32_t *l = realloc(h->len, nc * sizeof(*l));
-		if (l)
-			h->len = l;
-		int64_t *t = realloc(h->ts, nc * sizeof(*t));
-		if (t)
-			h->ts = t;
-		if (!o || !l || !t)
-			return -ENOMEM;
-		h->cap = nc;
-	}
+	/* three arrays of one capacity: each grows the same way from cap */
+	size_t need = h->n + k, co = h->cap, cl = h->cap, ct = h->cap;
+	if (OBS_VEC_RESERVE_FROM(h->off, co, need, 1024) < 0 || OBS_VEC_RESERVE_FROM(h->len, cl, need, 1024) < 0 ||
+	    OBS_VEC_RESERVE_FROM(h->ts, ct, need, 1024) < 0)
+		return -ENOMEM;
+	h->cap = co;
 	return obs_buf_reserve(&h->data, bytes);
 }
 
@@ -160,10 +150,8 @@ int ls_stream_get_locked(struct obs_logstore *ls, const char *name, int create, 
 			return -EINVAL;
 		s = calloc(1, sizeof(*s));
 		char *esc = escape_name(name);
-		struct stream **na = realloc(ls->all, (ls->nall + 1) * sizeof(*na));
-		if (na)
-			ls->all = na;
-		if (!s || !esc || !na || !(s->name = strdup(name)) ||
+		int grown = OBS_VEC_RESERVE(ls->all, ls->all_cap, ls->nall + 1) == 0;
+		if (!s || !esc || !grown || !(s->name = strdup(name)) ||
 		    asprintf(&s->dir, "%s/%s", ls->sdir, esc) < 0) {
 			free(esc);
 			if (s)
@@ -297,10 +285,8 @@ static int cmp_segent(const void *a, const void *b)
 
 int ls_seg_add(struct stream *s, struct obs_logseg *seg, char *path)
 {
-	struct segent *ns = realloc(s->segs, (s->nsegs + 1) * sizeof(*ns));
-	if (!ns)
+	if (OBS_VEC_RESERVE(s->segs, s->segs_cap, s->nsegs + 1) < 0)
 		return -ENOMEM;
-	s->segs = ns;
 	struct obs_logseg_info in;
 	obs_logseg_get_info(seg, &in);
 	struct segent *e = &s->segs[s->nsegs++];

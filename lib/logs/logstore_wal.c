@@ -56,27 +56,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/bytes.h"
 #include "core/corrupt.h"
 #include "core/fault.h"
 #include "core/obstime.h"
 #include "core/varint.h"
+#include "core/vec.h"
 #include "logs/logline.h"
 #include "logs/logstore_int.h"
 #include "core/wal.h"
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
 
 /* core/varint.h's reader over a [*p, end) cursor */
 static int get_varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
@@ -141,10 +129,7 @@ static int carry_prepare(struct obs_logstore *ls, uint64_t epoch, uint64_t handl
 	cn->c.stream = strndup(stream, nl);
 	cn->c.data = malloc(n ? n : 1);
 	if (cn->at < 0) {
-		struct carry *na = realloc(ls->carries, (ls->ncarries + 1) * sizeof(*na));
-		if (na)
-			ls->carries = na;
-		else {
+		if (OBS_VEC_RESERVE(ls->carries, ls->carries_cap, ls->ncarries + 1) < 0) {
 			free(cn->c.data);
 			cn->c.data = NULL;
 		}
@@ -193,10 +178,9 @@ static int carry_log(struct obs_logstore *ls, uint64_t epoch, uint64_t handle, c
 	size_t nl = strlen(stream);
 	if (nl > NAME_MAX_BYTES)
 		return -EINVAL;
-	put64(hdr, epoch);
-	put64(hdr + 8, handle);
-	hdr[16] = (uint8_t)nl;
-	hdr[17] = (uint8_t)(nl >> 8);
+	obs_put_le64(hdr, epoch);
+	obs_put_le64(hdr + 8, handle);
+	obs_put_le16(hdr + 16, (uint16_t)nl);
 	memcpy(hdr + 18, stream, nl);
 	int r = obs_fault("logs.carry");
 	if (r == 0)
@@ -260,7 +244,7 @@ static int replay_batch(struct obs_logstore *ls, const uint8_t *p, size_t n, siz
 	const uint8_t *start = p, *end = p + n;
 	if (n < 2)
 		return bad_record(ls, base, "batch shorter than its name length");
-	size_t nl = (size_t)(p[0] | p[1] << 8);
+	size_t nl = obs_get_le16(p);
 	if (n < 2 + nl + 12)
 		return bad_record(ls, base, "batch shorter than its header");
 	char name[NAME_MAX_BYTES + 1];
@@ -269,8 +253,8 @@ static int replay_batch(struct obs_logstore *ls, const uint8_t *p, size_t n, siz
 	memcpy(name, p + 2, nl);
 	name[nl] = 0;
 	p += 2 + nl;
-	uint64_t seq = get64(p);
-	uint32_t cnt = (uint32_t)(p[8] | p[9] << 8 | p[10] << 16 | (uint32_t)p[11] << 24);
+	uint64_t seq = obs_get_le64(p);
+	uint32_t cnt = obs_get_le32(p + 8);
 	p += 12;
 	struct stream *s;
 	int r = ls_stream_get(ls, name, 1, &s);
@@ -309,13 +293,13 @@ static int replay_removed(struct obs_logstore *ls, const uint8_t *p, size_t n)
 {
 	if (n < 2)
 		return bad_record(ls, 0, "removal shorter than its name length");
-	size_t nl = (size_t)(p[0] | p[1] << 8);
+	size_t nl = obs_get_le16(p);
 	if (nl > NAME_MAX_BYTES || n < 2 + nl + 8)
 		return bad_record(ls, 0, "removal shorter than its fields, or its name longer than 200 bytes");
 	char name[NAME_MAX_BYTES + 1];
 	memcpy(name, p + 2, nl);
 	name[nl] = 0;
-	uint64_t end = get64(p + 2 + nl);
+	uint64_t end = obs_get_le64(p + 2 + nl);
 	ls_carries_drop_stream(ls, name);
 	pthread_mutex_lock(&ls->mu);
 	int r = ls_tomb_set(ls, name, end);
@@ -375,16 +359,16 @@ int ls_replay_cb(void *ctx, uint8_t type, const uint8_t *p, size_t n)
 	if (type == WAL_CARRY) {
 		if (n < 18)
 			return bad_record(ls, 0, "carry shorter than its header");
-		size_t nl = (size_t)(p[16] | p[17] << 8);
+		size_t nl = obs_get_le16(p + 16);
 		if (nl > NAME_MAX_BYTES || n < 18 + nl)
 			return bad_record(ls, 16, "carry shorter than its name, or its name longer than 200 bytes");
-		return carry_set(ls, get64(p), get64(p + 8), (const char *)p + 18, nl, (const char *)p + 18 + nl,
+		return carry_set(ls, obs_get_le64(p), obs_get_le64(p + 8), (const char *)p + 18, nl, (const char *)p + 18 + nl,
 				 n - 18 - nl);
 	}
 	if (type == WAL_BATCH_CARRIED) {
 		if (n < 16)
 			return bad_record(ls, 0, "carried batch shorter than its carry name");
-		carry_drop(ls, get64(p), get64(p + 8));
+		carry_drop(ls, obs_get_le64(p), obs_get_le64(p + 8));
 		return replay_batch(ls, p + 16, n - 16, 16);
 	}
 	return 0;
@@ -395,10 +379,9 @@ int ls_removed_log(struct obs_logstore *ls, const char *stream, uint64_t end)
 {
 	uint8_t rec[2 + NAME_MAX_BYTES + 8];
 	size_t nl = strlen(stream);
-	rec[0] = (uint8_t)nl;
-	rec[1] = (uint8_t)(nl >> 8);
+	obs_put_le16(rec, (uint16_t)nl);
 	memcpy(rec + 2, stream, nl);
-	put64(rec + 2 + nl, end);
+	obs_put_le64(rec + 2 + nl, end);
 	int r = obs_fault("logs.remove");
 	if (r == 0)
 		r = obs_wal_append(ls->wal, WAL_REMOVED, rec, 2 + nl + 8);
@@ -462,10 +445,9 @@ static int append_impl(struct obs_logstore *ls, const char *stream, const char *
 	obs_buf_init(&w);
 	size_t nl = strlen(stream);
 	uint8_t hbuf[16 + 2 + NAME_MAX_BYTES + 12], *hdr = hbuf + 16;
-	put64(hbuf, epoch);
-	put64(hbuf + 8, handle);
-	hdr[0] = (uint8_t)nl;
-	hdr[1] = (uint8_t)(nl >> 8);
+	obs_put_le64(hbuf, epoch);
+	obs_put_le64(hbuf + 8, handle);
+	obs_put_le16(hdr, (uint16_t)nl);
 	memcpy(hdr + 2, stream, nl);
 	int rejected = 0;
 	uint32_t cnt = 0;
@@ -513,11 +495,8 @@ static int append_impl(struct obs_logstore *ls, const char *stream, const char *
 	}
 	if (r == 0 && cnt) {
 		uint64_t seq = s->next_seq;
-		put64(hdr + 2 + nl, seq);
-		hdr[2 + nl + 8] = (uint8_t)cnt;
-		hdr[2 + nl + 9] = (uint8_t)(cnt >> 8);
-		hdr[2 + nl + 10] = (uint8_t)(cnt >> 16);
-		hdr[2 + nl + 11] = (uint8_t)(cnt >> 24);
+		obs_put_le64(hdr + 2 + nl, seq);
+		obs_put_le32(hdr + 2 + nl + 8, cnt);
 		struct head *h = &s->head;
 		r = ls_head_reserve(h, cnt, bytes);
 		if (r == 0 && handle) {

@@ -14,6 +14,7 @@
 #include <zstd.h>
 
 #include "core/buf.h"
+#include "core/bytes.h"
 #include "core/corrupt.h"
 #include "core/crc32c.h"
 #include "core/obstime.h"
@@ -55,26 +56,12 @@ static void teardown(void)
 	rm_tmp();
 }
 
-static uint64_t le64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static void put_le(uint8_t *p, uint64_t v, int n)
-{
-	for (int i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
 /* the compressed index bytes of an image: [*off, *off + *len) */
 static void index_range(const struct obs_buf *b, uint64_t *off, uint64_t *len)
 {
 	const uint8_t *ft = (const uint8_t *)b->data + b->len - FTR;
-	*off = le64(ft);
-	*len = le64(ft + 8);
+	*off = obs_get_le64(ft);
+	*len = obs_get_le64(ft + 8);
 	cr_assert_leq(*off + *len, b->len - FTR);
 }
 
@@ -202,8 +189,8 @@ Test(logseg_reencode, frames_only_same_records_same_index, .init = setup, .fini 
 static void to_v1(const struct obs_buf *v2, struct obs_buf *v1)
 {
 	const uint8_t *p = (const uint8_t *)v2->data, *ft = p + v2->len - FTR;
-	uint32_t nf = (uint32_t)(p[12] | p[13] << 8 | p[14] << 16 | (uint32_t)p[15] << 24);
-	uint64_t ioff = le64(ft), icl = le64(ft + 8), iraw = le64(ft + 16), tab = ioff - 16ULL * nf;
+	uint32_t nf = obs_get_le32(p + 12);
+	uint64_t ioff = obs_get_le64(ft), icl = obs_get_le64(ft + 8), iraw = obs_get_le64(ft + 16), tab = ioff - 16ULL * nf;
 	uint8_t *blob = malloc(iraw), *nb = malloc(iraw + 16ULL * nf);
 	cr_assert_eq(ZSTD_decompress(blob, iraw, p + ioff, icl), iraw);
 	size_t k = 0;
@@ -223,12 +210,12 @@ static void to_v1(const struct obs_buf *v2, struct obs_buf *v1)
 	cr_assert(!ZSTD_isError(cl));
 	uint8_t f1[FTR];
 	memcpy(f1, ft, FTR);
-	put_le(f1, tab, 8);
-	put_le(f1 + 8, cl, 8);
-	put_le(f1 + 16, nraw, 8);
-	put_le(f1 + 40, obs_crc32c(0, v1->data + v1->len, cl), 4);
+	obs_put_le64(f1, tab);
+	obs_put_le64(f1 + 8, cl);
+	obs_put_le64(f1 + 16, nraw);
+	obs_put_le32(f1 + 40, obs_crc32c(0, v1->data + v1->len, cl));
 	v1->len += cl;
-	put_le(f1 + 44, obs_crc32c(obs_crc32c(0, v1->data, 32), f1, 44), 4);
+	obs_put_le32(f1 + 44, obs_crc32c(obs_crc32c(0, v1->data, 32), f1, 44));
 	cr_assert_eq(obs_buf_append(v1, f1, FTR), 0);
 	free(blob);
 	free(nb);
@@ -319,7 +306,7 @@ Test(logseg_corrupt, names_file_offset_and_check, .init = setup, .fini = teardow
 	uint64_t ioff, icl;
 	index_range(&b, &ioff, &icl);
 	struct obs_logseg *s;
-	uint32_t nf = (uint32_t)(uint8_t)b.data[12] | (uint32_t)(uint8_t)b.data[13] << 8;
+	uint32_t nf = obs_get_le32((const uint8_t *)b.data + 12);
 	uint64_t ftab = ioff - 16ULL * nf;
 
 	/* a frame byte: the load passes, the frame's read fails */
@@ -484,8 +471,8 @@ Test(logstore_corrupt, wal_record_reported, .init = setup, .fini = teardown)
 	cr_assert_eq(obs_wal_open(wdir, NULL, &w), 0);
 	/* a batch of stream "s": 2 lines, the second longer than the record */
 	uint8_t p[32] = { 1, 0, 's' };
-	put_le(p + 3, 0, 8);       /* first_seq */
-	put_le(p + 11, 2, 4);      /* count */
+	obs_put_le64(p + 3, 0);       /* first_seq */
+	obs_put_le32(p + 11, 2);      /* count */
 	size_t n = 15;
 	p[n++] = 0;                /* ts delta */
 	p[n++] = 1;                /* len */
