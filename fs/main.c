@@ -7,6 +7,8 @@
  * mount is never left half-ready. SIGTERM/SIGINT/SIGHUP unmount cleanly
  * (libfuse's handlers end the loop), then the WAL is synced and closed. */
 #include "obsfs.h"
+#include "core/corrupt.h"
+#include "core/errlog.h"
 #include "core/fault.h"
 
 #include <fuse_lowlevel.h>
@@ -114,6 +116,13 @@ static void report_failure(const char *msg)
 			return;
 	}
 	fputs(msg, stderr);
+}
+
+/* Corruption detected anywhere in lib/ (a segment at load, a frame at
+ * read, background re-encoding) becomes a line of MOUNT/errors. */
+static void corrupt_to_errors(void *ctx, const char *file, uint64_t off, const char *check, const char *line)
+{
+	obs_errlog_add(ctx, obs_time_now(), "integrity", 0, line, strlen(line), "failed check");
 }
 
 /* Mount f and run the multi-threaded loop until unmounted or signalled. */
@@ -300,12 +309,16 @@ int main(int argc, char *argv[])
 		report_failure(msg);
 		EXIT(1);
 	}
+	obs_corrupt_set_sink(corrupt_to_errors, obs_db_errlog(fs.db));
 	char ldir[4096];
 	snprintf(ldir, sizeof ldir, "%s/logs", c.datadir);
+	obs_corrupt_clear();
 	rc = obs_logstore_open(ldir, &lo, &fs.logs);
 	if (rc) {
 		char msg[4800];
-		snprintf(msg, sizeof msg, "obsfsd: cannot open the log store '%s': %s\n", ldir, strerror(-rc));
+		obs_corrupt_set_sink(NULL, NULL);
+		snprintf(msg, sizeof msg, "obsfsd: cannot open the log store '%s': %s%s%s\n", ldir, strerror(-rc),
+			 rc == -EBADMSG && obs_corrupt_last()[0] ? ": " : "", rc == -EBADMSG ? obs_corrupt_last() : "");
 		report_failure(msg);
 		obs_db_close(fs.db);
 		EXIT(1);
@@ -328,6 +341,7 @@ int main(int argc, char *argv[])
 		close(ready_pipe[1]);
 	}
 	obs_logstore_close(fs.logs);
+	obs_corrupt_set_sink(NULL, NULL);
 	obs_db_close(fs.db);
 out:
 	if (fuse)
