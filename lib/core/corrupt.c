@@ -43,11 +43,6 @@ const char *obs_corrupt_last(void)
 	return last;
 }
 
-void obs_corrupt_adopt(const char *line)
-{
-	snprintf(last, sizeof(last), "%s", line);
-}
-
 void obs_corrupt_clear(void)
 {
 	last[0] = 0;

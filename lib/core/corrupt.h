@@ -25,10 +25,6 @@ int obs_corruptf(const char *file, uint64_t off, const char *fmt, ...) __attribu
 /* The calling thread's last detail ("" when none since the last clear). */
 const char *obs_corrupt_last(void);
 void obs_corrupt_clear(void);
-/* Make line (another thread's obs_corrupt_last, e.g. a worker's after it
- * was joined) the calling thread's last detail; not counted or passed to
- * the sink again. */
-void obs_corrupt_adopt(const char *line);
 
 /* Every detail (from any thread) is also passed to fn, called on the
  * detecting thread with the rendered line; NULL removes the sink. fn must

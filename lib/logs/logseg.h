@@ -40,11 +40,8 @@ int obs_logseg_encode(const struct obs_logseg_input *in, const struct obs_logseg
  * segment's index loses its frame table, which moves before it, and is
  * compressed again once). No record is decoded and nothing is indexed
  * again, so the new image holds the same records, times, index and text.
- * Pure (no I/O); frames are recompressed by up to 4 threads (as many as
- * there are CPUs), the bytes written are those of one thread. 0, -ENOMEM,
- * -EBADMSG (a frame fails its check, reported through obs_corrupt; the
- * caller's obs_corrupt_last has it) or -EIO (zstd); on failure out is as
- * it was. */
+ * Pure (no I/O). 0, -ENOMEM, -EBADMSG (a frame fails its check, reported
+ * through obs_corrupt) or -EIO (zstd); on failure out is as it was. */
 int obs_logseg_reencode(const struct obs_logseg *s, int level, struct obs_buf *out);
 
 /* Decode a segment image (verifies checksums); p must stay valid until close

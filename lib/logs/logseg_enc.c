@@ -4,14 +4,10 @@
  * (one CRoaring bitmap of line numbers per field=value, within a size
  * budget) and the trigram index of each frame. */
 #include <errno.h>
-#include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <zstd.h>
 
-#include "core/corrupt.h"
 #include "core/crc32c.h"
 #include "core/strmap.h"
 #include "core/varint.h"
@@ -356,82 +352,6 @@ static int v2_blob(const struct obs_logseg *s, struct obs_buf *b)
 	return r;
 }
 
-/* Recompressing frames: up to REENCODE_THREADS threads (the caller's one
- * of them), each taking the next frame; frames are independent, so the
- * result is the same bytes as one thread would write. */
-#define REENCODE_THREADS 4
-
-struct rejob {
-	const struct obs_logseg *s;
-	int level;
-	uint32_t next;          /* atomic: the next frame to take */
-	int err;                /* atomic: the first error, 0 while none */
-	char detail[OBS_CORRUPT_MAX];   /* a worker's corruption detail */
-	char **c;               /* c[f]: frame f recompressed (malloc'd), clen[f] bytes */
-	size_t *clen;
-};
-
-static int reframe(struct rejob *j, ZSTD_CCtx *cc, uint32_t f)
-{
-	char *raw;
-	int r = lseg_frame_get(j->s, f, &raw);
-	if (r < 0)
-		return r;
-	size_t rawlen = j->s->fr[f].rawlen, bound = ZSTD_compressBound(rawlen);
-	char *c = malloc(bound);
-	size_t cl = c ? ZSTD_compressCCtx(cc, c, bound, raw, rawlen, j->level) : 0;
-	free(raw);
-	if (!c)
-		return -ENOMEM;
-	if (ZSTD_isError(cl)) {
-		free(c);
-		return -EIO;
-	}
-	j->c[f] = c;
-	j->clen[f] = cl;
-	return 0;
-}
-
-static void *rejob_run(void *arg)
-{
-	struct rejob *j = arg;
-	ZSTD_CCtx *cc = ZSTD_createCCtx();
-	int r = cc ? 0 : -ENOMEM;
-	while (!r && !__atomic_load_n(&j->err, __ATOMIC_RELAXED)) {
-		uint32_t f = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
-		if (f >= j->s->nframes)
-			break;
-		r = reframe(j, cc, f);
-	}
-	int none = 0;
-	if (r < 0 && __atomic_compare_exchange_n(&j->err, &none, r, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED) &&
-	    r == -EBADMSG)
-		snprintf(j->detail, sizeof(j->detail), "%s", obs_corrupt_last());
-	ZSTD_freeCCtx(cc);
-	return NULL;
-}
-
-/* recompress every frame into j->c / j->clen: 0 or the first error */
-static int reframe_all(struct rejob *j)
-{
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	size_t nt = cpus > 1 ? (size_t)cpus : 1;
-	if (nt > REENCODE_THREADS)
-		nt = REENCODE_THREADS;
-	if (nt > j->s->nframes)
-		nt = j->s->nframes ? j->s->nframes : 1;
-	pthread_t th[REENCODE_THREADS];
-	size_t started = 0;
-	while (started + 1 < nt && pthread_create(&th[started], NULL, rejob_run, j) == 0)
-		started++;
-	rejob_run(j);   /* this thread is one of them (all of them if none started) */
-	for (size_t i = 0; i < started; i++)
-		pthread_join(th[i], NULL);
-	if (j->err == -EBADMSG)   /* the detail is the caller's too, wherever it was found */
-		obs_corrupt_adopt(j->detail);
-	return j->err;
-}
-
 int obs_logseg_reencode(const struct obs_logseg *s, int level, struct obs_buf *out)
 {
 	size_t base = out->len;
@@ -439,17 +359,29 @@ int obs_logseg_reencode(const struct obs_logseg *s, int level, struct obs_buf *o
 	struct obs_buf ftab, blob;
 	obs_buf_init(&ftab);
 	obs_buf_init(&blob);
-	struct rejob j = { s, level, 0, 0, "", calloc(s->nframes + 1, sizeof(char *)),
-			   calloc(s->nframes + 1, sizeof(size_t)) };
-	int r = cc && j.c && j.clen ? obs_buf_append(out, s->p, HDR_BYTES) : -ENOMEM;
-	if (r < 0 || (r = reframe_all(&j)) < 0)
+	char *raw = NULL;
+	int r = cc ? obs_buf_append(out, s->p, HDR_BYTES) : -ENOMEM;
+	if (r < 0)
 		goto done;
 	obs_put_le32((uint8_t *)out->data + base + 8, SEG_VERSION | (uint32_t)level << 16);
 	for (uint32_t f = 0; f < s->nframes; f++) {
-		uint32_t crc = obs_crc32c(0, j.c[f], j.clen[f]);
-		if ((r = buf_u64(&ftab, out->len - base)) < 0 || (r = buf_u32(&ftab, (uint32_t)j.clen[f])) < 0 ||
-		    (r = buf_u32(&ftab, crc)) < 0 || (r = obs_buf_append(out, j.c[f], j.clen[f])) < 0)
+		if ((r = lseg_frame_get(s, f, &raw)) < 0)
 			goto done;
+		size_t rawlen = s->fr[f].rawlen, bound = ZSTD_compressBound(rawlen);
+		if ((r = obs_buf_reserve(out, bound)) < 0)
+			goto done;
+		size_t cl = ZSTD_compressCCtx(cc, out->data + out->len, bound, raw, rawlen, level);
+		free(raw);
+		raw = NULL;
+		if (ZSTD_isError(cl)) {
+			r = -EIO;
+			goto done;
+		}
+		uint32_t crc = obs_crc32c(0, out->data + out->len, cl);
+		if ((r = buf_u64(&ftab, out->len - base)) < 0 || (r = buf_u32(&ftab, (uint32_t)cl)) < 0 ||
+		    (r = buf_u32(&ftab, crc)) < 0)
+			goto done;
+		out->len += cl;
 	}
 	if ((r = obs_buf_append(out, ftab.data, ftab.len)) < 0)
 		goto done;
@@ -476,10 +408,7 @@ done:
 		if (out->cap)
 			out->data[base] = 0;
 	}
-	for (uint32_t f = 0; j.c && f < s->nframes; f++)
-		free(j.c[f]);
-	free(j.c);
-	free(j.clen);
+	free(raw);
 	ZSTD_freeCCtx(cc);
 	obs_buf_release(&ftab);
 	obs_buf_release(&blob);
