@@ -9,7 +9,7 @@
  *   cc -O2 -std=c11 -D_GNU_SOURCE -Ilib -pthread tests/bench/bench_logcompact.c \
  *      build/libobs.a $(pkg-config --libs libzstd libpcre2-8 libxxhash) -lroaring -lm \
  *      -o build/bench_logcompact
- *   build/bench_logcompact [N] [DIR]
+ *   [COMPACT_LEVEL=L] build/bench_logcompact [N] [DIR]
  * Exits 1 when the store does not hold N lines afterwards. */
 #include <ftw.h>
 #include <stdio.h>
@@ -59,6 +59,8 @@ int main(int argc, char **argv)
 	static const char *path[] = { "/api/v1/orders", "/api/v1/users", "/healthz", "/metrics", "/login" };
 	struct obs_logstore_opts o = { 0 };
 	o.no_background = 1;
+	if (getenv("COMPACT_LEVEL"))   /* default: the store's (15) */
+		o.compact_level = atoi(getenv("COMPACT_LEVEL"));
 	struct obs_logstore *ls;
 	if (obs_logstore_open(dir, &o, &ls) < 0) {
 		fprintf(stderr, "bench_logcompact: cannot open '%s'\n", dir);

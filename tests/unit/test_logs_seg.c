@@ -490,3 +490,28 @@ Test(logstore_corrupt, wal_record_reported, .init = setup, .fini = teardown)
 		 "corrupt '%s': record 1 of the replay (type 1), payload byte 20: line 2 of 2 runs past the record", wdir);
 	cr_assert_str_eq(obs_corrupt_last(), want);
 }
+
+Test(logseg_reencode, a_bad_frame_fails_it_and_is_named, .init = setup, .fini = teardown)
+{
+	struct obs_buf b, out;
+	encode(&b, 1);
+	struct obs_logseg *s;
+	cr_assert_eq(obs_logseg_load(b.data, b.len, 0, &s), 0);
+	uint64_t ioff, icl;
+	index_range(&b, &ioff, &icl);
+	uint32_t nf = obs_get_le32((const uint8_t *)b.data + 12);
+	cr_assert_gt(nf, 8);
+	uint64_t f7 = obs_get_le64((const uint8_t *)b.data + ioff - 16ULL * nf + 16 * 7);
+	b.data[f7 + 5] ^= 0x40;   /* frame 7 */
+	obs_buf_init(&out);
+	cr_assert_eq(obs_buf_append(&out, "keep", 4), 0);
+	obs_corrupt_clear();
+	cr_assert_eq(obs_logseg_reencode(s, 9, &out), -EBADMSG);
+	cr_assert_eq(out.len, 4, "out is as it was");
+	char want[200];
+	snprintf(want, sizeof(want), "corrupt '(in memory)' at offset %llu: frame 7 crc32c mismatch", (unsigned long long)f7);
+	cr_assert_str_eq(obs_corrupt_last(), want);
+	obs_logseg_close(s);
+	obs_buf_release(&b);
+	obs_buf_release(&out);
+}
