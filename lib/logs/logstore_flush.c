@@ -6,7 +6,11 @@
  * file DIR/streams/NAME/.tmp-SEQ.seg, written and fsynced, loaded back as a
  * segment, renamed to SEQ.seg, and the directory fsynced. The steps are
  * fault points PT.write, PT.fsync, PT.open, PT.rename and PT.dirsync, with
- * PT = logs.flush for a flush and logs.compact for a re-encoding.
+ * PT = logs.flush for a flush and logs.compact for a re-encoding. (Not
+ * core/fileio's obs_atomic_commit: the segment is loaded back from the
+ * temp file between its fsync and the rename, so that a file that does not
+ * load never gets its final name, and a flush unlinks its new file again
+ * when the directory fsync fails.)
  * - A flush writes a new file; on failure no new file remains (a rename
  *   whose directory fsync fails is unlinked again) and the records stay in
  *   the head and in the WAL, so nothing acknowledged is lost. After every
