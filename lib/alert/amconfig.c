@@ -95,10 +95,11 @@ int amc_get_duration(struct cx *x, const yaml_node_t *n, const char *what, int64
 
 int amc_strv_push(struct am_strv *s, const char *v)
 {
-	char **nv = realloc(s->v, (s->n + 1) * sizeof(*nv));
+	char **nv = realloc(s->v, (s->n + 2) * sizeof(*nv));
 	if (!nv)
 		return -ENOMEM;
 	s->v = nv;
+	s->v[s->n + 1] = NULL;
 	if (!(s->v[s->n] = strdup(v)))
 		return -ENOMEM;
 	s->n++;

@@ -31,7 +31,7 @@
 #define AM_HTTP_TIMEOUT_DEFAULT (10LL * 1000)
 
 struct am_strv {
-	char **v;
+	char **v;     /* NULL-terminated (an argv) when n > 0 */
 	size_t n;
 };
 
