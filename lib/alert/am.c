@@ -10,7 +10,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/fault.h"
 #include "core/fileio.h"
 #include "core/obstime.h"
 
@@ -113,43 +112,17 @@ static int mkdir_p(const char *dir)
 
 int am_save_atomic(const char *path, const void *data, size_t n)
 {
-	char *dir = strdup(path), *tmp = NULL;
-	int rc = 0, fd = -1;
+	char *dir = strdup(path);
+	int rc = 0;
 	if (!dir)
 		return -ENOMEM;
 	char *slash = strrchr(dir, '/');
 	if (slash && slash != dir) {
 		*slash = 0;
-		if ((rc = mkdir_p(dir)))
-			goto out;
+		rc = mkdir_p(dir);
 	}
-	if (asprintf(&tmp, "%s.tmp", path) < 0) {
-		tmp = NULL;
-		rc = -ENOMEM;
-		goto out;
-	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		rc = -errno;
-		goto out;
-	}
-	if ((rc = obs_fault("am.save.write")) || (rc = obs_write_all(fd, data, n)))
-		goto out;
-	if ((rc = obs_fault("am.save.fsync")) || (fsync(fd) && (rc = -errno)))
-		goto out;
-	close(fd);
-	fd = -1;
-	if ((rc = obs_fault("am.save.rename")) || (rename(tmp, path) && (rc = -errno)))
-		goto out;
-	rc = obs_fsync_parent(path);
-out:
-	if (fd >= 0)
-		close(fd);
-	if (rc && tmp)
-		unlink(tmp);
-	free(tmp);
 	free(dir);
-	return rc;
+	return rc ? rc : obs_write_file_atomic(path, data, n, "am.save");
 }
 
 int am_load_file(const char *path, struct obs_buf *out)

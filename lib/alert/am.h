@@ -40,10 +40,10 @@ int am_alert_resolved(const struct am_alert *a, int64_t now);
  * 64-bit FNV-1a over name, 0xff, value, 0xff of the labels sorted by name). */
 uint64_t am_fingerprint(const struct obs_labels *l);
 
-/* Write data to path atomically: path.tmp, fsync, rename, fsync the
- * directory (created, like its parents, when missing). 0 or -errno; on
- * failure the old file is untouched. Fault points: "am.save.write",
- * "am.save.fsync", "am.save.rename". */
+/* Write data to path atomically (obs_write_file_atomic: temp file, fsync,
+ * rename, directory fsync), creating the directory and its parents when
+ * missing. 0 or -errno; on failure the old file is untouched. Fault points:
+ * "am.save.write", "am.save.fsync", "am.save.rename", "am.save.dirsync". */
 int am_save_atomic(const char *path, const void *data, size_t n);
 /* Read a whole file into out (appended). 0, -ENOENT or -errno. */
 int am_load_file(const char *path, struct obs_buf *out);
