@@ -179,9 +179,10 @@ lint:
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
-	  $(DESTDIR)$(PREFIX)/share/man/man7 $(DESTDIR)$(PREFIX)/share/man/man8
+	  $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man7 $(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
 	for p in man/*.1; do [ -e "$$p" ] && install -m 644 $$p $(DESTDIR)$(PREFIX)/share/man/man1/; done; true
+	for p in man/*.5; do [ -e "$$p" ] && install -m 644 $$p $(DESTDIR)$(PREFIX)/share/man/man5/; done; true
 	for p in man/*.7; do [ -e "$$p" ] && install -m 644 $$p $(DESTDIR)$(PREFIX)/share/man/man7/; done; true
 	for p in man/*.8; do [ -e "$$p" ] && install -m 644 $$p $(DESTDIR)$(PREFIX)/share/man/man8/; done; true
 
