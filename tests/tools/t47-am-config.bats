@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# t45-am-config.bats — obs-alert check-config: Alertmanager's configuration
+# t47-am-config.bats — obs-alert check-config: Alertmanager's configuration
 # validated like `amtool check-config`; the same files get the same verdict
 # from Debian's amtool (0.25) when it is installed.
 load common

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# t46-am-notify.bats — notifications leaving obsfs, driven through lib/alert's
+# t48-am-notify.bats — notifications leaving obsfs, driven through lib/alert's
 # notifier by the am-drive test helper: forwarding to a real Alertmanager
 # (Debian's prometheus-alertmanager, started here on 127.0.0.1 and stopped
 # by teardown), a webhook receiver (a python3 http.server recording POST
