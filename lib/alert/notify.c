@@ -15,7 +15,7 @@
 struct batch {
 	struct am_alert *v;
 	size_t n;
-	int forward;
+	int flags;                     /* AM_PUT_* */
 	struct batch *next;
 };
 
@@ -112,9 +112,9 @@ int64_t am_notifier_run_once(struct am_notifier *n)
 	pthread_mutex_lock(&n->dmu);
 	while (q) {
 		struct batch *next = q->next;
-		if (am_dispatch_put(n->d, q->v, q->n))
+		if (!(q->flags & AM_PUT_NO_DISPATCH) && am_dispatch_put(n->d, q->v, q->n))
 			errlog(n, "alerts", "out of memory in the notifier");
-		if (q->forward && n->fwd.n)
+		if ((q->flags & AM_PUT_FORWARD) && n->fwd.n)
 			forward(n, q);
 		batch_free(q);
 		q = next;
@@ -254,7 +254,7 @@ int am_notifier_set_config(struct am_notifier *n, const char *text, size_t len, 
 	return 0;
 }
 
-int am_notifier_put(struct am_notifier *n, const struct am_alert *alerts, size_t cnt, int fwd)
+int am_notifier_put(struct am_notifier *n, const struct am_alert *alerts, size_t cnt, int flags)
 {
 	struct batch *b = calloc(1, sizeof(*b));
 	if (!b || !(b->v = calloc(cnt ? cnt : 1, sizeof(*b->v)))) {
@@ -266,7 +266,7 @@ int am_notifier_put(struct am_notifier *n, const struct am_alert *alerts, size_t
 			batch_free(b);
 			return -ENOMEM;
 		}
-	b->forward = fwd;
+	b->flags = flags;
 	struct batch *drop = NULL;
 	pthread_mutex_lock(&n->mu);
 	if (n->qlen >= n->queue_max) {

@@ -47,9 +47,12 @@ void am_notifier_free(struct am_notifier *n);
 int am_notifier_set_config(struct am_notifier *n, const char *text, size_t len, int trusted,
 			   struct obs_buf *err);
 
-/* Queue alerts (copied) for the dispatcher and, with forward set, for the
- * Alertmanagers. Never blocks. 0 or -ENOMEM. */
-int am_notifier_put(struct am_notifier *n, const struct am_alert *alerts, size_t cnt, int forward);
+/* Queue alerts (copied) for the dispatcher and, with AM_PUT_FORWARD, for
+ * the Alertmanagers too; AM_PUT_NO_DISPATCH skips the dispatcher (alerts to
+ * forward only). Never blocks. 0 or -ENOMEM. */
+#define AM_PUT_FORWARD 1
+#define AM_PUT_NO_DISPATCH 2
+int am_notifier_put(struct am_notifier *n, const struct am_alert *alerts, size_t cnt, int flags);
 
 /* Drain the queue and tick the dispatcher once (the thread's loop body).
  * Returns the next due time. */

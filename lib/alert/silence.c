@@ -616,6 +616,21 @@ int am_silences_render(struct am_silences *s, const char *key, struct obs_buf *o
 	return rc;
 }
 
+int am_silences_render_all(struct am_silences *s, struct obs_buf *out)
+{
+	int64_t now = am_clock_now(&s->clk);
+	int rc = 0;
+	pthread_mutex_lock(&s->mu);
+	for (size_t i = 0; !rc && i < s->n; i++) {
+		if (i && obs_buf_putc(out, '\n'))
+			rc = -ENOMEM;
+		if (!rc)
+			rc = render_one(&s->v[i], now, out);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
 /* amtool's filter: every filter matcher names a label the silence matches on
  * with a value the filter matcher accepts. */
 static int filter_ok(const struct sil *x, const struct am_matchers *f)

@@ -69,6 +69,10 @@ int am_silences_list(struct am_silences *s, int include_expired, struct obs_buf 
  * "updatedAt:", "createdBy:", "comment:" lines. -ENOENT when absent. */
 int am_silences_render(struct am_silences *s, const char *name_or_id, struct obs_buf *out);
 
+/* Every silence of the history (expired ones too), each rendered as by
+ * am_silences_render, separated by blank lines, oldest first. */
+int am_silences_render_all(struct am_silences *s, struct obs_buf *out);
+
 /* amtool silence query's table: ID, matchers, ends, created by, comment of
  * the silences whose matchers include (by equal text) every matcher of the
  * filter (filter NULL: all), pending and active ones (expired too with

@@ -469,8 +469,8 @@ static double eval_ratio(const struct am_slo *s, const char *w, const struct obs
 	struct obs_buf e;
 	obs_buf_init(&e);
 	double v = NAN;
-	if (am_slo_ratio_expr(s, w, &e))
-		return v;
+	if (!st || !st->select || am_slo_ratio_expr(s, w, &e))
+		return v;   /* no store: nothing known */
 	struct obs_query_expr *qe = NULL;
 	if (obs_query_parse(e.data, e.len, &qe, err, errlen) == 0) {
 		struct obs_query_result r;
