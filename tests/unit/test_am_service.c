@@ -158,3 +158,42 @@ Test(am_service, slos_become_rule_groups, .init = init, .fini = fini)
 	obs_buf_release(&b);
 	am_service_close(s);
 }
+
+#if __has_include("alert/alert.h")
+/* The evaluator's sink: pending alerts stay out; firing and resolved ones
+ * reach the dispatcher with Prometheus' startsAt/endsAt. */
+Test(am_service, evaluator_sink, .init = init, .fini = fini)
+{
+	struct am_service *s = open_svc();
+	struct obs_alert_sink k = am_service_sink(s);
+	struct obs_alert a[3];
+	memset(a, 0, sizeof(a));
+	const char *ls[3] = { "{alertname=\"A\",i=\"1\"}", "{alertname=\"A\",i=\"2\"}", "{alertname=\"A\",i=\"3\"}" };
+	int64_t now = 1800000000000LL;
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(obs_labels_parse(ls[i], strlen(ls[i]), &a[i].labels, NULL), 0);
+		a[i].active_at = now - 600000;
+		a[i].last_sent_at = now;
+	}
+	a[0].state = OBS_ALERT_PENDING;
+	a[1].state = OBS_ALERT_FIRING;
+	a[1].fired_at = now - 300000;
+	a[1].valid_until = now + 240000;
+	a[2].state = OBS_ALERT_INACTIVE;
+	a[2].fired_at = now - 300000;
+	a[2].resolved_at = now - 1000;
+	const struct obs_alert *p[3] = { &a[0], &a[1], &a[2] };
+	k.send(k.ctx, "f.yml", "g", now, p, 3);
+	struct am_notifier *n = am_service_notifier(s);
+	cr_assert_eq(am_notifier_sync(n, 5000), 0);
+	struct obs_buf b;
+	obs_buf_init(&b);
+	cr_assert_eq(am_notifier_render_alerts(n, &b), 0);
+	cr_assert_null(strstr(b.data, "i=\"1\""), "pending alerts are not sent: %s", b.data);
+	cr_assert(strstr(b.data, " {alertname=\"A\",i=\"2\"}"), "%s", b.data);
+	obs_buf_release(&b);
+	for (int i = 0; i < 3; i++)
+		obs_labels_release(&a[i].labels);
+	am_service_close(s);
+}
+#endif
