@@ -19,6 +19,9 @@ struct held {
 	char *text;          /* canonical labels, the sort key */
 	int64_t last_seen;
 	int refs;            /* groups holding it */
+	uint64_t sil_ver;    /* the silence epoch sil_muted was computed in */
+	int64_t sil_until;
+	int sil_muted;       /* -1: not known */
 };
 
 struct group {
@@ -43,7 +46,24 @@ struct am_dispatch {
 	struct obs_strmap *groups;   /* key -> struct group */
 	struct am_nflog *nflog;
 	struct am_dispatch_stats st;
+	uint64_t sil_ver;            /* the silences' epoch at this tick */
+	int64_t sil_until;
 };
+
+/* Is h silenced now? Cached per alert for the silences' epoch (version and
+ * next start/end), so a tick with many silences and alerts is not a full
+ * cross product each time. */
+static int silenced(struct am_dispatch *d, struct held *h)
+{
+	if (!d->sil)
+		return 0;
+	if (h->sil_muted >= 0 && h->sil_ver == d->sil_ver && h->sil_until == d->sil_until)
+		return h->sil_muted;
+	h->sil_muted = am_silences_mutes(d->sil, &h->a.labels, NULL) > 0;
+	h->sil_ver = d->sil_ver;
+	h->sil_until = d->sil_until;
+	return h->sil_muted;
+}
 
 static struct held *held_get(struct am_dispatch *d, uint64_t fp)
 {
@@ -314,6 +334,7 @@ int am_dispatch_put(struct am_dispatch *d, const struct am_alert *alerts, size_t
 		}
 		h->text = obs_buf_detach(&t, NULL);
 		h->fp = fp;
+		h->sil_muted = -1;
 		h->last_seen = now;
 		if (!h->a.starts_at)
 			h->a.starts_at = now;
@@ -491,7 +512,7 @@ static void flush_group(struct am_dispatch *d, struct group *g, const struct am_
 		for (size_t i = 0; pass && i < n; i++) {
 			uint64_t by;
 			if (am_inhibitor_mutes(ih, &hs[i]->a.labels, &by) ||
-			    (d->sil && am_silences_mutes(d->sil, &hs[i]->a.labels, NULL))) {
+			    silenced(d, hs[i])) {
 				d->st.suppressed++;
 				continue;
 			}
@@ -581,6 +602,8 @@ int64_t am_dispatch_tick(struct am_dispatch *d)
 {
 	int64_t now = am_clock_now(&d->clk);
 	struct tick t = { .d = d, .now = now, .next = INT64_MAX };
+	if (d->sil)
+		d->sil_ver = am_silences_version(d->sil, now, &d->sil_until);
 	size_t na = obs_strmap_count(d->alerts);
 	t.all = malloc((na + 1) * sizeof(*t.all));
 	if (!t.all)

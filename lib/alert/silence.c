@@ -43,6 +43,7 @@ struct am_silences {
 	int64_t retention;
 	struct sil *v;              /* guarded by mu */
 	size_t n, cap;
+	uint64_t version;           /* guarded by mu; bumped by every change */
 };
 
 const char *am_silence_state_name(enum am_silence_state s)
@@ -131,6 +132,7 @@ static int serialize(struct am_silences *s, struct obs_buf *b)
 
 static int save(struct am_silences *s)
 {
+	s->version++;   /* even a failed save may leave the set changed until undone */
 	if (!s->path)
 		return 0;
 	struct obs_buf b;
@@ -731,6 +733,22 @@ int am_silences_gc(struct am_silences *s)
 	free(keep);
 	pthread_mutex_unlock(&s->mu);
 	return rc ? rc : (int)dropped;
+}
+
+uint64_t am_silences_version(struct am_silences *s, int64_t now, int64_t *valid_until)
+{
+	int64_t until = INT64_MAX;
+	pthread_mutex_lock(&s->mu);
+	for (size_t i = 0; i < s->n; i++) {
+		int64_t t = s->v[i].starts > now ? s->v[i].starts : s->v[i].ends > now ? s->v[i].ends : INT64_MAX;
+		if (t < until)
+			until = t;
+	}
+	uint64_t v = s->version;
+	pthread_mutex_unlock(&s->mu);
+	if (valid_until)
+		*valid_until = until;
+	return v;
 }
 
 void am_silences_count(struct am_silences *s, size_t *pending, size_t *active, size_t *expired)

@@ -84,6 +84,11 @@ int am_silences_query(struct am_silences *s, const char *filter, int include_exp
  * ids (may be NULL). Returns how many (0: not silenced). */
 int am_silences_mutes(struct am_silences *s, const struct obs_labels *l, struct obs_buf *ids);
 
+/* A version of the store for caching mute answers: it changes with every
+ * add, expiry or gc; *valid_until is the next time a silence starts or ends
+ * (INT64_MAX when none will), after which answers may change too. */
+uint64_t am_silences_version(struct am_silences *s, int64_t now, int64_t *valid_until);
+
 /* Drop silences expired longer than the retention ago. Returns how many were
  * dropped, or a save error. */
 int am_silences_gc(struct am_silences *s);

@@ -365,3 +365,26 @@ Test(am_dispatch, max_alerts_truncates)
 	for (int i = 0; i < 3; i++)
 		am_alert_release(&a[i]);
 }
+
+Test(am_dispatch, silence_running_out_by_itself_releases_the_alert)
+{
+	reset();
+	struct am_silences *sil;
+	cr_assert_eq(am_silences_open(NULL, &clk, 0, &sil), 0);
+	const char *C = "global: {resolve_timeout: 1d}\n"
+			"route: {receiver: r, group_wait: 0s, group_interval: 1m}\n"
+			"receivers: [{name: r, webhook_configs: [{url: 'http://x/'}]}]\n";
+	struct am_dispatch *d = mk(C, NULL, sil);
+	const char *spec = "alertname=\"Disk\"\nuntil: 10m\n";
+	cr_assert_eq(am_silences_set(sil, "disk", spec, strlen(spec), NULL, NULL), 0);
+	put1(d, "{alertname=\"Disk\"}", now_ms, 0);
+	for (int t = 1; t < 600; t += 60)
+		at(d, t);
+	cr_assert_eq(S.n, 0, "silenced (the cached answer holds while nothing changes)");
+	at(d, 601);
+	at(d, 661);
+	cr_assert_eq(S.n, 1, "the silence ended at 10m: notified at the next flush");
+	am_dispatch_free(d);
+	am_silences_free(sil);
+	reset();
+}
