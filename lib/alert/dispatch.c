@@ -360,6 +360,7 @@ struct tick {
 	size_t nall;
 	int64_t next;
 	int err;
+	int read_only;       /* a status read: apply no resolve timeout */
 };
 
 static int collect_alerts_cb(void *ctx, const char *k, size_t n, void *v)
@@ -367,7 +368,7 @@ static int collect_alerts_cb(void *ctx, const char *k, size_t n, void *v)
 	struct tick *t = ctx;
 	struct held *h = v;
 	int64_t rt = t->d->cfg ? t->d->cfg->resolve_timeout : AM_RESOLVE_TIMEOUT_DEFAULT;
-	if (h->a.ends_at == 0 && t->now - h->last_seen > rt)
+	if (!t->read_only && h->a.ends_at == 0 && t->now - h->last_seen > rt)
 		h->a.ends_at = h->last_seen + rt;
 	t->all[t->nall++] = &h->a;
 	return 0;
@@ -659,7 +660,7 @@ int am_dispatch_marks(struct am_dispatch *d, const struct obs_labels *l, struct 
 	obs_buf_release(&ids);
 	if (sup >= 0 && d->cfg && d->cfg->ninhibits) {
 		size_t na = obs_strmap_count(d->alerts);
-		struct tick t = { .d = d, .now = now };
+		struct tick t = { .d = d, .now = now, .read_only = 1 };
 		t.all = malloc((na + 1) * sizeof(*t.all));
 		struct am_inhibitor *ih = NULL;
 		if (t.all) {

@@ -36,7 +36,12 @@ struct am_notifier {
 	uint64_t dropped;
 	int stop;
 
-	pthread_mutex_t dmu;           /* guards d and the forwarding fields */
+	pthread_mutex_t tick_mu;       /* held by whoever changes d (the thread's
+	                                  pass, set_config); taken before dmu */
+	pthread_mutex_t dmu;           /* guards reading d and the forwarding
+	                                  fields; released while a delivery runs
+	                                  (tick_mu still held), so status reads
+	                                  never wait for a webhook */
 	struct am_dispatch *d;
 	struct am_strv fwd;            /* copy of the config's targets */
 	int64_t fwd_timeout;
@@ -67,8 +72,12 @@ static int real_deliver(void *ctx, const struct am_delivery *d)
 	struct am_notifier *n = ctx;
 	struct obs_buf why;
 	obs_buf_init(&why);
+	/* called inside am_dispatch_tick (tick_mu and dmu held): readers may
+	 * look at the dispatcher meanwhile, nobody may change it */
+	pthread_mutex_unlock(&n->dmu);
 	int rc = d->kind == AM_INT_EXEC ? am_deliver_exec(d, n->external_url, &why)
 					: am_deliver_webhook(d, &why);
+	pthread_mutex_lock(&n->dmu);
 	if (rc)
 		errlog(n, "alerts/config", why.data ? why.data : "delivery failed");
 	obs_buf_release(&why);
@@ -86,11 +95,15 @@ static void strv_clear(struct am_strv *s)
 
 static void forward(struct am_notifier *n, struct batch *b)
 {
-	/* called with dmu held; the POSTs themselves are short (timeout bounded) */
+	/* called with tick_mu and dmu held: fwd cannot change (set_config takes
+	 * tick_mu), so dmu is let go for the POST (bounded by its timeout) */
 	for (size_t i = 0; i < n->fwd.n; i++) {
 		struct obs_buf why;
 		obs_buf_init(&why);
-		if (am_forward_post(n->fwd.v[i], n->fwd_timeout, b->v, b->n, &why)) {
+		pthread_mutex_unlock(&n->dmu);
+		int rc = am_forward_post(n->fwd.v[i], n->fwd_timeout, b->v, b->n, &why);
+		pthread_mutex_lock(&n->dmu);
+		if (rc) {
 			n->forward_failed++;
 			errlog(n, "alerts/config", why.data ? why.data : "forwarding failed");
 		} else {
@@ -109,6 +122,7 @@ int64_t am_notifier_run_once(struct am_notifier *n)
 	uint64_t seq = n->put_seq;
 	pthread_mutex_unlock(&n->mu);
 
+	pthread_mutex_lock(&n->tick_mu);
 	pthread_mutex_lock(&n->dmu);
 	while (q) {
 		struct batch *next = q->next;
@@ -121,6 +135,7 @@ int64_t am_notifier_run_once(struct am_notifier *n)
 	}
 	int64_t due = am_dispatch_tick(n->d);
 	pthread_mutex_unlock(&n->dmu);
+	pthread_mutex_unlock(&n->tick_mu);
 
 	pthread_mutex_lock(&n->mu);
 	if (seq > n->done_seq)
@@ -174,6 +189,7 @@ int am_notifier_new(const struct am_notifier_opts *o, struct am_notifier **out)
 	n->deliver_ctx = o->deliver ? o->deliver_ctx : n;
 	n->external_url = strdup(o->external_url ? o->external_url : "http://localhost/");
 	pthread_mutex_init(&n->mu, NULL);
+	pthread_mutex_init(&n->tick_mu, NULL);
 	pthread_mutex_init(&n->dmu, NULL);
 	pthread_cond_init(&n->cv, NULL);
 	pthread_cond_init(&n->done_cv, NULL);
@@ -214,6 +230,7 @@ void am_notifier_free(struct am_notifier *n)
 	strv_clear(&n->fwd);
 	free(n->external_url);
 	pthread_mutex_destroy(&n->mu);
+	pthread_mutex_destroy(&n->tick_mu);
 	pthread_mutex_destroy(&n->dmu);
 	pthread_cond_destroy(&n->cv);
 	pthread_cond_destroy(&n->done_cv);
@@ -242,12 +259,14 @@ int am_notifier_set_config(struct am_notifier *n, const char *text, size_t len, 
 		fwd.v = v;
 		fwd.n++;
 	}
+	pthread_mutex_lock(&n->tick_mu);
 	pthread_mutex_lock(&n->dmu);
 	strv_clear(&n->fwd);
 	n->fwd = fwd;
 	n->fwd_timeout = c ? c->forward_timeout : AM_HTTP_TIMEOUT_DEFAULT;
 	am_dispatch_set_config(n->d, c, trusted);
 	pthread_mutex_unlock(&n->dmu);
+	pthread_mutex_unlock(&n->tick_mu);
 	pthread_mutex_lock(&n->mu);
 	pthread_cond_broadcast(&n->cv);
 	pthread_mutex_unlock(&n->mu);

@@ -234,3 +234,28 @@ Test(am_notify, queue_bound_drops_oldest)
 	am_notifier_free(n);
 	obs_errlog_free(el);
 }
+
+Test(am_notify, status_reads_do_not_wait_for_a_slow_hook)
+{
+	const char *cfgtext =
+		"route: {receiver: slow, group_wait: 0s}\n"
+		"receivers: [{name: slow, exec_configs: [{command: [/bin/sleep, '2']}]}]\n";
+	struct am_notifier_opts o = { 0 };
+	struct am_notifier *n;
+	cr_assert_eq(am_notifier_new(&o, &n), 0);
+	cr_assert_eq(am_notifier_set_config(n, cfgtext, strlen(cfgtext), 1, NULL), 0);
+	int64_t now = obs_time_now();
+	struct am_alert a = A("{alertname=\"Slow\"}", now, now + 3600000);
+	cr_assert_eq(am_notifier_put(n, &a, 1, 0), 0);
+	usleep(300000);   /* the hook is running now */
+	struct obs_buf b;
+	obs_buf_init(&b);
+	int64_t t0 = obs_time_now();
+	cr_assert_eq(am_notifier_render_alerts(n, &b), 0);
+	cr_assert_eq(am_notifier_render_stats(n, &b), 0);
+	cr_assert_lt(obs_time_now() - t0, 500, "a status read waited for the hook");
+	cr_assert(strstr(b.data, "{alertname=\"Slow\"}"), "%s", b.data);
+	obs_buf_release(&b);
+	am_alert_release(&a);
+	am_notifier_free(n);
+}
