@@ -427,6 +427,18 @@ void alerts_notify_send(void *ctx, const char *file, const char *group, int64_t 
 
 int alerts_notify_marks(const struct obs_labels *l, struct obs_buf *out)
 {
-	return svc ? am_notifier_marks(am_service_notifier(svc), l, out) : 0;
+	if (!svc)
+		return 0;
+	/* alert files are "key value" lines: silencedBy ID,... / inhibitedBy FP */
+	struct obs_buf m;
+	obs_buf_init(&m);
+	int rc = am_notifier_marks(am_service_notifier(svc), l, &m);
+	for (char *p = m.data; rc >= 0 && p && *p; p++)
+		if (p[0] == ':' && p[1] == ' ')
+			memmove(p, p + 1, strlen(p + 1) + 1), m.len--;
+	if (rc >= 0 && m.len && obs_buf_append(out, m.data, m.len))
+		rc = -ENOMEM;
+	obs_buf_release(&m);
+	return rc;
 }
 #endif
