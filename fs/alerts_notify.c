@@ -15,8 +15,8 @@
  *   alerts/notifications     FS_RO, live: the notifier's counters, groups
  *                            and alerts with silencedBy/inhibitedBy
  *
- * Compiled only with the fs table (tree.h). */
-#if __has_include("tree.h")
+ * Compiled only with the fs table (tree.h) and the rule manager (alert.h). */
+#if __has_include("tree.h") && __has_include("alert/alert.h")
 #include "obsfs.h"
 
 #include <errno.h>

@@ -3,7 +3,7 @@
 #ifndef OBSFS_ALERTS_NOTIFY_H
 #define OBSFS_ALERTS_NOTIFY_H
 
-#if __has_include("tree.h")
+#if __has_include("tree.h") && __has_include("alert/alert.h")
 #include "tree.h"
 #include "alert/alert.h"
 
