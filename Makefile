@@ -69,6 +69,13 @@ $(BUILD)/bin/obs-query: $(BUILD)/tools/obs-query.o $(QUERY_TOOL_OBJ) $(TOOL_COMM
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(QUERY_TOOL_OBJ) $(TOOL_COMMON_OBJ) $(LIBOBS) $(LDLIBS)
 
+# obs-alert's Alertmanager subcommands (tools/alert_*.c) are linked into obs-alert only
+ALERT_TOOL_SRC := $(sort $(wildcard tools/alert_*.c))
+ALERT_TOOL_OBJ := $(ALERT_TOOL_SRC:%.c=$(BUILD)/%.o)
+$(BUILD)/bin/obs-alert: $(BUILD)/tools/obs-alert.o $(ALERT_TOOL_OBJ) $(TOOL_COMMON_OBJ) $(LIBOBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(ALERT_TOOL_OBJ) $(TOOL_COMMON_OBJ) $(LIBOBS) $(LDLIBS)
+
 $(BUILD)/bin/%: $(BUILD)/tools/%.o $(TOOL_COMMON_OBJ) $(LIBOBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(TOOL_COMMON_OBJ) $(LIBOBS) $(LDLIBS)
@@ -113,7 +120,14 @@ run: deps
 stop:
 	@./contrib/stop-mount.sh "$(MNT)"
 
-unit: $(UNITS)
+# test helpers (git's test-tool idea): programs the shell suites drive
+HELPER_SRC := $(sort $(wildcard tests/helpers/*.c))
+HELPERS    := $(patsubst tests/helpers/%.c,$(BUILD)/tests/helpers/%,$(subst _,-,$(HELPER_SRC)))
+$(BUILD)/tests/helpers/am-drive: $(BUILD)/tests/helpers/am_drive.o $(LIBOBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIBOBS) $(LDLIBS)
+
+unit: $(UNITS) $(HELPERS)
 
 test: test-deps
 	@$(MAKE) --no-print-directory all unit
@@ -165,9 +179,10 @@ lint:
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
-	  $(DESTDIR)$(PREFIX)/share/man/man7 $(DESTDIR)$(PREFIX)/share/man/man8
+	  $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man7 $(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
 	for p in man/*.1; do [ -e "$$p" ] && install -m 644 $$p $(DESTDIR)$(PREFIX)/share/man/man1/; done; true
+	for p in man/*.5; do [ -e "$$p" ] && install -m 644 $$p $(DESTDIR)$(PREFIX)/share/man/man5/; done; true
 	for p in man/*.7; do [ -e "$$p" ] && install -m 644 $$p $(DESTDIR)$(PREFIX)/share/man/man7/; done; true
 	for p in man/*.8; do [ -e "$$p" ] && install -m 644 $$p $(DESTDIR)$(PREFIX)/share/man/man8/; done; true
 

@@ -26,6 +26,7 @@
 
 #include "core/num.h"
 #include "core/obstime.h"
+#include "alert_am.h"
 #include "tool_stream.h"
 
 static const char *prog = "obs-alert";
@@ -304,6 +305,9 @@ int main(int argc, char **argv)
 	unsigned flags = 0;
 	int c;
 
+	int am = alert_am_main(argc, argv);   /* check-config, silence ... */
+	if (am >= 0)
+		return am;
 	while ((c = getopt_long(argc, argv, "F:w:c:C:n:e:fT:qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'F': {

@@ -18,8 +18,8 @@ cd "$ROOT" || exit 2
 OUT=build-fuzz
 SECS=${FUZZ_SECONDS:-20}
 TMO=${FUZZ_TIMEOUT:-10}
-PKG_CFLAGS=$(pkg-config --cflags fuse3 libzstd libpcre2-8 libxxhash)
-PKG_LIBS=$(pkg-config --libs fuse3 libzstd libpcre2-8 libxxhash)
+PKG_CFLAGS=$(pkg-config --cflags fuse3 libzstd libpcre2-8 libxxhash yaml-0.1 jansson libcurl)
+PKG_LIBS=$(pkg-config --libs fuse3 libzstd libpcre2-8 libxxhash yaml-0.1 jansson libcurl)
 mkdir -p "$OUT/crashes"
 
 srcs=()
