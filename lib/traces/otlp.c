@@ -598,6 +598,25 @@ static int otlp_doc(struct doc *d, json_t *root)
 
 /* ---- the simple shape ------------------------------------------------------- */
 
+/* A JSON number of milliseconds (>= 0, before year 2262) in ns, exact for
+ * integers and to the ns for fractions. */
+static int ms_to_ns(json_t *v, int64_t *out)
+{
+	if (json_is_integer(v)) {
+		json_int_t ms = json_integer_value(v);
+		if (ms < 0 || ms > INT64_MAX / 1000000)
+			return -EINVAL;
+		*out = (int64_t)ms * 1000000;
+		return 0;
+	}
+	double ms = json_is_real(v) ? json_real_value(v) : -1;
+	if (!(ms >= 0 && ms < 9.2e12))
+		return -EINVAL;
+	double w = floor(ms);
+	*out = (int64_t)w * 1000000 + (int64_t)llround((ms - w) * 1e6);
+	return 0;
+}
+
 static int simple_span(struct doc *d, json_t *o)
 {
 	struct obs_span s;
@@ -628,10 +647,8 @@ static int simple_span(struct doc *d, json_t *o)
 			return fail(d, "invalid start_time_unix_nano", NULL);
 		s.start_ns = (int64_t)u;
 	} else if (json_is_number(v = json_object_get(o, "start_time"))) {
-		double ms = json_number_value(v);
-		if (!(ms >= 0 && ms < 9.2e12))
+		if (ms_to_ns(v, &s.start_ns))
 			return fail(d, "invalid start_time", NULL);
-		s.start_ns = (int64_t)llround(ms * 1e6);
 	} else if (json_is_string(v)) {
 		int64_t ms;
 		if (obs_time_parse(json_string_value(v), json_string_length(v), &ms) || ms < 0)
@@ -644,10 +661,10 @@ static int simple_span(struct doc *d, json_t *o)
 			return fail(d, "invalid end_time_unix_nano", NULL);
 		s.end_ns = (int64_t)u;
 	} else if ((v = json_object_get(o, "duration_ms"))) {
-		double ms = json_is_number(v) ? json_number_value(v) : -1;
-		if (!(ms >= 0 && ms < 9.2e12) || s.start_ns > INT64_MAX - (int64_t)(ms * 1e6))
+		int64_t dns;
+		if (ms_to_ns(v, &dns) || s.start_ns > INT64_MAX - dns)
 			return fail(d, "invalid duration_ms", NULL);
-		s.end_ns = s.start_ns + (int64_t)llround(ms * 1e6);
+		s.end_ns = s.start_ns + dns;
 	} else
 		return fail(d, "missing duration_ms", NULL);
 	v = json_object_get(o, "status");

@@ -1,0 +1,714 @@
+/* traces.c — spans in, journal, assembly, sampling, store, RED metrics
+ * (libobs traces). See traces.h for the journal records and the contract. */
+#include "traces/traces.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/fileio.h"
+#include "core/varint.h"
+#include "traces/assemble.h"
+#include "traces/otlp.h"
+#include "traces/policy.h"
+#include "traces/red.h"
+#include "traces/waterfall.h"
+#include "tsdb/db.h"
+#include "core/wal.h"
+
+enum { REC_SPANS = 1, REC_DECISIONS = 2, REC_CARRY = 3 };
+#define RELOG_CHUNK (256u << 10)
+
+struct carry { uint64_t handle; char *p; size_t n; struct carry *next; };
+
+struct obs_traces {
+	pthread_mutex_t mu;              /* everything below but store (own lock), db, el */
+	char *dir;
+	struct obs_traces_opts o;
+	struct obs_wal *wal;
+	struct obs_tasm *as;
+	struct obs_policy_set *ps;
+	struct obs_tstore *store;
+	struct obs_red *red;
+	struct obs_db *db;
+	struct obs_errlog *el;
+	int replaying;
+	int64_t last_red_ms, last_ckpt_ms, last_retain_ms;
+	struct carry *carries;
+	struct obs_buf pend;             /* decisions taken, journaled before mu is released */
+	struct obs_traces_stats st;
+};
+
+void obs_traces_opts_default(struct obs_traces_opts *o)
+{
+	memset(o, 0, sizeof *o);
+	obs_tstore_opts_default(&o->store);
+	o->wal_segment_bytes = 16u << 20;
+	o->sync_interval_ms = 1000;
+	o->red_interval_ms = 10000;
+	o->checkpoint_ms = 60000;
+	o->cache_size = 65536;
+}
+
+static void tasm_opts(const struct obs_traces *t, const struct obs_policy_set *ps, struct obs_tasm_opts *ao)
+{
+	struct obs_policy_settings s;
+	obs_policy_get_settings(ps, &s);
+	obs_tasm_opts_default(ao);
+	ao->decision_wait_ms = s.decision_wait_ms;
+	ao->max_traces = s.num_traces;
+	ao->max_spans = s.max_spans;
+	ao->head_honour = s.head_honour;
+	ao->cache_size = t->o.cache_size;
+}
+
+/* ---- decisions ------------------------------------------------------------------ */
+
+static int emit(void *ctx, const uint8_t id[16], int keep, enum obs_tdec_why why, const char *by,
+		const uint8_t *const *blobs, const uint32_t *lens, size_t n)
+{
+	struct obs_traces *t = ctx;
+	int rc = 0;
+	if (!t->replaying && why != OBS_TDEC_LATE && t->wal) {
+		uint8_t k = (uint8_t)keep;
+		if (obs_buf_append(&t->pend, id, 16) || obs_buf_append(&t->pend, &k, 1))
+			rc = -ENOMEM;
+	}
+	if (keep) {
+		int r2 = obs_tstore_add(t->store, id, blobs, lens, n, t->replaying);
+		if (!rc)
+			rc = r2;
+	}
+	return rc;
+}
+
+/* Journal the decisions taken under this hold of mu (one record). */
+static int pend_flush(struct obs_traces *t)
+{
+	int rc = t->pend.len && t->wal ? obs_wal_append(t->wal, REC_DECISIONS, t->pend.data, t->pend.len) : 0;
+	obs_buf_reset(&t->pend);
+	return rc;
+}
+
+/* ---- journal replay ---------------------------------------------------------------- */
+
+static int add_spans(struct obs_traces *t, const uint8_t *p, size_t n, int64_t now, int red)
+{
+	size_t pos = 0;
+	int rc = 0;
+	while (pos < n && !rc) {
+		uint64_t len;
+		if (obs_varint_get(p, n, &pos, &len) || len > n - pos)
+			return -EBADMSG;
+		struct obs_span s;
+		if (!obs_span_decode(p + pos, (size_t)len, &s)) {
+			if (red && t->red && obs_red_add(t->red, &s))
+				rc = -ENOMEM;
+			if (!rc)
+				rc = obs_tasm_add(t->as, &s, p + pos, (size_t)len, now);
+			if (t->replaying)
+				t->st.spans_replayed++;
+		}
+		pos += (size_t)len;
+	}
+	return rc;
+}
+
+static int set_carry(struct obs_traces *t, uint64_t h, const char *p, size_t n)
+{
+	struct carry **c = &t->carries;
+	while (*c && (*c)->handle != h)
+		c = &(*c)->next;
+	if (!n) {
+		if (*c) {
+			struct carry *d = *c;
+			*c = d->next;
+			free(d->p);
+			free(d);
+		}
+		return 0;
+	}
+	char *np = malloc(n);
+	if (!np)
+		return -ENOMEM;
+	memcpy(np, p, n);
+	if (!*c) {
+		if (!(*c = calloc(1, sizeof **c))) {
+			free(np);
+			return -ENOMEM;
+		}
+		(*c)->handle = h;
+	}
+	free((*c)->p);
+	(*c)->p = np;
+	(*c)->n = n;
+	return 0;
+}
+
+struct replay_ctx { struct obs_traces *t; int64_t now; };
+
+static int replay_rec(void *ctx, uint8_t type, const uint8_t *p, size_t n)
+{
+	struct replay_ctx *rc = ctx;
+	struct obs_traces *t = rc->t;
+	switch (type) {
+	case REC_SPANS:
+		return add_spans(t, p, n, rc->now, 0);
+	case REC_DECISIONS:
+		if (n % 17)
+			return -EBADMSG;
+		for (size_t i = 0; i < n; i += 17) {
+			int r = obs_tasm_apply(t->as, p + i, p[i + 16] != 0);
+			if (r)
+				return r;
+		}
+		return 0;
+	case REC_CARRY: {
+		uint64_t h;
+		if (n < 8)
+			return -EBADMSG;
+		memcpy(&h, p, 8);
+		return set_carry(t, h, (const char *)p + 8, n - 8);
+	}
+	default:
+		return -EBADMSG;
+	}
+}
+
+/* ---- policy file -------------------------------------------------------------------- */
+
+static int write_policy_file(const char *dir, const char *text, size_t n)
+{
+	char *tmp, *fin;
+	if (asprintf(&tmp, "%s/policy.tmp", dir) < 0)
+		return -ENOMEM;
+	if (asprintf(&fin, "%s/policy", dir) < 0) {
+		free(tmp);
+		return -ENOMEM;
+	}
+	int rc = 0, fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		rc = -errno;
+	if (!rc)
+		rc = obs_write_all(fd, text, n);
+	if (!rc && fsync(fd))
+		rc = -errno;
+	if (fd >= 0 && close(fd) && !rc)
+		rc = -errno;
+	if (!rc && rename(tmp, fin))
+		rc = -errno;
+	if (!rc)
+		rc = obs_fsync_dir(dir);
+	if (rc)
+		unlink(tmp);
+	free(tmp);
+	free(fin);
+	return rc;
+}
+
+static char *read_policy_file(const char *dir, size_t *n)
+{
+	char *path;
+	if (asprintf(&path, "%s/policy", dir) < 0)
+		return NULL;
+	FILE *f = fopen(path, "re");
+	free(path);
+	if (!f)
+		return NULL;
+	struct obs_buf b;
+	obs_buf_init(&b);
+	char tmp[4096];
+	size_t r;
+	while ((r = fread(tmp, 1, sizeof tmp, f)) > 0)
+		if (obs_buf_append(&b, tmp, r))
+			break;
+	fclose(f);
+	return obs_buf_detach(&b, n);
+}
+
+/* ---- open / close -------------------------------------------------------------------- */
+
+int obs_traces_open(const char *dir, const struct obs_traces_opts *o, struct obs_db *db, struct obs_errlog *el,
+		    int64_t now_ms, struct obs_traces **out, char *err, size_t errlen)
+{
+	if (err && errlen)
+		err[0] = 0;
+	if (mkdir(dir, 0755) && errno != EEXIST) {
+		int e = -errno;
+		snprintf(err, errlen, "cannot create '%s': %s", dir, strerror(-e));
+		return e;
+	}
+	struct obs_traces *t = calloc(1, sizeof *t);
+	if (!t)
+		return -ENOMEM;
+	pthread_mutex_init(&t->mu, NULL);
+	if (o)
+		t->o = *o;
+	else
+		obs_traces_opts_default(&t->o);
+	t->db = db;
+	t->el = el;
+	t->dir = strdup(dir);
+	t->red = obs_red_new();
+	int rc = t->dir && t->red ? 0 : -ENOMEM;
+	size_t pn = 0;
+	char *ptext = rc ? NULL : read_policy_file(dir, &pn);
+	if (!rc) {
+		rc = obs_policy_parse(ptext ? ptext : "", pn, &t->ps, err, errlen);
+		if (rc == -EINVAL) {   /* a policy file we wrote no longer parses: say so, use the defaults */
+			rc = obs_policy_parse("", 0, &t->ps, NULL, 0);
+			if (el)
+				obs_errlog_add(el, now_ms, "traces/policy", 0, ptext, pn, "stored policy refused, defaults used");
+		}
+	}
+	free(ptext);
+	struct obs_tasm_opts ao;
+	if (!rc) {
+		tasm_opts(t, t->ps, &ao);
+		rc = obs_tasm_new(&ao, t->ps, emit, t, &t->as);
+	}
+	if (!rc && (rc = obs_tstore_open(dir, &t->o.store, &t->store)))
+		snprintf(err, errlen, "cannot open the trace segments in '%s': %s", dir, strerror(-rc));
+	char *wdir = NULL;
+	if (!rc && asprintf(&wdir, "%s/wal", dir) < 0)
+		rc = -ENOMEM;
+	if (!rc) {
+		struct replay_ctx rcx = { t, now_ms };
+		struct obs_wal_stats ws;
+		t->replaying = 1;
+		rc = obs_wal_replay(wdir, replay_rec, &rcx, &ws);
+		t->replaying = 0;
+		if (rc)
+			snprintf(err, errlen, "cannot replay the trace journal '%s': %s", wdir, strerror(-rc));
+	}
+	if (!rc) {
+		struct obs_wal_opts wo = { t->o.wal_segment_bytes, t->o.sync_interval_ms };
+		if ((rc = obs_wal_open(wdir, &wo, &t->wal)))
+			snprintf(err, errlen, "cannot open the trace journal '%s': %s", wdir, strerror(-rc));
+	}
+	free(wdir);
+	/* carries left by a crash: their bytes were accepted, ingest them whole */
+	while (!rc && t->carries) {
+		struct carry *c = t->carries;
+		struct obs_traces_result r;
+		t->carries = c->next;
+		obs_traces_ingest(t, c->p, c->n, 1, "traces/ingest", 0, now_ms, &r);
+		free(c->p);
+		free(c);
+	}
+	if (!rc)
+		rc = obs_traces_checkpoint(t, now_ms);
+	if (rc) {
+		if (!err[0])
+			snprintf(err, errlen, "cannot open traces in '%s': %s", dir, strerror(-rc));
+		obs_traces_close(t);
+		return rc;
+	}
+	t->last_red_ms = t->last_ckpt_ms = t->last_retain_ms = now_ms;
+	*out = t;
+	return 0;
+}
+
+void obs_traces_close(struct obs_traces *t)
+{
+	if (!t)
+		return;
+	if (t->wal) {
+		obs_traces_sync(t, obs_time_now());
+		obs_traces_checkpoint(t, obs_time_now());
+	}
+	obs_wal_close(t->wal);
+	obs_tasm_free(t->as);
+	obs_policy_free(t->ps);
+	obs_tstore_close(t->store);
+	obs_red_free(t->red);
+	while (t->carries) {
+		struct carry *c = t->carries;
+		t->carries = c->next;
+		free(c->p);
+		free(c);
+	}
+	obs_buf_release(&t->pend);
+	free(t->dir);
+	pthread_mutex_destroy(&t->mu);
+	free(t);
+}
+
+/* ---- ingest ---------------------------------------------------------------------------- */
+
+struct ing { struct obs_traces *t; struct obs_buf batch; uint64_t n; const char *source; int64_t now; };
+
+static int on_span(void *ctx, const struct obs_span *s, const uint8_t *blob, size_t n)
+{
+	struct ing *g = ctx;
+	if (obs_buf_varint(&g->batch, n) || obs_buf_append(&g->batch, blob, n))
+		return -ENOMEM;
+	g->n++;
+	return 0;
+}
+
+static void on_err(void *ctx, size_t lineno, const char *line, size_t n, const char *why)
+{
+	struct ing *g = ctx;
+	if (g->t->el)
+		obs_errlog_add(g->t->el, g->now, g->source, lineno, line, n, why);
+}
+
+int obs_traces_ingest(struct obs_traces *t, const char *buf, size_t n, int final, const char *source,
+		      size_t first_lineno, int64_t now_ms, struct obs_traces_result *r)
+{
+	struct ing g = { t, { 0 }, 0, source ? source : "traces/ingest", now_ms };
+	struct obs_otlp_result pr;
+	memset(r, 0, sizeof *r);
+	obs_buf_init(&g.batch);
+	int prc = obs_otlp_parse(buf, n, final, first_lineno, on_span, on_err, &g, &pr);
+	r->consumed = pr.consumed;
+	r->rejected = pr.rejected;
+	int rc = 0;
+	if (g.n) {
+		pthread_mutex_lock(&t->mu);
+		rc = obs_wal_append(t->wal, REC_SPANS, g.batch.data, g.batch.len);
+		if (!rc) {
+			r->spans = g.n;
+			t->st.spans_ingested += g.n;
+			rc = add_spans(t, (const uint8_t *)g.batch.data, g.batch.len, now_ms, 1);
+		}
+		int r2 = pend_flush(t);
+		if (!rc)
+			rc = r2;
+		pthread_mutex_unlock(&t->mu);
+	}
+	obs_buf_release(&g.batch);
+	pthread_mutex_lock(&t->mu);
+	t->st.docs_rejected += pr.rejected;
+	pthread_mutex_unlock(&t->mu);
+	if (!rc && prc && prc != -EINVAL)
+		rc = prc;
+	if (rc)
+		r->err = -rc;
+	else if (prc == -EINVAL)
+		r->err = EINVAL;
+	return -r->err;
+}
+
+int obs_traces_carry(struct obs_traces *t, uint64_t handle, const char *p, size_t n)
+{
+	pthread_mutex_lock(&t->mu);
+	int rc = obs_wal_append2(t->wal, REC_CARRY, &handle, 8, p, n);
+	if (!rc)
+		rc = set_carry(t, handle, p, n);
+	pthread_mutex_unlock(&t->mu);
+	return rc;
+}
+
+/* ---- housekeeping -------------------------------------------------------------------------- */
+
+/* Render RED metrics (under mu); the caller ingests them unlocked. */
+static int red_take(struct obs_traces *t, int64_t now, struct obs_buf *out)
+{
+	if (!t->db || !t->red || !obs_red_dirty(t->red) || now <= t->last_red_ms)
+		return 0;
+	t->last_red_ms = now;
+	return obs_red_render(t->red, now, out);
+}
+
+static void red_write(struct obs_traces *t, struct obs_buf *b)
+{
+	if (!b->len)
+		return;
+	struct obs_ingest_result ir;
+	obs_db_ingest(t->db, b->data, b->len, OBS_FMT_PROM, "traces/red", 1, &ir);
+}
+
+struct relog { struct obs_traces *t; struct obs_buf b; uint8_t type; };
+
+static int relog_flush(struct relog *r)
+{
+	int rc = r->b.len ? obs_wal_append(r->t->wal, r->type, r->b.data, r->b.len) : 0;
+	obs_buf_reset(&r->b);
+	return rc;
+}
+
+static int relog_decision(void *ctx, const uint8_t id[16], int keep)
+{
+	struct relog *r = ctx;
+	uint8_t k = (uint8_t)keep;
+	if (obs_buf_append(&r->b, id, 16) || obs_buf_append(&r->b, &k, 1))
+		return -ENOMEM;
+	return r->b.len >= RELOG_CHUNK ? relog_flush(r) : 0;
+}
+
+static int relog_span(void *ctx, const uint8_t *blob, size_t n)
+{
+	struct relog *r = ctx;
+	if (obs_buf_varint(&r->b, n) || obs_buf_append(&r->b, blob, n))
+		return -ENOMEM;
+	return r->b.len >= RELOG_CHUNK ? relog_flush(r) : 0;
+}
+
+static int checkpoint_locked(struct obs_traces *t, int64_t now)
+{
+	int rc = pend_flush(t);
+	if (!rc)
+		rc = obs_tstore_flush(t->store);
+	uint64_t segno;
+	if (rc || (rc = obs_wal_cut(t->wal, &segno)))
+		return rc;
+	struct relog r = { t, { 0 }, REC_DECISIONS };
+	obs_buf_init(&r.b);
+	rc = obs_tasm_foreach_decision(t->as, relog_decision, &r);
+	if (!rc)
+		rc = relog_flush(&r);
+	r.type = REC_SPANS;
+	if (!rc)
+		rc = obs_tasm_foreach_span(t->as, relog_span, &r);
+	if (!rc)
+		rc = relog_flush(&r);
+	for (struct carry *c = t->carries; c && !rc; c = c->next)
+		rc = obs_wal_append2(t->wal, REC_CARRY, &c->handle, 8, c->p, c->n);
+	obs_buf_release(&r.b);
+	/* everything is in the new segments (or a segment file): the old go */
+	if (!rc)
+		rc = obs_wal_remove_before(t->wal, segno);
+	if (!rc) {
+		t->last_ckpt_ms = now;
+		t->st.checkpoints++;
+	}
+	return rc;
+}
+
+int obs_traces_checkpoint(struct obs_traces *t, int64_t now_ms)
+{
+	pthread_mutex_lock(&t->mu);
+	int rc = t->wal ? checkpoint_locked(t, now_ms) : 0;
+	pthread_mutex_unlock(&t->mu);
+	return rc;
+}
+
+int obs_traces_tick(struct obs_traces *t, int64_t now_ms)
+{
+	struct obs_buf red;
+	obs_buf_init(&red);
+	pthread_mutex_lock(&t->mu);
+	int rc = obs_tasm_tick(t->as, now_ms);
+	int r2 = pend_flush(t);
+	if (!rc)
+		rc = r2;
+	if (now_ms - t->last_red_ms >= t->o.red_interval_ms)
+		red_take(t, now_ms, &red);
+	struct obs_tstore_stats ss;
+	obs_tstore_get_stats(t->store, &ss);
+	if (!rc && (obs_tstore_full(t->store) || (ss.open_traces && now_ms - t->last_ckpt_ms >= t->o.checkpoint_ms)))
+		rc = checkpoint_locked(t, now_ms);
+	int retain = now_ms - t->last_retain_ms >= 60000;
+	if (retain)
+		t->last_retain_ms = now_ms;
+	pthread_mutex_unlock(&t->mu);
+	red_write(t, &red);
+	obs_buf_release(&red);
+	if (retain) {
+		int r3 = obs_tstore_retain(t->store, now_ms);
+		if (!rc)
+			rc = r3;
+	}
+	return rc;
+}
+
+int obs_traces_flush_all(struct obs_traces *t, int64_t now_ms)
+{
+	pthread_mutex_lock(&t->mu);
+	int rc = obs_tasm_flush(t->as, now_ms);
+	int r2 = pend_flush(t);
+	pthread_mutex_unlock(&t->mu);
+	if (!rc)
+		rc = r2;
+	return rc;
+}
+
+int obs_traces_sync(struct obs_traces *t, int64_t now_ms)
+{
+	struct obs_buf red;
+	obs_buf_init(&red);
+	pthread_mutex_lock(&t->mu);
+	red_take(t, now_ms, &red);
+	int rc = t->wal ? obs_wal_sync(t->wal) : 0;
+	pthread_mutex_unlock(&t->mu);
+	red_write(t, &red);
+	obs_buf_release(&red);
+	return rc;
+}
+
+/* ---- policy ------------------------------------------------------------------------------- */
+
+int obs_traces_set_policy(struct obs_traces *t, const char *text, size_t n, char *err, size_t errlen)
+{
+	struct obs_policy_set *ps;
+	int rc = obs_policy_parse(text, n, &ps, err, errlen);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&t->mu);
+	rc = write_policy_file(t->dir, text, n);
+	if (rc) {
+		snprintf(err, errlen, "cannot store the policy: %s", strerror(-rc));
+		obs_policy_free(ps);
+	} else {
+		struct obs_tasm_opts ao;
+		tasm_opts(t, ps, &ao);
+		obs_tasm_set_policy(t->as, ps, &ao);
+		obs_policy_free(t->ps);
+		t->ps = ps;
+	}
+	pthread_mutex_unlock(&t->mu);
+	return rc;
+}
+
+int obs_traces_policy_text(struct obs_traces *t, struct obs_buf *out)
+{
+	pthread_mutex_lock(&t->mu);
+	int rc = obs_buf_puts(out, obs_policy_source(t->ps));
+	pthread_mutex_unlock(&t->mu);
+	return rc;
+}
+
+/* ---- reading ------------------------------------------------------------------------------- */
+
+static int span_start_cmp(const void *x, const void *y)
+{
+	const struct obs_span *a = x, *b = y;
+	if (a->start_ns != b->start_ns)
+		return a->start_ns < b->start_ns ? -1 : 1;
+	return memcmp(a->span_id, b->span_id, 8);
+}
+
+/* The spans of a kept trace, decoded (views into *raw), sorted by start. */
+static int load(struct obs_traces *t, const uint8_t id[16], struct obs_buf *raw, struct obs_span **sp, size_t *n)
+{
+	size_t cnt;
+	int rc = obs_tstore_get(t->store, id, raw, &cnt);
+	if (rc)
+		return rc;
+	*sp = malloc((cnt ? cnt : 1) * sizeof **sp);
+	if (!*sp)
+		return -ENOMEM;
+	size_t pos = 0, k = 0;
+	for (size_t i = 0; i < cnt; i++) {
+		uint32_t l;
+		memcpy(&l, raw->data + pos, 4);
+		if (!obs_span_decode((const uint8_t *)raw->data + pos + 4, l, &(*sp)[k]))
+			k++;
+		pos += 4 + l;
+	}
+	qsort(*sp, k, sizeof **sp, span_start_cmp);
+	*n = k;
+	return 0;
+}
+
+int obs_traces_json(struct obs_traces *t, const uint8_t id[16], struct obs_buf *out)
+{
+	struct obs_buf raw;
+	struct obs_span *sp = NULL;
+	size_t n = 0;
+	obs_buf_init(&raw);
+	int rc = load(t, id, &raw, &sp, &n);
+	for (size_t i = 0; !rc && i < n; i++)
+		rc = obs_span_json(&sp[i], out);
+	free(sp);
+	obs_buf_release(&raw);
+	return rc;
+}
+
+int obs_traces_tree(struct obs_traces *t, const uint8_t id[16], int width, enum obs_time_fmt tf, struct obs_buf *out)
+{
+	struct obs_buf raw;
+	struct obs_span *sp = NULL;
+	size_t n = 0;
+	obs_buf_init(&raw);
+	int rc = load(t, id, &raw, &sp, &n);
+	if (!rc)
+		rc = obs_waterfall(sp, n, width, tf, out);
+	free(sp);
+	obs_buf_release(&raw);
+	return rc;
+}
+
+struct sctx { struct obs_buf *out; enum obs_time_fmt tf; };
+
+static int search_line(void *ctx, const struct obs_tstore_hit *h)
+{
+	struct sctx *c = ctx;
+	struct obs_trace_summary s;
+	memset(&s, 0, sizeof s);
+	memcpy(s.trace_id, h->trace_id, 16);
+	s.start_ns = h->start_ns;
+	s.end_ns = h->end_ns;
+	s.nspans = h->nspans;
+	s.nerrors = h->nerrors;
+	s.root_service = (struct obs_str){ h->root_service, strlen(h->root_service) };
+	s.root_name = (struct obs_str){ h->root_name, strlen(h->root_name) };
+	return obs_trace_summary_line(&s, c->tf, c->out);
+}
+
+int obs_traces_search(struct obs_traces *t, const char *q, size_t qn, int64_t from_ms, int64_t to_ms,
+		      enum obs_time_fmt tf, struct obs_buf *out, char *err, size_t errlen)
+{
+	struct obs_tq tq;
+	int rc = obs_tq_parse(q, qn, &tq, err, errlen);
+	if (rc)
+		return rc;
+	struct sctx c = { out, tf };
+	rc = obs_tstore_search(t->store, &tq, from_ms, to_ms, search_line, &c);
+	obs_tq_release(&tq);
+	return rc;
+}
+
+struct obs_tstore *obs_traces_store(struct obs_traces *t) { return t->store; }
+
+void obs_traces_get_stats(struct obs_traces *t, struct obs_traces_stats *st)
+{
+	struct obs_tasm_stats as;
+	pthread_mutex_lock(&t->mu);
+	obs_tasm_get_stats(t->as, &as);
+	*st = t->st;
+	st->red_series = t->red ? obs_red_series(t->red) : 0;
+	pthread_mutex_unlock(&t->mu);
+	st->buffered_traces = as.buffered_traces;
+	st->buffered_spans = as.buffered_spans;
+	st->buffered_bytes = as.buffered_bytes;
+	st->kept_traces = as.kept_traces;
+	st->kept_spans = as.kept_spans;
+	st->dropped_by_policy = as.dropped_by_policy;
+	st->dropped_by_policy_spans = as.dropped_by_policy_spans;
+	st->dropped_too_early = as.dropped_too_early;
+	st->dropped_too_early_spans = as.dropped_too_early_spans;
+	st->late_spans = as.late_spans;
+	obs_tstore_get_stats(t->store, &st->store);
+}
+
+int obs_traces_status(struct obs_traces *t, struct obs_buf *out)
+{
+	struct obs_traces_stats s;
+	obs_traces_get_stats(t, &s);
+	unsigned long long sp = s.store.spans;
+	return obs_buf_printf(out,
+			      "traces_buffered    %" PRIu64 " (%" PRIu64 " spans, %" PRIu64 " bytes, %.1f bytes/span)\n"
+			      "traces_kept        %" PRIu64 " (%" PRIu64 " spans)\n"
+			      "traces_dropped_by_policy %" PRIu64 " (%" PRIu64 " spans)\n"
+			      "traces_dropped_too_early %" PRIu64 " (%" PRIu64 " spans)\n"
+			      "traces_late_spans  %" PRIu64 "\n"
+			      "traces_spans_ingested %" PRIu64 "\n"
+			      "traces_docs_rejected %" PRIu64 "\n"
+			      "traces_stored      %" PRIu64 " (%llu spans, %" PRIu64 " segments, %" PRIu64 " bytes, %.1f bytes/span)\n"
+			      "traces_red_series  %" PRIu64 "\n",
+			      s.buffered_traces, s.buffered_spans, s.buffered_bytes,
+			      s.buffered_spans ? (double)s.buffered_bytes / (double)s.buffered_spans : 0.0, s.kept_traces,
+			      s.kept_spans, s.dropped_by_policy, s.dropped_by_policy_spans, s.dropped_too_early,
+			      s.dropped_too_early_spans, s.late_spans, s.spans_ingested, s.docs_rejected, s.store.traces, sp,
+			      s.store.segments, s.store.disk_bytes,
+			      sp ? (double)(s.store.disk_bytes + s.store.open_bytes) / (double)sp : 0.0, s.red_series);
+}
