@@ -303,7 +303,7 @@ static int parse_leaf(struct perr *e, char **w, size_t nw, struct policy **out)
 static int find_sub(const struct policy *p, const char *name, size_t n)
 {
 	for (size_t i = 0; i < p->nsub; i++)
-		if (strlen(p->sub[i]->name) == n && !memcmp(p->sub[i]->name, name, n))
+		if (p->sub[i] && strlen(p->sub[i]->name) == n && !memcmp(p->sub[i]->name, name, n))
 			return (int)i;
 	return -1;
 }
@@ -469,13 +469,14 @@ int obs_policy_parse(const char *text, size_t n, struct obs_policy_set **out, ch
 	if (!ps)
 		return -ENOMEM;
 	ps->set = (struct obs_policy_settings){ 10000, 50000, 1000000, 0 };
-	int rc = 0, any = 0;
+	int rc = 0, any = 0, defaults = 0;
 	/* is there any policy line at all? otherwise the defaults apply */
 	for (int pass = 0; pass < 2 && !rc; pass++) {
 		const char *src = pass ? obs_policy_default_text : text;
 		size_t sn = pass ? strlen(obs_policy_default_text) : n;
 		if (pass && any)
 			break;
+		defaults = pass;
 		e.line = 0;
 		for (size_t pos = 0; pos < sn && !rc;) {
 			const char *nl = memchr(src + pos, '\n', sn - pos);
@@ -528,7 +529,7 @@ int obs_policy_parse(const char *text, size_t n, struct obs_policy_set **out, ch
 			free(line);
 		}
 	}
-	if (!rc && !(ps->source = any ? strndup(text, n) : strdup(obs_policy_default_text)))
+	if (!rc && !(ps->source = !defaults ? strndup(text, n) : strdup(obs_policy_default_text)))
 		rc = -ENOMEM;
 	if (rc) {
 		obs_policy_free(ps);
