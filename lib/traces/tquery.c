@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/obstime.h"
+#include "traces/span.h"
 
 static int hexv(char c)
 {
@@ -144,4 +145,43 @@ int obs_tq_parse(const char *q, size_t n, struct obs_tq *out, char *err, size_t 
 	if (rc)
 		obs_tq_release(out);
 	return rc;
+}
+
+static int eqs(struct obs_str s, const char *c) { return s.n == strlen(c) && !memcmp(s.p, c, s.n); }
+
+int obs_tq_match(const struct obs_tq *q, const struct obs_span *sp, size_t n)
+{
+	if (!n)
+		return 0;
+	int64_t lo = INT64_MAX, hi = INT64_MIN;
+	int svc = !q->service, op = !q->operation, err = 0;
+	size_t attrs_hit = 0;
+	unsigned char *hit = q->nattrs ? calloc(q->nattrs, 1) : NULL;
+	if (q->nattrs && !hit)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct obs_span *s = &sp[i];
+		if (s->start_ns < lo)
+			lo = s->start_ns;
+		if (s->end_ns > hi)
+			hi = s->end_ns;
+		err |= s->status == OBS_STATUS_ERROR;
+		if (q->service && eqs(s->service, q->service) && (!q->operation || eqs(s->name, q->operation)))
+			svc = op = 1;
+		if (!q->service && q->operation && eqs(s->name, q->operation))
+			op = 1;
+		for (size_t k = 0; k < q->nattrs; k++) {
+			struct obs_attr a;
+			size_t kn = strlen(q->attrs[k].key);
+			if (!hit[k] && ((obs_attr_find(s->attrs, q->attrs[k].key, kn, &a) && eqs(a.val, q->attrs[k].val)) ||
+					(obs_attr_find(s->resource, q->attrs[k].key, kn, &a) && eqs(a.val, q->attrs[k].val)))) {
+				hit[k] = 1;
+				attrs_hit++;
+			}
+		}
+	}
+	free(hit);
+	int64_t d = hi - lo;
+	return svc && op && attrs_hit == q->nattrs && (q->error < 0 || q->error == err) && d >= q->min_ns &&
+	       d <= q->max_ns;
 }

@@ -34,4 +34,10 @@ struct obs_tq {
 int obs_tq_parse(const char *q, size_t n, struct obs_tq *out, char *err, size_t errlen);
 void obs_tq_release(struct obs_tq *q);
 
+struct obs_span;
+/* Does the trace of spans sp[0..n) match q (without its limit)? 1 or 0.
+ * The store answers from its index; this is the same rule over spans in
+ * memory (obs-trace on a file). */
+int obs_tq_match(const struct obs_tq *q, const struct obs_span *sp, size_t n);
+
 #endif
