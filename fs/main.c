@@ -14,6 +14,7 @@
 #include <fuse_lowlevel.h>
 
 #include "logs/logstore.h"
+#include "traces/traces.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -30,6 +31,8 @@ int ready_pipe[2] = { -1, -1 };   /* to the waiting parent when daemonized */
 struct cli {
 	char *datadir, *mountpoint;
 	char *ooo_window, *sync_interval, *time_fmt, *sync, *log_retention, *block_span, *retention;
+	char *traces_retention;
+	unsigned long traces_max_line;
 	char *retention_tier[3];
 	unsigned long max_series, max_series_per_metric, max_line, log_max_line, log_retention_bytes;
 	int show_help, show_version, wal_recover;
@@ -55,6 +58,8 @@ static const struct fuse_opt cli_opts[] = {
 	OPT("log_retention=%s", log_retention),
 	OPT("log_retention_bytes=%lu", log_retention_bytes),
 	OPT("wal_recover", wal_recover),
+	OPT("traces_retention=%s", traces_retention),
+	OPT("traces_max_line=%lu", traces_max_line),
 	OPT("-h", show_help),
 	OPT("--help", show_help),
 	OPT("-V", show_version),
@@ -103,6 +108,8 @@ static void usage(void)
 		"  -o log_max_line=BYTES        longest accepted log line (65536)\n"
 		"  -o log_retention=DUR         drop log segments older than this (15d)\n"
 		"  -o log_retention_bytes=N     keep at most N bytes of log segments (no limit)\n"
+		"  -o traces_retention=DUR      drop kept traces older than this (7d); 0 = keep\n"
+		"  -o traces_max_line=BYTES     longest accepted traces/ingest document (16777216)\n"
 		"  -o wal_recover               start on a damaged write-ahead log: keep every valid record, skip the rest\n"
 		"FUSE options: -f (foreground), -d (debug), -s (single thread), -o allow_other, ...\n");
 }
@@ -252,6 +259,12 @@ int main(int argc, char *argv[])
 	lo.wal_sync_ms = o.sync_interval_ms;
 	if (parse_dur("log_retention", c.log_retention, &lo.retention_ms))
 		EXIT(2);
+	struct obs_traces_opts to;
+	obs_traces_opts_default(&to);
+	to.sync_interval_ms = o.sync_interval_ms;
+	if (c.traces_retention && parse_dur("traces_retention", c.traces_retention, &to.store.retention_ms))
+		EXIT(2);
+	fs.traces_max_line = c.traces_max_line ? c.traces_max_line : 16u << 20;
 
 	/* With allow_other the kernel checks the modes (0644 series, 0200
 	 * ingest and ctl, 0755 directories, all owned by the daemon's user):
@@ -323,6 +336,15 @@ int main(int argc, char *argv[])
 		obs_db_close(fs.db);
 		EXIT(1);
 	}
+	rc = traces_start(c.datadir, &to, err, sizeof err);
+	if (rc) {
+		char msg[600];
+		snprintf(msg, sizeof msg, "obsfsd: %s\n", err[0] ? err : strerror(-rc));
+		report_failure(msg);
+		obs_logstore_close(fs.logs);
+		obs_db_close(fs.db);
+		EXIT(1);
+	}
 	struct obs_db_stats st;
 	obs_db_get_stats(fs.db, &st);
 	fprintf(stderr, "obsfsd: %s: %llu series, %llu samples recovered in %lld ms\n", c.datadir,
@@ -334,12 +356,14 @@ int main(int argc, char *argv[])
 			c.datadir, (unsigned long long)st.wal_skipped_bytes, (unsigned long long)st.wal_skipped_segments,
 			(unsigned long long)st.wal_skipped_records, (unsigned long long)st.wal_skipped_samples);
 
+	traces_run();
 	rc = serve(fuse, &fo);
 	if (ready_pipe[1] >= 0) {   /* the mount failed before init ran */
 		if (write(ready_pipe[1], "obsfsd: mount failed\n", 21) < 0)
 			rc = 1;
 		close(ready_pipe[1]);
 	}
+	traces_stop();
 	obs_logstore_close(fs.logs);
 	obs_corrupt_set_sink(NULL, NULL);
 	obs_db_close(fs.db);
@@ -350,7 +374,7 @@ out:
 	fuse_opt_free_args(&args);
 	char *strs[] = { c.ooo_window, c.sync_interval, c.time_fmt, c.sync, c.log_retention,
 			 c.block_span, c.retention, c.retention_tier[0], c.retention_tier[1],
-			 c.retention_tier[2] };
+			 c.retention_tier[2], c.traces_retention };
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
 		free(strs[i]);
 	if (fs.datadir && fs.datadir != c.datadir)

@@ -21,10 +21,14 @@
 #include "tsdb/downsample.h"
 
 struct obs_logstore;
+struct obs_traces;
+struct obs_traces_opts;
 
 struct obsfs {
 	struct obs_db *db;               /* thread-safe itself */
 	struct obs_logstore *logs;       /* thread-safe itself */
+	struct obs_traces *traces;       /* thread-safe itself (traces.c) */
+	size_t traces_max_line;          /* longest accepted traces/ingest document */
 	char *datadir, *mountpoint;
 	enum obs_time_fmt timefmt;       /* how reads print TIME (mount option time=) */
 	size_t max_line;                 /* longest accepted input line in bytes */
@@ -94,6 +98,15 @@ int sync_all(void);
  * segments re-encoded at their final compression, returning when all is
  * durable. */
 int compact_all(void);
+/* ---- traces/ (traces.c) --------------------------------------------------- */
+
+int traces_start(const char *datadir, const struct obs_traces_opts *o, char *err, size_t errlen);
+void traces_run(void);                /* start the ticker (in the serving process) */
+void traces_stop(void);
+int traces_sync(void);                /* fsync the trace journal, write RED metrics */
+int traces_checkpoint(void);          /* kept traces into a segment file */
+int traces_status(struct obs_buf *out);
+
 /* Source description for errors ("ingest", "metrics/NAME"). */
 void source_name(const char *path, char *buf, size_t len);
 

@@ -27,7 +27,8 @@ int sync_all(void)
 {
 	int rc = obs_db_sync(obsfs->db);
 	int rc2 = obs_logstore_sync(obsfs->logs);
-	return rc ? rc : rc2;
+	int rc3 = traces_sync();
+	return rc ? rc : rc2 ? rc2 : rc3;
 }
 
 int compact_all(void)
@@ -36,7 +37,8 @@ int compact_all(void)
 	int rc2 = obs_logstore_flush(obsfs->logs);
 	if (!rc2)   /* and re-encode the new segments at the final level now */
 		rc2 = obs_logstore_compact(obsfs->logs, 0);
-	return rc ? rc : rc2;
+	int rc3 = traces_checkpoint();   /* kept traces into a segment file */
+	return rc ? rc : rc2 ? rc2 : rc3;
 }
 
 /* Size of a generated text: its length now. */
@@ -237,6 +239,7 @@ static int render_status(struct obs_buf *out)
 			     (double)ls.segment_bytes / (double)ls.segment_lines : 0.0);
 	rc |= obs_buf_printf(out, "log_wal_bytes      %llu\n", (unsigned long long)ls.wal_bytes);
 	rc |= obs_buf_printf(out, "alias_names_indexed %llu\n", (unsigned long long)series_alias_indexed());
+	rc |= traces_status(out);
 	rc |= obs_buf_puts(out, "top_cardinality (metric, series):\n");
 	if (!rc)
 		rc = obs_db_top_metrics(obsfs->db, 10, top_line, out);

@@ -22,6 +22,7 @@
  *   /select/M1/.../Mk[/SERIES[@...]]              select.c (Mi = k=v k!=v k=~re k!~re)
  *   /labels/K[/V[/SERIES[@...]]]                  labels.c
  *   /logs/STREAM[@RANGE][?QUERY][#count|#by=F]    logs.c
+ *   /traces/...                                   traces.c
  *
  * SERIES is the canonical series text with '%' -> %25 and '/' -> %2F, or,
  * when that is longer than NAME_MAX, its alias (metrics.c, series_fname).
@@ -77,6 +78,7 @@ struct ofile;
 	X(export)       \
 	X(export_jsonl) \
 	X(logs)         \
+	X(traces)       \
 	X(ctl)          \
 	X(status)       \
 	X(errors)
@@ -190,6 +192,8 @@ struct fs_kind {
 	 * and for FS_TXN before the first read after a write: evaluate what was
 	 * written, render the answer into o->content. */
 	int (*end_write)(struct ofile *o);
+	/* The longest line consume takes. NULL: -o max_line. */
+	size_t (*line_max)(void);
 	/* Make what was written durable (close with sync=close, fsync). */
 	int (*sync)(struct ofile *o);
 

@@ -38,6 +38,12 @@ int fs_worst(int rc, int e)
 	return (!rc || (rc == -EINVAL && e)) ? (e ? e : rc) : rc;
 }
 
+/* The longest line o's kind takes. */
+static size_t line_max(const struct ofile *o)
+{
+	return o->nd.kind->line_max ? o->nd.kind->line_max() : obsfs->max_line;
+}
+
 /* Log a line longer than max_line: the first bytes of a (carried part) then b. */
 static void too_long(struct ofile *o, const char *a, size_t an, const char *b, size_t bn)
 {
@@ -48,7 +54,7 @@ static void too_long(struct ofile *o, const char *a, size_t an, const char *b, s
 	size_t m = bn < sizeof head - k ? bn : sizeof head - k;
 	if (m)
 		memcpy(head + k, b, m);
-	snprintf(why, sizeof why, "line too long (more than %zu bytes)", obsfs->max_line);
+	snprintf(why, sizeof why, "line too long (more than %zu bytes)", line_max(o));
 	obs_errlog_add(obs_db_errlog(obsfs->db), obs_time_now(), o->source, ++o->lines, head, k + m, why);
 }
 
@@ -84,7 +90,7 @@ static void feed(struct ofile *o, const char *p, size_t n, struct wres *w)
 	const char *run = p, *end = p + n;
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		if ((size_t)(nl - p) > obsfs->max_line) {
+		if ((size_t)(nl - p) > line_max(o)) {
 			if (p > run) {
 				size_t lines = o->lines;
 				wres_add(w, consume(o, run, (size_t)(p - run)));
@@ -159,7 +165,7 @@ int fs_write(struct ofile *o, const char *buf, size_t size, off_t off)
 			/* the carried line ends in this write */
 			const char *nl = memchr(p, '\n', (size_t)(end - p));
 			size_t had = o->carry.len;
-			if (had + (size_t)(nl - p) > obsfs->max_line) {
+			if (had + (size_t)(nl - p) > line_max(o)) {
 				too_long(o, o->carry.data, had, p, (size_t)(nl - p));
 				wres_add(&w, -EINVAL);
 			} else if (obs_buf_append(&o->carry, p, (size_t)(nl - p) + 1)) {
@@ -188,7 +194,7 @@ int fs_write(struct ofile *o, const char *buf, size_t size, off_t off)
 	}
 	if (p < end) {
 		size_t had = o->carry.len;
-		if (had + (size_t)(end - p) > obsfs->max_line) {
+		if (had + (size_t)(end - p) > line_max(o)) {
 			too_long(o, o->carry.data, had, p, (size_t)(end - p));
 			obs_buf_reset(&o->carry);
 			o->skipping = 1;
