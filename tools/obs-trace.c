@@ -310,8 +310,12 @@ static int cmd_find(int argc, char **argv)
 	if ((mnt = mount_of(mnt, nf))) {
 		struct obs_buf path;
 		obs_buf_init(&path);
-		obs_buf_printf(&path, "%s/traces/@", mnt);
-		enc(&path, range ? range : "..");
+		/* without -t: the "?QUERY" view, every kept trace */
+		obs_buf_printf(&path, "%s/traces/", mnt);
+		if (range) {
+			obs_buf_putc(&path, '@');
+			enc(&path, range);
+		}
 		obs_buf_printf(&path, "?%s", q.data ? q.data : "");
 		int e = slurp(path.data, &out);
 		if (e)

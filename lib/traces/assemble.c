@@ -6,9 +6,9 @@
  * due, and the first to go when memory is full). A trace whose root is
  * present and that got a span since it was last looked at sits on the dirty
  * list; tick checks those for early completion. Each trace's spans are one
- * byte buffer of (u32 length, encoding) entries. The decision cache is
- * direct-mapped: a trace id's slot is its hash modulo the size, and a
- * colliding id replaces the older entry. */
+ * byte buffer of (u32 length, encoding) entries. The decision cache is a
+ * ring of the last cache_size decisions (the oldest is forgotten first)
+ * with a chained hash index over it. */
 #include "traces/assemble.h"
 
 #include <errno.h>
@@ -29,7 +29,8 @@ struct tbuf {
 	struct obs_buf spans;            /* (u32 len, blob)* */
 };
 
-struct centry { uint8_t id[16]; uint8_t state; };  /* 0 empty, 1 keep, 2 drop */
+struct centry { uint8_t id[16]; uint8_t state; uint32_t next; };  /* state 0 empty, 1 keep, 2 drop;
+								  next: ring index + 1 in the chain */
 
 struct obs_tasm {
 	struct obs_tasm_opts o;
@@ -39,8 +40,9 @@ struct obs_tasm {
 	struct tbuf **tab;
 	size_t tabsize;                  /* power of 2 */
 	struct tbuf *oldest, *newest, *dirty;
-	struct centry *cache;
-	size_t cmask;
+	struct centry *cache;            /* ring of ccap entries */
+	uint32_t *cbuckets;              /* cmask + 1 chain heads (ring index + 1) */
+	size_t ccap, chead, cmask;
 	struct obs_tasm_stats st;
 };
 
@@ -61,16 +63,21 @@ int obs_tasm_new(const struct obs_tasm_opts *o, struct obs_policy_set *ps, obs_t
 		a->o = *o;
 	else
 		obs_tasm_opts_default(&a->o);
+	a->ccap = a->o.cache_size ? a->o.cache_size : 1;
+	if (a->ccap > ((size_t)1 << 30))
+		a->ccap = (size_t)1 << 30;
 	size_t c = 1;
-	while (c < a->o.cache_size && c < ((size_t)1 << 30))
+	while (c < a->ccap)
 		c <<= 1;
 	a->cmask = c - 1;
 	a->tabsize = 1024;
 	a->tab = calloc(a->tabsize, sizeof *a->tab);
-	a->cache = calloc(c, sizeof *a->cache);
-	if (!a->tab || !a->cache) {
+	a->cache = calloc(a->ccap, sizeof *a->cache);
+	a->cbuckets = calloc(c, sizeof *a->cbuckets);
+	if (!a->tab || !a->cache || !a->cbuckets) {
 		free(a->tab);
 		free(a->cache);
+		free(a->cbuckets);
 		free(a);
 		return -ENOMEM;
 	}
@@ -97,6 +104,7 @@ void obs_tasm_free(struct obs_tasm *a)
 	}
 	free(a->tab);
 	free(a->cache);
+	free(a->cbuckets);
 	free(a);
 }
 
@@ -112,21 +120,42 @@ void obs_tasm_set_policy(struct obs_tasm *a, struct obs_policy_set *ps, const st
 
 /* ---- cache ------------------------------------------------------------------ */
 
-static struct centry *cslot(struct obs_tasm *a, const uint8_t *id) { return &a->cache[idhash(id) & a->cmask]; }
+static struct centry *cfind(struct obs_tasm *a, const uint8_t *id)
+{
+	for (uint32_t i = a->cbuckets[idhash(id) & a->cmask]; i; i = a->cache[i - 1].next)
+		if (!memcmp(a->cache[i - 1].id, id, 16))
+			return &a->cache[i - 1];
+	return NULL;
+}
 
 static void cache_put(struct obs_tasm *a, const uint8_t *id, int keep)
 {
-	struct centry *e = cslot(a, id);
+	struct centry *e = cfind(a, id);
+	if (e) {
+		e->state = keep ? 1 : 2;
+		return;
+	}
+	size_t slot = a->chead;
+	a->chead = (a->chead + 1) % a->ccap;
+	e = &a->cache[slot];
+	if (e->state) {   /* forget the oldest decision: unlink it from its chain */
+		uint32_t *p = &a->cbuckets[idhash(e->id) & a->cmask];
+		while (*p && *p != slot + 1)
+			p = &a->cache[*p - 1].next;
+		if (*p)
+			*p = e->next;
+	}
 	memcpy(e->id, id, 16);
 	e->state = keep ? 1 : 2;
+	uint32_t *b = &a->cbuckets[idhash(id) & a->cmask];
+	e->next = *b;
+	*b = (uint32_t)slot + 1;
 }
 
 int obs_tasm_cached(struct obs_tasm *a, const uint8_t trace_id[16])
 {
-	struct centry *e = cslot(a, trace_id);
-	if (!e->state || memcmp(e->id, trace_id, 16))
-		return -1;
-	return e->state == 1;
+	struct centry *e = cfind(a, trace_id);
+	return e ? e->state == 1 : -1;
 }
 
 /* ---- the table ---------------------------------------------------------------- */
@@ -448,12 +477,14 @@ int obs_tasm_foreach_span(struct obs_tasm *a, int (*fn)(void *ctx, const uint8_t
 
 int obs_tasm_foreach_decision(struct obs_tasm *a, int (*fn)(void *ctx, const uint8_t id[16], int keep), void *ctx)
 {
-	for (size_t i = 0; i <= a->cmask; i++)
+	for (size_t k = 0; k < a->ccap; k++) {   /* oldest first, so a replay keeps the newest */
+		size_t i = (a->chead + k) % a->ccap;
 		if (a->cache[i].state) {
 			int rc = fn(ctx, a->cache[i].id, a->cache[i].state == 1);
 			if (rc)
 				return rc;
 		}
+	}
 	return 0;
 }
 

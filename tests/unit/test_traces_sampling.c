@@ -417,3 +417,33 @@ Test(policy, defaults_and_parse_errors)
 		cr_assert_str_eq(err, bad[i].msg);
 	}
 }
+
+Test(assemble, decision_cache_forgets_oldest_first)
+{
+	struct obs_policy_set *ps;
+	char err[100];
+	cr_assert_eq(obs_policy_parse("all always_sample", 17, &ps, err, sizeof err), 0);
+	struct obs_tasm_opts o;
+	obs_tasm_opts_default(&o);
+	o.cache_size = 1000;
+	struct obs_tasm *a;
+	cr_assert_eq(obs_tasm_new(&o, ps, on_emit, NULL, &a), 0);
+	ndec = 0;
+	for (unsigned t = 0; t < 1500; t++)
+		add(a, (struct sp){ .t = t, .s = 1, .end = 1 }, 1000);
+	cr_assert_eq(obs_tasm_flush(a, 1000), 0);
+	uint8_t id[16];
+	size_t known = 0;
+	for (unsigned t = 0; t < 1500; t++) {
+		tid(id, t);
+		known += obs_tasm_cached(a, id) == 1;
+	}
+	cr_assert_eq(known, 1000, "exactly the last 1000 decisions are remembered, got %zu", known);
+	/* no collisions lose a recent one: the newest 1000 are all there */
+	for (unsigned t = 500; t < 1500; t++) {
+		tid(id, t);
+		cr_assert_eq(obs_tasm_cached(a, id), 1, "trace %u forgotten", t);
+	}
+	obs_tasm_free(a);
+	obs_policy_free(ps);
+}

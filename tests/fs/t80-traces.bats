@@ -1,0 +1,292 @@
+#!/usr/bin/env bats
+# t80-traces — traces/ against a real mount, with OTLP/JSON produced by the
+# real OpenTelemetry JS SDK (tests/traces-gen/gen.js; its packages are
+# installed once into $OBS_BUILD/npm-traces-gen, and the SDK tests skip when
+# the npm registry cannot be reached): tail sampling keeps every error and
+# every slow trace and a 10 % baseline, a trace is kept or dropped whole
+# (late spans follow the decision), kill -9 loses nothing write() accepted,
+# the waterfall text is exact, search views, logs and RED metrics.
+
+load helper
+
+setup() { obs_setup; }
+teardown() { obs_teardown; }
+
+GEN_DIR=${OBS_BUILD:-$OBS_ROOT/build}/npm-traces-gen
+
+# need_sdk: install the SDK packages once (cached in the build dir) or skip
+need_sdk() {
+	if [ ! -f "$GEN_DIR/.installed" ]; then
+		mkdir -p "$GEN_DIR"
+		cp "$OBS_ROOT/tests/traces-gen/package.json" "$GEN_DIR/"
+		command -v npm >/dev/null || skip "npm is not installed"
+		if ! (cd "$GEN_DIR" && timeout 300 npm install --no-audit --no-fund --loglevel=error) >"$GEN_DIR/install.log" 2>&1; then
+			skip "npm registry unreachable: OpenTelemetry JS SDK not installed ($(tail -1 "$GEN_DIR/install.log"))"
+		fi
+		touch "$GEN_DIR/.installed"
+	fi
+}
+
+# gen ARGS...: OTLP/JSON from the SDK to stdout
+gen() {
+	NODE_PATH="$GEN_DIR/node_modules" node "$OBS_ROOT/tests/traces-gen/gen.js" "$@"
+}
+
+# wait until no trace is buffered (decisions are taken by the ticker)
+wait_decided() {
+	local i
+	for i in $(seq 100); do
+		grep -q '^traces_buffered  *0 ' "$MNT/status" && return 0
+		sleep 0.1
+	done
+	grep '^traces_' "$MNT/status" >&2
+	return 1
+}
+
+# span_count ID: lines of traces/ID (0 when the trace is not kept)
+span_count() {
+	if [ -e "$MNT/traces/$1" ]; then nlines "$MNT/traces/$1"; else echo 0; fi
+}
+
+@test "every error trace and every trace over the latency threshold is kept (default policies, OTel JS SDK)" {
+	need_sdk
+	gen --traces 300 --error-every 10 --slow-every 7 --manifest "$T/manifest" >"$T/spans.json"
+	cat "$T/spans.json" >"$MNT/traces/ingest"
+	wait_decided
+	n=0
+	while read -r id kind spans; do
+		[ "$kind" = normal ] && continue
+		got=$(span_count "$id")
+		expect_eq "$id $kind $got" "$id $kind 4"
+		n=$((n + 1))
+	done <"$T/manifest"
+	# 30 error traces, 300/7 = 42 slow ones minus the 4 that are also errors
+	expect_eq "$n" 68
+	# the error search view lists exactly the error traces
+	grep ' error ' "$T/manifest" | cut -d' ' -f1 | sort >"$T/want"
+	cut -d' ' -f1 "$MNT/traces/@-1h?error" | sort >"$T/got"
+	cmp "$T/want" "$T/got"
+}
+
+@test "the 10% baseline keeps a share of ordinary traces within statistical bounds" {
+	need_sdk
+	gen --traces 2000 --error-every 1000000 --slow-every 1000000 --batch 50 --manifest "$T/manifest" >"$T/spans.json"
+	cat "$T/spans.json" >"$MNT/traces/ingest"
+	wait_decided
+	kept=$(grep -c '' "$MNT/traces/@-1h")
+	# binomial(2000, 0.1): mean 200, sd 13.4; 5 sd either side
+	if [ "$kept" -lt 133 ] || [ "$kept" -gt 267 ]; then
+		echo "kept $kept of 2000 at 10%" >&2
+		return 1
+	fi
+	got=$(grep '^traces_kept ' "$MNT/status")
+	expect_eq "$got" "traces_kept        $kept ($((kept * 4)) spans)"
+	got=$(grep '^traces_dropped_by_policy ' "$MNT/status")
+	expect_eq "$got" "traces_dropped_by_policy $((2000 - kept)) ($(((2000 - kept) * 4)) spans)"
+}
+
+# split each document: frontend and cart spans first, redis and payment later
+split_docs() {
+	python3 - "$1" "$2" "$3" <<'PY'
+import json, sys
+src, a, b = sys.argv[1:]
+with open(src) as f, open(a, "w") as fa, open(b, "w") as fb:
+    for line in f:
+        if not line.strip():
+            continue
+        d = json.loads(line)
+        first = [r for r in d["resourceSpans"] if r["resource"]["attributes"][0]["value"]["stringValue"] in ("frontend", "cart")]
+        late = [r for r in d["resourceSpans"] if r not in first]
+        fa.write(json.dumps({"resourceSpans": first}) + "\n")
+        fb.write(json.dumps({"resourceSpans": late}) + "\n")
+PY
+}
+
+@test "a trace's spans are all present or all absent: late spans follow the decision" {
+	need_sdk
+	gen --traces 300 --error-every 9 --slow-every 1000000 --manifest "$T/manifest" >"$T/spans.json"
+	split_docs "$T/spans.json" "$T/first.json" "$T/late.json"
+	# root and cart: every parent present, decided at once
+	cat "$T/first.json" >"$MNT/traces/ingest"
+	wait_decided
+	cat "$T/late.json" >"$MNT/traces/ingest"
+	wait_decided
+	kept=0
+	while read -r id kind spans; do
+		got=$(span_count "$id")
+		case "$got" in
+		4) kept=$((kept + 1)) ;;
+		0) [ "$kind" != error ] || { echo "error trace $id dropped" >&2; return 1; } ;;
+		*) echo "trace $id has $got spans: neither all nor none" >&2; return 1 ;;
+		esac
+	done <"$T/manifest"
+	[ "$kept" -ge 33 ]
+	late=$(grep '^traces_late_spans ' "$MNT/status" | awk '{print $2}')
+	expect_eq "$late" 600
+}
+
+@test "kill -9 loses no span write() accepted: buffered and decided spans come back" {
+	need_sdk
+	echo "all always_sample" >"$MNT/traces/policy"
+	gen --traces 100 --manifest "$T/manifest" >"$T/spans.json"
+	split_docs "$T/spans.json" "$T/first.json" "$T/late.json"
+	# the children without their root: they stay buffered (no root, no decision)
+	cat "$T/late.json" >"$MNT/traces/ingest"
+	got=$(grep '^traces_buffered ' "$MNT/status" | awk '{print $2}')
+	expect_eq "$got" 100
+	obs_crash
+	obs_start
+	got=$(grep '^traces_buffered ' "$MNT/status" | awk '{print $2, $3}')
+	expect_eq "$got" "100 (200"
+	expect_file_eq "$MNT/traces/policy" "all always_sample"
+	cat "$T/first.json" >"$MNT/traces/ingest"
+	wait_decided
+	while read -r id kind spans; do
+		got=$(span_count "$id")
+		expect_eq "$id $got" "$id 4"
+	done <"$T/manifest"
+	# and the kept traces themselves survive the next kill -9
+	obs_crash
+	obs_start
+	while read -r id kind spans; do
+		got=$(span_count "$id")
+		expect_eq "$id $got" "$id 4"
+	done <"$T/manifest"
+}
+
+@test "the waterfall of a known trace is exact, from the mount, obs-trace -m and obs-trace on the file" {
+	need_sdk
+	echo "all always_sample" >"$MNT/traces/policy"
+	base=$((($(date +%s) - 60) * 1000))
+	gen --known --base-ms "$base" >"$T/known.json"
+	cat "$T/known.json" >"$MNT/traces/ingest"
+	wait_decided
+	id=4bf92f3577b34da6a3ce929d0e0e4736
+	want="$id $(rfc3339 $((base / 1000))) 400ms 4 spans, 2 errors
+      0ns     400ms ! frontend GET /checkout |!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!| payment failed
+     10ms      90ms     cart load cart       |.#########..............................|
+     20ms     250us       redis GET          |..#.....................................|
+    200ms   150.5ms !   payment charge       |....................!!!!!!!!!!!!!!!!....| card declined"
+	expect_file_eq "$MNT/traces/$id.tree" "$want"
+	got=$(obs-trace -m "$MNT" "$id")
+	expect_eq "$got" "$want"
+	got=$(obs-trace "$id" "$T/known.json")
+	expect_eq "$got" "$want"
+	# spans as JSON lines, start order, which ingest takes back
+	expect_lines "$MNT/traces/$id" 4
+	head -1 "$MNT/traces/$id" >"$T/first"
+	expect_grep '^\{"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b1","parent_span_id":"","service":"frontend","operation":"GET /checkout","kind":2,' "$T/first"
+}
+
+@test "search views and obs-trace find answer the same over the mount and over the file" {
+	need_sdk
+	echo "all always_sample" >"$MNT/traces/policy"
+	gen --traces 120 --error-every 6 --slow-every 5 >"$T/spans.json"
+	cat "$T/spans.json" >"$MNT/traces/ingest"
+	wait_decided
+	# every 6th trace fails, every other 5th takes 1.5 s
+	a=$(obs-trace find -m "$MNT" --service payment --error --max-duration 500ms -t -1h)
+	b=$(obs-trace find --service payment --error --max-duration 500ms -t -1h "$T/spans.json")
+	expect_eq "$a" "$b"
+	n=$(printf '%s\n' "$a" | grep -c ' 4 error$')
+	expect_eq "$n" 20
+	c=$(cat "$MNT/traces/@-1h?service=payment&error&duration<=500ms")
+	expect_eq "$c" "$a"
+	a=$(obs-trace find -m "$MNT" --min-duration 1s -o charge -a payment.card=visa -t -1h)
+	b=$(obs-trace find --min-duration 1s -o charge -a payment.card=visa "$T/spans.json")
+	expect_eq "$a" "$b"
+	n=$(printf '%s\n' "$a" | grep -c ' 1.5s 4 ok$')
+	expect_eq "$n" 20
+	# attribute matches, a bad query, an empty result
+	n=$(grep -c '' "$MNT/traces/@-1h?http.response.status_code=500")
+	expect_eq "$n" 20
+	run cat "$MNT/traces/@-1h?duration>5x"
+	expect_fail "No such file or directory"
+	run obs-trace find -m "$MNT" --service nosuch
+	[ "$status" -eq 1 ]
+	expect_eq "$output" ""
+	got=$(ls "$MNT/traces/services" | tr '\n' ' ')
+	expect_eq "$got" "cart frontend payment redis "
+	got=$(ls "$MNT/traces/services/payment/operations")
+	expect_eq "$got" "charge"
+	n=$(grep -c '' "$MNT/traces/services/payment/operations/charge")
+	expect_eq "$n" 120
+}
+
+span_line() {  # trace span parent status
+	printf '{"trace_id":"%032x","span_id":"%016x","parent_span_id":"%s","service":"api","operation":"op","start_time":%s,"duration_ms":5,"status":"%s"}\n' \
+		"$1" "$2" "$3" "$(($(date +%s) * 1000))" "$4"
+}
+
+@test "a malformed document is refused with its line and reason, the rest of the write kept" {
+	{
+		span_line 1 1 "" error
+		echo '{"resourceSpans": [ {"scopeSpans": oops'
+		span_line 2 1 "" error
+		echo '{"trace_id":"zz","span_id":"0000000000000001","operation":"x","start_time":1,"duration_ms":1}'
+	} >"$T/in"
+	got=$(python3 -c 'import errno, os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY)
+try:
+    print("ok", os.write(fd, open(sys.argv[2], "rb").read()))
+except OSError as e:
+    print(errno.errorcode[e.errno])' "$MNT/traces/ingest" "$T/in")
+	expect_eq "$got" "EINVAL"
+	wait_decided
+	expect_lines "$MNT/traces/00000000000000000000000000000001" 1
+	expect_lines "$MNT/traces/00000000000000000000000000000002" 1
+	expect_grep 'traces/ingest:2: invalid json' "$MNT/errors"
+	expect_grep "traces/ingest:4: invalid trace_id 'zz' \\(want 32 hex digits\\)" "$MNT/errors"
+	got=$(grep '^traces_docs_rejected' "$MNT/status")
+	expect_eq "$got" "traces_docs_rejected 2"
+}
+
+@test "a bad policy is refused by write(2) with the line and reason, the old one stays" {
+	run bash -c "echo 'latency threshold=5' >'$MNT/traces/policy'"
+	expect_fail "Invalid argument"
+	expect_grep "traces/policy: line 1: unknown parameter 'threshold' for latency" "$MNT/errors"
+	got=$(head -1 "$MNT/traces/policy")
+	expect_eq "$got" "errors   status_code   status_codes=ERROR"
+	printf 'decision_wait=1s\nslow latency threshold_ms=50\n' >"$MNT/traces/policy"
+	expect_file_eq "$MNT/traces/policy" "decision_wait=1s
+slow latency threshold_ms=50"
+	obs_remount
+	expect_file_eq "$MNT/traces/policy" "decision_wait=1s
+slow latency threshold_ms=50"
+}
+
+@test "RED metrics per service and operation reach the TSDB from every span, sampled or not" {
+	echo "none span_count min_spans=1000" >"$MNT/traces/policy"
+	{
+		span_line 1 1 "" error
+		span_line 2 1 "" ok
+		span_line 3 1 "" ok
+	} >"$MNT/traces/ingest"
+	wait_decided
+	echo sync >"$MNT/ctl"
+	L='service_name="api",span_kind="SPAN_KIND_UNSPECIFIED",span_name="op"'
+	got=$(cut -d' ' -f2 "$MNT/metrics/traces_span_metrics_calls_total{$L,status_code=\"STATUS_CODE_OK\"}" | tail -1)
+	expect_eq "$got" 2
+	got=$(cut -d' ' -f2 "$MNT/metrics/traces_span_metrics_calls_total{$L,status_code=\"STATUS_CODE_ERROR\"}" | tail -1)
+	expect_eq "$got" 1
+	got=$(cut -d' ' -f2 "$MNT/metrics/traces_span_metrics_duration_seconds_bucket{le=\"0.006\",$L,status_code=\"STATUS_CODE_OK\"}" | tail -1)
+	expect_eq "$got" 2
+	got=$(grep '^traces_kept ' "$MNT/status")
+	expect_eq "$got" "traces_kept        0 (0 spans)"
+}
+
+@test "traces/ID.logs lists the log records of every stream carrying the trace id" {
+	echo "all always_sample" >"$MNT/traces/policy"
+	span_line 7 1 "" ok >"$MNT/traces/ingest"
+	wait_decided
+	id=00000000000000000000000000000007
+	echo "level=error msg=declined trace_id=$id" >>"$MNT/logs/payment"
+	echo "level=info msg=other trace_id=00000000000000000000000000000008" >>"$MNT/logs/payment"
+	echo "{\"msg\":\"checkout\",\"trace_id\":\"$id\"}" >>"$MNT/logs/web"
+	run cut -d' ' -f1,3- "$MNT/traces/$id.logs"
+	[ "$status" -eq 0 ]
+	expect_eq "$output" "payment level=error msg=declined trace_id=$id
+web {\"msg\":\"checkout\",\"trace_id\":\"$id\"}"
+	run cat "$MNT/traces/0000000000000000000000000000000f.tree"
+	expect_fail "No such file or directory"
+}
