@@ -226,22 +226,39 @@ static int put_str(struct obs_buf *b, const char *p, size_t n)
 	return obs_buf_varint(b, n) || obs_buf_append(b, p, n) ? -ENOMEM : 0;
 }
 
-/* The terms of one span into tb (as (len, bytes)), counting them. */
+/* Append term t to a record's list tb unless it is there already. */
+static int term_put(struct obs_buf *tb, uint32_t *nt, const char *t, size_t n)
+{
+	size_t pos = 0;
+	for (uint32_t i = 0; i < *nt; i++) {
+		uint64_t len;
+		if (obs_varint_get((const uint8_t *)tb->data, tb->len, &pos, &len))
+			break;
+		if (len == n && !memcmp(tb->data + pos, t, n))
+			return 0;
+		pos += (size_t)len;
+	}
+	if (put_str(tb, t, n))
+		return -ENOMEM;
+	(*nt)++;
+	return 0;
+}
+
+/* The terms of one span into tb (as (len, bytes), each once per record),
+ * counting them. */
 static int span_terms(const struct obs_span *sp, struct obs_buf *tb, uint32_t *nt)
 {
 	char t[2 * TERM_MAX + 8];
-	int n = snprintf(t, sizeof t, "s\x1f%.*s", (int)(sp->service.n > TERM_MAX ? TERM_MAX : sp->service.n), sp->service.p);
-	int rc = put_str(tb, t, (size_t)n);
-	n = snprintf(t, sizeof t, "o\x1f%.*s\x1f%.*s", (int)(sp->service.n > TERM_MAX ? TERM_MAX : sp->service.n),
-		     sp->service.p, (int)(sp->name.n > TERM_MAX ? TERM_MAX : sp->name.n), sp->name.p);
-	rc = rc || put_str(tb, t, (size_t)n);
-	n = snprintf(t, sizeof t, "n\x1f%.*s", (int)(sp->name.n > TERM_MAX ? TERM_MAX : sp->name.n), sp->name.p);
-	rc = rc || put_str(tb, t, (size_t)n);
-	*nt += 3;
-	if (sp->status == OBS_STATUS_ERROR) {
-		rc = rc || put_str(tb, "e", 1);
-		(*nt)++;
-	}
+	int sn = (int)(sp->service.n > TERM_MAX ? TERM_MAX : sp->service.n);
+	int on = (int)(sp->name.n > TERM_MAX ? TERM_MAX : sp->name.n);
+	int n = snprintf(t, sizeof t, "s\x1f%.*s", sn, sp->service.p);
+	int rc = term_put(tb, nt, t, (size_t)n);
+	n = snprintf(t, sizeof t, "o\x1f%.*s\x1f%.*s", sn, sp->service.p, on, sp->name.p);
+	rc = rc || term_put(tb, nt, t, (size_t)n);
+	n = snprintf(t, sizeof t, "n\x1f%.*s", on, sp->name.p);
+	rc = rc || term_put(tb, nt, t, (size_t)n);
+	if (sp->status == OBS_STATUS_ERROR)
+		rc = rc || term_put(tb, nt, "e", 1);
 	struct obs_str lists[2] = { sp->attrs, sp->resource };
 	for (int l = 0; l < 2 && !rc; l++) {
 		size_t pos = 0;
@@ -251,8 +268,7 @@ static int span_terms(const struct obs_span *sp, struct obs_buf *tb, uint32_t *n
 			    a.key.n > TERM_MAX || a.val.n > TERM_MAX)
 				continue;
 			n = snprintf(t, sizeof t, "a\x1f%.*s=%.*s", (int)a.key.n, a.key.p, (int)a.val.n, a.val.p);
-			rc = put_str(tb, t, (size_t)n);
-			(*nt)++;
+			rc = term_put(tb, nt, t, (size_t)n);
 		}
 	}
 	return rc ? -ENOMEM : 0;
