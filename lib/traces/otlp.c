@@ -1,5 +1,5 @@
-/* otlp.c — OTLP/JSON and simple JSON-lines span parsers (libobs traces).
- * See otlp.h for the contract. Each document is parsed with jansson into a
+/* otlp.c — OTLP/JSON span parser and the document loop (libobs traces);
+ * the simple JSON-lines shape is in simple.c. See otlp.h for the contract. Each document is parsed with jansson into a
  * tree, every span of it is validated and encoded into the document's
  * scratch, and only when the whole document is valid are its spans handed
  * to the caller. */
@@ -15,20 +15,16 @@
 #include <strings.h>
 
 #include "core/obstime.h"
+#include "traces/otlp_int.h"
 
-struct doc {
-	struct obs_buf blobs;       /* encoded spans: u32 length + blob each */
-	struct obs_buf attrs, res, events, links, tmp;
-	char why[160];
-};
 
-static int fail(struct doc *d, const char *fmt, const char *arg)
+int otlp_fail(struct doc *d, const char *fmt, const char *arg)
 {
 	snprintf(d->why, sizeof d->why, fmt, arg ? arg : "");
 	return -EINVAL;
 }
 
-static const char *jstr(json_t *o, const char *k, size_t *n)
+const char *otlp_jstr(json_t *o, const char *k, size_t *n)
 {
 	json_t *v = json_object_get(o, k);
 	if (!json_is_string(v))
@@ -41,7 +37,7 @@ static const char *jstr(json_t *o, const char *k, size_t *n)
 
 /* An unsigned 64-bit integer as OTLP/JSON writes it: a decimal string or a
  * number. 0, -ENOENT (absent) or -EINVAL. */
-static int get_u64(json_t *v, uint64_t *out)
+int otlp_get_u64(json_t *v, uint64_t *out)
 {
 	if (!v)
 		return -ENOENT;
@@ -77,11 +73,11 @@ static int get_u64(json_t *v, uint64_t *out)
 static int get_time_ns(struct doc *d, json_t *o, const char *k, int64_t *out)
 {
 	uint64_t u;
-	int rc = get_u64(json_object_get(o, k), &u);
+	int rc = otlp_get_u64(json_object_get(o, k), &u);
 	if (rc == -ENOENT)
-		return fail(d, "missing %s", k);
+		return otlp_fail(d, "missing %s", k);
 	if (rc || u > INT64_MAX)
-		return fail(d, "invalid %s", k);
+		return otlp_fail(d, "invalid %s", k);
 	*out = (int64_t)u;
 	return 0;
 }
@@ -112,7 +108,7 @@ static int get_i64(json_t *v, int64_t *out)
 	return 0;
 }
 
-static int fmt_double(double x, char *buf, size_t len)
+int otlp_fmt_double(double x, char *buf, size_t len)
 {
 	if (isnan(x))
 		return snprintf(buf, len, "NaN");
@@ -199,46 +195,46 @@ static int anyvalue(struct doc *d, json_t *v, enum obs_attr_type *t, struct obs_
 	char num[40];
 	json_t *x;
 	if (depth > 64)
-		return fail(d, "attribute values nested too deep", NULL);
+		return otlp_fail(d, "attribute values nested too deep", NULL);
 	if (!json_is_object(v))
-		return fail(d, "attribute value is not an AnyValue object", NULL);
+		return otlp_fail(d, "attribute value is not an AnyValue object", NULL);
 	if ((x = json_object_get(v, "stringValue"))) {
 		if (!json_is_string(x))
-			return fail(d, "stringValue is not a string", NULL);
+			return otlp_fail(d, "stringValue is not a string", NULL);
 		*t = OBS_ATTR_STRING;
 		return obs_buf_append(out, json_string_value(x), json_string_length(x));
 	}
 	if ((x = json_object_get(v, "boolValue"))) {
 		if (!json_is_boolean(x))
-			return fail(d, "boolValue is not true or false", NULL);
+			return otlp_fail(d, "boolValue is not true or false", NULL);
 		*t = OBS_ATTR_BOOL;
 		return obs_buf_puts(out, json_is_true(x) ? "true" : "false");
 	}
 	if ((x = json_object_get(v, "intValue"))) {
 		int64_t i;
 		if (get_i64(x, &i))
-			return fail(d, "invalid intValue", NULL);
+			return otlp_fail(d, "invalid intValue", NULL);
 		*t = OBS_ATTR_INT;
 		return obs_buf_printf(out, "%" PRId64, i);
 	}
 	if ((x = json_object_get(v, "doubleValue"))) {
 		double f;
 		if (get_double(x, &f))
-			return fail(d, "invalid doubleValue", NULL);
+			return otlp_fail(d, "invalid doubleValue", NULL);
 		*t = OBS_ATTR_DOUBLE;
-		fmt_double(f, num, sizeof num);
+		otlp_fmt_double(f, num, sizeof num);
 		return obs_buf_puts(out, num);
 	}
 	if ((x = json_object_get(v, "bytesValue"))) {
 		if (!json_is_string(x) || !valid_base64(json_string_value(x), json_string_length(x)))
-			return fail(d, "bytesValue is not base64", NULL);
+			return otlp_fail(d, "bytesValue is not base64", NULL);
 		*t = OBS_ATTR_BYTES;
 		return obs_buf_append(out, json_string_value(x), json_string_length(x));
 	}
 	if ((x = json_object_get(v, "arrayValue"))) {
 		json_t *vals = json_is_object(x) ? json_object_get(x, "values") : NULL;
 		if (!json_is_object(x) || (vals && !json_is_array(vals)))
-			return fail(d, "arrayValue has no values array", NULL);
+			return otlp_fail(d, "arrayValue has no values array", NULL);
 		*t = OBS_ATTR_ARRAY;
 		int rc = obs_buf_putc(out, '[');
 		for (size_t i = 0; !rc && i < json_array_size(vals); i++) {
@@ -251,15 +247,15 @@ static int anyvalue(struct doc *d, json_t *v, enum obs_attr_type *t, struct obs_
 	if ((x = json_object_get(v, "kvlistValue"))) {
 		json_t *vals = json_is_object(x) ? json_object_get(x, "values") : NULL;
 		if (!json_is_object(x) || (vals && !json_is_array(vals)))
-			return fail(d, "kvlistValue has no values array", NULL);
+			return otlp_fail(d, "kvlistValue has no values array", NULL);
 		*t = OBS_ATTR_KVLIST;
 		int rc = obs_buf_putc(out, '{');
 		for (size_t i = 0; !rc && i < json_array_size(vals); i++) {
 			json_t *kv = json_array_get(vals, i);
 			size_t kn;
-			const char *k = json_is_object(kv) ? jstr(kv, "key", &kn) : NULL;
+			const char *k = json_is_object(kv) ? otlp_jstr(kv, "key", &kn) : NULL;
 			if (!k)
-				return fail(d, "kvlistValue entry without a key", NULL);
+				return otlp_fail(d, "kvlistValue entry without a key", NULL);
 			if (i)
 				rc = obs_buf_putc(out, ',');
 			rc = rc || obs_json_str(out, k, kn) || obs_buf_putc(out, ':');
@@ -282,13 +278,13 @@ static int otlp_attrs(struct doc *d, json_t *arr, struct obs_buf *out, const cha
 	if (!arr)
 		return 0;
 	if (!json_is_array(arr))
-		return fail(d, "attributes is not an array", NULL);
+		return otlp_fail(d, "attributes is not an array", NULL);
 	for (size_t i = 0; i < json_array_size(arr); i++) {
 		json_t *kv = json_array_get(arr, i);
 		size_t kn;
-		const char *k = json_is_object(kv) ? jstr(kv, "key", &kn) : NULL;
+		const char *k = json_is_object(kv) ? otlp_jstr(kv, "key", &kn) : NULL;
 		if (!k)
-			return fail(d, "attribute without a key", NULL);
+			return otlp_fail(d, "attribute without a key", NULL);
 		if (skip && !strcmp(k, skip))
 			continue;
 		enum obs_attr_type t = OBS_ATTR_NULL;
@@ -307,7 +303,7 @@ static int otlp_attrs(struct doc *d, json_t *arr, struct obs_buf *out, const cha
 }
 
 /* A plain JSON value (simple shape tags) -> typed attribute */
-static int plain_attr(struct doc *d, const char *k, json_t *v, struct obs_buf *out)
+int otlp_plain_attr(struct doc *d, const char *k, json_t *v, struct obs_buf *out)
 {
 	char num[40];
 	switch (json_typeof(v)) {
@@ -321,7 +317,7 @@ static int plain_attr(struct doc *d, const char *k, json_t *v, struct obs_buf *o
 		return obs_attr_put(out, OBS_ATTR_INT, k, strlen(k), num, (size_t)n);
 	}
 	case JSON_REAL: {
-		int n = fmt_double(json_real_value(v), num, sizeof num);
+		int n = otlp_fmt_double(json_real_value(v), num, sizeof num);
 		return obs_attr_put(out, OBS_ATTR_DOUBLE, k, strlen(k), num, (size_t)n);
 	}
 	default: {
@@ -338,20 +334,20 @@ static int plain_attr(struct doc *d, const char *k, json_t *v, struct obs_buf *o
 
 /* ---- ids ------------------------------------------------------------------ */
 
-static int get_id(struct doc *d, json_t *o, const char *k, uint8_t *out, size_t n, int required)
+int otlp_get_id(struct doc *d, json_t *o, const char *k, uint8_t *out, size_t n, int required)
 {
 	size_t sn;
-	const char *s = jstr(o, k, &sn);
+	const char *s = otlp_jstr(o, k, &sn);
 	memset(out, 0, n);
 	if (!s || !sn) {
 		if (json_object_get(o, k) && !json_is_string(json_object_get(o, k)) && !json_is_null(json_object_get(o, k)))
-			return fail(d, "%s is not a string", k);
-		return required ? fail(d, "missing %s", k) : 1;
+			return otlp_fail(d, "%s is not a string", k);
+		return required ? otlp_fail(d, "missing %s", k) : 1;
 	}
 	/* a 64-bit trace id (Jaeger, B3) is left-padded to 128 bits, as W3C says */
 	if (n == 16 && sn == 16) {
 		if (obs_unhex(s, sn, out + 8, 8))
-			return fail(d, "invalid %s", k);
+			return otlp_fail(d, "invalid %s", k);
 	} else if (obs_unhex(s, sn, out, n)) {
 		snprintf(d->why, sizeof d->why, "invalid %s '%.40s' (want %zu hex digits)", k, s, 2 * n);
 		return -EINVAL;
@@ -361,10 +357,10 @@ static int get_id(struct doc *d, json_t *o, const char *k, uint8_t *out, size_t 
 			return 0;
 	if (!required)
 		return 1;   /* an all-zero parent means none */
-	return fail(d, "%s is all zeros", k);
+	return otlp_fail(d, "%s is all zeros", k);
 }
 
-static int add_span(struct doc *d, struct obs_span *s)
+int otlp_add_span(struct doc *d, struct obs_span *s)
 {
 	uint32_t len = 0;
 	size_t at = d->blobs.len;
@@ -377,11 +373,11 @@ static int add_span(struct doc *d, struct obs_span *s)
 	return 0;
 }
 
-static struct obs_str bstr(struct obs_buf *b) { return (struct obs_str){ b->data ? b->data : "", b->len }; }
+struct obs_str otlp_bstr(struct obs_buf *b) { return (struct obs_str){ b->data ? b->data : "", b->len }; }
 
 /* ---- OTLP ----------------------------------------------------------------- */
 
-static int kind_of(json_t *v, uint8_t *out)
+int otlp_kind_of(json_t *v, uint8_t *out)
 {
 	static const char *names[] = { "SPAN_KIND_UNSPECIFIED", "SPAN_KIND_INTERNAL", "SPAN_KIND_SERVER",
 				       "SPAN_KIND_CLIENT", "SPAN_KIND_PRODUCER", "SPAN_KIND_CONSUMER" };
@@ -402,7 +398,7 @@ static int kind_of(json_t *v, uint8_t *out)
 	return -EINVAL;
 }
 
-static int status_of(json_t *v, uint8_t *out)
+int otlp_status_of(json_t *v, uint8_t *out)
 {
 	if (!v || json_is_null(v)) {
 		*out = 0;
@@ -438,25 +434,25 @@ static int otlp_events(struct doc *d, json_t *arr)
 {
 	obs_buf_reset(&d->events);
 	if (!arr || !json_array_size(arr))
-		return arr && !json_is_array(arr) ? fail(d, "events is not an array", NULL) : 0;
+		return arr && !json_is_array(arr) ? otlp_fail(d, "events is not an array", NULL) : 0;
 	int rc = obs_buf_putc(&d->events, '[');
 	for (size_t i = 0; !rc && i < json_array_size(arr); i++) {
 		json_t *e = json_array_get(arr, i);
 		if (!json_is_object(e))
-			return fail(d, "event is not an object", NULL);
+			return otlp_fail(d, "event is not an object", NULL);
 		uint64_t t = 0;
 		json_t *tv = json_object_get(e, "timeUnixNano");
-		if (tv && get_u64(tv, &t))
-			return fail(d, "invalid event timeUnixNano", NULL);
+		if (tv && otlp_get_u64(tv, &t))
+			return otlp_fail(d, "invalid event timeUnixNano", NULL);
 		size_t nn = 0;
-		const char *nm = jstr(e, "name", &nn);
+		const char *nm = otlp_jstr(e, "name", &nn);
 		struct obs_buf al;
 		obs_buf_init(&al);
 		rc = otlp_attrs(d, json_object_get(e, "attributes"), &al, NULL);
 		if (!rc)
 			rc = obs_buf_printf(&d->events, "%s{\"time_unix_nano\":\"%" PRIu64 "\",\"name\":", i ? "," : "", t) ||
 			     obs_json_str(&d->events, nm ? nm : "", nn) || obs_buf_puts(&d->events, ",\"attributes\":") ||
-			     obs_attrs_json(&d->events, bstr(&al)) || obs_buf_putc(&d->events, '}');
+			     obs_attrs_json(&d->events, otlp_bstr(&al)) || obs_buf_putc(&d->events, '}');
 		obs_buf_release(&al);
 	}
 	return rc ? rc : obs_buf_putc(&d->events, ']');
@@ -466,15 +462,15 @@ static int otlp_links(struct doc *d, json_t *arr)
 {
 	obs_buf_reset(&d->links);
 	if (!arr || !json_array_size(arr))
-		return arr && !json_is_array(arr) ? fail(d, "links is not an array", NULL) : 0;
+		return arr && !json_is_array(arr) ? otlp_fail(d, "links is not an array", NULL) : 0;
 	int rc = obs_buf_putc(&d->links, '[');
 	for (size_t i = 0; !rc && i < json_array_size(arr); i++) {
 		json_t *l = json_array_get(arr, i);
 		uint8_t tid[16], sid[8];
 		char th[33], sh[17];
 		if (!json_is_object(l))
-			return fail(d, "link is not an object", NULL);
-		if ((rc = get_id(d, l, "traceId", tid, 16, 1)) || (rc = get_id(d, l, "spanId", sid, 8, 1)))
+			return otlp_fail(d, "link is not an object", NULL);
+		if ((rc = otlp_get_id(d, l, "traceId", tid, 16, 1)) || (rc = otlp_get_id(d, l, "spanId", sid, 8, 1)))
 			return rc < 0 ? rc : -EINVAL;
 		obs_hex(tid, 16, th);
 		obs_hex(sid, 8, sh);
@@ -484,7 +480,7 @@ static int otlp_links(struct doc *d, json_t *arr)
 		if (!rc)
 			rc = obs_buf_printf(&d->links, "%s{\"trace_id\":\"%s\",\"span_id\":\"%s\",\"attributes\":", i ? "," : "",
 					    th, sh) ||
-			     obs_attrs_json(&d->links, bstr(&al)) || obs_buf_putc(&d->links, '}');
+			     obs_attrs_json(&d->links, otlp_bstr(&al)) || obs_buf_putc(&d->links, '}');
 		obs_buf_release(&al);
 	}
 	return rc ? rc : obs_buf_putc(&d->links, ']');
@@ -496,10 +492,10 @@ static int otlp_span(struct doc *d, json_t *sp, struct obs_str service, struct o
 	memset(&s, 0, sizeof s);
 	int rc;
 	if (!json_is_object(sp))
-		return fail(d, "span is not an object", NULL);
-	if ((rc = get_id(d, sp, "traceId", s.trace_id, 16, 1)) || (rc = get_id(d, sp, "spanId", s.span_id, 8, 1)))
+		return otlp_fail(d, "span is not an object", NULL);
+	if ((rc = otlp_get_id(d, sp, "traceId", s.trace_id, 16, 1)) || (rc = otlp_get_id(d, sp, "spanId", s.span_id, 8, 1)))
 		return rc < 0 ? rc : -EINVAL;
-	rc = get_id(d, sp, "parentSpanId", s.parent_id, 8, 0);
+	rc = otlp_get_id(d, sp, "parentSpanId", s.parent_id, 8, 0);
 	if (rc < 0)
 		return rc;
 	if (rc == 0)
@@ -507,28 +503,28 @@ static int otlp_span(struct doc *d, json_t *sp, struct obs_str service, struct o
 	if (get_time_ns(d, sp, "startTimeUnixNano", &s.start_ns) || get_time_ns(d, sp, "endTimeUnixNano", &s.end_ns))
 		return -EINVAL;
 	if (s.end_ns < s.start_ns)
-		return fail(d, "endTimeUnixNano before startTimeUnixNano", NULL);
-	if (kind_of(json_object_get(sp, "kind"), &s.kind))
-		return fail(d, "invalid span kind", NULL);
+		return otlp_fail(d, "endTimeUnixNano before startTimeUnixNano", NULL);
+	if (otlp_kind_of(json_object_get(sp, "kind"), &s.kind))
+		return otlp_fail(d, "invalid span kind", NULL);
 	json_t *st = json_object_get(sp, "status");
 	if (st && !json_is_object(st))
-		return fail(d, "status is not an object", NULL);
-	if (st && status_of(json_object_get(st, "code"), &s.status))
-		return fail(d, "invalid status code", NULL);
+		return otlp_fail(d, "status is not an object", NULL);
+	if (st && otlp_status_of(json_object_get(st, "code"), &s.status))
+		return otlp_fail(d, "invalid status code", NULL);
 	if (st)
-		s.status_msg.p = jstr(st, "message", &s.status_msg.n);
+		s.status_msg.p = otlp_jstr(st, "message", &s.status_msg.n);
 	json_t *fl = json_object_get(sp, "flags");
 	if (fl) {
 		uint64_t f;
-		if (get_u64(fl, &f) || f > UINT32_MAX)
-			return fail(d, "invalid flags", NULL);
+		if (otlp_get_u64(fl, &f) || f > UINT32_MAX)
+			return otlp_fail(d, "invalid flags", NULL);
 		s.flags |= OBS_SPAN_HAS_TFLAGS;
 		s.trace_flags = (uint8_t)f;
 	}
-	s.trace_state.p = jstr(sp, "traceState", &s.trace_state.n);
-	s.name.p = jstr(sp, "name", &s.name.n);
+	s.trace_state.p = otlp_jstr(sp, "traceState", &s.trace_state.n);
+	s.name.p = otlp_jstr(sp, "name", &s.name.n);
 	if (!s.name.p && json_object_get(sp, "name"))
-		return fail(d, "span name is not a string", NULL);
+		return otlp_fail(d, "span name is not a string", NULL);
 	if (!s.name.p)
 		s.name = (struct obs_str){ "", 0 };
 	obs_buf_reset(&d->attrs);
@@ -537,29 +533,29 @@ static int otlp_span(struct doc *d, json_t *sp, struct obs_str service, struct o
 		return rc;
 	s.service = service;
 	s.scope = scope;
-	s.attrs = bstr(&d->attrs);
-	s.resource = bstr(&d->res);
-	s.events = bstr(&d->events);
-	s.links = bstr(&d->links);
-	return add_span(d, &s);
+	s.attrs = otlp_bstr(&d->attrs);
+	s.resource = otlp_bstr(&d->res);
+	s.events = otlp_bstr(&d->events);
+	s.links = otlp_bstr(&d->links);
+	return otlp_add_span(d, &s);
 }
 
 static int otlp_doc(struct doc *d, json_t *root)
 {
 	json_t *rss = json_object_get(root, "resourceSpans");
 	if (!json_is_array(rss))
-		return fail(d, "resourceSpans is not an array", NULL);
+		return otlp_fail(d, "resourceSpans is not an array", NULL);
 	for (size_t i = 0; i < json_array_size(rss); i++) {
 		json_t *rs = json_array_get(rss, i);
 		if (!json_is_object(rs))
-			return fail(d, "resourceSpans entry is not an object", NULL);
+			return otlp_fail(d, "resourceSpans entry is not an object", NULL);
 		json_t *res = json_object_get(rs, "resource");
 		json_t *rattrs = json_is_object(res) ? json_object_get(res, "attributes") : NULL;
 		struct obs_str svc = { "unknown_service", 15 };
 		for (size_t k = 0; json_is_array(rattrs) && k < json_array_size(rattrs); k++) {
 			json_t *kv = json_array_get(rattrs, k);
 			size_t kn;
-			const char *key = json_is_object(kv) ? jstr(kv, "key", &kn) : NULL;
+			const char *key = json_is_object(kv) ? otlp_jstr(kv, "key", &kn) : NULL;
 			json_t *v = key && !strcmp(key, "service.name") ? json_object_get(kv, "value") : NULL;
 			if (json_is_object(v) && json_is_string(json_object_get(v, "stringValue"))) {
 				svc.p = json_string_value(json_object_get(v, "stringValue"));
@@ -574,20 +570,20 @@ static int otlp_doc(struct doc *d, json_t *root)
 		if (!sss)
 			sss = json_object_get(rs, "instrumentationLibrarySpans");   /* OTLP before 0.15 */
 		if (sss && !json_is_array(sss))
-			return fail(d, "scopeSpans is not an array", NULL);
+			return otlp_fail(d, "scopeSpans is not an array", NULL);
 		for (size_t j = 0; j < json_array_size(sss); j++) {
 			json_t *ss = json_array_get(sss, j);
 			if (!json_is_object(ss))
-				return fail(d, "scopeSpans entry is not an object", NULL);
+				return otlp_fail(d, "scopeSpans entry is not an object", NULL);
 			json_t *sc = json_object_get(ss, "scope");
 			if (!sc)
 				sc = json_object_get(ss, "instrumentationLibrary");
 			struct obs_str scope = { "", 0 };
-			if (json_is_object(sc) && jstr(sc, "name", &scope.n))
-				scope.p = jstr(sc, "name", &scope.n);
+			if (json_is_object(sc) && otlp_jstr(sc, "name", &scope.n))
+				scope.p = otlp_jstr(sc, "name", &scope.n);
 			json_t *spans = json_object_get(ss, "spans");
 			if (spans && !json_is_array(spans))
-				return fail(d, "spans is not an array", NULL);
+				return otlp_fail(d, "spans is not an array", NULL);
 			for (size_t k = 0; k < json_array_size(spans); k++)
 				if ((rc = otlp_span(d, json_array_get(spans, k), svc, scope)))
 					return rc;
@@ -596,161 +592,24 @@ static int otlp_doc(struct doc *d, json_t *root)
 	return 0;
 }
 
-/* ---- the simple shape ------------------------------------------------------- */
-
-/* A JSON number of milliseconds (>= 0, before year 2262) in ns, exact for
- * integers and to the ns for fractions. */
-static int ms_to_ns(json_t *v, int64_t *out)
-{
-	if (json_is_integer(v)) {
-		json_int_t ms = json_integer_value(v);
-		if (ms < 0 || ms > INT64_MAX / 1000000)
-			return -EINVAL;
-		*out = (int64_t)ms * 1000000;
-		return 0;
-	}
-	double ms = json_is_real(v) ? json_real_value(v) : -1;
-	if (!(ms >= 0 && ms < 9.2e12))
-		return -EINVAL;
-	double w = floor(ms);
-	*out = (int64_t)w * 1000000 + (int64_t)llround((ms - w) * 1e6);
-	return 0;
-}
-
-static int simple_span(struct doc *d, json_t *o)
-{
-	struct obs_span s;
-	memset(&s, 0, sizeof s);
-	int rc;
-	if (!json_is_object(o))
-		return fail(d, "span is not an object", NULL);
-	if ((rc = get_id(d, o, "trace_id", s.trace_id, 16, 1)) || (rc = get_id(d, o, "span_id", s.span_id, 8, 1)))
-		return rc < 0 ? rc : -EINVAL;
-	rc = get_id(d, o, "parent_span_id", s.parent_id, 8, 0);
-	if (rc < 0)
-		return rc;
-	if (rc == 0)
-		s.flags |= OBS_SPAN_HAS_PARENT;
-	s.service.p = jstr(o, "service", &s.service.n);
-	if (!s.service.p)
-		s.service = (struct obs_str){ "unknown_service", 15 };
-	s.name.p = jstr(o, "operation", &s.name.n);
-	if (!s.name.p)
-		s.name.p = jstr(o, "name", &s.name.n);
-	if (!s.name.p)
-		return fail(d, "missing operation", NULL);
-	/* times: exact nanoseconds when given, else start_time (ms or RFC3339) + duration_ms */
-	uint64_t u;
-	json_t *v;
-	if ((v = json_object_get(o, "start_time_unix_nano"))) {
-		if (get_u64(v, &u) || u > INT64_MAX)
-			return fail(d, "invalid start_time_unix_nano", NULL);
-		s.start_ns = (int64_t)u;
-	} else if (json_is_number(v = json_object_get(o, "start_time"))) {
-		if (ms_to_ns(v, &s.start_ns))
-			return fail(d, "invalid start_time", NULL);
-	} else if (json_is_string(v)) {
-		int64_t ms;
-		if (obs_time_parse(json_string_value(v), json_string_length(v), &ms) || ms < 0)
-			return fail(d, "invalid start_time '%.40s'", json_string_value(v));
-		s.start_ns = ms * 1000000;
-	} else
-		return fail(d, "missing start_time", NULL);
-	if ((v = json_object_get(o, "end_time_unix_nano"))) {
-		if (get_u64(v, &u) || u > INT64_MAX || (int64_t)u < s.start_ns)
-			return fail(d, "invalid end_time_unix_nano", NULL);
-		s.end_ns = (int64_t)u;
-	} else if ((v = json_object_get(o, "duration_ms"))) {
-		int64_t dns;
-		if (ms_to_ns(v, &dns) || s.start_ns > INT64_MAX - dns)
-			return fail(d, "invalid duration_ms", NULL);
-		s.end_ns = s.start_ns + dns;
-	} else
-		return fail(d, "missing duration_ms", NULL);
-	v = json_object_get(o, "status");
-	if (!v)
-		v = json_object_get(o, "error");
-	if (status_of(v, &s.status))
-		return fail(d, "invalid status", NULL);
-	if (kind_of(json_object_get(o, "kind"), &s.kind))
-		return fail(d, "invalid span kind", NULL);
-	s.status_msg.p = jstr(o, "status_message", &s.status_msg.n);
-	s.scope.p = jstr(o, "scope", &s.scope.n);
-	s.trace_state.p = jstr(o, "trace_state", &s.trace_state.n);
-	if ((v = json_object_get(o, "trace_flags"))) {
-		if (get_u64(v, &u) || u > 255)
-			return fail(d, "invalid trace_flags", NULL);
-		s.flags |= OBS_SPAN_HAS_TFLAGS;
-		s.trace_flags = (uint8_t)u;
-	}
-	obs_buf_reset(&d->attrs);
-	obs_buf_reset(&d->res);
-	json_t *tags = json_object_get(o, "tags");
-	if (json_is_object(tags)) {
-		const char *k;
-		json_object_foreach(tags, k, v)
-			if ((rc = plain_attr(d, k, v, &d->attrs)))
-				return rc;
-	} else if (json_is_array(tags)) {   /* [{"key":..,"value":..}] as Jaeger writes */
-		for (size_t i = 0; i < json_array_size(tags); i++) {
-			json_t *kv = json_array_get(tags, i);
-			size_t kn;
-			const char *k = json_is_object(kv) ? jstr(kv, "key", &kn) : NULL;
-			if (!k)
-				return fail(d, "tag without a key", NULL);
-			if ((rc = plain_attr(d, k, json_object_get(kv, "value") ? json_object_get(kv, "value") : json_null(), &d->attrs)))
-				return rc;
-		}
-	} else if (tags && !json_is_null(tags))
-		return fail(d, "tags is not an object", NULL);
-	json_t *res = json_object_get(o, "resource");
-	if (json_is_object(res)) {
-		const char *k;
-		json_object_foreach(res, k, v)
-			if ((rc = plain_attr(d, k, v, &d->res)))
-				return rc;
-	}
-	obs_buf_reset(&d->events);
-	obs_buf_reset(&d->links);
-	const char *raw[2] = { "events", "links" };
-	struct obs_buf *dst[2] = { &d->events, &d->links };
-	for (int i = 0; i < 2; i++) {
-		v = json_object_get(o, raw[i]);
-		if (!v || !json_array_size(v))
-			continue;
-		char *txt = json_dumps(v, JSON_COMPACT | JSON_REAL_PRECISION(17));
-		if (!txt)
-			return -ENOMEM;
-		rc = obs_buf_puts(dst[i], txt);
-		free(txt);
-		if (rc)
-			return rc;
-	}
-	s.attrs = bstr(&d->attrs);
-	s.resource = bstr(&d->res);
-	s.events = bstr(&d->events);
-	s.links = bstr(&d->links);
-	return add_span(d, &s);
-}
-
 static int one_doc(struct doc *d, json_t *root)
 {
 	if (json_is_array(root)) {
 		for (size_t i = 0; i < json_array_size(root); i++) {
 			json_t *e = json_array_get(root, i);
-			int rc = json_object_get(e, "resourceSpans") ? otlp_doc(d, e) : simple_span(d, e);
+			int rc = json_object_get(e, "resourceSpans") ? otlp_doc(d, e) : otlp_simple_span(d, e);
 			if (rc)
 				return rc;
 		}
 		return 0;
 	}
 	if (!json_is_object(root))
-		return fail(d, "not a JSON object", NULL);
+		return otlp_fail(d, "not a JSON object", NULL);
 	if (json_object_get(root, "resourceSpans"))
 		return otlp_doc(d, root);
 	if (json_object_get(root, "trace_id"))
-		return simple_span(d, root);
-	return fail(d, "neither an OTLP ExportTraceServiceRequest (resourceSpans) nor a span (trace_id)", NULL);
+		return otlp_simple_span(d, root);
+	return otlp_fail(d, "neither an OTLP ExportTraceServiceRequest (resourceSpans) nor a span (trace_id)", NULL);
 }
 
 static int deliver(struct doc *d, obs_span_fn fn, void *ctx, struct obs_otlp_result *r)

@@ -58,51 +58,11 @@
 #include "core/strmap.h"
 #include "core/varint.h"
 #include "traces/span.h"
+#include "traces/tstore_int.h"
 
 #define HDR 56
 #define MAGIC "OBSTSEG1"
-#define TERM_MAX 128
 
-struct loc { uint64_t seg; uint32_t off, len; };
-
-struct tentry {
-	uint8_t id[16];
-	int64_t start_ns, end_ns;
-	uint32_t nspans, nerrors;
-	uint8_t has_root, dead;
-	char *root_svc, *root_op;
-	struct loc *locs;
-	uint32_t nlocs;
-};
-
-struct seg {
-	uint64_t no;
-	int64_t min_ms, max_ms;
-	uint64_t bytes, raw;
-	roaring_bitmap_t *ords;
-};
-
-struct cache_ent { uint64_t no; char *data; size_t len; };
-
-struct obs_tstore {
-	pthread_mutex_t mu;
-	char *dir;
-	struct obs_tstore_opts o;
-	struct tentry *e;               /* by ordinal */
-	size_t ne, cape;
-	struct obs_strmap *ids;         /* 16-byte id -> ordinal + 1 */
-	struct obs_strmap *terms;       /* term -> roaring_bitmap_t * */
-	struct seg *segs;
-	size_t nsegs, capsegs;
-	/* the open segment */
-	uint64_t open_no;
-	struct obs_buf raw, sum;
-	uint32_t open_n;
-	int64_t open_min, open_max;
-	roaring_bitmap_t *open_ords;
-	struct cache_ent cache[2];
-	struct obs_tstore_stats st;
-};
 
 void obs_tstore_opts_default(struct obs_tstore_opts *o)
 {
@@ -127,7 +87,7 @@ static int term_add(struct obs_tstore *s, const char *t, size_t n, uint32_t ord)
 	return 0;
 }
 
-static int bitlen(uint64_t v)
+int tst_bitlen(uint64_t v)
 {
 	int k = 0;
 	while (v) {
@@ -143,7 +103,7 @@ static int derived_terms(struct obs_tstore *s, uint32_t ord)
 	char b[48];
 	int n = snprintf(b, sizeof b, "h\x1f%" PRId64, (int64_t)(t->start_ns / 3600000000000LL));
 	int rc = term_add(s, b, (size_t)n, ord);
-	n = snprintf(b, sizeof b, "d\x1f%d", bitlen((uint64_t)(t->end_ns - t->start_ns) / 1000000));
+	n = snprintf(b, sizeof b, "d\x1f%d", tst_bitlen((uint64_t)(t->end_ns - t->start_ns) / 1000000));
 	return rc ? rc : term_add(s, b, (size_t)n, ord);
 }
 
@@ -287,7 +247,6 @@ static int has_span(const struct obs_buf *old, size_t n, const uint8_t *sid)
 	return 0;
 }
 
-static int get_locked(struct obs_tstore *s, uint32_t ord, struct obs_buf *out, size_t *n);
 
 int obs_tstore_add(struct obs_tstore *s, const uint8_t id[16], const uint8_t *const *blobs, const uint32_t *lens,
 		   size_t n, int dedup)
@@ -300,7 +259,7 @@ int obs_tstore_add(struct obs_tstore *s, const uint8_t id[16], const uint8_t *co
 	uint32_t ord;
 	int created, rc = entry_of(s, id, &ord, &created);
 	if (!rc && dedup && !created)
-		rc = get_locked(s, ord, &old, &nold);
+		rc = tst_get_locked(s, ord, &old, &nold);
 	if (rc == -ENOENT)
 		rc = 0;
 	size_t raw0 = s->raw.len, sum0 = s->sum.len;
@@ -406,7 +365,7 @@ static void put64(uint8_t *p, int64_t v) { memcpy(p, &v, 8); }
 static uint32_t get32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 static int64_t get64(const uint8_t *p) { int64_t v; memcpy(&v, p, 8); return v; }
 
-static char *seg_path(const struct obs_tstore *s, uint64_t no, const char *ext)
+char *tst_seg_path(const struct obs_tstore *s, uint64_t no, const char *ext)
 {
 	char *p;
 	if (asprintf(&p, "%s/seg-%016" PRIx64 ".%s", s->dir, no, ext) < 0)
@@ -450,7 +409,7 @@ int obs_tstore_flush(struct obs_tstore *s)
 		goto out;
 	size_t c1 = ZSTD_compressBound(s->raw.len), c2 = ZSTD_compressBound(s->sum.len);
 	uint8_t *z = malloc(c1 + c2);
-	char *tmp = seg_path(s, s->open_no, "tmp"), *fin = seg_path(s, s->open_no, "trc");
+	char *tmp = tst_seg_path(s, s->open_no, "tmp"), *fin = tst_seg_path(s, s->open_no, "trc");
 	if (!z || !tmp || !fin) {
 		rc = -ENOMEM;
 		goto done;
@@ -718,7 +677,7 @@ int obs_tstore_open(const char *dir, const struct obs_tstore_opts *o, struct obs
 	qsort(nos, nn, sizeof *nos, u64cmp);
 	int rc = 0;
 	for (size_t i = 0; i < nn && !rc; i++) {
-		char *p = seg_path(s, nos[i], "trc");
+		char *p = tst_seg_path(s, nos[i], "trc");
 		if (!p) {
 			rc = -ENOMEM;
 			break;
@@ -806,7 +765,7 @@ static int seg_raw(struct obs_tstore *s, uint64_t no, const char **raw, size_t *
 		}
 	if (!seg_find(s, no))
 		return -ENOENT;
-	char *p = seg_path(s, no, "trc");
+	char *p = tst_seg_path(s, no, "trc");
 	if (!p)
 		return -ENOMEM;
 	uint8_t h[HDR], *d = NULL;
@@ -827,7 +786,7 @@ static int seg_raw(struct obs_tstore *s, uint64_t no, const char **raw, size_t *
 	return 0;
 }
 
-static int get_locked(struct obs_tstore *s, uint32_t ord, struct obs_buf *out, size_t *n)
+int tst_get_locked(struct obs_tstore *s, uint32_t ord, struct obs_buf *out, size_t *n)
 {
 	struct tentry *t = &s->e[ord];
 	*n = 0;
@@ -865,7 +824,7 @@ int obs_tstore_get(struct obs_tstore *s, const uint8_t id[16], struct obs_buf *o
 {
 	pthread_mutex_lock(&s->mu);
 	void *v = obs_strmap_get(s->ids, obs_strmap_hash(id, 16), id, 16);
-	int rc = v ? get_locked(s, (uint32_t)((uintptr_t)v - 1), out, n) : -ENOENT;
+	int rc = v ? tst_get_locked(s, (uint32_t)((uintptr_t)v - 1), out, n) : -ENOENT;
 	pthread_mutex_unlock(&s->mu);
 	return rc;
 }
@@ -876,252 +835,6 @@ int obs_tstore_has(struct obs_tstore *s, const uint8_t id[16])
 	int r = obs_strmap_get(s->ids, obs_strmap_hash(id, 16), id, 16) != NULL;
 	pthread_mutex_unlock(&s->mu);
 	return r;
-}
-
-static roaring_bitmap_t *term_bm(struct obs_tstore *s, const char *t, size_t n)
-{
-	return obs_strmap_get(s->terms, obs_strmap_hash(t, n), t, n);
-}
-
-/* a AND= term (NULL a: a copy of the term's bitmap); empty bitmap when absent */
-static roaring_bitmap_t *and_term(struct obs_tstore *s, roaring_bitmap_t *a, const char *t, size_t n)
-{
-	roaring_bitmap_t *b = term_bm(s, t, n);
-	if (!a)
-		return b ? roaring_bitmap_copy(b) : roaring_bitmap_create();
-	if (b)
-		roaring_bitmap_and_inplace(a, b);
-	else
-		roaring_bitmap_clear(a);
-	return a;
-}
-
-static int hit_cmp(const void *x, const void *y)
-{
-	const struct tentry *a = *(struct tentry *const *)x, *b = *(struct tentry *const *)y;
-	return a->start_ns > b->start_ns ? -1 : a->start_ns < b->start_ns;
-}
-
-int obs_tstore_search(struct obs_tstore *s, const struct obs_tq *q, int64_t from_ms, int64_t to_ms,
-		      int (*fn)(void *ctx, const struct obs_tstore_hit *h), void *ctx)
-{
-	pthread_mutex_lock(&s->mu);
-	roaring_bitmap_t *r = NULL;
-	char t[3 * TERM_MAX + 8];
-	int n, rc = 0;
-	if (q->service && q->operation) {
-		n = snprintf(t, sizeof t, "o\x1f%s\x1f%s", q->service, q->operation);
-		r = and_term(s, r, t, (size_t)n);
-	} else if (q->service) {
-		n = snprintf(t, sizeof t, "s\x1f%s", q->service);
-		r = and_term(s, r, t, (size_t)n);
-	} else if (q->operation) {
-		n = snprintf(t, sizeof t, "n\x1f%s", q->operation);
-		r = and_term(s, r, t, (size_t)n);
-	}
-	if (q->error == 1)
-		r = and_term(s, r, "e", 1);
-	for (size_t i = 0; i < q->nattrs; i++) {
-		n = snprintf(t, sizeof t, "a\x1f%s=%s", q->attrs[i].key, q->attrs[i].val);
-		r = and_term(s, r, t, (size_t)n);
-	}
-	if (!r) {
-		r = roaring_bitmap_create();
-		if (r && s->ne)
-			roaring_bitmap_add_range(r, 0, s->ne);
-	}
-	if (!r) {
-		pthread_mutex_unlock(&s->mu);
-		return -ENOMEM;
-	}
-	/* duration classes */
-	if (q->min_ns > 0) {
-		roaring_bitmap_t *u = roaring_bitmap_create();
-		for (int k = bitlen((uint64_t)q->min_ns / 1000000); k <= 64; k++) {
-			n = snprintf(t, sizeof t, "d\x1f%d", k);
-			roaring_bitmap_t *b = term_bm(s, t, (size_t)n);
-			if (b)
-				roaring_bitmap_or_inplace(u, b);
-		}
-		roaring_bitmap_and_inplace(r, u);
-		roaring_bitmap_free(u);
-	}
-	/* start hours: a trace meeting [from, to] started before to; hours after it go */
-	if (to_ms < INT64_MAX / 2 && !roaring_bitmap_is_empty(r)) {
-		int64_t hi = to_ms / 3600000, lo = from_ms / 3600000 - 24;   /* traces up to a day long */
-		int64_t first = s->open_min;   /* the earliest start held */
-		for (size_t i = 0; i < s->nsegs; i++)
-			if (s->segs[i].min_ms < first)
-				first = s->segs[i].min_ms;
-		if (first != INT64_MAX && lo < first / 3600000)
-			lo = first / 3600000;
-		if (hi - lo <= 24 * 400) {
-			roaring_bitmap_t *u = roaring_bitmap_create();
-			for (int64_t hr = lo; hr <= hi; hr++) {
-				n = snprintf(t, sizeof t, "h\x1f%" PRId64, hr);
-				roaring_bitmap_t *b = term_bm(s, t, (size_t)n);
-				if (b)
-					roaring_bitmap_or_inplace(u, b);
-			}
-			roaring_bitmap_and_inplace(r, u);
-			roaring_bitmap_free(u);
-		}
-	}
-	uint64_t card = roaring_bitmap_get_cardinality(r);
-	struct tentry **hits = malloc((card ? card : 1) * sizeof *hits);
-	size_t nh = 0;
-	if (!hits)
-		rc = -ENOMEM;
-	roaring_uint32_iterator_t it;
-	roaring_init_iterator(r, &it);
-	for (; !rc && it.has_value; roaring_advance_uint32_iterator(&it)) {
-		struct tentry *e = &s->e[it.current_value];
-		int64_t d = e->end_ns - e->start_ns;
-		if (e->dead || e->end_ns / 1000000 < from_ms || e->start_ns / 1000000 > to_ms || d < q->min_ns ||
-		    d > q->max_ns || (q->error == 0 && e->nerrors))
-			continue;
-		hits[nh++] = e;
-	}
-	roaring_bitmap_free(r);
-	if (!rc) {
-		qsort(hits, nh, sizeof *hits, hit_cmp);
-		for (size_t i = 0; i < nh && (!q->limit || i < q->limit); i++) {
-			struct obs_tstore_hit h;
-			memcpy(h.trace_id, hits[i]->id, 16);
-			h.start_ns = hits[i]->start_ns;
-			h.end_ns = hits[i]->end_ns;
-			h.nspans = hits[i]->nspans;
-			h.nerrors = hits[i]->nerrors;
-			h.root_service = hits[i]->root_svc ? hits[i]->root_svc : "";
-			h.root_name = hits[i]->root_op ? hits[i]->root_op : "";
-			if ((rc = fn(ctx, &h)))
-				break;
-		}
-	}
-	free(hits);
-	pthread_mutex_unlock(&s->mu);
-	return rc;
-}
-
-struct names { char **v; size_t n, cap; const char *prefix; size_t pl; };
-
-static int collect(void *ctx, const char *k, size_t n, void *val)
-{
-	struct names *nm = ctx;
-	if (n <= nm->pl || memcmp(k, nm->prefix, nm->pl) || roaring_bitmap_is_empty(val))
-		return 0;
-	if (nm->n == nm->cap) {
-		size_t nc = nm->cap ? 2 * nm->cap : 32;
-		char **nv = realloc(nm->v, nc * sizeof *nv);
-		if (!nv)
-			return -ENOMEM;
-		nm->v = nv;
-		nm->cap = nc;
-	}
-	if (!(nm->v[nm->n] = strndup(k + nm->pl, n - nm->pl)))
-		return -ENOMEM;
-	nm->n++;
-	return 0;
-}
-
-static int strpcmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-static int list_names(struct obs_tstore *s, const char *prefix, size_t pl, int (*fn)(void *, const char *), void *ctx)
-{
-	struct names nm = { NULL, 0, 0, prefix, pl };
-	pthread_mutex_lock(&s->mu);
-	int rc = obs_strmap_each(s->terms, collect, &nm);
-	pthread_mutex_unlock(&s->mu);
-	if (!rc)
-		qsort(nm.v, nm.n, sizeof *nm.v, strpcmp);
-	for (size_t i = 0; i < nm.n; i++) {
-		if (!rc)
-			rc = fn(ctx, nm.v[i]);
-		free(nm.v[i]);
-	}
-	free(nm.v);
-	return rc;
-}
-
-int obs_tstore_services(struct obs_tstore *s, int (*fn)(void *ctx, const char *name), void *ctx)
-{
-	return list_names(s, "s\x1f", 2, fn, ctx);
-}
-
-int obs_tstore_operations(struct obs_tstore *s, const char *service, int (*fn)(void *ctx, const char *name), void *ctx)
-{
-	char p[TERM_MAX + 8];
-	int n = snprintf(p, sizeof p, "o\x1f%.*s\x1f", TERM_MAX, service);
-	return list_names(s, p, (size_t)n, fn, ctx);
-}
-
-/* ---- retention --------------------------------------------------------------------- */
-
-static int andnot_each(void *ctx, const char *k, size_t n, void *val)
-{
-	roaring_bitmap_andnot_inplace(val, ctx);
-	return 0;
-}
-
-int obs_tstore_retain(struct obs_tstore *s, int64_t now_ms)
-{
-	if (s->o.retention_ms <= 0)
-		return 0;
-	pthread_mutex_lock(&s->mu);
-	int64_t cut = now_ms - s->o.retention_ms;
-	roaring_bitmap_t *dead = roaring_bitmap_create();
-	int rc = 0;
-	size_t k = 0;
-	for (size_t i = 0; i < s->nsegs; i++) {
-		struct seg *g = &s->segs[i];
-		if (g->max_ms >= cut) {
-			s->segs[k++] = *g;
-			continue;
-		}
-		char *p = seg_path(s, g->no, "trc");
-		if (!p || (unlink(p) && errno != ENOENT)) {
-			rc = p ? -errno : -ENOMEM;
-			free(p);
-			s->segs[k++] = *g;
-			continue;
-		}
-		free(p);
-		for (int c = 0; c < 2; c++)
-			if (s->cache[c].data && s->cache[c].no == g->no) {
-				free(s->cache[c].data);
-				s->cache[c].data = NULL;
-			}
-		roaring_uint32_iterator_t it;
-		roaring_init_iterator(g->ords, &it);
-		for (; it.has_value; roaring_advance_uint32_iterator(&it)) {
-			struct tentry *e = &s->e[it.current_value];
-			uint32_t m = 0;
-			for (uint32_t j = 0; j < e->nlocs; j++)
-				if (e->locs[j].seg != g->no)
-					e->locs[m++] = e->locs[j];
-			e->nlocs = m;
-			if (!m && !e->dead) {
-				e->dead = 1;
-				roaring_bitmap_add(dead, it.current_value);
-				obs_strmap_del(s->ids, obs_strmap_hash(e->id, 16), e->id, 16);
-				s->st.traces--;
-				s->st.spans -= e->nspans;
-			}
-		}
-		s->st.segments--;
-		s->st.disk_bytes -= g->bytes;
-		s->st.raw_bytes -= g->raw;
-		s->st.removed_segments++;
-		roaring_bitmap_free(g->ords);
-	}
-	s->nsegs = k;
-	if (!roaring_bitmap_is_empty(dead))
-		obs_strmap_each(s->terms, andnot_each, dead);
-	roaring_bitmap_free(dead);
-	if (!rc)
-		rc = obs_fsync_dir(s->dir);
-	pthread_mutex_unlock(&s->mu);
-	return rc;
 }
 
 void obs_tstore_get_stats(struct obs_tstore *s, struct obs_tstore_stats *st)

@@ -1,4 +1,4 @@
-// sources: lib/traces/otlp.c lib/traces/span.c lib/traces/policy.c lib/traces/tquery.c lib/traces/waterfall.c lib/core/buf.c lib/core/obstime.c lib/core/regex.c
+// sources: lib/traces/otlp.c lib/traces/simple.c lib/traces/span.c lib/traces/policy.c lib/traces/tquery.c lib/traces/waterfall.c lib/core/buf.c lib/core/obstime.c lib/core/regex.c
 /* fuzz_otlp.c — libFuzzer harness for the span input parsers, the span
  * encoding, the tail-sampling policy parser and the trace search query
  * parser. The first input byte picks the target:

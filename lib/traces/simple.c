@@ -1,0 +1,152 @@
+/* simple.c — the simple JSON-lines span shape (libobs traces):
+ *   {"trace_id","span_id","parent_span_id","service","operation",
+ *    "start_time" (ms or RFC3339),"duration_ms","status","tags"}
+ * plus the exact fields obs_span_json prints (start_time_unix_nano, ...),
+ * so a trace read from the mount can be written back. */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/obstime.h"
+#include "traces/otlp_int.h"
+
+/* ---- the simple shape ------------------------------------------------------- */
+
+/* A JSON number of milliseconds (>= 0, before year 2262) in ns, exact for
+ * integers and to the ns for fractions. */
+static int ms_to_ns(json_t *v, int64_t *out)
+{
+	if (json_is_integer(v)) {
+		json_int_t ms = json_integer_value(v);
+		if (ms < 0 || ms > INT64_MAX / 1000000)
+			return -EINVAL;
+		*out = (int64_t)ms * 1000000;
+		return 0;
+	}
+	double ms = json_is_real(v) ? json_real_value(v) : -1;
+	if (!(ms >= 0 && ms < 9.2e12))
+		return -EINVAL;
+	double w = floor(ms);
+	*out = (int64_t)w * 1000000 + (int64_t)llround((ms - w) * 1e6);
+	return 0;
+}
+
+int otlp_simple_span(struct doc *d, json_t *o)
+{
+	struct obs_span s;
+	memset(&s, 0, sizeof s);
+	int rc;
+	if (!json_is_object(o))
+		return otlp_fail(d, "span is not an object", NULL);
+	if ((rc = otlp_get_id(d, o, "trace_id", s.trace_id, 16, 1)) || (rc = otlp_get_id(d, o, "span_id", s.span_id, 8, 1)))
+		return rc < 0 ? rc : -EINVAL;
+	rc = otlp_get_id(d, o, "parent_span_id", s.parent_id, 8, 0);
+	if (rc < 0)
+		return rc;
+	if (rc == 0)
+		s.flags |= OBS_SPAN_HAS_PARENT;
+	s.service.p = otlp_jstr(o, "service", &s.service.n);
+	if (!s.service.p)
+		s.service = (struct obs_str){ "unknown_service", 15 };
+	s.name.p = otlp_jstr(o, "operation", &s.name.n);
+	if (!s.name.p)
+		s.name.p = otlp_jstr(o, "name", &s.name.n);
+	if (!s.name.p)
+		return otlp_fail(d, "missing operation", NULL);
+	/* times: exact nanoseconds when given, else start_time (ms or RFC3339) + duration_ms */
+	uint64_t u;
+	json_t *v;
+	if ((v = json_object_get(o, "start_time_unix_nano"))) {
+		if (otlp_get_u64(v, &u) || u > INT64_MAX)
+			return otlp_fail(d, "invalid start_time_unix_nano", NULL);
+		s.start_ns = (int64_t)u;
+	} else if (json_is_number(v = json_object_get(o, "start_time"))) {
+		if (ms_to_ns(v, &s.start_ns))
+			return otlp_fail(d, "invalid start_time", NULL);
+	} else if (json_is_string(v)) {
+		int64_t ms;
+		if (obs_time_parse(json_string_value(v), json_string_length(v), &ms) || ms < 0)
+			return otlp_fail(d, "invalid start_time '%.40s'", json_string_value(v));
+		s.start_ns = ms * 1000000;
+	} else
+		return otlp_fail(d, "missing start_time", NULL);
+	if ((v = json_object_get(o, "end_time_unix_nano"))) {
+		if (otlp_get_u64(v, &u) || u > INT64_MAX || (int64_t)u < s.start_ns)
+			return otlp_fail(d, "invalid end_time_unix_nano", NULL);
+		s.end_ns = (int64_t)u;
+	} else if ((v = json_object_get(o, "duration_ms"))) {
+		int64_t dns;
+		if (ms_to_ns(v, &dns) || s.start_ns > INT64_MAX - dns)
+			return otlp_fail(d, "invalid duration_ms", NULL);
+		s.end_ns = s.start_ns + dns;
+	} else
+		return otlp_fail(d, "missing duration_ms", NULL);
+	v = json_object_get(o, "status");
+	if (!v)
+		v = json_object_get(o, "error");
+	if (otlp_status_of(v, &s.status))
+		return otlp_fail(d, "invalid status", NULL);
+	if (otlp_kind_of(json_object_get(o, "kind"), &s.kind))
+		return otlp_fail(d, "invalid span kind", NULL);
+	s.status_msg.p = otlp_jstr(o, "status_message", &s.status_msg.n);
+	s.scope.p = otlp_jstr(o, "scope", &s.scope.n);
+	s.trace_state.p = otlp_jstr(o, "trace_state", &s.trace_state.n);
+	if ((v = json_object_get(o, "trace_flags"))) {
+		if (otlp_get_u64(v, &u) || u > 255)
+			return otlp_fail(d, "invalid trace_flags", NULL);
+		s.flags |= OBS_SPAN_HAS_TFLAGS;
+		s.trace_flags = (uint8_t)u;
+	}
+	obs_buf_reset(&d->attrs);
+	obs_buf_reset(&d->res);
+	json_t *tags = json_object_get(o, "tags");
+	if (json_is_object(tags)) {
+		const char *k;
+		json_object_foreach(tags, k, v)
+			if ((rc = otlp_plain_attr(d, k, v, &d->attrs)))
+				return rc;
+	} else if (json_is_array(tags)) {   /* [{"key":..,"value":..}] as Jaeger writes */
+		for (size_t i = 0; i < json_array_size(tags); i++) {
+			json_t *kv = json_array_get(tags, i);
+			size_t kn;
+			const char *k = json_is_object(kv) ? otlp_jstr(kv, "key", &kn) : NULL;
+			if (!k)
+				return otlp_fail(d, "tag without a key", NULL);
+			if ((rc = otlp_plain_attr(d, k, json_object_get(kv, "value") ? json_object_get(kv, "value") : json_null(), &d->attrs)))
+				return rc;
+		}
+	} else if (tags && !json_is_null(tags))
+		return otlp_fail(d, "tags is not an object", NULL);
+	json_t *res = json_object_get(o, "resource");
+	if (json_is_object(res)) {
+		const char *k;
+		json_object_foreach(res, k, v)
+			if ((rc = otlp_plain_attr(d, k, v, &d->res)))
+				return rc;
+	}
+	obs_buf_reset(&d->events);
+	obs_buf_reset(&d->links);
+	const char *raw[2] = { "events", "links" };
+	struct obs_buf *dst[2] = { &d->events, &d->links };
+	for (int i = 0; i < 2; i++) {
+		v = json_object_get(o, raw[i]);
+		if (!v || !json_array_size(v))
+			continue;
+		char *txt = json_dumps(v, JSON_COMPACT | JSON_REAL_PRECISION(17));
+		if (!txt)
+			return -ENOMEM;
+		rc = obs_buf_puts(dst[i], txt);
+		free(txt);
+		if (rc)
+			return rc;
+	}
+	s.attrs = otlp_bstr(&d->attrs);
+	s.resource = otlp_bstr(&d->res);
+	s.events = otlp_bstr(&d->events);
+	s.links = otlp_bstr(&d->links);
+	return otlp_add_span(d, &s);
+}
+
