@@ -19,6 +19,7 @@ need_sdk() {
 	if [ ! -f "$GEN_DIR/.installed" ]; then
 		mkdir -p "$GEN_DIR"
 		cp "$OBS_ROOT/tests/traces-gen/package.json" "$GEN_DIR/"
+		command -v node >/dev/null || skip "node is not installed"
 		command -v npm >/dev/null || skip "npm is not installed"
 		if ! (cd "$GEN_DIR" && timeout 300 npm install --no-audit --no-fund --loglevel=error) >"$GEN_DIR/install.log" 2>&1; then
 			skip "npm registry unreachable: OpenTelemetry JS SDK not installed ($(tail -1 "$GEN_DIR/install.log"))"
