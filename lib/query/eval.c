@@ -576,10 +576,43 @@ static int finish_vector(struct q_ev *ev, struct q_mat *m)
 	return rc;
 }
 
+/* The store as the evaluator sees it: every sample handed out is counted
+ * (obs_query_result.samples_read). */
+struct counted {
+	const struct obs_query_store *inner;
+	uint64_t *n;
+};
+struct counted_emit {
+	obs_query_emit_fn emit;
+	void *ectx;
+	uint64_t *n;
+};
+
+static int counted_emit_fn(void *c, const struct obs_labels *l, const int64_t *t, const double *v, size_t n)
+{
+	struct counted_emit *x = c;
+	*x->n += n;
+	return x->emit(x->ectx, l, t, v, n);
+}
+
+static int counted_select(void *ctx, const struct obs_matcher *m, size_t nm, int64_t mint, int64_t maxt,
+			  obs_query_emit_fn emit, void *ectx)
+{
+	struct counted *c = ctx;
+	struct counted_emit x = { .emit = emit, .ectx = ectx, .n = c->n };
+	return c->inner->select(c->inner->ctx, m, nm, mint, maxt, counted_emit_fn, &x);
+}
+
 static int run(const struct obs_query_opts *o, const struct obs_query_store *st, const struct obs_query_expr *e,
 	       int64_t start, int64_t end, int64_t step, int instant, struct obs_query_result *res)
 {
 	memset(res, 0, sizeof(*res));
+	res->time = start;
+	struct counted cst = { .inner = st, .n = &res->samples_read };
+	struct obs_query_store wrapped = *st;
+	wrapped.select = counted_select;
+	wrapped.ctx = &cst;
+	st = &wrapped;
 	struct obs_query_opts defo;
 	if (!o) {
 		obs_query_opts_default(&defo);

@@ -17,6 +17,7 @@
 
 #include "core/buf.h"
 #include "core/labels.h"
+#include "core/obstime.h"
 #include "index/matcher.h"
 
 /* ---- parsing ---------------------------------------------------------- */
@@ -88,6 +89,9 @@ struct obs_query_result {
 	char *str;
 	char **warnings;          /* "PromQL warning: ..." / "PromQL info: ..." */
 	size_t nwarnings;
+	int64_t time;             /* the evaluation time (instant) or start (range), ms */
+	uint64_t samples_read;    /* raw samples the store handed out */
+	uint64_t tier_buckets;    /* rollup buckets read instead of raw samples */
 	char err[512];            /* set when the query failed */
 };
 void obs_query_result_release(struct obs_query_result *r);   /* accepts zeroed */
@@ -101,6 +105,17 @@ int obs_query_instant(const struct obs_query_opts *o, const struct obs_query_sto
 int obs_query_range(const struct obs_query_opts *o, const struct obs_query_store *st,
 		    const struct obs_query_expr *e, int64_t start, int64_t end, int64_t step,
 		    struct obs_query_result *res);
+
+/* ---- output (format.c) ------------------------------------------------ */
+
+/* Append the answer as text: "SERIES TIME VALUE" per series and time
+ * (SERIES in canonical Prometheus notation, "{}" without labels), "TIME
+ * VALUE" for a scalar, "TIME STRING" for a string; TIME in tf, VALUE as
+ * Prometheus prints floats. 0 or -ENOMEM. */
+int obs_query_format_text(const struct obs_query_result *r, enum obs_time_fmt tf, struct obs_buf *out);
+/* Append the answer as the "data" object of Prometheus' HTTP API, byte for
+ * byte, and a newline. 0 or -ENOMEM. */
+int obs_query_format_json(const struct obs_query_result *r, struct obs_buf *out);
 
 /* A PromQL duration ("1h30m", "500ms", "0s") in ms. 0 or -EINVAL. */
 int obs_query_parse_duration(const char *s, size_t n, int64_t *ms);
