@@ -36,6 +36,7 @@ void obs_query_opts_default(struct obs_query_opts *o)
 	o->lookback_ms = 5 * 60 * 1000;
 	o->max_samples = 50000000;
 	o->timeout_ms = 2 * 60 * 1000;
+	o->scan_windows = 0;
 }
 
 static int64_t now_ms(void)
@@ -509,10 +510,14 @@ void obs_query_result_release(struct obs_query_result *r)
 
 static int res_add(struct obs_query_result *r, const struct obs_labels *l, size_t npts)
 {
-	struct obs_query_series *ns = realloc(r->series, (r->nseries + 1) * sizeof(*ns));
-	if (!ns)
-		return -ENOMEM;
-	r->series = ns;
+	size_t n = r->nseries;
+	if (n < 8 ? n == 0 : (n & (n - 1)) == 0) {   /* capacity: 8, then doubled at each power of two */
+		struct obs_query_series *ns = realloc(r->series, (n < 8 ? 8 : 2 * n) * sizeof(*ns));
+		if (!ns)
+			return -ENOMEM;
+		r->series = ns;
+	}
+	struct obs_query_series *ns = r->series;
 	struct obs_query_series *s = &ns[r->nseries];
 	memset(s, 0, sizeof(*s));
 	if (obs_labels_copy(&s->labels, l) != 0)

@@ -68,6 +68,7 @@ struct obs_query_opts {
 	int64_t lookback_ms;      /* instant vector selectors look back this far (5 m) */
 	uint64_t max_samples;     /* samples held at once before failing (50,000,000) */
 	int64_t timeout_ms;       /* 0 = none (2 m) */
+	int scan_windows;         /* 1: scan every range window (no sliding windows; tests) */
 };
 void obs_query_opts_default(struct obs_query_opts *o);
 
