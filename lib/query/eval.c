@@ -581,11 +581,11 @@ static int finish_vector(struct q_ev *ev, struct q_mat *m)
 	return rc;
 }
 
-/* The store as the evaluator sees it: every sample handed out is counted
- * (obs_query_result.samples_read). */
+/* The store as the evaluator sees it: every sample and rollup bucket
+ * handed out is counted (obs_query_result.samples_read, tier_buckets). */
 struct counted {
 	const struct obs_query_store *inner;
-	uint64_t *n;
+	uint64_t *n, *nb;
 };
 struct counted_emit {
 	obs_query_emit_fn emit;
@@ -608,14 +608,38 @@ static int counted_select(void *ctx, const struct obs_matcher *m, size_t nm, int
 	return c->inner->select(c->inner->ctx, m, nm, mint, maxt, counted_emit_fn, &x);
 }
 
+struct counted_bemit {
+	obs_query_bucket_fn emit;
+	void *ectx;
+	uint64_t *n, *nb;
+};
+
+static int counted_bucket_fn(void *c, const struct obs_labels *l, const struct obs_query_bucket *b, size_t nb,
+			     const int64_t *t, const double *v, size_t n)
+{
+	struct counted_bemit *x = c;
+	*x->n += n;
+	*x->nb += nb;
+	return x->emit(x->ectx, l, b, nb, t, v, n);
+}
+
+static int counted_rollup(void *ctx, const struct obs_matcher *m, size_t nm, int64_t mint, int64_t maxt,
+			  int64_t step, obs_query_bucket_fn emit, void *ectx)
+{
+	struct counted *c = ctx;
+	struct counted_bemit x = { .emit = emit, .ectx = ectx, .n = c->n, .nb = c->nb };
+	return c->inner->rollup(c->inner->ctx, m, nm, mint, maxt, step, counted_bucket_fn, &x);
+}
+
 static int run(const struct obs_query_opts *o, const struct obs_query_store *st, const struct obs_query_expr *e,
 	       int64_t start, int64_t end, int64_t step, int instant, struct obs_query_result *res)
 {
 	memset(res, 0, sizeof(*res));
 	res->time = start;
-	struct counted cst = { .inner = st, .n = &res->samples_read };
+	struct counted cst = { .inner = st, .n = &res->samples_read, .nb = &res->tier_buckets };
 	struct obs_query_store wrapped = *st;
 	wrapped.select = counted_select;
+	wrapped.rollup = st->rollup ? counted_rollup : NULL;
 	wrapped.ctx = &cst;
 	st = &wrapped;
 	struct obs_query_opts defo;

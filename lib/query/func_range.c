@@ -436,6 +436,23 @@ struct stream {
 	size_t fcap;
 };
 
+/* One computed series into the aggregation or the result. */
+static int stream_row(void *ctx, const struct obs_labels *l, const double *v, const uint8_t *ok)
+{
+	struct stream *x = ctx;
+	struct q_ev *ev = x->ev;
+	int dropname = x->n->fn->keeps_name ? 0 : 1;
+	if (x->fold)
+		return q_fold_row(x->fold, l, dropname, v, ok);
+	struct q_ser *o = q_mat_add(ev, &x->out->m, l, 0);
+	if (!o)
+		return -ENOMEM;
+	o->dropname = dropname;
+	memcpy(o->v, v, ev->nsteps * sizeof(double));
+	memcpy(o->ok, ok, ev->nsteps);
+	return 0;
+}
+
 static int stream_emit(void *ctx, const struct obs_labels *l, const int64_t *t, const double *v, size_t n)
 {
 	struct stream *x = ctx;
@@ -475,16 +492,7 @@ static int stream_emit(void *ctx, const struct obs_labels *l, const int64_t *t, 
 	ev->samples -= r.n;
 	if (pts <= 0)
 		return (int)pts;
-	int dropname = x->n->fn->keeps_name ? 0 : 1;
-	if (x->fold)
-		return q_fold_row(x->fold, l, dropname, x->v, x->ok);
-	struct q_ser *o = q_mat_add(ev, &x->out->m, l, 0);
-	if (!o)
-		return -ENOMEM;
-	o->dropname = dropname;
-	memcpy(o->v, x->v, ev->nsteps * sizeof(double));
-	memcpy(o->ok, x->ok, ev->nsteps);
-	return 0;
+	return stream_row(x, l, x->v, x->ok);
 }
 
 int q_fn_range_stream(struct q_ev *ev, const struct q_node *n, struct q_val *args, const struct q_node *msel,
@@ -505,7 +513,11 @@ int q_fn_range_stream(struct q_ev *ev, const struct q_node *n, struct q_val *arg
 		rc = q_errf(ev, -ENOMEM, "out of memory");
 		goto out;
 	}
-	rc = ev->st->select(ev->st->ctx, msel->a->m, msel->a->nm, mint, maxt, stream_emit, &x);
+	rc = q_plan_rollup(ev, n, msel, &x.rv, stream_row, stream_emit, &x);
+	if (rc == 0)
+		rc = ev->st->select(ev->st->ctx, msel->a->m, msel->a->nm, mint, maxt, stream_emit, &x);
+	else if (rc == 1)
+		rc = 0;
 	if (rc && ev->err && !ev->err[0])
 		q_errf(ev, rc, rc == -ENOTSUP ? "native histograms are not supported" : "store: error %d", rc);
 out:

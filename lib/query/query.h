@@ -52,9 +52,27 @@ enum obs_query_vtype obs_query_expr_type(const struct obs_query_expr *e);
  * -ENOTSUP means the selection touches native histograms. */
 typedef int (*obs_query_emit_fn)(void *ectx, const struct obs_labels *l,
 				 const int64_t *t, const double *v, size_t n);
+/* Rollup buckets [t, t + step) of one series (t a multiple of step), in
+ * time order: min/max/sum over the non-NaN samples (NaN when count is 0),
+ * count of the non-NaN samples. */
+struct obs_query_bucket {
+	int64_t t;
+	double min, max, sum, count;
+};
+/* A series of a rollup selection: its buckets (nb > 0), or, where the store
+ * holds no rollups for it, its raw samples (nb == 0) in [mint, maxt + 1]
+ * (the windows the buckets stand for), as select() gives them. */
+typedef int (*obs_query_bucket_fn)(void *ectx, const struct obs_labels *l, const struct obs_query_bucket *b,
+				   size_t nb, const int64_t *t, const double *v, size_t n);
 struct obs_query_store {
 	int (*select)(void *ctx, const struct obs_matcher *m, size_t nm,
 		      int64_t mint, int64_t maxt, obs_query_emit_fn emit, void *ectx);
+	/* Optional (NULL: none): the series matching m as buckets of step over
+	 * [mint, maxt], read from downsampling tiers. -ENOENT when no tier
+	 * serves step or none holds data, before emitting anything: the
+	 * caller then selects raw samples. */
+	int (*rollup)(void *ctx, const struct obs_matcher *m, size_t nm, int64_t mint, int64_t maxt,
+		      int64_t step, obs_query_bucket_fn emit, void *ectx);
 	void *ctx;
 };
 
@@ -69,6 +87,7 @@ struct obs_query_opts {
 	uint64_t max_samples;     /* samples held at once before failing (50,000,000) */
 	int64_t timeout_ms;       /* 0 = none (2 m) */
 	int scan_windows;         /* 1: scan every range window (no sliding windows; tests) */
+	int raw_only;             /* 1: never read rollup tiers (store.rollup) */
 };
 void obs_query_opts_default(struct obs_query_opts *o);
 
