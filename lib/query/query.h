@@ -137,6 +137,26 @@ int obs_query_format_text(const struct obs_query_result *r, enum obs_time_fmt tf
  * byte, and a newline. 0 or -ENOMEM. */
 int obs_query_format_json(const struct obs_query_result *r, struct obs_buf *out);
 
+/* ---- requests (request.c) --------------------------------------------- */
+
+/* What a client asks: "EXPR [@TIME | @START..END | @RANGE:STEP] [#json]"
+ * (grammar at the top of request.c). Times in ms. */
+struct obs_query_request {
+	char *expr;               /* malloc'd, without the suffixes */
+	int range;                /* 0: instant at time */
+	int64_t time, start, end, step;
+	int json;
+};
+/* Parse s[0..n) with relative times against now. 0, or -EINVAL (no
+ * expression, a NUL byte) / -ENOMEM with err set; the expression itself
+ * is not parsed here. */
+int obs_query_request_parse(const char *s, size_t n, int64_t now, struct obs_query_request *r, char *err,
+			    size_t errlen);
+/* Only the time spec after '@' (a saved query's "NAME@SPEC"): sets
+ * range/time/start/end/step of r. 0 or -EINVAL. */
+int obs_query_request_spec(const char *s, size_t n, int64_t now, struct obs_query_request *r);
+void obs_query_request_release(struct obs_query_request *r);   /* accepts NULL */
+
 /* A PromQL duration ("1h30m", "500ms", "0s") in ms. 0 or -EINVAL. */
 int obs_query_parse_duration(const char *s, size_t n, int64_t *ms);
 

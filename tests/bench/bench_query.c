@@ -130,17 +130,17 @@ static double time_query(struct obs_query_store *st, const char *q, int64_t s, i
 
 static int cmd_range(int argc, char **argv)
 {
-	if (argc < 8) {
+	if (argc < 9) {
 		fprintf(stderr, "usage: bench_query range FILE START_S END_S STEP_S REPEAT OUTDIR QUERY...\n");
 		return 2;
 	}
-	int64_t s = atoll(argv[2]) * 1000, e = atoll(argv[3]) * 1000, step = atoll(argv[4]) * 1000;
-	int repeat = atoi(argv[5]);
-	const char *outdir = argv[6];
+	int64_t s = atoll(argv[3]) * 1000, e = atoll(argv[4]) * 1000, step = atoll(argv[5]) * 1000;
+	int repeat = atoi(argv[6]);
+	const char *outdir = argv[7];
 	char dir[64];
 	struct obs_db *db = fresh_db(dir);
 	size_t n;
-	char *data = slurp(argv[1], &n);
+	char *data = slurp(argv[2], &n);
 	struct obs_ingest_result ir = { 0 };
 	double t0 = now();
 	obs_db_ingest(db, data, n, OBS_FMT_PROM, "bench", 1, &ir);
@@ -155,11 +155,11 @@ static int cmd_range(int argc, char **argv)
 	}
 	printf("lib.ingest_compact_s %.3f\n", now() - t0);
 	struct obs_query_store st = obs_query_db_store(db);
-	for (int i = 7; i < argc; i++) {
+	for (int i = 8; i < argc; i++) {
 		struct obs_query_result res;
 		double cm;
 		double med = time_query(&st, argv[i], s, e, step, repeat, &res, &cm);
-		int k = i - 6;
+		int k = i - 7;
 		printf("query_range_s.%d %.6f\n", k, med);
 		printf("query_range_cpu_s.%d %.6f\n", k, cm);
 		printf("samples_read.%d %llu\n", k, (unsigned long long)res.samples_read);
