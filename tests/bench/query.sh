@@ -76,10 +76,10 @@ out query.repeat "$REPEAT"
 mkdir -p "$MNT" "$T/data"
 "$BIN/obsfsd" "$T/data" "$MNT" 2>>"$T/obsfsd.err" || die "obsfsd did not start: $(tail -3 "$T/obsfsd.err")"
 PID=$(head -1 "$T/data/LOCK")
-log "obsfs: ingesting dataset A through the mount"
-dd if="$T/A.prom" of="$MNT/ingest" bs=1M status=none || die "ingest failed: $(head -3 "$MNT/errors")"
-echo compact > "$MNT/ctl" || die "compact failed"
 if [ -e "$MNT/query" ]; then
+	log "obsfs: ingesting dataset A through the mount"
+	dd if="$T/A.prom" of="$MNT/ingest" bs=1M status=none || die "ingest failed: $(head -3 "$MNT/errors")"
+	echo compact > "$MNT/ctl" || die "compact failed"
 	out obsfs.query_path "MOUNT/query(obs-query,FUSE)"
 	for i in "${!QUERIES[@]}"; do
 		n=$((i + 1)) ts=()
