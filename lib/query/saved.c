@@ -3,15 +3,15 @@
  *
  * On disk, one file per query in DIR (DATADIR/queries/):
  *
- *     DIR/NAME          the expression as UTF-8 text and one newline
- *     DIR/.NAME.tmp     a save in progress (deleted at open)
+ *     DIR/NAME               the expression as UTF-8 text and one newline
+ *     DIR/NAME.tmp.XXXXXX    a save in progress (deleted at open)
  *
- * A save writes the temporary file, fsyncs it, renames it over NAME and
- * fsyncs DIR, so after a crash NAME holds the old or the new expression,
- * never a part. A removal unlinks NAME and fsyncs DIR. A file whose text
+ * A save is obs_write_file_atomic (core/fileio.h: the temporary file,
+ * fsync, rename over NAME, fsync of DIR; fault points query.save.*), so
+ * after a crash NAME holds the old or the new expression, never a part. A removal unlinks NAME and fsyncs DIR. A file whose text
  * is no longer a valid expression (edited by hand) is still listed and
  * read back; evaluating it fails with the parser's message. NAME is 1 to
- * 200 bytes of [A-Za-z0-9_.:-], not starting with '.'.
+ * 200 bytes of [A-Za-z0-9_.:-], not starting with '.' and without ".tmp.".
  *
  * The set is kept in memory (a sorted array) under one mutex. */
 #include <dirent.h>
@@ -41,7 +41,7 @@ struct obs_query_saved {
 
 int obs_query_saved_name_valid(const char *s, size_t n)
 {
-	if (n == 0 || n > 200 || s[0] == '.')
+	if (n == 0 || n > 200 || s[0] == '.' || memmem(s, n, ".tmp.", 5))
 		return 0;
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
@@ -97,18 +97,18 @@ static int set_locked(struct obs_query_saved *s, char *name, char *expr)
 	return 0;
 }
 
-static char *path_of(const struct obs_query_saved *s, const char *name, int tmp)
+static char *path_of(const struct obs_query_saved *s, const char *name)
 {
-	size_t len = strlen(s->dir) + strlen(name) + 8;
+	size_t len = strlen(s->dir) + strlen(name) + 2;
 	char *p = malloc(len);
 	if (p)
-		snprintf(p, len, tmp ? "%s/.%s.tmp" : "%s/%s", s->dir, name);
+		snprintf(p, len, "%s/%s", s->dir, name);
 	return p;
 }
 
 static int load_one(struct obs_query_saved *s, const char *name)
 {
-	char *p = path_of(s, name, 0);
+	char *p = path_of(s, name);
 	if (!p)
 		return -ENOMEM;
 	FILE *f = fopen(p, "r");
@@ -163,7 +163,7 @@ int obs_query_saved_open(const char *dir, struct obs_query_saved **out)
 	while (!rc && (de = readdir(d))) {
 		const char *nm = de->d_name;
 		size_t len = strlen(nm);
-		if (nm[0] == '.' && len > 5 && strcmp(nm + len - 4, ".tmp") == 0) {   /* an interrupted save */
+		if (strstr(nm, ".tmp.")) {   /* an interrupted save (obs_write_file_atomic's temp file) */
 			char *p = malloc(strlen(dir) + len + 2);
 			if (p) {
 				sprintf(p, "%s/%s", dir, nm);
@@ -226,8 +226,8 @@ int obs_query_saved_put(struct obs_query_saved *s, const char *name, const char 
 		return rc;
 	obs_query_expr_free(e);
 	char *text = malloc(n + 2), *nm = strdup(name);
-	char *tmp = path_of(s, name, 1), *dst = path_of(s, name, 0);
-	if (!text || !nm || !tmp || !dst) {
+	char *dst = path_of(s, name);
+	if (!text || !nm || !dst) {
 		rc = -ENOMEM;
 		snprintf(err, errlen, "out of memory");
 		goto out;
@@ -235,32 +235,34 @@ int obs_query_saved_put(struct obs_query_saved *s, const char *name, const char 
 	memcpy(text, expr, n);
 	text[n] = '\n';
 	text[n + 1] = 0;
-	pthread_mutex_lock(&s->mu);   /* one save at a time: the temporary name is per query */
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		rc = -errno;
-	if (!rc)
-		rc = obs_write_all(fd, text, n + 1);
-	if (!rc && fsync(fd) != 0)
-		rc = -errno;
-	if (fd >= 0 && close(fd) != 0 && !rc)
-		rc = -errno;
-	int renamed = 0;
-	if (!rc && rename(tmp, dst) != 0)
-		rc = -errno;
-	else if (!rc)
-		renamed = 1;
-	if (!rc)
-		rc = obs_fsync_dir(s->dir);
-	if (!renamed)
-		unlink(tmp);
-	if (renamed) {   /* visible now (durable only when rc is 0) */
-		text[n] = 0;
-		int src = set_locked(s, nm, text);
-		if (!src)
-			nm = text = NULL;
-		else if (!rc)
-			rc = src;
+	pthread_mutex_lock(&s->mu);   /* saves of one name in order */
+	rc = obs_write_file_atomic(dst, text, n + 1, "query.save");
+	if (rc == 0 || access(dst, F_OK) == 0) {
+		/* saved, or renamed into place without the directory fsync: visible */
+		int renamed = 1;
+		if (rc) {
+			struct obs_buf cur;
+			obs_buf_init(&cur);
+			renamed = 0;   /* the old file may still be there: compare */
+			FILE *f = fopen(dst, "r");
+			if (f) {
+				char b[4096];
+				size_t k;
+				while ((k = fread(b, 1, sizeof b, f)) > 0)
+					obs_buf_append(&cur, b, k);
+				fclose(f);
+				renamed = cur.len == n + 1 && !memcmp(cur.data, text, n + 1);
+			}
+			obs_buf_release(&cur);
+		}
+		if (renamed) {
+			text[n] = 0;
+			int src = set_locked(s, nm, text);
+			if (!src)
+				nm = text = NULL;
+			else if (!rc)
+				rc = src;
+		}
 	}
 	if (rc)
 		snprintf(err, errlen, "cannot save query '%s': %s", name, strerror(-rc));
@@ -268,7 +270,6 @@ int obs_query_saved_put(struct obs_query_saved *s, const char *name, const char 
 out:
 	free(text);
 	free(nm);
-	free(tmp);
 	free(dst);
 	return rc;
 }
@@ -292,7 +293,7 @@ int obs_query_saved_del(struct obs_query_saved *s, const char *name)
 		pthread_mutex_unlock(&s->mu);
 		return -ENOENT;
 	}
-	char *p = path_of(s, name, 0);
+	char *p = path_of(s, name);
 	if (!p)
 		rc = -ENOMEM;
 	else if (unlink(p) != 0 && errno != ENOENT)

@@ -33,7 +33,8 @@ struct obs_query_saved;
  * are deleted. 0 or -errno. */
 int obs_query_saved_open(const char *dir, struct obs_query_saved **out);
 void obs_query_saved_close(struct obs_query_saved *s);   /* accepts NULL */
-/* Is s[0..n) a valid name (1-200 of [A-Za-z0-9_.:-], not starting with '.')? */
+/* Is s[0..n) a valid name (1-200 of [A-Za-z0-9_.:-], not starting with '.',
+ * without ".tmp.")? */
 int obs_query_saved_name_valid(const char *s, size_t n);
 /* Save expr[0..n) (blanks around it dropped) as name, durably (temp file,
  * fsync, rename, directory fsync), replacing what name held. -EINVAL with

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/fault.h"
 #include "core/labels.h"
 #include "query/saved.h"
 
@@ -85,7 +86,7 @@ Test(query_saved, save_replace_reopen_delete)
 	obs_query_saved_close(s);
 
 	/* a restart reads them back; an interrupted save is cleaned up */
-	snprintf(p, sizeof(p), "%s/.b.tmp", qdir);
+	snprintf(p, sizeof(p), "%s/b.tmp.Xy12Ab", qdir);
 	int fd = open(p, O_WRONLY | O_CREAT, 0644);
 	cr_assert_geq(fd, 0);
 	cr_assert_eq(write(fd, "sum(", 4), 4);
@@ -120,7 +121,7 @@ Test(query_saved, bad_names_and_expressions_change_nothing)
 	cr_assert(strncmp(err, "1:", 2) == 0, "no position in '%s'", err);
 	cr_assert_eq(obs_query_saved_put(s, "x", "  \n", 3, err, sizeof(err)), -EINVAL);
 	cr_assert_str_eq(err, "no expression");
-	static const char *const bad[] = { "", ".hidden", "a/b", "a@b", "a#json", "a b" };
+	static const char *const bad[] = { "", ".hidden", "a/b", "a@b", "a#json", "a b", "x.tmp.y" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		cr_assert_eq(obs_query_saved_put(s, bad[i], "up", 2, err, sizeof(err)), -EINVAL, "'%s'", bad[i]);
 		cr_assert(strstr(err, "invalid query name") != NULL, "%s", err);
@@ -176,4 +177,37 @@ Test(query_saved, answers)
 	cr_assert_str_eq(out.data, "error: query processing would load too many samples into memory in query execution\n");
 	obs_buf_release(&out);
 	obs_query_mem_free(m);
+}
+
+Test(query_saved, a_failed_save_keeps_the_old_expression)
+{
+	struct obs_query_saved *s;
+	char err[256];
+	cr_assert_eq(obs_query_saved_open(qdir, &s), 0);
+	cr_assert_eq(obs_query_saved_put(s, "q", "up", 2, err, sizeof(err)), 0);
+	static const char *const points[] = { "query.save.write", "query.save.fsync", "query.save.rename" };
+	for (size_t i = 0; i < 3; i++) {
+		obs_fault_reset();
+		cr_assert_eq(obs_fault_arm(points[i], 0, 1, ENOSPC), 0);
+		cr_assert_eq(obs_query_saved_put(s, "q", "down", 4, err, sizeof(err)), -ENOSPC, "%s", points[i]);
+		cr_assert(strstr(err, "cannot save query 'q'") != NULL, "%s", err);
+		struct obs_buf b;
+		obs_buf_init(&b);
+		cr_assert_eq(obs_query_saved_get(s, "q", &b), 0);
+		cr_assert_str_eq(b.data, "up", "%s", points[i]);
+		obs_buf_release(&b);
+		char p[160];
+		snprintf(p, sizeof(p), "%s/q", qdir);
+		cr_assert_str_eq(slurp(p), "up\n", "%s", points[i]);
+	}
+	obs_fault_reset();
+	/* nothing left behind but q */
+	DIR *d = opendir(qdir);
+	int n = 0;
+	struct dirent *de;
+	while ((de = readdir(d)))
+		n += de->d_name[0] != '.';
+	closedir(d);
+	cr_assert_eq(n, 1);
+	obs_query_saved_close(s);
 }
