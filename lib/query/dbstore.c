@@ -91,6 +91,28 @@ static int read_buckets(struct obs_db *db, uint32_t id, int64_t mint, int64_t ma
 	return tier;
 }
 
+/* The raw samples of series id lying exactly on a multiple of step in
+ * [mint, maxt + 1], one point read per boundary. */
+static int boundary_samples(struct obs_db *db, uint32_t id, int64_t mint, int64_t maxt, int64_t step,
+			    struct obs_samples *out)
+{
+	struct obs_samples one;
+	obs_samples_init(&one);
+	obs_samples_reset(out);
+	int64_t r = mint % step;
+	int64_t t = r == 0 ? mint : r > 0 ? mint - r + step : mint - r;
+	int rc = 0;
+	for (; t <= maxt + 1 && !rc; t += step) {
+		obs_samples_reset(&one);
+		rc = obs_db_read(db, id, t, t, &one);
+		for (size_t k = 0; !rc && k < one.n; k++)
+			if (one.t[k] == t && !obs_query_is_stale(one.v[k]))
+				rc = obs_samples_push(out, t, one.v[k]);
+	}
+	obs_samples_release(&one);
+	return rc;
+}
+
 static int db_rollup(void *ctx, const struct obs_matcher *m, size_t nm, int64_t mint, int64_t maxt, int64_t step,
 		     obs_query_bucket_fn emit, void *ectx)
 {
@@ -126,11 +148,18 @@ static int db_rollup(void *ctx, const struct obs_matcher *m, size_t nm, int64_t 
 			continue;
 		size_t nb = 0;
 		int tier = read_buckets(db, id, mint, maxt, step, s, &b, &nb);
-		if (tier == -ENOMEM)
+		if (tier == -ENOMEM) {
 			rc = tier;
-		else if (tier == 1 && nb)
-			rc = emit(ectx, &l, b, nb, NULL, NULL, 0);
-		else if (tier <= 0) {   /* no rollups for this series here, or they moved: raw */
+		} else if (tier == 1 && nb) {
+			rc = boundary_samples(db, id, mint, maxt, step, &raw);
+			if (!rc)
+				rc = emit(ectx, &l, b, nb, raw.t, raw.v, raw.n);
+			if (rc == OBS_QUERY_WANT_RAW) {
+				rc = 0;
+				tier = 0;   /* the evaluator needs the raw samples */
+			}
+		}
+		if (!rc && tier <= 0) {   /* no rollups for this series here, or they moved: raw */
 			obs_samples_reset(&raw);
 			rc = obs_db_read(db, id, mint, maxt + 1, &raw);
 			if (!rc && raw.n)

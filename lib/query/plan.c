@@ -7,10 +7,15 @@
  * (E - range, E] is a whole number of buckets of B = gcd(range, step), E
  * is a multiple of B, B is a multiple of a tier step (1m, 5m, 1h), and
  * the store holds rollups (store.rollup does not answer -ENOENT). A window
- * is then the buckets [E - range, E): the same samples as the raw window
- * except one lying exactly at E - range (counted) or exactly at E (not
- * counted). Buckets hold no NaN samples apart from their count, so NaN
- * samples in rolled-up data are taken for staleness markers (ignored).
+ * is then the buckets [E - range, E), less a raw sample lying exactly at
+ * E - range, plus one lying exactly at E (the store hands out the raw
+ * samples on bucket boundaries it still keeps): the raw window's samples.
+ * When the sample taken out was its bucket's min or max, that bucket's
+ * extreme without it is unknown and the series is computed from raw
+ * samples (OBS_QUERY_WANT_RAW). Where raw samples are gone (retention),
+ * boundary samples cannot be corrected for. Buckets hold no NaN samples
+ * apart from their count, so NaN samples in rolled-up data are taken for
+ * staleness markers (ignored).
  * Series the store holds no rollups for come back raw and are computed
  * exactly as without planning. obs_query_opts.raw_only turns it off. */
 #include <errno.h>
@@ -44,6 +49,15 @@ static int64_t gcd64(int64_t a, int64_t b)
 	return a;
 }
 
+/* The raw boundary sample at time x, if any (a cursor j over t[0..n) that
+ * only moves forward while x does not decrease). */
+static const double *at_time(const int64_t *t, const double *v, size_t n, size_t *j, int64_t x)
+{
+	while (*j < n && t[*j] < x)
+		(*j)++;
+	return *j < n && t[*j] == x && !isnan(v[*j]) ? &v[*j] : NULL;
+}
+
 static int plan_emit(void *ctx, const struct obs_labels *l, const struct obs_query_bucket *b, size_t nb,
 		     const int64_t *t, const double *v, size_t n)
 {
@@ -54,8 +68,9 @@ static int plan_emit(void *ctx, const struct obs_labels *l, const struct obs_que
 		return rc;
 	if (!nb)
 		return p->raw(p->c, l, t, v, n);
-	size_t lo = 0, hi = 0, pts = 0;
+	size_t lo = 0, hi = 0, pts = 0, j0 = 0, j1 = 0;
 	int64_t range = p->rv->range;
+	int ismax = p->f == P_MAX, ismin = p->f == P_MIN;
 	memset(p->ok, 0, ev->nsteps);
 	for (size_t i = 0; i < ev->nsteps; i++) {
 		int64_t e = p->rv->wend[i];
@@ -66,17 +81,44 @@ static int plan_emit(void *ctx, const struct obs_labels *l, const struct obs_que
 			hi = lo;
 		while (hi < nb && b[hi].t < e)
 			hi++;
+		/* the buckets hold a sample at e - range that the window does not,
+		 * and miss one at e that it does */
+		const double *s0 = at_time(t, v, n, &j0, e - range), *s1 = at_time(t, v, n, &j1, e);
 		double acc = 0, c = 0, cnt = 0;
 		int any = 0;
 		for (size_t k = lo; k < hi; k++) {
 			const struct obs_query_bucket *x = &b[k];
-			if (!(x->count > 0))
+			double xc = x->count;
+			if (!(xc > 0))
 				continue;
+			if (k == lo && s0 && x->t == e - range) {
+				if (xc <= 1)
+					continue;   /* it held s0 only */
+				if ((ismax && *s0 >= x->max) || (ismin && *s0 <= x->min))
+					return OBS_QUERY_WANT_RAW;   /* its extreme without s0 is unknown */
+			}
 			switch (p->f) {
 			case P_MAX: if (!any || x->max > acc) acc = x->max; break;
 			case P_MIN: if (!any || x->min < acc) acc = x->min; break;
-			case P_SUM: case P_AVG: q_kahan_add(x->sum, &acc, &c); cnt += x->count; break;
-			case P_COUNT: acc += x->count; break;
+			case P_SUM: case P_AVG: q_kahan_add(x->sum, &acc, &c); cnt += xc; break;
+			case P_COUNT: acc += xc; break;
+			}
+			any = 1;
+		}
+		if (s0 && lo < hi && b[lo].t == e - range && b[lo].count > 1) {
+			if (p->f == P_SUM || p->f == P_AVG) {
+				q_kahan_add(-*s0, &acc, &c);
+				cnt--;
+			} else if (p->f == P_COUNT) {
+				acc--;
+			}
+		}
+		if (s1) {
+			switch (p->f) {
+			case P_MAX: if (!any || *s1 > acc) acc = *s1; break;
+			case P_MIN: if (!any || *s1 < acc) acc = *s1; break;
+			case P_SUM: case P_AVG: q_kahan_add(*s1, &acc, &c); cnt++; break;
+			case P_COUNT: acc++; break;
 			}
 			any = 1;
 		}

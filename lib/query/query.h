@@ -59,9 +59,14 @@ struct obs_query_bucket {
 	int64_t t;
 	double min, max, sum, count;
 };
-/* A series of a rollup selection: its buckets (nb > 0), or, where the store
- * holds no rollups for it, its raw samples (nb == 0) in [mint, maxt + 1]
- * (the windows the buckets stand for), as select() gives them. */
+/* A series of a rollup selection: its buckets (nb > 0) with, in t/v/n,
+ * the raw samples still kept that lie exactly on a bucket boundary (t a
+ * multiple of step) in [mint, maxt + 1], so windows (E - range, E] can be
+ * corrected exactly; or, where the store holds no rollups for it, its raw
+ * samples (nb == 0) in [mint, maxt + 1] (the windows the buckets stand
+ * for), as select() gives them. An emit that returns OBS_QUERY_WANT_RAW
+ * for a series of buckets gets it again as raw samples. */
+#define OBS_QUERY_WANT_RAW 1
 typedef int (*obs_query_bucket_fn)(void *ectx, const struct obs_labels *l, const struct obs_query_bucket *b,
 				   size_t nb, const int64_t *t, const double *v, size_t n);
 struct obs_query_store {

@@ -28,20 +28,28 @@ static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
 	return remove(p);
 }
 
-/* samples every 15 s, 7 s past the grid (none on a bucket boundary) */
-static void fill(int64_t from, int64_t to, int nseries, const char *name)
+/* samples every 15 s, off ms past the grid (7 s: none on a bucket
+ * boundary; 0: one on every boundary, the largest value at each hour) */
+static void fill_at(int64_t from, int64_t to, int nseries, const char *name, int64_t off)
 {
 	struct obs_buf b;
 	obs_buf_init(&b);
 	for (int s = 0; s < nseries; s++)
-		for (int64_t t = from + 7000; t < to; t += 15000) {
+		for (int64_t t = from + off; t < to; t += 15000) {
 			double v = (double)((t / 15000 * 7919 + s * 104729) % 1000) / 8 - 40;
+			if (!off && t % H == 0)
+				v = 500;
 			obs_buf_printf(&b, "%s{s=\"%d\",job=\"j%d\"} %.17g %lld\n", name, s, s % 2, v, (long long)t);
 		}
 	struct obs_ingest_result r = { 0 };
 	cr_assert_eq(obs_db_ingest(db, b.data, b.len, OBS_FMT_PROM, "test", 1, &r), 0);
 	cr_assert_eq(r.rejected, 0);
 	obs_buf_release(&b);
+}
+
+static void fill(int64_t from, int64_t to, int nseries, const char *name)
+{
+	fill_at(from, to, nseries, name, 7000);
 }
 
 static void setup(void)
@@ -60,6 +68,7 @@ static void setup(void)
 	/* four compactions of two hours each merge into a block with rollups */
 	for (int k = 0; k < 4; k++) {
 		fill(T0 + k * 2 * H, T0 + (k + 1) * 2 * H, 6, "m");
+		fill_at(T0 + k * 2 * H, T0 + (k + 1) * 2 * H, 2, "edge", 0);
 		cr_assert_eq(obs_db_compact(db), 0);
 	}
 	/* two more hours in the head only, and a series that has no rollups */
@@ -161,4 +170,19 @@ Test(query_plan, other_queries_read_raw_samples)
 	cr_assert_eq(r.tier_buckets, 0);
 	cr_assert_eq(r.nseries, 2);
 	obs_query_result_release(&r);
+}
+
+Test(query_plan, samples_on_bucket_boundaries_are_corrected_with_raw_ones)
+{
+	uint64_t sp, sr;
+	/* sum, count, avg, min: the buckets less the sample at E - 1h, plus the one at E */
+	static const char *const qs[] = { "sum_over_time(edge[1h])", "count_over_time(edge[1h])",
+					  "avg_over_time(edge[1h])", "min_over_time(edge[1h])" };
+	for (size_t i = 0; i < 4; i++)
+		cr_assert_gt(same_as_raw(qs[i], T0 + H, T0 + 8 * H, H, &sp, &sr), 0, "'%s' did not read the tier", qs[i]);
+	/* max: the sample taken out is its bucket's max (500 at each hour): raw */
+	same_as_raw("max_over_time(edge[1h])", T0 + H, T0 + 8 * H, H, &sp, &sr);
+	cr_assert_geq(sp, sr, "max_over_time(edge[1h]) was not read raw");
+	/* 5 m buckets, 15 m windows */
+	cr_assert_gt(same_as_raw("sum_over_time(edge[15m])", T0 + H, T0 + 3 * H, 300000, &sp, &sr), 0);
 }
