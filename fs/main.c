@@ -14,6 +14,7 @@
 #include <fuse_lowlevel.h>
 
 #include "logs/logstore.h"
+#include "query/query.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -31,6 +32,7 @@ struct cli {
 	char *datadir, *mountpoint;
 	char *ooo_window, *sync_interval, *time_fmt, *sync, *log_retention, *block_span, *retention;
 	char *retention_tier[3];
+	char *query_max_samples, *query_timeout;
 	unsigned long max_series, max_series_per_metric, max_line, log_max_line, log_retention_bytes;
 	int show_help, show_version, wal_recover;
 	int allow_other;                 /* -o allow_other was given (passed on to libfuse) */
@@ -55,6 +57,8 @@ static const struct fuse_opt cli_opts[] = {
 	OPT("log_retention=%s", log_retention),
 	OPT("log_retention_bytes=%lu", log_retention_bytes),
 	OPT("wal_recover", wal_recover),
+	OPT("query_max_samples=%s", query_max_samples),
+	OPT("query_timeout=%s", query_timeout),
 	OPT("-h", show_help),
 	OPT("--help", show_help),
 	OPT("-V", show_version),
@@ -104,6 +108,8 @@ static void usage(void)
 		"  -o log_retention=DUR         drop log segments older than this (15d)\n"
 		"  -o log_retention_bytes=N     keep at most N bytes of log segments (no limit)\n"
 		"  -o wal_recover               start on a damaged write-ahead log: keep every valid record, skip the rest\n"
+		"  -o query_max_samples=N       fail a query that would hold more samples (50000000); 0 = no limit\n"
+		"  -o query_timeout=DUR         fail a query that runs longer (2m); 0 = no limit\n"
 		"FUSE options: -f (foreground), -d (debug), -s (single thread), -o allow_other, ...\n");
 }
 
@@ -252,6 +258,20 @@ int main(int argc, char *argv[])
 	lo.wal_sync_ms = o.sync_interval_ms;
 	if (parse_dur("log_retention", c.log_retention, &lo.retention_ms))
 		EXIT(2);
+	struct obs_query_opts qo;
+	obs_query_opts_default(&qo);
+	if (parse_dur("query_timeout", c.query_timeout, &qo.timeout_ms))
+		EXIT(2);
+	if (c.query_max_samples) {
+		char *end;
+		errno = 0;
+		unsigned long long v = strtoull(c.query_max_samples, &end, 10);
+		if (errno || end == c.query_max_samples || *end || c.query_max_samples[0] == '-') {
+			fprintf(stderr, "obsfsd: invalid number '%s' for query_max_samples\n", c.query_max_samples);
+			EXIT(2);
+		}
+		qo.max_samples = v;
+	}
 
 	/* With allow_other the kernel checks the modes (0644 series, 0200
 	 * ingest and ctl, 0755 directories, all owned by the daemon's user):
@@ -323,6 +343,15 @@ int main(int argc, char *argv[])
 		obs_db_close(fs.db);
 		EXIT(1);
 	}
+	rc = fs_query_setup(c.datadir, qo.max_samples, qo.timeout_ms, err, sizeof err);
+	if (rc) {
+		char msg[600];
+		snprintf(msg, sizeof msg, "obsfsd: %s\n", err);
+		report_failure(msg);
+		obs_logstore_close(fs.logs);
+		obs_db_close(fs.db);
+		EXIT(1);
+	}
 	struct obs_db_stats st;
 	obs_db_get_stats(fs.db, &st);
 	fprintf(stderr, "obsfsd: %s: %llu series, %llu samples recovered in %lld ms\n", c.datadir,
@@ -340,6 +369,7 @@ int main(int argc, char *argv[])
 			rc = 1;
 		close(ready_pipe[1]);
 	}
+	fs_query_teardown();
 	obs_logstore_close(fs.logs);
 	obs_corrupt_set_sink(NULL, NULL);
 	obs_db_close(fs.db);
@@ -350,7 +380,7 @@ out:
 	fuse_opt_free_args(&args);
 	char *strs[] = { c.ooo_window, c.sync_interval, c.time_fmt, c.sync, c.log_retention,
 			 c.block_span, c.retention, c.retention_tier[0], c.retention_tier[1],
-			 c.retention_tier[2] };
+			 c.retention_tier[2], c.query_max_samples, c.query_timeout };
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
 		free(strs[i]);
 	if (fs.datadir && fs.datadir != c.datadir)

@@ -22,6 +22,7 @@
  *   /select/M1/.../Mk[/SERIES[@...]]              select.c (Mi = k=v k!=v k=~re k!~re)
  *   /labels/K[/V[/SERIES[@...]]]                  labels.c
  *   /logs/STREAM[@RANGE][?QUERY][#count|#by=F]    logs.c
+ *   /query /queries/NAME[@SPEC][#json]            query.c
  *
  * SERIES is the canonical series text with '%' -> %25 and '/' -> %2F, or,
  * when that is longer than NAME_MAX, its alias (metrics.c, series_fname).
@@ -77,6 +78,8 @@ struct ofile;
 	X(export)       \
 	X(export_jsonl) \
 	X(logs)         \
+	X(query)        \
+	X(queries)      \
 	X(ctl)          \
 	X(status)       \
 	X(errors)
