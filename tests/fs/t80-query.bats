@@ -116,6 +116,12 @@ qv{job=\"a\"} $(rfc3339 $((T0 + 120))) 4"
 	[ "$status" -eq 0 ]
 	expect_grep 'job="a"' <(printf '%s\n' "$output")
 	expect_grep 'job="b"' <(printf '%s\n' "$output")
+	# obs-alert keys on the series: job b (2i) crosses 15 at i = 8, job a (i) at i = 16
+	obs-query -m "$MNT" --start "$T0" --end "$((T0 + 600))" --step 30s 'qv' >"$T/qv"
+	run obs-alert '>15' "$T/qv"
+	[ "$status" -eq 1 ]   # a series ended firing
+	expect_eq "$output" "qv{job=\"a\"} $(rfc3339 $((T0 + 480))) firing 16
+qv{job=\"b\"} $(rfc3339 $((T0 + 240))) firing 16"
 }
 
 @test "query: the sample limit and timeout are mount options with Prometheus' messages" {
@@ -123,6 +129,10 @@ qv{job=\"a\"} $(rfc3339 $((T0 + 120))) 4"
 	run txn "max_over_time(qv[10m]) @$((T0 + 600))"
 	expect_eq "$output" 'write EINVAL
 error: query processing would load too many samples into memory in query execution'
+	obs_remount -o query_timeout=1ms
+	run txn "max_over_time(sum(rate(qv[5m]))[30d:1s]) @$((T0 + 600))"
+	expect_eq "$output" 'write EINVAL
+error: query timed out in query execution'
 	obs_stop
 	run "$OBSFSD" -o query_timeout=soon "$DATA" "$MNT"
 	[ "$status" -eq 2 ]
