@@ -137,26 +137,20 @@ static int txn_consume(struct ofile *o, const char *p, size_t n)
 	return n && p[n - 1] != '\n' && rc == -EINVAL ? 0 : rc;
 }
 
+/* Our own read, not the dispatch's: the answer is served from the offset of
+ * the first read after the request (where the write left the descriptor's
+ * offset), not from 0. */
 static int txn_read(struct ofile *o, char *buf, size_t size, off_t off)
 {
 	struct txn *t = o->priv;
 	pthread_mutex_lock(&o->mu);
 	int rc = 0;
-	if (o->carry.len) {   /* a request without its newline */
-		if (t->answered) {
-			obs_buf_reset(&t->req);
-			t->answered = 0;
-		}
-		if (obs_buf_append(&t->req, o->carry.data, o->carry.len))
-			rc = -ENOMEM;
-		obs_buf_reset(&o->carry);
-		if (!rc) {
-			rc = txn_answer(o, t);
-			if (rc == -EINVAL)
-				rc = 0;   /* the answer says it */
-		}
+	if (o->wrote) {   /* a request without its newline is consumed (and answered) here */
+		rc = fs_end_of_write(o);
+		o->wrote = 0;
+		if (rc == -EINVAL)
+			rc = 0;   /* the answer says why */
 	}
-	o->wrote = 0;
 	if (!rc && t->answered) {
 		if (!t->based) {
 			t->base = (uint64_t)off;
