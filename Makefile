@@ -158,12 +158,16 @@ tsan: test-deps san-deps
 fuzz: san-deps
 	@./tests/fuzz/run.sh
 
-bench: all
+bench: all $(BUILD)/bench_query
 	@./tests/bench/run.sh $(BUILD)
 
 # obsfs at REV against this tree, same bench, one invocation (no peers)
 bench-compare:
 	@./tests/bench/compare.sh $(or $(REV),$(error set REV=git-revision)) $(BUILD)
+
+# the query engine's bench helper (tests/bench/query.sh, run.sh's query part)
+$(BUILD)/bench_query: $(BUILD)/tests/bench/bench_query.o $(LIBOBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIBOBS) $(LDLIBS)
 
 crash: all
 	@python3 tests/crash/crash.py $(BUILD)

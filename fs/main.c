@@ -15,6 +15,7 @@
 
 #include "logs/logstore.h"
 #include "traces/traces.h"
+#include "query/query.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -34,6 +35,7 @@ struct cli {
 	char *traces_retention;
 	unsigned long traces_max_line;
 	char *retention_tier[3];
+	char *query_max_samples, *query_timeout;
 	unsigned long max_series, max_series_per_metric, max_line, log_max_line, log_retention_bytes;
 	int show_help, show_version, wal_recover;
 	int allow_other;                 /* -o allow_other was given (passed on to libfuse) */
@@ -60,6 +62,8 @@ static const struct fuse_opt cli_opts[] = {
 	OPT("wal_recover", wal_recover),
 	OPT("traces_retention=%s", traces_retention),
 	OPT("traces_max_line=%lu", traces_max_line),
+	OPT("query_max_samples=%s", query_max_samples),
+	OPT("query_timeout=%s", query_timeout),
 	OPT("-h", show_help),
 	OPT("--help", show_help),
 	OPT("-V", show_version),
@@ -111,6 +115,8 @@ static void usage(void)
 		"  -o traces_retention=DUR      drop kept traces older than this (7d); 0 = keep\n"
 		"  -o traces_max_line=BYTES     longest accepted traces/ingest document (16777216)\n"
 		"  -o wal_recover               start on a damaged write-ahead log: keep every valid record, skip the rest\n"
+		"  -o query_max_samples=N       fail a query that would hold more samples (50000000); 0 = no limit\n"
+		"  -o query_timeout=DUR         fail a query that runs longer (2m); 0 = no limit\n"
 		"FUSE options: -f (foreground), -d (debug), -s (single thread), -o allow_other, ...\n");
 }
 
@@ -265,6 +271,20 @@ int main(int argc, char *argv[])
 	if (c.traces_retention && parse_dur("traces_retention", c.traces_retention, &to.store.retention_ms))
 		EXIT(2);
 	fs.traces_max_line = c.traces_max_line ? c.traces_max_line : 16u << 20;
+	struct obs_query_opts qo;
+	obs_query_opts_default(&qo);
+	if (parse_dur("query_timeout", c.query_timeout, &qo.timeout_ms))
+		EXIT(2);
+	if (c.query_max_samples) {
+		char *end;
+		errno = 0;
+		unsigned long long v = strtoull(c.query_max_samples, &end, 10);
+		if (errno || end == c.query_max_samples || *end || c.query_max_samples[0] == '-') {
+			fprintf(stderr, "obsfsd: invalid number '%s' for query_max_samples\n", c.query_max_samples);
+			EXIT(2);
+		}
+		qo.max_samples = v;
+	}
 
 	/* With allow_other the kernel checks the modes (0644 series, 0200
 	 * ingest and ctl, 0755 directories, all owned by the daemon's user):
@@ -336,6 +356,15 @@ int main(int argc, char *argv[])
 		obs_db_close(fs.db);
 		EXIT(1);
 	}
+	rc = fs_query_setup(c.datadir, qo.max_samples, qo.timeout_ms, err, sizeof err);
+	if (rc) {
+		char msg[600];
+		snprintf(msg, sizeof msg, "obsfsd: %s\n", err);
+		report_failure(msg);
+		obs_logstore_close(fs.logs);
+		obs_db_close(fs.db);
+		EXIT(1);
+	}
 	rc = traces_start(c.datadir, &to, err, sizeof err);
 	if (rc) {
 		char msg[600];
@@ -364,6 +393,7 @@ int main(int argc, char *argv[])
 		close(ready_pipe[1]);
 	}
 	traces_stop();
+	fs_query_teardown();
 	obs_logstore_close(fs.logs);
 	obs_corrupt_set_sink(NULL, NULL);
 	obs_db_close(fs.db);
@@ -375,6 +405,7 @@ out:
 	char *strs[] = { c.ooo_window, c.sync_interval, c.time_fmt, c.sync, c.log_retention,
 			 c.block_span, c.retention, c.retention_tier[0], c.retention_tier[1],
 			 c.retention_tier[2], c.traces_retention };
+			 c.retention_tier[2], c.query_max_samples, c.query_timeout };
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
 		free(strs[i]);
 	if (fs.datadir && fs.datadir != c.datadir)

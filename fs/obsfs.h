@@ -88,6 +88,14 @@ int fs_end_of_write(struct ofile *o);
 /* The error a writer should see of rc and e. */
 int fs_worst(int rc, int e);
 
+/* ---- query and queries/ (query.c) ------------------------------------------ */
+
+/* Before the loop: the query limits (mount options query_max_samples,
+ * query_timeout; 0 = none) and the saved queries in DATADIR/queries.
+ * 0 or -errno with err set. */
+int fs_query_setup(const char *datadir, uint64_t max_samples, int64_t timeout_ms, char *err, size_t errlen);
+void fs_query_teardown(void);
+
 /* ---- shared by the root files -------------------------------------------- */
 
 /* 0 when the caller may change the tree (the owner or root), else -EACCES. */

@@ -23,6 +23,7 @@
  *   /labels/K[/V[/SERIES[@...]]]                  labels.c
  *   /logs/STREAM[@RANGE][?QUERY][#count|#by=F]    logs.c
  *   /traces/...                                   traces.c
+ *   /query /queries/NAME[@SPEC][#json]            query.c
  *
  * SERIES is the canonical series text with '%' -> %25 and '/' -> %2F, or,
  * when that is longer than NAME_MAX, its alias (metrics.c, series_fname).
@@ -79,6 +80,8 @@ struct ofile;
 	X(export_jsonl) \
 	X(logs)         \
 	X(traces)       \
+	X(query)        \
+	X(queries)      \
 	X(ctl)          \
 	X(status)       \
 	X(errors)

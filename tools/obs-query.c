@@ -1,22 +1,31 @@
 /* obs-query — PromQL from the shell.
  *
+ * `obs-query [-m MOUNT] [--time T | --start A --end B --step S] [-o
+ * text|json] EXPR` evaluates EXPR through MOUNT/query (query_mount.c),
+ * with promtool query's habits: times as epoch seconds, RFC3339 or
+ * relative (-1h, now); an instant query at now by default; a range query
+ * when --start or --end is given, from end - 5m to now and a step of
+ * (end - start) / 250 (at least 1 s) unless told.
+ *
  * `obs-query test FILE...` runs files in Prometheus' promqltest format
  * against a fresh in-memory engine and prints, per file, each failing eval
- * and "FILE: P passed, F failed, S skipped". Querying a mount comes with
- * the mount's query file. */
+ * and "FILE: P passed, F failed, S skipped". */
 #include <err.h>
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "core/obstime.h"
+#include "query_mount.h"
 #include "query_promqltest.h"
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: obs-query test [-v] file ...\n"
-		   "       obs-query [-m mount] [--time T | --start A --end B --step S] [-o text|json] expr\n");
+	fprintf(f, "usage: obs-query [-m mount] [--time T | --start A --end B --step S] [-o text|json] expr\n"
+		   "       obs-query test [-v] file ...\n");
 }
 
 static int cmd_test(int argc, char **argv)
@@ -62,18 +71,96 @@ static int cmd_test(int argc, char **argv)
 	return status;
 }
 
+static int parse_time(const char *what, const char *s, int64_t now, int64_t *out)
+{
+	if (obs_time_parse_rel(s, strlen(s), now, out) != 0) {
+		warnx("invalid %s '%s': want epoch seconds, RFC3339, 'now' or a relative time like -1h", what, s);
+		return -1;
+	}
+	return 0;
+}
+
+static int cmd_query(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "mount", required_argument, NULL, 'm' }, { "time", required_argument, NULL, 't' },
+		{ "start", required_argument, NULL, 's' }, { "end", required_argument, NULL, 'e' },
+		{ "step", required_argument, NULL, 'S' }, { "output", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+	};
+	const char *mount = getenv("OBS_MOUNT"), *tm = NULL, *st = NULL, *en = NULL, *sp = NULL, *of = "text";
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+m:o:h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'm': mount = optarg; break;
+		case 't': tm = optarg; break;
+		case 's': st = optarg; break;
+		case 'e': en = optarg; break;
+		case 'S': sp = optarg; break;
+		case 'o': of = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		usage(stderr);
+		return 2;
+	}
+	struct qm_request r = { .expr = argv[optind] };
+	if (strcmp(of, "json") == 0)
+		r.json = 1;
+	else if (strcmp(of, "text") != 0) {
+		warnx("invalid output format '%s': want text or json", of);
+		return 2;
+	}
+	if (!mount || !*mount) {
+		warnx("no mount: give -m MOUNT or set OBS_MOUNT");
+		return 2;
+	}
+	int64_t now = obs_time_now();
+	r.range = st || en || sp;
+	if (tm && r.range) {
+		warnx("--time is for instant queries; --start, --end and --step for range queries");
+		return 2;
+	}
+	if (!r.range) {
+		r.time = now;
+		if (tm && parse_time("time", tm, now, &r.time))
+			return 2;
+	} else {
+		r.end = now;
+		if (en && parse_time("end", en, now, &r.end))
+			return 2;
+		r.start = r.end - 5 * 60 * 1000;
+		if (st && parse_time("start", st, now, &r.start))
+			return 2;
+		if (r.end < r.start) {
+			warnx("end time '%s' is before start time '%s'", en ? en : "now", st ? st : "end-5m");
+			return 2;
+		}
+		if (sp) {
+			if (obs_duration_parse(sp, strlen(sp), &r.step) != 0 || r.step <= 0) {
+				warnx("invalid step '%s': want a duration like 15s or seconds", sp);
+				return 2;
+			}
+		} else {
+			r.step = (r.end - r.start) / 250 / 1000 * 1000;
+			if (r.step < 1000)
+				r.step = 1000;
+		}
+	}
+	int status = qm_run(mount, &r, stdout, stderr);
+	if (fclose(stdout) != 0 && status == 0) {
+		warn("stdout");
+		status = 2;
+	}
+	return status;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "test") == 0)
 		return cmd_test(argc - 1, argv + 1);
-	if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
-		usage(stdout);
-		return 0;
-	}
-	if (argc < 2) {
-		usage(stderr);
-		return 2;
-	}
-	warnx("querying a mount needs the mount's query file, which is not there yet; use 'obs-query test FILE...' for now");
-	return 2;
+	return cmd_query(argc, argv);
 }

@@ -36,6 +36,7 @@ void obs_query_opts_default(struct obs_query_opts *o)
 	o->lookback_ms = 5 * 60 * 1000;
 	o->max_samples = 50000000;
 	o->timeout_ms = 2 * 60 * 1000;
+	o->scan_windows = 0;
 }
 
 static int64_t now_ms(void)
@@ -509,10 +510,14 @@ void obs_query_result_release(struct obs_query_result *r)
 
 static int res_add(struct obs_query_result *r, const struct obs_labels *l, size_t npts)
 {
-	struct obs_query_series *ns = realloc(r->series, (r->nseries + 1) * sizeof(*ns));
-	if (!ns)
-		return -ENOMEM;
-	r->series = ns;
+	size_t n = r->nseries;
+	if (n < 8 ? n == 0 : (n & (n - 1)) == 0) {   /* capacity: 8, then doubled at each power of two */
+		struct obs_query_series *ns = realloc(r->series, (n < 8 ? 8 : 2 * n) * sizeof(*ns));
+		if (!ns)
+			return -ENOMEM;
+		r->series = ns;
+	}
+	struct obs_query_series *ns = r->series;
 	struct obs_query_series *s = &ns[r->nseries];
 	memset(s, 0, sizeof(*s));
 	if (obs_labels_copy(&s->labels, l) != 0)
@@ -576,10 +581,67 @@ static int finish_vector(struct q_ev *ev, struct q_mat *m)
 	return rc;
 }
 
+/* The store as the evaluator sees it: every sample and rollup bucket
+ * handed out is counted (obs_query_result.samples_read, tier_buckets). */
+struct counted {
+	const struct obs_query_store *inner;
+	uint64_t *n, *nb;
+};
+struct counted_emit {
+	obs_query_emit_fn emit;
+	void *ectx;
+	uint64_t *n;
+};
+
+static int counted_emit_fn(void *c, const struct obs_labels *l, const int64_t *t, const double *v, size_t n)
+{
+	struct counted_emit *x = c;
+	*x->n += n;
+	return x->emit(x->ectx, l, t, v, n);
+}
+
+static int counted_select(void *ctx, const struct obs_matcher *m, size_t nm, int64_t mint, int64_t maxt,
+			  obs_query_emit_fn emit, void *ectx)
+{
+	struct counted *c = ctx;
+	struct counted_emit x = { .emit = emit, .ectx = ectx, .n = c->n };
+	return c->inner->select(c->inner->ctx, m, nm, mint, maxt, counted_emit_fn, &x);
+}
+
+struct counted_bemit {
+	obs_query_bucket_fn emit;
+	void *ectx;
+	uint64_t *n, *nb;
+};
+
+static int counted_bucket_fn(void *c, const struct obs_labels *l, const struct obs_query_bucket *b, size_t nb,
+			     const int64_t *t, const double *v, size_t n)
+{
+	struct counted_bemit *x = c;
+	*x->n += n;
+	*x->nb += nb;
+	return x->emit(x->ectx, l, b, nb, t, v, n);
+}
+
+static int counted_rollup(void *ctx, const struct obs_matcher *m, size_t nm, int64_t mint, int64_t maxt,
+			  int64_t step, obs_query_bucket_fn emit, void *ectx)
+{
+	struct counted *c = ctx;
+	struct counted_bemit x = { .emit = emit, .ectx = ectx, .n = c->n, .nb = c->nb };
+	return c->inner->rollup(c->inner->ctx, m, nm, mint, maxt, step, counted_bucket_fn, &x);
+}
+
 static int run(const struct obs_query_opts *o, const struct obs_query_store *st, const struct obs_query_expr *e,
 	       int64_t start, int64_t end, int64_t step, int instant, struct obs_query_result *res)
 {
 	memset(res, 0, sizeof(*res));
+	res->time = start;
+	struct counted cst = { .inner = st, .n = &res->samples_read, .nb = &res->tier_buckets };
+	struct obs_query_store wrapped = *st;
+	wrapped.select = counted_select;
+	wrapped.rollup = st->rollup ? counted_rollup : NULL;
+	wrapped.ctx = &cst;
+	st = &wrapped;
 	struct obs_query_opts defo;
 	if (!o) {
 		obs_query_opts_default(&defo);

@@ -274,6 +274,7 @@ struct rfn_ctx {
 	const double *p1, *p2;   /* scalar parameters per step */
 	double *tmp;
 	size_t tmpcap;
+	size_t *dq;              /* sliding-window deque (func_slide.c) */
 	int counter, warned_q;
 };
 
@@ -308,6 +309,19 @@ static int rfn_prepare(struct q_ev *ev, const struct q_node *n, struct q_val *ar
 	return 0;
 }
 
+struct direct_ctx {
+	struct q_ev *ev;
+	const struct q_node *n;
+	enum rfn f;
+	int64_t range;
+};
+
+static int slide_direct(void *ctx, const int64_t *t, const double *v, size_t cnt, int64_t wend, double *out)
+{
+	struct direct_ctx *d = ctx;
+	return window_value(d->ev, d->n, d->f, t, v, cnt, wend, d->range, 0, 0, 0, NULL, out);
+}
+
 /* One series over every step into v/ok; returns the number of points or -errno. */
 static long rfn_series(struct q_ev *ev, const struct q_node *n, struct rfn_ctx *c, const struct q_raw *r,
 		       const int64_t *wend, int64_t range, double *v, uint8_t *ok)
@@ -318,9 +332,23 @@ static long rfn_series(struct q_ev *ev, const struct q_node *n, struct rfn_ctx *
 		if (!nt)
 			return q_errf(ev, -ENOMEM, "out of memory");
 		c->tmp = nt;
+		size_t *nd = realloc(c->dq, (r->n + 1) * sizeof(size_t));
+		if (!nd)
+			return q_errf(ev, -ENOMEM, "out of memory");
+		c->dq = nd;
 		c->tmpcap = r->n + 1;
 	}
 	int chk = c->counter, rc;
+	if (ev->nsteps > 1 && !ev->o->scan_windows && (f == R_MIN || f == R_MAX || f == R_SUM || f == R_AVG)) {
+		int sf = f == R_MIN ? Q_SLIDE_MIN : f == R_MAX ? Q_SLIDE_MAX : f == R_SUM ? Q_SLIDE_SUM : Q_SLIDE_AVG;
+		struct direct_ctx d = { .ev = ev, .n = n, .f = f, .range = range };
+		long pts = 0;
+		rc = q_slide_series(ev, sf, r, wend, range, c->dq, slide_direct, &d, v, ok, &pts);
+		if (rc < 0)
+			return rc;
+		if (rc == 1)
+			return pts;
+	}
 	struct q_wcur cur = { 0 };
 	long pts = 0;
 	memset(ok, 0, ev->nsteps);
@@ -388,6 +416,7 @@ int q_fn_range(struct q_ev *ev, const struct q_node *n, struct q_val *args, stru
 	free(v);
 	free(ok);
 	free(c.tmp);
+	free(c.dq);
 	return rc;
 }
 
@@ -406,6 +435,23 @@ struct stream {
 	double *fv;
 	size_t fcap;
 };
+
+/* One computed series into the aggregation or the result. */
+static int stream_row(void *ctx, const struct obs_labels *l, const double *v, const uint8_t *ok)
+{
+	struct stream *x = ctx;
+	struct q_ev *ev = x->ev;
+	int dropname = x->n->fn->keeps_name ? 0 : 1;
+	if (x->fold)
+		return q_fold_row(x->fold, l, dropname, v, ok);
+	struct q_ser *o = q_mat_add(ev, &x->out->m, l, 0);
+	if (!o)
+		return -ENOMEM;
+	o->dropname = dropname;
+	memcpy(o->v, v, ev->nsteps * sizeof(double));
+	memcpy(o->ok, ok, ev->nsteps);
+	return 0;
+}
 
 static int stream_emit(void *ctx, const struct obs_labels *l, const int64_t *t, const double *v, size_t n)
 {
@@ -446,16 +492,7 @@ static int stream_emit(void *ctx, const struct obs_labels *l, const int64_t *t, 
 	ev->samples -= r.n;
 	if (pts <= 0)
 		return (int)pts;
-	int dropname = x->n->fn->keeps_name ? 0 : 1;
-	if (x->fold)
-		return q_fold_row(x->fold, l, dropname, x->v, x->ok);
-	struct q_ser *o = q_mat_add(ev, &x->out->m, l, 0);
-	if (!o)
-		return -ENOMEM;
-	o->dropname = dropname;
-	memcpy(o->v, x->v, ev->nsteps * sizeof(double));
-	memcpy(o->ok, x->ok, ev->nsteps);
-	return 0;
+	return stream_row(x, l, x->v, x->ok);
 }
 
 int q_fn_range_stream(struct q_ev *ev, const struct q_node *n, struct q_val *args, const struct q_node *msel,
@@ -476,7 +513,11 @@ int q_fn_range_stream(struct q_ev *ev, const struct q_node *n, struct q_val *arg
 		rc = q_errf(ev, -ENOMEM, "out of memory");
 		goto out;
 	}
-	rc = ev->st->select(ev->st->ctx, msel->a->m, msel->a->nm, mint, maxt, stream_emit, &x);
+	rc = q_plan_rollup(ev, n, msel, &x.rv, stream_row, stream_emit, &x);
+	if (rc == 0)
+		rc = ev->st->select(ev->st->ctx, msel->a->m, msel->a->nm, mint, maxt, stream_emit, &x);
+	else if (rc == 1)
+		rc = 0;
 	if (rc && ev->err && !ev->err[0])
 		q_errf(ev, rc, rc == -ENOTSUP ? "native histograms are not supported" : "store: error %d", rc);
 out:
@@ -486,5 +527,6 @@ out:
 	free(x.ft);
 	free(x.fv);
 	free(x.c.tmp);
+	free(x.c.dq);
 	return rc;
 }

@@ -267,6 +267,25 @@ double q_kahan_add(double v, double *sum, double *c);
 /* Go's strconv.FormatFloat(v, 'f', -1, 64). */
 void q_format_f(double v, char *buf, size_t len);
 
+/* Sliding windows over a range query's steps (func_slide.c). direct()
+ * computes one window as the plain scan does (0: no value). Fills v/ok and
+ * *pts for one series and returns 1; 0 when the windows do not move
+ * forward (the caller computes them directly); -errno. dq holds r->n
+ * indices. */
+enum { Q_SLIDE_MIN, Q_SLIDE_MAX, Q_SLIDE_SUM, Q_SLIDE_AVG };
+typedef int (*q_slide_direct_fn)(void *ctx, const int64_t *t, const double *v, size_t n, int64_t wend, double *out);
+int q_slide_series(struct q_ev *ev, int fn, const struct q_raw *r, const int64_t *wend, int64_t range,
+		   size_t *dq, q_slide_direct_fn direct, void *dctx, double *v, uint8_t *ok, long *pts);
+
+/* Planning (plan.c): a range function n over matrix selector msel, whose
+ * windows are rv, answered from the store's rollup buckets. Each computed
+ * series goes to row(c, ...), each series the store gives raw to raw(c,
+ * ...). 1 when answered so, 0 when planning does not apply (nothing was
+ * delivered), -errno. */
+typedef int (*q_plan_row_fn)(void *c, const struct obs_labels *l, const double *v, const uint8_t *ok);
+int q_plan_rollup(struct q_ev *ev, const struct q_node *n, const struct q_node *msel, const struct q_rv *rv,
+		  q_plan_row_fn row, obs_query_emit_fn raw, void *c);
+
 /* range-vector functions (func_range.c) */
 int q_fn_range(struct q_ev *ev, const struct q_node *n, struct q_val *args, struct q_val *out);
 

@@ -17,6 +17,7 @@
 
 #include "core/buf.h"
 #include "core/labels.h"
+#include "core/obstime.h"
 #include "index/matcher.h"
 
 /* ---- parsing ---------------------------------------------------------- */
@@ -51,9 +52,32 @@ enum obs_query_vtype obs_query_expr_type(const struct obs_query_expr *e);
  * -ENOTSUP means the selection touches native histograms. */
 typedef int (*obs_query_emit_fn)(void *ectx, const struct obs_labels *l,
 				 const int64_t *t, const double *v, size_t n);
+/* Rollup buckets [t, t + step) of one series (t a multiple of step), in
+ * time order: min/max/sum over the non-NaN samples (NaN when count is 0),
+ * count of the non-NaN samples. */
+struct obs_query_bucket {
+	int64_t t;
+	double min, max, sum, count;
+};
+/* A series of a rollup selection: its buckets (nb > 0) with, in t/v/n,
+ * the raw samples still kept that lie exactly on a bucket boundary (t a
+ * multiple of step) in [mint, maxt + 1], so windows (E - range, E] can be
+ * corrected exactly; or, where the store holds no rollups for it, its raw
+ * samples (nb == 0) in [mint, maxt + 1] (the windows the buckets stand
+ * for), as select() gives them. An emit that returns OBS_QUERY_WANT_RAW
+ * for a series of buckets gets it again as raw samples. */
+#define OBS_QUERY_WANT_RAW 1
+typedef int (*obs_query_bucket_fn)(void *ectx, const struct obs_labels *l, const struct obs_query_bucket *b,
+				   size_t nb, const int64_t *t, const double *v, size_t n);
 struct obs_query_store {
 	int (*select)(void *ctx, const struct obs_matcher *m, size_t nm,
 		      int64_t mint, int64_t maxt, obs_query_emit_fn emit, void *ectx);
+	/* Optional (NULL: none): the series matching m as buckets of step over
+	 * [mint, maxt], read from downsampling tiers. -ENOENT when no tier
+	 * serves step or none holds data, before emitting anything: the
+	 * caller then selects raw samples. */
+	int (*rollup)(void *ctx, const struct obs_matcher *m, size_t nm, int64_t mint, int64_t maxt,
+		      int64_t step, obs_query_bucket_fn emit, void *ectx);
 	void *ctx;
 };
 
@@ -67,6 +91,8 @@ struct obs_query_opts {
 	int64_t lookback_ms;      /* instant vector selectors look back this far (5 m) */
 	uint64_t max_samples;     /* samples held at once before failing (50,000,000) */
 	int64_t timeout_ms;       /* 0 = none (2 m) */
+	int scan_windows;         /* 1: scan every range window (no sliding windows; tests) */
+	int raw_only;             /* 1: never read rollup tiers (store.rollup) */
 };
 void obs_query_opts_default(struct obs_query_opts *o);
 
@@ -88,6 +114,9 @@ struct obs_query_result {
 	char *str;
 	char **warnings;          /* "PromQL warning: ..." / "PromQL info: ..." */
 	size_t nwarnings;
+	int64_t time;             /* the evaluation time (instant) or start (range), ms */
+	uint64_t samples_read;    /* raw samples the store handed out */
+	uint64_t tier_buckets;    /* rollup buckets read instead of raw samples */
 	char err[512];            /* set when the query failed */
 };
 void obs_query_result_release(struct obs_query_result *r);   /* accepts zeroed */
@@ -101,6 +130,37 @@ int obs_query_instant(const struct obs_query_opts *o, const struct obs_query_sto
 int obs_query_range(const struct obs_query_opts *o, const struct obs_query_store *st,
 		    const struct obs_query_expr *e, int64_t start, int64_t end, int64_t step,
 		    struct obs_query_result *res);
+
+/* ---- output (format.c) ------------------------------------------------ */
+
+/* Append the answer as text: "SERIES TIME VALUE" per series and time
+ * (SERIES in canonical Prometheus notation, "{}" without labels), "TIME
+ * VALUE" for a scalar, "TIME STRING" for a string; TIME in tf, VALUE as
+ * Prometheus prints floats. 0 or -ENOMEM. */
+int obs_query_format_text(const struct obs_query_result *r, enum obs_time_fmt tf, struct obs_buf *out);
+/* Append the answer as the "data" object of Prometheus' HTTP API, byte for
+ * byte, and a newline. 0 or -ENOMEM. */
+int obs_query_format_json(const struct obs_query_result *r, struct obs_buf *out);
+
+/* ---- requests (request.c) --------------------------------------------- */
+
+/* What a client asks: "EXPR [@TIME | @START..END | @RANGE:STEP] [#json]"
+ * (grammar at the top of request.c). Times in ms. */
+struct obs_query_request {
+	char *expr;               /* malloc'd, without the suffixes */
+	int range;                /* 0: instant at time */
+	int64_t time, start, end, step;
+	int json;
+};
+/* Parse s[0..n) with relative times against now. 0, or -EINVAL (no
+ * expression, a NUL byte) / -ENOMEM with err set; the expression itself
+ * is not parsed here. */
+int obs_query_request_parse(const char *s, size_t n, int64_t now, struct obs_query_request *r, char *err,
+			    size_t errlen);
+/* Only the time spec after '@' (a saved query's "NAME@SPEC"): sets
+ * range/time/start/end/step of r. 0 or -EINVAL. */
+int obs_query_request_spec(const char *s, size_t n, int64_t now, struct obs_query_request *r);
+void obs_query_request_release(struct obs_query_request *r);   /* accepts NULL */
 
 /* A PromQL duration ("1h30m", "500ms", "0s") in ms. 0 or -EINVAL. */
 int obs_query_parse_duration(const char *s, size_t n, int64_t *ms);

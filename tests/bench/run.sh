@@ -22,7 +22,7 @@
 #     Prometheus every one; else the bench fails.
 # The long-series and RSS-per-series figures are one run (no peer, no ratio).
 #
-# Env: REPEAT=N (3); BENCH_PEERS=0, BENCH_LOGS=0, BENCH_TOOLS=0 skip a part on
+# Env: REPEAT=N (3); BENCH_PEERS=0, BENCH_LOGS=0, BENCH_TOOLS=0, BENCH_QUERY=0 skip a part on
 # purpose; TOOLS_REPEAT=N (REPEAT); DATA_A, DATA_LOGS_A, OBS_SHARED (../shared).
 # Exit status:
 #   0  every part ran and every check held; the figures are on stdout
@@ -343,6 +343,15 @@ if [ "${BENCH_TOOLS:-1}" = 1 ]; then
 	REPEAT=${TOOLS_REPEAT:-$REPEAT} bash "$ROOT/tests/bench/bench_tools.sh" "$BUILD" > "$T/tools.out" ||
 		die "bench_tools.sh failed (exit $?)"
 	sed 's/^/tools./' "$T/tools.out" >> "$RES"
+fi
+
+# PromQL range queries against the peers and the dashboard figure
+# (query.sh). BENCH_QUERY=0 skips them.
+if [ "${BENCH_QUERY:-1}" = 1 ]; then
+	log "PromQL range queries (query.sh)"
+	REPEAT=$REPEAT BENCH_PEERS=${BENCH_PEERS:-1} DATA_A=$DATA_A bash "$ROOT/tests/bench/query.sh" "$BUILD" > "$T/query.out" ||
+		die "query.sh failed (exit $?): $(tail -3 "$T/query.out")"
+	sed -E 's/^ratio\./ratio.promql_/; t; s/^/promql./' "$T/query.out" >> "$RES"
 fi
 
 cat "$RES"

@@ -94,7 +94,7 @@ load common
 	assert_output --partial "cannot read 'nosuch.test'"
 	run obs-query test
 	assert_failure 2
-	run obs-query 'up'
+	OBS_MOUNT= run obs-query 'up'
 	assert_failure 2
-	assert_output --partial 'query file'
+	assert_output --partial 'no mount: give -m MOUNT or set OBS_MOUNT'
 }
