@@ -404,8 +404,7 @@ out:
 	fuse_opt_free_args(&args);
 	char *strs[] = { c.ooo_window, c.sync_interval, c.time_fmt, c.sync, c.log_retention,
 			 c.block_span, c.retention, c.retention_tier[0], c.retention_tier[1],
-			 c.retention_tier[2], c.traces_retention };
-			 c.retention_tier[2], c.query_max_samples, c.query_timeout };
+			 c.retention_tier[2], c.traces_retention, c.query_max_samples, c.query_timeout };
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
 		free(strs[i]);
 	if (fs.datadir && fs.datadir != c.datadir)
