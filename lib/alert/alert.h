@@ -77,8 +77,10 @@ struct obs_alert_event {
  * send: after every evaluation of a group, every alert of that group that
  *   is pending, firing, or resolved within OBS_ALERT_RESOLVED_RETENTION_MS,
  *   like Prometheus' NotifyFunc except that pending alerts are included
- *   (a notifier sends only state != PENDING; obs_alert_needs_sending tells
- *   Prometheus' resend rule).
+ *   (a notifier sends only state != PENDING). The evaluator applies
+ *   Prometheus' resend rule (obs_alert_needs_sending) before the call: the
+ *   alerts Prometheus would send now have last_sent_at == now and
+ *   valid_until set.
  * event: once per transition, in evaluation order, before send.
  * Either may be NULL. */
 struct obs_alert_sink {

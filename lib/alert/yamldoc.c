@@ -34,7 +34,7 @@ int obs_ydoc_load(struct obs_ydoc *d, const char *text, size_t n, char *err, siz
 	yaml_parser_set_input_string(&p, (const unsigned char *)text, n);
 	if (!yaml_parser_load(&p, &d->doc)) {
 		size_t line = p.context_mark.line ? p.context_mark.line : p.problem_mark.line;
-		if (p.error == YAML_SCANNER_ERROR || p.error == YAML_PARSER_ERROR)
+		if (p.error == YAML_SCANNER_ERROR)
 			line++;
 		if (line)
 			snprintf(err, errlen, "yaml: line %zu: %s", line, p.problem ? p.problem : "unknown problem parsing YAML content");
