@@ -716,7 +716,10 @@ static void run_group(const struct ut_file *f, const struct ut_group *g, struct 
 		for (size_t k = 0; k < t->nexp; k++) {
 			const char *why = NULL;
 			obs_labels_init(&exp[k].a);
-			if (*t->exp[k].labels &&
+			const char *lt = t->exp[k].labels;
+			while (*lt == ' ')
+				lt++;
+			if (*lt && strcmp(lt, "{}") &&
 			    obs_labels_parse(t->exp[k].labels, strlen(t->exp[k].labels), &exp[k].l, &why) < 0) {
 				struct obs_buf b;
 				obs_buf_init(&b);

@@ -248,12 +248,26 @@ static int go_quote(struct obs_buf *b, const char *s, size_t n)
 	return r ? r : obs_buf_putc(b, '"');
 }
 
-static int bad_verb(struct obs_buf *b, char verb, const struct tv *v)
+/* Go prints the operand of a bad verb with %v and the verb's flags still
+ * set: "%.1f" of "5Gi" is "%!f(string=5)" */
+static int bad_verb(struct obs_buf *b, char verb, const struct tv *v, int prec)
 {
 	if (obs_buf_printf(b, "%%!%c(%s=", verb, tv_type(v)))
 		return -ENOMEM;
 	if (v->k == TV_NIL)
 		return obs_buf_puts(b, "<nil>)") ? -ENOMEM : 0;
+	if (prec >= 0 && v->k == TV_STR) {
+		size_t n = 0, chars = 0;
+		while (n < v->slen && chars < (size_t)prec) {
+			n++;
+			while (n < v->slen && ((unsigned char)v->s[n] & 0xc0) == 0x80)
+				n++;
+			chars++;
+		}
+		return obs_buf_append(b, v->s, n) || obs_buf_putc(b, ')') ? -ENOMEM : 0;
+	}
+	if (prec >= 0 && v->k == TV_FLOAT && isfinite(v->f))
+		return obs_buf_printf(b, "%.*g)", prec ? prec : 1, v->f) ? -ENOMEM : 0;
 	return tv_print(v, b) || obs_buf_putc(b, ')') ? -ENOMEM : 0;
 }
 
@@ -274,12 +288,15 @@ static int go_sprintf(const char *f, size_t fn, const struct tv *args, size_t n,
 			spec[k++] = f[i++];
 		while (i < fn && isdigit((unsigned char)f[i]) && k < 16)
 			spec[k++] = f[i++];
-		int has_prec = 0;
+		int has_prec = 0, prec = -1;
 		if (i < fn && f[i] == '.') {
 			has_prec = 1;
+			prec = 0;
 			spec[k++] = f[i++];
-			while (i < fn && isdigit((unsigned char)f[i]) && k < 24)
+			while (i < fn && isdigit((unsigned char)f[i]) && k < 24) {
+				prec = prec * 10 + (f[i] - '0');
 				spec[k++] = f[i++];
+			}
 		}
 		if (i >= fn) {
 			if (obs_buf_puts(b, "%!(NOVERB)"))
@@ -305,7 +322,7 @@ static int go_sprintf(const char *f, size_t fn, const struct tv *args, size_t n,
 		case 's':
 			if (verb == 's' && v->k != TV_STR && v->k != TV_NIL && v->k != TV_MAP && v->k != TV_VEC &&
 			    v->k != TV_SAMPLE && v->k != TV_DATA) {
-				r = bad_verb(b, verb, v);
+				r = bad_verb(b, verb, v, prec);
 				break;
 			}
 			if (v->k == TV_FLOAT && has_prec) {
@@ -326,7 +343,7 @@ static int go_sprintf(const char *f, size_t fn, const struct tv *args, size_t n,
 			}
 			break;
 		case 'q':
-			r = v->k == TV_STR ? go_quote(b, v->s, v->slen) : bad_verb(b, verb, v);
+			r = v->k == TV_STR ? go_quote(b, v->s, v->slen) : bad_verb(b, verb, v, prec);
 			break;
 		case 'd':
 		case 'x':
@@ -348,7 +365,7 @@ static int go_sprintf(const char *f, size_t fn, const struct tv *args, size_t n,
 				for (size_t j = 0; j < v->slen && !r; j++)
 					r = obs_buf_printf(b, verb == 'x' ? "%02x" : "%02X", (unsigned char)v->s[j]);
 			} else {
-				r = bad_verb(b, verb, v);
+				r = bad_verb(b, verb, v, prec);
 			}
 			break;
 		case 'e':
@@ -358,7 +375,7 @@ static int go_sprintf(const char *f, size_t fn, const struct tv *args, size_t n,
 		case 'g':
 		case 'G':
 			if (v->k != TV_FLOAT) {
-				r = bad_verb(b, verb, v);
+				r = bad_verb(b, verb, v, prec);
 				break;
 			}
 			if (isnan(v->f) || isinf(v->f)) {
@@ -376,10 +393,10 @@ static int go_sprintf(const char *f, size_t fn, const struct tv *args, size_t n,
 			r = obs_buf_puts(b, out);
 			break;
 		case 't':
-			r = v->k == TV_BOOL ? obs_buf_puts(b, v->b ? "true" : "false") : bad_verb(b, verb, v);
+			r = v->k == TV_BOOL ? obs_buf_puts(b, v->b ? "true" : "false") : bad_verb(b, verb, v, prec);
 			break;
 		default:
-			r = bad_verb(b, verb, v);
+			r = bad_verb(b, verb, v, prec);
 		}
 		if (r)
 			return -ENOMEM;
