@@ -12,6 +12,13 @@
 #include <string.h>
 #include <time.h>
 
+/* qsort without the undefined behaviour of a NULL base for 0 items */
+static void obs_qsort(void *base, size_t n, size_t sz, int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(base, n, sz, cmp);
+}
+
 struct oseries {
 	uint64_t h;
 	struct obs_labels l;
@@ -269,7 +276,7 @@ static void write_out(struct obs_ruleeval *e, struct rrule *rr, struct outvec *o
 			snprintf(rr->err, sizeof rr->err, "appending sample: %s", strerror(-r));
 		}
 	}
-	qsort(o->s, o->n, sizeof *o->s, oseries_cmp);
+	obs_qsort(o->s, o->n, sizeof *o->s, oseries_cmp);
 	for (size_t i = 0; i < rr->nprev; i++)
 		if (!contains(o->s, o->n, &rr->prev[i]) && e->o.out.append)
 			e->o.out.append(e->o.out.ctx, &rr->prev[i].l, t, obs_query_stale_nan());
@@ -778,7 +785,7 @@ size_t obs_ruleeval_eval_all(struct obs_ruleeval *e, int64_t t, const char *cons
 				v[k] = (struct gref){ g, rank, k };
 				k++;
 			}
-		qsort(v, n, sizeof *v, gref_cmp);
+		obs_qsort(v, n, sizeof *v, gref_cmp);
 		for (size_t i = 0; i < n; i++)
 			nerr += eval_group(e, v[i].g, t, errs);
 		free(v);

@@ -10,6 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* qsort without the undefined behaviour of a NULL base for 0 items */
+static void obs_qsort(void *base, size_t n, size_t sz, int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(base, n, sz, cmp);
+}
+
 /* what decoding keeps for validation */
 struct kvs {
 	struct obs_rule_kv *v;
@@ -274,8 +281,8 @@ static int validate_rule(struct obs_buf *errs, struct drule *r, const char *gnam
 		snprintf(msg, sizeof msg, "invalid alert name: %s", r->alert_s);
 		RULE_ERR("%d:%d: ", obs_ynode_line(r->alert), obs_ynode_col(r->alert), gname, ri, name, msg);
 	}
-	qsort(r->labels.v, r->labels.n, sizeof *r->labels.v, kv_cmp);
-	qsort(r->annotations.v, r->annotations.n, sizeof *r->annotations.v, kv_cmp);
+	obs_qsort(r->labels.v, r->labels.n, sizeof *r->labels.v, kv_cmp);
+	obs_qsort(r->annotations.v, r->annotations.n, sizeof *r->annotations.v, kv_cmp);
 	if (validate_labels(errs, &r->labels, gname, ri, name, 0))
 		return -ENOMEM;
 	for (size_t i = 0; i < r->annotations.n; i++) {
@@ -367,7 +374,7 @@ static int build(struct decoder *dc, struct obs_rule_file **out)
 		g->query_offset_ms = dg->offset_ms;
 		g->limit = dg->limit;
 		g->line = obs_ynode_line(dg->node);
-		qsort(dg->labels.v, dg->labels.n, sizeof *dg->labels.v, kv_cmp);
+		obs_qsort(dg->labels.v, dg->labels.n, sizeof *dg->labels.v, kv_cmp);
 		g->labels = dg->labels.v;
 		g->nlabels = dg->labels.n;
 		dg->labels.v = NULL;
@@ -401,7 +408,7 @@ static int build(struct decoder *dc, struct obs_rule_file **out)
 						goto nomem;
 				}
 			}
-			qsort(dr->labels.v, dr->labels.n, sizeof *dr->labels.v, kv_cmp);
+			obs_qsort(dr->labels.v, dr->labels.n, sizeof *dr->labels.v, kv_cmp);
 			r->labels = dr->labels.v;
 			r->nlabels = dr->labels.n;
 			dr->labels.v = NULL;
@@ -458,7 +465,7 @@ int obs_rules_parse(const char *text, size_t n, struct obs_rule_file **out, stru
 					goto nomem;
 				break;
 			}
-		qsort(g->labels.v, g->labels.n, sizeof *g->labels.v, kv_cmp);
+		obs_qsort(g->labels.v, g->labels.n, sizeof *g->labels.v, kv_cmp);
 		if (validate_labels(errs, &g->labels, g->name, 0, "", 1) < 0)
 			goto nomem;
 		for (size_t i = 0; i < g->nrules; i++)

@@ -15,6 +15,13 @@
 #include <string.h>
 #include <time.h>
 
+/* qsort without the undefined behaviour of a NULL base for 0 items */
+static void obs_qsort(void *base, size_t n, size_t sz, int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(base, n, sz, cmp);
+}
+
 static const char *const fnames[] = {
 	"and", "or", "not", "eq", "ne", "lt", "le", "gt", "ge", "len", "index", "print", "printf", "println",
 	"urlquery", "html", "js", "humanize", "humanize1024", "humanizeDuration", "humanizePercentage",
@@ -878,7 +885,7 @@ int tfn_call(struct texec *x, const char *fn, struct tv *a, size_t n, struct tv 
 			return -ENOMEM;
 		memcpy(s, a[1].samp, a[1].nsamp * sizeof *s);
 		sort_label = k;
-		qsort(s, a[1].nsamp, sizeof *s, by_label);   /* Go's sort.Stable; ties keep order in practice */
+		obs_qsort(s, a[1].nsamp, sizeof *s, by_label);   /* Go's sort.Stable; ties keep order in practice */
 		*res = (struct tv){ .k = TV_VEC, .samp = s, .nsamp = a[1].nsamp };
 		return 0;
 	}
