@@ -105,24 +105,7 @@ int obs_alertstate_encode(struct obs_ruleeval *e, struct obs_buf *out)
 
 int obs_alert_write_atomic(const char *path, const void *data, size_t n)
 {
-	char tmp[4096];
-	if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= sizeof tmp)
-		return -ENAMETOOLONG;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	int r = obs_write_all(fd, data, n);
-	if (!r && fsync(fd) < 0)
-		r = -errno;
-	if (close(fd) < 0 && !r)
-		r = -errno;
-	if (!r && rename(tmp, path) < 0)
-		r = -errno;
-	if (r) {
-		unlink(tmp);
-		return r;
-	}
-	return obs_fsync_parent(path);
+	return obs_write_file_atomic(path, data, n, "alert.state");
 }
 
 int obs_alertstate_save(struct obs_ruleeval *e, const char *path)

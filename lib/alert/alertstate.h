@@ -28,7 +28,8 @@ int obs_alertstate_decode(const char *text, size_t n,
 			  int (*fn)(void *ctx, const char *file, const char *group, const struct obs_alert *a),
 			  void *ctx);
 
-/* Write data to path atomically (tmp + fsync + rename + fsync dir). */
+/* Write data to path atomically (obs_write_file_atomic with the fault
+ * points alert.state.write/fsync/rename/dirsync). */
 int obs_alert_write_atomic(const char *path, const void *data, size_t n);
 
 #endif
