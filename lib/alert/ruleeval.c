@@ -259,6 +259,41 @@ static int contains(const struct oseries *s, size_t n, const struct oseries *k)
 	return 0;
 }
 
+/* ContainsSameLabelset, in n log n: sorts an index by hash and compares
+ * the label sets within runs of equal hashes */
+struct hidx {
+	uint64_t h;
+	const struct obs_labels *l;
+};
+
+static int hidx_cmp(const void *a, const void *b)
+{
+	uint64_t x = ((const struct hidx *)a)->h, y = ((const struct hidx *)b)->h;
+	return x < y ? -1 : x > y;
+}
+
+static int has_same(struct hidx *v, size_t n)
+{
+	obs_qsort(v, n, sizeof *v, hidx_cmp);
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = i + 1; j < n && v[j].h == v[i].h; j++)
+			if (labels_eq(v[i].l, v[j].l))
+				return 1;
+	return 0;
+}
+
+static int has_same_labelset(const struct oseries *s, size_t n)
+{
+	struct hidx *v = malloc((n ? n : 1) * sizeof *v);
+	if (!v)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		v[i] = (struct hidx){ s[i].h, &s[i].l };
+	int r = has_same(v, n);
+	free(v);
+	return r;
+}
+
 static void rule_error(struct rrule *rr, const char *fmt, const char *a)
 {
 	rr->health = 2;
@@ -353,15 +388,9 @@ static int eval_recording(struct obs_ruleeval *e, struct rgroup *g, struct rrule
 			rc = outvec_add(&o, &l, res.series[i].v[res.series[i].n - 1]);
 	}
 	obs_query_result_release(&res);
-	if (!rc) {
-		/* ContainsSameLabelset */
-		for (size_t i = 0; i < o.n && !rc; i++)
-			for (size_t j = 0; j < i; j++)
-				if (o.s[i].h == o.s[j].h && labels_eq(&o.s[i].l, &o.s[j].l)) {
-					rule_error(rr, "%s", "vector contains metrics with the same labelset after applying rule labels");
-					rc = -EINVAL;
-					break;
-				}
+	if (!rc && has_same_labelset(o.s, o.n)) {
+		rule_error(rr, "%s", "vector contains metrics with the same labelset after applying rule labels");
+		rc = -EINVAL;
 	}
 	if (!rc && g->g->limit > 0 && (int64_t)o.n > g->g->limit) {
 		char m[100];
@@ -381,6 +410,29 @@ static struct obs_alert *find_alert(struct rrule *rr, uint64_t fp, const struct 
 {
 	for (size_t i = 0; i < rr->nactive; i++)
 		if (rr->active[i].fp == fp && labels_eq(&rr->active[i].labels, l))
+			return &rr->active[i];
+	return NULL;
+}
+
+static int alert_fp_cmp(const void *a, const void *b)
+{
+	uint64_t x = ((const struct obs_alert *)a)->fp, y = ((const struct obs_alert *)b)->fp;
+	return x < y ? -1 : x > y;
+}
+
+/* the same over active[0, n) sorted by fp */
+static struct obs_alert *find_sorted(struct rrule *rr, size_t n, uint64_t fp, const struct obs_labels *l)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (rr->active[mid].fp < fp)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo; i < n && rr->active[i].fp == fp; i++)
+		if (labels_eq(&rr->active[i].labels, l))
 			return &rr->active[i];
 	return NULL;
 }
@@ -522,15 +574,21 @@ static int eval_alerting(struct obs_ruleeval *e, struct rgroup *g, struct rrule 
 		rc = sample_alert(e, g, rr, &res.series[i].labels, res.series[i].v[res.series[i].n - 1], t, qt, &cur[ncur]);
 		if (rc)
 			break;
-		for (size_t j = 0; j < ncur; j++)
-			if (cur[j].fp == cur[ncur].fp && labels_eq(&cur[j].labels, &cur[ncur].labels)) {
-				rule_error(rr, "%s", "vector contains metrics with the same labelset after applying alert labels");
-				rc = -EINVAL;
-				break;
-			}
 		ncur++;
 	}
 	obs_query_result_release(&res);
+	if (!rc && ncur > 1) {
+		struct hidx *hv = malloc(ncur * sizeof *hv);
+		if (!hv)
+			rc = -ENOMEM;
+		for (size_t j = 0; hv && j < ncur; j++)
+			hv[j] = (struct hidx){ cur[j].fp, &cur[j].labels };
+		if (hv && has_same(hv, ncur)) {
+			rule_error(rr, "%s", "vector contains metrics with the same labelset after applying alert labels");
+			rc = -EINVAL;
+		}
+		free(hv);
+	}
 	if (rc) {
 		for (size_t j = 0; j < ncur; j++)
 			obs_alert_release(&cur[j]);
@@ -545,8 +603,10 @@ static int eval_alerting(struct obs_ruleeval *e, struct rgroup *g, struct rrule 
 		free(cur);
 		return -ENOMEM;
 	}
+	obs_qsort(rr->active, rr->nactive, sizeof *rr->active, alert_fp_cmp);
+	size_t n0 = rr->nactive;
 	for (size_t j = 0; j < ncur; j++) {
-		struct obs_alert *old = find_alert(rr, cur[j].fp, &cur[j].labels);
+		struct obs_alert *old = find_sorted(rr, n0, cur[j].fp, &cur[j].labels);
 		if (old && old->state != OBS_ALERT_INACTIVE) {
 			old->value = cur[j].value;
 			obs_labels_release(&old->annotations);
