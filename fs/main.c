@@ -30,6 +30,7 @@ int ready_pipe[2] = { -1, -1 };   /* to the waiting parent when daemonized */
 struct cli {
 	char *datadir, *mountpoint;
 	char *ooo_window, *sync_interval, *time_fmt, *sync, *log_retention, *block_span, *retention;
+	char *alert_interval;
 	char *retention_tier[3];
 	unsigned long max_series, max_series_per_metric, max_line, log_max_line, log_retention_bytes;
 	int show_help, show_version, wal_recover;
@@ -54,6 +55,7 @@ static const struct fuse_opt cli_opts[] = {
 	OPT("retention_1h=%s", retention_tier[2]),
 	OPT("log_retention=%s", log_retention),
 	OPT("log_retention_bytes=%lu", log_retention_bytes),
+	OPT("alert_interval=%s", alert_interval),
 	OPT("wal_recover", wal_recover),
 	OPT("-h", show_help),
 	OPT("--help", show_help),
@@ -103,6 +105,7 @@ static void usage(void)
 		"  -o log_max_line=BYTES        longest accepted log line (65536)\n"
 		"  -o log_retention=DUR         drop log segments older than this (15d)\n"
 		"  -o log_retention_bytes=N     keep at most N bytes of log segments (no limit)\n"
+		"  -o alert_interval=DUR        evaluate rule groups without an interval this often (1m)\n"
 		"  -o wal_recover               start on a damaged write-ahead log: keep every valid record, skip the rest\n"
 		"FUSE options: -f (foreground), -d (debug), -s (single thread), -o allow_other, ...\n");
 }
@@ -252,6 +255,9 @@ int main(int argc, char *argv[])
 	lo.wal_sync_ms = o.sync_interval_ms;
 	if (parse_dur("log_retention", c.log_retention, &lo.retention_ms))
 		EXIT(2);
+	int64_t alert_interval_ms = 0;
+	if (parse_dur("alert_interval", c.alert_interval, &alert_interval_ms))
+		EXIT(2);
 
 	/* With allow_other the kernel checks the modes (0644 series, 0200
 	 * ingest and ctl, 0755 directories, all owned by the daemon's user):
@@ -334,7 +340,17 @@ int main(int argc, char *argv[])
 			c.datadir, (unsigned long long)st.wal_skipped_bytes, (unsigned long long)st.wal_skipped_segments,
 			(unsigned long long)st.wal_skipped_records, (unsigned long long)st.wal_skipped_samples);
 
+	rc = alerts_start(alert_interval_ms, err, sizeof err);
+	if (rc) {
+		char msg[600];
+		snprintf(msg, sizeof msg, "obsfsd: %s\n", err);
+		report_failure(msg);
+		obs_logstore_close(fs.logs);
+		obs_db_close(fs.db);
+		EXIT(1);
+	}
 	rc = serve(fuse, &fo);
+	alerts_stop();
 	if (ready_pipe[1] >= 0) {   /* the mount failed before init ran */
 		if (write(ready_pipe[1], "obsfsd: mount failed\n", 21) < 0)
 			rc = 1;
@@ -348,6 +364,7 @@ out:
 		fuse_destroy(fuse);
 	free(fo.mountpoint);
 	fuse_opt_free_args(&args);
+	free(c.alert_interval);
 	char *strs[] = { c.ooo_window, c.sync_interval, c.time_fmt, c.sync, c.log_retention,
 			 c.block_span, c.retention, c.retention_tier[0], c.retention_tier[1],
 			 c.retention_tier[2] };

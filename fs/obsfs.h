@@ -84,6 +84,16 @@ int fs_end_of_write(struct ofile *o);
 /* The error a writer should see of rc and e. */
 int fs_worst(int rc, int e);
 
+/* ---- alerts (alerts.c) ------------------------------------------------------ */
+
+/* Start the rule evaluator over the db: load DATADIR/alerts/state and the
+ * rule files of DATADIR/alerts/rules/, run every group on its interval
+ * (default_interval_ms for groups without one; 0: 1m). 0 or -errno with
+ * err set. */
+int alerts_start(int64_t default_interval_ms, char *err, size_t errlen);
+/* Stop it, saving the alert state. */
+void alerts_stop(void);
+
 /* ---- shared by the root files -------------------------------------------- */
 
 /* 0 when the caller may change the tree (the owner or root), else -EACCES. */

@@ -77,6 +77,7 @@ struct ofile;
 	X(export)       \
 	X(export_jsonl) \
 	X(logs)         \
+	X(alerts)       \
 	X(ctl)          \
 	X(status)       \
 	X(errors)
