@@ -94,8 +94,25 @@ static void flush_out(void)
 	obs_buf_release(&b);
 }
 
+/* a second sink (the Alertmanager side's notifier), set before start */
+static struct obs_alert_sink extra;
+
+void alerts_add_sink(const struct obs_alert_sink *s)
+{
+	extra = *s;
+}
+
+static void on_send(void *ctx, const char *file, const char *group, int64_t now, const struct obs_alert *const *a,
+		    size_t n)
+{
+	if (extra.send)
+		extra.send(extra.ctx, file, group, now, a, n);
+}
+
 static void on_event(void *ctx, const struct obs_alert_event *e)
 {
+	if (extra.event)
+		extra.event(extra.ctx, e);
 	pthread_mutex_lock(&A.mu);
 	obs_alert_event_format(e, &A.events);
 	if (A.events.len > EVENTS_KEEP) {
@@ -806,7 +823,7 @@ int alerts_start(int64_t default_interval_ms, char *err, size_t errlen)
 	obs_ruleeval_opts_default(&o);
 	o.store = obs_query_db_store(obsfs->db);
 	o.out = (struct obs_rule_appender){ db_append, NULL };
-	o.sink = (struct obs_alert_sink){ NULL, on_event, NULL };
+	o.sink = (struct obs_alert_sink){ on_send, on_event, NULL };
 	if (default_interval_ms > 0)
 		o.default_interval_ms = default_interval_ms;
 	int r = obs_ruleeval_new(&o, &A.ev);

@@ -93,6 +93,10 @@ int fs_worst(int rc, int e);
 int alerts_start(int64_t default_interval_ms, char *err, size_t errlen);
 /* Stop it, saving the alert state. */
 void alerts_stop(void);
+struct obs_alert_sink;
+/* Also hand every group's alerts and every transition to s (the
+ * notifier); call before alerts_start. */
+void alerts_add_sink(const struct obs_alert_sink *s);
 
 /* ---- shared by the root files -------------------------------------------- */
 
