@@ -1,8 +1,9 @@
 /* alerts.c — the alerts/ subtree: Prometheus rule files and the alerts the
  * rule manager (lib/alert/ruleeval.h) derives from them.
  *
- *   alerts/                  FS_DIR: the rows of alerts_rows[] below (the
- *                            Alertmanager side adds silences/, config, slos/)
+ *   alerts/                  FS_DIR: the rows of alerts_rows[] below; the
+ *                            Alertmanager side's config, silences/, slos/ and
+ *                            notifications are in alerts_notify.c
  *   alerts/rules/            FS_DIR: the loaded rule files; creating a file
  *                            creates an empty (valid) rule file
  *   alerts/rules/FILE        FS_RW: read: the file as written; write: the
@@ -45,6 +46,8 @@
 #include "core/num.h"
 #include "core/labels.h"
 #include "query/dbstore.h"
+
+#include "alerts_notify.h"
 
 #define EVENTS_KEEP (1 << 20)
 
@@ -105,6 +108,7 @@ void alerts_add_sink(const struct obs_alert_sink *s)
 static void on_send(void *ctx, const char *file, const char *group, int64_t now, const struct obs_alert *const *a,
 		    size_t n)
 {
+	alerts_notify_send(NULL, file, group, now, a, n);
 	if (extra.send)
 		extra.send(extra.ctx, file, group, now, a, n);
 }
@@ -598,6 +602,8 @@ static int alert_render_text(const struct obs_alert *a, struct obs_buf *b)
 	r = r ? r : obs_buf_printf(b, "group %s\nfile %s\nlabels ", a->group ? a->group : "", a->file ? a->file : "");
 	r = r ? r : obs_labels_format(&a->labels, b);
 	r = r ? r : obs_buf_putc(b, '\n');
+	if (!r && alerts_notify_marks(&a->labels, b) < 0)
+		r = -ENOMEM;
 	for (size_t i = 0; !r && i < a->annotations.n; i++) {
 		r = obs_buf_printf(b, "annotation %s ", a->annotations.v[i].name);
 		for (const char *p = a->annotations.v[i].value; !r && *p; p++)
@@ -766,6 +772,11 @@ static const struct alerts_row alerts_rows[] = {
 	{ "firing", &alerts_in_dir },
 	{ "pending", &alerts_in_dir },
 	{ "events", &events_kind },
+	/* the Alertmanager side (alerts_notify.c) */
+	{ "config", &alerts_notify_config },
+	{ "silences", &alerts_notify_silences_dir },
+	{ "slos", &alerts_notify_slos_dir },
+	{ "notifications", &alerts_notify_status },
 };
 
 static int alerts_list(struct node *n, struct fs_fill *f)
@@ -805,6 +816,20 @@ const struct fs_subtree fs_subtree_alerts = {
 };
 
 /* ---- start and stop ------------------------------------------------------------------- */
+
+/* the rule group of an SLO (slos/NAME), installed under its own name */
+static int slo_rules(void *ctx, const char *file, const char *yaml, size_t n)
+{
+	if (!A.ev)
+		return -ENOENT;
+	if (!yaml) {
+		int r = obs_ruleeval_remove(A.ev, file, obs_time_now());
+		return r == -ENOENT ? 0 : r;
+	}
+	char src[400];
+	snprintf(src, sizeof src, "alerts/slos/%s", file);
+	return install(file, yaml, n, 0, src);
+}
 
 int alerts_start(int64_t default_interval_ms, char *err, size_t errlen)
 {
@@ -851,6 +876,12 @@ int alerts_start(int64_t default_interval_ms, char *err, size_t errlen)
 	}
 	if (d)
 		closedir(d);
+	r = alerts_notify_start(slo_rules, err, errlen);
+	if (r) {
+		obs_ruleeval_free(A.ev);
+		A.ev = NULL;
+		return r;
+	}
 	A.saved_gen = obs_ruleeval_generation(A.ev);
 	A.stop = 0;
 	if (pthread_create(&A.th, NULL, eval_thread, NULL)) {
@@ -875,6 +906,7 @@ void alerts_stop(void)
 	A.running = 0;
 	flush_out();
 	save_state();
+	alerts_notify_stop();
 	obs_ruleeval_free(A.ev);
 	A.ev = NULL;
 	obs_buf_release(&A.events);

@@ -49,9 +49,9 @@ EOT
 
 HOT='Hot{room="a",severity="page"}'
 
-@test "alerts/ lists rules, state, firing, pending, events" {
+@test "alerts/ lists rules, state, firing, pending, events and the Alertmanager side" {
 	run ls "$MNT/alerts"
-	assert_output $'events\nfiring\npending\nrules\nstate'
+	assert_output $'config\nevents\nfiring\nnotifications\npending\nrules\nsilences\nslos\nstate'
 	expect_empty_dir "$MNT/alerts/rules"
 	expect_empty_dir "$MNT/alerts/firing"
 }
