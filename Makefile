@@ -69,7 +69,7 @@ $(BUILD)/bin/obs-query: $(BUILD)/tools/obs-query.o $(QUERY_TOOL_OBJ) $(TOOL_COMM
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(QUERY_TOOL_OBJ) $(TOOL_COMMON_OBJ) $(LIBOBS) $(LDLIBS)
 
-# obs-alert's Alertmanager subcommands (tools/alert_*.c) are linked into obs-alert only
+# obs-alert's Alertmanager and rule subcommands (tools/alert_*.c) are linked into obs-alert only
 ALERT_TOOL_SRC := $(sort $(wildcard tools/alert_*.c))
 ALERT_TOOL_OBJ := $(ALERT_TOOL_SRC:%.c=$(BUILD)/%.o)
 $(BUILD)/bin/obs-alert: $(BUILD)/tools/obs-alert.o $(ALERT_TOOL_OBJ) $(TOOL_COMMON_OBJ) $(LIBOBS)

@@ -15,8 +15,7 @@
  *   alerts/notifications     FS_RO, live: the notifier's counters, groups
  *                            and alerts with silencedBy/inhibitedBy
  *
- * Compiled only with the fs table (tree.h) and the rule manager (alert.h). */
-#if __has_include("tree.h") && __has_include("alert/alert.h")
+ */
 #include "obsfs.h"
 
 #include <errno.h>
@@ -441,4 +440,3 @@ int alerts_notify_marks(const struct obs_labels *l, struct obs_buf *out)
 	obs_buf_release(&m);
 	return rc;
 }
-#endif

@@ -34,6 +34,7 @@ struct cli {
 	char *ooo_window, *sync_interval, *time_fmt, *sync, *log_retention, *block_span, *retention;
 	char *traces_retention;
 	unsigned long traces_max_line;
+	char *alert_interval;
 	char *retention_tier[3];
 	char *query_max_samples, *query_timeout;
 	unsigned long max_series, max_series_per_metric, max_line, log_max_line, log_retention_bytes;
@@ -59,6 +60,7 @@ static const struct fuse_opt cli_opts[] = {
 	OPT("retention_1h=%s", retention_tier[2]),
 	OPT("log_retention=%s", log_retention),
 	OPT("log_retention_bytes=%lu", log_retention_bytes),
+	OPT("alert_interval=%s", alert_interval),
 	OPT("wal_recover", wal_recover),
 	OPT("traces_retention=%s", traces_retention),
 	OPT("traces_max_line=%lu", traces_max_line),
@@ -114,6 +116,7 @@ static void usage(void)
 		"  -o log_retention_bytes=N     keep at most N bytes of log segments (no limit)\n"
 		"  -o traces_retention=DUR      drop kept traces older than this (7d); 0 = keep\n"
 		"  -o traces_max_line=BYTES     longest accepted traces/ingest document (16777216)\n"
+		"  -o alert_interval=DUR        evaluate rule groups without an interval this often (1m)\n"
 		"  -o wal_recover               start on a damaged write-ahead log: keep every valid record, skip the rest\n"
 		"  -o query_max_samples=N       fail a query that would hold more samples (50000000); 0 = no limit\n"
 		"  -o query_timeout=DUR         fail a query that runs longer (2m); 0 = no limit\n"
@@ -285,6 +288,9 @@ int main(int argc, char *argv[])
 		}
 		qo.max_samples = v;
 	}
+	int64_t alert_interval_ms = 0;
+	if (parse_dur("alert_interval", c.alert_interval, &alert_interval_ms))
+		EXIT(2);
 
 	/* With allow_other the kernel checks the modes (0644 series, 0200
 	 * ingest and ctl, 0755 directories, all owned by the daemon's user):
@@ -386,7 +392,19 @@ int main(int argc, char *argv[])
 			(unsigned long long)st.wal_skipped_records, (unsigned long long)st.wal_skipped_samples);
 
 	traces_run();
+	rc = alerts_start(alert_interval_ms, err, sizeof err);
+	if (rc) {
+		char msg[600];
+		snprintf(msg, sizeof msg, "obsfsd: %s\n", err);
+		report_failure(msg);
+		traces_stop();
+		fs_query_teardown();
+		obs_logstore_close(fs.logs);
+		obs_db_close(fs.db);
+		EXIT(1);
+	}
 	rc = serve(fuse, &fo);
+	alerts_stop();
 	if (ready_pipe[1] >= 0) {   /* the mount failed before init ran */
 		if (write(ready_pipe[1], "obsfsd: mount failed\n", 21) < 0)
 			rc = 1;
@@ -402,6 +420,7 @@ out:
 		fuse_destroy(fuse);
 	free(fo.mountpoint);
 	fuse_opt_free_args(&args);
+	free(c.alert_interval);
 	char *strs[] = { c.ooo_window, c.sync_interval, c.time_fmt, c.sync, c.log_retention,
 			 c.block_span, c.retention, c.retention_tier[0], c.retention_tier[1],
 			 c.retention_tier[2], c.traces_retention, c.query_max_samples, c.query_timeout };

@@ -95,6 +95,19 @@ int fs_worst(int rc, int e);
  * 0 or -errno with err set. */
 int fs_query_setup(const char *datadir, uint64_t max_samples, int64_t timeout_ms, char *err, size_t errlen);
 void fs_query_teardown(void);
+/* ---- alerts (alerts.c) ------------------------------------------------------ */
+
+/* Start the rule evaluator over the db: load DATADIR/alerts/state and the
+ * rule files of DATADIR/alerts/rules/, run every group on its interval
+ * (default_interval_ms for groups without one; 0: 1m). 0 or -errno with
+ * err set. */
+int alerts_start(int64_t default_interval_ms, char *err, size_t errlen);
+/* Stop it, saving the alert state. */
+void alerts_stop(void);
+struct obs_alert_sink;
+/* Also hand every group's alerts and every transition to s (the
+ * notifier); call before alerts_start. */
+void alerts_add_sink(const struct obs_alert_sink *s);
 
 /* ---- shared by the root files -------------------------------------------- */
 

@@ -82,6 +82,7 @@ struct ofile;
 	X(traces)       \
 	X(query)        \
 	X(queries)      \
+	X(alerts)       \
 	X(ctl)          \
 	X(status)       \
 	X(errors)

@@ -27,6 +27,7 @@
 #include "core/num.h"
 #include "core/obstime.h"
 #include "alert_am.h"
+#include "alert_tool.h"
 #include "tool_stream.h"
 
 static const char *prog = "obs-alert";
@@ -308,6 +309,12 @@ int main(int argc, char **argv)
 	int am = alert_am_main(argc, argv);   /* check-config, silence ... */
 	if (am >= 0)
 		return am;
+	/* the rule subcommands (promtool's words) */
+	if (argc > 1 && !strcmp(argv[1], "test"))
+		return alert_cmd_test(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "check"))
+		return alert_cmd_check(argc - 1, argv + 1);
+
 	while ((c = getopt_long(argc, argv, "F:w:c:C:n:e:fT:qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'F': {

@@ -9,7 +9,6 @@
  * compiles to nothing. */
 #include "alert/amsvc.h"
 
-#if __has_include("alert/alert.h")
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,4 +68,3 @@ struct obs_alert_sink am_service_sink(struct am_service *s)
 	struct obs_alert_sink k = { .send = sink_send, .event = NULL, .ctx = s };
 	return k;
 }
-#endif

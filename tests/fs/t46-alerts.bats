@@ -1,0 +1,178 @@
+#!/usr/bin/env bats
+# t46 — alerts/: Prometheus rule files in the mount. A rule goes pending,
+# fires after `for`, resolves; keep_firing_for; ALERTS and recording rules
+# land in the store; a bad file is refused with EINVAL and an errors line
+# and the old version stays active; rm removes; the state survives kill -9.
+
+load helper
+load /usr/lib/bats/bats-support/load
+load /usr/lib/bats/bats-assert/load
+
+setup() { obs_setup -o alert_interval=1s; }
+teardown() { obs_teardown; }
+
+# wait_for SECONDS CMD...: retry CMD every 0.2 s until it succeeds
+wait_for() {
+	local n=$(($1 * 5)) i
+	shift
+	for i in $(seq "$n"); do
+		"$@" 2>/dev/null && return 0
+		sleep 0.2
+	done
+	echo "timed out waiting for: $*" >&2
+	"$@"
+}
+
+has_entry() {   # has_entry DIR NAME
+	[ -e "$1/$2" ]
+}
+
+no_entry() {
+	[ ! -e "$1/$2" ]
+}
+
+rules_hot() {   # rules_hot FOR [KEEP]
+	cat <<EOT
+groups:
+  - name: room
+    rules:
+      - alert: Hot
+        expr: temp > 30
+        for: $1
+${2:+        keep_firing_for: $2}
+        labels:
+          severity: page
+        annotations:
+          summary: 'room {{ \$labels.room }} at {{ \$value }} degrees'
+EOT
+}
+
+HOT='Hot{room="a",severity="page"}'
+
+@test "alerts/ lists rules, state, firing, pending, events and the Alertmanager side" {
+	run ls "$MNT/alerts"
+	assert_output $'config\nevents\nfiring\nnotifications\npending\nrules\nsilences\nslos\nstate'
+	expect_empty_dir "$MNT/alerts/rules"
+	expect_empty_dir "$MNT/alerts/firing"
+}
+
+@test "a rule goes pending, fires after for, then resolves; events has each transition" {
+	rules_hot 3s > "$T/hot.yml"
+	cp "$T/hot.yml" "$MNT/alerts/rules/"
+	expect_same "$T/hot.yml" "$MNT/alerts/rules/hot.yml"
+	[ -e "$DATA/alerts/rules/hot.yml" ]
+	echo 'temp{room="a"} 35' > "$MNT/ingest"
+	wait_for 5 has_entry "$MNT/alerts/pending" "$HOT"
+	no_entry "$MNT/alerts/firing" "$HOT"
+	wait_for 8 has_entry "$MNT/alerts/firing" "$HOT"
+	no_entry "$MNT/alerts/pending" "$HOT"
+	got=$(slurp "$MNT/alerts/firing/$HOT")
+	[[ "$got" == *"state firing"* ]]
+	[[ "$got" == *"value 35"* ]]
+	[[ "$got" == *'labels {alertname="Hot",room="a",severity="page"}'* ]]
+	[[ "$got" == *"annotation summary room a at 35 degrees"* ]]
+	# since is when it went pending, fired at least 3 s later
+	since=$(sed -n 's/^since //p' <<<"$got")
+	fired=$(sed -n 's/^fired //p' <<<"$got")
+	[ $(( $(date -d "$fired" +%s) - $(date -d "$since" +%s) )) -ge 3 ]
+	expect_grep '^alert Hot \{alertname="Hot",room="a",severity="page"\} firing 35 since ' "$MNT/alerts/state"
+	echo 'temp{room="a"} 20' > "$MNT/ingest"
+	wait_for 5 no_entry "$MNT/alerts/firing" "$HOT"
+	expect_grep ' resolved ' "$MNT/alerts/state"
+	ev=$(slurp "$MNT/alerts/events")
+	run awk '{print $2, $3, $4}' <<<"$ev"
+	assert_output $'pending Hot {alertname="Hot",room="a",severity="page"}\nfiring Hot {alertname="Hot",room="a",severity="page"}\nresolved Hot {alertname="Hot",room="a",severity="page"}'
+	# ALERTS was written into the store
+	run ls "$MNT/metrics"
+	assert_line 'ALERTS{alertname="Hot",alertstate="firing",room="a",severity="page"}'
+	assert_line 'ALERTS_FOR_STATE{alertname="Hot",room="a",severity="page"}'
+}
+
+@test "keep_firing_for keeps a resolved condition firing, then resolves" {
+	rules_hot 0s 4s > "$MNT/alerts/rules/keep.yml"
+	echo 'temp{room="a"} 35' > "$MNT/ingest"
+	wait_for 5 has_entry "$MNT/alerts/firing" "$HOT"
+	echo 'temp{room="a"} 20' > "$MNT/ingest"
+	sleep 2
+	has_entry "$MNT/alerts/firing" "$HOT"
+	expect_grep 'kept_firing_since' "$MNT/alerts/firing/$HOT"
+	wait_for 6 no_entry "$MNT/alerts/firing" "$HOT"
+}
+
+@test "a recording rule writes its series into the store" {
+	printf 'groups:\n  - name: rec\n    rules:\n      - record: room:temp:max\n        expr: max(temp)\n' \
+		> "$MNT/alerts/rules/rec.yml"
+	echo 'temp{room="a"} 21' > "$MNT/ingest"
+	echo 'temp{room="b"} 25' > "$MNT/ingest"
+	last_is() { [ "$(tail -1 "$MNT/metrics/room:temp:max" | awk '{print $2}')" = "$1" ]; }
+	wait_for 5 last_is 25
+}
+
+@test "a bad rule file is refused with EINVAL and the reason in errors; the old version stays" {
+	rules_hot 0s > "$MNT/alerts/rules/hot.yml"
+	printf 'groups:\n  - name: x\n    rules:\n      - alert: B\n        expr: up ==\n        forr: 1m\n' > "$T/bad.yml"
+	run cp "$T/bad.yml" "$MNT/alerts/rules/hot.yml"
+	expect_fail "Invalid argument"
+	expect_grep 'alerts/rules/hot.yml:6: field forr not found in type rulefmt.RuleNode: +forr: 1m' "$MNT/errors"
+	expect_same "$DATA/alerts/rules/hot.yml" "$MNT/alerts/rules/hot.yml"
+	expect_grep 'alert: Hot' "$MNT/alerts/rules/hot.yml"
+	printf 'groups:\n  - name: x\n    rules:\n      - alert: B\n        expr: up ==\n' > "$T/bad2.yml"
+	run cp "$T/bad2.yml" "$MNT/alerts/rules/hot.yml"
+	expect_fail "Invalid argument"
+	expect_grep 'alerts/rules/hot.yml:5: "B": could not parse expression: 1:6: parse error' "$MNT/errors"
+	# the old rules are still evaluated
+	echo 'temp{room="a"} 35' > "$MNT/ingest"
+	wait_for 5 has_entry "$MNT/alerts/firing" "$HOT"
+	expect_grep '^rule hot.yml room Hot alerting ok ' "$MNT/alerts/state"
+	# a bad new file is not created
+	run cp "$T/bad.yml" "$MNT/alerts/rules/new.yml"
+	expect_fail "Invalid argument"
+	run ls "$MNT/alerts/rules"
+	assert_output "hot.yml"
+}
+
+@test "rm removes a rule file and its alerts" {
+	rules_hot 0s > "$MNT/alerts/rules/hot.yml"
+	echo 'temp{room="a"} 35' > "$MNT/ingest"
+	wait_for 5 has_entry "$MNT/alerts/firing" "$HOT"
+	rm "$MNT/alerts/rules/hot.yml"
+	expect_empty_dir "$MNT/alerts/rules"
+	expect_empty_dir "$MNT/alerts/firing"
+	[ ! -e "$DATA/alerts/rules/hot.yml" ]
+	run grep -c '^rule ' "$MNT/alerts/state"
+	assert_output 0
+}
+
+@test "touch makes an empty rule file; names starting with a dot are refused" {
+	touch "$MNT/alerts/rules/empty.yml"
+	run ls "$MNT/alerts/rules"
+	assert_output "empty.yml"
+	expect_lines "$MNT/alerts/rules/empty.yml" 0
+	[ -e "$DATA/alerts/rules/empty.yml" ]
+	run touch "$MNT/alerts/rules/.hidden"
+	expect_fail "Invalid argument"
+	run cat "$MNT/alerts/rules/.hidden"
+	expect_fail "No such file or directory"
+}
+
+@test "a firing alert stays firing after kill -9 and restart, with its since time" {
+	rules_hot 3s > "$MNT/alerts/rules/hot.yml"
+	echo 'temp{room="a"} 35' > "$MNT/ingest"
+	obs_ctl_sync() { echo sync > "$MNT/ctl"; }
+	wait_for 8 has_entry "$MNT/alerts/firing" "$HOT"
+	obs_ctl_sync
+	before=$(sed -n 's/^since //p' "$MNT/alerts/firing/$HOT")
+	[ -n "$before" ]
+	[ -e "$DATA/alerts/state" ]
+	obs_crash
+	obs_start -o alert_interval=1s
+	# at once, before any evaluation could re-pend it
+	has_entry "$MNT/alerts/firing" "$HOT"
+	no_entry "$MNT/alerts/pending" "$HOT"
+	after=$(sed -n 's/^since //p' "$MNT/alerts/firing/$HOT")
+	expect_eq "$after" "$before"
+	sleep 2
+	has_entry "$MNT/alerts/firing" "$HOT"
+	run grep -c ' pending Hot ' "$MNT/alerts/events"
+	assert_output 0
+}

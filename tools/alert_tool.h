@@ -1,0 +1,24 @@
+/* alert_tool.h — obs-alert's rule subcommands (tools/alert_*.c), linked
+ * into obs-alert only. */
+#ifndef OBS_TOOLS_ALERT_TOOL_H
+#define OBS_TOOLS_ALERT_TOOL_H
+
+#include <stddef.h>
+
+#include "core/buf.h"
+#include "core/labels.h"
+
+/* obs-alert test FILE...: promtool test rules. Exit status 0/1/2. */
+int alert_cmd_test(int argc, char **argv);
+/* obs-alert check FILE...: promtool check rules. Exit status 0/1/2. */
+int alert_cmd_check(int argc, char **argv);
+
+/* Read a whole file (NUL-terminated, *n without it). 0 or -errno. */
+int alert_read_file(const char *path, char **data, size_t *n);
+
+/* Go's labels.Labels.String(): {a="x", b="y"} with strconv.Quote values. */
+int alert_go_labels(const struct obs_labels *l, struct obs_buf *out);
+/* Go's strconv.Quote. */
+int alert_go_quote(const char *s, size_t n, struct obs_buf *out);
+
+#endif
