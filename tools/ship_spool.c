@@ -8,9 +8,11 @@
  *
  * Spool: SPOOLDIR/queue and SPOOLDIR/queue.pos.
  *   queue      records appended back to back, each
- *                "@ DESTLEN LEN CRC DEST\n" then LEN bytes of data
- *              DESTLEN, LEN decimal; CRC the CRC32C of the data in hex; DEST
- *              (DESTLEN bytes) "ingest" or "logs/STREAM". A record is valid
+ *                "@ DESTLEN KEYLEN LEN START CRC DESTKEY\n" then LEN bytes
+ *              DESTLEN, KEYLEN, LEN, START decimal; CRC the CRC32C of the data
+ *              in hex; DESTKEY the destination ("ingest" or "logs/STREAM",
+ *              DESTLEN bytes) followed by the batch key the data was sent
+ *              with (KEYLEN bytes, 0 for none) and START its offset. A record is valid
  *              when its header parses and its data is complete with a matching
  *              CRC; at start, the first invalid record and all after it (a
  *              torn append) are cut off. Appends are fdatasync'ed before
@@ -19,9 +21,11 @@
  *              counts the bytes of earlier, emptied queues. Written (temp,
  *              fsync, rename) after each delivered record. When every record
  *              is delivered the queue is truncated and BASE grows by OFF.
- * A replayed log record is sent with the directive KEY "spool:HOST:INODE"
- * and START = BASE + the offset of its data, so after a kill -9 between the
- * write and queue.pos the daemon drops the second copy. The spool holds at
+ * A replayed record is sent with its own batch key (a followed file's: the
+ * daemon then also drops what a failed write had stored of it), a log
+ * record without one with KEY "spool:HOST:INODE" and START = BASE + the
+ * offset of its data, so after a kill -9 between the write and queue.pos
+ * the daemon drops the second copy. The spool holds at
  * most spool_max bytes; beyond, sink_send returns -ENOSPC. */
 #include <errno.h>
 #include <fcntl.h>
@@ -199,8 +203,8 @@ static int save_pos(void)
 
 /* Parse the record header at queue offset off: dest (into buf), data offset
  * and length, crc. 0, or -1 when there is no valid record there. */
-static int rec_at(uint64_t off, uint64_t end, char *dest, size_t destcap, uint64_t *doff, uint64_t *dlen,
-		  uint32_t *crc)
+static int rec_at(uint64_t off, uint64_t end, char *dest, size_t destcap, char *key, uint64_t *start,
+		  uint64_t *doff, uint64_t *dlen, uint32_t *crc)
 {
 	char h[4200];
 	ssize_t r = pread(S.qfd, h, sizeof(h) - 1, (off_t)off);
@@ -208,14 +212,17 @@ static int rec_at(uint64_t off, uint64_t end, char *dest, size_t destcap, uint64
 		return -1;
 	h[r] = 0;
 	char *nl = memchr(h, '\n', (size_t)r);
-	unsigned long long dl, ln;
+	unsigned long long dl, kl, ln, st;
 	unsigned cr;
 	int k = 0;
-	if (!nl || sscanf(h, "@ %llu %llu %x %n", &dl, &ln, &cr, &k) < 3 || !k || dl == 0 || dl >= destcap ||
-	    h + k + dl != nl)
+	if (!nl || sscanf(h, "@ %llu %llu %llu %llu %x %n", &dl, &kl, &ln, &st, &cr, &k) < 5 || !k || dl == 0 ||
+	    dl >= destcap || kl > OBS_BATCH_KEY_MAX || h + k + dl + kl != nl)
 		return -1;
 	memcpy(dest, h + k, dl);
 	dest[dl] = 0;
+	memcpy(key, h + k + dl, kl);
+	key[kl] = 0;
+	*start = st;
 	*doff = off + (uint64_t)(nl - h) + 1;
 	*dlen = ln;
 	*crc = cr;
@@ -277,10 +284,11 @@ int sink_init(const struct sink_opts *o)
 	/* cut a torn tail: walk the records after OFF */
 	uint64_t p = S.off, doff, dlen;
 	uint32_t crc;
-	char dest[4096];
+	char dest[4096], key[OBS_BATCH_KEY_MAX + 1];
+	uint64_t kst;
 	struct obs_buf b;
 	obs_buf_init(&b);
-	while (p < S.qlen && rec_at(p, S.qlen, dest, sizeof(dest), &doff, &dlen, &crc) == 0 &&
+	while (p < S.qlen && rec_at(p, S.qlen, dest, sizeof(dest), key, &kst, &doff, &dlen, &crc) == 0 &&
 	       rec_data(doff, dlen, crc, &b) == 0)
 		p = doff + dlen;
 	obs_buf_release(&b);
@@ -310,12 +318,16 @@ void sink_close(void)
 	pthread_mutex_unlock(&S.mu);
 }
 
-static int spool_append(const char *dest, const char *data, size_t n)
+static int spool_append(const char *dest, const char *data, size_t n, const char *key, uint64_t start)
 {
 	if (S.qfd < 0)
 		return -ENOTCONN;
-	char h[4200];
-	int hl = snprintf(h, sizeof(h), "@ %zu %zu %08x %s\n", strlen(dest), n, obs_crc32c(0, data, n), dest);
+	char h[4500];
+	size_t kl = key ? strlen(key) : 0;
+	if (kl > OBS_BATCH_KEY_MAX)
+		return -EINVAL;
+	int hl = snprintf(h, sizeof(h), "@ %zu %zu %zu %" PRIu64 " %08x %s%s\n", strlen(dest), kl, n, key ? start : 0,
+			  obs_crc32c(0, data, n), dest, key ? key : "");
 	if (hl <= 0 || (size_t)hl >= sizeof(h))
 		return -EINVAL;
 	if (S.qlen - S.off + (uint64_t)hl + n > S.max) {
@@ -349,7 +361,7 @@ int sink_send(const char *dest, const char *data, size_t n, const char *key, uin
 		if (S.mount)
 			go_down();
 	}
-	rc = spool_append(dest, data, n);
+	rc = spool_append(dest, data, n, key, start);
 out:
 	pthread_mutex_unlock(&S.mu);
 	return rc;
@@ -400,18 +412,21 @@ void sink_tick(void)
 			pthread_mutex_unlock(&S.mu);
 			break;
 		}
-		char dest[4096];
-		uint64_t doff, dlen;
+		char dest[4096], rkey[OBS_BATCH_KEY_MAX + 1];
+		uint64_t doff, dlen, rstart;
 		uint32_t crc;
-		if (rec_at(S.off, S.qlen, dest, sizeof(dest), &doff, &dlen, &crc) < 0 ||
+		if (rec_at(S.off, S.qlen, dest, sizeof(dest), rkey, &rstart, &doff, &dlen, &crc) < 0 ||
 		    rec_data(doff, dlen, crc, &b) < 0) {
 			warnx("spool '%s': bad record at %" PRIu64 ", skipping the rest", S.qpath, S.off);
 			S.off = S.qlen;
 			pthread_mutex_unlock(&S.mu);
 			continue;
 		}
-		const char *key = strncmp(dest, "logs/", 5) == 0 ? S.key : NULL;
-		int rc = put(dest, b.data, b.len, key, S.base + doff);
+		int rc;
+		if (rkey[0])
+			rc = put(dest, b.data, b.len, rkey, rstart);
+		else
+			rc = put(dest, b.data, b.len, strncmp(dest, "logs/", 5) == 0 ? S.key : NULL, S.base + doff);
 		if (rc < 0 && retry_later(-rc)) {
 			go_down();
 			pthread_mutex_unlock(&S.mu);

@@ -170,6 +170,12 @@ int statsd_start(const struct statsd_opts *o)
 		return -e;
 	}
 	freeaddrinfo(ai);
+	struct sockaddr_storage sa;
+	socklen_t sl = sizeof(sa);
+	char hb[64], pb[16];
+	if (getsockname(U.fd, (struct sockaddr *)&sa, &sl) == 0 &&
+	    getnameinfo((struct sockaddr *)&sa, sl, hb, sizeof(hb), pb, sizeof(pb), NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+		snprintf(U.listen, sizeof(U.listen), strchr(hb, ':') ? "[%s]:%s" : "%s:%s", hb, pb);   /* the port bound */
 	int sz = 8 << 20, one = 1;
 	if (setsockopt(U.fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)) < 0)
 		setsockopt(U.fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
