@@ -848,6 +848,7 @@ int main(int argc, char **argv)
 		waitpid(cmd_pid, NULL, 0);
 	}
 	write_status();
+	scrape_free();
 	sink_close();
 	policy_free(policy);
 	obs_buf_release(&pol_out);

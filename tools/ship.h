@@ -83,7 +83,8 @@ struct scrape_opts {
 /* Start the scrape thread with these targets (copied; may be none when a
  * targets file is given). 0 or -errno. */
 int scrape_start(const struct scrape_opts *o, const struct target_def *defs, size_t n);
-void scrape_stop(void);
+void scrape_stop(void);          /* the thread ends; the status stays */
+void scrape_free(void);
 void scrape_status(struct obs_buf *out);
 
 /* ---- statsd (ship_statsd.c) ---- */

@@ -560,15 +560,26 @@ void scrape_stop(void)
 	T.stop = 1;
 	curl_multi_wakeup(T.m);
 	pthread_join(T.th, NULL);
+	T.started = 0;
+}
+
+void scrape_free(void)
+{
+	if (!T.m)
+		return;
 	for (size_t i = 0; i < T.n; i++)
 		target_free(T.t[i]);
 	free(T.t);
 	T.t = NULL;
 	T.n = 0;
 	curl_multi_cleanup(T.m);
+	T.m = NULL;
 	if (T.ino >= 0)
 		close(T.ino);
-	T.started = 0;
+	T.ino = -1;
+	free(T.tfile);
+	free(T.tbase);
+	curl_global_cleanup();
 }
 
 void scrape_status(struct obs_buf *out)

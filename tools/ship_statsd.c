@@ -199,12 +199,13 @@ void statsd_stop(void)
 	pthread_join(U.th, NULL);
 	close(U.fd);
 	obs_statsagg_free(U.a);
-	U.started = 0;
+	U.a = NULL;
+	U.started = 0;   /* the counters stay for the last status */
 }
 
 void statsd_status(struct obs_buf *out)
 {
-	if (!U.started)
+	if (!U.listen[0])
 		return;
 	char ts[40] = "never";
 	pthread_mutex_lock(&U.mu);
