@@ -164,3 +164,15 @@ X
 	assert_failure 2
 	assert_output --partial "no status in"
 }
+
+@test "the contrib examples are valid: the targets file and the policy load" {
+	C=$BATS_TEST_DIRNAME/../../contrib
+	cp "$C/targets.example" "$T/targets"
+	start_agent --targets "$T/targets" --policy "$C/policy.example"
+	wait_for 10 status_has '^target url=http://127.0.0.1:8080/metrics job=api '
+	run grep -c '^target ' "$T/status"
+	assert_output 5
+	run grep -c '^targets_file error' "$T/status"
+	assert_output 0
+	stop_agent
+}
