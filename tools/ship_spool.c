@@ -169,6 +169,7 @@ static int put(const char *dest, const char *data, size_t n, const char *key, ui
 			if (errno == EINTR)
 				continue;
 			if (errno == EINVAL || errno == EDQUOT) {
+				warnx("'%s': some lines were rejected (see MOUNT/errors)", dest);
 				S.rejected_writes++;
 				break;
 			}
@@ -372,9 +373,15 @@ void sink_error(const char *source, const char *subject, const char *reason)
 	if (!S.mount)
 		return;
 	char line[1024];
-	int n = snprintf(line, sizeof(line), "#obs-error %s %s %s\n", source, subject, reason);
-	if (n <= 0 || (size_t)n >= sizeof(line))
+	int n = snprintf(line, sizeof(line) - 1, "#obs-error %s %s %s", source, subject, reason);
+	if (n <= 0)
 		return;
+	if ((size_t)n >= sizeof(line) - 1)
+		n = (int)sizeof(line) - 2;   /* a long reason is cut */
+	for (int i = 0; i < n; i++)     /* one line, whatever the reason holds */
+		if ((unsigned char)line[i] < ' ')
+			line[i] = ' ';
+	line[n++] = '\n';
 	pthread_mutex_lock(&S.mu);
 	if (S.up && put("ingest", line, (size_t)n, NULL, 0) < 0)
 		go_down();

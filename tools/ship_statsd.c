@@ -40,6 +40,8 @@ static struct {
 	pthread_mutex_t mu;   /* the counters below */
 	uint64_t packets, lines, bad_lines, malformed, oversized, kernel_drops, flushes, flush_drops;
 	int64_t last_flush_wall;
+	uint64_t bad_reported;     /* bad lines already reported to MOUNT/errors */
+	char last_bad[200];        /* the last rejected line and why */
 } U = { .fd = -1, .mu = PTHREAD_MUTEX_INITIALIZER };
 
 static int64_t mono_ms(void)
@@ -47,6 +49,12 @@ static int64_t mono_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void on_bad(void *ctx, const char *line, size_t len, const char *why)
+{
+	size_t k = len > 120 ? 120 : len;
+	snprintf(U.last_bad, sizeof(U.last_bad), "'%.*s': %s", (int)k, line, why);
 }
 
 static void flush(void)
@@ -68,6 +76,13 @@ static void flush(void)
 	U.bad_lines = st.bad_lines;
 	U.last_flush_wall = wall;
 	pthread_mutex_unlock(&U.mu);
+	if (st.bad_lines > U.bad_reported) {   /* one errors line per interval */
+		char why[300];
+		snprintf(why, sizeof(why), "%llu malformed lines, the last %s",
+			 (unsigned long long)(st.bad_lines - U.bad_reported), U.last_bad);
+		sink_error("statsd", U.listen, why);
+		U.bad_reported = st.bad_lines;
+	}
 }
 
 static void *run(void *arg)
@@ -115,7 +130,7 @@ static void *run(void *arg)
 				over++;
 				continue;
 			}
-			long r = obs_statsagg_feed(U.a, iov[i].iov_base, msgs[i].msg_len, NULL, NULL);
+			long r = obs_statsagg_feed(U.a, iov[i].iov_base, msgs[i].msg_len, on_bad, NULL);
 			if (r < 0)
 				err(2, "out of memory");
 			bad += r > 0;

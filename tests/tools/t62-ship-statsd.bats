@@ -74,6 +74,7 @@ X
 	expect_eq "$(last_value "$M/api_req_count{route=\"%2Fb\"}")" 4
 	[ ! -e "$M/big_count" ]
 	expect_grep '^statsd .* bad_lines=1 malformed_packets=1 oversized_packets=1 ' "$T/status"
+	expect_grep "statsd: 1 malformed lines, the last 'this is not statsd': missing value: 127.0.0.1:$port\$" "$MNT/errors"
 }
 
 @test "each flush interval: idle counters are 0, gauges keep their value" {
