@@ -482,34 +482,6 @@ static int cmd_pump(const char *stream, int eof_flush)
 	return r > 0;
 }
 
-int ship_slurp(const char *path, char **text, size_t *len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	struct obs_buf b;
-	obs_buf_init(&b);
-	char chunk[65536];
-	ssize_t r;
-	while ((r = read(fd, chunk, sizeof(chunk))) != 0) {
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0 || obs_buf_append(&b, chunk, (size_t)r)) {
-			int e = r < 0 ? errno : ENOMEM;
-			close(fd);
-			obs_buf_release(&b);
-			return -e;
-		}
-	}
-	close(fd);
-	if (obs_buf_reserve(&b, 0)) {
-		obs_buf_release(&b);
-		return -ENOMEM;
-	}
-	*text = obs_buf_detach(&b, len);
-	return 0;
-}
-
 /* ---- status ------------------------------------------------------------------------ */
 
 static const char *status_file;
@@ -541,59 +513,12 @@ static void write_status(void)
 	obs_buf_release(&b);
 }
 
-/* obs-ship --status: print the running agent's status file */
-static int show_status(void)
-{
-	char *text;
-	size_t len;
-	int rc = ship_slurp(status_file, &text, &len);
-	if (rc) {
-		warnx("no status in '%s': %s (is obs-ship running?)", status_file, strerror(-rc));
-		return 2;
-	}
-	int pid = 0;
-	sscanf(text, "agent pid=%d", &pid);
-	fwrite(text, 1, len, stdout);
-	free(text);
-	if (fclose(stdout) != 0)
-		err(2, "stdout");
-	if (pid <= 0 || (kill(pid, 0) < 0 && errno == ESRCH)) {
-		warnx("the agent (pid %d) is not running: this status is old", pid);
-		return 1;
-	}
-	return 0;
-}
-
 /* ---- options ------------------------------------------------------------------------ */
 
 enum {
 	O_SCRAPE = 256, O_JOB, O_INTERVAL, O_TIMEOUT, O_TARGETS, O_HONOR_LABELS, O_NO_HONOR_TS, O_STATSD, O_FLUSH,
 	O_PCTS, O_MAXPKT, O_POLICY, O_SPOOL, O_SPOOL_MAX, O_STATUS, O_STATUS_FILE,
 };
-
-static int64_t duration_arg(const char *s)
-{
-	int64_t ms;
-	if (obs_duration_parse(s, strlen(s), &ms) || ms <= 0)
-		errx(2, "invalid duration '%s'", s);
-	return ms;
-}
-
-static uint64_t size_arg(const char *s)
-{
-	char *e;
-	double v = strtod(s, &e);
-	uint64_t m = 1;
-	if (*e == 'k' || *e == 'K')
-		m = 1024, e++;
-	else if (*e == 'M')
-		m = 1024 * 1024, e++;
-	else if (*e == 'G')
-		m = 1024ull * 1024 * 1024, e++;
-	if (e == s || *e || !(v > 0))
-		errx(2, "invalid size '%s'", s);
-	return (uint64_t)(v * (double)m);
-}
 
 int main(int argc, char **argv)
 {
@@ -653,21 +578,21 @@ int main(int argc, char **argv)
 			break;
 		case O_INTERVAL:
 			if (last)
-				last->interval_ms = duration_arg(optarg);
+				last->interval_ms = ship_duration_arg(optarg);
 			else
-				so.interval_ms = duration_arg(optarg);
+				so.interval_ms = ship_duration_arg(optarg);
 			break;
 		case O_TIMEOUT:
 			if (last)
-				last->timeout_ms = duration_arg(optarg);
+				last->timeout_ms = ship_duration_arg(optarg);
 			else
-				so.timeout_ms = duration_arg(optarg);
+				so.timeout_ms = ship_duration_arg(optarg);
 			break;
 		case O_TARGETS: so.targets_file = optarg; break;
 		case O_HONOR_LABELS: so.honor_labels = 1; break;
 		case O_NO_HONOR_TS: so.honor_timestamps = 0; break;
 		case O_STATSD: uo.listen = optarg; break;
-		case O_FLUSH: uo.flush_ms = duration_arg(optarg); break;
+		case O_FLUSH: uo.flush_ms = ship_duration_arg(optarg); break;
 		case O_PCTS: {
 			uo.npcts = 0;
 			for (char *t = strtok(optarg, ","); t; t = strtok(NULL, ",")) {
@@ -680,13 +605,13 @@ int main(int argc, char **argv)
 			break;
 		}
 		case O_MAXPKT:
-			uo.max_packet = (size_t)size_arg(optarg);
+			uo.max_packet = (size_t)ship_size_arg(optarg);
 			if (uo.max_packet > 65535)
 				errx(2, "invalid packet size '%s' (at most 65535)", optarg);
 			break;
 		case O_POLICY: policy_file = optarg; break;
 		case O_SPOOL: spooldir = optarg; break;
-		case O_SPOOL_MAX: spool_max = size_arg(optarg); break;
+		case O_SPOOL_MAX: spool_max = ship_size_arg(optarg); break;
 		case O_STATUS: want_status = 1; break;
 		case O_STATUS_FILE: status_file = optarg; break;
 		default: usage(stderr); return 2;
@@ -699,7 +624,7 @@ int main(int argc, char **argv)
 		status_file = sbuf;
 	}
 	if (want_status)
-		return show_status();
+		return ship_show_status(status_file);
 	if (!outdir && !mount) {
 		mount = getenv("OBS_MOUNT");
 		if (!mount || !*mount)

@@ -7,6 +7,7 @@
  *   ship_targets.c  the targets file (pure parser, fuzzed)
  *   ship_statsd.c   the StatsD UDP listener (one thread, lib/ingest/statsagg)
  *   ship_policy.c   per-stream log rules: sample and scrub (pure, fuzzed)
+ *   ship_util.c     reading files, option values, obs-ship --status
  *
  * Threads: the main thread follows files and calls sink_tick(); the scrape
  * and StatsD threads only call sink_send()/sink_error() and keep their own
@@ -19,8 +20,16 @@
 
 #include "core/buf.h"
 
-/* Read a whole file (obs-ship.c). 0 or -errno; *text is NUL-terminated. */
+/* ---- small pieces (ship_util.c) ---- */
+
+/* Read a whole file. 0 or -errno; *text is NUL-terminated, the caller frees it. */
 int ship_slurp(const char *path, char **text, size_t *len);
+/* Option values: exit 2 with a message when invalid. */
+int64_t ship_duration_arg(const char *s);
+uint64_t ship_size_arg(const char *s);   /* a number with k, M or G */
+/* obs-ship --status: print the status file; 0, 1 when its agent is not
+ * running, 2 when there is none. */
+int ship_show_status(const char *status_file);
 
 /* ---- sink (ship_spool.c) ---- */
 
