@@ -550,6 +550,13 @@ int main(int argc, char **argv)
 	uint64_t spool_max = 256ull << 20;
 	int want_status = 0;
 	int c;
+	/* first: a SIGTERM that comes early still means a clean stop */
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
 	while ((c = getopt_long(argc, argv, "d:m:s:p:c:eh", lo, NULL)) != -1) {
 		struct target_def *last = ndefs ? &defs[ndefs - 1] : NULL;
 		switch (c) {
@@ -677,12 +684,6 @@ int main(int argc, char **argv)
 		if (*p <= ' ' || *p > '~' || *p == ':')
 			*p = '_';
 	started_ms = obs_time_now();
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
 
 	struct sink_opts sk = { .mount = mount, .logdir = outdir, .spooldir = outdir ? NULL : spooldir,
 				.spool_max = spool_max };

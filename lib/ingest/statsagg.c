@@ -65,7 +65,8 @@ struct obs_statsagg *obs_statsagg_new(const double *pcts, int npcts)
 		return NULL;
 	}
 	a->tail = &a->head;
-	memcpy(a->pcts, pcts, (size_t)npcts * sizeof(double));
+	if (npcts)
+		memcpy(a->pcts, pcts, (size_t)npcts * sizeof(double));
 	a->npcts = npcts;
 	return a;
 }

@@ -28,6 +28,7 @@ teardown() {
 
 # start_agent ARGS...: obs-ship -m $MNT with its files in $T, in the background
 start_agent() {
+	rm -f "$T/status"   # a test waits for the new agent's status, not the last one's
 	obs-ship -m "$MNT" --spool "$T/spool" --status-file "$T/status" -p "$T/pos" "$@" 2>>"$T/agent.err" &
 	AGENT=$!
 }

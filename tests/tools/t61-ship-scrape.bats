@@ -19,8 +19,9 @@ NE=/usr/bin/prometheus-node-exporter
 	PEERS+=($ne)
 	wait_for 10 curl -sf -o /dev/null "http://127.0.0.1:$port/metrics"
 	start_agent --scrape "http://127.0.0.1:$port/metrics" --job node --interval 1s --timeout 1s
+	# (a timeout above the interval is cut to it)
 	L="instance=\"127.0.0.1:$port\",job=\"node\""
-	wait_for 10 value_is "$MNT/metrics/up{$L}" 1
+	wait_for 20 value_is "$MNT/metrics/up{$L}" 1
 	wait_for 5 test -e "$MNT/metrics/node_load1{$L}"
 	wait_for 5 test -e "$MNT/metrics/node_memory_MemTotal_bytes{$L}"
 	n=$(ls "$MNT/metrics" | grep -c "^node_.*{$L}")
