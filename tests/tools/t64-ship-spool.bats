@@ -154,3 +154,20 @@ status_num() {
 	stop_agent
 	stream_is big 2000
 }
+
+@test "a torn record at the spool's tail is cut at start; the records before it are replayed" {
+	obs_stop
+	seq 1 20 > "$T/app.log"
+	start_agent "$T/app.log"
+	wait_for 10 status_has '^spool depth_bytes=[1-9]'
+	stop_agent
+	# an append cut by a crash: a header and part of its data
+	printf '@ 8 0 100 0 0badc0de logs/app\npartial' >> "$T/spool/queue"
+	obs_start
+	start_agent "$T/app.log"
+	wait_for 10 stream_count app 20
+	wait_for 5 status_has '^spool depth_bytes=0 '
+	stop_agent
+	stream_is app 20
+	expect_grep "spool '.*/queue': cutting 37 bytes of a torn record at [0-9]+" "$T/agent.err"
+}
