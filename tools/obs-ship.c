@@ -22,7 +22,11 @@
  * Each batch for a mount is sent as "#obs-batch f:HOST:NONCE SENT SENT+LEN"
  * (lib/ingest/batch.h), so a batch sent again after a kill -9 (written but
  * not yet in the position file) is dropped by the daemon. Lines of the old
- * form "DEV INO OFF FPLEN FP PATH" are read too. */
+ * form "DEV INO OFF FPLEN FP PATH" are read too.
+ *
+ * Tests arm fault points from OBS_FAULT (lib/core/fault.h):
+ * "ship.after_write" and "ship.after_replay" kill the agent (SIGKILL) right
+ * after a batch was written, before its position (file or spool) is saved. */
 #include <dirent.h>
 #include <err.h>
 #include <errno.h>
@@ -44,6 +48,7 @@
 
 #include "core/buf.h"
 #include "core/crc32c.h"
+#include "core/fault.h"
 #include "core/fileio.h"
 #include "core/obstime.h"
 #include "ingest/statsagg.h"
@@ -154,6 +159,8 @@ static size_t ship(struct tfile *t, const char *stream, const char *data, size_t
 			}
 			break;
 		}
+		if (obs_fault("ship.after_write"))   /* tests: a kill -9 before the position file */
+			raise(SIGKILL);
 		if (t)
 			t->sent += outn;
 		taken += k;
@@ -243,6 +250,18 @@ static uint64_t new_nonce(void)
 	return v ? v : 1;
 }
 
+/* The nonce of a file's next byte stream (after a copytruncate, or a new
+ * file at a saved inode): derived from the last one, so that an agent killed
+ * before saving it derives the same one again (splitmix64). */
+static uint64_t next_nonce(uint64_t v)
+{
+	v += 0x9e3779b97f4a7c15ull;
+	v = (v ^ (v >> 30)) * 0xbf58476d1ce4e5b9ull;
+	v = (v ^ (v >> 27)) * 0x94d049bb133111ebull;
+	v ^= v >> 31;
+	return v ? v : 1;
+}
+
 static struct tfile *track(const char *path, int fd, const struct stat *st, int initial)
 {
 	struct tfile *t = calloc(1, sizeof(*t));
@@ -271,8 +290,10 @@ static struct tfile *track(const char *path, int fd, const struct stat *st, int 
 				t->nonce = p->nonce;
 				t->sent = p->sent;
 			}
-		} else {
+		} else {   /* another byte stream at this inode */
 			t->off = 0;
+			if (p->nonce)
+				t->nonce = next_nonce(p->nonce);
 		}
 		break;
 	}
@@ -304,7 +325,7 @@ static size_t pump(struct tfile *t, int at_end)
 		return 0;
 	if (st.st_size < t->off) {  /* copytruncate: a new byte stream */
 		t->off = 0;
-		t->nonce = new_nonce();
+		t->nonce = next_nonce(t->nonce);
 		t->sent = 0;
 		dirty = 1;
 	}
@@ -550,6 +571,9 @@ int main(int argc, char **argv)
 	uint64_t spool_max = 256ull << 20;
 	int want_status = 0;
 	int c;
+	const char *faults = getenv("OBS_FAULT");
+	if (faults && *faults && obs_fault_parse(faults))
+		errx(2, "invalid OBS_FAULT '%s' (point:skip:errno[:count],...)", faults);
 	/* first: a SIGTERM that comes early still means a clean stop */
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
@@ -711,6 +735,7 @@ int main(int argc, char **argv)
 		load_positions();
 		scan(1);
 		resume_rotated();
+		save_positions();   /* new files' nonces are saved before anything is sent */
 	}
 	if (cmd)
 		cmd_start(cmd);
@@ -756,8 +781,10 @@ int main(int argc, char **argv)
 					break;
 			}
 		}
-		if (npatterns)
+		if (npatterns) {
 			scan(0);
+			save_positions();
+		}
 	}
 	/* clean stop: ship what is complete, flush StatsD, remember where we are */
 	scrape_stop();

@@ -40,8 +40,11 @@
 #include <time.h>
 #include <unistd.h>
 #include <err.h>
+#include <signal.h>
 
 #include "core/crc32c.h"
+#include "core/fault.h"
+#include "core/fileio.h"
 #include "core/obstime.h"
 #include "ingest/batch.h"
 #include "ship.h"
@@ -187,19 +190,9 @@ static int put(const char *dest, const char *data, size_t n, const char *key, ui
 
 static int save_pos(void)
 {
-	char tmp[4200], line[64];
-	snprintf(tmp, sizeof(tmp), "%s.tmp", S.ppath);
+	char line[64];
 	int n = snprintf(line, sizeof(line), "%" PRIu64 " %" PRIu64 "\n", S.base, S.off);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, line, (size_t)n) != n || fdatasync(fd) < 0) {
-		int e = errno ? errno : EIO;
-		close(fd);
-		return -e;
-	}
-	close(fd);
-	return rename(tmp, S.ppath) < 0 ? -errno : 0;
+	return obs_write_file_atomic(S.ppath, line, (size_t)n, "ship.spool_pos");
 }
 
 /* Parse the record header at queue offset off: dest (into buf), data offset
@@ -413,8 +406,9 @@ void sink_tick(void)
 			if (S.up && S.off && S.off == S.qlen && ftruncate(S.qfd, 0) == 0) {
 				S.base += S.off;
 				S.off = S.qlen = 0;
-				if (save_pos() < 0)
-					warn("cannot write '%s'", S.ppath);
+				int pe = save_pos();
+				if (pe < 0)
+					warnx("cannot write '%s': %s", S.ppath, strerror(-pe));
 			}
 			pthread_mutex_unlock(&S.mu);
 			break;
@@ -443,9 +437,12 @@ void sink_tick(void)
 			warnx("spool: cannot deliver to '%s': %s (dropped)", dest, strerror(-rc));
 		else
 			S.replayed++;
+		if (obs_fault("ship.after_replay"))   /* tests: a kill -9 before queue.pos */
+			raise(SIGKILL);
 		S.off = doff + dlen;
-		if (save_pos() < 0)
-			warn("cannot write '%s'", S.ppath);
+		int pe = save_pos();
+		if (pe < 0)
+			warnx("cannot write '%s': %s", S.ppath, strerror(-pe));
 		pthread_mutex_unlock(&S.mu);
 		if (obs_time_now() - t0 > 2000)   /* let the main loop breathe; go on next tick */
 			break;

@@ -171,3 +171,38 @@ status_num() {
 	stream_is app 20
 	expect_grep "spool '.*/queue': cutting 37 bytes of a torn record at [0-9]+" "$T/agent.err"
 }
+
+@test "fault points: killed right after a write, or right after a replayed write, nothing arrives twice" {
+	seq 1 30 > "$T/app.log"
+	# SIGKILL after the first batch was written, before the position file
+	OBS_FAULT=ship.after_write:0:EIO start_agent "$T/app.log"
+	rc=0
+	wait "$AGENT" || rc=$?
+	AGENT=
+	expect_eq "$rc" 137
+	stream_is app 30
+	seq 31 40 >> "$T/app.log"
+	start_agent "$T/app.log"          # sends 1..40 again from its old position
+	wait_for 10 stream_count app 40
+	sleep 1
+	stop_agent
+	stream_is app 40
+	# the same for the spool: lines spooled while the mount was gone, the
+	# agent killed after replaying the first record, before queue.pos
+	obs_stop
+	seq 41 60 >> "$T/app.log"
+	start_agent "$T/app.log"
+	wait_for 10 status_has '^spool depth_bytes=[1-9]'
+	stop_agent
+	obs_start
+	OBS_FAULT=ship.after_replay:0:EIO start_agent "$T/app.log"
+	rc=0
+	wait "$AGENT" || rc=$?
+	AGENT=
+	expect_eq "$rc" 137
+	stream_is app 60
+	start_agent "$T/app.log"
+	wait_for 10 status_has '^spool depth_bytes=0 '
+	stop_agent
+	stream_is app 60
+}
