@@ -19,6 +19,7 @@
  *   up                       1 or 0
  *   scrape_duration_seconds  the transfer and parse time
  *   scrape_samples_scraped   samples in the body (0 on failure)
+ *   scrape_samples_post_metric_relabeling   the same (no relabeling)
  *   scrape_series_added      series of this scrape absent from the last
  *                            successful one
  * at the same timestamp, with the target labels. A failure is also sent to
@@ -377,6 +378,8 @@ static void finish(struct target *t, CURLcode res)
 	synth(&out, t, "up", ok, t->start_wall);
 	synth(&out, t, "scrape_duration_seconds", dur, t->start_wall);
 	synth(&out, t, "scrape_samples_scraped", ok ? (double)c.n : 0, t->start_wall);
+	/* no metric relabeling: as many as scraped */
+	synth(&out, t, "scrape_samples_post_metric_relabeling", ok ? (double)c.n : 0, t->start_wall);
 	synth(&out, t, "scrape_series_added", (double)added, t->start_wall);
 	int rc = sink_send("ingest", out.data, out.len, NULL, 0);
 	obs_buf_release(&out);

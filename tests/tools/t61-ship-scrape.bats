@@ -37,6 +37,7 @@ NE=/usr/bin/prometheus-node-exporter
 	added=$(cat "$MNT/metrics/scrape_series_added{$L}" | awk '{print $2}' | head -2 | paste -sd' ')
 	[ "$samples" -ge 50 ]
 	expect_eq "$added" "$samples 0"
+	expect_eq "$(head -1 "$MNT/metrics/scrape_samples_post_metric_relabeling{$L}" | awk '{print $2}')" "$samples"
 	dur=$(last_value "$MNT/metrics/scrape_duration_seconds{$L}")
 	[ "$(awk -v d="$dur" 'BEGIN { print (d > 0 && d < 1) }')" = 1 ]
 	# every series of the scrape carries the scrape's time: up's and node_load1's match
