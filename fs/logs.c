@@ -109,6 +109,7 @@ static const struct fs_kind stream_kind = {
 	.name = "log stream",
 	.type = FS_RW,
 	.live = 1,
+	.agent = 1,
 	.size = stream_size,
 	.read = stream_read,
 	.consume = stream_consume,

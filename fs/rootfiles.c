@@ -98,6 +98,7 @@ static int ingest_journal(struct ofile *o)
 static const struct fs_kind ingest_kind = {
 	.name = "ingest",
 	.type = FS_WO,
+	.agent = 1,
 	.consume = ingest_consume,
 	.journal = ingest_journal,
 	.sync = series_sync,

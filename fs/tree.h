@@ -157,6 +157,8 @@ struct fs_kind {
 	const char *name;            /* for messages and debugging */
 	enum fs_type type;
 	int live;                    /* mtime is now (content changes), else the mount time */
+	int agent;                   /* a write may start with an agent directive
+	                              * (#obs-batch, #obs-error: ingest/batch.h, writes.c) */
 
 	/* getattr: st_size. NULL: 0. */
 	int (*size)(struct node *n, uint64_t *size);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/errlog.h"
+#include "ingest/batch.h"
 
 /* Feed complete lines [p, p+n) to the kind's consumer, counting them. */
 static int consume(struct ofile *o, const char *p, size_t n)
@@ -141,7 +142,7 @@ static int full_request(size_t size)
  *    one) it would cut the write short after the refused request's good
  *    lines were stored and stop the requests after it, so the request is
  *    taken whole and the error is reported by close(2) instead. */
-int fs_write(struct ofile *o, const char *buf, size_t size, off_t off)
+static int write_data(struct ofile *o, const char *buf, size_t size, off_t off)
 {
 	struct wres w = { 0, 0, 0 };
 	pthread_mutex_lock(&o->mu);
@@ -230,6 +231,68 @@ out:;
 	o->next_off = (uint64_t)off + (rc > 0 ? (uint64_t)rc : 0);
 	pthread_mutex_unlock(&o->mu);
 	return rc;
+}
+
+/* Agent directives (lib/ingest/batch.h) at the head of a write to a kind
+ * that takes them (ingest, log streams), on a handle with no partial line
+ * pending: #obs-error goes to MOUNT/errors; #obs-batch KEY START END drops
+ * the part of the batch that was taken before (all of an identical re-sent
+ * batch) and records what this write stored. The table of batch ends lives
+ * as long as the daemon. */
+static struct obs_batchtab *batches;
+static pthread_once_t batches_once = PTHREAD_ONCE_INIT;
+static void batches_init(void) { batches = obs_batchtab_new(4096); }
+
+static int agent_write(struct ofile *o, const struct obs_directive *d, const char *buf, size_t size, off_t off)
+{
+	const char *p = buf + d->len;
+	size_t n = size - d->len;
+	if (d->kind == OBS_DIR_ERROR) {
+		char src[sizeof o->source], why[96];
+		snprintf(src, sizeof src, "%.*s", (int)d->keylen, d->key);
+		snprintf(why, sizeof why, "%.*s", (int)d->reasonlen, d->reason);
+		obs_errlog_add(obs_db_errlog(obsfs->db), obs_time_now(), src, 0, d->subject, d->subjectlen, why);
+		if (!n)
+			return (int)size;
+		int rc = write_data(o, p, n, off + (off_t)d->len);
+		return rc < 0 ? rc : rc + (int)d->len;
+	}
+	pthread_once(&batches_once, batches_init);
+	if (!batches)
+		return -ENOMEM;
+	if (n != d->end - d->start) {
+		obs_errlog_add(obs_db_errlog(obsfs->db), obs_time_now(), o->source, 0, buf, d->len - 1,
+			       "batch length does not match the write");
+		return -EINVAL;
+	}
+	uint64_t skip = obs_batchtab_skip(batches, d, p);
+	if (skip == n)
+		return (int)size;   /* sent before: taken already */
+	int rc = write_data(o, p + skip, n - skip, off + (off_t)(d->len + skip));
+	if (rc > 0 || rc == -EINVAL || rc == -EDQUOT) {
+		/* stored (refused lines are in errors); a short count stored whole
+		 * lines before a storage error: the agent sends the batch again */
+		uint64_t got = rc > 0 ? (uint64_t)rc : n - skip;
+		if (obs_batchtab_commit(batches, d, d->start + skip + got) < 0 && rc > 0)
+			return -ENOMEM;
+		if (rc > 0 && got < n - skip)
+			return -EIO;
+		return rc < 0 ? rc : (int)size;
+	}
+	return rc;
+}
+
+int fs_write(struct ofile *o, const char *buf, size_t size, off_t off)
+{
+	struct obs_directive d;
+	if (o->nd.kind->agent && size >= 12 && buf[0] == '#' && obs_directive_parse(buf, size, &d) != OBS_DIR_NONE) {
+		pthread_mutex_lock(&o->mu);
+		int fresh = !o->carry.len && !o->skipping;
+		pthread_mutex_unlock(&o->mu);
+		if (fresh)
+			return agent_write(o, &d, buf, size, off);
+	}
+	return write_data(o, buf, size, off);
 }
 
 /* The end of a write: a last line without newline is a line; the errors

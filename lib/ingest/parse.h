@@ -58,6 +58,12 @@ struct obs_sample_in {
 	                              * else within [OBS_TIME_VALID_MIN, OBS_TIME_VALID_MAX] */
 	double value;
 	int exemplar;                /* the line carried an OpenMetrics exemplar (not kept) */
+	/* StatsD lines only (fmt OBS_FMT_STATSD), for aggregators: */
+	char st_type;                /* 'c' counter, 'g' gauge, 'm' timer (ms), 'h', 'd', 's' set */
+	char st_sign;                /* a gauge written "+N" or "-N" (a delta): '+' or '-', else 0 */
+	double st_rate;              /* the |@rate sample rate (1 when absent) */
+	const char *st_member;       /* a set's member as written (value is 1) */
+	size_t st_memberlen;
 };
 
 struct obs_parse_cb {

@@ -11,7 +11,9 @@
  * ("+3", "-3") are stored as the plain value. A tag without ':' is ignored.
  * The timestamp is the DogStatsD |T seconds section or OBS_TS_NONE; other
  * sections are ignored. The key is the name and the tag text as written,
- * joined by a NUL, in the parser scratch. */
+ * joined by a NUL, in the parser scratch. For aggregators (obs-ship's StatsD
+ * listener, lib/ingest/statsagg.c) the sample also carries the type, the
+ * sample rate, the sign of a gauge delta and a set's member (st_* fields). */
 #include <string.h>
 
 #include "core/num.h"
@@ -71,9 +73,18 @@ int obs_p_statsd(struct obs_pctx *c, const char *p, const char *e)
 				return pc_err(c, pc_ts_why(r));
 		}
 	}
+	s->st_type = type;
+	s->st_rate = rate;
+	s->st_sign = 0;
+	s->st_member = NULL;
+	s->st_memberlen = 0;
 	if (type == 's') {
 		s->value = 1;
+		s->st_member = colon + 1;
+		s->st_memberlen = (size_t)(bar - colon - 1);
 	} else {
+		if (type == 'g' && (colon[1] == '+' || colon[1] == '-'))
+			s->st_sign = colon[1];
 		if (obs_num_parse(colon + 1, (size_t)(bar - colon - 1), &s->value))
 			return pc_err(c, "invalid value");
 		if (type == 'c')

@@ -1,0 +1,90 @@
+/* ship_util.c — obs-ship's small shared pieces: reading a whole file,
+ * option values (durations, sizes) and `obs-ship --status`, which prints the
+ * status file the running agent rewrites every second. */
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/obstime.h"
+#include "ship.h"
+
+int ship_slurp(const char *path, char **text, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	struct obs_buf b;
+	obs_buf_init(&b);
+	char chunk[65536];
+	ssize_t r;
+	while ((r = read(fd, chunk, sizeof(chunk))) != 0) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 || obs_buf_append(&b, chunk, (size_t)r)) {
+			int e = r < 0 ? errno : ENOMEM;
+			close(fd);
+			obs_buf_release(&b);
+			return -e;
+		}
+	}
+	close(fd);
+	if (obs_buf_reserve(&b, 0)) {
+		obs_buf_release(&b);
+		return -ENOMEM;
+	}
+	*text = obs_buf_detach(&b, len);
+	return 0;
+}
+
+int64_t ship_duration_arg(const char *s)
+{
+	int64_t ms;
+	if (obs_duration_parse(s, strlen(s), &ms) || ms <= 0)
+		errx(2, "invalid duration '%s'", s);
+	return ms;
+}
+
+uint64_t ship_size_arg(const char *s)
+{
+	char *e;
+	double v = strtod(s, &e);
+	uint64_t m = 1;
+	if (*e == 'k' || *e == 'K')
+		m = 1024, e++;
+	else if (*e == 'M')
+		m = 1024 * 1024, e++;
+	else if (*e == 'G')
+		m = 1024ull * 1024 * 1024, e++;
+	if (e == s || *e || !(v > 0))
+		errx(2, "invalid size '%s'", s);
+	return (uint64_t)(v * (double)m);
+}
+
+/* obs-ship --status: print the running agent's status file */
+int ship_show_status(const char *status_file)
+{
+	char *text;
+	size_t len;
+	int rc = ship_slurp(status_file, &text, &len);
+	if (rc) {
+		warnx("no status in '%s': %s (is obs-ship running?)", status_file, strerror(-rc));
+		return 2;
+	}
+	int pid = 0;
+	sscanf(text, "agent pid=%d", &pid);
+	fwrite(text, 1, len, stdout);
+	free(text);
+	if (fclose(stdout) != 0)
+		err(2, "stdout");
+	if (pid <= 0 || (kill(pid, 0) < 0 && errno == ESRCH)) {
+		warnx("the agent (pid %d) is not running: this status is old", pid);
+		return 1;
+	}
+	return 0;
+}
+
