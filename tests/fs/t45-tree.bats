@@ -18,7 +18,7 @@ status_field() {
 
 @test "the root lists every subtree of the table, and the README describes each one" {
 	got=$(ls "$MNT")
-	expect_eq "$got" "$(printf '%s\n' README alerts ctl errors export export.jsonl ingest labels logs metrics queries query select status | sort)"
+	expect_eq "$got" "$(printf '%s\n' README alerts ctl errors export export.jsonl ingest labels logs metrics queries query select status traces | sort)"
 	readme=$(slurp "$MNT/README")
 	for e in $got; do
 		[ "$e" = README ] && continue
