@@ -84,7 +84,7 @@ static int read_small(const char *path, char *buf, size_t cap, size_t *len)
 		n += (size_t)k;
 		if (n == cap) {
 			close(fd);
-			return -EBADMSG;
+			return obs_corruptf(path, n, "file larger than %zu bytes", cap - 1);
 		}
 	}
 	close(fd);
@@ -93,12 +93,12 @@ static int read_small(const char *path, char *buf, size_t cap, size_t *len)
 }
 
 /* Parse "key <int>\n" at *p; advances. */
-static int meta_field(const char **p, const char *end, const char *key, int sign, uint64_t *v)
+static int meta_field(const char *buf, const char **p, const char *end, const char *key, int sign, uint64_t *v)
 {
 	size_t kl = strlen(key);
 	const char *s = *p;
 	if ((size_t)(end - s) < kl + 2 || memcmp(s, key, kl) || s[kl] != ' ')
-		return -EBADMSG;
+		return obs_corruptf(NULL, (uint64_t)(s - buf), "meta line '%s': failed check ((size_t)(end - s) < kl + 2 || memcmp(s, key, kl) || s[kl] != ' ')", key);
 	s += kl + 1;
 	int neg = 0;
 	if (sign && s < end && *s == '-') {
@@ -106,18 +106,18 @@ static int meta_field(const char **p, const char *end, const char *key, int sign
 		s++;
 	}
 	if (s >= end || *s < '0' || *s > '9')
-		return -EBADMSG;
+		return obs_corruptf(NULL, (uint64_t)(s - buf), "meta line '%s': failed check (s >= end || *s < '0' || *s > '9')", key);
 	uint64_t x = 0;
 	while (s < end && *s >= '0' && *s <= '9') {
 		if (x > (UINT64_MAX - 9) / 10)
-			return -EBADMSG;
+			return obs_corruptf(NULL, (uint64_t)(s - buf), "meta line '%s': failed check (x > (UINT64_MAX - 9) / 10)", key);
 		x = x * 10 + (uint64_t)(*s++ - '0');
 	}
 	if (s >= end || *s != '\n')
-		return -EBADMSG;
+		return obs_corruptf(NULL, (uint64_t)(s - buf), "meta line '%s': failed check (s >= end || *s != '\\n')", key);
 	if (sign) {
 		if (x > (uint64_t)INT64_MAX + neg)
-			return -EBADMSG;
+			return obs_corruptf(NULL, (uint64_t)(s - buf), "meta line '%s': failed check (x > (uint64_t)INT64_MAX + neg)", key);
 		x = neg ? 0 - x : x;
 	}
 	*v = x;
@@ -131,21 +131,21 @@ static int parse_meta(const char *buf, size_t len, struct obs_block_meta *m, uin
 	const char *p = buf, *end = buf + len;
 	static const char head[] = "obsblock 1\n";
 	if (len < sizeof(head) - 1 || memcmp(buf, head, sizeof(head) - 1))
-		return -EBADMSG;
+		return obs_corruptf(NULL, (uint64_t)(p - buf), "failed check (len < sizeof(head) - 1 || memcmp(buf, head, sizeof(head) - 1))");
 	p += sizeof(head) - 1;
 	uint64_t lv, mint, maxt;
-	if (meta_field(&p, end, "level", 0, &lv) || meta_field(&p, end, "mint", 1, &mint) ||
-	    meta_field(&p, end, "maxt", 1, &maxt) || meta_field(&p, end, "series", 0, &m->series) ||
-	    meta_field(&p, end, "samples", 0, &m->samples) || meta_field(&p, end, "chunks", 0, &m->chunks) ||
-	    meta_field(&p, end, "index", 0, isize) || meta_field(&p, end, "chunkfile", 0, csize))
-		return -EBADMSG;
+	if (meta_field(buf, &p, end, "level", 0, &lv) || meta_field(buf, &p, end, "mint", 1, &mint) ||
+	    meta_field(buf, &p, end, "maxt", 1, &maxt) || meta_field(buf, &p, end, "series", 0, &m->series) ||
+	    meta_field(buf, &p, end, "samples", 0, &m->samples) || meta_field(buf, &p, end, "chunks", 0, &m->chunks) ||
+	    meta_field(buf, &p, end, "index", 0, isize) || meta_field(buf, &p, end, "chunkfile", 0, csize))
+		return -EBADMSG;   /* detail recorded by meta_field */
 	if ((size_t)(end - p) > 8 && !memcmp(p, "parents ", 8)) {
 		const char *v = p + 8, *nl = memchr(v, '\n', (size_t)(end - v));
 		if (!nl)
-			return -EBADMSG;
+			return obs_corruptf(NULL, (uint64_t)(p - buf), "failed check (!nl)");
 		for (const char *c = v; c < nl; c++)
 			if (!((*c >= '0' && *c <= '9') || (*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || *c == ','))
-				return -EBADMSG;
+				return obs_corruptf(NULL, (uint64_t)(p - buf), "failed check (!((*c >= '0' && *c <= '9') || (*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || *c == ','))");
 		*parents = strndup(v, (size_t)(nl - v));
 		if (!*parents)
 			return -ENOMEM;
@@ -155,9 +155,9 @@ static int parse_meta(const char *buf, size_t len, struct obs_block_meta *m, uin
 	char want[32];
 	snprintf(want, sizeof(want), "crc32c %08x\n", obs_crc32c(0, buf, body));
 	if ((size_t)(end - p) != strlen(want) || memcmp(p, want, strlen(want)))
-		return -EBADMSG;
+		return obs_corruptf(NULL, (uint64_t)(p - buf), "meta crc32c line missing or not the CRC-32C of the preceding bytes");
 	if (lv < 1 || lv > 1000 || (int64_t)mint > (int64_t)maxt || m->series == 0)
-		return -EBADMSG;
+		return obs_corruptf(NULL, (uint64_t)(p - buf), "failed check (lv < 1 || lv > 1000 || (int64_t)mint > (int64_t)maxt || m->series == 0)");
 	m->level = (int)lv;
 	m->mint = (int64_t)mint;
 	m->maxt = (int64_t)maxt;
@@ -171,8 +171,13 @@ static int map_file(const char *dir, const char *name, const uint8_t **p, size_t
 		return -ENOMEM;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	free(path);
-	if (fd < 0)
-		return errno == ENOENT ? -EBADMSG : -errno;
+	if (fd < 0) {
+		int e = errno;
+		char *full = path_join(dir, name);
+		int rc = e == ENOENT ? obs_corruptf(full ? full : name, 0, "file missing") : -e;
+		free(full);
+		return rc;
+	}
 	struct stat st;
 	if (fstat(fd, &st)) {
 		int e = -errno;
@@ -197,22 +202,24 @@ static int map_file(const char *dir, const char *name, const uint8_t **p, size_t
 /* Load and check the index file; fills b->body. */
 static int load_index(struct obs_block *b, const uint8_t *f, size_t n)
 {
+	char ipath[4200];
+	snprintf(ipath, sizeof ipath, "%s/index", b->dir);
 	if (n < IDX_HDR + 4 || memcmp(f, IDX_MAGIC, 8))
-		return -EBADMSG;
+		return obs_corruptf(ipath, 0, "index header: failed check (n < IDX_HDR + 4 || memcmp(f, IDX_MAGIC, 8))");
 	uint32_t comp = obs_get_le32(f + 8), slen = obs_get_le32(f + 12);
 	uint64_t rlen = obs_get_le64(f + 16);
 	if (comp > 1 || (uint64_t)slen + IDX_HDR + 4 != n || rlen > RINDEX_MAX)
-		return -EBADMSG;
+		return obs_corruptf(ipath, 8, "index header: failed check (comp > 1 || (uint64_t)slen + IDX_HDR + 4 != n || rlen > RINDEX_MAX)");
 	if (rlen > (uint64_t)slen * 4096 + (1u << 20))   /* beyond any real index's ratio */
-		return -EBADMSG;
+		return obs_corruptf(ipath, 16, "index header: failed check (rlen > (uint64_t)slen * 4096 + (1u << 20))");
 	if (obs_crc32c(0, f, n - 4) != obs_get_le32(f + n - 4))
-		return -EBADMSG;
+		return obs_corruptf(ipath, n - 4, "index CRC-32C of the preceding bytes does not match");
 	if (!comp && rlen != slen)
-		return -EBADMSG;
+		return obs_corruptf(ipath, 0, "index header: failed check (!comp && rlen != slen)");
 	if (comp) {
 		unsigned long long fc = ZSTD_getFrameContentSize(f + IDX_HDR, slen);
 		if (fc != rlen)
-			return -EBADMSG;
+			return obs_corruptf(ipath, IDX_HDR, "index body: zstd frame content size differs from the raw length");
 	}
 	b->body = malloc(rlen ? rlen : 1);
 	if (!b->body)
@@ -221,7 +228,7 @@ static int load_index(struct obs_block *b, const uint8_t *f, size_t n)
 	if (comp) {
 		size_t z = ZSTD_decompress(b->body, rlen, f + IDX_HDR, slen);
 		if (ZSTD_isError(z) || z != rlen)
-			return -EBADMSG;
+			return obs_corruptf(ipath, IDX_HDR, "index body: zstd decompression failed or short");
 	} else {
 		memcpy(b->body, f + IDX_HDR, rlen);
 	}
@@ -230,11 +237,13 @@ static int load_index(struct obs_block *b, const uint8_t *f, size_t n)
 
 static int parse_index(struct obs_block *b, const struct obs_block_meta *m)
 {
+	char ipath[4200];
+	snprintf(ipath, sizeof ipath, "%s/index", b->dir);
 	struct rd r = { b->body, b->body + b->bodylen, 0 };
 	/* symbols */
 	size_t nsym = get_count(&r);
 	if (r.err)
-		return -EBADMSG;
+		return obs_corruptf(ipath, (uint64_t)(r.p - b->body), "index body (offset in the decompressed body): failed check (a count or varint runs past the end)");
 	b->sym = calloc(nsym ? nsym : 1, sizeof(char *));
 	b->symarena = malloc(b->bodylen + 1);
 	if (!b->sym || !b->symarena)
@@ -243,20 +252,20 @@ static int parse_index(struct obs_block *b, const struct obs_block_meta *m)
 	for (size_t i = 0; i < nsym; i++) {
 		size_t l = get_count(&r);
 		if (r.err || memchr(r.p, 0, l))
-			return -EBADMSG;
+			return obs_corruptf(ipath, (uint64_t)(r.p - b->body), "index body (offset in the decompressed body): failed check (a varint runs past the end || memchr(r.p, 0, l))");
 		memcpy(a, r.p, l);
 		a[l] = 0;
 		b->sym[i] = a;
 		a += l + 1;
 		r.p += l;
 		if (i && strcmp(b->sym[i - 1], b->sym[i]) >= 0)
-			return -EBADMSG;
+			return obs_corruptf(ipath, (uint64_t)(r.p - b->body), "index body (offset in the decompressed body): failed check (i && strcmp(b->sym[i - 1], b->sym[i]) >= 0)");
 	}
 	b->nsym = nsym;
 	/* frames */
 	size_t nf = get_count(&r);
 	if (r.err)
-		return -EBADMSG;
+		return obs_corruptf(ipath, (uint64_t)(r.p - b->body), "index body (offset in the decompressed body): failed check (a count or varint runs past the end)");
 	b->frames = calloc(nf ? nf : 1, sizeof(*b->frames));
 	if (!b->frames)
 		return -ENOMEM;
@@ -264,13 +273,13 @@ static int parse_index(struct obs_block *b, const struct obs_block_meta *m)
 	for (size_t i = 0; i < nf; i++) {
 		uint64_t cl = get_var(&r), rl = get_var(&r);
 		if (r.err || r.end - r.p < 4)
-			return -EBADMSG;
+			return obs_corruptf(ipath, (uint64_t)(r.p - b->body), "index body (offset in the decompressed body): failed check (a varint runs past the end || r.end - r.p < 4)");
 		struct rframe *fr = &b->frames[i];
 		fr->raw = cl & 1;
 		cl >>= 1;
 		if (cl == 0 || cl > UINT32_MAX || rl == 0 || rl > RFRAME_MAX || (fr->raw && cl != rl) ||
 		    off + cl > b->csize)
-			return -EBADMSG;
+			return obs_corruptf(ipath, (uint64_t)(r.p - b->body), "index body (offset in the decompressed body): failed check (cl == 0 || cl > UINT32_MAX || rl == 0 || rl > RFRAME_MAX || (fr->raw && cl != rl) || off + cl > b->csize)");
 		fr->off = off;
 		fr->clen = (uint32_t)cl;
 		fr->rlen = (uint32_t)rl;
@@ -279,17 +288,17 @@ static int parse_index(struct obs_block *b, const struct obs_block_meta *m)
 		off += cl;
 	}
 	if (off != b->csize)
-		return -EBADMSG;
+		return obs_corruptf(ipath, (uint64_t)(r.p - b->body), "index body (offset in the decompressed body): failed check (off != b->csize)");
 	b->nframes = nf;
 	/* series */
 	size_t ns = get_count(&r);
 	if (r.err || ns != m->series)
-		return -EBADMSG;
+		return obs_corruptf(ipath, (uint64_t)(r.p - b->body), "index body (offset in the decompressed body): failed check (a varint runs past the end || ns != m->series)");
 	b->series = calloc(ns, sizeof(*b->series));
 	uint32_t *ids = malloc(ns * sizeof(uint32_t));
 	size_t capc = m->chunks;
 	if (capc > (size_t)(r.end - r.p))
-		return free(ids), -EBADMSG;
+		return free(ids), obs_corruptf(ipath, (uint64_t)(r.p - b->body), "index body (offset in the decompressed body): failed check (capc > (size_t)(r.end - r.p))");
 	b->chunks = calloc(capc ? capc : 1, sizeof(*b->chunks));
 	if (!b->series || !ids || !b->chunks)
 		return free(ids), -ENOMEM;
@@ -302,21 +311,29 @@ static int parse_index(struct obs_block *b, const struct obs_block_meta *m)
 	for (size_t i = 0; i < ns; i++) {
 		uint64_t id = get_var(&r);
 		if (i) {
-			if (id == 0)
+			if (id == 0) {
+				rc = obs_corruptf(ipath, (uint64_t)(r.p - b->body), "index body (offset in the decompressed body): failed check (id == 0)");
 				goto bad;
+			}
 			id += prev;
 		}
-		if (r.err || id > UINT32_MAX)
+		if (r.err || id > UINT32_MAX) {
+			rc = obs_corruptf(ipath, (uint64_t)(r.p - b->body), "index body (offset in the decompressed body): failed check (a varint runs past the end || id > UINT32_MAX)");
 			goto bad;
+		}
 		prev = id;
 		size_t nl = get_var(&r);
-		if (r.err || nl == 0 || nl > OBS_MAX_LABELS)
+		if (r.err || nl == 0 || nl > OBS_MAX_LABELS) {
+			rc = obs_corruptf(ipath, (uint64_t)(r.p - b->body), "index body (offset in the decompressed body): failed check (a varint runs past the end || nl == 0 || nl > OBS_MAX_LABELS)");
 			goto bad;
+		}
 		uint64_t lastname = 0;
 		for (size_t j = 0; j < nl; j++) {
 			uint64_t nm = get_var(&r), va = get_var(&r);
-			if (r.err || nm >= nsym || va >= nsym || (j && nm <= lastname))
+			if (r.err || nm >= nsym || va >= nsym || (j && nm <= lastname)) {
+				rc = obs_corruptf(ipath, (uint64_t)(r.p - b->body), "index body (offset in the decompressed body): failed check (a varint runs past the end || nm >= nsym || va >= nsym || (j && nm <= lastname))");
 				goto bad;
+			}
 			lastname = nm;
 			lab[j].name = b->sym[nm];
 			lab[j].value = b->sym[va];
@@ -333,8 +350,10 @@ static int parse_index(struct obs_block *b, const struct obs_block_meta *m)
 		s->canon = c0;
 		s->canonlen = canon.len - c0 - 1;
 		size_t k = get_var(&r);
-		if (r.err || k == 0 || k > capc - nc)
+		if (r.err || k == 0 || k > capc - nc) {
+			rc = obs_corruptf(ipath, (uint64_t)(r.p - b->body), "index body (offset in the decompressed body): failed check (a varint runs past the end || k == 0 || k > capc - nc)");
 			goto bad;
+		}
 		s->chunk0 = (uint32_t)nc;
 		s->nchunks = (uint32_t)k;
 		int64_t last = m->mint;
@@ -344,29 +363,37 @@ static int parse_index(struct obs_block *b, const struct obs_block_meta *m)
 			int64_t dm = get_zz(&r);
 			uint64_t span = get_var(&r);
 			if (r.err || fr >= nf || fl == 0 || fo > b->frames[fr].rlen || fl > b->frames[fr].rlen - fo ||
-			    cnt == 0 || cnt > OBS_ENC_MAX_SAMPLES || span < cnt - 1)
+			    cnt == 0 || cnt > OBS_ENC_MAX_SAMPLES || span < cnt - 1) {
+				rc = obs_corruptf(ipath, (uint64_t)(r.p - b->body), "index body (offset in the decompressed body): failed check (a varint runs past the end || fr >= nf || fl == 0 || fo > b->frames[fr].rlen || fl > b->frames[fr].rlen - fo || cnt == 0 || cnt > OBS_ENC_MAX_SAMPLES || span < cnt - 1)");
 				goto bad;
+			}
 			c->frame = (uint32_t)fr;
 			c->off = (uint32_t)fo;
 			c->len = (uint32_t)fl;
 			c->count = (uint32_t)cnt;
 			c->mint = (int64_t)((uint64_t)last + (uint64_t)dm);
 			c->maxt = (int64_t)((uint64_t)c->mint + span);
-			if (c->mint < m->mint || c->maxt > m->maxt || c->maxt < c->mint || (j && c->mint <= last))
+			if (c->mint < m->mint || c->maxt > m->maxt || c->maxt < c->mint || (j && c->mint <= last)) {
+				rc = obs_corruptf(ipath, (uint64_t)(r.p - b->body), "index body (offset in the decompressed body): failed check (c->mint < m->mint || c->maxt > m->maxt || c->maxt < c->mint || (j && c->mint <= last))");
 				goto bad;
+			}
 			last = c->maxt;
 			samples += cnt;
 		}
 	}
-	if (nc != m->chunks || samples != m->samples)
+	if (nc != m->chunks || samples != m->samples) {
+		rc = obs_corruptf(ipath, (uint64_t)(r.p - b->body), "index body (offset in the decompressed body): failed check (nc != m->chunks || samples != m->samples)");
 		goto bad;
+	}
 	b->nseries = ns;
 	b->nchunks = nc;
 	b->canon = obs_buf_detach(&canon, NULL);
 	/* postings */
 	size_t np = get_count(&r);
-	if (r.err)
+	if (r.err) {
+		rc = obs_corruptf(ipath, (uint64_t)(r.p - b->body), "index body (offset in the decompressed body): failed check (a count or varint runs past the end)");
 		goto bad;
+	}
 	b->pairs = calloc(np ? np : 1, sizeof(*b->pairs));
 	if (!b->pairs) {
 		rc = -ENOMEM;
@@ -375,15 +402,21 @@ static int parse_index(struct obs_block *b, const struct obs_block_meta *m)
 	for (size_t i = 0; i < np; i++) {
 		uint64_t nm = get_var(&r), va = get_var(&r);
 		size_t bl = get_count(&r);
-		if (r.err || nm >= nsym || va >= nsym || bl == 0)
+		if (r.err || nm >= nsym || va >= nsym || bl == 0) {
+			rc = obs_corruptf(ipath, (uint64_t)(r.p - b->body), "index body (offset in the decompressed body): failed check (a varint runs past the end || nm >= nsym || va >= nsym || bl == 0)");
 			goto bad;
-		if (i && (nm < b->pairs[i - 1].name || (nm == b->pairs[i - 1].name && va <= b->pairs[i - 1].value)))
+		}
+		if (i && (nm < b->pairs[i - 1].name || (nm == b->pairs[i - 1].name && va <= b->pairs[i - 1].value))) {
+			rc = obs_corruptf(ipath, (uint64_t)(r.p - b->body), "index body (offset in the decompressed body): failed check (i && (nm < b->pairs[i - 1].name || (nm == b->pairs[i - 1].name && va <= b->pairs[i - 1].value)))");
 			goto bad;
+		}
 		b->pairs[i] = (struct rpair){ (uint32_t)nm, (uint32_t)va, (size_t)(r.p - b->body), bl };
 		r.p += bl;
 	}
-	if (r.p != r.end)
+	if (r.p != r.end) {
+		rc = obs_corruptf(ipath, (uint64_t)(r.p - b->body), "index body (offset in the decompressed body): failed check (r.p != r.end)");
 		goto bad;
+	}
 	b->npairs = np;
 	b->all = roaring_bitmap_of_ptr(ns, ids);
 	free(ids);
@@ -422,15 +455,17 @@ int obs_block_open(const char *dir, struct obs_block **out)
 	char mbuf[META_MAX];
 	size_t mlen = 0;
 	rc = read_small(mp, mbuf, sizeof(mbuf), &mlen);
-	free(mp);
 	if (rc == -ENOENT) {
 		struct stat st;
-		rc = stat(dir, &st) ? -errno : -EBADMSG;
+		rc = stat(dir, &st) ? -errno : obs_corruptf(mp, 0, "file missing");
 	}
-	if (rc)
-		goto fail;
-	uint64_t isize, csize;
-	rc = parse_meta(mbuf, mlen, &b->meta, &isize, &csize, &b->parents);
+	uint64_t isize = 0, csize = 0;
+	if (!rc) {
+		rc = parse_meta(mbuf, mlen, &b->meta, &isize, &csize, &b->parents);
+		if (rc == -EBADMSG)
+			obs_corrupt_in(mp, 0, NULL);
+	}
+	free(mp);
 	if (rc)
 		goto fail;
 	const uint8_t *ip;
@@ -441,7 +476,7 @@ int obs_block_open(const char *dir, struct obs_block **out)
 	if (ilen != isize) {
 		if (ip)
 			munmap((void *)ip, ilen);
-		rc = -EBADMSG;
+		rc = obs_corruptf(b->dir, 0, "index is %zu bytes, meta says %" PRIu64, ilen, isize);
 		goto fail;
 	}
 	rc = load_index(b, ip, ilen);
@@ -452,8 +487,12 @@ int obs_block_open(const char *dir, struct obs_block **out)
 	rc = map_file(dir, "chunks", &b->cmap, &b->csize);
 	if (rc)
 		goto fail;
-	if (b->csize != csize || b->csize < 8 || memcmp(b->cmap, CHK_MAGIC, 8)) {
-		rc = -EBADMSG;
+	if (b->csize != csize || b->csize < 8) {
+		rc = obs_corruptf(b->dir, 0, "chunks is %zu bytes, meta says %" PRIu64, b->csize, csize);
+		goto fail;
+	}
+	if (memcmp(b->cmap, CHK_MAGIC, 8)) {
+		rc = obs_corruptf(b->dir, 0, "chunks: bad magic (not OBSCHK1)");
 		goto fail;
 	}
 	rc = parse_index(b, &b->meta);
@@ -549,19 +588,27 @@ int obs_block_find(const struct obs_block *b, uint32_t series_id, uint32_t *i)
 	return -ENOENT;
 }
 
+/* Frame k of the chunk file failed check: -EBADMSG, detail recorded. */
+static int bad_frame(const struct obs_block *b, uint32_t k, const char *check)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "%s/chunks", b->dir);
+	return obs_corruptf(path, b->frames[k].off, "frame %u: %s", k, check);
+}
+
 /* Decompress (or copy) frame k into buf (rlen bytes). */
 static int load_frame(const struct obs_block *b, uint32_t k, ZSTD_DCtx *dc, uint8_t *buf)
 {
 	const struct rframe *f = &b->frames[k];
 	const uint8_t *p = b->cmap + f->off;
 	if (obs_crc32c(0, p, f->clen) != f->crc)
-		return -EBADMSG;
+		return bad_frame(b, k, "CRC-32C of the frame's bytes does not match the index");
 	if (f->raw) {
 		memcpy(buf, p, f->rlen);
 		return 0;
 	}
 	size_t z = ZSTD_decompressDCtx(dc, buf, f->rlen, p, f->clen);
-	return ZSTD_isError(z) || z != f->rlen ? -EBADMSG : 0;
+	return ZSTD_isError(z) || z != f->rlen ? bad_frame(b, k, "zstd decompression failed or short") : 0;
 }
 
 /* The raw bytes of frame k: from the cache (*slot >= 0, release with
@@ -574,7 +621,7 @@ static int frame_get(struct obs_block *b, uint32_t k, ZSTD_DCtx **dc, const uint
 	*owned = NULL;
 	if (f->raw) {
 		if (obs_crc32c(0, b->cmap + f->off, f->clen) != f->crc)
-			return -EBADMSG;
+			return bad_frame(b, k, "CRC-32C of the frame's bytes does not match the index");
 		*p = b->cmap + f->off;
 		return 0;
 	}
@@ -679,7 +726,16 @@ int obs_block_read(const struct obs_block *cb, uint32_t i, int64_t from, int64_t
 		double *vs = out->v + out->n;
 		int got = obs_enc_decode(p + c->off, c->len, ts, vs, c->count);
 		if (got != (int)c->count || ts[0] != c->mint || ts[got - 1] != c->maxt) {
-			rc = -EBADMSG;
+			char cpath[4200], what[160];
+			snprintf(cpath, sizeof cpath, "%s/chunks", b->dir);
+			snprintf(what, sizeof what, "frame %u, chunk at raw offset %u of series %u", c->frame, c->off,
+				 b->series[i].id);
+			if (got < 0)
+				rc = obs_corrupt_inside(cpath, b->frames[c->frame].off, what);
+			else
+				rc = obs_corruptf(cpath, b->frames[c->frame].off,
+						 "%s: decodes to %d samples, the index says %u from %" PRId64 " to %" PRId64,
+						 what, got, c->count, c->mint, c->maxt);
 			break;
 		}
 		size_t lo = 0, hi = (size_t)got;

@@ -71,6 +71,7 @@
 #include "core/fileio.h"
 #include "core/buf.h"
 #include "core/bytes.h"
+#include "core/corrupt.h"
 #include "core/crc32c.h"
 #include "core/varint.h"
 #include "core/vec.h"
@@ -78,6 +79,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>

@@ -273,14 +273,14 @@ int obs_db_open(const char *dir, const struct obs_db_opts *o, struct obs_db **ou
 		rc = obs_wal_replay_recover(wdir, db_replay_record, db, &db->replay_stats);
 	else
 		rc = obs_wal_replay(wdir, db_replay_record, db, &db->replay_stats);
-	int frc = db_replay_finish(db);
+	int frc = db_replay_finish(db, !rc);
 	if (!rc)
 		rc = frc;
 	db->replaying = 0;
 	if (rc) {
 		snprintf(err, errlen, "cannot replay write-ahead log '%s': %s%s", wdir, strerror(-rc),
 			 rc == -EBADMSG ? " (it is damaged: -o wal_recover keeps every valid record and skips the rest)"
-					: "");
+					: "");   /* obsfsd adds obs_corrupt_last(): where and which check */
 		goto fail;
 	}
 	struct obs_wal_opts wo = { .segment_bytes = db->o.wal_segment_bytes,

@@ -33,6 +33,8 @@
  * left in no block is logged again first) and the rollup tiers' old files. */
 #include "tsdb/db_int.h"
 
+#include "core/corrupt.h"
+
 /* ---- loading ------------------------------------------------------- */
 
 /* Is id one of the comma-separated ids of list? */
@@ -76,7 +78,7 @@ static int block_register(struct obs_db *db, struct obs_block *b)
 			struct obs_labels l;
 			const char *why;
 			if (obs_labels_parse(canon, len, &l, &why)) {
-				rc = -EBADMSG;
+				rc = obs_corruptf(obs_block_dir(b), 0, "index: series %u: text does not parse: %s", id, why);
 				break;
 			}
 			pthread_rwlock_wrlock(&db->maplock);
@@ -86,7 +88,9 @@ static int block_register(struct obs_db *db, struct obs_block *b)
 			if (rc)
 				break;
 		} else if (s->canonlen != len || memcmp(s->canon, canon, len)) {
-			rc = -EBADMSG;
+			rc = obs_corruptf(obs_block_dir(b), 0, "index: series id %u names '%.*s', another block says '%.*s'", id,
+					 (int)(len > 200 ? 200 : len), canon, (int)(s->canonlen > 200 ? 200 : s->canonlen),
+					 s->canon);
 			break;
 		}
 		int64_t mint, maxt;

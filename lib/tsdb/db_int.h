@@ -154,7 +154,7 @@ int db_series_relog_after_cut(struct obs_db *db, uint32_t n);
 int db_carry_free_cb(void *ctx, const char *key, size_t n, void *val);
 int db_carries_relog(struct obs_db *db);
 void db_carries_recover(struct obs_db *db);
-int db_replay_finish(struct obs_db *db);
+int db_replay_finish(struct obs_db *db, int report);
 int db_replay_record(void *ctx, uint8_t type, const uint8_t *p, size_t n);
 
 /* db_compact.c */

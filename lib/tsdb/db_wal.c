@@ -34,6 +34,8 @@
  * the damaged segments go. */
 #include "tsdb/db_int.h"
 
+#include "core/corrupt.h"
+
 /* ---- WAL records: encoders ------------------------------------------- */
 
 /* SERIES: u32 id, canonical text. */
@@ -240,11 +242,13 @@ void db_carries_recover(struct obs_db *db)
 /* ---- replay ---------------------------------------------------------- */
 
 /* With -o wal_recover, what a replay could not apply is skipped and
- * counted; without it, it is corruption (-EBADMSG). */
-static int replay_skip(struct obs_db *db, uint64_t *counter, uint64_t k)
+ * counted; without it, it is corruption: -EBADMSG, with the check and the
+ * offset in the record's payload recorded (core/corrupt.h; the WAL adds
+ * the segment and the record's offset). */
+static int replay_skip(struct obs_db *db, uint64_t *counter, uint64_t k, uint64_t off, const char *check)
 {
 	if (!db->o.wal_recover)
-		return -EBADMSG;
+		return obs_corruptf(NULL, off, "%s", check);
 	*counter += k;
 	return 0;
 }
@@ -300,8 +304,9 @@ static int replay_defer(struct obs_db *db, uint32_t id, int64_t t, uint64_t bits
 	return 0;
 }
 
-/* After the replay: samples whose series no record named. */
-int db_replay_finish(struct obs_db *db)
+/* After the replay: samples whose series no record named (-EBADMSG, with
+ * the detail recorded when report is set). */
+int db_replay_finish(struct obs_db *db, int report)
 {
 	size_t left = db->ndeferred;
 	free(db->deferred);
@@ -310,15 +315,26 @@ int db_replay_finish(struct obs_db *db)
 	if (db->deferred_ids)
 		roaring_bitmap_free(db->deferred_ids);
 	db->deferred_ids = NULL;
-	return left ? replay_skip(db, &db->skipped_samples, left) : 0;
+	if (!left)
+		return 0;
+	if (db->o.wal_recover)
+		return replay_skip(db, &db->skipped_samples, left, 0, "");
+	if (!report)
+		return -EBADMSG;   /* the replay's own error is the one reported */
+	char wdir[4200];
+	snprintf(wdir, sizeof wdir, "%s/wal", db->dir);
+	return obs_corruptf(wdir, 0, "at the end of the replay %zu samples belong to series ids no SERIES record names", left);
 }
 
-static int replay_series(struct obs_db *db, uint32_t id, const char *text, size_t len)
+static int replay_series(struct obs_db *db, uint32_t id, const char *text, size_t len, uint64_t text_off)
 {
 	struct obs_labels l;
 	const char *why;
-	if (obs_labels_parse(text, len, &l, &why))
-		return replay_skip(db, &db->skipped_records, 1);
+	if (obs_labels_parse(text, len, &l, &why)) {
+		char check[200];
+		snprintf(check, sizeof check, "series %u: text does not parse: %s", id, why);
+		return replay_skip(db, &db->skipped_records, 1, text_off, check);
+	}
 	struct obs_buf canon;
 	obs_buf_init(&canon);
 	int rc = obs_labels_format(&l, &canon);
@@ -329,7 +345,9 @@ static int replay_series(struct obs_db *db, uint32_t id, const char *text, size_
 		if (known && known->canonlen == canon.len && !memcmp(known->canon, canon.data, canon.len))
 			rc = 0;   /* registered from a block already, or logged again */
 		else if (known || obs_strmap_get(db->byname, h, canon.data, canon.len))
-			rc = replay_skip(db, &db->skipped_records, 1);   /* id or text taken */
+			rc = replay_skip(db, &db->skipped_records, 1, text_off,
+					 known ? "series id already names another series"
+					       : "series text already has another id");
 		else if ((rc = db_series_insert(db, id, canon.data, canon.len, &l, h, &s)) == 0)
 			rc = replay_undefer(db, s);
 	}
@@ -343,12 +361,13 @@ static int replay_samples(struct obs_db *db, const uint8_t *p, size_t n)
 	size_t pos = 0;
 	uint64_t cnt;
 	if (obs_varint_get(p, n, &pos, &cnt))
-		return replay_skip(db, &db->skipped_records, 1);
+		return replay_skip(db, &db->skipped_records, 1, 0, "SAMPLES: count varint truncated");
 	int64_t prev = 0;
 	for (uint64_t i = 0; i < cnt; i++) {
 		uint64_t id, zz, bits;
 		if (obs_varint_get(p, n, &pos, &id) || obs_varint_get(p, n, &pos, &zz) || n - pos < 8)
-			return replay_skip(db, &db->skipped_records, 1);   /* the rest of the record */
+			return replay_skip(db, &db->skipped_records, 1, pos,   /* the rest of the record */
+					   "SAMPLES: sample truncated (id, time delta or value past the end)");
 		memcpy(&bits, p + pos, 8);
 		pos += 8;
 		int64_t t = (int64_t)((uint64_t)prev + (uint64_t)obs_unzigzag(zz));
@@ -357,7 +376,8 @@ static int replay_samples(struct obs_db *db, const uint8_t *p, size_t n)
 		int rc;
 		if (!s)   /* its record may follow; at the end it is an unknown id */
 			rc = id < MAX_PAGES * PAGE_SIZE_IDS ? replay_defer(db, (uint32_t)id, t, bits)
-							    : replay_skip(db, &db->skipped_samples, 1);
+							    : replay_skip(db, &db->skipped_samples, 1, pos - 8,
+									  "SAMPLES: series id out of range");
 		else
 			rc = replay_apply(db, s, t, bits);
 		if (rc)
@@ -372,14 +392,14 @@ int db_replay_record(void *ctx, uint8_t type, const uint8_t *p, size_t n)
 	switch (type) {
 	case REC_SERIES:
 		if (n < 4)
-			return replay_skip(db, &db->skipped_records, 1);
-		return replay_series(db, obs_get_le32(p), (const char *)p + 4, n - 4);
+			return replay_skip(db, &db->skipped_records, 1, 0, "SERIES: shorter than its id");
+		return replay_series(db, obs_get_le32(p), (const char *)p + 4, n - 4, 4);
 	case REC_SERIESV:
 		for (size_t pos = 0; pos < n;) {
 			uint32_t len = n - pos >= 8 ? obs_get_le32(p + pos + 4) : 0;
 			if (n - pos < 8 || len > n - pos - 8)
-				return replay_skip(db, &db->skipped_records, 1);
-			int rc = replay_series(db, obs_get_le32(p + pos), (const char *)p + pos + 8, len);
+				return replay_skip(db, &db->skipped_records, 1, pos, "SERIESV: entry runs past the end");
+			int rc = replay_series(db, obs_get_le32(p + pos), (const char *)p + pos + 8, len, pos + 8);
 			if (rc)
 				return rc;
 			pos += 8 + len;
@@ -389,12 +409,13 @@ int db_replay_record(void *ctx, uint8_t type, const uint8_t *p, size_t n)
 		return replay_samples(db, p, n);
 	case REC_CARRY: {
 		if (n < 14)
-			return replay_skip(db, &db->skipped_records, 1);
+			return replay_skip(db, &db->skipped_records, 1, 0, "CARRY: shorter than its header");
 		uint64_t handle = obs_get_le64(p);
 		uint32_t series = obs_get_le32(p + 8);
 		size_t sl = obs_get_le16(p + 12);
 		if (n < 14 + sl || (series != UINT32_MAX && !db_series_get(db, series)))
-			return replay_skip(db, &db->skipped_records, 1);
+			return replay_skip(db, &db->skipped_records, 1, n < 14 + sl ? 12 : 8,
+					   n < 14 + sl ? "CARRY: source runs past the end" : "CARRY: unknown series id");
 		return carry_put(db, handle, series, (const char *)p + 14, sl, (const char *)p + 14 + sl,
 				 n - 14 - sl);
 	}

@@ -59,6 +59,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <math.h>
 #include <stdbool.h>
@@ -75,6 +76,7 @@
 #include <zstd.h>
 
 #include "core/bytes.h"
+#include "core/corrupt.h"
 #include "core/crc32c.h"
 #include "core/vec.h"
 
@@ -109,14 +111,14 @@ static int put_xfloat(struct obs_buf *b, double v, uint64_t *prev)
 static int get_xfloat(const uint8_t *p, size_t len, size_t *pos, uint64_t *prev, double *out)
 {
 	if (*pos >= len)
-		return -EBADMSG;
+		return obs_corruptf(NULL, *pos, "float field: failed check (*pos >= len)");
 	uint8_t c = p[(*pos)++];
 	int lz = c >> 4, tz = c & 15;
 	if (lz + tz > 8)
-		return -EBADMSG;
+		return obs_corruptf(NULL, *pos, "float field: failed check (lz + tz > 8)");
 	int m = 8 - lz - tz;
 	if (len - *pos < (size_t)m)
-		return -EBADMSG;
+		return obs_corruptf(NULL, *pos, "float field: failed check (len - *pos < (size_t)m)");
 	uint64_t y = 0;
 	for (int i = 0; i < m; i++)
 		y |= (uint64_t)p[*pos + (size_t)i] << (8 * i);
@@ -172,10 +174,10 @@ static int get_val(const uint8_t *p, size_t len, size_t *pos, struct fctx *f, in
 		return get_xfloat(p, len, pos, &f->c[col].bits, out);
 	uint64_t u;
 	if (obs_varint_get(p, len, pos, &u))
-		return -EBADMSG;
+		return obs_corruptf(NULL, *pos, "value field: failed check (obs_varint_get(p, len, pos, &u))");
 	int64_t d = obs_unzigzag(u), m = f->c[col].m;
 	if (d > DEC_MAX_M - m || d < -DEC_MAX_M - m)
-		return -EBADMSG;
+		return obs_corruptf(NULL, *pos, "value field: failed check (d > DEC_MAX_M - m || d < -DEC_MAX_M - m)");
 	m += d;
 	f->c[col].m = m;
 	*out = (double)m / p10[f->e];
@@ -488,7 +490,10 @@ struct obs_rollup {
 	uint32_t alpha_ppm, max_buckets;
 	uint32_t nseries;
 	uint64_t index_off;
+	char *path;   /* NULL when opened from memory */
 };
+
+#define RPATH(r) ((r)->path ? (r)->path : "(rollup in memory)")
 
 static int validate(struct obs_rollup *r)
 {
@@ -496,32 +501,32 @@ static int validate(struct obs_rollup *r)
 	size_t len = r->len;
 	if (len < HDR_SIZE + FOOT_SIZE || memcmp(p, magic, 8) || obs_get_le32(p + 28) != obs_crc32c(0, p, 28) ||
 	    obs_get_le32(p + 24) != 1)
-		return -EBADMSG;
+		return obs_corruptf(NULL, 0, "header: failed check (len < HDR_SIZE + FOOT_SIZE || memcmp(p, magic, 8) || obs_get_le32(p + 28) != obs_crc32c(0, p, 28) || obs_get_le32(p + 24) != 1)");
 	r->step = (int64_t)obs_get_le64(p + 8);
 	r->alpha_ppm = obs_get_le32(p + 16);
 	r->max_buckets = obs_get_le32(p + 20);
 	struct obs_sketch *probe;
 	if (r->step <= 0 || r->alpha_ppm == 0 || obs_sketch_new(r->alpha_ppm, r->max_buckets, &probe))
-		return -EBADMSG;
+		return obs_corruptf(NULL, 8, "header: failed check (r->step <= 0 || r->alpha_ppm == 0 || obs_sketch_new(r->alpha_ppm, r->max_buckets, &probe))");
 	obs_sketch_free(probe);
 	const uint8_t *f = p + len - FOOT_SIZE;
 	if (memcmp(f + 16, "RLPF", 4) || obs_get_le32(f + 20) != obs_crc32c(0, f, 20))
-		return -EBADMSG;
+		return obs_corruptf(NULL, len - FOOT_SIZE, "footer: failed check (memcmp(f + 16, \"RLPF\", 4) || obs_get_le32(f + 20) != obs_crc32c(0, f, 20))");
 	r->index_off = obs_get_le64(f);
 	r->nseries = obs_get_le32(f + 8);
 	if (r->index_off < HDR_SIZE || r->index_off > len - FOOT_SIZE ||
 	    (len - FOOT_SIZE - r->index_off) != (uint64_t)r->nseries * IDX_ENT)
-		return -EBADMSG;
+		return obs_corruptf(NULL, len - FOOT_SIZE, "footer: failed check (r->index_off < HDR_SIZE || r->index_off > len - FOOT_SIZE || (len - FOOT_SIZE - r->index_off) != (uint64_t)r->nseries * IDX_ENT)");
 	const uint8_t *idx = p + r->index_off;
 	if (obs_crc32c(0, idx, (size_t)r->nseries * IDX_ENT) != obs_get_le32(f + 12))
-		return -EBADMSG;
+		return obs_corruptf(NULL, r->index_off, "index: failed check (obs_crc32c(0, idx, (size_t)r->nseries * IDX_ENT) != obs_get_le32(f + 12))");
 	for (uint32_t i = 0; i < r->nseries; i++) {
 		const uint8_t *e = idx + (size_t)i * IDX_ENT;
 		uint64_t nframes = obs_get_le32(e + 4), nb = obs_get_le64(e + 8), doff = obs_get_le64(e + 32);
 		int64_t mint = (int64_t)obs_get_le64(e + 16), maxt = (int64_t)obs_get_le64(e + 24);
 		if ((i && obs_get_le32(e) <= obs_get_le32(e - IDX_ENT)) || !nframes || nb < nframes || mint > maxt ||
 		    doff < HDR_SIZE || doff > r->index_off || nframes * DIR_ENT > r->index_off - doff)
-			return -EBADMSG;
+			return obs_corruptf(NULL, r->index_off + (uint64_t)i * IDX_ENT, "index entry: failed check ((i && obs_get_le32(e) <= obs_get_le32(e - IDX_ENT)) || !nframes || nb < nframes || mint > maxt || doff < HDR_SIZE || doff > r->index_off || nframes * DIR_ENT > r->index_off - doff)");
 	}
 	return 0;
 }
@@ -555,7 +560,7 @@ int obs_rollup_open(const char *path, struct obs_rollup **out)
 	}
 	if ((uint64_t)st.st_size < HDR_SIZE + FOOT_SIZE) {
 		close(fd);
-		return -EBADMSG;
+		return obs_corruptf(path, 0, "file of %lld bytes is shorter than a header and a footer", (long long)st.st_size);
 	}
 	void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
 	int err = errno;
@@ -563,6 +568,12 @@ int obs_rollup_open(const char *path, struct obs_rollup **out)
 	if (m == MAP_FAILED)
 		return -err;
 	int rc = obs_rollup_open_mem(m, (size_t)st.st_size, out);
+	if (rc == -EBADMSG)
+		obs_corrupt_in(path, 0, NULL);
+	if (!rc && !((*out)->path = strdup(path))) {
+		obs_rollup_close(*out);
+		rc = -ENOMEM;
+	}
 	if (rc) {
 		munmap(m, (size_t)st.st_size);
 		return rc;
@@ -577,6 +588,7 @@ void obs_rollup_close(struct obs_rollup *r)
 		return;
 	if (r->mapped)
 		munmap((void *)r->p, r->len);
+	free(r->path);
 	free(r);
 }
 
@@ -616,7 +628,7 @@ static int decode_frame(const struct obs_rollup *r, const uint8_t *p, size_t len
 	struct fctx fc;
 	memset(&fc, 0, sizeof fc);
 	if (len < 1 || (p[0] > 15 && p[0] != 0xff))
-		return -EBADMSG;
+		return obs_corruptf(NULL, 0, "frame: scale byte missing or not 0..15 or 0xff");
 	fc.e = p[0] == 0xff ? -1 : p[0];
 	size_t pos = 1;
 	int64_t t = first_t;
@@ -624,39 +636,39 @@ static int decode_frame(const struct obs_rollup *r, const uint8_t *p, size_t len
 		if (i) {
 			uint64_t g;
 			if (obs_varint_get(p, len, &pos, &g) || g >= (uint64_t)INT64_MAX / (uint64_t)r->step)
-				return -EBADMSG;
+				return obs_corruptf(NULL, pos, "frame: failed check (obs_varint_get(p, len, &pos, &g) || g >= (uint64_t)INT64_MAX / (uint64_t)r->step)");
 			int64_t dt = (int64_t)(g + 1) * r->step;
 			if (t > INT64_MAX - dt)
-				return -EBADMSG;
+				return obs_corruptf(NULL, pos, "frame: failed check (t > INT64_MAX - dt)");
 			t += dt;
 		}
 		uint64_t cnt, nan;
 		if (obs_varint_get(p, len, &pos, &cnt) || obs_varint_get(p, len, &pos, &nan) || cnt + nan < cnt ||
 		    cnt + nan == 0 || t > last_t)
-			return -EBADMSG;
+			return obs_corruptf(NULL, pos, "frame: failed check (obs_varint_get(p, len, &pos, &cnt) || obs_varint_get(p, len, &pos, &nan) || cnt + nan < cnt || cnt + nan == 0 || t > last_t)");
 		double mn = NAN, mx = NAN, sum = NAN, last = NAN;
 		if (cnt) {
 			if (pos >= len)
-				return -EBADMSG;
+				return obs_corruptf(NULL, pos, "frame: failed check (pos >= len)");
 			uint8_t eq = p[pos++];
 			if ((eq & ~31) || (eq & 12) == 12 || ((eq & 16) && fc.e < 0) ||
 			    get_val(p, len, &pos, &fc, 0, true, &mn))
-				return -EBADMSG;
+				return obs_corruptf(NULL, pos, "frame: failed check ((eq & ~31) || (eq & 12) == 12 || ((eq & 16) && fc.e < 0) || get_val(p, len, &pos, &fc, 0, true, &mn))");
 			mx = sum = mn;
 			if (!(eq & 1) && get_val(p, len, &pos, &fc, 1, true, &mx))
-				return -EBADMSG;
+				return obs_corruptf(NULL, pos, "frame: failed check (!(eq & 1) && get_val(p, len, &pos, &fc, 1, true, &mx))");
 			if (!(eq & 2) && get_val(p, len, &pos, &fc, 2, !(eq & 16), &sum))
-				return -EBADMSG;
+				return obs_corruptf(NULL, pos, "frame: failed check (!(eq & 2) && get_val(p, len, &pos, &fc, 2, !(eq & 16), &sum))");
 			if (eq & 4)
 				last = mn;
 			else if (eq & 8)
 				last = mx;
 			else if (get_val(p, len, &pos, &fc, 3, true, &last))
-				return -EBADMSG;
+				return obs_corruptf(NULL, pos, "frame: failed check (get_val(p, len, &pos, &fc, 3, true, &last))");
 			if (!(mn <= mx) || (cnt == 1 && obs_f64_bits(mn) != obs_f64_bits(mx)))
-				return -EBADMSG;
+				return obs_corruptf(NULL, pos, "frame: failed check (!(mn <= mx) || (cnt == 1 && obs_f64_bits(mn) != obs_f64_bits(mx)))");
 		} else if (get_val(p, len, &pos, &fc, 3, false, &last)) {
-			return -EBADMSG;
+			return obs_corruptf(NULL, pos, "frame: failed check (get_val(p, len, &pos, &fc, 3, false, &last))");
 		}
 		bool keep = meets(t, r->step, from, to);
 		struct obs_rollup_bucket *b = NULL;
@@ -672,7 +684,7 @@ static int decode_frame(const struct obs_rollup *r, const uint8_t *p, size_t len
 			if (rc)
 				return rc;
 			if (obs_sketch_count(sk) != cnt)
-				return -EBADMSG;
+				return obs_corruptf(NULL, pos, "frame: failed check (obs_sketch_count(sk) != cnt)");
 		} else if (cnt && keep) {
 			int rc = obs_sketch_add(sk, mn);
 			if (!rc && cnt == 2)
@@ -690,7 +702,7 @@ static int decode_frame(const struct obs_rollup *r, const uint8_t *p, size_t len
 		}
 	}
 	if (t != last_t || pos != len)
-		return -EBADMSG;
+		return obs_corruptf(NULL, pos, "frame: failed check (t != last_t || pos != len)");
 	return 0;
 }
 
@@ -727,7 +739,7 @@ int obs_rollup_read(struct obs_rollup *r, uint32_t series_id, int64_t from, int6
 	uint64_t nbuckets = obs_get_le64(e + 8), doff = obs_get_le64(e + 32);
 	const uint8_t *dir = r->p + doff;
 	if (obs_crc32c(0, dir, (size_t)nframes * DIR_ENT) != obs_get_le32(e + 40))
-		return -EBADMSG;
+		return obs_corruptf(RPATH(r), (uint64_t)(doff), "series directory: failed check (obs_crc32c(0, dir, (size_t)nframes * DIR_ENT) != obs_get_le32(e + 40))");
 	/* the directory: frames in increasing time, inside the data area */
 	uint64_t total = 0;
 	for (uint32_t f = 0; f < nframes; f++) {
@@ -739,11 +751,11 @@ int obs_rollup_read(struct obs_rollup *r, uint32_t series_id, int64_t from, int6
 		    (f && ft <= (int64_t)obs_get_le64(d - DIR_ENT + 8)) ||
 		    (f == 0 && ft != (int64_t)obs_get_le64(e + 16)) ||
 		    (f == nframes - 1 && lt != (int64_t)obs_get_le64(e + 24)))
-			return -EBADMSG;
+			return obs_corruptf(RPATH(r), doff + (uint64_t)f * DIR_ENT, "series directory entry %u: times, offset or sizes out of range", f);
 		total += nb;
 	}
 	if (total != nbuckets)
-		return -EBADMSG;
+		return obs_corruptf(RPATH(r), (uint64_t)(doff), "series directory: failed check (total != nbuckets)");
 	struct obs_sketch *scratch = NULL;
 	uint8_t *zbuf = NULL;
 	size_t zcap = 0;
@@ -759,7 +771,7 @@ int obs_rollup_read(struct obs_rollup *r, uint32_t series_id, int64_t from, int6
 		const uint8_t *sp = r->p + obs_get_le64(d + 16);
 		size_t slen = obs_get_le32(d + 24), rawlen = obs_get_le32(d + 28);
 		if (obs_crc32c(0, sp, slen) != obs_get_le32(d + 36)) {
-			rc = -EBADMSG;
+			rc = obs_corruptf(RPATH(r), obs_get_le64(d + 16), "frame %u of series %u: CRC-32C of the stored bytes does not match", f, series_id);
 			break;
 		}
 		const uint8_t *fp = sp;
@@ -780,13 +792,18 @@ int obs_rollup_read(struct obs_rollup *r, uint32_t series_id, int64_t from, int6
 			}
 			size_t z = ZSTD_decompressDCtx(dctx, zbuf, rawlen, sp, slen);
 			if (ZSTD_isError(z) || z != rawlen) {
-				rc = -EBADMSG;
+				rc = obs_corruptf(RPATH(r), obs_get_le64(d + 16), "frame %u of series %u: zstd decompression failed or short", f, series_id);
 				break;
 			}
 			fp = zbuf;
 			flen = rawlen;
 		}
 		rc = decode_frame(r, fp, flen, d, from, to, scratch, out);
+		if (rc == -EBADMSG) {
+			char what[64];
+			snprintf(what, sizeof what, "frame %u of series %u", f, series_id);
+			obs_corrupt_inside(RPATH(r), obs_get_le64(d + 16), what);
+		}
 	}
 	ZSTD_freeDCtx(dctx);
 	free(zbuf);
