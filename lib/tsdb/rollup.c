@@ -3,7 +3,9 @@
  * sketch, sketch.h); series of buckets are computed from samples, merged to a
  * coarser step, appended, and read back as values of an aggregation function
  * (obs_rollup_value). NaN samples are counted apart (nan_count) and enter no
- * other field, but make a bucket's last NaN when they are its last sample.
+ * other field, but make a bucket's last NaN when they are its last sample;
+ * obs_rollup_value applies the NaN rule of downsample.h (avg and sum of a
+ * bucket with nan_count > 0 are NaN), so tiers answer as raw views do.
  * The file format is in rollup_file.c. */
 #include "tsdb/rollup_int.h"
 
@@ -189,10 +191,11 @@ int obs_rollup_value(const struct obs_rollup_bucket *b, struct obs_aggfn fn, dou
 {
 	double c = (double)b->count;
 	switch (fn.kind) {
-	case OBS_AGG_AVG: *out = b->count ? b->sum / c : NAN; return 0;
+	/* the NaN rule of downsample.h: a NaN makes avg and sum NaN */
+	case OBS_AGG_AVG: *out = b->count && !b->nan_count ? b->sum / c : NAN; return 0;
 	case OBS_AGG_MIN: *out = b->count ? b->min : NAN; return 0;
 	case OBS_AGG_MAX: *out = b->count ? b->max : NAN; return 0;
-	case OBS_AGG_SUM: *out = b->count ? b->sum : NAN; return 0;
+	case OBS_AGG_SUM: *out = b->count && !b->nan_count ? b->sum : NAN; return 0;
 	case OBS_AGG_COUNT: *out = (double)(b->count + b->nan_count); return 0;
 	case OBS_AGG_LAST: *out = b->last; return 0;
 	case OBS_AGG_QUANTILE:
@@ -200,6 +203,8 @@ int obs_rollup_value(const struct obs_rollup_bucket *b, struct obs_aggfn fn, dou
 			return -EINVAL;
 		*out = b->count && b->sk ? obs_sketch_quantile(b->sk, fn.q) : NAN;
 		return 0;
+	default:   /* first, stddev, stdvar: not kept in a bucket */
+		return -EINVAL;
 	}
 	return -EINVAL;
 }
