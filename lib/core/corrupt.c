@@ -53,7 +53,9 @@ int obs_corruptf(const char *file, uint64_t off, const char *fmt, ...)
 int obs_corrupt_in(const char *file, uint64_t base, const char *what)
 {
 	char check[OBS_CORRUPT_MAX / 2];
-	if (!part.set || part.has_file)   /* the decoder recorded nothing */
+	if (part.set && part.has_file)
+		return -EBADMSG;   /* the decoder knew its file and said it all */
+	if (!part.set)   /* the decoder recorded nothing */
 		snprintf(check, sizeof check, "%s", what ? what : "undecodable data");
 	else if (what)
 		snprintf(check, sizeof check, "%.100s: %.140s", what, part.check);

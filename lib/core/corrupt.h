@@ -32,8 +32,9 @@ int obs_corruptf(const char *file, uint64_t off, const char *fmt, ...) __attribu
 
 /* The buffer whose decoder failed (file NULL) lies in file at offset base:
  * name the file, add base to the offset, prefix the check with what (may
- * be NULL). When the decoder recorded nothing, the check is what alone.
- * Returns -EBADMSG. */
+ * be NULL). When the decoder recorded nothing, the check is what alone;
+ * when its detail names a file already, it stays as it is. Returns
+ * -EBADMSG. */
 int obs_corrupt_in(const char *file, uint64_t base, const char *what);
 /* The same for a buffer decompressed from the bytes of file at offset
  * base: the offset becomes base and the check reads "WHAT, offset N of its

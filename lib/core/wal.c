@@ -370,6 +370,7 @@ static int wal_recover(const char *dir, int dfd, bool last_only, bool recover, o
 	int err = seg_list(dfd, &segs, &n);
 	if (err)
 		return err;
+	obs_corrupt_clear();   /* a detail from here on is this replay's */
 	for (size_t i = 0; i < n && !err; i++) {
 		char name[32], path[4200];
 		bool last = i + 1 == n;
