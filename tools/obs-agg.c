@@ -8,8 +8,10 @@
  * need the whole input). --moving replaces buckets by a sliding window over
  * the last N samples or the last DURATION, one line per input sample.
  *
- * NaN: min and max skip it (NaN only when every value is NaN), quantiles skip
- * it, sum/avg/stddev propagate it, count counts it. */
+ * The aggregation is the views' (obs_agg_acc, tsdb/downsample.h), NaN rule
+ * included: min and max skip it (NaN only when every value is NaN),
+ * quantiles skip it, sum/avg/stddev/stdvar propagate it, count counts it.
+ * --by combines with the same rule. */
 #include <err.h>
 #include <getopt.h>
 #include <math.h>
@@ -19,15 +21,14 @@
 
 #include "core/obstime.h"
 #include "core/vec.h"
+#include "tsdb/downsample.h"
 #include "tool_stream.h"
 
 static const char *prog = "obs-agg";
 
-enum fn { F_AVG, F_MIN, F_MAX, F_SUM, F_COUNT, F_LAST, F_FIRST, F_STDDEV, F_STDVAR, F_QUANT };
 enum comb { C_NONE, C_SUM, C_AVG, C_MIN, C_MAX, C_COUNT };
 
-static enum fn fn;
-static double quant;           /* F_QUANT: 0..1 */
+static struct obs_aggfn afn;   /* the bucket function (tsdb/downsample.h) */
 static int64_t step_ms;
 static enum comb by = C_NONE;
 static int merge;
@@ -42,95 +43,6 @@ static void usage(FILE *f)
 		   "       obs-agg [-qh] -M window [-T format] function [file ...]\n");
 }
 
-/* ---- accumulator ----------------------------------------------------------- */
-
-struct acc {
-	size_t n, nnum;            /* values, non-NaN values */
-	double sum, min, max, first, last, mean, m2;
-	double *vals;              /* F_QUANT only */
-	size_t cap;
-};
-
-static void acc_reset(struct acc *a)
-{
-	a->n = a->nnum = 0;
-	a->sum = a->mean = a->m2 = 0;
-	a->min = a->max = NAN;
-}
-
-static void acc_add(struct acc *a, double v)
-{
-	if (a->n == 0)
-		a->first = v;
-	a->n++;
-	a->last = v;
-	switch (fn) {
-	case F_AVG:
-	case F_SUM:
-		a->sum += v;
-		break;
-	case F_MIN:
-		if (!isnan(v) && !(v >= a->min))
-			a->min = v;
-		break;
-	case F_MAX:
-		if (!isnan(v) && !(v <= a->max))
-			a->max = v;
-		break;
-	case F_STDDEV:
-	case F_STDVAR: {
-		double d = v - a->mean;
-		a->mean += d / (double)a->n;
-		a->m2 += d * (v - a->mean);
-		break;
-	}
-	case F_QUANT:
-		if (isnan(v))
-			break;
-		if (OBS_VEC_RESERVE_FROM(a->vals, a->cap, a->nnum + 1, 64))
-			err(2, "out of memory");
-		a->vals[a->nnum++] = v;
-		break;
-	default:
-		break;
-	}
-}
-
-static int cmp_double(const void *x, const void *y)
-{
-	double a = *(const double *)x, b = *(const double *)y;
-	return (a > b) - (a < b);
-}
-
-/* Prometheus' quantile: linear interpolation between closest ranks. */
-static double quantile(double q, double *v, size_t n)
-{
-	if (n == 0)
-		return NAN;
-	qsort(v, n, sizeof(double), cmp_double);
-	double rank = q * (double)(n - 1);
-	size_t lo = (size_t)floor(rank), hi = lo + 1 < n ? lo + 1 : n - 1;
-	double w = rank - floor(rank);
-	return v[lo] * (1 - w) + v[hi] * w;
-}
-
-static double acc_result(struct acc *a)
-{
-	switch (fn) {
-	case F_AVG: return a->sum / (double)a->n;
-	case F_MIN: return a->min;
-	case F_MAX: return a->max;
-	case F_SUM: return a->sum;
-	case F_COUNT: return (double)a->n;
-	case F_LAST: return a->last;
-	case F_FIRST: return a->first;
-	case F_STDDEV: return sqrt(a->m2 / (double)a->n);
-	case F_STDVAR: return a->m2 / (double)a->n;
-	case F_QUANT: return quantile(quant, a->vals, a->nnum);
-	}
-	return NAN;
-}
-
 /* ---- per-series state ------------------------------------------------------ */
 
 struct pt {
@@ -142,10 +54,16 @@ struct st {
 	int open;
 	int64_t bucket;
 	enum obs_time_fmt fmt;
-	struct acc acc;
+	struct obs_agg_acc acc;
 	struct pt *ring;          /* --moving */
 	size_t cap, head, n;
 };
+
+static void add(struct obs_agg_acc *a, double v)
+{
+	if (obs_agg_acc_add(a, v))
+		err(2, "out of memory");
+}
 
 /* --by and --merge collect (bucket, value) pairs and combine at the end. */
 static struct pt *pool;
@@ -176,7 +94,7 @@ static void close_bucket(struct ts_series *ser, struct st *s)
 {
 	if (!s->open)
 		return;
-	double r = acc_result(&s->acc);
+	double r = obs_agg_acc_result(&s->acc);
 	if (by != C_NONE)
 		pool_add(s->bucket, r);
 	else
@@ -205,10 +123,10 @@ static void moving_sample(struct ts_series *ser, struct st *s, int64_t t, double
 		s->head = (s->head + 1) % s->cap;
 		s->n--;
 	}
-	acc_reset(&s->acc);
+	obs_agg_acc_reset(&s->acc);
 	for (size_t i = 0; i < s->n; i++)
-		acc_add(&s->acc, s->ring[(s->head + i) % s->cap].v);
-	ts_out_sample(&out, ser, t, ofmt(s->fmt), acc_result(&s->acc));
+		add(&s->acc, s->ring[(s->head + i) % s->cap].v);
+	ts_out_sample(&out, ser, t, ofmt(s->fmt), obs_agg_acc_result(&s->acc));
 }
 
 static void sample(const struct ts_sample *x)
@@ -223,6 +141,7 @@ static void sample(const struct ts_sample *x)
 		s = calloc(1, sizeof(*s));
 		if (!s)
 			err(2, "out of memory");
+		obs_agg_acc_init(&s->acc, afn);
 		x->s->priv = s;
 	}
 	s->fmt = x->fmt;
@@ -235,11 +154,11 @@ static void sample(const struct ts_sample *x)
 	if (s->open && b != s->bucket)
 		close_bucket(x->s, s);
 	if (!s->open) {
-		acc_reset(&s->acc);
+		obs_agg_acc_reset(&s->acc);
 		s->bucket = b;
 		s->open = 1;
 	}
-	acc_add(&s->acc, x->v);
+	add(&s->acc, x->v);
 }
 
 static int cmp_pt(const void *x, const void *y)
@@ -253,53 +172,46 @@ static void finish_pool(void)
 {
 	if (npool)
 		qsort(pool, npool, sizeof(*pool), cmp_pt);
-	struct acc a = { 0 };
+	struct obs_agg_acc a;
+	obs_agg_acc_init(&a, afn);
+	struct obs_agg_acc c;   /* --by: the combination of the series' results */
+	obs_agg_acc_init(&c, (struct obs_aggfn){ by == C_SUM ? OBS_AGG_SUM : by == C_AVG ? OBS_AGG_AVG
+						  : by == C_MIN ? OBS_AGG_MIN : by == C_MAX ? OBS_AGG_MAX
+						  : OBS_AGG_COUNT, 0 });
 	for (size_t i = 0; i < npool;) {
 		int64_t b = merge ? bucket_of(pool[i].t) : pool[i].t;
 		double r;
 		if (merge) {
-			acc_reset(&a);
+			obs_agg_acc_reset(&a);
 			for (; i < npool && bucket_of(pool[i].t) == b; i++)
-				acc_add(&a, pool[i].v);
-			r = acc_result(&a);
+				add(&a, pool[i].v);
+			r = obs_agg_acc_result(&a);
 		} else {
-			double sum = 0, mn = NAN, mx = NAN;
-			size_t n = 0;
-			for (; i < npool && pool[i].t == b; i++, n++) {
-				double v = pool[i].v;
-				sum += v;
-				if (!isnan(v) && !(v >= mn))
-					mn = v;
-				if (!isnan(v) && !(v <= mx))
-					mx = v;
-			}
-			switch (by) {
-			case C_SUM: r = sum; break;
-			case C_AVG: r = sum / (double)n; break;
-			case C_MIN: r = mn; break;
-			case C_MAX: r = mx; break;
-			default: r = (double)n; break;
-			}
+			obs_agg_acc_reset(&c);
+			for (; i < npool && pool[i].t == b; i++)
+				add(&c, pool[i].v);
+			r = obs_agg_acc_result(&c);
 		}
 		ts_out_sample(&out, NULL, b, ofmt(pool_fmt), r);
 	}
-	free(a.vals);
+	obs_agg_acc_release(&a);
+	obs_agg_acc_release(&c);
 }
 
 static int parse_fn(const char *s)
 {
-	static const struct { const char *name; enum fn fn; } names[] = {
-		{ "avg", F_AVG }, { "mean", F_AVG }, { "min", F_MIN }, { "max", F_MAX },
-		{ "sum", F_SUM }, { "count", F_COUNT }, { "last", F_LAST }, { "first", F_FIRST },
-		{ "stddev", F_STDDEV }, { "stdvar", F_STDVAR },
+	static const struct { const char *name; enum obs_agg fn; } names[] = {
+		{ "avg", OBS_AGG_AVG }, { "mean", OBS_AGG_AVG }, { "min", OBS_AGG_MIN }, { "max", OBS_AGG_MAX },
+		{ "sum", OBS_AGG_SUM }, { "count", OBS_AGG_COUNT }, { "last", OBS_AGG_LAST },
+		{ "first", OBS_AGG_FIRST }, { "stddev", OBS_AGG_STDDEV }, { "stdvar", OBS_AGG_STDVAR },
 	};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (strcmp(s, names[i].name) == 0) {
-			fn = names[i].fn;
+			afn = (struct obs_aggfn){ names[i].fn, 0 };
 			return 0;
 		}
 	if (strcmp(s, "median") == 0) {
-		fn = F_QUANT, quant = 0.5;
+		afn = (struct obs_aggfn){ OBS_AGG_QUANTILE, 0.5 };
 		return 0;
 	}
 	if (s[0] == 'p' && s[1]) {
@@ -307,7 +219,7 @@ static int parse_fn(const char *s)
 		double q = strtod(s + 1, &end);
 		if (*end || !(q >= 0 && q <= 100) || s[1] == '-' || s[1] == '+' || s[1] == ' ')
 			return -1;
-		fn = F_QUANT, quant = q / 100;
+		afn = (struct obs_aggfn){ OBS_AGG_QUANTILE, q / 100 };
 		return 0;
 	}
 	return -1;
@@ -389,7 +301,7 @@ int main(int argc, char **argv)
 		if (!s)
 			continue;
 		close_bucket(ser, s);
-		free(s->acc.vals);
+		obs_agg_acc_release(&s->acc);
 		free(s->ring);
 		free(s);
 	}

@@ -72,6 +72,7 @@
 #include "core/wal.h"
 
 #include "core/bytes.h"
+#include "core/corrupt.h"
 #include "core/crc32c.h"
 #include "core/vec.h"
 
@@ -121,6 +122,12 @@ struct obs_wal {
 };
 
 /* ---- little helpers ------------------------------------------------------ */
+
+static const char *seg_path(char *buf, size_t sz, const char *dir, const char *name)
+{
+	snprintf(buf, sz, "%s/%s", dir, name);
+	return buf;
+}
 
 static void seg_name(char *buf, size_t sz, uint64_t seg)
 {
@@ -255,6 +262,8 @@ struct scan {
 	uint64_t skipped;   /* with resync: damaged bytes passed over before valid */
 	bool bad_header;    /* header short or damaged */
 	bool torn;          /* stopped before the end of the file */
+	uint64_t fn_off;    /* payload offset of the record fn failed on */
+	uint8_t fn_type;
 };
 
 /* Is there a valid record at off? Its length on success, else -1. */
@@ -319,8 +328,11 @@ static int seg_scan(int fd, uint64_t size, obs_wal_record_fn fn, void *ctx, bool
 		off += REC_HDR + (uint64_t)n;
 		good = off;
 		sc->records++;
-		if (fn && (rc = fn(ctx, r[4], r + REC_HDR, (size_t)n)) != 0)
+		if (fn && (rc = fn(ctx, r[4], r + REC_HDR, (size_t)n)) != 0) {
+			sc->fn_off = (uint64_t)(r - m) + REC_HDR;
+			sc->fn_type = r[4];
 			break;
+		}
 	}
 	sc->valid = good;
 	sc->torn = !rc && good < size;
@@ -349,7 +361,7 @@ static int seg_repair(int dfd, const char *name, const struct scan *sc)
 
 /* Walk the WAL in dfd. With last_only, only the last segment is read (and
  * repaired); otherwise every record goes to fn. Fills *st. */
-static int wal_recover(int dfd, bool last_only, bool recover, obs_wal_record_fn fn, void *ctx,
+static int wal_recover(const char *dir, int dfd, bool last_only, bool recover, obs_wal_record_fn fn, void *ctx,
 		       struct obs_wal_stats *st)
 {
 	uint64_t *segs = NULL;
@@ -358,15 +370,17 @@ static int wal_recover(int dfd, bool last_only, bool recover, obs_wal_record_fn 
 	int err = seg_list(dfd, &segs, &n);
 	if (err)
 		return err;
+	obs_corrupt_clear();   /* a detail from here on is this replay's */
 	for (size_t i = 0; i < n && !err; i++) {
-		char name[32];
+		char name[32], path[4200];
 		bool last = i + 1 == n;
 		seg_name(name, sizeof name, segs[i]);
 		if (i > 0 && segs[i] != segs[i - 1] + 1) {
 			if (recover || last_only) {   /* open: the replay judged it */
 				st->skipped_segments += segs[i] - segs[i - 1] - 1;
-			} else {
-				err = -EBADMSG;     /* a segment is missing */
+			} else {   /* a segment is missing */
+				err = obs_corruptf(seg_path(path, sizeof path, dir, name), 0,
+						  "segment %08" PRIu64 " before this one is missing", segs[i] - 1);
 				break;
 			}
 		}
@@ -396,6 +410,11 @@ static int wal_recover(int dfd, bool last_only, bool recover, obs_wal_record_fn 
 		close(fd);
 		st->records += sc.records;
 		st->skipped_bytes += sc.skipped;
+		if (err == -EBADMSG && sc.fn_off) {   /* the payload's decoder said what */
+			char what[48];
+			snprintf(what, sizeof what, "record type %u", sc.fn_type);
+			obs_corrupt_in(seg_path(path, sizeof path, dir, name), sc.fn_off, what);
+		}
 		if (err)
 			break;
 		if (sc.torn && !last && recover) {
@@ -406,7 +425,9 @@ static int wal_recover(int dfd, bool last_only, bool recover, obs_wal_record_fn 
 		}
 		if (sc.torn) {
 			if (!last) {
-				err = -EBADMSG;
+				err = obs_corruptf(seg_path(path, sizeof path, dir, name), sc.valid,
+						  sc.bad_header ? "segment header short, or bad magic or CRC-32C"
+								: "record with a bad length or CRC-32C in a segment that is not the last");
 				break;
 			}
 			err = seg_repair(dfd, name, &sc);
@@ -463,7 +484,7 @@ static int wal_replay(const char *dir, bool recover, obs_wal_record_fn fn, void 
 		return errno == ENOENT ? 0 : -errno;
 	int err = wal_lock(dfd);
 	if (!err)
-		err = wal_recover(dfd, false, recover, fn, ctx, st);
+		err = wal_recover(dir, dfd, false, recover, fn, ctx, st);
 	close(dfd);
 	return err;
 }
@@ -589,7 +610,7 @@ static int wal_open(const char *dir, const struct obs_wal_opts *opts, bool recov
 	struct obs_wal_stats st;
 	err = wal_lock(w->dirfd);
 	if (!err)
-		err = wal_recover(w->dirfd, true, recover, NULL, NULL, &st);
+		err = wal_recover(dir, w->dirfd, true, recover, NULL, NULL, &st);
 	if (!err)
 		err = seg_create(w->dirfd, st.last_seg + 1, &w->fd);
 	if (err) {

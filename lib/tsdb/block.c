@@ -1,771 +1,9 @@
-/* block.c — immutable on-disk blocks (see block.h).
- *
- * A block is the directory BLOCKS/ID (ID: 26 characters, Crockford base32 of
- * 48 bits of max(mint, 0) then 80 random bits, so names sort by mint) with
- * three files. All integers are little-endian; "varint" is LEB128 (at most 10
- * bytes), "zz" a zig-zag signed varint.
- *
- * chunks — the samples.
- *     8 bytes   magic "OBSCHK1\n"
- *     frames    back to back; frame k starts at 8 + sum of the sizes of
- *               frames 0..k-1 (sizes and CRC-32C in the index). A frame is a
- *               zstd frame (or the raw bytes when zstd does not pay) of the
- *               concatenated encoded chunks (tsdb/encoding.h) of consecutive
- *               series, series ordered by label set so that similar series
- *               sit side by side. A frame holds up to about FRAME_TARGET raw
- *               bytes, so a read decompresses one frame, not the file.
- *     The file size must be exactly 8 + the sum of the frame sizes.
- *
- * index — symbols, series, chunk refs, frames, postings.
- *     8 bytes   magic "OBSIDX1\n"
- *     u32       compression: 0 raw body, 1 zstd
- *     u32       stored body length S
- *     u64       raw body length R
- *     S bytes   body (a single zstd frame when compressed)
- *     u32       CRC-32C of every preceding byte of the file
- *   The raw body:
- *     varint nsym; nsym x (varint len, bytes)   strings sorted bytewise,
- *               unique, no NUL byte; refs below are indexes in this table
- *     varint nframe; nframe x (varint clen << 1 | stored_raw, varint rlen,
- *               u32 CRC-32C of the frame's bytes on disk)
- *     varint nseries; per series, ordered by strictly increasing global id:
- *               varint id (first absolute, then delta >= 1),
- *               varint nlabels (1..64), nlabels x (varint name, varint value)
- *               label names strictly increasing,
- *               varint nchunks (>= 1), per chunk ordered by time:
- *                 varint frame, varint offset in the raw frame, varint len,
- *                 varint count (1..65535), zz mint - previous maxt (block
- *                 mint for the first chunk of a series), varint maxt - mint
- *     varint npair; per label pair, ordered by (name, value) refs strictly:
- *               varint name, varint value, varint len, len bytes of a CRoaring
- *               bitmap in portable format: the global ids carrying the pair
- *   Nothing may follow the last pair.
- *
- * meta — small text, written last:
- *     "obsblock 1\n" then lines "level L", "mint T", "maxt T", "series N",
- *     "samples N", "chunks N", "index BYTES", "chunkfile BYTES" in this order,
- *     then for a merged block "parents ID,ID,...": the blocks it replaces
- *     (the opener deletes those still present), then "crc32c XXXXXXXX\n":
- *     CRC-32C (8 lower-case hex digits) of all the preceding bytes.
- *
- * Validity: magic, CRCs, every count and reference in range, sizes equal to
- * those in meta, a decoded chunk holds exactly count samples from mint to
- * maxt. Anything else is -EBADMSG. The index is checked as a whole at open;
- * a frame's CRC when a read first needs it.
- *
- * Crash safety: a writer makes BLOCKS/.tmp-ID, writes chunks, index and meta
- * there, fsyncs each file and the directory, renames it to BLOCKS/ID and
- * fsyncs BLOCKS. A crash leaves either no ID directory or a complete block.
- * Recovery rule: a .tmp-* directory is garbage; whoever opens a data
- * directory calls obs_block_gc_tmp() on BLOCKS before anything else, and
- * obs_block_open() refuses a directory named .tmp-*.
- */
-#include "tsdb/block.h"
-
-#include "core/fault.h"
-#include "tsdb/encoding.h"
-#include "core/fileio.h"
-#include "core/buf.h"
-#include "core/bytes.h"
-#include "core/crc32c.h"
-#include "core/varint.h"
-#include "core/vec.h"
-
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
-#include <sys/random.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
-#include <zstd.h>
-
-#ifndef FRAME_TARGET
-#define FRAME_TARGET (32u * 1024)     /* raw bytes per chunk-file frame */
-#endif
-#define CHUNK_MAX 8192u               /* samples per chunk */
-#define FCACHE 8                      /* decompressed frames cached per open block */
-#define ZLEVEL 19
-#define RFRAME_MAX (64u << 20)        /* largest raw frame a reader accepts */
-#define RINDEX_MAX (1u << 30)         /* largest raw index body */
-#define META_MAX 4096
-
-static const char CHK_MAGIC[8] = "OBSCHK1\n";
-static const char IDX_MAGIC[8] = "OBSIDX1\n";
-#define IDX_HDR 24
-
-/* Test hook: when set to k > 0, the writer calls abort() at step k of
- * commit (1 tmp dir made, 2 chunks written, 3 index written, 4 meta
- * written, 5 files and tmp dir fsynced, 6 renamed, before the parent fsync).
- * Only tests set it. */
-int obs_block_crash_step;
-
-static void crash_point(int k)
-{
-	if (obs_block_crash_step == k)
-		abort();
-}
-
-/* ---- little helpers -------------------------------------------------- */
-
-static int put_zz(struct obs_buf *b, int64_t v)
-{
-	return obs_buf_varint(b, obs_zigzag(v));
-}
-
-/* A bounded reader over a byte range; any overrun sets err. */
-struct rd {
-	const uint8_t *p, *end;
-	int err;
-};
-
-static uint64_t get_var(struct rd *r)
-{
-	uint64_t v = 0;
-	size_t pos = 0;
-	if (obs_varint_get(r->p, (size_t)(r->end - r->p), &pos, &v)) {
-		r->err = 1;
-		return 0;
-	}
-	r->p += pos;
-	return v;
-}
-
-static int64_t get_zz(struct rd *r)
-{
-	return obs_unzigzag(get_var(r));
-}
-
-/* A count that must not exceed the bytes left (each item takes >= 1 byte). */
-static size_t get_count(struct rd *r)
-{
-	uint64_t n = get_var(r);
-	if (n > (uint64_t)(r->end - r->p)) {
-		r->err = 1;
-		return 0;
-	}
-	return (size_t)n;
-}
-
-
-
-static char *path_join(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	char *p = malloc(la + lb + 2);
-	if (!p)
-		return NULL;
-	memcpy(p, a, la);
-	p[la] = '/';
-	memcpy(p + la + 1, b, lb + 1);
-	return p;
-}
-
-/* ---- writer ---------------------------------------------------------- */
-
-struct wseries {
-	uint32_t id;
-	struct obs_labels labels;
-	size_t chunk0, nchunks;
-};
-
-struct wchunk {
-	size_t off, len;          /* in the writer's payload buffer */
-	int64_t mint, maxt;
-	uint32_t count;
-	uint32_t frame, foff;     /* set at commit */
-};
-
-struct obs_block_writer {
-	char *dir;
-	int level;
-	struct wseries *s;
-	size_t ns, caps;
-	struct wchunk *c;
-	size_t nc, capc;
-	struct obs_buf payload;
-	roaring_bitmap_t *ids;
-	int64_t mint, maxt;
-	uint64_t samples;
-	char *parents;            /* "ID,ID,..." of merged inputs, or NULL */
-};
-
-int obs_block_writer_new(const char *blocks_dir, int level, struct obs_block_writer **out)
-{
-	if (!blocks_dir || !*blocks_dir || level < 1)
-		return -EINVAL;
-	if (mkdir(blocks_dir, 0755) && errno != EEXIST)
-		return -errno;
-	struct obs_block_writer *w = calloc(1, sizeof(*w));
-	if (!w)
-		return -ENOMEM;
-	w->dir = strdup(blocks_dir);
-	w->ids = roaring_bitmap_create();
-	if (!w->dir || !w->ids) {
-		obs_block_writer_abort(w);
-		return -ENOMEM;
-	}
-	w->level = level;
-	w->mint = INT64_MAX;
-	w->maxt = INT64_MIN;
-	obs_buf_init(&w->payload);
-	*out = w;
-	return 0;
-}
-
-void obs_block_writer_abort(struct obs_block_writer *w)
-{
-	if (!w)
-		return;
-	for (size_t i = 0; i < w->ns; i++)
-		obs_labels_release(&w->s[i].labels);
-	free(w->s);
-	free(w->c);
-	obs_buf_release(&w->payload);
-	if (w->ids)
-		roaring_bitmap_free(w->ids);
-	free(w->parents);
-	free(w->dir);
-	free(w);
-}
-
-int obs_block_writer_set_parents(struct obs_block_writer *w, const char *ids)
-{
-	for (const char *c = ids; *c; c++)
-		if (!((*c >= '0' && *c <= '9') || (*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || *c == ','))
-			return -EINVAL;
-	char *dup = strdup(ids);
-	if (!dup)
-		return -ENOMEM;
-	free(w->parents);
-	w->parents = dup;
-	return 0;
-}
-
-int obs_block_writer_add(struct obs_block_writer *w, uint32_t series_id, const char *canon, size_t canonlen,
-			 const int64_t *ts, const double *vs, size_t n)
-{
-	if (!w || !canon || !ts || !vs || n == 0)
-		return -EINVAL;
-	for (size_t i = 1; i < n; i++)
-		if (ts[i] <= ts[i - 1])
-			return -EINVAL;
-	if (roaring_bitmap_contains(w->ids, series_id))
-		return -EEXIST;
-	struct obs_labels l;
-	int rc = obs_labels_parse(canon, canonlen, &l, NULL);
-	if (rc)
-		return rc;
-	if (l.n == 0) {
-		obs_labels_release(&l);
-		return -EINVAL;
-	}
-	size_t nchunks = (n + CHUNK_MAX - 1) / CHUNK_MAX;
-	if (OBS_VEC_RESERVE_FROM(w->s, w->caps, w->ns + 1, 64) ||
-	    OBS_VEC_RESERVE_FROM(w->c, w->capc, w->nc + nchunks, 64)) {
-		obs_labels_release(&l);
-		return -ENOMEM;
-	}
-	size_t oldlen = w->payload.len;
-	for (size_t k = 0; k < nchunks; k++) {
-		size_t a = k * CHUNK_MAX, m = n - a < CHUNK_MAX ? n - a : CHUNK_MAX;
-		size_t before = w->payload.len;
-		rc = obs_enc_encode(ts + a, vs + a, m, &w->payload);
-		if (rc) {
-			w->payload.len = oldlen;
-			obs_labels_release(&l);
-			return rc;
-		}
-		w->c[w->nc + k] = (struct wchunk){
-			.off = before, .len = w->payload.len - before,
-			.mint = ts[a], .maxt = ts[a + m - 1], .count = (uint32_t)m,
-		};
-	}
-	w->s[w->ns++] = (struct wseries){ .id = series_id, .labels = l, .chunk0 = w->nc, .nchunks = nchunks };
-	w->nc += nchunks;
-	roaring_bitmap_add(w->ids, series_id);
-	if (ts[0] < w->mint)
-		w->mint = ts[0];
-	if (ts[n - 1] > w->maxt)
-		w->maxt = ts[n - 1];
-	w->samples += n;
-	return 0;
-}
-
-static int labels_cmp(const struct obs_labels *a, const struct obs_labels *b)
-{
-	/* by metric name first, so one metric's series sit together */
-	const char *na = obs_labels_get(a, "__name__"), *nb = obs_labels_get(b, "__name__");
-	int c = strcmp(na ? na : "", nb ? nb : "");
-	if (c)
-		return c;
-	for (size_t i = 0; i < a->n && i < b->n; i++) {
-		if ((c = strcmp(a->v[i].name, b->v[i].name)))
-			return c;
-		if ((c = strcmp(a->v[i].value, b->v[i].value)))
-			return c;
-	}
-	return (a->n > b->n) - (a->n < b->n);
-}
-
-/* qsort context (qsort has none); per thread, so commits may run in parallel */
-static _Thread_local const struct obs_block_writer *tls_w;
-
-static int cmp_by_labels(const void *x, const void *y)
-{
-	const struct wseries *s = tls_w->s;
-	return labels_cmp(&s[*(const size_t *)x].labels, &s[*(const size_t *)y].labels);
-}
-
-static int cmp_by_id(const void *x, const void *y)
-{
-	const struct wseries *s = tls_w->s;
-	uint32_t a = s[*(const size_t *)x].id, b = s[*(const size_t *)y].id;
-	return (a > b) - (a < b);
-}
-
-static int cmp_str(const void *x, const void *y)
-{
-	return strcmp(*(const char *const *)x, *(const char *const *)y);
-}
-
-struct pairent {
-	uint32_t name, value, id;
-};
-
-static int cmp_pair(const void *x, const void *y)
-{
-	const struct pairent *a = x, *b = y;
-	if (a->name != b->name)
-		return (a->name > b->name) - (a->name < b->name);
-	if (a->value != b->value)
-		return (a->value > b->value) - (a->value < b->value);
-	return (a->id > b->id) - (a->id < b->id);
-}
-
-static uint32_t sym_find(const char *const *syms, size_t n, const char *s)
-{
-	size_t lo = 0, hi = n;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		int c = strcmp(syms[mid], s);
-		if (c == 0)
-			return (uint32_t)mid;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return UINT32_MAX;   /* not reached for strings that were collected */
-}
-
-static void make_id(int64_t mint, char *id)
-{
-	static const char b32[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-	uint64_t t = mint < 0 ? 0 : (uint64_t)mint;
-	if (t >= (1ull << 48))
-		t = (1ull << 48) - 1;
-	for (int i = 9; i >= 0; i--) {
-		id[i] = b32[t & 31];
-		t >>= 5;
-	}
-	uint8_t r[10];
-	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
-		struct timespec tsp;
-		clock_gettime(CLOCK_REALTIME, &tsp);
-		uint64_t x = (uint64_t)tsp.tv_nsec ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)id;
-		for (int i = 0; i < 10; i++) {
-			x ^= x << 13;
-			x ^= x >> 7;
-			x ^= x << 17;
-			r[i] = (uint8_t)x;
-		}
-	}
-	/* 80 bits -> 16 characters */
-	uint64_t hi = 0, lo = 0;
-	for (int i = 0; i < 5; i++)
-		hi = hi << 8 | r[i];
-	for (int i = 5; i < 10; i++)
-		lo = lo << 8 | r[i];
-	for (int i = 7; i >= 0; i--) {
-		id[10 + i] = b32[hi & 31];
-		hi >>= 5;
-		id[18 + i] = b32[lo & 31];
-		lo >>= 5;
-	}
-	id[26] = 0;
-}
-
-static int write_file(const char *dir, const char *name, const void *p, size_t n)
-{
-	char *path = path_join(dir, name);
-	if (!path)
-		return -ENOMEM;
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	free(path);
-	if (fd < 0)
-		return -errno;
-	int rc = obs_fault("block.write");
-	if (!rc)
-		rc = obs_write_all(fd, p, n);
-	if (!rc && (rc = obs_fault("block.fsync")) == 0 && fsync(fd))
-		rc = -errno;
-	if (close(fd) && !rc)
-		rc = -errno;
-	return rc;
-}
-
-int obs_block_gc_tmp(const char *blocks_dir)
-{
-	DIR *d = opendir(blocks_dir);
-	if (!d)
-		return errno == ENOENT ? 0 : -errno;
-	int rc = 0, removed = 0;
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		if (strncmp(e->d_name, ".tmp-", 5))
-			continue;
-		char *p = path_join(blocks_dir, e->d_name);
-		if (!p) {
-			rc = -ENOMEM;
-			break;
-		}
-		int r = obs_rm_tree(p);
-		free(p);
-		if (r && !rc)
-			rc = r;
-		removed++;
-	}
-	closedir(d);
-	if (removed && !rc)
-		rc = obs_fsync_dir(blocks_dir);
-	return rc;
-}
-
-/* Compress and append one frame of the chunk file; records it in idx. */
-static int flush_frame(ZSTD_CCtx *cc, struct obs_buf *raw, struct obs_buf *zbuf, int fd,
-		       struct obs_buf *frames, uint64_t *nframes)
-{
-	size_t bound = ZSTD_compressBound(raw->len);
-	obs_buf_reset(zbuf);
-	if (obs_buf_reserve(zbuf, bound))
-		return -ENOMEM;
-	size_t z = ZSTD_compressCCtx(cc, zbuf->data, bound, raw->data, raw->len, ZLEVEL);
-	if (ZSTD_isError(z))
-		return -EIO;
-	const void *p = zbuf->data;
-	size_t n = z;
-	int stored_raw = 0;
-	if (z >= raw->len) {
-		p = raw->data;
-		n = raw->len;
-		stored_raw = 1;
-	}
-	int rc = obs_write_all(fd, p, n);
-	if (rc)
-		return rc;
-	uint8_t crc[4];
-	obs_put_le32(crc, obs_crc32c(0, p, n));
-	rc = obs_buf_varint(frames, (uint64_t)n << 1 | (uint64_t)stored_raw);
-	rc |= obs_buf_varint(frames, raw->len);
-	rc |= obs_buf_append(frames, crc, 4);
-	if (rc)
-		return -ENOMEM;
-	(*nframes)++;
-	obs_buf_reset(raw);
-	return 0;
-}
-
-/* Write the chunk file into dir; set frame/foff of every chunk. */
-static int write_chunks(struct obs_block_writer *w, const char *dir, const size_t *order,
-			struct obs_buf *frames, uint64_t *nframes, uint64_t *size)
-{
-	char *path = path_join(dir, "chunks");
-	if (!path)
-		return -ENOMEM;
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	free(path);
-	if (fd < 0)
-		return -errno;
-	struct obs_buf raw, zbuf;
-	obs_buf_init(&raw);
-	obs_buf_init(&zbuf);
-	ZSTD_CCtx *cc = ZSTD_createCCtx();
-	int rc = cc ? obs_fault("block.write") : -ENOMEM;
-	if (!rc)
-		rc = obs_write_all(fd, CHK_MAGIC, 8);
-	for (size_t i = 0; i < w->ns && !rc; i++) {
-		const struct wseries *s = &w->s[order[i]];
-		for (size_t k = 0; k < s->nchunks && !rc; k++) {
-			struct wchunk *c = &w->c[s->chunk0 + k];
-			if (raw.len && raw.len + c->len > FRAME_TARGET)
-				rc = flush_frame(cc, &raw, &zbuf, fd, frames, nframes);
-			if (rc)
-				break;
-			c->frame = (uint32_t)*nframes;
-			c->foff = (uint32_t)raw.len;
-			if (obs_buf_append(&raw, w->payload.data + c->off, c->len))
-				rc = -ENOMEM;
-		}
-	}
-	if (!rc && raw.len)
-		rc = flush_frame(cc, &raw, &zbuf, fd, frames, nframes);
-	if (!rc) {
-		off_t end = lseek(fd, 0, SEEK_END);
-		if (end < 0)
-			rc = -errno;
-		else
-			*size = (uint64_t)end;
-	}
-	if (!rc && (rc = obs_fault("block.fsync")) == 0 && fsync(fd))
-		rc = -errno;
-	if (close(fd) && !rc)
-		rc = -errno;
-	ZSTD_freeCCtx(cc);
-	obs_buf_release(&raw);
-	obs_buf_release(&zbuf);
-	return rc;
-}
-
-/* Build the raw index body. */
-static int build_index(struct obs_block_writer *w, const size_t *by_id, const struct obs_buf *frames,
-		       uint64_t nframes, struct obs_buf *body)
-{
-	int rc = -ENOMEM;
-	size_t nstr = 0;
-	for (size_t i = 0; i < w->ns; i++)
-		nstr += w->s[i].labels.n * 2;
-	const char **syms = malloc((nstr ? nstr : 1) * sizeof(*syms));
-	struct pairent *pairs = malloc((nstr / 2 + 1) * sizeof(*pairs));
-	if (!syms || !pairs)
-		goto out;
-	size_t k = 0;
-	for (size_t i = 0; i < w->ns; i++)
-		for (size_t j = 0; j < w->s[i].labels.n; j++) {
-			syms[k++] = w->s[i].labels.v[j].name;
-			syms[k++] = w->s[i].labels.v[j].value;
-		}
-	qsort(syms, nstr, sizeof(*syms), cmp_str);
-	size_t nsym = 0;
-	for (size_t i = 0; i < nstr; i++)
-		if (!nsym || strcmp(syms[nsym - 1], syms[i]))
-			syms[nsym++] = syms[i];
-
-	rc = obs_buf_varint(body, nsym);
-	for (size_t i = 0; i < nsym && !rc; i++) {
-		size_t l = strlen(syms[i]);
-		rc = obs_buf_varint(body, l) | obs_buf_append(body, syms[i], l);
-	}
-	rc |= obs_buf_varint(body, nframes);
-	rc |= obs_buf_append(body, frames->data, frames->len);
-	rc |= obs_buf_varint(body, w->ns);
-	uint32_t prev = 0;
-	size_t np = 0;
-	for (size_t i = 0; i < w->ns && !rc; i++) {
-		const struct wseries *s = &w->s[by_id[i]];
-		rc |= obs_buf_varint(body, i ? s->id - prev : s->id);
-		prev = s->id;
-		rc |= obs_buf_varint(body, s->labels.n);
-		for (size_t j = 0; j < s->labels.n; j++) {
-			uint32_t nm = sym_find(syms, nsym, s->labels.v[j].name);
-			uint32_t va = sym_find(syms, nsym, s->labels.v[j].value);
-			rc |= obs_buf_varint(body, nm) | obs_buf_varint(body, va);
-			pairs[np++] = (struct pairent){ nm, va, s->id };
-		}
-		rc |= obs_buf_varint(body, s->nchunks);
-		int64_t last = w->mint;
-		for (size_t c = 0; c < s->nchunks; c++) {
-			const struct wchunk *ch = &w->c[s->chunk0 + c];
-			rc |= obs_buf_varint(body, ch->frame) | obs_buf_varint(body, ch->foff) | obs_buf_varint(body, ch->len);
-			rc |= obs_buf_varint(body, ch->count);
-			rc |= put_zz(body, (int64_t)((uint64_t)ch->mint - (uint64_t)last));
-			rc |= obs_buf_varint(body, (uint64_t)ch->maxt - (uint64_t)ch->mint);
-			last = ch->maxt;
-		}
-	}
-	if (rc)
-		goto out;
-	qsort(pairs, np, sizeof(*pairs), cmp_pair);
-	size_t npair = 0;
-	for (size_t i = 0; i < np; i++)
-		if (!i || pairs[i].name != pairs[i - 1].name || pairs[i].value != pairs[i - 1].value)
-			npair++;
-	rc = obs_buf_varint(body, npair);
-	uint32_t *ids = malloc((np ? np : 1) * sizeof(*ids));
-	if (!ids)
-		rc = -ENOMEM;
-	for (size_t i = 0; i < np && !rc;) {
-		size_t j = i, m = 0;
-		while (j < np && pairs[j].name == pairs[i].name && pairs[j].value == pairs[i].value)
-			ids[m++] = pairs[j++].id;
-		roaring_bitmap_t *bm = roaring_bitmap_of_ptr(m, ids);
-		if (!bm) {
-			rc = -ENOMEM;
-			break;
-		}
-		roaring_bitmap_run_optimize(bm);
-		size_t bl = roaring_bitmap_portable_size_in_bytes(bm);
-		rc = obs_buf_varint(body, pairs[i].name) | obs_buf_varint(body, pairs[i].value) | obs_buf_varint(body, bl);
-		if (!rc && obs_buf_reserve(body, bl))
-			rc = -ENOMEM;
-		if (!rc) {
-			roaring_bitmap_portable_serialize(bm, body->data + body->len);
-			body->len += bl;
-			body->data[body->len] = 0;
-		}
-		roaring_bitmap_free(bm);
-		i = j;
-	}
-	free(ids);
-	if (rc)
-		rc = -ENOMEM;
-out:
-	free(syms);
-	free(pairs);
-	return rc;
-}
-
-static int write_index(const char *dir, const struct obs_buf *body, uint64_t *size)
-{
-	size_t bound = ZSTD_compressBound(body->len);
-	uint8_t *f = malloc(IDX_HDR + bound + 4);
-	if (!f)
-		return -ENOMEM;
-	size_t z = ZSTD_compress(f + IDX_HDR, bound, body->data, body->len, ZLEVEL);
-	uint32_t comp = 1;
-	if (ZSTD_isError(z) || z >= body->len) {
-		comp = 0;
-		z = body->len;
-		memcpy(f + IDX_HDR, body->data, z);
-	}
-	if (z > UINT32_MAX) {
-		free(f);
-		return -EFBIG;
-	}
-	memcpy(f, IDX_MAGIC, 8);
-	obs_put_le32(f + 8, comp);
-	obs_put_le32(f + 12, (uint32_t)z);
-	obs_put_le64(f + 16, body->len);
-	obs_put_le32(f + IDX_HDR + z, obs_crc32c(0, f, IDX_HDR + z));
-	*size = IDX_HDR + z + 4;
-	int rc = write_file(dir, "index", f, *size);
-	free(f);
-	return rc;
-}
-
-static int meta_text(struct obs_buf *b, int level, int64_t mint, int64_t maxt, uint64_t series, uint64_t samples,
-		     uint64_t chunks, uint64_t isize, uint64_t csize, const char *parents)
-{
-	int rc = obs_buf_printf(b, "obsblock 1\nlevel %d\nmint %lld\nmaxt %lld\nseries %llu\nsamples %llu\n"
-				"chunks %llu\nindex %llu\nchunkfile %llu\n",
-				level, (long long)mint, (long long)maxt, (unsigned long long)series,
-				(unsigned long long)samples, (unsigned long long)chunks,
-				(unsigned long long)isize, (unsigned long long)csize);
-	if (!rc && parents && *parents)
-		rc = obs_buf_printf(b, "parents %s\n", parents);
-	if (rc)
-		return rc;
-	return obs_buf_printf(b, "crc32c %08x\n", obs_crc32c(0, b->data, b->len));
-}
-
-int obs_block_writer_commit(struct obs_block_writer *w, char *id)
-{
-	if (!w)
-		return -EINVAL;
-	if (w->ns == 0) {
-		obs_block_writer_abort(w);
-		return -ENODATA;
-	}
-	int rc = -ENOMEM;
-	char bid[32], tname[40];
-	char *tmp = NULL, *fin = NULL;
-	struct obs_buf frames, body, meta;
-	obs_buf_init(&frames);
-	obs_buf_init(&body);
-	obs_buf_init(&meta);
-	size_t *by_lab = malloc(w->ns * sizeof(size_t)), *by_id = malloc(w->ns * sizeof(size_t));
-	if (!by_lab || !by_id)
-		goto out;
-	for (size_t i = 0; i < w->ns; i++)
-		by_lab[i] = by_id[i] = i;
-	tls_w = w;
-	qsort(by_lab, w->ns, sizeof(size_t), cmp_by_labels);
-	qsort(by_id, w->ns, sizeof(size_t), cmp_by_id);
-
-	make_id(w->mint, bid);
-	snprintf(tname, sizeof(tname), ".tmp-%s", bid);
-	tmp = path_join(w->dir, tname);
-	fin = path_join(w->dir, bid);
-	if (!tmp || !fin)
-		goto out;
-	if ((rc = obs_fault("block.mkdir")) != 0)
-		goto out;
-	if (mkdir(tmp, 0755)) {
-		rc = -errno;
-		goto out;
-	}
-	crash_point(1);
-	uint64_t nframes = 0, csize = 0, isize = 0;
-	rc = write_chunks(w, tmp, by_lab, &frames, &nframes, &csize);
-	if (rc)
-		goto fail;
-	crash_point(2);
-	rc = build_index(w, by_id, &frames, nframes, &body);
-	if (!rc)
-		rc = write_index(tmp, &body, &isize);
-	if (rc)
-		goto fail;
-	crash_point(3);
-	rc = meta_text(&meta, w->level, w->mint, w->maxt, w->ns, w->samples, w->nc, isize, csize, w->parents);
-	if (!rc)
-		rc = write_file(tmp, "meta", meta.data, meta.len);
-	if (rc)
-		goto fail;
-	crash_point(4);
-	rc = obs_fault("block.fsync");
-	if (!rc)
-		rc = obs_fsync_dir(tmp);
-	if (rc)
-		goto fail;
-	crash_point(5);
-	if ((rc = obs_fault("block.rename")) != 0)
-		goto fail;
-	if (rename(tmp, fin)) {
-		rc = -errno;
-		goto fail;
-	}
-	crash_point(6);
-	rc = obs_fault("block.dirsync");
-	if (!rc)
-		rc = obs_fsync_dir(w->dir);
-	if (rc) {
-		/* renamed but not known durable: take it back, so that a failed
-		 * commit never leaves a block a caller did not register */
-		obs_rm_tree(fin);
-		obs_fsync_dir(w->dir);
-		goto out;
-	}
-	memcpy(id, bid, 27);
-	goto out;
-fail:
-	obs_rm_tree(tmp);
-out:
-	free(tmp);
-	free(fin);
-	free(by_lab);
-	free(by_id);
-	obs_buf_release(&frames);
-	obs_buf_release(&body);
-	obs_buf_release(&meta);
-	obs_block_writer_abort(w);
-	return rc;
-}
+/* block.c — the block reader: open (meta, index checked as a whole), series
+ * lookup, sample reads through a small cache of decompressed frames, label
+ * selection over the postings. The format is in block_int.h; the writer is
+ * block_write.c. Corruption is -EBADMSG, and obs_corrupt_last() (core/
+ * corrupt.h) then names the file, the offset and the check that failed. */
+#include "tsdb/block_int.h"
 
 /* ---- reader ---------------------------------------------------------- */
 
@@ -846,7 +84,7 @@ static int read_small(const char *path, char *buf, size_t cap, size_t *len)
 		n += (size_t)k;
 		if (n == cap) {
 			close(fd);
-			return -EBADMSG;
+			return obs_corruptf(path, n, "file larger than %zu bytes", cap - 1);
 		}
 	}
 	close(fd);
@@ -855,12 +93,12 @@ static int read_small(const char *path, char *buf, size_t cap, size_t *len)
 }
 
 /* Parse "key <int>\n" at *p; advances. */
-static int meta_field(const char **p, const char *end, const char *key, int sign, uint64_t *v)
+static int meta_field(const char *buf, const char **p, const char *end, const char *key, int sign, uint64_t *v)
 {
 	size_t kl = strlen(key);
 	const char *s = *p;
 	if ((size_t)(end - s) < kl + 2 || memcmp(s, key, kl) || s[kl] != ' ')
-		return -EBADMSG;
+		return obs_corruptf(NULL, (uint64_t)(s - buf), "meta line '%s': failed check ((size_t)(end - s) < kl + 2 || memcmp(s, key, kl) || s[kl] != ' ')", key);
 	s += kl + 1;
 	int neg = 0;
 	if (sign && s < end && *s == '-') {
@@ -868,18 +106,18 @@ static int meta_field(const char **p, const char *end, const char *key, int sign
 		s++;
 	}
 	if (s >= end || *s < '0' || *s > '9')
-		return -EBADMSG;
+		return obs_corruptf(NULL, (uint64_t)(s - buf), "meta line '%s': failed check (s >= end || *s < '0' || *s > '9')", key);
 	uint64_t x = 0;
 	while (s < end && *s >= '0' && *s <= '9') {
 		if (x > (UINT64_MAX - 9) / 10)
-			return -EBADMSG;
+			return obs_corruptf(NULL, (uint64_t)(s - buf), "meta line '%s': failed check (x > (UINT64_MAX - 9) / 10)", key);
 		x = x * 10 + (uint64_t)(*s++ - '0');
 	}
 	if (s >= end || *s != '\n')
-		return -EBADMSG;
+		return obs_corruptf(NULL, (uint64_t)(s - buf), "meta line '%s': failed check (s >= end || *s != '\\n')", key);
 	if (sign) {
 		if (x > (uint64_t)INT64_MAX + neg)
-			return -EBADMSG;
+			return obs_corruptf(NULL, (uint64_t)(s - buf), "meta line '%s': failed check (x > (uint64_t)INT64_MAX + neg)", key);
 		x = neg ? 0 - x : x;
 	}
 	*v = x;
@@ -893,21 +131,21 @@ static int parse_meta(const char *buf, size_t len, struct obs_block_meta *m, uin
 	const char *p = buf, *end = buf + len;
 	static const char head[] = "obsblock 1\n";
 	if (len < sizeof(head) - 1 || memcmp(buf, head, sizeof(head) - 1))
-		return -EBADMSG;
+		return obs_corruptf(NULL, (uint64_t)(p - buf), "failed check (len < sizeof(head) - 1 || memcmp(buf, head, sizeof(head) - 1))");
 	p += sizeof(head) - 1;
 	uint64_t lv, mint, maxt;
-	if (meta_field(&p, end, "level", 0, &lv) || meta_field(&p, end, "mint", 1, &mint) ||
-	    meta_field(&p, end, "maxt", 1, &maxt) || meta_field(&p, end, "series", 0, &m->series) ||
-	    meta_field(&p, end, "samples", 0, &m->samples) || meta_field(&p, end, "chunks", 0, &m->chunks) ||
-	    meta_field(&p, end, "index", 0, isize) || meta_field(&p, end, "chunkfile", 0, csize))
-		return -EBADMSG;
+	if (meta_field(buf, &p, end, "level", 0, &lv) || meta_field(buf, &p, end, "mint", 1, &mint) ||
+	    meta_field(buf, &p, end, "maxt", 1, &maxt) || meta_field(buf, &p, end, "series", 0, &m->series) ||
+	    meta_field(buf, &p, end, "samples", 0, &m->samples) || meta_field(buf, &p, end, "chunks", 0, &m->chunks) ||
+	    meta_field(buf, &p, end, "index", 0, isize) || meta_field(buf, &p, end, "chunkfile", 0, csize))
+		return -EBADMSG;   /* detail recorded by meta_field */
 	if ((size_t)(end - p) > 8 && !memcmp(p, "parents ", 8)) {
 		const char *v = p + 8, *nl = memchr(v, '\n', (size_t)(end - v));
 		if (!nl)
-			return -EBADMSG;
+			return obs_corruptf(NULL, (uint64_t)(p - buf), "failed check (!nl)");
 		for (const char *c = v; c < nl; c++)
 			if (!((*c >= '0' && *c <= '9') || (*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || *c == ','))
-				return -EBADMSG;
+				return obs_corruptf(NULL, (uint64_t)(p - buf), "failed check (!((*c >= '0' && *c <= '9') || (*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || *c == ','))");
 		*parents = strndup(v, (size_t)(nl - v));
 		if (!*parents)
 			return -ENOMEM;
@@ -917,9 +155,9 @@ static int parse_meta(const char *buf, size_t len, struct obs_block_meta *m, uin
 	char want[32];
 	snprintf(want, sizeof(want), "crc32c %08x\n", obs_crc32c(0, buf, body));
 	if ((size_t)(end - p) != strlen(want) || memcmp(p, want, strlen(want)))
-		return -EBADMSG;
+		return obs_corruptf(NULL, (uint64_t)(p - buf), "meta crc32c line missing or not the CRC-32C of the preceding bytes");
 	if (lv < 1 || lv > 1000 || (int64_t)mint > (int64_t)maxt || m->series == 0)
-		return -EBADMSG;
+		return obs_corruptf(NULL, (uint64_t)(p - buf), "failed check (lv < 1 || lv > 1000 || (int64_t)mint > (int64_t)maxt || m->series == 0)");
 	m->level = (int)lv;
 	m->mint = (int64_t)mint;
 	m->maxt = (int64_t)maxt;
@@ -933,8 +171,13 @@ static int map_file(const char *dir, const char *name, const uint8_t **p, size_t
 		return -ENOMEM;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	free(path);
-	if (fd < 0)
-		return errno == ENOENT ? -EBADMSG : -errno;
+	if (fd < 0) {
+		int e = errno;
+		char *full = path_join(dir, name);
+		int rc = e == ENOENT ? obs_corruptf(full ? full : name, 0, "file missing") : -e;
+		free(full);
+		return rc;
+	}
 	struct stat st;
 	if (fstat(fd, &st)) {
 		int e = -errno;
@@ -959,22 +202,24 @@ static int map_file(const char *dir, const char *name, const uint8_t **p, size_t
 /* Load and check the index file; fills b->body. */
 static int load_index(struct obs_block *b, const uint8_t *f, size_t n)
 {
+	char ipath[4200];
+	snprintf(ipath, sizeof ipath, "%s/index", b->dir);
 	if (n < IDX_HDR + 4 || memcmp(f, IDX_MAGIC, 8))
-		return -EBADMSG;
+		return obs_corruptf(ipath, 0, "index header: failed check (n < IDX_HDR + 4 || memcmp(f, IDX_MAGIC, 8))");
 	uint32_t comp = obs_get_le32(f + 8), slen = obs_get_le32(f + 12);
 	uint64_t rlen = obs_get_le64(f + 16);
 	if (comp > 1 || (uint64_t)slen + IDX_HDR + 4 != n || rlen > RINDEX_MAX)
-		return -EBADMSG;
+		return obs_corruptf(ipath, 8, "index header: failed check (comp > 1 || (uint64_t)slen + IDX_HDR + 4 != n || rlen > RINDEX_MAX)");
 	if (rlen > (uint64_t)slen * 4096 + (1u << 20))   /* beyond any real index's ratio */
-		return -EBADMSG;
+		return obs_corruptf(ipath, 16, "index header: failed check (rlen > (uint64_t)slen * 4096 + (1u << 20))");
 	if (obs_crc32c(0, f, n - 4) != obs_get_le32(f + n - 4))
-		return -EBADMSG;
+		return obs_corruptf(ipath, n - 4, "index CRC-32C of the preceding bytes does not match");
 	if (!comp && rlen != slen)
-		return -EBADMSG;
+		return obs_corruptf(ipath, 0, "index header: failed check (!comp && rlen != slen)");
 	if (comp) {
 		unsigned long long fc = ZSTD_getFrameContentSize(f + IDX_HDR, slen);
 		if (fc != rlen)
-			return -EBADMSG;
+			return obs_corruptf(ipath, IDX_HDR, "index body: zstd frame content size differs from the raw length");
 	}
 	b->body = malloc(rlen ? rlen : 1);
 	if (!b->body)
@@ -983,7 +228,7 @@ static int load_index(struct obs_block *b, const uint8_t *f, size_t n)
 	if (comp) {
 		size_t z = ZSTD_decompress(b->body, rlen, f + IDX_HDR, slen);
 		if (ZSTD_isError(z) || z != rlen)
-			return -EBADMSG;
+			return obs_corruptf(ipath, IDX_HDR, "index body: zstd decompression failed or short");
 	} else {
 		memcpy(b->body, f + IDX_HDR, rlen);
 	}
@@ -992,11 +237,13 @@ static int load_index(struct obs_block *b, const uint8_t *f, size_t n)
 
 static int parse_index(struct obs_block *b, const struct obs_block_meta *m)
 {
+	char ipath[4200];
+	snprintf(ipath, sizeof ipath, "%s/index", b->dir);
 	struct rd r = { b->body, b->body + b->bodylen, 0 };
 	/* symbols */
 	size_t nsym = get_count(&r);
 	if (r.err)
-		return -EBADMSG;
+		return obs_corruptf(ipath, (uint64_t)(r.p - b->body), "index body (offset in the decompressed body): failed check (a count or varint runs past the end)");
 	b->sym = calloc(nsym ? nsym : 1, sizeof(char *));
 	b->symarena = malloc(b->bodylen + 1);
 	if (!b->sym || !b->symarena)
@@ -1005,20 +252,20 @@ static int parse_index(struct obs_block *b, const struct obs_block_meta *m)
 	for (size_t i = 0; i < nsym; i++) {
 		size_t l = get_count(&r);
 		if (r.err || memchr(r.p, 0, l))
-			return -EBADMSG;
+			return obs_corruptf(ipath, (uint64_t)(r.p - b->body), "index body (offset in the decompressed body): failed check (a varint runs past the end || memchr(r.p, 0, l))");
 		memcpy(a, r.p, l);
 		a[l] = 0;
 		b->sym[i] = a;
 		a += l + 1;
 		r.p += l;
 		if (i && strcmp(b->sym[i - 1], b->sym[i]) >= 0)
-			return -EBADMSG;
+			return obs_corruptf(ipath, (uint64_t)(r.p - b->body), "index body (offset in the decompressed body): failed check (i && strcmp(b->sym[i - 1], b->sym[i]) >= 0)");
 	}
 	b->nsym = nsym;
 	/* frames */
 	size_t nf = get_count(&r);
 	if (r.err)
-		return -EBADMSG;
+		return obs_corruptf(ipath, (uint64_t)(r.p - b->body), "index body (offset in the decompressed body): failed check (a count or varint runs past the end)");
 	b->frames = calloc(nf ? nf : 1, sizeof(*b->frames));
 	if (!b->frames)
 		return -ENOMEM;
@@ -1026,13 +273,13 @@ static int parse_index(struct obs_block *b, const struct obs_block_meta *m)
 	for (size_t i = 0; i < nf; i++) {
 		uint64_t cl = get_var(&r), rl = get_var(&r);
 		if (r.err || r.end - r.p < 4)
-			return -EBADMSG;
+			return obs_corruptf(ipath, (uint64_t)(r.p - b->body), "index body (offset in the decompressed body): failed check (a varint runs past the end || r.end - r.p < 4)");
 		struct rframe *fr = &b->frames[i];
 		fr->raw = cl & 1;
 		cl >>= 1;
 		if (cl == 0 || cl > UINT32_MAX || rl == 0 || rl > RFRAME_MAX || (fr->raw && cl != rl) ||
 		    off + cl > b->csize)
-			return -EBADMSG;
+			return obs_corruptf(ipath, (uint64_t)(r.p - b->body), "index body (offset in the decompressed body): failed check (cl == 0 || cl > UINT32_MAX || rl == 0 || rl > RFRAME_MAX || (fr->raw && cl != rl) || off + cl > b->csize)");
 		fr->off = off;
 		fr->clen = (uint32_t)cl;
 		fr->rlen = (uint32_t)rl;
@@ -1041,17 +288,17 @@ static int parse_index(struct obs_block *b, const struct obs_block_meta *m)
 		off += cl;
 	}
 	if (off != b->csize)
-		return -EBADMSG;
+		return obs_corruptf(ipath, (uint64_t)(r.p - b->body), "index body (offset in the decompressed body): failed check (off != b->csize)");
 	b->nframes = nf;
 	/* series */
 	size_t ns = get_count(&r);
 	if (r.err || ns != m->series)
-		return -EBADMSG;
+		return obs_corruptf(ipath, (uint64_t)(r.p - b->body), "index body (offset in the decompressed body): failed check (a varint runs past the end || ns != m->series)");
 	b->series = calloc(ns, sizeof(*b->series));
 	uint32_t *ids = malloc(ns * sizeof(uint32_t));
 	size_t capc = m->chunks;
 	if (capc > (size_t)(r.end - r.p))
-		return free(ids), -EBADMSG;
+		return free(ids), obs_corruptf(ipath, (uint64_t)(r.p - b->body), "index body (offset in the decompressed body): failed check (capc > (size_t)(r.end - r.p))");
 	b->chunks = calloc(capc ? capc : 1, sizeof(*b->chunks));
 	if (!b->series || !ids || !b->chunks)
 		return free(ids), -ENOMEM;
@@ -1064,21 +311,29 @@ static int parse_index(struct obs_block *b, const struct obs_block_meta *m)
 	for (size_t i = 0; i < ns; i++) {
 		uint64_t id = get_var(&r);
 		if (i) {
-			if (id == 0)
+			if (id == 0) {
+				rc = obs_corruptf(ipath, (uint64_t)(r.p - b->body), "index body (offset in the decompressed body): failed check (id == 0)");
 				goto bad;
+			}
 			id += prev;
 		}
-		if (r.err || id > UINT32_MAX)
+		if (r.err || id > UINT32_MAX) {
+			rc = obs_corruptf(ipath, (uint64_t)(r.p - b->body), "index body (offset in the decompressed body): failed check (a varint runs past the end || id > UINT32_MAX)");
 			goto bad;
+		}
 		prev = id;
 		size_t nl = get_var(&r);
-		if (r.err || nl == 0 || nl > OBS_MAX_LABELS)
+		if (r.err || nl == 0 || nl > OBS_MAX_LABELS) {
+			rc = obs_corruptf(ipath, (uint64_t)(r.p - b->body), "index body (offset in the decompressed body): failed check (a varint runs past the end || nl == 0 || nl > OBS_MAX_LABELS)");
 			goto bad;
+		}
 		uint64_t lastname = 0;
 		for (size_t j = 0; j < nl; j++) {
 			uint64_t nm = get_var(&r), va = get_var(&r);
-			if (r.err || nm >= nsym || va >= nsym || (j && nm <= lastname))
+			if (r.err || nm >= nsym || va >= nsym || (j && nm <= lastname)) {
+				rc = obs_corruptf(ipath, (uint64_t)(r.p - b->body), "index body (offset in the decompressed body): failed check (a varint runs past the end || nm >= nsym || va >= nsym || (j && nm <= lastname))");
 				goto bad;
+			}
 			lastname = nm;
 			lab[j].name = b->sym[nm];
 			lab[j].value = b->sym[va];
@@ -1095,8 +350,10 @@ static int parse_index(struct obs_block *b, const struct obs_block_meta *m)
 		s->canon = c0;
 		s->canonlen = canon.len - c0 - 1;
 		size_t k = get_var(&r);
-		if (r.err || k == 0 || k > capc - nc)
+		if (r.err || k == 0 || k > capc - nc) {
+			rc = obs_corruptf(ipath, (uint64_t)(r.p - b->body), "index body (offset in the decompressed body): failed check (a varint runs past the end || k == 0 || k > capc - nc)");
 			goto bad;
+		}
 		s->chunk0 = (uint32_t)nc;
 		s->nchunks = (uint32_t)k;
 		int64_t last = m->mint;
@@ -1106,29 +363,37 @@ static int parse_index(struct obs_block *b, const struct obs_block_meta *m)
 			int64_t dm = get_zz(&r);
 			uint64_t span = get_var(&r);
 			if (r.err || fr >= nf || fl == 0 || fo > b->frames[fr].rlen || fl > b->frames[fr].rlen - fo ||
-			    cnt == 0 || cnt > OBS_ENC_MAX_SAMPLES || span < cnt - 1)
+			    cnt == 0 || cnt > OBS_ENC_MAX_SAMPLES || span < cnt - 1) {
+				rc = obs_corruptf(ipath, (uint64_t)(r.p - b->body), "index body (offset in the decompressed body): failed check (a varint runs past the end || fr >= nf || fl == 0 || fo > b->frames[fr].rlen || fl > b->frames[fr].rlen - fo || cnt == 0 || cnt > OBS_ENC_MAX_SAMPLES || span < cnt - 1)");
 				goto bad;
+			}
 			c->frame = (uint32_t)fr;
 			c->off = (uint32_t)fo;
 			c->len = (uint32_t)fl;
 			c->count = (uint32_t)cnt;
 			c->mint = (int64_t)((uint64_t)last + (uint64_t)dm);
 			c->maxt = (int64_t)((uint64_t)c->mint + span);
-			if (c->mint < m->mint || c->maxt > m->maxt || c->maxt < c->mint || (j && c->mint <= last))
+			if (c->mint < m->mint || c->maxt > m->maxt || c->maxt < c->mint || (j && c->mint <= last)) {
+				rc = obs_corruptf(ipath, (uint64_t)(r.p - b->body), "index body (offset in the decompressed body): failed check (c->mint < m->mint || c->maxt > m->maxt || c->maxt < c->mint || (j && c->mint <= last))");
 				goto bad;
+			}
 			last = c->maxt;
 			samples += cnt;
 		}
 	}
-	if (nc != m->chunks || samples != m->samples)
+	if (nc != m->chunks || samples != m->samples) {
+		rc = obs_corruptf(ipath, (uint64_t)(r.p - b->body), "index body (offset in the decompressed body): failed check (nc != m->chunks || samples != m->samples)");
 		goto bad;
+	}
 	b->nseries = ns;
 	b->nchunks = nc;
 	b->canon = obs_buf_detach(&canon, NULL);
 	/* postings */
 	size_t np = get_count(&r);
-	if (r.err)
+	if (r.err) {
+		rc = obs_corruptf(ipath, (uint64_t)(r.p - b->body), "index body (offset in the decompressed body): failed check (a count or varint runs past the end)");
 		goto bad;
+	}
 	b->pairs = calloc(np ? np : 1, sizeof(*b->pairs));
 	if (!b->pairs) {
 		rc = -ENOMEM;
@@ -1137,15 +402,21 @@ static int parse_index(struct obs_block *b, const struct obs_block_meta *m)
 	for (size_t i = 0; i < np; i++) {
 		uint64_t nm = get_var(&r), va = get_var(&r);
 		size_t bl = get_count(&r);
-		if (r.err || nm >= nsym || va >= nsym || bl == 0)
+		if (r.err || nm >= nsym || va >= nsym || bl == 0) {
+			rc = obs_corruptf(ipath, (uint64_t)(r.p - b->body), "index body (offset in the decompressed body): failed check (a varint runs past the end || nm >= nsym || va >= nsym || bl == 0)");
 			goto bad;
-		if (i && (nm < b->pairs[i - 1].name || (nm == b->pairs[i - 1].name && va <= b->pairs[i - 1].value)))
+		}
+		if (i && (nm < b->pairs[i - 1].name || (nm == b->pairs[i - 1].name && va <= b->pairs[i - 1].value))) {
+			rc = obs_corruptf(ipath, (uint64_t)(r.p - b->body), "index body (offset in the decompressed body): failed check (i && (nm < b->pairs[i - 1].name || (nm == b->pairs[i - 1].name && va <= b->pairs[i - 1].value)))");
 			goto bad;
+		}
 		b->pairs[i] = (struct rpair){ (uint32_t)nm, (uint32_t)va, (size_t)(r.p - b->body), bl };
 		r.p += bl;
 	}
-	if (r.p != r.end)
+	if (r.p != r.end) {
+		rc = obs_corruptf(ipath, (uint64_t)(r.p - b->body), "index body (offset in the decompressed body): failed check (r.p != r.end)");
 		goto bad;
+	}
 	b->npairs = np;
 	b->all = roaring_bitmap_of_ptr(ns, ids);
 	free(ids);
@@ -1184,15 +455,17 @@ int obs_block_open(const char *dir, struct obs_block **out)
 	char mbuf[META_MAX];
 	size_t mlen = 0;
 	rc = read_small(mp, mbuf, sizeof(mbuf), &mlen);
-	free(mp);
 	if (rc == -ENOENT) {
 		struct stat st;
-		rc = stat(dir, &st) ? -errno : -EBADMSG;
+		rc = stat(dir, &st) ? -errno : obs_corruptf(mp, 0, "file missing");
 	}
-	if (rc)
-		goto fail;
-	uint64_t isize, csize;
-	rc = parse_meta(mbuf, mlen, &b->meta, &isize, &csize, &b->parents);
+	uint64_t isize = 0, csize = 0;
+	if (!rc) {
+		rc = parse_meta(mbuf, mlen, &b->meta, &isize, &csize, &b->parents);
+		if (rc == -EBADMSG)
+			obs_corrupt_in(mp, 0, NULL);
+	}
+	free(mp);
 	if (rc)
 		goto fail;
 	const uint8_t *ip;
@@ -1203,7 +476,7 @@ int obs_block_open(const char *dir, struct obs_block **out)
 	if (ilen != isize) {
 		if (ip)
 			munmap((void *)ip, ilen);
-		rc = -EBADMSG;
+		rc = obs_corruptf(b->dir, 0, "index is %zu bytes, meta says %" PRIu64, ilen, isize);
 		goto fail;
 	}
 	rc = load_index(b, ip, ilen);
@@ -1214,8 +487,12 @@ int obs_block_open(const char *dir, struct obs_block **out)
 	rc = map_file(dir, "chunks", &b->cmap, &b->csize);
 	if (rc)
 		goto fail;
-	if (b->csize != csize || b->csize < 8 || memcmp(b->cmap, CHK_MAGIC, 8)) {
-		rc = -EBADMSG;
+	if (b->csize != csize || b->csize < 8) {
+		rc = obs_corruptf(b->dir, 0, "chunks is %zu bytes, meta says %" PRIu64, b->csize, csize);
+		goto fail;
+	}
+	if (memcmp(b->cmap, CHK_MAGIC, 8)) {
+		rc = obs_corruptf(b->dir, 0, "chunks: bad magic (not OBSCHK1)");
 		goto fail;
 	}
 	rc = parse_index(b, &b->meta);
@@ -1311,19 +588,27 @@ int obs_block_find(const struct obs_block *b, uint32_t series_id, uint32_t *i)
 	return -ENOENT;
 }
 
+/* Frame k of the chunk file failed check: -EBADMSG, detail recorded. */
+static int bad_frame(const struct obs_block *b, uint32_t k, const char *check)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "%s/chunks", b->dir);
+	return obs_corruptf(path, b->frames[k].off, "frame %u: %s", k, check);
+}
+
 /* Decompress (or copy) frame k into buf (rlen bytes). */
 static int load_frame(const struct obs_block *b, uint32_t k, ZSTD_DCtx *dc, uint8_t *buf)
 {
 	const struct rframe *f = &b->frames[k];
 	const uint8_t *p = b->cmap + f->off;
 	if (obs_crc32c(0, p, f->clen) != f->crc)
-		return -EBADMSG;
+		return bad_frame(b, k, "CRC-32C of the frame's bytes does not match the index");
 	if (f->raw) {
 		memcpy(buf, p, f->rlen);
 		return 0;
 	}
 	size_t z = ZSTD_decompressDCtx(dc, buf, f->rlen, p, f->clen);
-	return ZSTD_isError(z) || z != f->rlen ? -EBADMSG : 0;
+	return ZSTD_isError(z) || z != f->rlen ? bad_frame(b, k, "zstd decompression failed or short") : 0;
 }
 
 /* The raw bytes of frame k: from the cache (*slot >= 0, release with
@@ -1336,7 +621,7 @@ static int frame_get(struct obs_block *b, uint32_t k, ZSTD_DCtx **dc, const uint
 	*owned = NULL;
 	if (f->raw) {
 		if (obs_crc32c(0, b->cmap + f->off, f->clen) != f->crc)
-			return -EBADMSG;
+			return bad_frame(b, k, "CRC-32C of the frame's bytes does not match the index");
 		*p = b->cmap + f->off;
 		return 0;
 	}
@@ -1441,7 +726,16 @@ int obs_block_read(const struct obs_block *cb, uint32_t i, int64_t from, int64_t
 		double *vs = out->v + out->n;
 		int got = obs_enc_decode(p + c->off, c->len, ts, vs, c->count);
 		if (got != (int)c->count || ts[0] != c->mint || ts[got - 1] != c->maxt) {
-			rc = -EBADMSG;
+			char cpath[4200], what[160];
+			snprintf(cpath, sizeof cpath, "%s/chunks", b->dir);
+			snprintf(what, sizeof what, "frame %u, chunk at raw offset %u of series %u", c->frame, c->off,
+				 b->series[i].id);
+			if (got < 0)
+				rc = obs_corrupt_inside(cpath, b->frames[c->frame].off, what);
+			else
+				rc = obs_corruptf(cpath, b->frames[c->frame].off,
+						 "%s: decodes to %d samples, the index says %u from %" PRId64 " to %" PRId64,
+						 what, got, c->count, c->mint, c->maxt);
 			break;
 		}
 		size_t lo = 0, hi = (size_t)got;

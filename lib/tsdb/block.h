@@ -5,7 +5,7 @@
  * ULID-like from mint + random) holding a meta file, an index (symbol table,
  * series -> chunk refs, postings as serialized CRoaring bitmaps) and chunk
  * files (per-chunk best encoding via tsdb/encoding.h, zstd over the file where
- * it pays). Layouts are documented at the top of block.c. Blocks are written
+ * it pays). Layouts are documented at the top of block_int.h. Blocks are written
  * to a temporary directory, fsynced, renamed into place and the parent
  * fsynced, so a crash never leaves a half block visible; readers mmap them.
  *

@@ -46,6 +46,7 @@
 #include <string.h>
 
 #include "core/bytes.h"
+#include "core/corrupt.h"
 #include "core/varint.h"
 
 #define HDR_MAX 12          /* u16 + 10-byte varint */
@@ -221,7 +222,7 @@ int obs_chunk_append(struct obs_chunk_enc *e, int64_t t, double v)
 int obs_chunk_count(const uint8_t *data, size_t len)
 {
 	if (!data || len < 2)
-		return -EBADMSG;
+		return obs_corruptf(NULL, 0, "obs_chunk_count: failed check (!data || len < 2)");
 	return (int)((unsigned)data[0] << 8 | data[1]);
 }
 
@@ -230,7 +231,7 @@ int obs_chunk_count(const uint8_t *data, size_t len)
 static int parse_hdr(const uint8_t *p, size_t len, uint32_t *n, int64_t *t0, uint64_t *pos)
 {
 	if (!p || len < 2)
-		return -EBADMSG;
+		return obs_corruptf(NULL, 0, "parse_hdr: failed check (!p || len < 2)");
 	*n = (uint32_t)p[0] << 8 | p[1];
 	*t0 = 0;
 	*pos = 16;
@@ -239,11 +240,11 @@ static int parse_hdr(const uint8_t *p, size_t len, uint32_t *n, int64_t *t0, uin
 	uint64_t u;
 	size_t off = 2;
 	if (obs_varint_get(p, len, &off, &u))
-		return -EBADMSG;
+		return obs_corruptf(NULL, 0, "parse_hdr: failed check (obs_varint_get(p, len, &off, &u))");
 	*t0 = obs_unzigzag(u);
 	*pos = (uint64_t)off * 8;
 	if (*pos + 64 > (uint64_t)len * 8)
-		return -EBADMSG;
+		return obs_corruptf(NULL, 0, "parse_hdr: failed check (*pos + 64 > (uint64_t)len * 8)");
 	return 0;
 }
 
@@ -296,7 +297,7 @@ static inline int read_val(const uint8_t *p, size_t len, uint64_t *pos, uint64_t
 	if (!sig)
 		sig = 64;
 	if (ld + sig > 64)
-		return -EBADMSG;
+		return obs_corruptf(NULL, 0, "read_val: failed check (ld + sig > 64)");
 	uint64_t x = sig <= 51 ? (w << 13) >> (64 - sig) : peek(p, len, *pos + 13) >> (64 - sig);
 	*lead = (uint8_t)ld;
 	*trail = (uint8_t)(64 - ld - sig);
@@ -327,7 +328,7 @@ int obs_chunk_it_next(struct obs_chunk_it *it, int64_t *t, double *v)
 		int64_t nt = (int64_t)((uint64_t)it->t + d);
 		int rc = read_val(it->p, it->len, &it->pos, &it->v, &it->lead, &it->trail);
 		if (rc || nt <= it->t || it->pos > (uint64_t)it->len * 8) {
-			it->err = -EBADMSG;
+			it->err = obs_corruptf(NULL, 0, "obs_chunk_it_next: failed check (rc || nt <= it->t || it->pos > (uint64_t)it->len * 8)");
 			return it->err;
 		}
 		it->t = nt;
@@ -345,7 +346,7 @@ int obs_chunk_decode(const uint8_t *data, size_t len, int64_t *ts, double *vs, s
 	int64_t t;
 	uint64_t pos;
 	if (parse_hdr(data, len, &n, &t, &pos))
-		return -EBADMSG;
+		return -EBADMSG;   /* detail recorded by parse_hdr */
 	if (n == 0)
 		return 0;
 	if (room < n)
@@ -366,6 +367,6 @@ int obs_chunk_decode(const uint8_t *data, size_t len, int64_t *ts, double *vs, s
 		memcpy(&vs[i], &v, 8);
 	}
 	if (bad || pos > (uint64_t)len * 8)
-		return -EBADMSG;
+		return obs_corruptf(NULL, 0, "obs_chunk_decode: failed check (bad || pos > (uint64_t)len * 8)");
 	return (int)n;
 }

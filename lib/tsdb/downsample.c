@@ -1,5 +1,8 @@
-/* downsample.c — step bucketing from raw samples. */
+/* downsample.c — the bucket accumulator and step bucketing (NaN rule in
+ * downsample.h). */
 #include "tsdb/downsample.h"
+
+#include "core/vec.h"
 
 #include <errno.h>
 #include <math.h>
@@ -45,74 +48,125 @@ static int64_t floor_div(int64_t a, int64_t b)
 	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
-static double quantile(double *v, size_t n, double q)
+double obs_quantile(double q, double *v, size_t n)
 {
+	if (n == 0)
+		return NAN;
 	qsort(v, n, sizeof *v, cmp_double);
 	double rank = q * (double)(n - 1);
 	size_t lo = (size_t)rank;
 	if (lo + 1 >= n)
 		return v[n - 1];
-	double frac = rank - (double)lo;
-	if (frac == 0 || v[lo] == v[lo + 1])
+	double w = rank - (double)lo;
+	if (w == 0 || v[lo] == v[lo + 1])
 		return v[lo];   /* exact rank; also keeps infinities from making NaN */
-	return v[lo] + (v[lo + 1] - v[lo]) * frac;
+	return v[lo] * (1 - w) + v[lo + 1] * w;
+}
+
+void obs_agg_acc_init(struct obs_agg_acc *a, struct obs_aggfn fn)
+{
+	memset(a, 0, sizeof *a);
+	a->fn = fn;
+	obs_agg_acc_reset(a);
+}
+
+void obs_agg_acc_reset(struct obs_agg_acc *a)
+{
+	a->n = a->nnum = 0;
+	a->sum = a->mean = a->m2 = 0;
+	a->first = a->last = a->min = a->max = NAN;
+}
+
+void obs_agg_acc_release(struct obs_agg_acc *a)
+{
+	free(a->vals);
+	a->vals = NULL;
+	a->cap = 0;
+}
+
+int obs_agg_acc_add(struct obs_agg_acc *a, double v)
+{
+	if (a->n == 0)
+		a->first = v;
+	a->n++;
+	a->last = v;
+	if (!isnan(v))
+		a->nnum++;
+	switch (a->fn.kind) {
+	case OBS_AGG_AVG:
+	case OBS_AGG_SUM:
+		a->sum += v;   /* a NaN makes the sum NaN */
+		break;
+	case OBS_AGG_MIN:
+		if (!isnan(v) && !(v >= a->min))
+			a->min = v;
+		break;
+	case OBS_AGG_MAX:
+		if (!isnan(v) && !(v <= a->max))
+			a->max = v;
+		break;
+	case OBS_AGG_STDDEV:
+	case OBS_AGG_STDVAR: {   /* Welford; a NaN makes both NaN */
+		double d = v - a->mean;
+		a->mean += d / (double)a->n;
+		a->m2 += d * (v - a->mean);
+		break;
+	}
+	case OBS_AGG_QUANTILE:
+		if (isnan(v))
+			break;
+		if (OBS_VEC_RESERVE_FROM(a->vals, a->cap, a->nnum, 64)) {
+			a->nnum--;
+			return -ENOMEM;
+		}
+		a->vals[a->nnum - 1] = v;
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+double obs_agg_acc_result(struct obs_agg_acc *a)
+{
+	if (a->fn.kind == OBS_AGG_COUNT)
+		return (double)a->n;
+	if (!a->n)
+		return NAN;
+	switch (a->fn.kind) {
+	case OBS_AGG_AVG: return a->sum / (double)a->n;
+	case OBS_AGG_SUM: return a->sum;
+	case OBS_AGG_MIN: return a->min;
+	case OBS_AGG_MAX: return a->max;
+	case OBS_AGG_LAST: return a->last;
+	case OBS_AGG_FIRST: return a->first;
+	case OBS_AGG_STDDEV: return sqrt(a->m2 / (double)a->n);
+	case OBS_AGG_STDVAR: return a->m2 / (double)a->n;
+	case OBS_AGG_QUANTILE: return obs_quantile(a->fn.q, a->vals, a->nnum);
+	default: return NAN;
+	}
 }
 
 int obs_downsample(const struct obs_samples *in, int64_t step, struct obs_aggfn fn, struct obs_samples *out)
 {
 	if (step <= 0)
 		return -EINVAL;
-	double *scratch = NULL;
+	struct obs_agg_acc acc;
+	obs_agg_acc_init(&acc, fn);
 	size_t i = 0;
 	int rc = 0;
 	while (i < in->n && !rc) {
 		int64_t b = floor_div(in->t[i], step) * step;
-		size_t j = i, cnt = 0;
-		double sum = 0, mn = INFINITY, mx = -INFINITY, last = 0;
-		while (j < in->n && in->t[j] >= b && in->t[j] - b < step) {
-			double v = in->v[j];
-			last = v;
-			if (!isnan(v)) {
-				sum += v;
-				mn = v < mn ? v : mn;
-				mx = v > mx ? v : mx;
-				cnt++;
-			}
-			j++;
-		}
+		size_t j = i;
+		obs_agg_acc_reset(&acc);
+		while (j < in->n && in->t[j] >= b && in->t[j] - b < step && !rc)
+			rc = obs_agg_acc_add(&acc, in->v[j++]);
 		if (j == i)   /* unsorted input: treat the sample as its own bucket */
-			j = i + 1;
-		double r;
-		switch (fn.kind) {
-		case OBS_AGG_AVG: r = cnt ? sum / (double)cnt : NAN; break;
-		case OBS_AGG_MIN: r = cnt ? mn : NAN; break;
-		case OBS_AGG_MAX: r = cnt ? mx : NAN; break;
-		case OBS_AGG_SUM: r = cnt ? sum : NAN; break;
-		case OBS_AGG_COUNT: r = (double)(j - i); break;
-		case OBS_AGG_LAST: r = last; break;
-		default: {
-			if (!cnt) {
-				r = NAN;
-				break;
-			}
-			double *tmp = realloc(scratch, cnt * sizeof *tmp);
-			if (!tmp) {
-				rc = -ENOMEM;
-				r = NAN;
-				break;
-			}
-			scratch = tmp;
-			size_t k = 0;
-			for (size_t x = i; x < j; x++)
-				if (!isnan(in->v[x]))
-					scratch[k++] = in->v[x];
-			r = quantile(scratch, k, fn.q);
-		}
-		}
+			rc = obs_agg_acc_add(&acc, in->v[j++]);
 		if (!rc)
-			rc = obs_samples_push(out, b, r);
+			rc = obs_samples_push(out, b, obs_agg_acc_result(&acc));
 		i = j;
 	}
-	free(scratch);
+	obs_agg_acc_release(&acc);
 	return rc;
 }

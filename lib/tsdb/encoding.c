@@ -52,6 +52,7 @@
 #include <string.h>
 
 #include "core/bytes.h"
+#include "core/corrupt.h"
 #include "core/varint.h"
 
 #define BLK 64
@@ -464,7 +465,7 @@ static int read_block(const uint8_t *p, size_t len, size_t *off, size_t cnt, uin
 		      size_t *zrun)
 {
 	if (*off >= len)
-		return -EBADMSG;
+		return obs_corruptf(NULL, 0, "read_block: failed check (*off >= len)");
 	unsigned w = p[(*off)++];
 	if (!(w & 0x80)) {
 		if (w > 64) {
@@ -474,7 +475,7 @@ static int read_block(const uint8_t *p, size_t len, size_t *off, size_t cnt, uin
 		}
 		size_t nb = (cnt * w + 7) / 8;
 		if (nb > len - *off)
-			return -EBADMSG;
+			return obs_corruptf(NULL, 0, "read_block: failed check (nb > len - *off)");
 		if (w)
 			unpack(p, len, *off, w, cnt, r);
 		else
@@ -484,18 +485,18 @@ static int read_block(const uint8_t *p, size_t len, size_t *off, size_t cnt, uin
 	}
 	w &= 0x7f;
 	if (w < 1 || w > 64 || *off >= len)
-		return -EBADMSG;
+		return obs_corruptf(NULL, 0, "read_block: failed check (w < 1 || w > 64 || *off >= len)");
 	size_t c = (size_t)p[(*off)++] + 1;
 	size_t nb = (c * (6 + w) + 7) / 8;
 	if (nb > len - *off)
-		return -EBADMSG;
+		return obs_corruptf(NULL, 0, "read_block: failed check (nb > len - *off)");
 	memset(r, 0, cnt * sizeof(r[0]));
 	uint64_t pos = (uint64_t)*off * 8;
 	for (size_t j = 0; j < c; j++) {
 		unsigned at = (unsigned)(peek(p, len, pos) >> 58);
 		uint64_t v = peek(p, len, pos + 6) >> (64 - w);
 		if (at >= cnt)
-			return -EBADMSG;
+			return obs_corruptf(NULL, 0, "read_block: failed check (at >= cnt)");
 		r[at] = v;
 		pos += 6 + w;
 	}
@@ -509,15 +510,15 @@ static int seq_decode(const uint8_t *p, size_t len, size_t *off, size_t n,
 		      int64_t *ti, double *vd, double div)
 {
 	if (*off >= len)
-		return -EBADMSG;
+		return obs_corruptf(NULL, 0, "seq_decode: failed check (*off >= len)");
 	uint8_t flags = p[(*off)++];
 	unsigned k = flags & 3;
 	if ((flags & 0x3c) || (k < 3 ? k > n : n < 2))
-		return -EBADMSG;
+		return obs_corruptf(NULL, 0, "seq_decode: failed check ((flags & 0x3c) || (k < 3 ? k > n : n < 2))");
 	uint64_t x = 0, d = 0, u, g = 1, step = 0;
 	if (k >= 1) {
 		if (obs_varint_get(p, len, off, &u))
-			return -EBADMSG;
+			return obs_corruptf(NULL, 0, "seq_decode: failed check (obs_varint_get(p, len, off, &u))");
 		x = zz_dec(u);
 		if (ti)
 			ti[0] = (int64_t)x;
@@ -526,7 +527,7 @@ static int seq_decode(const uint8_t *p, size_t len, size_t *off, size_t n,
 	}
 	if (k == 2) {
 		if (obs_varint_get(p, len, off, &u))
-			return -EBADMSG;
+			return obs_corruptf(NULL, 0, "seq_decode: failed check (obs_varint_get(p, len, off, &u))");
 		d = zz_dec(u);
 		x += d;
 		if (ti)
@@ -536,11 +537,11 @@ static int seq_decode(const uint8_t *p, size_t len, size_t *off, size_t n,
 	}
 	if (k == 3) {
 		if (obs_varint_get(p, len, off, &u))
-			return -EBADMSG;
+			return obs_corruptf(NULL, 0, "seq_decode: failed check (obs_varint_get(p, len, off, &u))");
 		step = zz_dec(u);
 	}
 	if ((flags & 0x40) && obs_varint_get(p, len, off, &g))
-		return -EBADMSG;
+		return obs_corruptf(NULL, 0, "seq_decode: failed check ((flags & 0x40) && obs_varint_get(p, len, off, &g))");
 	uint64_t r[BLK];
 	size_t zrun = 0;
 	for (size_t i = first_resid(k); i < n; i += BLK) {
@@ -549,7 +550,7 @@ static int seq_decode(const uint8_t *p, size_t len, size_t *off, size_t n,
 			memset(r, 0, cnt * sizeof(r[0]));
 			zrun -= zrun > 0;
 		} else if (read_block(p, len, off, cnt, r, &zrun)) {
-			return -EBADMSG;
+			return -EBADMSG;   /* detail recorded by read_block */
 		}
 		switch (k) {
 		case 3:
@@ -591,7 +592,7 @@ static int packed_count(const uint8_t *p, size_t len, size_t *off)
 	uint64_t n;
 	*off = 1;
 	if (obs_varint_get(p, len, off, &n) || n == 0 || n > OBS_ENC_MAX_SAMPLES)
-		return -EBADMSG;
+		return obs_corruptf(NULL, 0, "packed_count: failed check (obs_varint_get(p, len, off, &n) || n == 0 || n > OBS_ENC_MAX_SAMPLES)");
 	return (int)n;
 }
 
@@ -599,7 +600,7 @@ int obs_enc_count(const uint8_t *p, size_t len)
 {
 	size_t off;
 	if (!p || len < 1)
-		return -EBADMSG;
+		return obs_corruptf(NULL, 0, "obs_enc_count: failed check (!p || len < 1)");
 	switch (p[0]) {
 	case OBS_ENC_GORILLA:
 		return obs_chunk_count(p + 1, len - 1);
@@ -607,7 +608,7 @@ int obs_enc_count(const uint8_t *p, size_t len)
 	case OBS_ENC_DECIMAL:
 		return packed_count(p, len, &off);
 	default:
-		return -EBADMSG;
+		return obs_corruptf(NULL, 0, "obs_enc_count: expected a known type");
 	}
 }
 
@@ -615,24 +616,24 @@ int obs_enc_decode(const uint8_t *p, size_t len, int64_t *ts, double *vs, size_t
 {
 	size_t off;
 	if (!p || len < 1)
-		return -EBADMSG;
+		return obs_corruptf(NULL, 0, "obs_enc_decode: failed check (!p || len < 1)");
 	if (p[0] == OBS_ENC_GORILLA)
 		return obs_chunk_decode(p + 1, len - 1, ts, vs, room);
 	if (p[0] != OBS_ENC_CONST && p[0] != OBS_ENC_DECIMAL)
-		return -EBADMSG;
+		return obs_corruptf(NULL, 0, "obs_enc_decode: failed check (p[0] != OBS_ENC_CONST && p[0] != OBS_ENC_DECIMAL)");
 	int n = packed_count(p, len, &off);
 	if (n < 0)
 		return n;
 	if (room < (size_t)n)
 		return -ENOSPC;
 	if (seq_decode(p, len, &off, (size_t)n, ts, NULL, 1.0))
-		return -EBADMSG;
+		return -EBADMSG;   /* detail recorded by seq_decode */
 	for (int i = 1; i < n; i++)
 		if (ts[i] <= ts[i - 1])
-			return -EBADMSG;
+			return obs_corruptf(NULL, 0, "obs_enc_decode: failed check (ts[i] <= ts[i - 1])");
 	if (p[0] == OBS_ENC_CONST) {
 		if (len - off < 8)
-			return -EBADMSG;
+			return obs_corruptf(NULL, 0, "obs_enc_decode: failed check (len - off < 8)");
 		uint64_t u = obs_get_be64(p + off);
 		double v;
 		memcpy(&v, &u, 8);
@@ -641,9 +642,9 @@ int obs_enc_decode(const uint8_t *p, size_t len, int64_t *ts, double *vs, size_t
 		return n;
 	}
 	if (off >= len || p[off] > E_MAX)
-		return -EBADMSG;
+		return obs_corruptf(NULL, 0, "obs_enc_decode: failed check (off >= len || p[off] > E_MAX)");
 	double div = p10[p[off++]];
 	if (seq_decode(p, len, &off, (size_t)n, NULL, vs, div))
-		return -EBADMSG;
+		return -EBADMSG;   /* detail recorded by seq_decode */
 	return n;
 }

@@ -1,7 +1,7 @@
 /* rollup.h — downsampling tiers: per-series buckets of a fixed STEP holding
  * min, max, sum, count, last and a quantile sketch, and the immutable files
  * that store them (DATADIR/rollups/TIER/BLOCKID, layout at the top of
- * rollup.c).
+ * rollup_file.c).
  *
  * Buckets are [t, t + step) with t a multiple of step since the epoch, as in
  * obs_downsample, so a bucket answers every :STEP:FN view exactly as

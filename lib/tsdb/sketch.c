@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/corrupt.h"
 #include "core/varint.h"
 
 struct store {
@@ -393,7 +394,7 @@ int obs_sketch_encode_body(const struct obs_sketch *s, struct obs_buf *out)
 static int add_checked(uint64_t *acc, uint64_t n)
 {
 	if (*acc + n < *acc)
-		return -EBADMSG;
+		return obs_corruptf(NULL, 0, "add_checked: failed check (*acc + n < *acc)");
 	*acc += n;
 	return 0;
 }
@@ -403,27 +404,27 @@ static int store_decode(const struct obs_sketch *s, struct store *st, const uint
 {
 	uint64_t nnz, u, n;
 	if (obs_varint_get(p, len, pos, &nnz) || nnz == 0 || nnz > s->max_buckets)
-		return -EBADMSG;
+		return obs_corruptf(NULL, 0, "store_decode: failed check (obs_varint_get(p, len, pos, &nnz) || nnz == 0 || nnz > s->max_buckets)");
 	int64_t first = 0, k = 0;
 	for (uint64_t i = 0; i < nnz; i++) {
 		if (obs_varint_get(p, len, pos, &u))
-			return -EBADMSG;
+			return obs_corruptf(NULL, 0, "store_decode: failed check (obs_varint_get(p, len, pos, &u))");
 		if (i == 0) {
 			if (u > (uint64_t)4 * (uint64_t)s->idx_limit + 2)
-				return -EBADMSG;
+				return obs_corruptf(NULL, 0, "store_decode: failed check (u > (uint64_t)4 * (uint64_t)s->idx_limit + 2)");
 			k = base + obs_unzigzag(u);
 			if (k < -s->idx_limit || k > s->idx_limit)
-				return -EBADMSG;
+				return obs_corruptf(NULL, 0, "store_decode: failed check (k < -s->idx_limit || k > s->idx_limit)");
 			first = k;
 		} else {
 			if (u >= (uint64_t)s->max_buckets)
-				return -EBADMSG;
+				return obs_corruptf(NULL, 0, "store_decode: failed check (u >= (uint64_t)s->max_buckets)");
 			k -= (int64_t)u + 1;
 			if (k < -s->idx_limit || first - k + 1 > (int64_t)s->max_buckets)
-				return -EBADMSG;
+				return obs_corruptf(NULL, 0, "store_decode: failed check (k < -s->idx_limit || first - k + 1 > (int64_t)s->max_buckets)");
 		}
 		if (obs_varint_get(p, len, pos, &n) || n == 0 || add_checked(total, n))
-			return -EBADMSG;
+			return obs_corruptf(NULL, 0, "store_decode: failed check (obs_varint_get(p, len, pos, &n) || n == 0 || add_checked(total, n))");
 		int rc = store_add(st, k, n, s->max_buckets);
 		if (rc)
 			return rc;
@@ -436,24 +437,24 @@ int obs_sketch_decode_body(struct obs_sketch *s, const uint8_t *p, size_t len, s
 {
 	obs_sketch_clear(s);
 	if (*pos >= len)
-		return -EBADMSG;
+		return obs_corruptf(NULL, 0, "obs_sketch_decode_body: failed check (*pos >= len)");
 	uint8_t flags = p[(*pos)++];
 	if (flags & ~0x1f)
-		return -EBADMSG;
+		return obs_corruptf(NULL, 0, "obs_sketch_decode_body: failed check (flags & ~0x1f)");
 	uint64_t total = 0;
 	int rc = 0;
 	uint64_t *cnt[3] = { &s->zero, &s->pinf, &s->ninf };
 	for (int i = 0; i < 3 && !rc; i++)
 		if (flags & (1 << i)) {
 			if (obs_varint_get(p, len, pos, cnt[i]) || *cnt[i] == 0 || add_checked(&total, *cnt[i]))
-				rc = -EBADMSG;
+				rc = obs_corruptf(NULL, 0, "obs_sketch_decode_body: failed check (obs_varint_get(p, len, pos, cnt[i]) || *cnt[i] == 0 || add_checked(&total, *cnt[i]))");
 		}
 	if (!rc && (flags & 8))
 		rc = store_decode(s, &s->pos, p, len, pos, &total, store_base(s, max));
 	if (!rc && (flags & 16))
 		rc = store_decode(s, &s->neg, p, len, pos, &total, store_base(s, -min));
 	if (!rc && total && (isnan(min) || isnan(max) || min > max))
-		rc = -EBADMSG;
+		rc = obs_corruptf(NULL, 0, "obs_sketch_decode_body: failed check (!rc && total && (isnan(min) || isnan(max) || min > max))");
 	if (rc) {
 		obs_sketch_clear(s);
 		return rc;
@@ -512,11 +513,11 @@ int obs_sketch_decode(const void *buf, size_t len, struct obs_sketch **out)
 	size_t pos = 0;
 	uint64_t a, m;
 	if (len < 1 || p[0] != 1)
-		return -EBADMSG;
+		return obs_corruptf(NULL, 0, "obs_sketch_decode: failed check (len < 1 || p[0] != 1)");
 	pos = 1;
 	if (obs_varint_get(p, len, &pos, &a) || obs_varint_get(p, len, &pos, &m) || a == 0 || a > 500000 || m < 16 ||
 	    m > (1u << 20))
-		return -EBADMSG;
+		return obs_corruptf(NULL, 0, "obs_sketch_decode: failed check (obs_varint_get(p, len, &pos, &a) || obs_varint_get(p, len, &pos, &m) || a == 0 || a > 500000 || m < 16 || m > (1u << 20))");
 	struct obs_sketch *s;
 	int rc = obs_sketch_new((uint32_t)a, (uint32_t)m, &s);
 	if (rc)
@@ -531,7 +532,7 @@ int obs_sketch_decode(const void *buf, size_t len, struct obs_sketch **out)
 	}
 	rc = obs_sketch_decode_body(s, p, body_end, &pos, mn, mx);
 	if (!rc && pos != body_end)
-		rc = -EBADMSG;
+		rc = obs_corruptf(NULL, 0, "obs_sketch_decode: failed check (!rc && pos != body_end)");
 	if (rc) {
 		obs_sketch_free(s);
 		return rc;

@@ -1,4 +1,4 @@
-// sources: lib/tsdb/chunk.c
+// sources: lib/tsdb/chunk.c lib/core/corrupt.c
 /* fuzz_chunk.c — libFuzzer harness for the Gorilla chunk codec.
  *
  * 1. Decode the input as a chunk with obs_chunk_decode and the iterator: no

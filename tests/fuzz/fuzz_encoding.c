@@ -1,4 +1,4 @@
-// sources: lib/tsdb/encoding.c lib/tsdb/chunk.c lib/core/buf.c
+// sources: lib/tsdb/encoding.c lib/tsdb/chunk.c lib/core/buf.c lib/core/corrupt.c
 /* fuzz_encoding.c — libFuzzer harness for the closed-chunk encodings.
  *
  * 1. Decode the input with obs_enc_decode: no out-of-bounds read, a count

@@ -1,4 +1,4 @@
-// sources: lib/tsdb/rollup.c lib/tsdb/sketch.c lib/tsdb/downsample.c lib/tsdb/samples.c lib/core/buf.c lib/core/crc32c.c lib/core/num.c lib/core/obstime.c lib/core/fileio.c
+// sources: lib/tsdb/rollup.c lib/tsdb/rollup_file.c lib/tsdb/sketch.c lib/tsdb/downsample.c lib/tsdb/samples.c lib/core/buf.c lib/core/crc32c.c lib/core/num.c lib/core/obstime.c lib/core/fileio.c lib/core/corrupt.c lib/core/fault.c
 /* fuzz_rollup.c — libFuzzer harness for rollup files, sketches and rollup
  * arithmetic. The first input byte picks the mode:
  *
@@ -45,7 +45,7 @@ static void le32(uint8_t *b, uint32_t v)
 }
 
 /* Recompute every CRC of a rollup image that can be located (layout at the
- * top of lib/tsdb/rollup.c). */
+ * top of lib/tsdb/rollup_file.c). */
 static void fix_crcs(uint8_t *p, size_t len)
 {
 	if (len < 56)

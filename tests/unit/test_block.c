@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/corrupt.h"
 #include "core/labels.h"
 #include "core/strmap.h"
 #include "index/postings.h"
@@ -799,4 +800,90 @@ Test(block, dataset_small_size)
 		obs_samples_release(&as[i].s);
 	}
 	free(as);
+}
+
+/* ---- where corruption is reported ---------------------------------------- */
+
+static void flip_byte(const char *path, size_t pos, unsigned char mask)
+{
+	size_t len;
+	unsigned char *p = slurp(path, &len);
+	cr_assert_lt(pos, len);
+	p[pos] ^= mask;
+	spit(path, p, len);
+	free(p);
+}
+
+static void assert_detail(const char *file, const char *offset, const char *check)
+{
+	const char *d = obs_corrupt_last();
+	cr_log_info("corruption detail: %s", d);
+	cr_assert(strstr(d, file), "detail '%s' names the file %s", d, file);
+	cr_assert(strstr(d, offset), "detail '%s' names the %s", d, offset);
+	cr_assert(strstr(d, check), "detail '%s' names the check '%s'", d, check);
+}
+
+Test(block, corruption_message_names_file_offset_and_check)
+{
+	struct gen g = { .id = 7 };
+	snprintf(g.canon, sizeof(g.canon), "cpu{host=\"a\"}");
+	gen_fill(&g, 5000, 0, 0, 1000);
+	char id[64], dir[400], path[500];
+	write_block(&g, 1, 1, id);
+	snprintf(dir, sizeof(dir), "%s/%s", blocks, id);
+
+	/* a byte of the first chunk frame (it starts after the 8-byte magic):
+	 * the block opens, the read that needs the frame finds its CRC wrong */
+	snprintf(path, sizeof(path), "%s/chunks", dir);
+	flip_byte(path, 20, 0x10);
+	struct obs_block *b = open_id(id);
+	struct obs_samples s;
+	obs_samples_init(&s);
+	obs_corrupt_clear();
+	cr_assert_eq(obs_block_read(b, 0, INT64_MIN, INT64_MAX, &s), -EBADMSG);
+	assert_detail(path, " at offset 8: ", "frame 0: CRC-32C");
+	obs_samples_release(&s);
+	obs_block_close(b);
+	flip_byte(path, 20, 0x10);
+
+	/* a byte of the index body: the whole-file CRC at its last 4 bytes */
+	snprintf(path, sizeof(path), "%s/index", dir);
+	size_t ilen;
+	free(slurp(path, &ilen));
+	flip_byte(path, 30, 0x01);
+	char off[64];
+	snprintf(off, sizeof(off), " at offset %zu: ", ilen - 4);
+	obs_corrupt_clear();
+	cr_assert_eq(obs_block_open(dir, &b), -EBADMSG);
+	assert_detail(path, off, "CRC-32C");
+	flip_byte(path, 30, 0x01);
+
+	/* meta: the "level" line right after "obsblock 1\n" (11 bytes) */
+	snprintf(path, sizeof(path), "%s/meta", dir);
+	flip_byte(path, 11, 0x20);   /* 'l' -> 'L' */
+	obs_corrupt_clear();
+	cr_assert_eq(obs_block_open(dir, &b), -EBADMSG);
+	assert_detail(path, " at offset 11: ", "meta line 'level'");
+	flip_byte(path, 11, 0x20);
+
+	/* a missing file */
+	snprintf(path, sizeof(path), "%s/chunks", dir);
+	size_t clen;
+	unsigned char *c = slurp(path, &clen);
+	unlink(path);
+	obs_corrupt_clear();
+	cr_assert_eq(obs_block_open(dir, &b), -EBADMSG);
+	assert_detail(path, " at offset 0: ", "file missing");
+	spit(path, c, clen);
+	free(c);
+
+	/* repaired: it opens and reads again */
+	b = open_id(id);
+	obs_samples_init(&s);
+	cr_assert_eq(obs_block_read(b, 0, INT64_MIN, INT64_MAX, &s), 0);
+	check_samples(&s, &g, INT64_MIN, INT64_MAX);
+	obs_samples_release(&s);
+	obs_block_close(b);
+	free(g.t);
+	free(g.v);
 }

@@ -1,4 +1,4 @@
-/* test_db.c — the metrics store (lib/tsdb/db.c) without the mount: ingest and
+/* test_db.c — the metrics store (lib/tsdb/db*.c) without the mount: ingest and
  * bit-exact reads, lookups, duplicates, the out-of-order window, the floor
  * after compaction, untimed samples, series limits, text sizes, durability
  * (reopen, crash copies, torn WAL tails, leftovers of compactions), rollup

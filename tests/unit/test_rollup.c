@@ -286,7 +286,13 @@ Test(rollup, pick_tier_and_values)
 	double v;
 	struct obs_aggfn fn = { OBS_AGG_AVG, 0 };
 	cr_assert_eq(obs_rollup_value(&r.b[0], fn, &v), 0);
-	cr_assert_eq(v, 4);
+	cr_assert(isnan(v), "avg of a bucket with a NaN is NaN (downsample.h), got %g", v);
+	fn.kind = OBS_AGG_SUM;
+	cr_assert_eq(obs_rollup_value(&r.b[0], fn, &v), 0);
+	cr_assert(isnan(v), "sum of a bucket with a NaN is NaN, got %g", v);
+	fn.kind = OBS_AGG_MAX;
+	obs_rollup_value(&r.b[0], fn, &v);
+	cr_assert_eq(v, 7);   /* min and max pass NaN over */
 	fn.kind = OBS_AGG_COUNT;
 	obs_rollup_value(&r.b[0], fn, &v);
 	cr_assert_eq(v, 4);
@@ -619,4 +625,58 @@ Test(rollup, file_round_trip_specials)
 	obs_rollup_series_release(&want);
 	obs_rollup_series_release(&got);
 	obs_samples_release(&raw);
+}
+
+/* The one NaN rule (downsample.h) of views from raw samples, views from
+ * rollups and obs-agg: avg/sum propagate NaN, min/max and quantiles pass it
+ * over, count counts it, last keeps it. */
+Test(rollup, nan_rule_is_the_same_for_raw_and_rollup_buckets)
+{
+	int64_t ts[] = { 0, 1, 10, 20, 21 };
+	double vs[] = { 1, NAN, NAN, 2, 3 };
+	struct obs_samples in = { .t = ts, .v = vs, .n = 5 };
+	static const struct { const char *fn; double want[3]; } cases[] = {
+		{ "avg", { NAN, NAN, 2.5 } },   { "sum", { NAN, NAN, 5 } },
+		{ "min", { 1, NAN, 2 } },       { "max", { 1, NAN, 3 } },
+		{ "count", { 2, 1, 2 } },       { "last", { NAN, NAN, 3 } },
+		{ "p50", { 1, NAN, 2.5 } },
+	};
+	struct obs_rollup_series r;
+	obs_rollup_series_init(&r);
+	cr_assert_eq(obs_rollup_compute(ts, vs, 5, 10, &r), 0);
+	cr_assert_eq(r.n, 3);
+	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+		struct obs_aggfn fn;
+		cr_assert_eq(obs_aggfn_parse(cases[c].fn, strlen(cases[c].fn), &fn), 0);
+		struct obs_samples out;
+		obs_samples_init(&out);
+		cr_assert_eq(obs_downsample(&in, 10, fn, &out), 0);
+		cr_assert_eq(out.n, 3, "%s", cases[c].fn);
+		for (size_t k = 0; k < 3; k++) {
+			double w = cases[c].want[k], v;
+			cr_assert_eq(out.t[k], (int64_t)k * 10);
+			if (isnan(w))
+				cr_assert(isnan(out.v[k]), "%s bucket %zu: raw %g, want NaN", cases[c].fn, k, out.v[k]);
+			else
+				cr_assert_eq(out.v[k], w, "%s bucket %zu: raw %g, want %g", cases[c].fn, k, out.v[k], w);
+			cr_assert_eq(obs_rollup_value(&r.b[k], fn, &v), 0);
+			if (fn.kind == OBS_AGG_QUANTILE && !isnan(w))
+				cr_assert(fabs(v - w) <= 0.02 * w, "%s bucket %zu: rollup %g, want %g", cases[c].fn, k, v, w);
+			else if (isnan(w))
+				cr_assert(isnan(v), "%s bucket %zu: rollup %g, want NaN", cases[c].fn, k, v);
+			else
+				cr_assert_eq(v, w, "%s bucket %zu: rollup %g, want %g", cases[c].fn, k, v, w);
+		}
+		obs_samples_release(&out);
+	}
+	obs_rollup_series_release(&r);
+	/* the accumulator's obs-agg-only functions */
+	struct obs_agg_acc a;
+	obs_agg_acc_init(&a, (struct obs_aggfn){ OBS_AGG_STDDEV, 0 });
+	obs_agg_acc_add(&a, 1);
+	obs_agg_acc_add(&a, 3);
+	cr_assert_eq(obs_agg_acc_result(&a), 1);
+	obs_agg_acc_add(&a, NAN);
+	cr_assert(isnan(obs_agg_acc_result(&a)));
+	obs_agg_acc_release(&a);
 }

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "core/crc32c.h"
+#include "core/corrupt.h"
 #include "core/wal.h"
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -856,4 +857,71 @@ Test(wal, survives_kill_9)
 	cr_assert_gt(st.segments, 2);
 	col_free(&c);
 	free(lens);
+}
+
+static int reject_second(void *ctx, uint8_t type, const uint8_t *p, size_t n)
+{
+	int *seen = ctx;
+	if (++*seen == 2)
+		return obs_corrupt(NULL, 5, "payload check that failed");
+	return 0;
+}
+
+Test(wal, corruption_detail_names_segment_offset_and_check)
+{
+	size_t lens[6] = { 100, 100, 100, 100, 100, 100 };
+	struct obs_wal *w;
+	cr_assert_eq(obs_wal_open(waldir, NULL, &w), 0);
+	append_range(w, 0, 3, lens);
+	uint64_t segno;
+	cr_assert_eq(obs_wal_cut(w, &segno), 0);
+	append_range(w, 3, 3, lens);
+	obs_wal_close(w);
+	char p[256], want[64];
+	seg_path(p, sizeof p, 1);
+	unsigned char *pristine;
+	size_t plen;
+	read_file(p, &pristine, &plen);
+
+	/* a flip in the second record of an earlier segment: the first record
+	 * (16-byte segment header, 9-byte record header, 100 bytes) was good */
+	flip_bit(p, 16 + 109 + 40, 2);
+	obs_corrupt_clear();
+	cr_assert_eq(obs_wal_replay(waldir, NULL, NULL, NULL), -EBADMSG);
+	const char *d = obs_corrupt_last();
+	cr_assert(strstr(d, p), "%s", d);
+	cr_assert(strstr(d, " at offset 125: "), "%s", d);
+	cr_assert(strstr(d, "bad length or CRC-32C"), "%s", d);
+
+	/* the segment header */
+	write_file(p, pristine, plen);
+	flip_bit(p, 3, 0);
+	obs_corrupt_clear();
+	cr_assert_eq(obs_wal_replay(waldir, NULL, NULL, NULL), -EBADMSG);
+	d = obs_corrupt_last();
+	cr_assert(strstr(d, p) && strstr(d, " at offset 0: ") && strstr(d, "segment header"), "%s", d);
+	write_file(p, pristine, plen);
+
+	/* the payload's decoder says what and where inside the payload; the
+	 * WAL adds the segment and the payload's offset (16 + 109 + 9 + 5) */
+	int seen = 0;
+	obs_corrupt_clear();
+	cr_assert_eq(obs_wal_replay(waldir, reject_second, &seen, NULL), -EBADMSG);
+	d = obs_corrupt_last();
+	snprintf(want, sizeof want, " at offset %d: record type ", 16 + 109 + 9 + 5);
+	cr_assert(strstr(d, p) && strstr(d, want) && strstr(d, "payload check that failed"), "%s", d);
+
+	/* a missing middle segment */
+	cr_assert_eq(obs_wal_open(waldir, NULL, &w), 0);   /* segment 3 */
+	append_range(w, 0, 1, lens);
+	obs_wal_close(w);
+	seg_path(p, sizeof p, 2);
+	cr_assert_eq(unlink(p), 0);
+	seg_path(p, sizeof p, 3);
+	obs_corrupt_clear();
+	cr_assert_eq(obs_wal_replay(waldir, NULL, NULL, NULL), -EBADMSG);
+	d = obs_corrupt_last();
+	cr_assert(strstr(d, p) && strstr(d, " at offset 0: ") && strstr(d, "segment 00000002 before this one is missing"),
+		  "%s", d);
+	free(pristine);
 }

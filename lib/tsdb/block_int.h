@@ -1,0 +1,162 @@
+/* block_int.h — the block file format, shared by the writer (block_write.c)
+ * and the reader (block.c); private to them. block.h is the API.
+ *
+ * A block is the directory BLOCKS/ID (ID: 26 characters, Crockford base32 of
+ * 48 bits of max(mint, 0) then 80 random bits, so names sort by mint) with
+ * three files. All integers are little-endian; "varint" is LEB128 (at most 10
+ * bytes), "zz" a zig-zag signed varint.
+ *
+ * chunks — the samples.
+ *     8 bytes   magic "OBSCHK1\n"
+ *     frames    back to back; frame k starts at 8 + sum of the sizes of
+ *               frames 0..k-1 (sizes and CRC-32C in the index). A frame is a
+ *               zstd frame (or the raw bytes when zstd does not pay) of the
+ *               concatenated encoded chunks (tsdb/encoding.h) of consecutive
+ *               series, series ordered by label set so that similar series
+ *               sit side by side. A frame holds up to about FRAME_TARGET raw
+ *               bytes, so a read decompresses one frame, not the file.
+ *     The file size must be exactly 8 + the sum of the frame sizes.
+ *
+ * index — symbols, series, chunk refs, frames, postings.
+ *     8 bytes   magic "OBSIDX1\n"
+ *     u32       compression: 0 raw body, 1 zstd
+ *     u32       stored body length S
+ *     u64       raw body length R
+ *     S bytes   body (a single zstd frame when compressed)
+ *     u32       CRC-32C of every preceding byte of the file
+ *   The raw body:
+ *     varint nsym; nsym x (varint len, bytes)   strings sorted bytewise,
+ *               unique, no NUL byte; refs below are indexes in this table
+ *     varint nframe; nframe x (varint clen << 1 | stored_raw, varint rlen,
+ *               u32 CRC-32C of the frame's bytes on disk)
+ *     varint nseries; per series, ordered by strictly increasing global id:
+ *               varint id (first absolute, then delta >= 1),
+ *               varint nlabels (1..64), nlabels x (varint name, varint value)
+ *               label names strictly increasing,
+ *               varint nchunks (>= 1), per chunk ordered by time:
+ *                 varint frame, varint offset in the raw frame, varint len,
+ *                 varint count (1..65535), zz mint - previous maxt (block
+ *                 mint for the first chunk of a series), varint maxt - mint
+ *     varint npair; per label pair, ordered by (name, value) refs strictly:
+ *               varint name, varint value, varint len, len bytes of a CRoaring
+ *               bitmap in portable format: the global ids carrying the pair
+ *   Nothing may follow the last pair.
+ *
+ * meta — small text, written last:
+ *     "obsblock 1\n" then lines "level L", "mint T", "maxt T", "series N",
+ *     "samples N", "chunks N", "index BYTES", "chunkfile BYTES" in this order,
+ *     then for a merged block "parents ID,ID,...": the blocks it replaces
+ *     (the opener deletes those still present), then "crc32c XXXXXXXX\n":
+ *     CRC-32C (8 lower-case hex digits) of all the preceding bytes.
+ *
+ * Validity: magic, CRCs, every count and reference in range, sizes equal to
+ * those in meta, a decoded chunk holds exactly count samples from mint to
+ * maxt. Anything else is -EBADMSG. The index is checked as a whole at open;
+ * a frame's CRC when a read first needs it.
+ *
+ * Crash safety: a writer makes BLOCKS/.tmp-ID, writes chunks, index and meta
+ * there, fsyncs each file and the directory, renames it to BLOCKS/ID and
+ * fsyncs BLOCKS. A crash leaves either no ID directory or a complete block.
+ * Recovery rule: a .tmp-* directory is garbage; whoever opens a data
+ * directory calls obs_block_gc_tmp() on BLOCKS before anything else, and
+ * obs_block_open() refuses a directory named .tmp-*.
+ */
+#ifndef OBS_TSDB_BLOCK_INT_H
+#define OBS_TSDB_BLOCK_INT_H
+
+#include "tsdb/block.h"
+
+#include "core/fault.h"
+#include "tsdb/encoding.h"
+#include "core/fileio.h"
+#include "core/buf.h"
+#include "core/bytes.h"
+#include "core/corrupt.h"
+#include "core/crc32c.h"
+#include "core/varint.h"
+#include "core/vec.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#ifndef FRAME_TARGET
+#define FRAME_TARGET (32u * 1024)     /* raw bytes per chunk-file frame */
+#endif
+#define CHUNK_MAX 8192u               /* samples per chunk */
+#define FCACHE 8                      /* decompressed frames cached per open block */
+#define ZLEVEL 19
+#define RFRAME_MAX (64u << 20)        /* largest raw frame a reader accepts */
+#define RINDEX_MAX (1u << 30)         /* largest raw index body */
+#define META_MAX 4096
+
+#define CHK_MAGIC "OBSCHK1\n"   /* 8 bytes, no NUL on disk */
+#define IDX_MAGIC "OBSIDX1\n"
+#define IDX_HDR 24
+
+/* ---- little helpers -------------------------------------------------- */
+
+static inline int put_zz(struct obs_buf *b, int64_t v)
+{
+	return obs_buf_varint(b, obs_zigzag(v));
+}
+
+/* A bounded reader over a byte range; any overrun sets err. */
+struct rd {
+	const uint8_t *p, *end;
+	int err;
+};
+
+static inline uint64_t get_var(struct rd *r)
+{
+	uint64_t v = 0;
+	size_t pos = 0;
+	if (obs_varint_get(r->p, (size_t)(r->end - r->p), &pos, &v)) {
+		r->err = 1;
+		return 0;
+	}
+	r->p += pos;
+	return v;
+}
+
+static inline int64_t get_zz(struct rd *r)
+{
+	return obs_unzigzag(get_var(r));
+}
+
+/* A count that must not exceed the bytes left (each item takes >= 1 byte). */
+static inline size_t get_count(struct rd *r)
+{
+	uint64_t n = get_var(r);
+	if (n > (uint64_t)(r->end - r->p)) {
+		r->err = 1;
+		return 0;
+	}
+	return (size_t)n;
+}
+
+static inline char *path_join(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	char *p = malloc(la + lb + 2);
+	if (!p)
+		return NULL;
+	memcpy(p, a, la);
+	p[la] = '/';
+	memcpy(p + la + 1, b, lb + 1);
+	return p;
+}
+
+#endif
