@@ -69,7 +69,14 @@ struct st {
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: obs-alert [-fqh] [-F for] [-w cond] [-c cond] [-C cond] "
-		   "[-n duration] [-e command] [-T format] [condition] [file ...]\n");
+		   "[-n duration] [-e command] [-T format] [condition] [file ...]\n"
+		   "       obs-alert check-config file ...\n"
+		   "       obs-alert silence add -m mnt [-n name] [-d duration | -u until] [-s start] "
+		   "[-a author] [-c comment] matcher ...\n"
+		   "       obs-alert silence query -m mnt [-q] [--expired] [matcher ...]\n"
+		   "       obs-alert silence expire -m mnt name | id ...\n"
+		   "       obs-alert test testfile ...\n"
+		   "       obs-alert check rulefile ...\n");
 }
 
 static int num(const char *s, size_t n, double *v)
