@@ -63,7 +63,8 @@ obs_stop() {
 		fusermount3 -u "$MNT" 2>/dev/null || fusermount3 -uz "$MNT" 2>/dev/null
 	fi
 	if [ -n "${OBS_PID:-}" ]; then
-		if ! obs_wait_gone "$OBS_PID"; then
+		# a clean exit flushes the heads: give a loaded machine 30 s
+		if ! obs_wait_gone "$OBS_PID" 1500; then
 			kill -9 "$OBS_PID" 2>/dev/null
 			obs_wait_gone "$OBS_PID"
 			OBS_PID=
