@@ -187,14 +187,46 @@ static int v_number(struct vs *v, up *sp)
 	return over ? bad(v, t, JS_INVALID, real ? "real number overflow" : "too big integer") : JS_OK;
 }
 
-int js_validate(const char *p, size_t n, int eof_check, size_t *end, char *why, size_t wn)
+static int ix_open(struct js_index *ix, size_t off)
+{
+	if (ix->n == ix->cap) {
+		size_t cap = ix->cap ? 2 * ix->cap : 1024;
+		uint32_t *o = realloc(ix->open, cap * sizeof *o);
+		if (o)
+			ix->open = o;
+		uint32_t *c = o ? realloc(ix->close, cap * sizeof *c) : NULL;
+		if (!c)
+			return -ENOMEM;
+		ix->close = c;
+		ix->cap = cap;
+	}
+	ix->open[ix->n] = (uint32_t)off;
+	ix->n++;
+	return 0;
+}
+
+void js_index_release(struct js_index *ix)
+{
+	free(ix->open);
+	free(ix->close);
+	memset(ix, 0, sizeof *ix);
+}
+
+int js_validate(const char *p, size_t n, int eof_check, size_t *end, char *why, size_t wn, struct js_index *ix)
 {
 	struct vs v = { (up)p, (up)p + n, why, wn };
 	up s = v.b, e = v.e;
 	uint8_t stk[JS_MAX_DEPTH / 8 + 1];   /* bit set: that level is an object */
+	uint32_t slot[JS_MAX_DEPTH + 1];      /* index entry of each open container */
 	int depth = 0, rc;
 	if (wn)
 		why[0] = 0;
+	if (ix) {
+		ix->base = p;
+		ix->n = ix->hint = 0;
+		if (n > UINT32_MAX)
+			ix = NULL;
+	}
 	while (s < e && WS(*s))
 		s++;
 	if (s == e)
@@ -247,6 +279,13 @@ open:
 		stk[depth / 8] |= (uint8_t)(1u << (depth % 8));
 	else
 		stk[depth / 8] &= (uint8_t)~(1u << (depth % 8));
+	if (ix) {
+		slot[depth] = (uint32_t)ix->n;
+		if (ix_open(ix, (size_t)(s - v.b))) {
+			ix->n = 0;   /* out of memory: no index, the navigation scans */
+			ix = NULL;
+		}
+	}
 	depth++;
 	s++;
 	while (s < e && WS(*s))
@@ -299,6 +338,8 @@ after:   /* a value ended; s is past it */
 	}
 close:
 	depth--;
+	if (ix)
+		ix->close[slot[depth]] = (uint32_t)(s - v.b);
 	s++;
 	goto after;
 done:
@@ -401,14 +442,42 @@ static const char *str_end(const char *p, int *esc)
 	}
 }
 
-const char *js_skip(const char *p)
+/* the end of the container at p from the index, or NULL */
+static const char *ix_find(struct js_index *ix, const char *p)
+{
+	if (!ix || !ix->n || p < ix->base || (size_t)(p - ix->base) > UINT32_MAX)
+		return NULL;
+	uint32_t off = (uint32_t)(p - ix->base);
+	size_t h = ix->hint;
+	if (h < ix->n && ix->open[h] == off) {
+		ix->hint = h + 1;
+		return ix->base + ix->close[h] + 1;
+	}
+	size_t lo = 0, hi = ix->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (ix->open[mid] < off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == ix->n || ix->open[lo] != off)
+		return NULL;
+	ix->hint = lo + 1;
+	return ix->base + ix->close[lo] + 1;
+}
+
+const char *js_skip(struct js_index *ix, const char *p)
 {
 	int esc = 0, d = 0;
+	const char *q;
 	switch (*p) {
 	case '"': return str_end(p, &esc);
 	case 't': case 'n': return p + 4;
 	case 'f': return p + 5;
 	case '{': case '[':
+		if ((q = ix_find(ix, p)))
+			return q;
 		do {
 			char c = *p;
 			if (c == '"')
@@ -521,12 +590,12 @@ static int key_index(const char *p, const char *const *names, int k, const char 
 		s = tmp;
 	}
 	for (int i = 0; i < k; i++)
-		if (names[i][0] == s[0] && !strncmp(names[i], s, n) && !names[i][n])
+		if (names[i][0] == s[0] && strlen(names[i]) == n && !memcmp(names[i], s, n))
 			return i;
 	return -1;
 }
 
-void js_object(const char *p, const char *const *names, int k, const char **slots)
+void js_object(struct js_index *ix, const char *p, const char *const *names, int k, const char **slots)
 {
 	for (int i = 0; i < k; i++)
 		slots[i] = NULL;
@@ -539,14 +608,14 @@ void js_object(const char *p, const char *const *names, int k, const char **slot
 		q = js_ws(js_ws(q) + 1);
 		if (i >= 0)
 			slots[i] = q;
-		p = js_ws(js_skip(q));
+		p = js_ws(js_skip(ix, q));
 		if (*p == '}')
 			return;
 		p = js_ws(p + 1);
 	}
 }
 
-int js_member_next(struct js_arena *a, const char *obj, const char **it, struct obs_str *key, const char **val)
+int js_member_next(struct js_index *ix, struct js_arena *a, const char *obj, const char **it, struct obs_str *key, const char **val)
 {
 	const char *p = *it ? *it : obj;
 	if (*p == '}')
@@ -557,13 +626,13 @@ int js_member_next(struct js_arena *a, const char *obj, const char **it, struct 
 	int rc = js_str(a, p, 0, key);
 	if (rc)
 		return rc;
-	p = js_ws(js_ws(js_skip(p)) + 1);
+	p = js_ws(js_ws(js_skip(ix, p)) + 1);
 	*val = p;
-	*it = js_ws(js_skip(p));
+	*it = js_ws(js_skip(ix, p));
 	return 1;
 }
 
-int js_elem_next(const char *arr, const char **it, const char **val)
+int js_elem_next(struct js_index *ix, const char *arr, const char **it, const char **val)
 {
 	const char *p = *it ? *it : arr;
 	if (*p == ']')
@@ -572,7 +641,7 @@ int js_elem_next(const char *arr, const char **it, const char **val)
 	if (*p == ']')
 		return 0;
 	*val = p;
-	*it = js_ws(js_skip(p));
+	*it = js_ws(js_skip(ix, p));
 	return 1;
 }
 
@@ -589,7 +658,7 @@ double js_num(const char *p)
 {
 	if (js_type(p) == JT_INT)
 		return (double)js_int(p);
-	const char *e = js_skip(p);
+	const char *e = js_skip(NULL, p);
 	size_t n = (size_t)(e - p);
 	char small[64], *c = n < sizeof small ? small : malloc(n + 1);
 	if (!c)

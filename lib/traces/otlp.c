@@ -662,6 +662,7 @@ void otlp_doc_release(struct doc *d)
 	obs_buf_release(&d->val);
 	obs_buf_release(&d->al);
 	js_arena_release(&d->ar);
+	js_index_release(&d->ix);
 }
 
 /* The reference parser: jansson builds each document's tree. */

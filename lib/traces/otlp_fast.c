@@ -233,7 +233,7 @@ static int anyvalue(struct doc *d, const char *v, enum obs_attr_type *t, struct 
 		return otlp_fail(d, "attribute values nested too deep", NULL);
 	if (js_type(v) != JT_OBJ)
 		return otlp_fail(d, "attribute value is not an AnyValue object", NULL);
-	js_object(v, AV_KEYS, 7, x);
+	js_object(&d->ix, v, AV_KEYS, 7, x);
 	if (x[0]) {
 		if (js_type(x[0]) != JT_STR)
 			return otlp_fail(d, "stringValue is not a string", NULL);
@@ -276,12 +276,12 @@ static int anyvalue(struct doc *d, const char *v, enum obs_attr_type *t, struct 
 		int kv = !x[5];
 		const char *c = kv ? x[6] : x[5], *vals = NULL, *it = NULL, *e;
 		if (js_type(c) == JT_OBJ)
-			js_object(c, VALUES_KEY, 1, &vals);
+			js_object(&d->ix, c, VALUES_KEY, 1, &vals);
 		if (js_type(c) != JT_OBJ || (vals && js_type(vals) != JT_ARR))
 			return otlp_fail(d, kv ? "kvlistValue has no values array" : "arrayValue has no values array", NULL);
 		*t = kv ? OBS_ATTR_KVLIST : OBS_ATTR_ARRAY;
 		int rc = obs_buf_putc(out, kv ? '{' : '[');
-		for (size_t i = 0; !rc && vals && js_elem_next(vals, &it, &e) == 1; i++) {
+		for (size_t i = 0; !rc && vals && js_elem_next(&d->ix, vals, &it, &e) == 1; i++) {
 			if (!kv) {
 				if (i)
 					rc = obs_buf_putc(out, ',');
@@ -290,7 +290,7 @@ static int anyvalue(struct doc *d, const char *v, enum obs_attr_type *t, struct 
 			}
 			const char *f[2] = { NULL, NULL };
 			if (js_type(e) == JT_OBJ)
-				js_object(e, KV_KEYS, 2, f);
+				js_object(&d->ix, e, KV_KEYS, 2, f);
 			if (js_type(f[0]) != JT_STR)
 				return otlp_fail(d, "kvlistValue entry without a key", NULL);
 			struct obs_str k = otlpf_str(d, f[0], 0);
@@ -317,10 +317,10 @@ static int attrs(struct doc *d, const char *arr, struct obs_buf *out, const char
 		return otlp_fail(d, "attributes is not an array", NULL);
 	const char *it = NULL, *kv;
 	size_t skn = skip ? strlen(skip) : 0;
-	while (js_elem_next(arr, &it, &kv) == 1) {
+	while (js_elem_next(&d->ix, arr, &it, &kv) == 1) {
 		const char *f[2] = { NULL, NULL };
 		if (js_type(kv) == JT_OBJ)
-			js_object(kv, KV_KEYS, 2, f);
+			js_object(&d->ix, kv, KV_KEYS, 2, f);
 		if (js_type(f[0]) != JT_STR)
 			return otlp_fail(d, "attribute without a key", NULL);
 		struct obs_str k = otlpf_str(d, f[0], 0);
@@ -349,13 +349,13 @@ static int events(struct doc *d, const char *arr)
 	if (!arr || js_type(arr) != JT_ARR)
 		return arr ? otlp_fail(d, "events is not an array", NULL) : 0;
 	int rc = 0;
-	for (size_t i = 0; !rc && js_elem_next(arr, &it, &e) == 1; i++) {
+	for (size_t i = 0; !rc && js_elem_next(&d->ix, arr, &it, &e) == 1; i++) {
 		if (!i && (rc = obs_buf_putc(&d->events, '[')))
 			break;
 		if (js_type(e) != JT_OBJ)
 			return otlp_fail(d, "event is not an object", NULL);
 		const char *f[3];
-		js_object(e, EV_KEYS, 3, f);
+		js_object(&d->ix, e, EV_KEYS, 3, f);
 		uint64_t t = 0;
 		if (f[0] && otlpf_u64(d, f[0], &t))
 			return otlp_fail(d, "invalid event timeUnixNano", NULL);
@@ -379,7 +379,7 @@ static int links(struct doc *d, const char *arr)
 	if (!arr || js_type(arr) != JT_ARR)
 		return arr ? otlp_fail(d, "links is not an array", NULL) : 0;
 	int rc = 0;
-	for (size_t i = 0; !rc && js_elem_next(arr, &it, &l) == 1; i++) {
+	for (size_t i = 0; !rc && js_elem_next(&d->ix, arr, &it, &l) == 1; i++) {
 		uint8_t tid[16], sid[8];
 		char th[33], sh[17];
 		if (!i && (rc = obs_buf_putc(&d->links, '[')))
@@ -387,7 +387,7 @@ static int links(struct doc *d, const char *arr)
 		if (js_type(l) != JT_OBJ)
 			return otlp_fail(d, "link is not an object", NULL);
 		const char *f[3];
-		js_object(l, LINK_KEYS, 3, f);
+		js_object(&d->ix, l, LINK_KEYS, 3, f);
 		if ((rc = otlpf_id(d, f[0], "traceId", tid, 16, 1)) || (rc = otlpf_id(d, f[1], "spanId", sid, 8, 1)))
 			return rc < 0 ? rc : -EINVAL;
 		obs_hex(tid, 16, th);
@@ -417,7 +417,7 @@ static int span(struct doc *d, const char *sp, struct obs_str service, struct ob
 	int rc;
 	if (js_type(sp) != JT_OBJ)
 		return otlp_fail(d, "span is not an object", NULL);
-	js_object(sp, SPAN_KEYS, S_N, f);
+	js_object(&d->ix, sp, SPAN_KEYS, S_N, f);
 	if ((rc = otlpf_id(d, f[S_TRACE], "traceId", s.trace_id, 16, 1)) ||
 	    (rc = otlpf_id(d, f[S_SPAN], "spanId", s.span_id, 8, 1)))
 		return rc < 0 ? rc : -EINVAL;
@@ -438,7 +438,7 @@ static int span(struct doc *d, const char *sp, struct obs_str service, struct ob
 		return otlp_fail(d, "status is not an object", NULL);
 	if (st) {
 		const char *sf[2];
-		js_object(st, STATUS_KEYS, 2, sf);
+		js_object(&d->ix, st, STATUS_KEYS, 2, sf);
 		if (otlpf_status(d, sf[0], &s.status))
 			return otlp_fail(d, "invalid status code", NULL);
 		if (js_type(sf[1]) == JT_STR)
@@ -478,16 +478,16 @@ static struct obs_str service_of(struct doc *d, const char *rattrs)
 {
 	struct obs_str svc = { "unknown_service", 15 };
 	const char *it = NULL, *kv;
-	while (js_type(rattrs) == JT_ARR && js_elem_next(rattrs, &it, &kv) == 1) {
+	while (js_type(rattrs) == JT_ARR && js_elem_next(&d->ix, rattrs, &it, &kv) == 1) {
 		const char *f[2] = { NULL, NULL }, *sv = NULL;
 		if (js_type(kv) == JT_OBJ)
-			js_object(kv, KV_KEYS, 2, f);
+			js_object(&d->ix, kv, KV_KEYS, 2, f);
 		if (js_type(f[0]) != JT_STR || js_type(f[1]) != JT_OBJ)
 			continue;
 		struct obs_str k = otlpf_str(d, f[0], 0);
 		if (k.n != 12 || memcmp(k.p, "service.name", 12))
 			continue;
-		js_object(f[1], SV_KEY, 1, &sv);
+		js_object(&d->ix, f[1], SV_KEY, 1, &sv);
 		if (js_type(sv) == JT_STR)
 			svc = otlpf_str(d, sv, 0);
 	}
@@ -499,13 +499,13 @@ static int otlp_doc(struct doc *d, const char *rss)
 	if (js_type(rss) != JT_ARR)
 		return otlp_fail(d, "resourceSpans is not an array", NULL);
 	const char *it = NULL, *rs;
-	while (js_elem_next(rss, &it, &rs) == 1) {
+	while (js_elem_next(&d->ix, rss, &it, &rs) == 1) {
 		if (js_type(rs) != JT_OBJ)
 			return otlp_fail(d, "resourceSpans entry is not an object", NULL);
 		const char *f[3], *rattrs = NULL;
-		js_object(rs, RS_KEYS, 3, f);
+		js_object(&d->ix, rs, RS_KEYS, 3, f);
 		if (js_type(f[0]) == JT_OBJ)
-			js_object(f[0], RES_KEYS, 1, &rattrs);
+			js_object(&d->ix, f[0], RES_KEYS, 1, &rattrs);
 		struct obs_str svc = service_of(d, rattrs);
 		obs_buf_reset(&d->res);
 		int rc = attrs(d, rattrs, &d->res, "service.name");
@@ -515,21 +515,21 @@ static int otlp_doc(struct doc *d, const char *rss)
 		if (sss && js_type(sss) != JT_ARR)
 			return otlp_fail(d, "scopeSpans is not an array", NULL);
 		const char *it2 = NULL, *ss;
-		while (sss && js_elem_next(sss, &it2, &ss) == 1) {
+		while (sss && js_elem_next(&d->ix, sss, &it2, &ss) == 1) {
 			if (js_type(ss) != JT_OBJ)
 				return otlp_fail(d, "scopeSpans entry is not an object", NULL);
 			const char *g[3], *nm = NULL;
-			js_object(ss, SS_KEYS, 3, g);
+			js_object(&d->ix, ss, SS_KEYS, 3, g);
 			const char *sc = g[0] ? g[0] : g[1];
 			struct obs_str scope = { "", 0 };
 			if (js_type(sc) == JT_OBJ)
-				js_object(sc, NAME_KEY, 1, &nm);
+				js_object(&d->ix, sc, NAME_KEY, 1, &nm);
 			if (js_type(nm) == JT_STR)
 				scope = otlpf_str(d, nm, 0);
 			const char *spans = g[2], *it3 = NULL, *sp;
 			if (spans && js_type(spans) != JT_ARR)
 				return otlp_fail(d, "spans is not an array", NULL);
-			while (spans && js_elem_next(spans, &it3, &sp) == 1)
+			while (spans && js_elem_next(&d->ix, spans, &it3, &sp) == 1)
 				if ((rc = span(d, sp, svc, scope)))
 					return rc;
 		}
@@ -544,17 +544,17 @@ static int fast_doc(struct doc *d, const char *root)
 	const char *f[2];
 	if (js_type(root) == JT_ARR) {
 		const char *it = NULL, *e;
-		while (js_elem_next(root, &it, &e) == 1) {
+		while (js_elem_next(&d->ix, root, &it, &e) == 1) {
 			f[0] = NULL;
 			if (js_type(e) == JT_OBJ)
-				js_object(e, TOP_KEYS, 1, f);
+				js_object(&d->ix, e, TOP_KEYS, 1, f);
 			int rc = f[0] ? otlp_doc(d, f[0]) : otlp_fast_simple(d, e);
 			if (rc)
 				return rc;
 		}
 		return 0;
 	}
-	js_object(root, TOP_KEYS, 2, f);
+	js_object(&d->ix, root, TOP_KEYS, 2, f);
 	if (f[0])
 		return otlp_doc(d, f[0]);
 	if (f[1])
@@ -627,11 +627,11 @@ int obs_otlp_parse(const char *buf, size_t n, int final, size_t first_lineno, ob
 			r->lines++;
 			continue;
 		}
-		int v = js_validate(buf + a, b - a, 1, &de, jwhy, sizeof jwhy);
+		int v = js_validate(buf + a, b - a, 1, &de, jwhy, sizeof jwhy, &d.ix);
 		if (v == JS_PREMATURE && buf[a] == '{') {
 			/* a document over several lines? */
 			char w2[120];
-			int v2 = js_validate(buf + a, n - a, 0, &de, w2, sizeof w2);
+			int v2 = js_validate(buf + a, n - a, 0, &de, w2, sizeof w2, &d.ix);
 			if (v2 == JS_OK) {
 				de += a;
 				const char *nl2 = memchr(buf + de, '\n', n - de);

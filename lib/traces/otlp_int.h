@@ -16,6 +16,7 @@ struct doc {
 	struct obs_buf attrs, res, events, links, tmp;
 	struct obs_buf val, al;     /* fast path: one attribute value, one event's attributes */
 	struct js_arena ar;         /* fast path: decoded strings of the document */
+	struct js_index ix;         /* fast path: where the document's containers end */
 	int oom;                    /* fast path: the arena ran out of memory */
 	char why[160];
 };

@@ -205,7 +205,7 @@ static int fast_object_attrs(struct doc *d, const char *o, struct obs_buf *out)
 	const char *val[MAXM], *it = NULL, *v;
 	struct obs_str k;
 	int m = 0, rc;
-	while ((rc = js_member_next(&d->ar, o, &it, &k, &v)) == 1) {
+	while ((rc = js_member_next(&d->ix, &d->ar, o, &it, &k, &v)) == 1) {
 		if (m == MAXM)
 			return OTLP_DECLINE;
 		key[m] = k;
@@ -249,7 +249,7 @@ int otlp_fast_simple(struct doc *d, const char *o)
 	int rc;
 	if (js_type(o) != JT_OBJ)
 		return otlp_fail(d, "span is not an object", NULL);
-	js_object(o, SIMPLE_KEYS, F_N, f);
+	js_object(&d->ix, o, SIMPLE_KEYS, F_N, f);
 	/* events and links given as JSON are re-serialized by jansson */
 	for (int i = F_EVENTS; i <= F_LINKS; i++)
 		if (js_type(f[i]) == JT_ARR && js_ws(f[i] + 1)[0] != ']')
@@ -319,10 +319,10 @@ int otlp_fast_simple(struct doc *d, const char *o)
 			return rc;
 	} else if (js_type(tags) == JT_ARR) {   /* [{"key":..,"value":..}] as Jaeger writes */
 		const char *it = NULL, *kv;
-		while (js_elem_next(tags, &it, &kv) == 1) {
+		while (js_elem_next(&d->ix, tags, &it, &kv) == 1) {
 			const char *g[2] = { NULL, NULL };
 			if (js_type(kv) == JT_OBJ)
-				js_object(kv, KV, 2, g);
+				js_object(&d->ix, kv, KV, 2, g);
 			if (js_type(g[0]) != JT_STR)
 				return otlp_fail(d, "tag without a key", NULL);
 			if ((rc = fast_plain_attr(d, otlpf_str(d, g[0], 0), g[1], &d->attrs)))

@@ -570,7 +570,7 @@ Test(jscan, premature_and_invalid_like_jansson)
 	for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
 		size_t end;
 		char why[100];
-		int v = js_validate(c[i].in, strlen(c[i].in), 1, &end, why, sizeof why);
+		int v = js_validate(c[i].in, strlen(c[i].in), 1, &end, why, sizeof why, NULL);
 		cr_assert_eq(v, c[i].want, "'%s': %d, want %d (%s)", c[i].in, v, c[i].want, why);
 		same_both(c[i].in, strlen(c[i].in), 1);
 		same_both(c[i].in, strlen(c[i].in), 0);
