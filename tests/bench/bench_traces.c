@@ -9,6 +9,7 @@
  *   cc -O2 -g -std=c11 -D_GNU_SOURCE -Ilib tests/bench/bench_traces.c build/libobs.a \
  *      $(pkg-config --libs libzstd libpcre2-8 libxxhash jansson) -lroaring -lm -pthread -o build/bench_traces
  *   build/bench_traces parse|ref|ingest FILE [iterations] [write-bytes]
+ * BENCH_ZSTD_LEVEL=N sets the trace segments' zstd level for ingest (default 9).
  * Prints "name value unit" lines: spans/s (wall, best iteration) and the CPU
  * seconds of the process per iteration (user + system, getrusage), so a
  * loaded machine does not hide the cost. Exit 1 when a document was refused
@@ -125,7 +126,11 @@ int main(int argc, char **argv)
 		char dir[] = "/tmp/bench-traces.XXXXXX", err[200];
 		int64_t now = (int64_t)time(NULL) * 1000;
 		if (!strcmp(mode, "ingest")) {
-			if (!mkdtemp(dir) || obs_traces_open(dir, NULL, NULL, NULL, now, &t, err, sizeof err) ||
+			struct obs_traces_opts o;
+			obs_traces_opts_default(&o);
+			if (getenv("BENCH_ZSTD_LEVEL"))   /* what the segments' compression costs */
+				o.store.zstd_level = atoi(getenv("BENCH_ZSTD_LEVEL"));
+			if (!mkdtemp(dir) || obs_traces_open(dir, &o, NULL, NULL, now, &t, err, sizeof err) ||
 			    obs_traces_set_policy(t, "all always_sample\n", 18, err, sizeof err)) {
 				fprintf(stderr, "cannot open a trace store in %s: %s\n", dir, err);
 				return 2;
