@@ -22,7 +22,7 @@ struct tbuf {
 	uint8_t id[16];
 	struct tbuf *hnext;              /* hash chain */
 	struct tbuf *prev, *next;        /* by last update, oldest first */
-	struct tbuf *dnext;              /* dirty list */
+	struct tbuf *dnext, *dprev;      /* dirty list (doubly linked: O(1) removal) */
 	int64_t first_ms, last_ms;
 	uint32_t nspans;
 	uint8_t has_root, dirty, head;   /* head: 0 none, 1 sampled by the sender */
@@ -218,11 +218,14 @@ static void detach(struct obs_tasm *a, struct tbuf *t)
 		*p = t->hnext;
 	list_unlink(a, t);
 	if (t->dirty) {
-		for (struct tbuf **d = &a->dirty; *d; d = &(*d)->dnext)
-			if (*d == t) {
-				*d = t->dnext;
-				break;
-			}
+		if (t->dprev)
+			t->dprev->dnext = t->dnext;
+		else
+			a->dirty = t->dnext;
+		if (t->dnext)
+			t->dnext->dprev = t->dprev;
+		t->dirty = 0;
+		t->dnext = t->dprev = NULL;
 	}
 	a->st.buffered_traces--;
 	a->st.buffered_spans -= t->nspans;
@@ -401,7 +404,10 @@ int obs_tasm_add(struct obs_tasm *a, const struct obs_span *s, const uint8_t *bl
 	}
 	if (t->has_root && !t->dirty) {
 		t->dirty = 1;
+		t->dprev = NULL;
 		t->dnext = a->dirty;
+		if (a->dirty)
+			a->dirty->dprev = t;
 		a->dirty = t;
 	}
 	return 0;
@@ -416,15 +422,21 @@ int obs_tasm_tick(struct obs_tasm *a, int64_t now_ms)
 	while (d && !rc) {
 		struct tbuf *n = d->dnext;
 		d->dirty = 0;
-		d->dnext = NULL;
+		d->dnext = d->dprev = NULL;
+		if (n)
+			n->dprev = NULL;   /* n heads what is left of the detached list */
 		if (parents_present(d)) {
 			a->st.decided_early++;
 			rc = policy_decide(a, d, now_ms);
 		}
 		d = n;
 	}
-	for (; d; d = d->dnext)   /* an error stopped us: keep the rest dirty */
+	while (d) {   /* an error stopped us: the rest are looked at next time they get a span */
+		struct tbuf *n = d->dnext;
 		d->dirty = 0;
+		d->dnext = d->dprev = NULL;
+		d = n;
+	}
 	/* quiet for decision_wait (3x without a root) */
 	struct tbuf *t = a->oldest;
 	while (t && !rc) {

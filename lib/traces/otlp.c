@@ -1,8 +1,11 @@
-/* otlp.c — OTLP/JSON span parser and the document loop (libobs traces);
- * the simple JSON-lines shape is in simple.c. See otlp.h for the contract. Each document is parsed with jansson into a
- * tree, every span of it is validated and encoded into the document's
- * scratch, and only when the whole document is valid are its spans handed
- * to the caller. */
+/* otlp.c — the reference OTLP/JSON span parser on jansson (libobs traces):
+ * each document is parsed into a tree, every span of it is validated and
+ * encoded into the document's scratch, and only when the whole document is
+ * valid are its spans handed to the caller. obs_otlp_parse (otlp_fast.c)
+ * uses the zero-tree scanner instead and falls back to this code for the
+ * few documents it declines; obs_otlp_parse_ref is the whole loop on
+ * jansson, kept for the differential tests. The simple JSON-lines shape is
+ * in simple.c. See otlp.h for the contract. */
 #include "traces/otlp.h"
 
 #include <errno.h>
@@ -148,7 +151,7 @@ static int get_double(json_t *v, double *out)
 	return 0;
 }
 
-static int valid_base64(const char *s, size_t n)
+int otlp_valid_base64(const char *s, size_t n)
 {
 	if (n % 4)
 		return 0;
@@ -226,7 +229,7 @@ static int anyvalue(struct doc *d, json_t *v, enum obs_attr_type *t, struct obs_
 		return obs_buf_puts(out, num);
 	}
 	if ((x = json_object_get(v, "bytesValue"))) {
-		if (!json_is_string(x) || !valid_base64(json_string_value(x), json_string_length(x)))
+		if (!json_is_string(x) || !otlp_valid_base64(json_string_value(x), json_string_length(x)))
 			return otlp_fail(d, "bytesValue is not base64", NULL);
 		*t = OBS_ATTR_BYTES;
 		return obs_buf_append(out, json_string_value(x), json_string_length(x));
@@ -377,10 +380,20 @@ struct obs_str otlp_bstr(struct obs_buf *b) { return (struct obs_str){ b->data ?
 
 /* ---- OTLP ----------------------------------------------------------------- */
 
-int otlp_kind_of(json_t *v, uint8_t *out)
+int otlp_kind_name(const char *s, uint8_t *out)
 {
 	static const char *names[] = { "SPAN_KIND_UNSPECIFIED", "SPAN_KIND_INTERNAL", "SPAN_KIND_SERVER",
 				       "SPAN_KIND_CLIENT", "SPAN_KIND_PRODUCER", "SPAN_KIND_CONSUMER" };
+	for (int i = 0; i < 6; i++)
+		if (!strcasecmp(s, names[i]) || !strcasecmp(s, names[i] + 10)) {
+			*out = (uint8_t)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+int otlp_kind_of(json_t *v, uint8_t *out)
+{
 	if (!v) {
 		*out = 0;
 		return 0;
@@ -390,12 +403,23 @@ int otlp_kind_of(json_t *v, uint8_t *out)
 		return 0;
 	}
 	if (json_is_string(v))
-		for (int i = 0; i < 6; i++)
-			if (!strcasecmp(json_string_value(v), names[i]) || !strcasecmp(json_string_value(v), names[i] + 10)) {
-				*out = (uint8_t)i;
-				return 0;
-			}
+		return otlp_kind_name(json_string_value(v), out);
 	return -EINVAL;
+}
+
+int otlp_status_name(const char *s, uint8_t *out)
+{
+	if (!strncasecmp(s, "STATUS_CODE_", 12))
+		s += 12;
+	if (!strcasecmp(s, "unset") || !*s)
+		*out = OBS_STATUS_UNSET;
+	else if (!strcasecmp(s, "ok"))
+		*out = OBS_STATUS_OK;
+	else if (!strcasecmp(s, "error"))
+		*out = OBS_STATUS_ERROR;
+	else
+		return -EINVAL;
+	return 0;
 }
 
 int otlp_status_of(json_t *v, uint8_t *out)
@@ -412,20 +436,8 @@ int otlp_status_of(json_t *v, uint8_t *out)
 		*out = json_is_true(v) ? OBS_STATUS_ERROR : OBS_STATUS_UNSET;
 		return 0;
 	}
-	if (json_is_string(v)) {
-		const char *s = json_string_value(v);
-		if (!strncasecmp(s, "STATUS_CODE_", 12))
-			s += 12;
-		if (!strcasecmp(s, "unset") || !*s)
-			*out = OBS_STATUS_UNSET;
-		else if (!strcasecmp(s, "ok"))
-			*out = OBS_STATUS_OK;
-		else if (!strcasecmp(s, "error"))
-			*out = OBS_STATUS_ERROR;
-		else
-			return -EINVAL;
-		return 0;
-	}
+	if (json_is_string(v))
+		return otlp_status_name(json_string_value(v), out);
 	return -EINVAL;
 }
 
@@ -592,7 +604,7 @@ static int otlp_doc(struct doc *d, json_t *root)
 	return 0;
 }
 
-static int one_doc(struct doc *d, json_t *root)
+int otlp_one_doc(struct doc *d, json_t *root)
 {
 	if (json_is_array(root)) {
 		for (size_t i = 0; i < json_array_size(root); i++) {
@@ -612,7 +624,7 @@ static int one_doc(struct doc *d, json_t *root)
 	return otlp_fail(d, "neither an OTLP ExportTraceServiceRequest (resourceSpans) nor a span (trace_id)", NULL);
 }
 
-static int deliver(struct doc *d, obs_span_fn fn, void *ctx, struct obs_otlp_result *r)
+int otlp_deliver(struct doc *d, obs_span_fn fn, void *ctx, struct obs_otlp_result *r)
 {
 	size_t pos = 0;
 	while (pos + 4 <= d->blobs.len) {
@@ -639,8 +651,23 @@ static size_t count_nl(const char *p, size_t n)
 	return c;
 }
 
-int obs_otlp_parse(const char *buf, size_t n, int final, size_t first_lineno, obs_span_fn fn,
-		   obs_span_err_fn efn, void *ctx, struct obs_otlp_result *r)
+void otlp_doc_release(struct doc *d)
+{
+	obs_buf_release(&d->blobs);
+	obs_buf_release(&d->attrs);
+	obs_buf_release(&d->res);
+	obs_buf_release(&d->events);
+	obs_buf_release(&d->links);
+	obs_buf_release(&d->tmp);
+	obs_buf_release(&d->val);
+	obs_buf_release(&d->al);
+	js_arena_release(&d->ar);
+	js_index_release(&d->ix);
+}
+
+/* The reference parser: jansson builds each document's tree. */
+int obs_otlp_parse_ref(const char *buf, size_t n, int final, size_t first_lineno, obs_span_fn fn,
+		       obs_span_err_fn efn, void *ctx, struct obs_otlp_result *r)
 {
 	struct doc d;
 	memset(&d, 0, sizeof d);
@@ -701,10 +728,10 @@ int obs_otlp_parse(const char *buf, size_t n, int final, size_t first_lineno, ob
 			rc = -EINVAL;
 		} else {
 			obs_buf_reset(&d.blobs);
-			rc = one_doc(&d, root);
+			rc = otlp_one_doc(&d, root);
 			json_decref(root);
 			if (!rc)
-				rc = deliver(&d, fn, ctx, r);
+				rc = otlp_deliver(&d, fn, ctx, r);
 			else if (rc != -EINVAL)
 				ret = rc;
 		}
@@ -723,11 +750,6 @@ int obs_otlp_parse(const char *buf, size_t n, int final, size_t first_lineno, ob
 		r->lines += lines;
 	}
 	r->consumed = pos;
-	obs_buf_release(&d.blobs);
-	obs_buf_release(&d.attrs);
-	obs_buf_release(&d.res);
-	obs_buf_release(&d.events);
-	obs_buf_release(&d.links);
-	obs_buf_release(&d.tmp);
+	otlp_doc_release(&d);
 	return ret;
 }

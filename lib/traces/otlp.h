@@ -4,7 +4,9 @@
  *   {"trace_id","span_id","parent_span_id","service","operation",
  *    "start_time" (ms),"duration_ms","status","tags"}
  * (which is also what obs_span_json prints, so a trace read back can be
- * written again). Pure: no I/O, no global state; uses jansson.
+ * written again). Pure: no I/O, no global state. A hand-written zero-tree
+ * scanner (jscan.c, otlp_fast.c) reads the documents; jansson is the
+ * reference and the fallback for the few documents the scanner declines.
  *
  * Input is one document per line (several lines per buffer); a document
  * spread over several lines (pretty-printed) is read too when it starts a
@@ -42,5 +44,10 @@ struct obs_otlp_result {
  * non-zero return. efn may be NULL. */
 int obs_otlp_parse(const char *buf, size_t n, int final, size_t first_lineno, obs_span_fn fn,
 		   obs_span_err_fn efn, void *ctx, struct obs_otlp_result *r);
+/* The same contract on jansson trees (the reference the fast zero-tree
+ * scanner is tested against; slower). Same spans, same verdicts and the
+ * same reasons, but the text after "invalid json: ". */
+int obs_otlp_parse_ref(const char *buf, size_t n, int final, size_t first_lineno, obs_span_fn fn,
+		       obs_span_err_fn efn, void *ctx, struct obs_otlp_result *r);
 
 #endif

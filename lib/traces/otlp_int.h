@@ -7,13 +7,43 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "traces/jscan.h"
+#include "traces/otlp.h"
 #include "traces/span.h"
 
 struct doc {
 	struct obs_buf blobs;       /* encoded spans: u32 length + blob each */
 	struct obs_buf attrs, res, events, links, tmp;
+	struct obs_buf val, al;     /* fast path: one attribute value, one event's attributes */
+	struct js_arena ar;         /* fast path: decoded strings of the document */
+	struct js_index ix;         /* fast path: where the document's containers end */
+	int oom;                    /* fast path: the arena ran out of memory */
 	char why[160];
 };
+
+/* What the fast path returns for a document it leaves to jansson. */
+#define OTLP_DECLINE 1
+
+void otlp_doc_release(struct doc *d);
+/* Hand d's encoded spans to fn. */
+int otlp_deliver(struct doc *d, obs_span_fn fn, void *ctx, struct obs_otlp_result *r);
+/* jansson: one parsed document root into d->blobs (0, -EINVAL with d->why, -ENOMEM) */
+int otlp_one_doc(struct doc *d, json_t *root);
+/* Fast path over text js_validate accepted (root at p): 0, -EINVAL with
+ * d->why, -ENOMEM, or OTLP_DECLINE (nothing kept; use jansson). */
+int otlp_fast_doc(struct doc *d, const char *p);
+/* Fast path: one span of the simple shape (the object at o). */
+int otlp_fast_simple(struct doc *d, const char *o);
+/* Fast path value helpers (v: a value in validated text, NULL when absent) */
+struct obs_str otlpf_str(struct doc *d, const char *v, int nul);
+int otlpf_u64(struct doc *d, const char *v, uint64_t *out);
+int otlpf_id(struct doc *d, const char *v, const char *k, uint8_t *out, size_t n, int required);
+int otlpf_kind(struct doc *d, const char *v, uint8_t *out);
+int otlpf_status(struct doc *d, const char *v, uint8_t *out);
+int otlp_valid_base64(const char *s, size_t n);
+/* kind / status code names (NUL-terminated): 0 and *out, or -EINVAL */
+int otlp_kind_name(const char *s, uint8_t *out);
+int otlp_status_name(const char *s, uint8_t *out);
 
 /* Set d->why from fmt (one %s: arg) and return -EINVAL. */
 int otlp_fail(struct doc *d, const char *fmt, const char *arg);

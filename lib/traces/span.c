@@ -155,28 +155,24 @@ void obs_hex(const uint8_t *p, size_t n, char *out)
 	out[2 * n] = 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 int obs_unhex(const char *s, size_t sn, uint8_t *out, size_t n)
 {
+	/* 0x10 | value for a hex digit, 0 for anything else */
+	static const uint8_t tab[256] = {
+		['0'] = 0x10, ['1'] = 0x11, ['2'] = 0x12, ['3'] = 0x13, ['4'] = 0x14, ['5'] = 0x15, ['6'] = 0x16, ['7'] = 0x17,
+		['8'] = 0x18, ['9'] = 0x19, ['a'] = 0x1a, ['b'] = 0x1b, ['c'] = 0x1c, ['d'] = 0x1d, ['e'] = 0x1e, ['f'] = 0x1f,
+		['A'] = 0x1a, ['B'] = 0x1b, ['C'] = 0x1c, ['D'] = 0x1d, ['E'] = 0x1e, ['F'] = 0x1f,
+	};
 	if (sn != 2 * n)
 		return -EINVAL;
+	unsigned bad = 0;
 	for (size_t i = 0; i < n; i++) {
-		int a = hexval(s[2 * i]), b = hexval(s[2 * i + 1]);
-		if (a < 0 || b < 0)
-			return -EINVAL;
-		out[i] = (uint8_t)(a << 4 | b);
+		unsigned a = tab[(uint8_t)s[2 * i]], b = tab[(uint8_t)s[2 * i + 1]];
+		bad |= (a & b & 0x10) ^ 0x10;
+		out[i] = (uint8_t)((a & 15) << 4 | (b & 15));
 	}
-	return 0;
+	return bad ? -EINVAL : 0;
 }
 
 int obs_json_str(struct obs_buf *b, const char *s, size_t n)

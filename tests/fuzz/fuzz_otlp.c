@@ -1,4 +1,4 @@
-// sources: lib/traces/otlp.c lib/traces/simple.c lib/traces/span.c lib/traces/policy.c lib/traces/tquery.c lib/traces/waterfall.c lib/core/buf.c lib/core/obstime.c lib/core/regex.c
+// sources: lib/traces/otlp.c lib/traces/otlp_fast.c lib/traces/jscan.c lib/traces/simple.c lib/traces/span.c lib/traces/policy.c lib/traces/tquery.c lib/traces/waterfall.c lib/core/buf.c lib/core/obstime.c lib/core/regex.c
 /* fuzz_otlp.c — libFuzzer harness for the span input parsers, the span
  * encoding, the tail-sampling policy parser and the trace search query
  * parser. The first input byte picks the target:
@@ -9,7 +9,10 @@
  *   4     span decoding of raw bytes: 0 or -EBADMSG, attributes iterate;
  *   5     a policy text: 0 or -EINVAL with a "line N: " message; a parsed
  *         set decides a trace;
- *   6     a search query: 0 or -EINVAL. */
+ *   6     a search query: 0 or -EINVAL;
+ *   7..8  differential: the fast zero-tree parser and the jansson
+ *         reference (final / not final) give the same return, counts,
+ *         span encodings and refusals (otlp_diff.h), else abort. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -20,6 +23,7 @@
 #include "traces/span.h"
 #include "traces/tquery.h"
 #include "traces/waterfall.h"
+#include "otlp_diff.h"
 
 #define MAXS 64
 struct acc { struct obs_buf blobs[MAXS]; size_t n; };
@@ -60,7 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (!size)
 		return 0;
-	int which = data[0] % 7;
+	int which = data[0] % 9;
 	const char *p = (const char *)data + 1;
 	size_t n = size - 1;
 	if (which <= 3) {
@@ -114,6 +118,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			obs_policy_decide(ps, s.trace_id, &s, 1, 1000, &by);
 			obs_policy_free(ps);
 		}
+	} else if (which >= 7) {
+		if (otlp_diff(p, n, which == 7, NULL, 0))
+			abort();
 	} else {
 		struct obs_tq q;
 		char err[160];

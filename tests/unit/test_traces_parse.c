@@ -363,3 +363,216 @@ Test(span, decode_refuses_damage)
 	free(c);
 	got_free(g);
 }
+
+/* ---- the fast scanner against the jansson reference ------------------------------- */
+
+#include "../fuzz/otlp_diff.h"
+#include "traces/jscan.h"
+
+static size_t diff_cases;
+
+static void same_both(const char *p, size_t n, int final)
+{
+	char msg[600];
+	diff_cases++;
+	int rc = otlp_diff(p, n, final, msg, sizeof msg);
+	cr_assert_eq(rc, 0, "input (%zu bytes, final %d) '%.*s': %s", n, final, (int)(n < 300 ? n : 300), p, msg);
+}
+
+static void same_all_finals(const char *p) { same_both(p, strlen(p), 1); same_both(p, strlen(p), 0); }
+
+/* every strict prefix, every single-byte replacement from a set of bytes
+ * that matter to JSON, every single-byte deletion */
+static void mutate(const char *doc)
+{
+	static const char repl[] = "\"\\{}[],:0-1e. \n\tx\x80\xc3u";
+	size_t n = strlen(doc);
+	char *m = malloc(n + 1);
+	for (size_t cut = 0; cut < n; cut++) {
+		same_both(doc, cut, 1);
+		same_both(doc, cut, 0);
+	}
+	for (size_t i = 0; i < n; i++) {
+		for (size_t r = 0; r < sizeof repl - 1; r++) {
+			if (doc[i] == repl[r])
+				continue;
+			memcpy(m, doc, n + 1);
+			m[i] = repl[r];
+			same_both(m, n, 1);
+		}
+		memcpy(m, doc, i);
+		memcpy(m + i, doc + i + 1, n - i);
+		same_both(m, n - 1, 1);
+	}
+	free(m);
+}
+
+static const char *simple_doc =
+	"{\"trace_id\":\"" TID "\",\"span_id\":\"" SID "\",\"parent_span_id\":\"" PID "\",\"service\":\"api\","
+	"\"operation\":\"GET /\",\"start_time\":1700000000123,\"duration_ms\":12.5,\"status\":\"error\",\"kind\":\"server\","
+	"\"trace_flags\":1,\"tags\":{\"http.status_code\":500,\"ok\":false,\"r\":0.25,\"who\":\"m\\u00e9\",\"z\":null},"
+	"\"resource\":{\"host\":\"a\"}}\n";
+
+Test(diff, corpus_mutations_agree, .timeout = 600)
+{
+	diff_cases = 0;
+	mutate(otlp_doc);
+	mutate(simple_doc);
+	char *two;
+	cr_assert_geq(asprintf(&two, "%s\n  \n%s", otlp_doc, simple_doc), 0);
+	same_all_finals(two);
+	free(two);
+	cr_assert_gt(diff_cases, 30000, "only %zu inputs compared", diff_cases);
+}
+
+Test(diff, anyvalues_escapes_numbers_agree)
+{
+	static const char *const vals[] = {
+		"{\"stringValue\":\"\\u00e9\\ud83d\\ude00\\n\\t\\\"\\\\\\/\\b\\f\\r\"}", "{\"stringValue\":\"caf\xc3\xa9 \xf0\x9f\x98\x80\"}",
+		"{\"stringValue\":5}", "{\"stringValue\":null}", "{\"boolValue\":false}", "{\"boolValue\":\"true\"}",
+		"{\"intValue\":\"9223372036854775807\"}", "{\"intValue\":\"-9223372036854775808\"}", "{\"intValue\":\"9223372036854775808\"}",
+		"{\"intValue\":\" 12\"}", "{\"intValue\":\"+12\"}", "{\"intValue\":\"012\"}", "{\"intValue\":\"\"}", "{\"intValue\":12.0}",
+		"{\"intValue\":1e3}", "{\"intValue\":-9223372036854775807}", "{\"intValue\":true}", "{\"intValue\":9.3e18}",
+		"{\"doubleValue\":1e308}", "{\"doubleValue\":-0.0}", "{\"doubleValue\":\"Infinity\"}", "{\"doubleValue\":\"-Infinity\"}",
+		"{\"doubleValue\":\"inf\"}", "{\"doubleValue\":\"0x1p3\"}", "{\"doubleValue\":\" 1.5\"}", "{\"doubleValue\":\"1.5 \"}",
+		"{\"doubleValue\":0.1}", "{\"doubleValue\":123456789012345678}", "{\"doubleValue\":2.5e-320}", "{\"doubleValue\":null}",
+		"{\"bytesValue\":\"aGVsbG8=\"}", "{\"bytesValue\":\"aGVsbA==\"}", "{\"bytesValue\":\"a=Vs\"}", "{\"bytesValue\":\"-_-_\"}",
+		"{\"bytesValue\":7}", "{\"arrayValue\":{\"values\":[{\"stringValue\":\"a\\u0001\"},{\"doubleValue\":\"NaN\"},{}, {\"bytesValue\":\"AA==\"}]}}",
+		"{\"arrayValue\":{\"values\":[{\"arrayValue\":{\"values\":[{\"kvlistValue\":{\"values\":[{\"key\":\"x\"}]}}]}}]}}",
+		"{\"arrayValue\":[]}", "{\"arrayValue\":{\"values\":{}}}", "{\"arrayValue\":{\"values\":null}}", "{\"arrayValue\":{\"values\":[1]}}",
+		"{\"kvlistValue\":{\"values\":[{\"key\":\"a\",\"value\":{\"intValue\":1}},{\"key\":\"b\\\"\",\"value\":{\"doubleValue\":\"Infinity\"}}]}}",
+		"{\"kvlistValue\":{\"values\":[{\"value\":{}}]}}", "{\"kvlistValue\":{}}", "{\"kvlistValue\":5}",
+		"{}", "null", "[]", "{\"unknown\":1}", "{\"intValue\":1,\"stringValue\":\"s\"}", "{\"stringValue\":\"a\",\"stringValue\":\"b\"}",
+		"{\"string\\u0056alue\":\"escaped key\"}",
+	};
+	for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+		char *d;
+		cr_assert_geq(asprintf(&d, "{\"resourceSpans\":[{\"resource\":{\"attributes\":[{\"key\":\"r\",\"value\":%s}]},"
+					   "\"scopeSpans\":[{\"spans\":[{" OKT ",\"attributes\":[{\"key\":\"k\",\"value\":%s}],"
+					   "\"events\":[{\"name\":\"e\",\"attributes\":[{\"key\":\"k\",\"value\":%s}]}]}]}]}]}\n",
+				   vals[i], vals[i], vals[i]), 0);
+		same_all_finals(d);
+		free(d);
+	}
+	/* deep nesting: jansson's limit is 2048 values deep */
+	for (int depth = 2040; depth <= 2052; depth += 4) {
+		struct obs_buf b;
+		obs_buf_init(&b);
+		obs_buf_puts(&b, "{\"resourceSpans\":[],\"x\":");
+		for (int i = 0; i < depth; i++)
+			obs_buf_putc(&b, '[');
+		obs_buf_putc(&b, '1');
+		for (int i = 0; i < depth; i++)
+			obs_buf_putc(&b, ']');
+		obs_buf_puts(&b, "}\n");
+		same_both(b.data, b.len, 1);
+		obs_buf_release(&b);
+	}
+}
+
+Test(diff, fields_and_shapes_agree)
+{
+	static const char *const docs[] = {
+		/* times, kinds, status, flags, ids */
+		"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{" OKT ",\"startTimeUnixNano\":1.5e9,\"endTimeUnixNano\":2e9}]}]}]}",
+		"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{" OKT ",\"startTimeUnixNano\":\"18446744073709551615\"}]}]}]}",
+		"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{" OKT ",\"startTimeUnixNano\":18446744073709551615}]}]}]}",
+		"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{" OKT ",\"endTimeUnixNano\":9223372036854775807}]}]}]}",
+		"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{" OKT ",\"kind\":\"internal\",\"status\":{\"code\":\"Error\",\"message\":\"m\\u00e9\"}}]}]}]}",
+		"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{" OKT ",\"kind\":null}]}]}]}",
+		"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{" OKT ",\"kind\":2.0}]}]}]}",
+		"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{" OKT ",\"status\":{\"code\":null}}]}]}]}",
+		"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{" OKT ",\"status\":[]}]}]}]}",
+		"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{" OKT ",\"flags\":4294967296}]}]}]}",
+		"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{" OKT ",\"flags\":\"769\",\"traceState\":\"k=v\"}]}]}]}",
+		"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{" OKT ",\"name\":7}]}]}]}",
+		"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{" OKT ",\"parentSpanId\":\"0000000000000000\"}]}]}]}",
+		"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{" OKT ",\"parentSpanId\":5}]}]}]}",
+		"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{" OKT ",\"traceId\":\"D269B633813FC60C\"}]}]}]}",
+		"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{" OKT ",\"traceId\":\"5b8efff798038103d269b633813fc60\\u0063\"}]}]}]}",
+		"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{" OKT ",\"spanId\":\"this is not a hex span id at all, forty+ chars\"}]}]}]}",
+		"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{" OKT ",\"events\":{}}]}]}]}",
+		"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{" OKT ",\"events\":[],\"links\":[]}]}]}]}",
+		"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{" OKT ",\"events\":[1]}]}]}]}",
+		"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{" OKT ",\"events\":[{\"timeUnixNano\":\"x\"}]}]}]}]}",
+		"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{" OKT ",\"links\":[{\"traceId\":\"" TID "\"}]}]}]}]}",
+		"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{" OKT ",\"links\":[{\"traceId\":\"" TID "\",\"spanId\":\"" SID "\",\"attributes\":[{\"key\":\"a\",\"value\":{\"boolValue\":true}}]},{\"traceId\":\"" TID "\",\"spanId\":\"" PID "\"}]}]}]}]}",
+		"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{" OKT ",\"attributes\":{}}]}]}]}",
+		"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{" OKT ",\"attributes\":[{\"key\":\"a\",\"value\":null}]}]}]}]}",
+		"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{" OKT ",\"attributes\":[{\"key\":\"a\"},{\"key\":\"a\",\"key\":\"b\",\"value\":{}}]}]}]}]}",
+		"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{" OKT "},{" OKT ",\"spanId\":\"" PID "\"}]}]}]}",
+		/* structure */
+		"{\"resourceSpans\":[{\"resource\":{\"attributes\":[{\"key\":\"service.name\",\"value\":{\"stringValue\":\"a\"}},"
+		"{\"key\":\"service.name\",\"value\":{\"stringValue\":\"b\"}},{\"key\":\"service.name\",\"value\":{\"intValue\":1}}]},"
+		"\"instrumentationLibrarySpans\":[{\"instrumentationLibrary\":{\"name\":\"old\"},\"spans\":[{" OKT "}]}]}]}",
+		"{\"resourceSpans\":[{\"resource\":{\"attributes\":{}},\"scopeSpans\":[]}]}",
+		"{\"resourceSpans\":[{\"resource\":[],\"scopeSpans\":null}]}",
+		"{\"resourceSpans\":[{\"scopeSpans\":[{\"scope\":{\"name\":5},\"spans\":{}}]}]}",
+		"{\"resourceSpans\":[{\"scopeSpans\":[3]}]}", "{\"resourceSpans\":[3]}", "{\"resourceSpans\":{}}",
+		"{\"resourceSpans\":null}", "{\"resourceSpans\":[],\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{" OKT "}]}]}]}",
+		"[{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{" OKT "}]}]}]},{\"trace_id\":\"" TID "\",\"span_id\":\"" SID "\",\"operation\":\"o\",\"start_time\":1,\"duration_ms\":2}]",
+		"[1]", "[]", "[{\"x\":1}]", "{\"x\":1}", "{}", "\"str\"", "5", "nul", "{\"a\":1} x", "{\"a\":1}{", "{\"a\":\"\\u0000\"}",
+		"{\"a\":\"\\ud800\"}", "{\"a\":\"\\ud800\\u0041\"}", "{\"a\":\"\\udc00\"}", "{\"a\":\"\x01\"}", "{\"a\":\"\xc0\xaf\"}",
+		"{\"a\":\"\xed\xa0\x80\"}", "{\"a\":01}", "{\"a\":-}", "{\"a\":1.}", "{\"a\":1e}", "{\"a\":9223372036854775808}",
+		"{\"a\":-9223372036854775809}", "{\"a\":1e400}", "{\"a\":-1e400}", "{\"a\":1e-400}", "{\"a\":tru}", "{\"a\":True}",
+		"{\"a\":[1,]}", "{\"a\":1,}", "{,}", "{\"a\" 1}", "\xef\xbb\xbf{}",
+		/* the simple shape */
+		"{\"trace_id\":\"" TID "\",\"span_id\":\"" SID "\",\"name\":\"n\",\"start_time\":\"2023-11-14T22:13:20Z\",\"end_time_unix_nano\":\"1700000000000000001\"}",
+		"{\"trace_id\":\"" TID "\",\"span_id\":\"" SID "\",\"operation\":\"o\",\"start_time\":\"yesterday\",\"duration_ms\":1}",
+		"{\"trace_id\":\"" TID "\",\"span_id\":\"" SID "\",\"operation\":\"o\",\"start_time\":1.0000005,\"duration_ms\":0.0000004}",
+		"{\"trace_id\":\"" TID "\",\"span_id\":\"" SID "\",\"operation\":\"o\",\"start_time\":-1,\"duration_ms\":1}",
+		"{\"trace_id\":\"" TID "\",\"span_id\":\"" SID "\",\"operation\":\"o\",\"start_time\":true,\"duration_ms\":1}",
+		"{\"trace_id\":\"" TID "\",\"span_id\":\"" SID "\",\"operation\":\"o\",\"start_time_unix_nano\":5,\"end_time_unix_nano\":4}",
+		"{\"trace_id\":\"" TID "\",\"span_id\":\"" SID "\",\"operation\":\"o\",\"start_time\":1,\"duration_ms\":\"1\"}",
+		"{\"trace_id\":\"" TID "\",\"span_id\":\"" SID "\",\"operation\":\"o\",\"start_time\":9223372036854,\"duration_ms\":9223372036854}",
+		"{\"trace_id\":\"" TID "\",\"span_id\":\"" SID "\",\"operation\":\"o\",\"start_time\":1,\"duration_ms\":1,\"error\":true,\"trace_flags\":256}",
+		"{\"trace_id\":\"" TID "\",\"span_id\":\"" SID "\",\"operation\":\"o\",\"start_time\":1,\"duration_ms\":1,\"status\":\"STATUS_CODE_OK\",\"kind\":7}",
+		"{\"trace_id\":\"" TID "\",\"span_id\":\"" SID "\",\"operation\":\"o\",\"start_time\":1,\"duration_ms\":1,\"tags\":[{\"key\":\"a\",\"value\":1},{\"key\":\"b\"},{\"value\":2}]}",
+		"{\"trace_id\":\"" TID "\",\"span_id\":\"" SID "\",\"operation\":\"o\",\"start_time\":1,\"duration_ms\":1,\"tags\":{\"a\":1,\"b\":2,\"a\":\"x\"}}",
+		"{\"trace_id\":\"" TID "\",\"span_id\":\"" SID "\",\"operation\":\"o\",\"start_time\":1,\"duration_ms\":1,\"tags\":\"x\"}",
+		"{\"trace_id\":\"" TID "\",\"span_id\":\"" SID "\",\"operation\":\"o\",\"start_time\":1,\"duration_ms\":1,\"tags\":null,\"resource\":5}",
+		"{\"trace_id\":\"" TID "\",\"span_id\":\"" SID "\",\"operation\":\"o\",\"start_time\":1,\"duration_ms\":1,\"tags\":{\"l\":[1,2.50,\"x\\u00e9\"],\"o\":{\"a\":{\"b\":null}}}}",
+		"{\"trace_id\":\"" TID "\",\"span_id\":\"" SID "\",\"operation\":\"o\",\"start_time\":1,\"duration_ms\":1,\"events\":[{\"name\":\"e\",\"t\":1.5}],\"links\":[]}",
+		"{\"trace_id\":\"" TID "\",\"span_id\":\"" SID "\",\"operation\":\"o\",\"start_time\":1,\"duration_ms\":1,\"events\":[{\"name\":\"e\"}],\"kind\":99}",
+		"{\"trace_id\":null,\"span_id\":\"" SID "\"}", "{\"trace_id\":[],\"span_id\":\"" SID "\"}",
+		/* several lines, pretty-printed, unfinished */
+		"{\n \"resourceSpans\": [{\n  \"scopeSpans\": [{\"spans\": [{" OKT "}]}]\n }]\n}\n{\"resourceSpans\":[]}\n",
+		"{\n \"resourceSpans\": [\n", "{\n \"resourceSpans\": [] } x\n{}", "{\n \"a\": \"\xc3", "{\n \"a\": \"x\ny\"}\n",
+		"{\"a\":\n1}\n\n  {\"b\":\n", "  \t\r\n\r\n", "{\"resourceSpans\":[]}\r\n{\"resourceSpans\":[]}",
+	};
+	for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++)
+		same_all_finals(docs[i]);
+}
+
+Test(diff, declined_documents_still_parse)
+{
+	/* nested simple-shape tags are serialized by jansson: the fast path declines */
+	const char *t = "{\"trace_id\":\"" TID "\",\"span_id\":\"" SID "\",\"operation\":\"o\",\"start_time\":1,"
+			"\"duration_ms\":1,\"tags\":{\"l\":[1,2]}}\n";
+	int rc;
+	struct got *g = parse(t, 1, NULL, &rc);
+	cr_assert_eq(rc, 0);
+	cr_assert_eq(g->n, 1);
+	attr_is(g->s[0].attrs, "l", OBS_ATTR_ARRAY, "[1,2]");
+	got_free(g);
+}
+
+Test(jscan, premature_and_invalid_like_jansson)
+{
+	static const struct { const char *in; int want; } c[] = {
+		{ "{", JS_PREMATURE }, { "{\"a\"", JS_PREMATURE }, { "{\"a\":", JS_PREMATURE }, { "{\"a\":1", JS_PREMATURE },
+		{ "{\"a\":\"xy", JS_PREMATURE }, { "[1,", JS_PREMATURE }, { "", JS_PREMATURE }, { "{\"a\":tr", JS_INVALID },
+		{ "{\"a\":1.", JS_INVALID }, { "{\"a\":-", JS_INVALID }, { "{\"a\":\"x\\", JS_INVALID }, { "{\"a\":\"\\u12", JS_INVALID },
+		{ "{\"a\":\"\xc3", JS_INVALID }, { "{\"a\":true", JS_PREMATURE }, { "{\"a\":\"\\ud800", JS_PREMATURE },
+		{ "{\"a\":\"\\ud800\"}", JS_INVALID }, { "{\"a\":\"\\ud83d\\ude00\"}", JS_OK }, { "[]", JS_OK }, { "{} ", JS_OK },
+		{ "{} x", JS_INVALID }, { "1", JS_INVALID }, { "{\"a\":1e5}", JS_OK }, { "{\"a\":1E+5}", JS_OK },
+	};
+	for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+		size_t end;
+		char why[100];
+		int v = js_validate(c[i].in, strlen(c[i].in), 1, &end, why, sizeof why, NULL);
+		cr_assert_eq(v, c[i].want, "'%s': %d, want %d (%s)", c[i].in, v, c[i].want, why);
+		same_both(c[i].in, strlen(c[i].in), 1);
+		same_both(c[i].in, strlen(c[i].in), 0);
+	}
+}
