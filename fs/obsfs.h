@@ -124,6 +124,9 @@ int fs_worst(int rc, int e);
 
 /* 0 when the caller may change the tree (the owner or root), else -EACCES. */
 int may_change(void);
+/* The uid of the process whose request this thread serves (the low-level
+ * API has no fuse_get_context(): use this); getuid() outside a request. */
+uid_t fs_caller_uid(void);
 /* fsync the metrics WAL and the log store's. */
 int sync_all(void);
 /* ctl "compact": cut the metrics head into a block and the log heads into

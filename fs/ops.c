@@ -53,6 +53,12 @@ int may_change(void)
 	return -EACCES;
 }
 
+uid_t fs_caller_uid(void)
+{
+	const struct fuse_ctx *cx = cur_req ? fuse_req_ctx(cur_req) : NULL;
+	return cx ? cx->uid : getuid();
+}
+
 static int is_dir(const struct fs_kind *k)
 {
 	return k->type == FS_DIR;
