@@ -393,6 +393,7 @@ static void ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
 
 static void ll_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	cur_req = req;
 	struct dirh *d = (struct dirh *)(uintptr_t)fi->fh;
 	obs_buf_release(&d->ents);
 	free(d->ends);
@@ -565,12 +566,14 @@ static void ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 
 static void ll_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	cur_req = req;
 	ofile_free((struct ofile *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 
 static void ll_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
+	cur_req = req;
 	reply_rc(req, sync_all());
 }
 
@@ -646,6 +649,7 @@ static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 
 static void ll_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct fuse_pollhandle *ph)
 {
+	cur_req = req;
 	struct ofile *o = (struct ofile *)(uintptr_t)fi->fh;
 	unsigned out = writable(o->nd.kind) ? POLLOUT | POLLWRNORM : 0;
 	fs_poll(req, o, ph, out);
