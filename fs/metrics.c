@@ -205,7 +205,7 @@ static const char *view_at(const char *s, size_t n)
  * windows are VIEW_BUCKETS buckets on step boundaries (buckets are aligned
  * to the epoch, so none is cut in two); a raw view's windows adapt their
  * length to hold about VIEW_SAMPLES samples. A seek backwards restarts. */
-#define VIEW_BUCKETS 8192
+#define VIEW_BUCKETS 1024
 #define VIEW_SAMPLES 16384
 #define VIEW_KEEP (1u << 20)       /* consumed bytes kept before dropping */
 

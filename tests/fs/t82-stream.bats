@@ -54,7 +54,7 @@ PY
 	got=$(slurp "$MNT/metrics/big@-12d:1m:count")
 	peak=$(peak_kb)
 	[ $((peak - before)) -lt 12288 ] || { echo "the daemon grew by $((peak - before)) kB" >&2; false; }
-	# 16667 one-minute buckets (more than one window of 8192): none cut
+	# 16667 one-minute buckets (17 windows of 1024): none cut
 	# in two, none lost, in time order
 	want_buckets=$(awk '{ print int(substr($3, 1, length($3) - 3) / 60) }' "$T/in.txt" | uniq | wc -l)
 	expect_eq "$(wc -l <<<"$got")" "$want_buckets"
