@@ -86,7 +86,7 @@ static int w_open(struct ofile *o, int acc)
 	if (!w)
 		return -ENOMEM;
 	obs_buf_init(&w->text);
-	w->writer = fuse_get_context()->uid;
+	w->writer = fs_caller_uid();
 	o->priv = w;
 	o->priv_free = wopen_free;
 	return 0;

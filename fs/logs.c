@@ -10,11 +10,17 @@
  *                            parsed (and the query compiled) once at lookup
  *                            into node.priv (struct logview), rendered once
  *                            at the first read
+ *   logs/STREAM#follow       FS_RO, lookup only: the stream's text like
+ *                            logs/STREAM, but a read at its end waits for
+ *                            the next line instead of returning end of file
+ *                            (poll hook; woken by every append, key
+ *                            "logs/STREAM"); poll(2) says when it has more
  *
  * node.arg is the stream name. */
 #include "obsfs.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,7 +80,30 @@ static void log_reject(void *ctx, const char *stream, const char *line, size_t n
 	obs_errlog_add(obs_db_errlog(obsfs->db), obs_time_now(), o->source, o->first_line + lineno, line, n, why);
 }
 
+static int stream_consume_lines(struct ofile *o, const char *p, size_t n);
+
+/* The wait key of a stream's followers. */
+static void follow_key(const char *stream, char *key, size_t len)
+{
+	snprintf(key, len, "logs/%s", stream);
+}
+
+static void wake_followers(const char *stream)
+{
+	char key[512];
+	follow_key(stream, key, sizeof key);
+	obsfs_wake(key);
+}
+
 static int stream_consume(struct ofile *o, const char *p, size_t n)
+{
+	int rc = stream_consume_lines(o, p, n);
+	if (rc != -ENOMEM)
+		wake_followers(o->nd.arg.data);
+	return rc;
+}
+
+static int stream_consume_lines(struct ofile *o, const char *p, size_t n)
 {
 	if (!o->journaled)
 		return obs_logstore_append(obsfs->logs, o->nd.arg.data, p, n, obs_time_now(), log_reject, o);
@@ -102,7 +131,23 @@ static int stream_sync(struct ofile *o)
 
 static int stream_unlink(struct node *n)
 {
-	return obs_logstore_remove(obsfs->logs, n->arg.data);
+	int rc = obs_logstore_remove(obsfs->logs, n->arg.data);
+	if (!rc)
+		wake_followers(n->arg.data);   /* their reads end: ENOENT */
+	return rc;
+}
+
+/* STREAM#follow: readable when the stream has text after off (or is gone:
+ * the read then says so). */
+static int follow_poll(struct ofile *o, uint64_t off, struct fs_event **wake)
+{
+	uint64_t size = 0;
+	if (obs_logstore_text_size(obsfs->logs, o->nd.arg.data, &size) || size > off)
+		return 1;
+	char key[512];
+	follow_key(o->nd.arg.data, key, sizeof key);
+	*wake = fs_event(key);
+	return 0;
 }
 
 static const struct fs_kind stream_kind = {
@@ -116,6 +161,15 @@ static const struct fs_kind stream_kind = {
 	.journal = stream_journal,
 	.sync = stream_sync,
 	.unlink = stream_unlink,
+};
+
+static const struct fs_kind follow_kind = {
+	.name = "log follow",
+	.type = FS_RO,
+	.live = 1,
+	.size = stream_size,
+	.read = stream_read,
+	.poll = follow_poll,
 };
 
 /* ---- logs/ -------------------------------------------------------------------- */
@@ -142,6 +196,15 @@ static int logs_lookup(struct node *parent, const char *name, size_t n, struct n
 	}
 	if (!strpbrk(s, "@?#"))
 		return -ENOENT;
+	size_t sl = child->arg.len;
+	if (sl > 7 && !memcmp(s + sl - 7, "#follow", 7)) {
+		child->arg.data[sl - 7] = 0;
+		child->arg.len = sl - 7;
+		if (!obs_logstore_exists(obsfs->logs, child->arg.data))
+			return -ENOENT;
+		child->kind = &follow_kind;
+		return 0;
+	}
 	struct logview *v = calloc(1, sizeof *v);
 	if (!v)
 		return -ENOMEM;
@@ -181,5 +244,6 @@ const struct fs_subtree fs_subtree_logs = {
 	.readme =
 "  logs/STREAM         one file per log stream: echo LINE >> logs/app; cat -> \"TIME LINE\"\n"
 "  logs/STREAM@RANGE?QUERY[#count|#by=FIELD]\n"
-"                      a search view: logs/app@-1h?level>=error&timeout  logs/nginx?status=404#count\n",
+"                      a search view: logs/app@-1h?level>=error&timeout  logs/nginx?status=404#count\n"
+"  logs/STREAM#follow  the stream, but reading at its end waits for the next line (cat, poll(2))\n",
 };

@@ -5,7 +5,9 @@
  * The data directory is opened (locked, WAL replayed) before mounting, so a
  * second daemon on the same directory fails with a clear message and a
  * mount is never left half-ready. SIGTERM/SIGINT/SIGHUP unmount cleanly
- * (libfuse's handlers end the loop), then the WAL is synced and closed. */
+ * (libfuse's handlers end the loop; reads parked by wait.c are answered
+ * with what is there), then the WAL is synced and closed. The session is
+ * libfuse's low-level one (ops.c): a read that waits holds no thread. */
 #include "obsfs.h"
 #include "core/corrupt.h"
 #include "core/errlog.h"
@@ -141,28 +143,29 @@ static void corrupt_to_errors(void *ctx, const char *file, uint64_t off, const c
 	obs_errlog_add(ctx, obs_time_now(), "integrity", 0, line, strlen(line), "failed check");
 }
 
-/* Mount f and run the multi-threaded loop until unmounted or signalled. */
-static int serve(struct fuse *f, const struct fuse_cmdline_opts *fo)
+/* Mount se and run the multi-threaded loop until unmounted or signalled;
+ * then answer every parked read (wait.c) and unmount. */
+static int serve(struct fuse_session *se, const struct fuse_cmdline_opts *fo)
 {
 	int rc = 1;
-	if (obs_fault("fs.mount") || fuse_mount(f, fo->mountpoint))   /* tests: a mount that fails */
+	if (obs_fault("fs.mount") || fuse_session_mount(se, fo->mountpoint))   /* tests: a mount that fails */
 		return rc;
-	struct fuse_session *se = fuse_get_session(f);
 	if (fuse_set_signal_handlers(se))
 		goto unmount;
 	if (fo->singlethread) {
-		rc = fuse_loop(f) < 0 ? 1 : 0;
+		rc = fuse_session_loop(se) < 0 ? 1 : 0;
 	} else {
 		struct fuse_loop_config *cfg = fuse_loop_cfg_create();
 		fuse_loop_cfg_set_clone_fd(cfg, fo->clone_fd);
 		fuse_loop_cfg_set_idle_threads(cfg, fo->max_idle_threads > 0 && fo->max_idle_threads < 1000 ? fo->max_idle_threads : 10);
 		fuse_loop_cfg_set_max_threads(cfg, fo->max_threads > 0 && fo->max_threads < 1000 ? fo->max_threads : 16);
-		rc = fuse_loop_mt(f, cfg) < 0 ? 1 : 0;   /* > 0: stopped by a signal, a clean exit */
+		rc = fuse_session_loop_mt(se, cfg) < 0 ? 1 : 0;   /* > 0: stopped by a signal, a clean exit */
 		fuse_loop_cfg_destroy(cfg);
 	}
+	fs_wait_stop();
 	fuse_remove_signal_handlers(se);
 unmount:
-	fuse_unmount(f);
+	fuse_session_unmount(se);
 	return rc;
 }
 
@@ -190,7 +193,7 @@ int main(int argc, char *argv[])
 	struct cli c = { 0 };
 	static struct obsfs fs;
 	struct fuse_cmdline_opts fo = { 0 };
-	struct fuse *fuse = NULL;
+	struct fuse_session *se = NULL;
 	int rc = 0;
 	/* glibc gives every FUSE worker thread its own malloc arena; with many
 	 * short-lived threads that multiplies resident memory for nothing */
@@ -304,8 +307,8 @@ int main(int argc, char *argv[])
 	 * yet), so an unknown option exits 2 without opening the store. */
 	if (fuse_parse_cmdline(&args, &fo))
 		EXIT(2);
-	fuse = fuse_new(&args, &obsfs_ops, sizeof obsfs_ops, NULL);
-	if (!fuse) {
+	se = fuse_session_new(&args, &obsfs_ll_ops, sizeof obsfs_ll_ops, NULL);
+	if (!se) {
 		fprintf(stderr, "obsfsd: invalid FUSE option (see above)\n");
 		EXIT(2);
 	}
@@ -403,7 +406,7 @@ int main(int argc, char *argv[])
 		obs_db_close(fs.db);
 		EXIT(1);
 	}
-	rc = serve(fuse, &fo);
+	rc = serve(se, &fo);
 	alerts_stop();
 	if (ready_pipe[1] >= 0) {   /* the mount failed before init ran */
 		if (write(ready_pipe[1], "obsfsd: mount failed\n", 21) < 0)
@@ -416,8 +419,8 @@ int main(int argc, char *argv[])
 	obs_corrupt_set_sink(NULL, NULL);
 	obs_db_close(fs.db);
 out:
-	if (fuse)
-		fuse_destroy(fuse);
+	if (se)
+		fuse_session_destroy(se);
 	free(fo.mountpoint);
 	fuse_opt_free_args(&args);
 	free(c.alert_interval);

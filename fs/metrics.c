@@ -7,7 +7,8 @@
  *   metrics/SERIES@RANGE[:STEP[:FN]]
  *                            FS_RO, lookup only: the range, downsampled to
  *                            STEP with FN (default avg); parsed once at lookup
- *                            into node.priv (struct view)
+ *                            into node.priv (struct view); streamed in
+ *                            windows as it is read (view_read)
  *
  * SERIES is the canonical text %-escaped ('%' -> %25, '/' -> %2F); when that
  * is longer than NAME_MAX, the name is an alias: a prefix plus "~" and the
@@ -198,22 +199,124 @@ static const char *view_at(const char *s, size_t n)
 	return memchr(from, '@', n - (size_t)(from - s));
 }
 
-static int view_render(struct ofile *o)
+/* Views stream: the range is read and rendered window after window as the
+ * reader gets there, the consumed front of the text dropped (export's
+ * shape), so memory stays bounded whatever the range. A STEP view's
+ * windows are VIEW_BUCKETS buckets on step boundaries (buckets are aligned
+ * to the epoch, so none is cut in two); a raw view's windows adapt their
+ * length to hold about VIEW_SAMPLES samples. A seek backwards restarts. */
+#define VIEW_BUCKETS 1024
+#define VIEW_SAMPLES 16384
+#define VIEW_KEEP (1u << 20)       /* consumed bytes kept before dropping */
+
+struct view_open {
+	uint64_t base;             /* file offset of o->content.data[0] */
+	int64_t next;              /* start of the next window */
+	int64_t win;               /* length of a raw view's next window (ms) */
+	int done;                  /* rendered through the range's end */
+};
+
+static void view_restart(struct ofile *o, struct view_open *vo)
+{
+	obs_buf_reset(&o->content);
+	vo->base = 0;
+	vo->next = o->nd.from;
+	vo->win = 3600 * 1000;
+	vo->done = 0;
+}
+
+static int view_open(struct ofile *o, int acc)
+{
+	struct view_open *vo = calloc(1, sizeof *vo);
+	if (!vo)
+		return -ENOMEM;
+	o->priv = vo;
+	o->priv_free = free;
+	view_restart(o, vo);
+	return 0;
+}
+
+/* a + b for b > 0, INT64_MAX when it overflows */
+static int64_t sat_add(int64_t a, int64_t b)
+{
+	return a > INT64_MAX - b ? INT64_MAX : a + b;
+}
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+	int64_t q = a / b;
+	return (a % b != 0 && a < 0) ? q - 1 : q;
+}
+
+/* Render the next window of the view into o->content. */
+static int view_window(struct ofile *o, struct view_open *vo)
 {
 	const struct node *n = &o->nd;
 	const struct view *v = n->priv;
+	int64_t a = vo->next, b;
+	if (n->step > 0) {
+		int64_t first = floor_div(a, n->step);   /* bucket of a */
+		b = first > INT64_MAX / n->step - VIEW_BUCKETS ? INT64_MAX
+			: (first + VIEW_BUCKETS) * n->step - 1;
+	} else {
+		b = sat_add(a, vo->win) - 1;
+		if (b == INT64_MAX - 1)
+			b = INT64_MAX;
+	}
+	if (b >= n->to)
+		b = n->to;
 	struct obs_samples s;
 	obs_samples_init(&s);
 	int rc;
 	if (n->step > 0) {
 		int from_tier;
-		rc = obs_db_read_agg(obsfs->db, n->id, n->from, n->to, n->step, v->fn, &s, &from_tier);
+		rc = obs_db_read_agg(obsfs->db, n->id, a, b, n->step, v->fn, &s, &from_tier);
 	} else {
-		rc = obs_db_read(obsfs->db, n->id, n->from, n->to, &s);
+		rc = obs_db_read(obsfs->db, n->id, a, b, &s);
 	}
 	if (!rc)
 		rc = obs_samples_render(&s, 0, obsfs->timefmt, &o->content);
+	if (!rc && n->step <= 0) {   /* aim at VIEW_SAMPLES in the next window */
+		if (s.n < VIEW_SAMPLES / 4)
+			vo->win = vo->win > INT64_MAX / 2 ? INT64_MAX : vo->win * 2;
+		else if (s.n > VIEW_SAMPLES * 2 && vo->win > 1)
+			vo->win /= 2;
+	}
 	obs_samples_release(&s);
+	if (!rc) {
+		if (b >= n->to)
+			vo->done = 1;
+		else
+			vo->next = b + 1;
+	}
+	return rc;
+}
+
+static int view_read(struct ofile *o, char *buf, size_t size, off_t off)
+{
+	struct view_open *vo = o->priv;
+	int rc = 0;
+	pthread_mutex_lock(&o->mu);
+	if ((uint64_t)off < vo->base)
+		view_restart(o, vo);
+	while (vo->base + o->content.len < (uint64_t)off + size && !vo->done && !rc)
+		rc = view_window(o, vo);
+	if (!rc) {
+		uint64_t end = vo->base + o->content.len;
+		size_t got = (uint64_t)off >= end ? 0 : (size_t)(end - (uint64_t)off);
+		if (got > size)
+			got = size;
+		if (got)
+			memcpy(buf, o->content.data + ((uint64_t)off - vo->base), got);
+		rc = (int)got;
+		uint64_t used = (uint64_t)off + got > vo->base ? (uint64_t)off + got - vo->base : 0;
+		if (used > VIEW_KEEP) {
+			memmove(o->content.data, o->content.data + used, o->content.len - used);
+			o->content.len -= used;
+			vo->base += used;
+		}
+	}
+	pthread_mutex_unlock(&o->mu);
 	return rc;
 }
 
@@ -331,7 +434,8 @@ static const struct fs_kind series_kind = {
 static const struct fs_kind view_kind = {
 	.name = "series view",
 	.type = FS_RO,
-	.render = view_render,
+	.open = view_open,
+	.read = view_read,
 	.getxattr = series_getxattr,
 	.listxattr = series_listxattr,
 };

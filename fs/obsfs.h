@@ -12,10 +12,13 @@
 
 #include "tree.h"
 
+#include <fuse_lowlevel.h>
+
 #include <stdint.h>
 #include <roaring/roaring.h>
 
 #include "core/buf.h"
+#include "core/errlog.h"
 #include "core/obstime.h"
 #include "tsdb/db.h"
 #include "tsdb/downsample.h"
@@ -41,7 +44,40 @@ struct obsfs {
 extern struct obsfs *obsfs;          /* set once in main() before the loop starts */
 extern int ready_pipe[2];            /* [1]: tell the waiting parent we are mounted */
 
-extern const struct fuse_operations obsfs_ops;
+extern const struct fuse_lowlevel_ops obsfs_ll_ops;   /* ops.c */
+
+/* ---- the inode table (inode.c) ------------------------------------------- */
+
+/* The path ino was looked up by (malloc'd), NULL when unknown. */
+char *fs_ino_path(fuse_ino_t ino);
+/* The inode of path, its lookup count raised by one. 0 or -ENOMEM. */
+int fs_ino_get(const char *path, fuse_ino_t *ino, uint64_t *gen);
+/* The kernel forgot nlookup lookups of ino; at 0 the inode goes. */
+void fs_ino_forget(fuse_ino_t ino, uint64_t nlookup);
+size_t fs_ino_count(void);
+
+/* ---- reads (ops.c) and reads that wait (wait.c) --------------------------- */
+
+/* Read [off, off + size) of o now: bytes or -errno; notes o->read_end. */
+int fs_read_now(struct ofile *o, char *buf, size_t size, off_t off);
+/* 1 when a read of o at off has data, end of file or an error now; 0 when
+ * not yet, *wake the event to wait for (NULL: only the sweep). off
+ * UINT64_MAX: where the last read ended (poll). Kinds without poll: 1. */
+int fs_ready(struct ofile *o, uint64_t off, struct fs_event **wake);
+/* Answer a read now, or park it until fs_ready says so (EINTR when
+ * interrupted, what is there at unmount). */
+void fs_read_reply(fuse_req_t req, struct ofile *o, size_t size, off_t off);
+/* The poll op: revents (POLLOUT...) plus POLLIN when readable; else ph is
+ * kept and notified when it becomes readable. */
+void fs_poll(fuse_req_t req, struct ofile *o, struct fuse_pollhandle *ph, unsigned revents);
+/* Drop o's poll registration (release). */
+void fs_poll_forget(struct ofile *o);
+/* The notifier thread: started at init, stopped after the loop (every
+ * parked read answered). */
+int fs_wait_start(void);
+void fs_wait_stop(void);
+/* Reads parked now (status). */
+size_t fs_wait_count(void);
 
 /* ---- series (metrics.c) ----------------------------------------------- */
 
@@ -113,6 +149,9 @@ void alerts_add_sink(const struct obs_alert_sink *s);
 
 /* 0 when the caller may change the tree (the owner or root), else -EACCES. */
 int may_change(void);
+/* The uid of the process whose request this thread serves (the low-level
+ * API has no fuse_get_context(): use this); getuid() outside a request. */
+uid_t fs_caller_uid(void);
 /* fsync the metrics WAL and the log store's. */
 int sync_all(void);
 /* ctl "compact": cut the metrics head into a block and the log heads into

@@ -1,19 +1,29 @@
-/* ops.c — the FUSE operations, generic over the node kinds (tree.h).
+/* ops.c — the FUSE operations (libfuse3's low-level API), generic over the
+ * node kinds (tree.h).
  *
- * Each operation resolves its path once (fs_resolve) and does what the
- * node's kind says: getattr from its type and size, readdir from list,
- * read from render/refresh or read, write cut into lines for consume,
- * close through end_write and sync, create/unlink/xattrs through their
- * hooks; what has no hook is refused with the errno a Unix file system
- * gives. Nothing here names a subtree.
+ * The kernel names files by inode; inode.c maps an inode to the path it
+ * was looked up by (lookup counts, forget). Each operation resolves that
+ * path once (fs_resolve) and does what the node's kind says: getattr from
+ * its type and size, readdir from list, read from render/refresh or read,
+ * write cut into lines for consume (writes.c), close through end_write
+ * and sync, create/unlink/xattrs through their hooks; what has no hook is
+ * refused with the errno a Unix file system gives. Nothing here names a
+ * subtree.
+ *
+ * Every reply is sent with fuse_reply_*; a read of a kind with a poll hook
+ * that has nothing yet is not answered here: wait.c parks the request and
+ * answers it from its notifier thread when the source changes, so a
+ * waiting reader holds no worker thread. poll(2) goes there too.
  *
  * Every file is direct_io: reads always reach us, so a growing series is
- * seen by `tail -f` (which polls st_size) and nothing stale is cached. */
+ * seen by `tail -f` (which polls st_size) and nothing stale is cached.
+ * Attributes and entries are never cached (timeouts 0): sizes grow. */
 #include "obsfs.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -21,6 +31,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* The request a worker thread is serving (may_change asks who sent it). */
+static __thread fuse_req_t cur_req;
 
 void source_name(const char *path, char *buf, size_t len)
 {
@@ -34,10 +47,16 @@ void source_name(const char *path, char *buf, size_t len)
  * this holds whatever the mount options. */
 int may_change(void)
 {
-	struct fuse_context *cx = fuse_get_context();
+	const struct fuse_ctx *cx = cur_req ? fuse_req_ctx(cur_req) : NULL;
 	if (!cx || cx->uid == obsfs->owner || cx->uid == 0)
 		return 0;
 	return -EACCES;
+}
+
+uid_t fs_caller_uid(void)
+{
+	const struct fuse_ctx *cx = cur_req ? fuse_req_ctx(cur_req) : NULL;
+	return cx ? cx->uid : getuid();
 }
 
 static int is_dir(const struct fs_kind *k)
@@ -67,15 +86,58 @@ static mode_t type_mode(enum fs_type t)
 	return S_IFREG | 0444;
 }
 
-static int obs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
+/* ---- paths ----------------------------------------------------------------- */
+
+/* The path of ino, or of the child name of ino: malloc'd, NULL when the
+ * inode is unknown (forgotten) or out of memory (*err says which). */
+static char *ino_path(fuse_ino_t ino, const char *name, int *err)
 {
-	struct node nd;
-	node_init(&nd);
-	int rc = fs_resolve(path, &nd);
-	if (rc)
-		return rc;
-	const struct fs_kind *k = nd.kind;
+	char *p = fs_ino_path(ino);
+	if (!p) {
+		*err = ino == FUSE_ROOT_ID ? -ENOMEM : -ESTALE;
+		return NULL;
+	}
+	if (!name)
+		return p;
+	size_t pl = strlen(p), nl = strlen(name);
+	char *c = malloc(pl + nl + 2);
+	if (!c) {
+		free(p);
+		*err = -ENOMEM;
+		return NULL;
+	}
+	memcpy(c, p, pl);
+	size_t at = pl;
+	if (at == 0 || c[at - 1] != '/')
+		c[at++] = '/';
+	memcpy(c + at, name, nl + 1);
+	free(p);
+	return c;
+}
+
+static void reply_rc(fuse_req_t req, int rc)
+{
+	fuse_reply_err(req, rc < 0 ? -rc : 0);
+}
+
+/* Start of every operation: note the request, the path of (ino, name). */
+#define PATH_OR_REPLY(path, ino, name)                    \
+	int rc = 0;                                       \
+	cur_req = req;                                    \
+	char *path = ino_path((ino), (name), &rc);        \
+	if (!path) {                                      \
+		reply_rc(req, rc);                        \
+		return;                                   \
+	}
+
+/* ---- attributes ------------------------------------------------------------ */
+
+static int node_stat(struct node *nd, struct stat *st, fuse_ino_t ino)
+{
+	const struct fs_kind *k = nd->kind;
+	int rc = 0;
 	memset(st, 0, sizeof *st);
+	st->st_ino = ino;
 	st->st_uid = getuid();
 	st->st_gid = getgid();
 	st->st_mtim.tv_sec = obsfs->mounted_ms / 1000;
@@ -83,37 +145,261 @@ static int obs_getattr(const char *path, struct stat *st, struct fuse_file_info 
 	st->st_nlink = is_dir(k) ? 2 : 1;
 	if (k->size && !is_dir(k)) {
 		uint64_t size = 0;
-		rc = k->size(&nd, &size);
+		rc = k->size(nd, &size);
 		st->st_size = (off_t)size;
 	}
 	if (k->live)
 		st->st_mtim.tv_sec = obs_time_now() / 1000;
 	st->st_ctim = st->st_atim = st->st_mtim;
-	node_release(&nd);
 	return rc;
 }
 
-static int obs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
-		       struct fuse_file_info *fi, enum fuse_readdir_flags flags)
+static int path_stat(const char *path, struct stat *st, fuse_ino_t ino)
 {
 	struct node nd;
 	node_init(&nd);
 	int rc = fs_resolve(path, &nd);
-	if (rc)
-		return rc;
-	if (!is_dir(nd.kind)) {
-		node_release(&nd);
-		return -ENOTDIR;
-	}
-	struct fs_fill f = { buf, filler, { 0 } };
-	obs_buf_init(&f.name);
-	filler(buf, ".", NULL, 0, 0);
-	filler(buf, "..", NULL, 0, 0);
-	if (nd.kind->list)
-		rc = nd.kind->list(&nd, &f);
-	obs_buf_release(&f.name);
+	if (!rc)
+		rc = node_stat(&nd, st, ino);
 	node_release(&nd);
 	return rc;
+}
+
+/* Answer a lookup or create of path: its inode counted, attributes, no
+ * caching. 0 or -errno (nothing counted). */
+static int make_entry(const char *path, struct node *nd, struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof *e);
+	int rc = node_stat(nd, &e->attr, 0);
+	if (!rc)
+		rc = fs_ino_get(path, &e->ino, &e->generation);
+	e->attr.st_ino = e->ino;
+	e->attr_timeout = 0;
+	e->entry_timeout = 0;
+	return rc;
+}
+
+static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	PATH_OR_REPLY(path, parent, name);
+	struct node nd;
+	node_init(&nd);
+	struct fuse_entry_param e;
+	rc = fs_resolve(path, &nd);
+	if (!rc)
+		rc = make_entry(path, &nd, &e);
+	node_release(&nd);
+	if (rc)
+		reply_rc(req, rc);
+	else if (fuse_reply_entry(req, &e))
+		fs_ino_forget(e.ino, 1);   /* interrupted: the kernel did not take it */
+	free(path);
+}
+
+static void ll_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	fs_ino_forget(ino, nlookup);
+	fuse_reply_none(req);
+}
+
+static void ll_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	for (size_t i = 0; i < count; i++)
+		fs_ino_forget(forgets[i].ino, forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void ll_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	PATH_OR_REPLY(path, ino, NULL);
+	struct stat st;
+	rc = path_stat(path, &st, ino);
+	free(path);
+	if (rc)
+		reply_rc(req, rc);
+	else
+		fuse_reply_attr(req, &st, 0);
+}
+
+/* O_TRUNC and truncate(2) never erase history: accepted and ignored on a
+ * writable file, EPERM on the others. */
+static int do_truncate(const char *path)
+{
+	struct node nd;
+	node_init(&nd);
+	int rc = fs_resolve(path, &nd);
+	if (!rc && !writable(nd.kind))
+		rc = is_dir(nd.kind) ? -EISDIR : -EPERM;
+	if (!rc)
+		rc = may_change();
+	node_release(&nd);
+	return rc;
+}
+
+/* What the tree refuses: its shape is the engine's (a series is created by
+ * writing it, a stream by creating it), names and modes are fixed. An
+ * existing name is EEXIST, a missing one ENOENT, anything else EPERM. */
+static int refuse(const char *path, int exist_err)
+{
+	struct node nd;
+	node_init(&nd);
+	int rc = fs_resolve(path, &nd);
+	node_release(&nd);
+	if (!rc)
+		return exist_err;
+	return rc == -ENOENT && exist_err == -EEXIST ? -EPERM : rc;
+}
+
+/* chmod, chown, truncate, utimens in that order (the first error wins),
+ * then the attributes. */
+static void ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		       struct fuse_file_info *fi)
+{
+	PATH_OR_REPLY(path, ino, NULL);
+	if (to_set & FUSE_SET_ATTR_MODE)
+		rc = refuse(path, -EPERM);
+	if (!rc && (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)))
+		rc = refuse(path, -EPERM);
+	if (!rc && (to_set & FUSE_SET_ATTR_SIZE))
+		rc = do_truncate(path);
+	struct stat st;
+	if (!rc)   /* utimens: accepted on what exists */
+		rc = path_stat(path, &st, ino);
+	free(path);
+	if (rc)
+		reply_rc(req, rc);
+	else
+		fuse_reply_attr(req, &st, 0);
+}
+
+/* ---- directories ----------------------------------------------------------- */
+
+/* An open directory: the whole listing in the kernel's format, built at
+ * the first readdir (and again at a rewind), served in pieces by offset.
+ * ends[i] is where entry i ends, the offset the kernel hands back. */
+struct dirh {
+	char *path;
+	fuse_req_t req;
+	struct obs_buf ents;
+	uint64_t *ends;
+	size_t n, cap;
+	int err;
+};
+
+static int dir_filler(void *buf, const char *name, const struct stat *stbuf, off_t off,
+		      enum fuse_fill_dir_flags flags)
+{
+	struct dirh *d = buf;
+	struct stat st = { .st_ino = 0xffffffffu };   /* FUSE_UNKNOWN_INO: ls stats what it needs */
+	size_t sz = fuse_add_direntry(d->req, NULL, 0, name, NULL, 0);
+	if (d->err || obs_buf_reserve(&d->ents, sz)) {
+		d->err = -ENOMEM;
+		return 1;
+	}
+	if (d->n == d->cap) {
+		size_t c = d->cap ? d->cap * 2 : 256;
+		uint64_t *e = realloc(d->ends, c * sizeof *e);
+		if (!e) {
+			d->err = -ENOMEM;
+			return 1;
+		}
+		d->ends = e;
+		d->cap = c;
+	}
+	fuse_add_direntry(d->req, d->ents.data + d->ents.len, sz, name, &st, (off_t)(d->ents.len + sz));
+	d->ents.len += sz;
+	d->ends[d->n++] = d->ents.len;
+	return 0;
+}
+
+static int dir_fill(struct dirh *d)
+{
+	struct node nd;
+	node_init(&nd);
+	int rc = fs_resolve(d->path, &nd);
+	if (!rc && !is_dir(nd.kind))
+		rc = -ENOTDIR;
+	obs_buf_reset(&d->ents);
+	d->n = 0;
+	d->err = 0;
+	if (!rc) {
+		struct fs_fill f = { d, dir_filler, { 0 } };
+		obs_buf_init(&f.name);
+		dir_filler(d, ".", NULL, 0, 0);
+		dir_filler(d, "..", NULL, 0, 0);
+		if (nd.kind->list)
+			rc = nd.kind->list(&nd, &f);
+		obs_buf_release(&f.name);
+	}
+	node_release(&nd);
+	return rc ? rc : d->err;
+}
+
+static void ll_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	PATH_OR_REPLY(path, ino, NULL);
+	struct node nd;
+	node_init(&nd);
+	rc = fs_resolve(path, &nd);
+	if (!rc && !is_dir(nd.kind))
+		rc = -ENOTDIR;
+	node_release(&nd);
+	struct dirh *d = rc ? NULL : calloc(1, sizeof *d);
+	if (!rc && !d)
+		rc = -ENOMEM;
+	if (rc) {
+		free(path);
+		reply_rc(req, rc);
+		return;
+	}
+	d->path = path;
+	obs_buf_init(&d->ents);
+	fi->fh = (uint64_t)(uintptr_t)d;
+	if (fuse_reply_open(req, fi)) {
+		obs_buf_release(&d->ents);
+		free(d->ends);
+		free(d->path);
+		free(d);
+	}
+}
+
+static void ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct dirh *d = (struct dirh *)(uintptr_t)fi->fh;
+	cur_req = req;
+	if (off == 0) {
+		d->req = req;
+		int rc = dir_fill(d);
+		if (rc) {
+			reply_rc(req, rc);
+			return;
+		}
+	}
+	/* the entries from the one starting at off, as many whole ones as fit */
+	size_t lo = 0, hi = d->n;
+	while (lo < hi) {   /* first entry ending after off */
+		size_t mid = (lo + hi) / 2;
+		if (d->ends[mid] <= (uint64_t)off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	size_t last = lo;
+	while (last < d->n && d->ends[last] - (uint64_t)off <= size)
+		last++;
+	size_t n = last > lo ? (size_t)(d->ends[last - 1] - (uint64_t)off) : 0;
+	fuse_reply_buf(req, n ? d->ents.data + off : NULL, n);
+}
+
+static void ll_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	cur_req = req;
+	struct dirh *d = (struct dirh *)(uintptr_t)fi->fh;
+	obs_buf_release(&d->ents);
+	free(d->ends);
+	free(d->path);
+	free(d);
+	fuse_reply_err(req, 0);
 }
 
 /* ---- open files ------------------------------------------------------------ */
@@ -137,6 +423,7 @@ static void ofile_free(struct ofile *o)
 {
 	if (!o)
 		return;
+	fs_poll_forget(o);
 	if (o->priv && o->priv_free)
 		o->priv_free(o->priv);
 	node_release(&o->nd);
@@ -169,102 +456,136 @@ static int open_node(struct fuse_file_info *fi, struct ofile *o)
 			return rc;
 	}
 	fi->direct_io = 1;
+	fi->keep_cache = 0;
 	fi->nonseekable = 0;
 	fi->fh = (uint64_t)(uintptr_t)o;
 	return 0;
 }
 
-static int obs_open(const char *path, struct fuse_file_info *fi)
+static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	PATH_OR_REPLY(path, ino, NULL);
 	struct ofile *o = ofile_new(path);
-	if (!o)
-		return -ENOMEM;
-	int rc = fs_resolve(path, &o->nd);
+	rc = o ? fs_resolve(path, &o->nd) : -ENOMEM;
 	if (!rc)
 		rc = open_node(fi, o);
-	if (rc)
+	free(path);
+	if (rc) {
 		ofile_free(o);
-	return rc;
+		reply_rc(req, rc);
+	} else if (fuse_reply_open(req, fi)) {
+		ofile_free(o);   /* interrupted: no release will come */
+	}
 }
 
 /* open(O_CREAT) of a missing name: the parent directory's kind creates it. */
-static int obs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+static void ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		      struct fuse_file_info *fi)
 {
-	int rc = may_change();
+	PATH_OR_REPLY(path, parent, name);
+	struct ofile *o = NULL;
+	struct node pnode;
+	node_init(&pnode);
+	struct fuse_entry_param e;
+	rc = may_change();
 	if (rc)
-		return rc;
-	const char *slash = strrchr(path, '/');
-	const char *name = slash ? slash + 1 : path;
-	if (!*name)
-		return -EACCES;
-	struct ofile *o = ofile_new(path);
-	if (!o)
-		return -ENOMEM;
-	struct node parent;
-	node_init(&parent);
-	char *dir = strndup(path, (size_t)(name - path));
-	rc = dir ? fs_resolve(dir, &parent) : -ENOMEM;
-	free(dir);
-	if (rc == -ENOMEM)
 		goto out;
-	if (rc || !parent.kind->create) {
+	if (!*name) {
 		rc = -EACCES;
 		goto out;
 	}
-	rc = parent.kind->create(&parent, name, &o->nd, o->source);
+	if (!(o = ofile_new(path))) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	char *dir = fs_ino_path(parent);
+	rc = dir ? fs_resolve(dir, &pnode) : -ESTALE;
+	free(dir);
+	if (rc == -ENOMEM)
+		goto out;
+	if (rc || !pnode.kind->create) {
+		rc = -EACCES;
+		goto out;
+	}
+	rc = pnode.kind->create(&pnode, name, &o->nd, o->source);
 	if (!rc && !o->nd.kind)
 		rc = -EIO;
 	if (!rc)
 		rc = open_node(fi, o);
+	if (!rc)
+		rc = make_entry(path, &o->nd, &e);
 out:
-	node_release(&parent);
-	if (rc)
+	node_release(&pnode);
+	free(path);
+	if (rc) {
 		ofile_free(o);
-	return rc;
+		reply_rc(req, rc);
+	} else if (fuse_reply_create(req, &e, fi)) {
+		fs_ino_forget(e.ino, 1);
+		ofile_free(o);
+	}
+}
+
+/* Rejections a write or close added to errors wake its followers. */
+static void wake_errors(void)
+{
+	static _Atomic uint64_t seen;
+	uint64_t t = obs_errlog_total(obs_db_errlog(obsfs->db));
+	if (atomic_exchange(&seen, t) != t)
+		obsfs_wake("errors");
 }
 
 /* close(2): the end of the write; written files are synced. */
-static int obs_flush(const char *path, struct fuse_file_info *fi)
+static void ll_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct ofile *o = (struct ofile *)(uintptr_t)fi->fh;
+	cur_req = req;
 	pthread_mutex_lock(&o->mu);
 	int rc = fs_end_of_write(o);
+	int wrote = o->wrote;
 	if (o->wrote && obsfs->sync_on_close && o->nd.kind->sync)
 		rc = fs_worst(rc, o->nd.kind->sync(o));
 	o->wrote = 0;
 	pthread_mutex_unlock(&o->mu);
-	return rc;
+	if (wrote)
+		wake_errors();
+	reply_rc(req, rc);
 }
 
-static int obs_write(const char *path, const char *buf, size_t size, off_t off, struct fuse_file_info *fi)
+static void ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		     struct fuse_file_info *fi)
 {
-	return fs_write((struct ofile *)(uintptr_t)fi->fh, buf, size, off);
+	cur_req = req;
+	int rc = fs_write((struct ofile *)(uintptr_t)fi->fh, buf, size, off);
+	wake_errors();
+	if (rc < 0)
+		reply_rc(req, rc);
+	else
+		fuse_reply_write(req, (size_t)rc);
 }
 
-static int obs_release(const char *path, struct fuse_file_info *fi)
+static void ll_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	cur_req = req;
 	ofile_free((struct ofile *)(uintptr_t)fi->fh);
-	return 0;
+	fuse_reply_err(req, 0);
 }
 
-static int obs_fsync(const char *path, int datasync, struct fuse_file_info *fi)
+static void ll_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
-	return sync_all();
+	cur_req = req;
+	reply_rc(req, sync_all());
 }
 
 /* ---- reads ----------------------------------------------------------------- */
 
-/* Reads of render kinds are served from o->content: rendered at the first
- * read, grown by refresh when a read wants more (a growing series); a
- * transaction file ends the write first, and serves the answer. */
-static int obs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
+/* Make o->content hold what a read up to end can get (render kinds, o->mu
+ * held): rendered at the first read, grown by refresh when a read wants
+ * more (a growing series); a transaction file ends the write first. */
+static int content_upto(struct ofile *o, uint64_t end)
 {
-	struct ofile *o = (struct ofile *)(uintptr_t)fi->fh;
 	const struct fs_kind *k = o->nd.kind;
-	if (k->read)
-		return k->read(o, buf, size, off);
 	int rc = 0;
-	pthread_mutex_lock(&o->mu);
 	if (k->type == FS_TXN && o->wrote) {
 		rc = fs_end_of_write(o);
 		o->wrote = 0;
@@ -272,13 +593,23 @@ static int obs_read(const char *path, char *buf, size_t size, off_t off, struct 
 	} else if (!o->rendered) {
 		rc = k->render ? k->render(o) : (k->type == FS_TXN ? 0 : -EACCES);
 		o->rendered = 1;
-	} else if (k->refresh && (uint64_t)o->content.len < (uint64_t)off + size) {
-		rc = k->refresh(o, (uint64_t)off + size);
+	} else if (k->refresh && (uint64_t)o->content.len < end) {
+		rc = k->refresh(o, end);
 	}
-	if (!rc) {
-		if (off >= (off_t)o->content.len) {
-			rc = 0;
-		} else {
+	return rc;
+}
+
+int fs_read_now(struct ofile *o, char *buf, size_t size, off_t off)
+{
+	const struct fs_kind *k = o->nd.kind;
+	int rc;
+	if (k->read) {
+		rc = k->read(o, buf, size, off);
+		pthread_mutex_lock(&o->mu);
+	} else {
+		pthread_mutex_lock(&o->mu);
+		rc = content_upto(o, (uint64_t)off + size);
+		if (!rc && off < (off_t)o->content.len) {
 			size_t n = o->content.len - (size_t)off;
 			if (n > size)
 				n = size;
@@ -286,166 +617,173 @@ static int obs_read(const char *path, char *buf, size_t size, off_t off, struct 
 			rc = (int)n;
 		}
 	}
+	if (rc >= 0)
+		o->read_end = (uint64_t)off + (uint64_t)rc;
 	pthread_mutex_unlock(&o->mu);
 	return rc;
 }
 
-/* ---- the rest -------------------------------------------------------------- */
-
-/* O_TRUNC and truncate(2) never erase history: accepted and ignored on a
- * writable file, EPERM on the others. */
-static int obs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
+int fs_ready(struct ofile *o, uint64_t off, struct fs_event **wake)
 {
-	struct node nd;
-	node_init(&nd);
-	int rc = fs_resolve(path, &nd);
-	if (!rc && !writable(nd.kind))
-		rc = is_dir(nd.kind) ? -EISDIR : -EPERM;
-	if (!rc)
-		rc = may_change();
-	node_release(&nd);
-	return rc;
+	const struct fs_kind *k = o->nd.kind;
+	*wake = NULL;
+	if (!k->poll)
+		return 1;
+	pthread_mutex_lock(&o->mu);
+	int r;
+	if (off == UINT64_MAX)
+		off = o->read_end;
+	if (!k->read && (content_upto(o, off + 1) || o->content.len > off))
+		r = 1;   /* data, or an error the read reports */
+	else
+		r = k->poll(o, off, wake);
+	pthread_mutex_unlock(&o->mu);
+	return r;
 }
 
-static int obs_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
+static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
-	struct node nd;
-	node_init(&nd);
-	int rc = fs_resolve(path, &nd);
-	node_release(&nd);
-	return rc;
+	cur_req = req;
+	fs_read_reply(req, (struct ofile *)(uintptr_t)fi->fh, size, off);
 }
+
+static void ll_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct fuse_pollhandle *ph)
+{
+	cur_req = req;
+	struct ofile *o = (struct ofile *)(uintptr_t)fi->fh;
+	unsigned out = writable(o->nd.kind) ? POLLOUT | POLLWRNORM : 0;
+	fs_poll(req, o, ph, out);
+}
+
+/* ---- names ------------------------------------------------------------------ */
 
 /* rm: what the kind allows (a log stream); series history goes by
  * retention, not by rm. */
-static int obs_unlink(const char *path)
+static void ll_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+	PATH_OR_REPLY(path, parent, name);
 	struct node nd;
 	node_init(&nd);
-	int rc = fs_resolve(path, &nd);
+	rc = fs_resolve(path, &nd);
 	if (!rc)
 		rc = may_change();
 	if (!rc)
 		rc = nd.kind->unlink ? nd.kind->unlink(&nd) : -EPERM;
 	node_release(&nd);
-	return rc;
+	free(path);
+	reply_rc(req, rc);
 }
 
-/* What the tree refuses: its shape is the engine's (a series is created by
- * writing it, a stream by creating it), names and modes are fixed. An
- * existing name is EEXIST, a missing one ENOENT, anything else EPERM. */
-static int refuse(const char *path, int exist_err)
+static void ll_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
-	struct node nd;
-	node_init(&nd);
-	int rc = fs_resolve(path, &nd);
-	node_release(&nd);
-	if (!rc)
-		return exist_err;
-	return rc == -ENOENT && exist_err == -EEXIST ? -EPERM : rc;
+	PATH_OR_REPLY(path, parent, name);
+	rc = refuse(path, -EEXIST);
+	free(path);
+	reply_rc(req, rc);
 }
 
-static int obs_mkdir(const char *path, mode_t mode)
+static void ll_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
 {
-	return refuse(path, -EEXIST);
+	PATH_OR_REPLY(path, parent, name);
+	rc = refuse(path, -EEXIST);
+	free(path);
+	reply_rc(req, rc);
 }
 
-static int obs_mknod(const char *path, mode_t mode, dev_t dev)
+static void ll_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
 {
-	return refuse(path, -EEXIST);
+	PATH_OR_REPLY(path, parent, name);
+	rc = refuse(path, -EEXIST) == -EEXIST ? -EEXIST : -EPERM;
+	free(path);
+	reply_rc(req, rc);
 }
 
-static int obs_symlink(const char *target, const char *path)
+static void ll_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	return refuse(path, -EEXIST) == -EEXIST ? -EEXIST : -EPERM;
+	PATH_OR_REPLY(path, parent, name);
+	rc = refuse(path, -EPERM);
+	free(path);
+	reply_rc(req, rc);
 }
 
-static int obs_rmdir(const char *path)
+static void ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+		      const char *newname, unsigned int flags)
 {
-	return refuse(path, -EPERM);
+	PATH_OR_REPLY(path, parent, name);
+	rc = refuse(path, -EPERM);
+	free(path);
+	reply_rc(req, rc);
 }
 
-static int obs_rename(const char *from, const char *to, unsigned int flags)
+static void ll_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
 {
-	return refuse(from, -EPERM);
+	PATH_OR_REPLY(path, ino, NULL);
+	rc = refuse(path, -EPERM);
+	free(path);
+	reply_rc(req, rc);
 }
 
-static int obs_link(const char *from, const char *to)
-{
-	return refuse(from, -EPERM);
-}
+/* ---- extended attributes ---------------------------------------------------- */
 
-static int obs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
-{
-	return refuse(path, -EPERM);
-}
-
-static int obs_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
-{
-	return refuse(path, -EPERM);
-}
-
-/* The attribute text t into (value, size) as getxattr/listxattr answer. */
-static int xattr_reply(const struct obs_buf *t, char *value, size_t size)
+/* The attribute text t as getxattr/listxattr answer it. */
+static void xattr_reply(fuse_req_t req, const struct obs_buf *t, size_t size)
 {
 	if (size == 0)
-		return (int)t->len;
-	if (size < t->len)
-		return -ERANGE;
-	memcpy(value, t->data, t->len);
-	return (int)t->len;
+		fuse_reply_xattr(req, t->len);
+	else if (size < t->len)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, t->data, t->len);
 }
 
-static int obs_getxattr(const char *path, const char *name, char *value, size_t size)
+static void ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
+	PATH_OR_REPLY(path, ino, NULL);
 	struct node nd;
 	node_init(&nd);
-	int rc = fs_resolve(path, &nd);
-	if (rc)
-		return rc;
 	struct obs_buf t;
 	obs_buf_init(&t);
-	rc = nd.kind->getxattr ? nd.kind->getxattr(&nd, name, &t) : -ENODATA;
+	rc = fs_resolve(path, &nd);
 	if (!rc)
-		rc = xattr_reply(&t, value, size);
+		rc = nd.kind->getxattr ? nd.kind->getxattr(&nd, name, &t) : -ENODATA;
+	if (rc)
+		reply_rc(req, rc);
+	else
+		xattr_reply(req, &t, size);
 	obs_buf_release(&t);
 	node_release(&nd);
-	return rc;
+	free(path);
 }
 
-static int obs_listxattr(const char *path, char *list, size_t size)
+static void ll_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
+	PATH_OR_REPLY(path, ino, NULL);
 	struct node nd;
 	node_init(&nd);
-	int rc = fs_resolve(path, &nd);
-	if (rc)
-		return rc;
 	struct obs_buf t;
 	obs_buf_init(&t);
-	if (nd.kind->listxattr)
+	rc = fs_resolve(path, &nd);
+	if (!rc && nd.kind->listxattr)
 		rc = nd.kind->listxattr(&nd, &t);
-	if (!rc)
-		rc = xattr_reply(&t, list, size);
+	if (rc)
+		reply_rc(req, rc);
+	else
+		xattr_reply(req, &t, size);
 	obs_buf_release(&t);
 	node_release(&nd);
-	return rc;
+	free(path);
 }
 
-static void *obs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+/* ---- the session -------------------------------------------------------------- */
+
+static void ll_init(void *userdata, struct fuse_conn_info *conn)
 {
-	cfg->direct_io = 1;
-	cfg->attr_timeout = 0;
-	cfg->entry_timeout = 0;
-	cfg->negative_timeout = 0;
-	cfg->use_ino = 0;
-	/* unlink means unlink even while the file is open (a log stream read or
-	 * written by someone): without this libfuse renames it to .fuse_hidden*
-	 * instead, which we refuse, and rm failed */
-	cfg->hard_remove = 1;
-	cfg->nullpath_ok = 0;
 	conn->max_write = 1u << 20;
 	obsfs->max_write = conn->max_write;
 	conn->max_read = 0;
+	if (fs_wait_start()) {
+		/* no notifier: waiting reads are answered at once (end of file) */
+	}
 	if (ready_pipe[1] >= 0) {
 		/* mounted: release the parent and detach from its terminal */
 		if (write(ready_pipe[1], "ok", 2) != 2) {
@@ -462,31 +800,33 @@ static void *obs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 				close(fd);
 		}
 	}
-	return NULL;
 }
 
-const struct fuse_operations obsfs_ops = {
-	.init = obs_init,
-	.getattr = obs_getattr,
-	.readdir = obs_readdir,
-	.open = obs_open,
-	.create = obs_create,
-	.read = obs_read,
-	.write = obs_write,
-	.flush = obs_flush,
-	.release = obs_release,
-	.fsync = obs_fsync,
-	.truncate = obs_truncate,
-	.utimens = obs_utimens,
-	.unlink = obs_unlink,
-	.mkdir = obs_mkdir,
-	.mknod = obs_mknod,
-	.symlink = obs_symlink,
-	.rmdir = obs_rmdir,
-	.rename = obs_rename,
-	.link = obs_link,
-	.chmod = obs_chmod,
-	.chown = obs_chown,
-	.getxattr = obs_getxattr,
-	.listxattr = obs_listxattr,
+const struct fuse_lowlevel_ops obsfs_ll_ops = {
+	.init = ll_init,
+	.lookup = ll_lookup,
+	.forget = ll_forget,
+	.forget_multi = ll_forget_multi,
+	.getattr = ll_getattr,
+	.setattr = ll_setattr,
+	.opendir = ll_opendir,
+	.readdir = ll_readdir,
+	.releasedir = ll_releasedir,
+	.open = ll_open,
+	.create = ll_create,
+	.read = ll_read,
+	.write = ll_write,
+	.flush = ll_flush,
+	.release = ll_release,
+	.fsync = ll_fsync,
+	.poll = ll_poll,
+	.unlink = ll_unlink,
+	.mkdir = ll_mkdir,
+	.mknod = ll_mknod,
+	.symlink = ll_symlink,
+	.rmdir = ll_rmdir,
+	.rename = ll_rename,
+	.link = ll_link,
+	.getxattr = ll_getxattr,
+	.listxattr = ll_listxattr,
 };

@@ -241,6 +241,8 @@ static int render_status(struct obs_buf *out)
 	rc |= obs_buf_printf(out, "log_wal_bytes      %llu\n", (unsigned long long)ls.wal_bytes);
 	rc |= obs_buf_printf(out, "alias_names_indexed %llu\n", (unsigned long long)series_alias_indexed());
 	rc |= traces_status(out);
+	rc |= obs_buf_printf(out, "fs_inodes          %llu\n", (unsigned long long)fs_ino_count());
+	rc |= obs_buf_printf(out, "fs_reads_waiting   %llu\n", (unsigned long long)fs_wait_count());
 	rc |= obs_buf_puts(out, "top_cardinality (metric, series):\n");
 	if (!rc)
 		rc = obs_db_top_metrics(obsfs->db, 10, top_line, out);
@@ -357,8 +359,44 @@ static const struct fs_kind errors_kind = {
 	.refresh = errors_refresh,
 };
 
+/* errors#follow: the same text, but a read at its end waits for the next
+ * rejection (key "errors": the dispatch wakes it after writes, the sweep
+ * catches rejections counted elsewhere). The dispatch has already
+ * refreshed o->content when it asks: nothing at off means not yet. */
+static int errors_follow_poll(struct ofile *o, uint64_t off, struct fs_event **wake)
+{
+	*wake = fs_event("errors");
+	return 0;
+}
+
+static const struct fs_kind errors_follow_kind = {
+	.name = "errors follow",
+	.type = FS_RO,
+	.live = 1,
+	.size = errors_size,
+	.open = errors_open,
+	.render = errors_render,
+	.refresh = errors_refresh,
+	.poll = errors_follow_poll,
+};
+
+static int errors_lookup(const char *name, size_t n, struct node *out)
+{
+	if (fs_name_eq(name, n, "errors"))
+		out->kind = &errors_kind;
+	else if (fs_name_eq(name, n, "errors#follow"))
+		out->kind = &errors_follow_kind;
+	else
+		return -ENOENT;
+	out->from = INT64_MIN;
+	out->to = INT64_MAX;
+	return 0;
+}
+
 const struct fs_subtree fs_subtree_errors = {
 	.name = "errors",
 	.kind = &errors_kind,
-	.readme = "  errors              recently rejected input: where, line number, why\n",
+	.lookup = errors_lookup,
+	.readme = "  errors              recently rejected input: where, line number, why\n"
+		  "  errors#follow       the same, reading at its end waits for the next rejection\n",
 };

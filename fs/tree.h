@@ -8,8 +8,9 @@
  * priv); it is built ONCE per FUSE request, so an open parses its path once
  * and its parsed form (node.priv) travels with the open file.
  *
- * The generic FUSE dispatch (ops.c, and writes.c for cutting writes into
- * lines) knows nothing of any subtree: getattr, readdir, open, read, write,
+ * The generic FUSE dispatch (ops.c over libfuse's low-level API, inode.c
+ * for inode numbers, wait.c for reads that wait and poll(2), writes.c for
+ * cutting writes into lines) knows nothing of any subtree: getattr, readdir, open, read, write,
  * flush, release, create, unlink, truncate, xattrs and the refused
  * operations all go through the kind of the node.
  *
@@ -21,7 +22,9 @@
  *   /metrics/SERIES[@RANGE[:STEP[:FN]]]           metrics.c
  *   /select/M1/.../Mk[/SERIES[@...]]              select.c (Mi = k=v k!=v k=~re k!~re)
  *   /labels/K[/V[/SERIES[@...]]]                  labels.c
+ *   /errors#follow                                rootfiles.c
  *   /logs/STREAM[@RANGE][?QUERY][#count|#by=F]    logs.c
+ *   /logs/STREAM#follow                           logs.c
  *   /traces/...                                   traces.c
  *   /query /queries/NAME[@SPEC][#json]            query.c
  *
@@ -47,7 +50,12 @@
  *      in o->content): the dispatch calls end_write at close and before
  *      the first read after a write, and serves o->content from the same
  *      descriptor. A file whose reads wait for events (alerts/events)
- *      leaves poll NULL until phase 2 wires it into the dispatch.
+ *      sets poll: return 1 when a read at off has something, else 0 with
+ *      *wake = fs_event("alerts/events"); where the source changes (a
+ *      transition recorded), call obsfs_wake("alerts/events"). The
+ *      dispatch parks the read (no thread held), answers it from its
+ *      notifier once poll says 1, and serves poll(2) from the same hook
+ *      (logs.c STREAM#follow and rootfiles.c errors#follow are the model).
  *   2. Add one line `X(alerts)` to FS_SUBTREES below, where it should appear
  *      in the root listing and the README.
  *   3. Nothing else: the Makefile compiles every fs/ file, the root listing, the
@@ -125,6 +133,9 @@ struct ofile {
 	int split;                 /* the last request was full: the next may continue it */
 	uint64_t next_off;         /* where that continuation would start */
 	char source[160];          /* "ingest", "metrics/NAME": where errors came from */
+	/* reads that wait (wait.c): */
+	uint64_t read_end;         /* where the last read ended (poll asks there) */
+	void *pollreg;             /* the poll(2) registration, under wait.c's lock */
 };
 
 /* readdir's filler with a scratch buffer for names. */
@@ -148,10 +159,20 @@ enum fs_type {
 	             * from the same descriptor (end_write computes it) */
 };
 
-/* Phase 2 (not yet used by the dispatch): a source of wake-ups that a
- * producer signals (a new sample, an alert transition). A kind whose read
- * can have nothing yet says which event will change that. */
+/* A wait key: a source of wake-ups that a producer signals (a new log
+ * line, a rejection, an alert transition), named by a string ("logs/app",
+ * "errors", "alerts/events"). A kind whose read can have nothing yet says
+ * which event will change that (poll below); whoever changes the source
+ * calls obsfs_wake with its name. Events are interned and live as long as
+ * the mount (wait.c). */
 struct fs_event;
+/* The event named key (created on first use; NULL only out of memory). */
+struct fs_event *fs_event(const char *key);
+/* The source named key changed: parked reads and polls on it are asked
+ * again (from the notifier thread, not the caller's). Cheap, takes no lock
+ * a kind holds; a key nobody waits on costs a hash lookup. */
+void obsfs_wake(const char *key);
+void fs_event_wake(struct fs_event *e);
 
 struct fs_kind {
 	const char *name;            /* for messages and debugging */
@@ -210,9 +231,15 @@ struct fs_kind {
 	int (*getxattr)(struct node *n, const char *name, struct obs_buf *out);
 	int (*listxattr)(struct node *n, struct obs_buf *out);
 
-	/* Phase 2: poll(2) and blocking reads. 1 when a read at off has data
-	 * (or end of file) now; 0 when not yet, with *wake the event after
-	 * which to ask again. NULL: always readable. */
+	/* Reads that wait and poll(2) (wait.c; o->mu held). 1 when a read at
+	 * off has data (or end of file, or an error) now; 0 when not yet, with
+	 * *wake = fs_event(KEY) the event after which to ask again (NULL:
+	 * asked again every 200 ms). A read that is not ready is parked
+	 * without holding a FUSE thread and answered when poll says 1; Ctrl-C
+	 * ends it with EINTR, unmount with what is there. For render kinds
+	 * the dispatch renders/refreshes first and asks poll only when
+	 * o->content has nothing at off. NULL: always readable (a read at
+	 * the end returns end of file at once). */
 	int (*poll)(struct ofile *o, uint64_t off, struct fs_event **wake);
 };
 
