@@ -19,8 +19,8 @@
  *   alerts/events            FS_RO, live: one line per transition
  *                            "TIME STATE ALERTNAME {labels} VALUE", the last
  *                            MiB of them; it grows as transitions happen
- *                            (tail -f); a blocking read waits for the
- *                            dispatch's phase 2 (poll says when data is there)
+ *                            (tail -f); a read at its end waits for the
+ *                            next transition (no FUSE thread held; poll(2))
  *
  * The evaluator runs in its own thread (alerts_start, from main.c): every
  * group on its interval (the group's, else -o alert_interval, 1m), reading
@@ -131,6 +131,7 @@ static void on_event(void *ctx, const struct obs_alert_event *e)
 	}
 	pthread_cond_broadcast(&A.cv);
 	pthread_mutex_unlock(&A.mu);
+	obsfs_wake("alerts/events");   /* parked readers and poll(2) ask again */
 }
 
 static void save_state(void)
@@ -744,7 +745,7 @@ static int events_poll(struct ofile *o, uint64_t off, struct fs_event **wake)
 {
 	uint64_t size;
 	events_size(&o->nd, &size);
-	*wake = NULL;   /* the events source is wired when the dispatch's phase 2 lands */
+	*wake = fs_event("alerts/events");   /* on_event wakes it */
 	return off < size;
 }
 

@@ -65,8 +65,9 @@ int fs_read_now(struct ofile *o, char *buf, size_t size, off_t off);
  * UINT64_MAX: where the last read ended (poll). Kinds without poll: 1. */
 int fs_ready(struct ofile *o, uint64_t off, struct fs_event **wake);
 /* Answer a read now, or park it until fs_ready says so (EINTR when
- * interrupted, what is there at unmount). */
-void fs_read_reply(fuse_req_t req, struct ofile *o, size_t size, off_t off);
+ * interrupted, what is there at unmount; EAGAIN at once when nonblock,
+ * the reader's O_NONBLOCK). */
+void fs_read_reply(fuse_req_t req, struct ofile *o, size_t size, off_t off, int nonblock);
 /* The poll op: revents (POLLOUT...) plus POLLIN when readable; else ph is
  * kept and notified when it becomes readable. */
 void fs_poll(fuse_req_t req, struct ofile *o, struct fuse_pollhandle *ph, unsigned revents);

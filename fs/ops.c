@@ -644,7 +644,7 @@ int fs_ready(struct ofile *o, uint64_t off, struct fs_event **wake)
 static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	cur_req = req;
-	fs_read_reply(req, (struct ofile *)(uintptr_t)fi->fh, size, off);
+	fs_read_reply(req, (struct ofile *)(uintptr_t)fi->fh, size, off, fi->flags & O_NONBLOCK);
 }
 
 static void ll_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct fuse_pollhandle *ph)

@@ -194,11 +194,15 @@ static void on_interrupt(fuse_req_t req, void *data)
 	free(w);
 }
 
-void fs_read_reply(fuse_req_t req, struct ofile *o, size_t size, off_t off)
+void fs_read_reply(fuse_req_t req, struct ofile *o, size_t size, off_t off, int nonblock)
 {
 	struct fs_event *ev;
 	if (fs_ready(o, (uint64_t)off, &ev) || !notifier_running) {
 		answer(req, o, size, off);
+		return;
+	}
+	if (nonblock) {   /* O_NONBLOCK: nothing yet is EAGAIN, as for a pipe */
+		fuse_reply_err(req, EAGAIN);
 		return;
 	}
 	struct waiter *w = calloc(1, sizeof *w);
