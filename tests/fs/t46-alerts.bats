@@ -181,7 +181,7 @@ HOT='Hot{room="a",severity="page"}'
 
 APPERR='AppErrors{severity="page",stream="app"}'
 
-@test "log_count_over_time answers from logs/ in saved queries" {
+@test "log_count_over_time answers from logs/ in saved queries and the query file" {
 	printf 'level=error msg=a\nlevel=info msg=b\nlevel=fatal msg=c\n' >> "$MNT/logs/app"
 	printf 'level=error status=500\n' >> "$MNT/logs/web"
 	echo 'log_count_over_time("app?level>=error", 1h)' > "$MNT/queries/apperr"
@@ -190,6 +190,13 @@ APPERR='AppErrors{severity="page",stream="app"}'
 	echo 'sum(log_count_over_time("*?level=error", 1h))' > "$MNT/queries/allerr"
 	run awk '{print $1, $3}' "$MNT/queries/allerr"
 	assert_output '{} 2'
+	# the query file answers it on the same descriptor
+	exec 5<>"$MNT/query"
+	echo 'log_count_over_time("web?status>=500", 1h)' >&5
+	got=$(cat <&5)
+	exec 5>&-
+	run awk '{print $1, $3}' <<<"$got"
+	assert_output '{stream="web"} 1'
 	# a bad log query is an error line naming the function, the read fails
 	echo 'log_count_over_time("app?(level=error", 1h)' > "$MNT/queries/bad"
 	run cat "$MNT/queries/bad"
