@@ -847,7 +847,7 @@ int alerts_start(int64_t default_interval_ms, char *err, size_t errlen)
 	}
 	struct obs_ruleeval_opts o;
 	obs_ruleeval_opts_default(&o);
-	o.store = obs_query_db_store(obsfs->db);
+	o.store = obs_query_db_store_logs(obsfs->db, obsfs->logs);
 	o.out = (struct obs_rule_appender){ db_append, NULL };
 	o.sink = (struct obs_alert_sink){ on_send, on_event, NULL };
 	if (default_interval_ms > 0)

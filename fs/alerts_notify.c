@@ -398,7 +398,7 @@ int alerts_notify_start(int (*slo_rules)(void *ctx, const char *file, const char
 		.datadir = obsfs->datadir,
 		.owner = obsfs->owner,
 		.errlog = obs_db_errlog(obsfs->db),
-		.store = obs_query_db_store(obsfs->db),
+		.store = obs_query_db_store_logs(obsfs->db, obsfs->logs),
 		.slo_rules = slo_rules,
 	};
 	obs_query_opts_default(&o.qopts);

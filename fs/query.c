@@ -105,7 +105,7 @@ static int txn_open(struct ofile *o, int acc)
 /* Evaluate t->req into o->content. 0 or -EINVAL (answered "error: ..."). */
 static int txn_answer(struct ofile *o, struct txn *t)
 {
-	struct obs_query_store st = obs_query_db_store(obsfs->db);
+	struct obs_query_store st = obs_query_db_store_logs(obsfs->db, obsfs->logs);
 	char err[512];
 	obs_buf_reset(&o->content);
 	t->answered = 1;
@@ -217,7 +217,7 @@ static int saved_eval(const struct saveq *q, struct obs_buf *out)
 	if (!q->view)
 		r.time = obs_time_now();
 	r.expr = expr.data;
-	struct obs_query_store st = obs_query_db_store(obsfs->db);
+	struct obs_query_store st = obs_query_db_store_logs(obsfs->db, obsfs->logs);
 	char err[512];
 	rc = obs_query_answer_req(&qopts, &st, &r, obsfs->timefmt, out, err, sizeof err);
 	if (rc && rc != -ENOMEM) {

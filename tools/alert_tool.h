@@ -13,6 +13,11 @@ int alert_cmd_test(int argc, char **argv);
 /* obs-alert check FILE...: promtool check rules. Exit status 0/1/2. */
 int alert_cmd_check(int argc, char **argv);
 
+/* obs-alert rules|state [-m MNT] (MNT defaults to mnt, from OBS_MOUNT; may
+ * be NULL): the rule manager of a mount (alert_mount.c). Exit status 0/1/2. */
+int alert_cmd_rules(const char *mnt, int argc, char **argv);
+int alert_cmd_state(const char *mnt, int argc, char **argv);
+
 /* Read a whole file (NUL-terminated, *n without it). 0 or -errno. */
 int alert_read_file(const char *path, char **data, size_t *n);
 

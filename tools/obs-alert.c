@@ -321,6 +321,10 @@ int main(int argc, char **argv)
 		return alert_cmd_test(argc - 1, argv + 1);
 	if (argc > 1 && !strcmp(argv[1], "check"))
 		return alert_cmd_check(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "rules"))
+		return alert_cmd_rules(getenv("OBS_MOUNT"), argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "state"))
+		return alert_cmd_state(getenv("OBS_MOUNT"), argc - 1, argv + 1);
 
 	while ((c = getopt_long(argc, argv, "F:w:c:C:n:e:fT:qh", opts, NULL)) != -1) {
 		switch (c) {

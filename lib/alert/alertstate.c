@@ -176,8 +176,8 @@ int obs_alertstate_decode(const char *text, size_t n,
 	const char *last = text + n - 1;
 	while (last > text && last[-1] != '\n')
 		last--;
-	if (last < text + hl || strncmp(last, "end\t", 4))
-		return -EBADMSG;
+	if (last < text + hl || (size_t)(text + n - last) < 4 || memcmp(last, "end\t", 4))
+		return -EBADMSG;   /* (the buffer is not NUL-terminated: no strncmp) */
 	char trailer[64];
 	size_t tl = (size_t)(text + n - last);
 	if (tl >= sizeof trailer)

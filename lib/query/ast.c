@@ -320,7 +320,7 @@ static int pin(struct q_node *n, int64_t t)
 	case N_CALL: {
 		static const char *const unsafe[] = { "days_in_month", "day_of_month", "day_of_week", "day_of_year",
 			"hour", "minute", "month", "year", "predict_linear", "time", "timestamp", "start", "end",
-			"range", "step" };
+			"range", "step", "log_count_over_time" };
 		int r = 0;
 		for (size_t i = 0; i < sizeof(unsafe) / sizeof(unsafe[0]); i++)
 			if (strcmp(n->fn->name, unsafe[i]) == 0)

@@ -3,14 +3,20 @@
  * gives its labels, obs_db_read() its samples in [mint, maxt] (blocks
  * outside the range are not read). rollup() gives obs_db_read_agg()'s
  * min/max/sum/count buckets of a series that has rolled-up data for the
- * step, its raw samples otherwise. */
+ * step, its raw samples otherwise. log_count() (obs_query_db_store_logs)
+ * counts log records through obs_logstore_count(), which answers from the
+ * segments' index where it is exact. */
 #include <errno.h>
+#include <fnmatch.h>
 #include <math.h>
 #include <roaring/roaring.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "query/dbstore.h"
+#include "logs/logstore.h"
 #include "tsdb/rollup.h"
 #include "tsdb/samples.h"
 #include "tsdb/tiers.h"
@@ -181,5 +187,83 @@ static int db_rollup(void *ctx, const struct obs_matcher *m, size_t nm, int64_t 
 struct obs_query_store obs_query_db_store(struct obs_db *db)
 {
 	struct obs_query_store st = { .select = db_select, .rollup = db_rollup, .ctx = db };
+	return st;
+}
+
+/* ---- log counts ---------------------------------------------------------- */
+
+struct logc {
+	struct obs_logstore *ls;
+	const char *pattern;
+	int glob;
+	const struct obs_logquery *q;
+	int64_t range;
+	const int64_t *at;
+	size_t n;
+	uint64_t *counts;
+	obs_query_logcount_fn emit;
+	void *ectx;
+	int rc;
+};
+
+static int logc_stream(void *ctx, const char *stream)
+{
+	struct logc *c = ctx;
+	if (c->glob ? fnmatch(c->pattern, stream, 0) != 0 : strcmp(c->pattern, stream) != 0)
+		return 0;
+	for (size_t i = 0; i < c->n; i++) {
+		/* the window (at - range, at] in whole ms */
+		int rc = obs_logstore_count(c->ls, stream, c->at[i] - c->range + 1, c->at[i], c->q, NULL, NULL, NULL,
+					    &c->counts[i]);
+		if (rc == -ENOENT)
+			return 0;   /* removed meanwhile */
+		if (rc) {
+			c->rc = rc;
+			return 1;
+		}
+	}
+	c->rc = c->emit(c->ectx, stream, c->counts);
+	return c->rc != 0;
+}
+
+static int db_log_count(void *lctx, const char *stream, const char *query, int64_t range, const int64_t *at,
+			size_t n, obs_query_logcount_fn emit, void *ectx, char *why, size_t whylen)
+{
+	struct obs_logquery *q = NULL;
+	int rc = obs_logquery_parse(query, strlen(query), &q, why, whylen);
+	if (rc)
+		return rc;
+	if (q->count || q->by) {
+		obs_logquery_free(q);
+		snprintf(why, whylen, "'#' suffixes have no meaning here");
+		return -EINVAL;
+	}
+	struct logc c = { .ls = lctx, .pattern = stream, .glob = strpbrk(stream, "*?[") != NULL, .q = q,
+			  .range = range, .at = at, .n = n, .emit = emit, .ectx = ectx };
+	c.counts = calloc(n ? n : 1, sizeof(*c.counts));
+	if (!c.counts) {
+		obs_logquery_free(q);
+		return -ENOMEM;
+	}
+	if (!c.glob) {   /* one stream: no walk over the names */
+		if (obs_logstore_exists(c.ls, stream))
+			logc_stream(&c, stream);
+	} else {
+		rc = obs_logstore_streams(c.ls, logc_stream, &c);
+		if (rc && !c.rc)
+			c.rc = rc < 0 ? rc : 0;
+	}
+	free(c.counts);
+	obs_logquery_free(q);
+	return c.rc;
+}
+
+struct obs_query_store obs_query_db_store_logs(struct obs_db *db, struct obs_logstore *ls)
+{
+	struct obs_query_store st = obs_query_db_store(db);
+	if (ls) {
+		st.log_count = db_log_count;
+		st.lctx = ls;
+	}
 	return st;
 }

@@ -10,4 +10,9 @@
  * threads at once, as the db is. */
 struct obs_query_store obs_query_db_store(struct obs_db *db);
 
+/* The same, with log_count() over the log store ls (NULL: none), so that
+ * log_count_over_time() answers from it. Both must outlive the store. */
+struct obs_logstore;
+struct obs_query_store obs_query_db_store_logs(struct obs_db *db, struct obs_logstore *ls);
+
 #endif

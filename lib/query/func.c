@@ -362,6 +362,7 @@ static const struct q_func funcs[] = {
 	{ "ts_of_first_over_time", { M }, 1, 0, 0, V, 0, 1, q_fn_range },
 	{ "ts_of_last_over_time", { M }, 1, 0, 0, V, 0, 1, q_fn_range },
 	{ "double_exponential_smoothing", { M, S, S }, 3, 0, 0, V, 0, 1, q_fn_range },
+	{ "log_count_over_time", { STR, S }, 2, 0, 0, V, 0, 0, q_fn_log_count },   /* obsfs: func_log.c */
 };
 
 const struct q_func *q_func_lookup(const char *name, size_t n)

@@ -286,6 +286,9 @@ typedef int (*q_plan_row_fn)(void *c, const struct obs_labels *l, const double *
 int q_plan_rollup(struct q_ev *ev, const struct q_node *n, const struct q_node *msel, const struct q_rv *rv,
 		  q_plan_row_fn row, obs_query_emit_fn raw, void *c);
 
+/* log_count_over_time (func_log.c): the store's log_count() hook */
+int q_fn_log_count(struct q_ev *ev, const struct q_node *n, struct q_val *args, struct q_val *out);
+
 /* range-vector functions (func_range.c) */
 int q_fn_range(struct q_ev *ev, const struct q_node *n, struct q_val *args, struct q_val *out);
 

@@ -69,6 +69,8 @@ struct obs_query_bucket {
 #define OBS_QUERY_WANT_RAW 1
 typedef int (*obs_query_bucket_fn)(void *ectx, const struct obs_labels *l, const struct obs_query_bucket *b,
 				   size_t nb, const int64_t *t, const double *v, size_t n);
+/* One log stream's record counts per window, for log_count(). */
+typedef int (*obs_query_logcount_fn)(void *ectx, const char *stream, const uint64_t *counts);
 struct obs_query_store {
 	int (*select)(void *ctx, const struct obs_matcher *m, size_t nm,
 		      int64_t mint, int64_t maxt, obs_query_emit_fn emit, void *ectx);
@@ -79,6 +81,16 @@ struct obs_query_store {
 	int (*rollup)(void *ctx, const struct obs_matcher *m, size_t nm, int64_t mint, int64_t maxt,
 		      int64_t step, obs_query_bucket_fn emit, void *ectx);
 	void *ctx;
+	/* Optional (NULL: log_count_over_time() fails with "no log store"):
+	 * count the log records of the streams named by stream (a name, a
+	 * glob, '*' for all) that match query (the log search language of
+	 * lib/logs/logquery.h, "" for every record) in each window
+	 * (at[i] - range, at[i]], i < n. emit gets each stream that exists once,
+	 * with its n counts. 0, the first non-zero result of emit, or -errno
+	 * (-EINVAL with why set for a bad query). lctx is its context. */
+	int (*log_count)(void *lctx, const char *stream, const char *query, int64_t range, const int64_t *at,
+			 size_t n, obs_query_logcount_fn emit, void *ectx, char *why, size_t whylen);
+	void *lctx;
 };
 
 #define OBS_QUERY_STALE_BITS 0x7ff0000000000002ULL

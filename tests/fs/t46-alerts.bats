@@ -208,3 +208,60 @@ print(d.decode().count(" pending Hot "))' "$MNT/alerts/events"
 	kill $(jobs -p) 2>/dev/null || true
 	wait 2>/dev/null || true
 }
+
+# ---- log alerts: log_count_over_time() over logs/ ------------------------------
+
+APPERR='AppErrors{severity="page",stream="app"}'
+
+@test "log_count_over_time answers from logs/ in saved queries and the query file" {
+	printf 'level=error msg=a\nlevel=info msg=b\nlevel=fatal msg=c\n' >> "$MNT/logs/app"
+	printf 'level=error status=500\n' >> "$MNT/logs/web"
+	echo 'log_count_over_time("app?level>=error", 1h)' > "$MNT/queries/apperr"
+	run awk '{print $1, $3}' "$MNT/queries/apperr"
+	assert_output '{stream="app"} 2'
+	echo 'sum(log_count_over_time("*?level=error", 1h))' > "$MNT/queries/allerr"
+	run awk '{print $1, $3}' "$MNT/queries/allerr"
+	assert_output '{} 2'
+	# the query file answers it on the same descriptor
+	exec 5<>"$MNT/query"
+	echo 'log_count_over_time("web?status>=500", 1h)' >&5
+	got=$(cat <&5)
+	exec 5>&-
+	run awk '{print $1, $3}' <<<"$got"
+	assert_output '{stream="web"} 1'
+	# a bad log query is an error line naming the function, the read fails
+	echo 'log_count_over_time("app?(level=error", 1h)' > "$MNT/queries/bad"
+	run cat "$MNT/queries/bad"
+	expect_fail 'Invalid argument'
+	expect_grep 'queries/bad: log_count_over_time: bad log query' "$MNT/errors"
+}
+
+@test "a log rule on error lines fires after for and resolves when the window passes" {
+	cat > "$MNT/alerts/rules/logs.yml" <<'EOT'
+groups:
+  - name: logs
+    rules:
+      - alert: AppErrors
+        expr: log_count_over_time("app?level>=error", 8s) > 2
+        for: 2s
+        labels:
+          severity: page
+        annotations:
+          summary: '{{ $labels.stream }}: {{ $value }} errors'
+EOT
+	printf 'level=info msg=ok\n' >> "$MNT/logs/app"
+	sleep 1.5
+	no_entry "$MNT/alerts/pending" "$APPERR"
+	printf 'level=error msg=a\nlevel=error msg=b\nlevel=fatal msg=c\nlevel=info msg=d\n' >> "$MNT/logs/app"
+	wait_for 4 has_entry "$MNT/alerts/pending" "$APPERR"
+	no_entry "$MNT/alerts/firing" "$APPERR"
+	wait_for 5 has_entry "$MNT/alerts/firing" "$APPERR"
+	got=$(slurp "$MNT/alerts/firing/$APPERR")
+	[[ "$got" == *"value 3"* ]]
+	[[ "$got" == *"annotation summary app: 3 errors"* ]]
+	# no new errors: the lines leave the 8 s window and the alert resolves
+	wait_for 10 no_entry "$MNT/alerts/firing" "$APPERR"
+	no_entry "$MNT/alerts/pending" "$APPERR"
+	run awk '{print $2, $3}' "$MNT/alerts/events"
+	assert_output $'pending AppErrors\nfiring AppErrors\nresolved AppErrors'
+}

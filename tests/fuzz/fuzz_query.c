@@ -1,9 +1,12 @@
-// sources: lib/query/lex.c lib/query/parse.c lib/query/parse_sel.c lib/query/ast.c lib/query/func.c lib/query/func_range.c lib/query/func_label.c lib/query/func_hist.c lib/query/agg.c lib/query/agg_fast.c lib/query/binop.c lib/query/eval.c lib/query/func_slide.c lib/query/plan.c lib/query/value.c lib/query/memstore.c lib/query/series.c lib/index/matcher.c lib/core/regex.c lib/core/labels.c lib/core/buf.c lib/core/strmap.c lib/core/num.c lib/core/utf8.c
+// sources: lib/query/lex.c lib/query/parse.c lib/query/parse_sel.c lib/query/ast.c lib/query/func.c lib/query/func_log.c lib/query/func_range.c lib/query/func_label.c lib/query/func_hist.c lib/query/agg.c lib/query/agg_fast.c lib/query/binop.c lib/query/eval.c lib/query/func_slide.c lib/query/plan.c lib/query/value.c lib/query/memstore.c lib/query/series.c lib/index/matcher.c lib/core/regex.c lib/core/labels.c lib/core/buf.c lib/core/strmap.c lib/core/num.c lib/core/utf8.c
 /* fuzz_query.c — libFuzzer harness for the PromQL parser (and, for what it
  * accepts, the evaluator over a small in-memory store). Invariants: a
  * rejected input gives -EINVAL with a "LINE:COL: " message and no tree;
  * an accepted one prints to text that parses again to the same text; the
- * evaluation returns 0 or a known error with a message, never crashes. */
+ * evaluation returns 0 or a known error with a message, never crashes;
+ * log_count_over_time() gets a fake log_count hook (streams "app" and
+ * "web") whose inputs are checked: a stream without '@'/'#', a positive
+ * range, one count per step. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -42,6 +45,32 @@ static void load(void)
 	}
 }
 
+/* a log store of two streams whose counts depend on the window */
+static int fake_log_count(void *lctx, const char *stream, const char *query, int64_t range, const int64_t *at,
+			  size_t n, obs_query_logcount_fn emit, void *ectx, char *why, size_t whylen)
+{
+	static const char *const names[] = { "app", "web" };
+	if (!*stream || strpbrk(stream, "@#") || range <= 0 || !n || !at)
+		abort();
+	if (query[0] == '(') {   /* a bad log query */
+		snprintf(why, whylen, "unbalanced '('");
+		return -EINVAL;
+	}
+	uint64_t c[64];
+	if (n > 64)
+		n = 64;
+	for (size_t k = 0; k < 2; k++) {
+		if (strcmp(stream, "*") && strcmp(stream, names[k]))
+			continue;
+		for (size_t i = 0; i < n; i++)
+			c[i] = (uint64_t)((at[i] / 60000 + (int64_t)k + (int64_t)strlen(query)) % 4);
+		int rc = emit(ectx, names[k], c);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (!mem)
@@ -75,6 +104,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	}
 	struct obs_query_store st = obs_query_mem_store(mem);
+	if (size & 1) {
+		st.log_count = fake_log_count;
+		st.lctx = mem;
+	}
 	struct obs_query_opts o;
 	obs_query_opts_default(&o);
 	o.max_samples = 200000;
