@@ -75,6 +75,8 @@ static void usage(FILE *f)
 		   "[-a author] [-c comment] matcher ...\n"
 		   "       obs-alert silence query -m mnt [-q] [--expired] [matcher ...]\n"
 		   "       obs-alert silence expire -m mnt name | id ...\n"
+		   "       obs-alert rules [-m mnt] [-q]\n"
+		   "       obs-alert state [-m mnt] [-s firing | pending | inactive] [matcher ...]\n"
 		   "       obs-alert test testfile ...\n"
 		   "       obs-alert check rulefile ...\n");
 }

@@ -10,6 +10,13 @@ load ship_helper
 
 NE=/usr/bin/prometheus-node-exporter
 
+# at_least_lines FILE N: FILE reads and has N lines or more (re-read at each try)
+at_least_lines() {
+	local n
+	n=$(wc -l < "$1") || return 1
+	[ "$n" -ge "$2" ]
+}
+
 @test "node_exporter: node_* series and up 1, then up 0 with the reason in errors once it is killed" {
 	[ -x "$NE" ] || skip "no prometheus-node-exporter"
 	port=$(free_port)
@@ -32,7 +39,7 @@ NE=/usr/bin/prometheus-node-exporter
 	[ "$(awk -v a="$got" -v b="$want" 'BEGIN { print (a == b) }')" = 1 ] || { echo "$got != $want" >&2; false; }
 	# the synthetic series: samples scraped as many as the body's sample lines;
 	# at the first scrape every series was added, at the second none
-	wait_for 5 test "$(cat "$MNT/metrics/scrape_series_added{$L}" | wc -l)" -ge 2
+	wait_for 5 at_least_lines "$MNT/metrics/scrape_series_added{$L}" 2
 	samples=$(head -1 "$MNT/metrics/scrape_samples_scraped{$L}" | awk '{print $2}')
 	added=$(cat "$MNT/metrics/scrape_series_added{$L}" | awk '{print $2}' | head -2 | paste -sd' ')
 	[ "$samples" -ge 50 ]
