@@ -257,7 +257,7 @@ static int silence_query(const char *mnt, int argc, char **argv)
 	if (am_matchers_parse(m.data ? m.data : "", m.len, 1, &f, &why))
 		errx(2, "invalid matchers '%s': %s", m.data, why);
 	char *dir = silence_dir(mnt);
-	int header = 0, found = 0;
+	int header = 0;   /* amtool: an empty answer is not an error */
 	struct obs_buf text;
 	obs_buf_init(&text);
 	if (expired) {
@@ -272,7 +272,7 @@ static int silence_query(const char *mnt, int argc, char **argv)
 			char *e = strstr(s, "\n\n");
 			if (e)
 				e[1] = 0;
-			found += show(s, &f, quiet, &header);
+			show(s, &f, quiet, &header);
 			s = e ? e + 2 : NULL;
 		}
 		free(p);
@@ -288,7 +288,7 @@ static int silence_query(const char *mnt, int argc, char **argv)
 			if (asprintf(&p, "%s/%s", dir, de->d_name) < 0)
 				err(2, "out of memory");
 			if (read_text(p, &text) == 0)
-				found += show(text.data ? text.data : "", &f, quiet, &header);
+				show(text.data ? text.data : "", &f, quiet, &header);
 			free(p);
 		}
 		closedir(d);

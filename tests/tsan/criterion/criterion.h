@@ -79,6 +79,17 @@ static const char *cr_current_;
 #define cr_assert_null(p, ...) cr_assert((p) == NULL, __VA_ARGS__)
 #define cr_assert_not_null(p, ...) cr_assert((p) != NULL, __VA_ARGS__)
 #define cr_assert_str_eq(a, b, ...) cr_assert(strcmp((a), (b)) == 0, __VA_ARGS__)
+#define cr_assert_str_neq(a, b, ...) cr_assert(strcmp((a), (b)) != 0, __VA_ARGS__)
+#define cr_assert_not(cond, ...) cr_assert(!(cond), __VA_ARGS__)
+#define cr_assert_fail(...) cr_assert(0, __VA_ARGS__)
+#define cr_assert_float_eq(a, b, eps, ...) \
+	cr_assert((a) - (b) <= (eps) && (b) - (a) <= (eps), __VA_ARGS__)
+/* expectations stop the test here too: fine for a race hunt */
+#define cr_expect(cond, ...) cr_assert(cond, __VA_ARGS__)
+#define cr_expect_eq(a, b, ...) cr_assert_eq(a, b, __VA_ARGS__)
+#define cr_expect_null(p, ...) cr_assert_null(p, __VA_ARGS__)
+#define cr_expect_not_null(p, ...) cr_assert_not_null(p, __VA_ARGS__)
+#define cr_expect_str_eq(a, b, ...) cr_assert_str_eq(a, b, __VA_ARGS__)
 #define cr_log_info(...) (fprintf(stderr, __VA_ARGS__), fputc('\n', stderr))
 #define cr_log_warn(...) (fprintf(stderr, __VA_ARGS__), fputc('\n', stderr))
 #define cr_skip_test(...)                                   \
