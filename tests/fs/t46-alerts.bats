@@ -262,6 +262,8 @@ EOT
 	# no new errors: the lines leave the 8 s window and the alert resolves
 	wait_for 10 no_entry "$MNT/alerts/firing" "$APPERR"
 	no_entry "$MNT/alerts/pending" "$APPERR"
-	run awk '{print $2, $3}' "$MNT/alerts/events"
+	# events waits at its end: take the three transitions
+	ev=$(timeout 10 head -n 3 "$MNT/alerts/events")
+	run awk '{print $2, $3}' <<<"$ev"
 	assert_output $'pending AppErrors\nfiring AppErrors\nresolved AppErrors'
 }
