@@ -221,7 +221,13 @@ int obs_db_open(const char *dir, const struct obs_db_opts *o, struct obs_db **ou
 		obs_db_opts_default(&db->o);
 	db->started_ms = obs_time_now();
 	pthread_rwlock_init(&db->maplock, NULL);
-	pthread_rwlock_init(&db->cutlock, NULL);
+	/* a compaction's cut (exclusive) must not starve behind a steady
+	 * stream of batches (shared): glibc's default prefers readers */
+	pthread_rwlockattr_t wr_first;
+	pthread_rwlockattr_init(&wr_first);
+	pthread_rwlockattr_setkind_np(&wr_first, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&db->cutlock, &wr_first);
+	pthread_rwlockattr_destroy(&wr_first);
 	pthread_rwlock_init(&db->blocks_lock, NULL);
 	pthread_mutex_init(&db->compact_mu, NULL);
 	pthread_mutex_init(&db->stop_mu, NULL);

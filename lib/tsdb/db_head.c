@@ -12,6 +12,9 @@
  * served by rollup tiers is left to them (obs_db_read_agg). */
 #include "tsdb/db_int.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 /* ---- the head: appending to a series ------------------------------------ */
 
 int64_t db_series_last_t(const struct series *s, uint64_t *vbits)
@@ -212,22 +215,81 @@ int db_push_range(const uint8_t *data, size_t len, uint32_t n, int64_t from, int
 	return 0;
 }
 
-void db_sort_samples(struct obs_samples *o, size_t from)
+static void insertion_sort(int64_t *t, double *v, size_t n)
 {
-	/* insertion sort: only needed when blocks were read out of time order,
-	 * and then only short runs are displaced */
-	for (size_t i = from + 1; i < o->n; i++) {
-		int64_t t = o->t[i];
-		double v = o->v[i];
+	for (size_t i = 1; i < n; i++) {
+		int64_t ti = t[i];
+		double vi = v[i];
 		size_t j = i;
-		while (j > from && o->t[j - 1] > t) {
-			o->t[j] = o->t[j - 1];
-			o->v[j] = o->v[j - 1];
+		while (j > 0 && t[j - 1] > ti) {
+			t[j] = t[j - 1];
+			v[j] = v[j - 1];
 			j--;
 		}
-		o->t[j] = t;
-		o->v[j] = v;
+		t[j] = ti;
+		v[j] = vi;
 	}
+}
+
+/* Sort o's samples from index from on by time, stably (equal timestamps
+ * keep the order they were read in). Samples read from blocks in time
+ * order are sorted already: one pass finds that. Otherwise a bottom-up
+ * merge sort, O(n log n) however the runs are shuffled (an insertion sort
+ * here once made a merge of out-of-order blocks quadratic). */
+void db_sort_samples(struct obs_samples *o, size_t from)
+{
+	if (o->n <= from + 1)
+		return;
+	size_t n = o->n - from;
+	int64_t *t = o->t + from;
+	double *v = o->v + from;
+	size_t sorted = 1;
+	while (sorted < n && t[sorted - 1] <= t[sorted])
+		sorted++;
+	if (sorted == n)
+		return;
+	int64_t *t2 = malloc(n * sizeof *t2);
+	double *v2 = malloc(n * sizeof *v2);
+	if (!t2 || !v2) {   /* no memory for the merge: slow, but sorted */
+		free(t2);
+		free(v2);
+		insertion_sort(t, v, n);
+		return;
+	}
+	int64_t *st = t, *dt = t2;
+	double *sv = v, *dv = v2;
+	for (size_t w = 1; w < n; w *= 2) {
+		for (size_t lo = 0; lo < n; lo += 2 * w) {
+			size_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
+			size_t a = lo, b = mid, k = lo;
+			while (a < mid && b < hi) {
+				size_t from_b = st[b] < st[a];
+				size_t i = from_b ? b++ : a++;
+				dt[k] = st[i];
+				dv[k++] = sv[i];
+			}
+			for (; a < mid; a++, k++) {
+				dt[k] = st[a];
+				dv[k] = sv[a];
+			}
+			for (; b < hi; b++, k++) {
+				dt[k] = st[b];
+				dv[k] = sv[b];
+			}
+		}
+		int64_t *tt = st;
+		st = dt;
+		dt = tt;
+		double *vv = sv;
+		sv = dv;
+		dv = vv;
+	}
+	if (st != t) {
+		memcpy(t, st, n * sizeof *t);
+		memcpy(v, sv, n * sizeof *v);
+	}
+	free(t2);
+	free(v2);
 }
 
 /* Samples of a series; with skip_rolled, blocks that have rollups are left
