@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <malloc.h>
+#include <poll.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,6 +144,26 @@ static void corrupt_to_errors(void *ctx, const char *file, uint64_t off, const c
 	obs_errlog_add(ctx, obs_time_now(), "integrity", 0, line, strlen(line), "failed check");
 }
 
+/* After the loop: the parked reads have been answered, and their readers
+ * close their files next. Serve what arrives for a moment (until 200 ms
+ * pass without a request, 1 s at most), so those closes are answered
+ * instead of being aborted (ECONNABORTED) when /dev/fuse is let go. */
+static void serve_closes(struct fuse_session *se)
+{
+	struct fuse_buf buf = { 0 };
+	int64_t end = obs_time_now() + 1000;
+	fuse_session_reset(se);
+	while (obs_time_now() < end) {
+		struct pollfd p = { .fd = fuse_session_fd(se), .events = POLLIN };
+		if (poll(&p, 1, 200) <= 0 || !(p.revents & POLLIN))
+			break;
+		if (fuse_session_receive_buf(se, &buf) <= 0)
+			break;
+		fuse_session_process_buf(se, &buf);
+	}
+	free(buf.mem);
+}
+
 /* Mount se and run the multi-threaded loop until unmounted or signalled;
  * then answer every parked read (wait.c) and unmount. */
 static int serve(struct fuse_session *se, const struct fuse_cmdline_opts *fo)
@@ -162,7 +183,9 @@ static int serve(struct fuse_session *se, const struct fuse_cmdline_opts *fo)
 		rc = fuse_session_loop_mt(se, cfg) < 0 ? 1 : 0;   /* > 0: stopped by a signal, a clean exit */
 		fuse_loop_cfg_destroy(cfg);
 	}
-	fs_wait_stop();
+	if (fs_wait_stop() > 0)
+		serve_closes(se);
+	fs_wait_release();
 	fuse_remove_signal_handlers(se);
 unmount:
 	fuse_session_unmount(se);

@@ -76,7 +76,8 @@ void fs_poll_forget(struct ofile *o);
 /* The notifier thread: started at init, stopped after the loop (every
  * parked read answered). */
 int fs_wait_start(void);
-void fs_wait_stop(void);
+int fs_wait_stop(void);   /* answers every parked read; returns how many */
+void fs_wait_release(void);
 /* Reads parked now (status). */
 size_t fs_wait_count(void);
 

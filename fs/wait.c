@@ -19,7 +19,8 @@
  *
  * Ownership of a parked read goes to exactly one of: the notifier (ready),
  * the interrupt callback (EINTR: Ctrl-C of the reader), the shutdown
- * (fs_wait_stop at unmount: whatever is readable, else end of file). The
+ * (fs_wait_stop at unmount: whatever is readable, else end of file; reads
+ * after it are answered at once, and fs_wait_release frees the keys). The
  * state field, under wait_mu, says who; fuse_req_interrupt_func(req, NULL)
  * before the answer waits out a running interrupt callback.
  *
@@ -367,8 +368,9 @@ int fs_wait_start(void)
 	return 0;
 }
 
-void fs_wait_stop(void)
+int fs_wait_stop(void)
 {
+	int answered = 0;
 	if (notifier_running) {
 		pthread_mutex_lock(&ev_mu);
 		ev_stop = 1;
@@ -388,6 +390,7 @@ void fs_wait_stop(void)
 			w->state = W_CLAIMED;
 			w->next = claimed.next;
 			claimed.next = w;
+			answered++;
 		} else {
 			w->o->pollreg = NULL;
 			fuse_pollhandle_destroy(w->ph);
@@ -396,6 +399,11 @@ void fs_wait_stop(void)
 	}
 	pthread_mutex_unlock(&wait_mu);
 	answer_claimed(&claimed);
+	return answered;
+}
+
+void fs_wait_release(void)
+{
 	pthread_mutex_lock(&ev_mu);
 	for (size_t i = 0; i < NEVENT_BUCKETS; i++) {
 		for (struct fs_event *e = events[i], *nx; e; e = nx) {
