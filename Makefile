@@ -137,7 +137,7 @@ $(BUILD)/tests/helpers/am-drive: $(BUILD)/tests/helpers/am_drive.o $(LIBOBS)
 unit: $(UNITS) $(HELPERS)
 
 test: test-deps
-	@$(MAKE) --no-print-directory all unit
+	@$(MAKE) --no-print-directory -j$$(nproc) all unit
 	@./tests/run.sh $(BUILD)
 
 asan: test-deps san-deps
