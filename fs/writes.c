@@ -237,11 +237,22 @@ out:;
  * that takes them (ingest, log streams), on a handle with no partial line
  * pending: #obs-error goes to MOUNT/errors; #obs-batch KEY START END drops
  * the part of the batch that was taken before (all of an identical re-sent
- * batch) and records what this write stored. The table of batch ends lives
- * as long as the daemon. */
+ * batch) and records what this write stored. The table of batch ends is
+ * journaled in DATADIR/agent-batches (lib/ingest/batch.c), so it outlives
+ * a kill -9 of the daemon. */
 static struct obs_batchtab *batches;
 static pthread_once_t batches_once = PTHREAD_ONCE_INIT;
-static void batches_init(void) { batches = obs_batchtab_new(4096); }
+static void batches_init(void)
+{
+	char path[4096], why[160];
+	batches = obs_batchtab_new(4096);
+	snprintf(path, sizeof path, "%s/agent-batches", obsfs->datadir);
+	int rc = batches ? obs_batchtab_open(batches, path) : 0;
+	if (rc) {   /* kept in memory only: a re-send after a daemon kill may duplicate */
+		snprintf(why, sizeof why, "agent batch journal not kept: %s", strerror(-rc));
+		obs_errlog_add(obs_db_errlog(obsfs->db), obs_time_now(), "obsfsd", 0, "agent-batches", 13, why);
+	}
+}
 
 static int agent_write(struct ofile *o, const struct obs_directive *d, const char *buf, size_t size, off_t off)
 {
@@ -273,8 +284,9 @@ static int agent_write(struct ofile *o, const struct obs_directive *d, const cha
 		/* stored (refused lines are in errors); a short count stored whole
 		 * lines before a storage error: the agent sends the batch again */
 		uint64_t got = rc > 0 ? (uint64_t)rc : n - skip;
-		if (obs_batchtab_commit(batches, d, d->start + skip + got) < 0 && rc > 0)
-			return -ENOMEM;
+		int crc = obs_batchtab_commit(batches, d, d->start + skip + got);
+		if (crc < 0 && rc > 0)
+			return crc;   /* the agent sends it again: the table in memory skips it */
 		if (rc > 0 && got < n - skip)
 			return -EIO;
 		return rc < 0 ? rc : (int)size;

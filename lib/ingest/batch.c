@@ -1,15 +1,32 @@
 /* batch.c — agent directives (#obs-batch, #obs-error) and the table of taken
- * batch ends; the format is described in batch.h. The table lives in memory
- * only: it protects against an agent re-sending after its own crash while
- * the daemon runs, not against both failing at once. */
+ * batch ends; the directive format is described in batch.h.
+ *
+ * The table may be kept in a journal file (obs_batchtab_open), so that it
+ * outlives a kill -9 of the daemon: an agent whose write was cut by the
+ * kill sends the batch again to the next daemon, which must know what the
+ * dead one stored. The journal is text, one line per commit, appended with
+ * one write(2) after the batch's data went to the stores' write-ahead logs:
+ *
+ *   KEY END\n         KEY as in batch.h ([!-~]{1,200}), END decimal
+ *
+ * At open the lines are read in order (the last END of a KEY wins; a line
+ * that is torn or malformed, e.g. cut by a crash, is skipped), then the file
+ * is rewritten from the table (atomic replace) and appended to; past
+ * 4 x max_keys appended lines it is rewritten again. Like the write-ahead
+ * logs it is not fsynced per line: a kill -9 loses nothing (the page cache
+ * keeps it), a power loss may lose the tail, as it may the data's. */
 #include "ingest/batch.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "core/buf.h"
+#include "core/fileio.h"
 #include "core/strmap.h"
 
 static const char *token(const char *p, const char *e, size_t *len)
@@ -101,6 +118,9 @@ struct obs_batchtab {
 	char **order;              /* keys, oldest first (a ring) */
 	size_t *orderlen;
 	size_t max, head, n;
+	char *path;                /* the journal (obs_batchtab_open), or NULL */
+	int fd;                    /* open for append, or -1 */
+	size_t appended;           /* lines appended since the last rewrite */
 };
 
 struct obs_batchtab *obs_batchtab_new(size_t max_keys)
@@ -119,6 +139,7 @@ struct obs_batchtab *obs_batchtab_new(size_t max_keys)
 		free(t);
 		return NULL;
 	}
+	t->fd = -1;
 	pthread_mutex_init(&t->mu, NULL);
 	return t;
 }
@@ -136,6 +157,9 @@ void obs_batchtab_free(struct obs_batchtab *t)
 	obs_strmap_free(t->map);
 	free(t->order);
 	free(t->orderlen);
+	if (t->fd >= 0)
+		close(t->fd);
+	free(t->path);
 	pthread_mutex_destroy(&t->mu);
 	free(t);
 }
@@ -153,16 +177,15 @@ uint64_t obs_batchtab_skip(struct obs_batchtab *t, const struct obs_directive *d
 	return skip;
 }
 
-int obs_batchtab_commit(struct obs_batchtab *t, const struct obs_directive *d, uint64_t end)
+/* Set KEY's end in memory (caller holds t->mu). 0 or -ENOMEM. */
+static int table_set(struct obs_batchtab *t, const char *key, size_t keylen, uint64_t end)
 {
-	int rc = 0;
-	uint64_t h = obs_strmap_hash(d->key, d->keylen);
-	pthread_mutex_lock(&t->mu);
-	uint64_t *taken = obs_strmap_get(t->map, h, d->key, d->keylen);
+	uint64_t h = obs_strmap_hash(key, keylen);
+	uint64_t *taken = obs_strmap_get(t->map, h, key, keylen);
 	if (taken) {
 		if (end > *taken)
 			*taken = end;
-		goto out;
+		return 0;
 	}
 	if (t->n == t->max) {   /* forget the oldest key */
 		size_t j = t->head;
@@ -172,21 +195,112 @@ int obs_batchtab_commit(struct obs_batchtab *t, const struct obs_directive *d, u
 		t->head = (t->head + 1) % t->max;
 		t->n--;
 	}
-	char *k = malloc(d->keylen ? d->keylen : 1);
+	char *k = malloc(keylen ? keylen : 1);
 	taken = malloc(sizeof(*taken));
-	if (!k || !taken || obs_strmap_put(t->map, h, d->key, d->keylen, taken)) {
+	if (!k || !taken || obs_strmap_put(t->map, h, key, keylen, taken)) {
 		free(k);
 		free(taken);
-		rc = -ENOMEM;
-		goto out;
+		return -ENOMEM;
 	}
 	*taken = end;
-	memcpy(k, d->key, d->keylen);
+	memcpy(k, key, keylen);
 	size_t j = (t->head + t->n) % t->max;
 	t->order[j] = k;
-	t->orderlen[j] = d->keylen;
+	t->orderlen[j] = keylen;
 	t->n++;
-out:
+	return 0;
+}
+
+/* Replace the journal by the table's lines and reopen it for append
+ * (caller holds t->mu). 0 or a negative errno; the old journal stays on
+ * failure. */
+static int journal_rewrite(struct obs_batchtab *t)
+{
+	struct obs_buf b;
+	obs_buf_init(&b);
+	int rc = 0;
+	for (size_t i = 0; i < t->n && !rc; i++) {
+		size_t j = (t->head + i) % t->max;
+		uint64_t *end = obs_strmap_get(t->map, obs_strmap_hash(t->order[j], t->orderlen[j]), t->order[j],
+					       t->orderlen[j]);
+		rc = obs_buf_printf(&b, "%.*s %llu\n", (int)t->orderlen[j], t->order[j], (unsigned long long)*end);
+	}
+	if (!rc)
+		rc = obs_write_file_atomic(t->path, b.data ? b.data : "", b.len, NULL);
+	obs_buf_release(&b);
+	if (rc)
+		return rc;
+	int fd = open(t->path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (t->fd >= 0)
+		close(t->fd);
+	t->fd = fd;
+	t->appended = 0;
+	return 0;
+}
+
+/* A journal line "KEY END" (without its '\n'): 0, or -1 when malformed. */
+static int journal_line(const char *line, size_t n, size_t *keylen, uint64_t *end)
+{
+	const char *sp = memrchr(line, ' ', n);
+	if (!sp)
+		return -1;
+	size_t toklen;
+	*keylen = (size_t)(sp - line);
+	token(line, sp, &toklen);
+	if (!*keylen || *keylen > OBS_BATCH_KEY_MAX || toklen != *keylen)
+		return -1;
+	return number(sp + 1, (size_t)(line + n - (sp + 1)), end);
+}
+
+int obs_batchtab_open(struct obs_batchtab *t, const char *path)
+{
+	FILE *f = fopen(path, "re");
+	if (!f && errno != ENOENT)
+		return -errno;
+	int rc = 0;
+	pthread_mutex_lock(&t->mu);
+	if (f) {
+		char *line = NULL;
+		size_t cap = 0;
+		ssize_t n;
+		while (!rc && (n = getline(&line, &cap, f)) > 0) {
+			if (line[n - 1] != '\n')
+				continue;   /* torn by a crash */
+			size_t keylen;
+			uint64_t end;
+			if (journal_line(line, (size_t)n - 1, &keylen, &end))
+				continue;
+			rc = table_set(t, line, keylen, end);
+		}
+		free(line);
+		if (ferror(f) && !rc)
+			rc = -EIO;
+		fclose(f);
+	}
+	if (!rc) {
+		free(t->path);
+		t->path = strdup(path);
+		rc = t->path ? journal_rewrite(t) : -ENOMEM;
+	}
+	pthread_mutex_unlock(&t->mu);
+	return rc;
+}
+
+int obs_batchtab_commit(struct obs_batchtab *t, const struct obs_directive *d, uint64_t end)
+{
+	pthread_mutex_lock(&t->mu);
+	int rc = table_set(t, d->key, d->keylen, end);
+	if (!rc && t->fd >= 0) {
+		if (t->appended >= 4 * t->max)
+			rc = journal_rewrite(t);
+		char line[OBS_BATCH_KEY_MAX + 32];
+		int len = snprintf(line, sizeof line, "%.*s %llu\n", (int)d->keylen, d->key, (unsigned long long)end);
+		if (!rc)
+			rc = obs_write_all(t->fd, line, (size_t)len);
+		t->appended++;
+	}
 	pthread_mutex_unlock(&t->mu);
 	return rc;
 }

@@ -59,7 +59,13 @@ void obs_batchtab_free(struct obs_batchtab *t);           /* accepts NULL */
  * taken before: 0 .. end - start, cut after a '\n' only. */
 uint64_t obs_batchtab_skip(struct obs_batchtab *t, const struct obs_directive *d, const char *payload);
 
-/* Record that the bytes of d's KEY up to offset end were taken. 0 or -ENOMEM. */
+/* Keep the table in the journal file path (format: batch.c): load what it
+ * holds, then append every commit to it. 0 or a negative errno (the table
+ * then stays in memory only). */
+int obs_batchtab_open(struct obs_batchtab *t, const char *path);
+
+/* Record that the bytes of d's KEY up to offset end were taken. 0, -ENOMEM,
+ * or the errno of a failed journal append (the table in memory has it). */
 int obs_batchtab_commit(struct obs_batchtab *t, const struct obs_directive *d, uint64_t end);
 
 #endif

@@ -55,6 +55,22 @@ status_num() {
 	expect_grep ' scrape: connection refused: http://h:1/metrics$' "$MNT/errors"
 }
 
+@test "a daemon killed -9 after storing a batch: the batch re-sent to the next daemon is not stored twice" {
+	L=$MNT/logs/dk
+	onewrite "$L" '#obs-batch kk 0 4\na\nb\n'
+	onewrite "$MNT/ingest" '#obs-batch km 0 11\nkm_total 1\n'
+	obs_crash
+	obs_start
+	# the agent's write was cut by the kill as far as it knows: it sends
+	# the same batches again, and a longer one of the log
+	onewrite "$L" '#obs-batch kk 0 4\na\nb\n'
+	onewrite "$L" '#obs-batch kk 0 6\na\nb\nc\n'
+	onewrite "$MNT/ingest" '#obs-batch km 0 11\nkm_total 1\n'
+	expect_eq "$(cut -d' ' -f2- "$L")" "$(printf 'a\nb\nc')"
+	expect_eq "$(cat "$MNT/metrics/km_total" | wc -l)" 1
+	[ -s "$DATA/agent-batches" ]
+}
+
 @test "kill -9 after the write, before the position file: nothing is shipped twice" {
 	seq 1 100 > "$T/app.log"
 	start_agent "$T/app.log"

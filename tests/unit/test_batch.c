@@ -1,9 +1,14 @@
 /* test_batch.c — agent directives: #obs-batch and #obs-error parsing (and
  * what is not a directive), formatting, and the table that drops the part of
  * a re-sent batch that was taken already (whole, partly, cut only after a
- * newline), with its bound on keys. */
+ * newline), with its bound on keys; its journal file across an unclosed
+ * table (kill -9), torn lines, rewrites. */
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "ingest/batch.h"
 
@@ -117,4 +122,104 @@ Test(batch, oldest_key_forgotten)
 	cr_assert_eq(obs_batchtab_skip(t, &c, "x\n"), 2);
 	obs_batchtab_free(t);
 	obs_batchtab_free(NULL);
+}
+
+/* the journal (obs_batchtab_open): what a table committed is known to the
+ * next one opened on the same file, without a clean close (kill -9) */
+static char jdir[] = "/tmp/obs-batchj.XXXXXX";
+static char jpath[64];
+
+static void jsetup(void)
+{
+	cr_assert(mkdtemp(jdir));
+	snprintf(jpath, sizeof jpath, "%s/agent-batches", jdir);
+}
+
+static void jteardown(void)
+{
+	unlink(jpath);
+	rmdir(jdir);
+}
+
+static uint64_t skip_of(struct obs_batchtab *t, const char *directive, const char *pay)
+{
+	struct obs_directive d;
+	cr_assert_eq(parse(directive, &d), OBS_DIR_BATCH);
+	return obs_batchtab_skip(t, &d, pay);
+}
+
+static void commit(struct obs_batchtab *t, const char *directive, uint64_t end)
+{
+	struct obs_directive d;
+	cr_assert_eq(parse(directive, &d), OBS_DIR_BATCH);
+	cr_assert_eq(obs_batchtab_commit(t, &d, end), 0);
+}
+
+Test(batch_journal, survives_an_unclosed_table, .init = jsetup, .fini = jteardown)
+{
+	struct obs_batchtab *t = obs_batchtab_new(8);
+	cr_assert_eq(obs_batchtab_open(t, jpath), 0);   /* no file yet: empty */
+	commit(t, "#obs-batch k 0 4\n", 4);
+	commit(t, "#obs-batch k 4 6\n", 6);
+	commit(t, "#obs-batch other 0 2\n", 2);
+	/* t is not freed: the process was killed; a new daemon opens the file */
+	struct obs_batchtab *u = obs_batchtab_new(8);
+	cr_assert_eq(obs_batchtab_open(u, jpath), 0);
+	cr_assert_eq(skip_of(u, "#obs-batch k 0 6\n", "a\nb\nc\n"), 6);   /* all of it was taken */
+	cr_assert_eq(skip_of(u, "#obs-batch k 4 8\n", "c\nd\n"), 2);      /* the part past 6 stays */
+	cr_assert_eq(skip_of(u, "#obs-batch other 0 2\n", "x\n"), 2);
+	cr_assert_eq(skip_of(u, "#obs-batch new 0 2\n", "x\n"), 0);
+	obs_batchtab_free(u);
+	obs_batchtab_free(t);
+}
+
+Test(batch_journal, torn_and_malformed_lines_are_skipped, .init = jsetup, .fini = jteardown)
+{
+	FILE *f = fopen(jpath, "w");
+	cr_assert(f);
+	fputs("k 10\nbad\nsp ace 3 4\nx 99999999999999999999\n\nk2 7\nk3 5", f);   /* k3: torn */
+	fclose(f);
+	struct obs_batchtab *t = obs_batchtab_new(8);
+	cr_assert_eq(obs_batchtab_open(t, jpath), 0);
+	cr_assert_eq(skip_of(t, "#obs-batch k 0 10\n", "123456789\n"), 10);
+	cr_assert_eq(skip_of(t, "#obs-batch k2 0 7\n", "123456\n"), 7);
+	cr_assert_eq(skip_of(t, "#obs-batch k3 0 5\n", "1234\n"), 0);
+	cr_assert_eq(skip_of(t, "#obs-batch x 0 2\n", "1\n"), 0);
+	obs_batchtab_free(t);
+	/* the open rewrote the file from the table: only valid lines are left */
+	f = fopen(jpath, "r");
+	char buf[256] = { 0 };
+	cr_assert(fread(buf, 1, sizeof buf - 1, f) > 0);
+	fclose(f);
+	cr_assert_str_eq(buf, "k 10\nk2 7\n");
+}
+
+Test(batch_journal, rewritten_when_it_grows, .init = jsetup, .fini = jteardown)
+{
+	struct obs_batchtab *t = obs_batchtab_new(2);
+	cr_assert_eq(obs_batchtab_open(t, jpath), 0);
+	char dir[64];
+	for (int i = 0; i < 50; i++) {
+		snprintf(dir, sizeof dir, "#obs-batch k 0 %d\n", 2 * (i + 1));
+		commit(t, dir, (uint64_t)(2 * (i + 1)));
+	}
+	struct stat st;
+	cr_assert_eq(stat(jpath, &st), 0);
+	cr_assert_lt(st.st_size, 9 * 10, "journal of %lld bytes", (long long)st.st_size);   /* <= 8 lines + 1 */
+	struct obs_batchtab *u = obs_batchtab_new(2);
+	cr_assert_eq(obs_batchtab_open(u, jpath), 0);
+	cr_assert_eq(skip_of(u, "#obs-batch k 0 100\n", "x\n"), 100);
+	obs_batchtab_free(u);
+	obs_batchtab_free(t);
+}
+
+Test(batch_journal, unwritable_journal_is_an_error, .init = jsetup, .fini = jteardown)
+{
+	struct obs_batchtab *t = obs_batchtab_new(2);
+	char bad[96];
+	snprintf(bad, sizeof bad, "%s/missing/dir/agent-batches", jdir);
+	cr_assert_eq(obs_batchtab_open(t, bad), -ENOENT);
+	commit(t, "#obs-batch k 0 2\n", 2);   /* still a table in memory */
+	cr_assert_eq(skip_of(t, "#obs-batch k 0 2\n", "x\n"), 2);
+	obs_batchtab_free(t);
 }
