@@ -674,7 +674,8 @@ int obs_tstore_open(const char *dir, const struct obs_tstore_opts *o, struct obs
 		}
 	}
 	closedir(d);
-	qsort(nos, nn, sizeof *nos, u64cmp);
+	if (nn)   /* nos is NULL when there is none: qsort must not get NULL */
+		qsort(nos, nn, sizeof *nos, u64cmp);
 	int rc = 0;
 	for (size_t i = 0; i < nn && !rc; i++) {
 		char *p = tst_seg_path(s, nos[i], "trc");
