@@ -4,7 +4,8 @@
  *
  * Input: a sequence of records, each
  *     1 byte  h      h % 4: 0 or 2 -> type 1 (SERIES), 1 -> type 2 (SAMPLES),
- *                    3 -> type h >> 2 (any other type, skipped by replay);
+ *                    3 -> type h >> 2 (any other type: 5 EXEMPLARS, 3 CARRY,
+ *                    4 SERIESV, the rest skipped by replay);
  *                    h == 0xff: the rest of the input is appended raw to the
  *                    end of the WAL segment (a torn or damaged tail)
  *     1 byte  len
@@ -14,7 +15,8 @@
  * negative errno and a message, never crash or leak. After a successful open:
  * every series has canonical text that parses, its samples read back in
  * strictly increasing time order, and closing and reopening the directory
- * (replaying the same records again) gives the same series and samples. */
+ * (replaying the same records again) gives the same series, samples and
+ * exemplars. */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -103,6 +105,8 @@ static void snapshot(struct obs_db *db, const uint32_t *ids, size_t nids, struct
 			memcpy(&bits, &sm.v[i], 8);
 			obs_buf_printf(out, " %lld %llx\n", (long long)sm.t[i], (unsigned long long)bits);
 		}
+		if (obs_db_exemplars(db, id, INT64_MIN, INT64_MAX, OBS_TIME_EPOCH, out))
+			abort();   /* the series' exemplars (EXEMPLARS records) */
 	}
 	obs_samples_release(&sm);
 }
