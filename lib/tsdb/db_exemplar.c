@@ -58,9 +58,11 @@ int db_exemplar_note(struct obs_db *db, struct db_exbatch *b, struct series *s, 
 	if (in->exemplar < 0) {
 		atomic_fetch_add(&db->ex_rejected, 1);
 		db_ingest_set_err(r, EINVAL);
-		char why[160];
+		char why[160], line[700];
 		snprintf(why, sizeof why, "%s (the sample is kept)", in->ex_why);
-		obs_errlog_add(db->errs, now, source, 0, in->ex_text, in->ex_textlen, why);
+		int len = snprintf(line, sizeof line, "%.*s %.*s", (int)(in->keylen < 300 ? in->keylen : 300), in->key,
+				   (int)(in->ex_textlen < 390 ? in->ex_textlen : 390), in->ex_text);
+		obs_errlog_add(db->errs, now, source, 0, line, (size_t)len, why);
 		return 0;
 	}
 	if (OBS_VEC_RESERVE_FROM(b->e, b->cap, b->n + 1, 64))

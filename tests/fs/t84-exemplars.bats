@@ -121,9 +121,9 @@ payment level=warn msg=\"card retry\" trace_id=$TID"
 	expect_file_eq "$MNT/metrics/b_total" "$(rfc3339 "$NOW") 2"
 	expect_eq "$(tail -1 "$MNT/metrics/$B05")" "$(rfc3339 $((NOW + 1))) 4"
 	# the exemplars are not, each with its reason
-	expect_grep "ingest: invalid exemplar: expected '\"' before label value \\(the sample is kept\\): # \\{trace_id=broken\\} 1" "$MNT/errors"
+	expect_grep "ingest: invalid exemplar: expected '\"' before label value \\(the sample is kept\\): a_total # \\{trace_id=broken\\} 1" "$MNT/errors"
 	expect_grep "ingest: out-of-order exemplar \\(older than the series' newest\\): $B05 # \\{trace_id=\"late\"\\} 0.3 " "$MNT/errors"
-	expect_grep "ingest: exemplar labels longer than 128 characters \\(the sample is kept\\)" "$MNT/errors"
+	expect_grep "ingest: exemplar labels longer than 128 characters \\(the sample is kept\\): b_total # \\{trace_id=\"xxx" "$MNT/errors"
 	expect_lines "$MNT/metrics/$B05#exemplars" 1
 	expect_file_eq "$MNT/metrics/a_total#exemplars" ""
 	# the same scrape again (a retry) is accepted silently

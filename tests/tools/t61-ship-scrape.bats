@@ -145,7 +145,7 @@ X
 	expect_eq "$(head -1 "$MNT/metrics/ex_latency_seconds_bucket{le=\"0.5\",$L}" | cut -d' ' -f1)" "$t.000Z"
 	# the bad exemplar is the mount's to report; its sample is kept
 	expect_eq "$(last_value "$MNT/metrics/ex_latency_seconds_bucket{le=\"+Inf\",$L}")" 4
-	expect_grep "invalid exemplar: expected '\"' before label value \\(the sample is kept\\): # \\{trace_id=oops\\} 0.9" "$MNT/errors"
+	expect_grep "invalid exemplar: expected '\"' before label value \\(the sample is kept\\): ex_latency_seconds_bucket\\{.*le=\"\\+Inf\".*\\} # \\{trace_id=oops\\} 0.9" "$MNT/errors"
 }
 
 @test "a failed scrape is up 0 with the reason: HTTP 500, a line that does not parse" {

@@ -248,7 +248,7 @@ Test(db_exemplars, ingest_read_errors, .init = setup, .fini = teardown)
 	obs_buf_init(&e);
 	obs_errlog_render(obs_db_errlog(db), &e);
 	cr_assert(strstr(e.data, "test: invalid exemplar: expected '\"' before label value (the sample is kept): "
-				 "# {trace_id=oops} 1"), "%s", e.data);
+				 "rq_count # {trace_id=oops} 1"), "%s", e.data);
 	cr_assert(strstr(e.data, "test: out-of-order exemplar (older than the series' newest): "
 				 "rq_bucket{le=\"0.5\"} # {trace_id=\"x\"} 0.1 2023-11-14T22:13:19.000Z"), "%s", e.data);
 	obs_buf_release(&e);
