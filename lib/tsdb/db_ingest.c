@@ -5,7 +5,8 @@
  *   to the WAL first, under cutlock shared) -> refuse what the head would
  *   refuse (floor, window, other value at the newest time) -> one WAL SAMPLES
  *   record for the rest of the batch -> apply to the head under each series'
- *   lock.
+ *   lock -> the write's exemplars (db_exemplar.c: checked, one EXEMPLARS
+ *   record, added to the store).
  *
  * Nothing reaches the head before the WAL holds it, so a failed WAL write
  * (ENOSPC) leaves no sample visible that a restart would lose, and nothing
