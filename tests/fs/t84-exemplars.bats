@@ -78,7 +78,7 @@ wait_trace() {
 payment level=warn msg=\"card retry\" trace_id=$TID"
 }
 
-@test "#exemplars takes a range (no STEP), works under select/, is not listed and not writable" {
+@test "#exemplars takes a range (no STEP), works under select/ and on aliases, is not listed and not writable" {
 	histogram "$((NOW - 7200))" 0000000000000000000000000000000a >"$T/old"
 	histogram "$NOW" "$TID" >"$T/new"
 	write_file "$MNT/ingest" "$T/old" >/dev/null
@@ -92,6 +92,14 @@ payment level=warn msg=\"card retry\" trace_id=$TID"
 	# the same view through select/ and labels/
 	expect_lines "$MNT/select/le=0.5/$B05@-1h#exemplars" 1
 	expect_lines "$MNT/labels/le/0.5/$B05#exemplars" 2
+	# a series listed under an alias (its name is over NAME_MAX) has them too
+	long=$(printf 'v%.0s' $(seq 300))
+	printf 'long_bucket{le="%s"} 1 %s.000 # {trace_id="%s"} 0.2 %s.000\n# EOF\n' "$long" "$NOW" "$TID" "$NOW" >"$T/long"
+	write_file "$MNT/ingest" "$T/long" >/dev/null
+	alias=$(ls "$MNT/metrics" | grep '^long_bucket')
+	[[ "$alias" == *~* ]]
+	expect_file_eq "$MNT/metrics/$alias#exemplars" "$(rfc3339 "$NOW") 0.2 {trace_id=\"$TID\"}"
+	expect_file_eq "$MNT/metrics/$alias@-1h#exemplars" "$(rfc3339 "$NOW") 0.2 {trace_id=\"$TID\"}"
 	# not a STEP view, not a bad range, not a file of the listing, not writable
 	run cat "$MNT/metrics/$B05@-1h:5m#exemplars"
 	expect_fail "No such file or directory"
