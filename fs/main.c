@@ -41,6 +41,7 @@ struct cli {
 	char *retention_tier[3];
 	char *query_max_samples, *query_timeout;
 	unsigned long max_series, max_series_per_metric, max_line, log_max_line, log_retention_bytes;
+	unsigned long max_exemplars, max_exemplars_per_series;
 	int show_help, show_version, wal_recover;
 	int allow_other;                 /* -o allow_other was given (passed on to libfuse) */
 };
@@ -54,6 +55,8 @@ static const struct fuse_opt cli_opts[] = {
 	OPT("sync=%s", sync),
 	OPT("max_series=%lu", max_series),
 	OPT("max_series_per_metric=%lu", max_series_per_metric),
+	OPT("max_exemplars=%lu", max_exemplars),
+	OPT("max_exemplars_per_series=%lu", max_exemplars_per_series),
 	OPT("max_line=%lu", max_line),
 	OPT("log_max_line=%lu", log_max_line),
 	OPT("block_span=%s", block_span),
@@ -106,6 +109,8 @@ static void usage(void)
 		"  -o ooo_window=DUR            accept samples this far behind a series' head (5m)\n"
 		"  -o max_series=N              total series limit (1000000)\n"
 		"  -o max_series_per_metric=N   series limit per metric name (100000)\n"
+		"  -o max_exemplars=N           exemplars kept in memory, the oldest go first (100000)\n"
+		"  -o max_exemplars_per_series=N  ... of one series (1024)\n"
 		"  -o sync_interval=DUR         WAL group-commit interval, 0 = off (1s)\n"
 		"  -o sync=close|fsync          fsync the WAL on close of a written file, or only on fsync() (close)\n"
 		"  -o time=rfc3339|epoch        time format of reads (rfc3339)\n"
@@ -287,6 +292,10 @@ int main(int argc, char *argv[])
 		o.max_series = c.max_series;
 	if (c.max_series_per_metric)
 		o.max_series_per_metric = c.max_series_per_metric;
+	if (c.max_exemplars)
+		o.max_exemplars = c.max_exemplars;
+	if (c.max_exemplars_per_series)
+		o.max_exemplars_per_series = c.max_exemplars_per_series;
 	o.wal_recover = c.wal_recover;
 	struct obs_logstore_opts lo = { 0 };
 	lo.max_line = c.log_max_line ? c.log_max_line : 64 * 1024;

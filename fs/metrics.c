@@ -9,6 +9,10 @@
  *                            STEP with FN (default avg); parsed once at lookup
  *                            into node.priv (struct view); streamed in
  *                            windows as it is read (view_read)
+ *   metrics/SERIES[@RANGE]#exemplars
+ *                            FS_RO, lookup only: the series' exemplars in
+ *                            the range (all without one), "TIME VALUE
+ *                            {labels}" lines, oldest first
  *
  * SERIES is the canonical text %-escaped ('%' -> %25, '/' -> %2F); when that
  * is longer than NAME_MAX, the name is an alias: a prefix plus "~" and the
@@ -440,14 +444,53 @@ static const struct fs_kind view_kind = {
 	.listxattr = series_listxattr,
 };
 
+/* ---- exemplars ------------------------------------------------------------- */
+
+static const char ex_suffix[] = "#exemplars";
+
+/* Does name end in #exemplars (after its label set)? */
+static int is_exemplars(const char *s, size_t n)
+{
+	size_t k = sizeof ex_suffix - 1;
+	if (n <= k || memcmp(s + n - k, ex_suffix, k))
+		return 0;
+	const char *close = memrchr(s, '}', n);
+	return !close || close < s + n - k;
+}
+
+static int exemplars_render(struct ofile *o)
+{
+	return obs_db_exemplars(obsfs->db, o->nd.id, o->nd.from, o->nd.to, obsfs->timefmt, &o->content);
+}
+
+static const struct fs_kind exemplars_kind = {
+	.name = "series exemplars",
+	.type = FS_RO,
+	.live = 1,
+	.render = exemplars_render,
+	.getxattr = series_getxattr,
+	.listxattr = series_listxattr,
+};
+
 int series_lookup(const char *name, size_t n, struct node *nd)
 {
+	int ex = is_exemplars(name, n);
+	if (ex)
+		n -= sizeof ex_suffix - 1;
 	const char *at = view_at(name, n);
 	size_t base = at ? (size_t)(at - name) : n;
 	int rc = series_from_fname(name, base, &nd->id, 0, NULL);
 	if (rc)
 		return rc == -EINVAL ? -ENOENT : rc;
 	nd->kind = &series_kind;
+	if (ex) {   /* a range, no STEP: exemplars are not aggregated */
+		nd->from = INT64_MIN;
+		nd->to = INT64_MAX;
+		if (at && obs_range_parse(at + 1, n - base - 1, obs_time_now(), &nd->from, &nd->to))
+			return -ENOENT;
+		nd->kind = &exemplars_kind;
+		return 0;
+	}
 	if (at) {
 		struct view *v = calloc(1, sizeof *v);
 		if (!v)
@@ -481,7 +524,7 @@ static int metrics_lookup(struct node *parent, const char *name, size_t n, struc
 static int metrics_create(struct node *parent, const char *name, struct node *child, const char *source)
 {
 	size_t n = strlen(name);
-	if (memchr(name, '@', n) && !strchr(name, '}'))
+	if ((memchr(name, '@', n) && !strchr(name, '}')) || is_exemplars(name, n))
 		return -EACCES;   /* views are read-only */
 	const char *why = NULL;
 	int rc = series_from_fname(name, n, &child->id, 1, &why);
@@ -513,5 +556,8 @@ const struct fs_subtree fs_subtree_metrics = {
 "  metrics/SERIES@RANGE[:STEP[:FN]]\n"
 "                      a time-range view (not listed): @-1h  @-2h..-1h\n"
 "                      @2026-11-21T10:00:00Z..2026-11-21T11:00:00Z  @-1d:5m:max\n"
-"                      FN = avg min max sum count last p50 p90 p99 pNN\n",
+"                      FN = avg min max sum count last p50 p90 p99 pNN\n"
+"  metrics/SERIES[@RANGE]#exemplars\n"
+"                      its OpenMetrics exemplars: \"TIME VALUE {trace_id=...}\";\n"
+"                      a trace_id leads to traces/ID and traces/ID.logs\n",
 };

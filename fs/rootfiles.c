@@ -184,7 +184,12 @@ static int render_status(struct obs_buf *out)
 	rc |= obs_buf_printf(out, "samples            %llu\n", (unsigned long long)st.samples);
 	rc |= obs_buf_printf(out, "samples_ingested   %llu\n", (unsigned long long)st.samples_ingested);
 	rc |= obs_buf_printf(out, "samples_rejected   %llu\n", (unsigned long long)st.samples_rejected);
-	rc |= obs_buf_printf(out, "exemplars_dropped  %llu\n", (unsigned long long)st.exemplars_dropped);
+	rc |= obs_buf_printf(out, "exemplars          %llu in %llu series\n", (unsigned long long)st.exemplars,
+			     (unsigned long long)st.exemplar_series);
+	rc |= obs_buf_printf(out, "exemplars_added    %llu\n", (unsigned long long)st.exemplars_added);
+	rc |= obs_buf_printf(out, "exemplars_duplicate %llu\n", (unsigned long long)st.exemplars_duplicate);
+	rc |= obs_buf_printf(out, "exemplars_rejected %llu\n", (unsigned long long)st.exemplars_rejected);
+	rc |= obs_buf_printf(out, "exemplars_evicted  %llu\n", (unsigned long long)st.exemplars_evicted);
 	rc |= obs_buf_printf(out, "samples_replayed   %llu (replay %lld ms)\n",
 			     (unsigned long long)st.samples_replayed, (long long)st.replay_ms);
 	rc |= obs_buf_printf(out, "ingest_rate        %.1f samples/s since mount\n",

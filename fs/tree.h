@@ -20,6 +20,7 @@
  *   /README /ingest /ctl /status /errors          rootfiles.c
  *   /export[.jsonl][@RANGE]                       export.c
  *   /metrics/SERIES[@RANGE[:STEP[:FN]]]           metrics.c
+ *   /metrics/SERIES[@RANGE]#exemplars             metrics.c
  *   /select/M1/.../Mk[/SERIES[@...]]              select.c (Mi = k=v k!=v k=~re k!~re)
  *   /labels/K[/V[/SERIES[@...]]]                  labels.c
  *   /errors#follow                                rootfiles.c

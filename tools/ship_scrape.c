@@ -13,7 +13,9 @@
  * nothing of it is stored). Its samples get the target labels job and
  * instance (HOST:PORT of the URL, the scheme's default port when none is
  * given) and those of the targets file; a label the target also sets is
- * kept as exported_NAME unless honor_labels. Samples without a timestamp,
+ * kept as exported_NAME unless honor_labels. An OpenMetrics exemplar goes
+ * through with its sample as written; times are written as seconds with a
+ * fraction, which the mount reads as seconds in any write. Samples without a timestamp,
  * and every sample unless honor_timestamps (default true), get the scrape's
  * start time. After every scrape, success or not, the target gets
  *   up                       1 or 0
@@ -223,6 +225,17 @@ struct conv {
 	int oom;
 };
 
+/* " VALUE TIME" with TIME in seconds and a fraction (1700000000.250),
+ * which is seconds in any write: one with an exemplar is OpenMetrics,
+ * where integers would be seconds too (obsfs(7)). 0 or -ENOMEM. */
+static int put_value_ts(struct obs_buf *out, double v, int64_t ms)
+{
+	char num[40];
+	obs_num_format(v, num);
+	uint64_t mag = ms < 0 ? 0 - (uint64_t)ms : (uint64_t)ms;
+	return obs_buf_printf(out, " %s %s%" PRIu64 ".%03" PRIu64, num, ms < 0 ? "-" : "", mag / 1000, mag % 1000);
+}
+
 static int on_sample(void *ctx, const struct obs_sample_in *s)
 {
 	struct conv *c = ctx;
@@ -269,10 +282,12 @@ static int on_sample(void *ctx, const struct obs_sample_in *s)
 		c->bad_why = why ? why : "invalid labels";
 		return 1;
 	}
-	char num[40];
-	obs_num_format(s->value, num);
 	int64_t ts = t->honor_ts && s->ts_ms != OBS_TS_NONE ? s->ts_ms : c->ts;
-	if (obs_labels_format(&l, c->out) || obs_buf_printf(c->out, " %s %" PRId64 "\n", num, ts)) {
+	/* an exemplar goes through as written (a bad one too: the mount
+	 * reports it and keeps the sample) */
+	if (obs_labels_format(&l, c->out) || put_value_ts(c->out, s->value, ts) ||
+	    (s->exemplar && (obs_buf_putc(c->out, ' ') || obs_buf_append(c->out, s->ex_text, s->ex_textlen))) ||
+	    obs_buf_putc(c->out, '\n')) {
 		obs_labels_release(&l);
 		c->oom = 1;
 		return 1;
@@ -321,10 +336,9 @@ static void synth(struct obs_buf *out, const struct target *t, const char *name,
 	struct obs_labels l;
 	if (obs_labels_build(&l, name, strlen(name), raw, n, NULL))
 		return;
-	char num[40];
-	obs_num_format(v, num);
 	obs_labels_format(&l, out);
-	obs_buf_printf(out, " %s %" PRId64 "\n", num, ts);
+	put_value_ts(out, v, ts);
+	obs_buf_putc(out, '\n');
 	obs_labels_release(&l);
 }
 

@@ -153,7 +153,7 @@ static int line_has_exemplar(struct obs_pctx *c, const char *ls, const char *le)
 	c->s.exemplar = 0;
 	r = obs_p_prom(c, ls, le);
 	c->probe = 0;
-	return r == PL_OK && c->s.exemplar;
+	return r == PL_OK && c->s.exemplar > 0;
 }
 
 /* `# TYPE foo counter` ([nm, ne) holds " foo ") whose next sample line is
@@ -345,6 +345,7 @@ long obs_parse_lines(const char *buf, size_t n, enum obs_fmt fmt, size_t first_l
 			continue;
 		}
 		f = fmt == OBS_FMT_AUTO ? detect(ls, le) : fmt;
+		c.s.exemplar = 0;   /* only Prometheus lines carry one */
 		switch (f) {
 		case OBS_FMT_INFLUX:
 			r = obs_p_influx(&c, ls, le);

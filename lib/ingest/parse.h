@@ -40,6 +40,9 @@
 #include "core/labels.h"
 
 #define OBS_TS_NONE INT64_MIN
+/* The OpenMetrics limit on an exemplar's label set: characters (code
+ * points) of its names and values together. */
+#define OBS_EXEMPLAR_MAX_CHARS 128
 
 enum obs_fmt { OBS_FMT_AUTO, OBS_FMT_PROM, OBS_FMT_INFLUX, OBS_FMT_GRAPHITE, OBS_FMT_STATSD };
 
@@ -57,7 +60,17 @@ struct obs_sample_in {
 	int64_t ts_ms;               /* OBS_TS_NONE when the line had no timestamp,
 	                              * else within [OBS_TIME_VALID_MIN, OBS_TIME_VALID_MAX] */
 	double value;
-	int exemplar;                /* the line carried an OpenMetrics exemplar (not kept) */
+	/* An OpenMetrics exemplar after the sample (`# {labels} value [ts]`):
+	 * exemplar is 0 (none), 1 (ex_* below are set) or -1 (invalid: ex_why
+	 * says why; the sample itself is good). */
+	int exemplar;
+	const char *ex_labels;       /* "{k=\"v\",...}" as written */
+	size_t ex_labelslen;
+	double ex_value;
+	int64_t ex_ts;               /* ms, OBS_TS_NONE when it had none */
+	const char *ex_text;         /* "# {...} value [ts]" as written (errors) */
+	size_t ex_textlen;
+	const char *ex_why;          /* exemplar -1: the reason */
 	/* StatsD lines only (fmt OBS_FMT_STATSD), for aggregators: */
 	char st_type;                /* 'c' counter, 'g' gauge, 'm' timer (ms), 'h', 'd', 's' set */
 	char st_sign;                /* a gauge written "+N" or "-N" (a delta): '+' or '-', else 0 */

@@ -12,9 +12,10 @@
  * or seconds when it has a fraction or an exponent, or seconds whatever its
  * form when the write is OpenMetrics (the rule is in parse.h); it is floored
  * to ms and must lie within the valid times of obstime.h. An exemplar
- * (`# {labels} value [timestamp]`) is checked and flagged on the sample, not
- * kept; other text after a '#' is ignored. The key is `name{...}` exactly as
- * written. */
+ * (`# {labels} value [timestamp]`, timestamp in seconds) is handed out with
+ * the sample (s->ex_*); an invalid one is flagged with its reason and the
+ * sample kept; other text after a '#' is ignored. The key is `name{...}`
+ * exactly as written. */
 #include <string.h>
 
 #include "core/num.h"
@@ -64,35 +65,56 @@ static inline __attribute__((always_inline)) const char *scan_value(struct obs_p
 	}
 }
 
+/* Characters (code points; an escape such as \" is one) of [p, e), a
+ * scanned label value. */
+static size_t value_chars(const char *p, const char *e)
+{
+	size_t n = 0;
+
+	for (; p < e; p++) {
+		if (*p == '\\' && p + 1 < e)
+			p++;
+		if (((unsigned char)*p & 0xc0) != 0x80)
+			n++;
+	}
+	return n;
+}
+
 /* An OpenMetrics exemplar after the sample: `{labels} value [timestamp]`,
- * p at the '{'. Checked (labels as in a series, at most 128 UTF-8 characters
- * of names and values together per the specification is not enforced), not
- * kept: 0, or -1 with c->why. */
-static int exemplar(struct obs_pctx *c, const char *p, const char *e)
+ * p at the '{'. Labels as in a series, at most OBS_EXEMPLAR_MAX_CHARS
+ * characters of names and values together (the OpenMetrics limit); the
+ * timestamp is seconds. Sets s->ex_*; returns NULL, or the reason it is
+ * invalid (the sample is kept all the same, as Prometheus does). */
+static const char *exemplar(struct obs_sample_in *s, struct obs_pctx *c, const char *p, const char *e)
 {
 	const char *tok;
-	double v;
-	int64_t ts;
+	size_t chars = 0;
 
+	s->ex_labels = p;
 	for (p++;;) {
+		const char *ln, *v;
 		int esc = 0;
 
 		p = pc_skip_space(p, e);
 		if (p < e && *p == '}')
 			break;
 		if (p == e || !pc_is((unsigned char)*p, PC_LNAME0))
-			return c->why = "invalid exemplar", -1;
+			return "invalid exemplar label name";
+		ln = p;
 		while (p < e && pc_is((unsigned char)*p, PC_LNAME))
 			p++;
+		chars += (size_t)(p - ln);
 		p = pc_skip_space(p, e);
 		if (p == e || *p != '=')
-			return c->why = "invalid exemplar", -1;
+			return "invalid exemplar: expected '=' after label name";
 		p = pc_skip_space(p + 1, e);
 		if (p == e || *p != '"')
-			return c->why = "invalid exemplar", -1;
-		p = scan_value(c, p + 1, e, &esc);
+			return "invalid exemplar: expected '\"' before label value";
+		v = p + 1;
+		p = scan_value(c, v, e, &esc);
 		if (!p)
-			return c->why = "invalid exemplar", -1;
+			return "invalid exemplar label value";
+		chars += value_chars(v, p);
 		p = pc_skip_space(p + 1, e);
 		if (p < e && *p == ',') {
 			p++;
@@ -100,21 +122,29 @@ static int exemplar(struct obs_pctx *c, const char *p, const char *e)
 		}
 		if (p < e && *p == '}')
 			break;
-		return c->why = "invalid exemplar", -1;
+		return "invalid exemplar: expected ',' or '}' after label value";
 	}
+	s->ex_labelslen = (size_t)(p + 1 - s->ex_labels);
 	p = pc_skip_space(p + 1, e);
 	tok = p;
 	p = pc_token_end(p, e);
-	if (obs_num_parse(tok, (size_t)(p - tok), &v))
-		return c->why = "invalid exemplar", -1;
+	if (obs_num_parse(tok, (size_t)(p - tok), &s->ex_value))
+		return "invalid exemplar value";
 	p = pc_skip_space(p, e);
 	if (p < e) {
+		int r;
+
 		tok = p;
 		p = pc_token_end(p, e);
-		if (obs_p_ts(tok, (size_t)(p - tok), 3, 0, &ts) || pc_skip_space(p, e) < e)
-			return c->why = "invalid exemplar", -1;
+		r = obs_p_ts(tok, (size_t)(p - tok), 3, 0, &s->ex_ts);
+		if (r)
+			return r == -2 ? "exemplar timestamp out of range" : "invalid exemplar timestamp";
+		if (pc_skip_space(p, e) < e)
+			return "invalid exemplar: unexpected text after its timestamp";
 	}
-	return 0;
+	if (chars > OBS_EXEMPLAR_MAX_CHARS)
+		return "exemplar labels longer than 128 characters";
+	return NULL;
 }
 
 int obs_p_prom(struct obs_pctx *c, const char *p, const char *e)
@@ -211,6 +241,7 @@ int obs_p_prom(struct obs_pctx *c, const char *p, const char *e)
 	p = pc_skip_space(p, e);
 	s->ts_ms = OBS_TS_NONE;
 	s->exemplar = 0;
+	s->ex_ts = OBS_TS_NONE;
 	if (p < e && *p != '#') {
 		int r, secs;
 
@@ -226,9 +257,10 @@ int obs_p_prom(struct obs_pctx *c, const char *p, const char *e)
 			return pc_err(c, "unexpected text after timestamp");
 	}
 	if (p + 1 < e && *p == '#' && pc_skip_space(p + 1, e) < e && *pc_skip_space(p + 1, e) == '{') {
-		if (exemplar(c, pc_skip_space(p + 1, e), e))
-			return PL_ERR;
-		s->exemplar = 1;
+		s->ex_text = p;
+		s->ex_textlen = (size_t)(e - p);
+		s->ex_why = exemplar(s, c, pc_skip_space(p + 1, e), e);
+		s->exemplar = s->ex_why ? -1 : 1;
 	}
 	return c->probe ? PL_OK : pc_emit(c);
 }

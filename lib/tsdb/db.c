@@ -9,11 +9,13 @@
  *   db_head.c     the head (Gorilla chunks per series, out-of-order inserts)
  *                 and reads over blocks, frozen chunks and the head
  *   db_wal.c      the WAL record types (encoders, replay) and the carries
+ *   db_exemplar.c exemplars: a write's, logged and kept in the store
+ *                 (exemplar.h), relogged after a cut, read
  *   db_compact.c  loading blocks, compaction (head -> block), merges,
  *                 retention, the background compactor
  *
  * Lock order: compact_mu > cutlock > stripes > maplock > blocks_lock >
- * series mu > carry_mu > the WAL's own locks.
+ * series mu > carry_mu > the WAL's own locks; cutlock > ex_mu > the WAL's.
  *
  * Data directory: LOCK (flock, pid inside), wal/ (obs_wal segments, records
  * in db_wal.c), blocks/ID/ (block.h), rollups/ (tiers.h). Opening loads the
@@ -38,6 +40,8 @@ void obs_db_opts_default(struct obs_db_opts *o)
 	o->head_max_samples = 16u << 20;
 	o->retention_ms = 15LL * 24 * 3600 * 1000;
 	o->check_interval_ms = 5000;
+	o->max_exemplars = 100000;
+	o->max_exemplars_per_series = 1024;
 	o->tier_retention_ms[0] = 90LL * 24 * 3600 * 1000;
 	o->tier_retention_ms[1] = 365LL * 24 * 3600 * 1000;
 	o->tier_retention_ms[2] = 3 * 365LL * 24 * 3600 * 1000;
@@ -232,6 +236,7 @@ int obs_db_open(const char *dir, const struct obs_db_opts *o, struct obs_db **ou
 	pthread_mutex_init(&db->compact_mu, NULL);
 	pthread_mutex_init(&db->stop_mu, NULL);
 	pthread_mutex_init(&db->carry_mu, NULL);
+	pthread_mutex_init(&db->ex_mu, NULL);
 	for (int i = 0; i < 64; i++)
 		pthread_mutex_init(&db->stripes[i], NULL);
 	pthread_cond_init(&db->stop_cv, NULL);
@@ -244,7 +249,8 @@ int obs_db_open(const char *dir, const struct obs_db_opts *o, struct obs_db **ou
 	db->carries = obs_strmap_new();
 	db->ix = obs_index_new();
 	db->errs = obs_errlog_new(db->o.errlog_entries);
-	if (!db->dir || !db->byname || !db->alias || !db->carries || !db->ix || !db->errs) {
+	db->ex = obs_exstore_new(db->o.max_exemplars, db->o.max_exemplars_per_series);
+	if (!db->dir || !db->byname || !db->alias || !db->carries || !db->ix || !db->errs || !db->ex) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -280,6 +286,7 @@ int obs_db_open(const char *dir, const struct obs_db_opts *o, struct obs_db **ou
 	else
 		rc = obs_wal_replay(wdir, db_replay_record, db, &db->replay_stats);
 	int frc = db_replay_finish(db, !rc);
+	db_exemplars_replayed(db);
 	if (!rc)
 		rc = frc;
 	db->replaying = 0;
@@ -362,6 +369,7 @@ void obs_db_close(struct obs_db *db)
 	}
 	obs_index_free(db->ix);
 	obs_errlog_free(db->errs);
+	obs_exstore_free(db->ex);
 	if (db->lockfd >= 0)
 		close(db->lockfd);
 	pthread_rwlock_destroy(&db->maplock);
@@ -370,6 +378,7 @@ void obs_db_close(struct obs_db *db)
 	pthread_mutex_destroy(&db->compact_mu);
 	pthread_mutex_destroy(&db->stop_mu);
 	pthread_mutex_destroy(&db->carry_mu);
+	pthread_mutex_destroy(&db->ex_mu);
 	for (int i = 0; i < 64; i++)
 		pthread_mutex_destroy(&db->stripes[i]);
 	pthread_cond_destroy(&db->stop_cv);
@@ -477,7 +486,16 @@ void obs_db_get_stats(struct obs_db *db, struct obs_db_stats *st)
 	st->chunk_bytes += st->open_chunk_bytes;
 	st->samples_ingested = atomic_load(&db->ingested);
 	st->samples_rejected = atomic_load(&db->rejected);
-	st->exemplars_dropped = atomic_load(&db->exemplars_dropped);
+	struct obs_exstore_stats xs;
+	pthread_mutex_lock(&db->ex_mu);
+	obs_exstore_get_stats(db->ex, &xs);
+	pthread_mutex_unlock(&db->ex_mu);
+	st->exemplars = xs.exemplars;
+	st->exemplar_series = xs.series;
+	st->exemplars_added = xs.added;
+	st->exemplars_duplicate = xs.duplicates;
+	st->exemplars_evicted = xs.evicted;
+	st->exemplars_rejected = atomic_load(&db->ex_rejected);
 	st->samples_replayed = db->replayed;
 	struct obs_wal_stats ws;
 	obs_wal_get_stats(db->wal, &ws);

@@ -33,6 +33,8 @@ struct obs_db_opts {
 	int64_t retention_ms;           /* drop blocks whose newest sample is older (15d); 0 = keep */
 	int64_t check_interval_ms;      /* how often the background compactor looks (5 s) */
 	int64_t tier_retention_ms[3];   /* rollups 1m, 5m, 1h: 90d, 1y, 3y; 0 = keep */
+	size_t max_exemplars;           /* exemplars kept in all (100000, as Prometheus' max_exemplars) */
+	size_t max_exemplars_per_series; /* ... of one series (1024) */
 	int wal_recover;                /* replay a damaged WAL: keep every valid record, skip and
 	                                   count the rest (0: a damaged WAL refuses to open) */
 };
@@ -101,6 +103,12 @@ int obs_db_read_agg(struct obs_db *db, uint32_t id, int64_t from, int64_t to, in
  * updated incrementally, so it is cheap to call on every stat). */
 int obs_db_text_size(struct obs_db *db, uint32_t id, enum obs_time_fmt fmt, uint64_t *size);
 
+/* The exemplars of series id with from <= t <= to, oldest first, appended
+ * to out as "TIME VALUE {labels}" lines (TIME in fmt). 0, -ENOENT for an
+ * unknown id, -ENOMEM. */
+int obs_db_exemplars(struct obs_db *db, uint32_t id, int64_t from, int64_t to, enum obs_time_fmt fmt,
+		     struct obs_buf *out);
+
 /* The label index (owned by the db) and matcher selection. */
 struct obs_index *obs_db_index(struct obs_db *db);
 roaring_bitmap_t *obs_db_select(struct obs_db *db, const struct obs_matcher *m, size_t n);
@@ -124,7 +132,8 @@ int obs_db_sync(struct obs_db *db);
 struct obs_db_stats {
 	uint64_t series, samples, chunks, chunk_bytes, open_chunk_bytes;
 	uint64_t samples_ingested, samples_rejected, samples_replayed;
-	uint64_t exemplars_dropped;   /* OpenMetrics exemplars ingested lines carried (not kept) */
+	uint64_t exemplars, exemplar_series;   /* held now (in memory, rebuilt from the WAL) */
+	uint64_t exemplars_added, exemplars_duplicate, exemplars_rejected, exemplars_evicted;
 	uint64_t wal_bytes, wal_segments, wal_syncs, wal_torn_bytes;
 	uint64_t wal_skipped_bytes, wal_skipped_segments;   /* by a wal_recover replay */
 	uint64_t wal_skipped_records, wal_skipped_samples;

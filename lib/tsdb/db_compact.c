@@ -7,9 +7,10 @@
  *      at one instant: every record before the cut is in the frozen set, every
  *      record after it is not. Each series' floor_t becomes its last frozen
  *      sample: older samples are refused from then on. Series in no block and
- *      not frozen, and the pending carries, are logged again right after the
- *      cut (SERIESV, CARRY: db_wal.c), so the segments after the cut name
- *      every series and carry they need.
+ *      not frozen, the pending carries and the exemplars are logged again
+ *      right after the cut (SERIESV, CARRY, EXEMPLARS: db_wal.c), so the
+ *      segments after the cut name every series, carry and exemplar they
+ *      need.
  *   2. write: the frozen chunks (readable meanwhile; only this function
  *      changes a frozen set) become a level-1 block (block.c: tmp dir, fsync,
  *      rename, dir fsync). A failure gives the frozen chunks back to the head
@@ -469,6 +470,8 @@ int obs_db_compact(struct obs_db *db)
 		rc = db_series_relog_after_cut(db, n);
 	if (!rc)
 		rc = db_carries_relog(db);
+	if (!rc)
+		rc = db_exemplars_relog(db);
 	if (!rc) {
 		atomic_store(&db->head_mint, INT64_MAX);
 		atomic_store(&db->head_maxt, INT64_MIN);

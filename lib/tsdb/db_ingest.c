@@ -5,7 +5,8 @@
  *   to the WAL first, under cutlock shared) -> refuse what the head would
  *   refuse (floor, window, other value at the newest time) -> one WAL SAMPLES
  *   record for the rest of the batch -> apply to the head under each series'
- *   lock.
+ *   lock -> the write's exemplars (db_exemplar.c: checked, one EXEMPLARS
+ *   record, added to the store).
  *
  * Nothing reaches the head before the WAL holds it, so a failed WAL write
  * (ENOSPC) leaves no sample visible that a restart would lose, and nothing
@@ -32,9 +33,10 @@ struct ingest_ctx {
 	struct series *last;
 	struct obs_buf akey;
 	struct series *untimed_s;   /* last series whose newest time was looked up */
+	struct db_exbatch ex;       /* the write's exemplars (db_exemplar.c) */
 };
 
-static void set_err(struct obs_ingest_result *r, int err)
+void db_ingest_set_err(struct obs_ingest_result *r, int err)
 {
 	/* severity: EIO/ENOSPC > EDQUOT > EINVAL */
 	static const int order[] = { EINVAL, EDQUOT, ENOSPC, EIO };
@@ -53,7 +55,7 @@ static void reject(struct ingest_ctx *c, size_t lineno, const char *line, size_t
 {
 	c->r->rejected++;
 	atomic_fetch_add(&c->db->rejected, 1);
-	set_err(c->r, err);
+	db_ingest_set_err(c->r, err);
 	obs_errlog_add(c->db->errs, c->now, c->source, lineno, line, len, why);
 }
 
@@ -149,8 +151,6 @@ static int on_sample(void *ctx, const struct obs_sample_in *in)
 			c->last = NULL;
 		}
 	}
-	if (in->exemplar)
-		atomic_fetch_add(&db->exemplars_dropped, 1);
 	int64_t t = in->ts_ms;
 	if (t == OBS_TS_NONE) {
 		if (untimed_time(c, s, &t)) {
@@ -161,6 +161,8 @@ static int on_sample(void *ctx, const struct obs_sample_in *in)
 		reject(c, 0, in->key, in->keylen, "timestamp out of range", EINVAL);
 		return 0;
 	}
+	if (in->exemplar && db_exemplar_note(db, &c->ex, s, t, in, c->source, c->now, c->r))
+		return -ENOMEM;
 	return pending_push(c, s, t, in->value);
 }
 
@@ -298,7 +300,7 @@ static int commit_pending(struct ingest_ctx *c)
 		snprintf(msg, sizeof msg, "write-ahead log write failed: %s", strerror(-rc));
 		c->r->rejected += c->n;
 		atomic_fetch_add(&db->rejected, c->n);
-		set_err(c->r, rc == -ENOSPC || rc == -EDQUOT ? ENOSPC : EIO);
+		db_ingest_set_err(c->r, rc == -ENOSPC || rc == -EDQUOT ? ENOSPC : EIO);
 		obs_errlog_add(db->errs, c->now, c->source, 0, "", 0, msg);
 		return 0;
 	}
@@ -339,6 +341,7 @@ static void ctx_init(struct ingest_ctx *c, struct obs_db *db, const char *source
 	c->r = r;
 	c->now = obs_time_now();
 	obs_buf_init(&c->akey);
+	obs_buf_init(&c->ex.labels);
 	memset(r, 0, sizeof *r);
 }
 
@@ -346,6 +349,7 @@ static void ctx_release(struct ingest_ctx *c)
 {
 	free(c->p);
 	obs_buf_release(&c->akey);
+	db_exbatch_release(&c->ex);
 }
 
 int obs_db_ingest(struct obs_db *db, const char *buf, size_t n, enum obs_fmt fmt,
@@ -356,6 +360,8 @@ int obs_db_ingest(struct obs_db *db, const char *buf, size_t n, enum obs_fmt fmt
 	struct obs_parse_cb cb = { .sample = on_sample, .error = on_parse_error, .ctx = &c };
 	long prc = obs_parse_lines(buf, n, fmt, first_lineno ? first_lineno : 1, &cb);
 	int rc = prc < 0 ? (int)prc : commit_pending(&c);
+	if (!rc)
+		rc = db_exemplars_commit(db, &c.ex, source, c.now, r);
 	ctx_release(&c);
 	return rc;
 }

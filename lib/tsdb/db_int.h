@@ -30,6 +30,7 @@
 #include "tsdb/block.h"
 #include "tsdb/chunk.h"
 #include "tsdb/downsample.h"
+#include "tsdb/exemplar.h"
 #include "tsdb/tiers.h"
 #include "core/wal.h"
 
@@ -38,7 +39,7 @@
 #define PAGE_SIZE_IDS (1u << PAGE_BITS)
 #define MAX_PAGES (1u << 16)
 
-enum { REC_SERIES = 1, REC_SAMPLES = 2, REC_CARRY = 3, REC_SERIESV = 4 };
+enum { REC_SERIES = 1, REC_SAMPLES = 2, REC_CARRY = 3, REC_SERIESV = 4, REC_EXEMPLARS = 5 };
 
 struct chunk {
 	uint8_t *data;
@@ -106,7 +107,9 @@ struct obs_db {
 	pthread_mutex_t stripes[64];          /* by series id: one writer at a time
 	                                         checks, logs and applies a series */
 	_Atomic uint64_t ingested, rejected, replayed;
-	_Atomic uint64_t exemplars_dropped;   /* OpenMetrics exemplars seen, not kept */
+	pthread_mutex_t ex_mu;                /* protects ex */
+	struct obs_exstore *ex;               /* exemplars (db_exemplar.c) */
+	_Atomic uint64_t ex_rejected;         /* invalid or out of order */
 	int64_t started_ms, replay_ms;
 	struct obs_wal_stats replay_stats;
 	uint64_t skipped_records, skipped_samples;   /* by a wal_recover replay */
@@ -127,6 +130,20 @@ struct pending {
 	double v;
 };
 
+/* A write's exemplars before they are logged (db_exemplar.c). */
+struct db_expending {
+	uint32_t id;
+	int64_t t;
+	double v;
+	size_t off, len;           /* labels in db_exbatch.labels */
+};
+
+struct db_exbatch {
+	struct db_expending *e;
+	size_t n, cap;
+	struct obs_buf labels;
+};
+
 /* db.c */
 struct series *db_series_get(struct obs_db *db, uint32_t id);
 int db_series_insert(struct obs_db *db, uint32_t id, const char *canon, size_t n,
@@ -145,6 +162,22 @@ int db_read_series(struct obs_db *db, uint32_t id, int64_t from, int64_t to, int
 
 /* db_ingest.c */
 void db_head_note(struct obs_db *db, int64_t mn, int64_t mx, size_t n);
+void db_ingest_set_err(struct obs_ingest_result *r, int err);
+
+/* db_exemplar.c */
+/* The exemplar of in, a sample of s at sample_t: an invalid one goes to
+ * the errlog (r->err EINVAL), a valid one into b. 0 or -ENOMEM. */
+int db_exemplar_note(struct obs_db *db, struct db_exbatch *b, struct series *s, int64_t sample_t,
+		     const struct obs_sample_in *in, const char *source, int64_t now, struct obs_ingest_result *r);
+/* Add b's exemplars to the store and log those it took (one EXEMPLARS
+ * record); refusals go to the errlog. 0 or -ENOMEM. */
+int db_exemplars_commit(struct obs_db *db, struct db_exbatch *b, const char *source, int64_t now,
+			struct obs_ingest_result *r);
+void db_exbatch_release(struct db_exbatch *b);
+/* After a cut (cutlock exclusive): log the whole store again. */
+int db_exemplars_relog(struct obs_db *db);
+/* After the replay: forget exemplars of ids no series has. */
+void db_exemplars_replayed(struct obs_db *db);
 
 /* db_wal.c */
 int db_wal_log_series(struct obs_db *db, uint32_t id, const char *canon, size_t len);

@@ -1,6 +1,7 @@
 /* db_wal.c — the metrics store's WAL records: their encoders, the replay
  * that rebuilds the head from them, and the carries (partial last lines of
- * open files) that they also hold.
+ * open files) that they also hold. Exemplar records are encoded in
+ * db_exemplar.c.
  *
  * Payloads (little-endian, varints are LEB128, zigzag for signed; the WAL's
  * own framing is in core/wal.c):
@@ -20,6 +21,16 @@
  *                   (those in no block and not in the block being written),
  *                   in records of about 4 MiB, so that the segments after a
  *                   cut name every series their samples use.
+ *   type 5 EXEMPLARS: uvarint count, then count x
+ *                   { uvarint id, zigzag varint (t - previous t in record),
+ *                     u64 value bits, uvarint n, n bytes of the label set
+ *                     in canonical form ({trace_id="..."}) }:
+ *                   the exemplars of one write that the store took, and
+ *                   after a compaction's cut the whole store again, oldest
+ *                   first (db_exemplar.c). Replay adds them to the store
+ *                   in order (duplicates and out-of-order ones, met again
+ *                   after a relog, are skipped); at the end of the replay
+ *                   those of ids that no series has are dropped.
  *   other types are skipped (written by a newer version).
  *
  * Replay applies records in order. A sample at or below its series' floor_t
@@ -356,6 +367,21 @@ static int replay_series(struct obs_db *db, uint32_t id, const char *text, size_
 	return rc;
 }
 
+/* The head of a SAMPLES or EXEMPLARS entry at *pos: uvarint id, zigzag
+ * delta of t from *prev, 8 value bytes. 0, or -1 when it runs past n. */
+static int entry_head(const uint8_t *p, size_t n, size_t *pos, int64_t *prev, uint64_t *id, int64_t *t,
+		      uint64_t *bits)
+{
+	uint64_t zz;
+	if (obs_varint_get(p, n, pos, id) || obs_varint_get(p, n, pos, &zz) || n - *pos < 8)
+		return -1;
+	memcpy(bits, p + *pos, 8);
+	*pos += 8;
+	*t = (int64_t)((uint64_t)*prev + (uint64_t)obs_unzigzag(zz));
+	*prev = *t;
+	return 0;
+}
+
 static int replay_samples(struct obs_db *db, const uint8_t *p, size_t n)
 {
 	size_t pos = 0;
@@ -364,14 +390,11 @@ static int replay_samples(struct obs_db *db, const uint8_t *p, size_t n)
 		return replay_skip(db, &db->skipped_records, 1, 0, "SAMPLES: count varint truncated");
 	int64_t prev = 0;
 	for (uint64_t i = 0; i < cnt; i++) {
-		uint64_t id, zz, bits;
-		if (obs_varint_get(p, n, &pos, &id) || obs_varint_get(p, n, &pos, &zz) || n - pos < 8)
+		uint64_t id, bits;
+		int64_t t;
+		if (entry_head(p, n, &pos, &prev, &id, &t, &bits))
 			return replay_skip(db, &db->skipped_records, 1, pos,   /* the rest of the record */
 					   "SAMPLES: sample truncated (id, time delta or value past the end)");
-		memcpy(&bits, p + pos, 8);
-		pos += 8;
-		int64_t t = (int64_t)((uint64_t)prev + (uint64_t)obs_unzigzag(zz));
-		prev = t;
 		struct series *s = id <= UINT32_MAX ? db_series_get(db, (uint32_t)id) : NULL;
 		int rc;
 		if (!s)   /* its record may follow; at the end it is an unknown id */
@@ -382,6 +405,32 @@ static int replay_samples(struct obs_db *db, const uint8_t *p, size_t n)
 			rc = replay_apply(db, s, t, bits);
 		if (rc)
 			return rc;
+	}
+	return 0;
+}
+
+/* An EXEMPLARS record (its ids need not be known yet: the store does not
+ * care, and db_exemplars_replayed drops those still unknown at the end). */
+static int replay_exemplars(struct obs_db *db, const uint8_t *p, size_t n)
+{
+	size_t pos = 0;
+	uint64_t cnt;
+	if (obs_varint_get(p, n, &pos, &cnt))
+		return replay_skip(db, &db->skipped_records, 1, 0, "EXEMPLARS: count varint truncated");
+	int64_t prev = 0;
+	for (uint64_t i = 0; i < cnt; i++) {
+		uint64_t id, bits, len;
+		int64_t t;
+		if (entry_head(p, n, &pos, &prev, &id, &t, &bits))
+			return replay_skip(db, &db->skipped_records, 1, pos, "EXEMPLARS: entry truncated");
+		if (obs_varint_get(p, n, &pos, &len) || len > n - pos || id > UINT32_MAX)
+			return replay_skip(db, &db->skipped_records, 1, pos,
+					   "EXEMPLARS: labels past the end or series id out of range");
+		const char *why;
+		if (obs_exstore_add(db->ex, (uint32_t)id, t, obs_bits_f64(bits), (const char *)p + pos, len, &why) ==
+		    -ENOMEM)
+			return -ENOMEM;
+		pos += len;
 	}
 	return 0;
 }
@@ -407,6 +456,8 @@ int db_replay_record(void *ctx, uint8_t type, const uint8_t *p, size_t n)
 		return 0;
 	case REC_SAMPLES:
 		return replay_samples(db, p, n);
+	case REC_EXEMPLARS:
+		return replay_exemplars(db, p, n);
 	case REC_CARRY: {
 		if (n < 14)
 			return replay_skip(db, &db->skipped_records, 1, 0, "CARRY: shorter than its header");

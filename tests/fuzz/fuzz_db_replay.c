@@ -1,10 +1,11 @@
-// sources: lib/tsdb/db.c lib/tsdb/db_head.c lib/tsdb/db_ingest.c lib/tsdb/db_wal.c lib/tsdb/db_compact.c lib/core/wal.c lib/tsdb/block.c lib/tsdb/block_write.c lib/tsdb/tiers.c lib/tsdb/rollup.c lib/tsdb/rollup_file.c lib/tsdb/sketch.c lib/tsdb/downsample.c lib/tsdb/encoding.c lib/tsdb/chunk.c lib/tsdb/samples.c lib/index/postings.c lib/index/matcher.c lib/ingest/parse.c lib/ingest/prom.c lib/ingest/influx.c lib/ingest/graphite.c lib/ingest/statsd.c lib/core/labels.c lib/core/num.c lib/core/obstime.c lib/core/buf.c lib/core/crc32c.c lib/core/strmap.c lib/core/errlog.c lib/core/utf8.c lib/core/fileio.c lib/core/regex.c lib/core/corrupt.c lib/core/fault.c
+// sources: lib/tsdb/db.c lib/tsdb/db_head.c lib/tsdb/db_ingest.c lib/tsdb/db_wal.c lib/tsdb/db_exemplar.c lib/tsdb/exemplar.c lib/tsdb/db_compact.c lib/core/wal.c lib/tsdb/block.c lib/tsdb/block_write.c lib/tsdb/tiers.c lib/tsdb/rollup.c lib/tsdb/rollup_file.c lib/tsdb/sketch.c lib/tsdb/downsample.c lib/tsdb/encoding.c lib/tsdb/chunk.c lib/tsdb/samples.c lib/index/postings.c lib/index/matcher.c lib/ingest/parse.c lib/ingest/prom.c lib/ingest/influx.c lib/ingest/graphite.c lib/ingest/statsd.c lib/core/labels.c lib/core/num.c lib/core/obstime.c lib/core/buf.c lib/core/crc32c.c lib/core/strmap.c lib/core/errlog.c lib/core/utf8.c lib/core/fileio.c lib/core/regex.c lib/core/corrupt.c lib/core/fault.c
 /* fuzz_db_replay.c — libFuzzer harness for the metrics store's WAL replay
  * (db.c replay_record) through the public API.
  *
  * Input: a sequence of records, each
  *     1 byte  h      h % 4: 0 or 2 -> type 1 (SERIES), 1 -> type 2 (SAMPLES),
- *                    3 -> type h >> 2 (any other type, skipped by replay);
+ *                    3 -> type h >> 2 (any other type: 5 EXEMPLARS, 3 CARRY,
+ *                    4 SERIESV, the rest skipped by replay);
  *                    h == 0xff: the rest of the input is appended raw to the
  *                    end of the WAL segment (a torn or damaged tail)
  *     1 byte  len
@@ -14,7 +15,8 @@
  * negative errno and a message, never crash or leak. After a successful open:
  * every series has canonical text that parses, its samples read back in
  * strictly increasing time order, and closing and reopening the directory
- * (replaying the same records again) gives the same series and samples. */
+ * (replaying the same records again) gives the same series, samples and
+ * exemplars. */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -103,6 +105,8 @@ static void snapshot(struct obs_db *db, const uint32_t *ids, size_t nids, struct
 			memcpy(&bits, &sm.v[i], 8);
 			obs_buf_printf(out, " %lld %llx\n", (long long)sm.t[i], (unsigned long long)bits);
 		}
+		if (obs_db_exemplars(db, id, INT64_MIN, INT64_MAX, OBS_TIME_EPOCH, out))
+			abort();   /* the series' exemplars (EXEMPLARS records) */
 	}
 	obs_samples_release(&sm);
 }

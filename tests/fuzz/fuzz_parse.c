@@ -6,7 +6,10 @@
  * carry a valid metric name (or none, Prometheus `{a="1"} 1`), a timestamp
  * that is absent or within OBS_TIME_VALID_MIN..MAX, valid label names, UTF-8 label values without
  * NUL, and a key of non-zero length; every byte handed out is read. Accepted
- * values must survive obs_num_format -> obs_num_parse bit-exactly. */
+ * values must survive obs_num_format -> obs_num_parse bit-exactly. An
+ * exemplar is only on a Prometheus line: a valid one is a label set
+ * "{...}" with a value and a timestamp absent or valid, an invalid one has a
+ * reason; its text starts with '#'. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +105,19 @@ static int on_sample(void *ctx, const struct obs_sample_in *s)
 		touch(r->value, r->vlen);
 	}
 	check_value(s->value);
+	if (s->exemplar && (s->fmt != OBS_FMT_PROM || !s->ex_textlen || s->ex_text[0] != '#'))
+		abort();
+	if (s->exemplar > 0) {
+		if (s->ex_labelslen < 2 || s->ex_labels[0] != '{' || s->ex_labels[s->ex_labelslen - 1] != '}' ||
+		    (s->ex_ts != OBS_TS_NONE && !obs_time_valid(s->ex_ts)) || s->ex_why)
+			abort();
+		touch(s->ex_labels, s->ex_labelslen);
+		check_value(s->ex_value);
+	} else if (s->exemplar < 0 && (!s->ex_why || !*s->ex_why)) {
+		abort();
+	}
+	if (s->exemplar)
+		touch(s->ex_text, s->ex_textlen);
 	obs_labels_init(&l);
 	obs_labels_build(&l, s->name, s->namelen, s->labels, s->nlabels, NULL);
 	obs_labels_release(&l);

@@ -124,6 +124,30 @@ X
 	stop_agent
 }
 
+@test "OpenMetrics exemplars go through to the mount unchanged, a bad one reported there" {
+	now=$(date +%s)
+	cat > "$T/om" <<X
+# TYPE ex_latency_seconds histogram
+ex_latency_seconds_bucket{le="0.5"} 3 $((now - 20)).000 # {trace_id="4bf92f3577b34da6a3ce929d0e0e4736"} 0.47 $((now - 20)).250
+ex_latency_seconds_bucket{le="+Inf"} 4 # {trace_id=oops} 0.9
+ex_latency_seconds_count 4
+# EOF
+X
+	serve om "$T/om" --type 'application/openmetrics-text; version=1.0.0; charset=utf-8'
+	start_agent --scrape "http://127.0.0.1:$PORT_om/metrics" --job ex --interval 1s --timeout 500ms
+	L="instance=\"127.0.0.1:$PORT_om\",job=\"ex\""
+	wait_for 10 value_is "$MNT/metrics/ex_latency_seconds_bucket{le=\"0.5\",$L}" 3
+	stop_agent
+	t=$(date -u -d "@$((now - 20))" +%Y-%m-%dT%H:%M:%S)
+	expect_file_eq "$MNT/metrics/ex_latency_seconds_bucket{le=\"0.5\",$L}#exemplars" \
+		"$t.250Z 0.47 {trace_id=\"4bf92f3577b34da6a3ce929d0e0e4736\"}"
+	# the sample's time is kept exactly (seconds with a fraction in the write)
+	expect_eq "$(head -1 "$MNT/metrics/ex_latency_seconds_bucket{le=\"0.5\",$L}" | cut -d' ' -f1)" "$t.000Z"
+	# the bad exemplar is the mount's to report; its sample is kept
+	expect_eq "$(last_value "$MNT/metrics/ex_latency_seconds_bucket{le=\"+Inf\",$L}")" 4
+	expect_grep "invalid exemplar: expected '\"' before label value \\(the sample is kept\\): ex_latency_seconds_bucket\\{.*le=\"\\+Inf\".*\\} # \\{trace_id=oops\\} 0.9" "$MNT/errors"
+}
+
 @test "a failed scrape is up 0 with the reason: HTTP 500, a line that does not parse" {
 	echo 'x 1' > "$T/ok"
 	serve e500 "$T/ok" --status 500

@@ -23,6 +23,7 @@ struct got_sample {
 	long long ts;
 	double value;
 	int exemplar;
+	char ex[256];      /* labels as written, " VALUE TS", or the reason */
 	char canon[1024];  /* obs_labels_build + format, or the error reason */
 };
 
@@ -67,6 +68,11 @@ static int on_sample(void *ctx, const struct obs_sample_in *in)
 	s->ts = in->ts_ms;
 	s->value = in->value;
 	s->exemplar = in->exemplar;
+	if (in->exemplar > 0)
+		snprintf(s->ex, sizeof(s->ex), "%.*s %.17g %lld", (int)in->ex_labelslen, in->ex_labels, in->ex_value,
+			 (long long)in->ex_ts);
+	else if (in->exemplar < 0)
+		snprintf(s->ex, sizeof(s->ex), "%s", in->ex_why);
 	obs_labels_init(&l);
 	obs_buf_init(&b);
 	if (obs_labels_build(&l, in->name, in->namelen, in->labels, in->nlabels, &why) == 0) {
@@ -208,6 +214,48 @@ Test(parse, openmetrics_timestamps_and_exemplars)
 	cr_assert_eq(G.s[1].exemplar, 1);
 	cr_assert_eq(G.s[2].exemplar, 1);
 	cr_assert_eq(G.s[0].exemplar, 0);
+}
+
+/* An exemplar is handed out with its sample; a bad one is flagged with its
+ * reason and the sample kept (as Prometheus does). */
+Test(parse, exemplars_kept_and_bad_ones_flagged)
+{
+	char long_ok[300], long_bad[300];
+	/* 8 name characters + 120 value characters (an escape and a 2-byte
+	 * character count one each) = 128: the limit; one more is refused */
+	snprintf(long_ok, sizeof long_ok, "m 1 # {trace_id=\"\\\"\xc3\xa9%0118d\"} 1\n", 0);
+	snprintf(long_bad, sizeof long_bad, "m 1 # {trace_id=\"\\\"\xc3\xa9%0119d\"} 1\n", 0);
+	static const struct { const char *line, *ex; int kind; } cases[] = {
+		{ "m 1 # { a = \"b\" , c=\"d\" } 0.47 1700000000.5", "{ a = \"b\" , c=\"d\" } 0.46999999999999997 1700000000500", 1 },
+		{ "m 1 1700000000 # {trace_id=\"x\"} 2", "{trace_id=\"x\"} 2 -9223372036854775808", 1 },
+		{ "m 1 # {} 3 17", "{} 3 17000", 1 },
+		{ "m 1 # {a=\"b\"}", "invalid exemplar value", -1 },
+		{ "m 1 # {a=\"b\"} x", "invalid exemplar value", -1 },
+		{ "m 1 # {a=b} 1", "invalid exemplar: expected '\"' before label value", -1 },
+		{ "m 1 # {1a=\"b\"} 1", "invalid exemplar label name", -1 },
+		{ "m 1 # {a=\"b\" 1", "invalid exemplar: expected ',' or '}' after label value", -1 },
+		{ "m 1 # {a=\"b\"} 1 now", "invalid exemplar timestamp", -1 },
+		{ "m 1 # {a=\"b\"} 1 1e30", "exemplar timestamp out of range", -1 },
+		{ "m 1 1 # {a=\"b\"} 1 2 3", "invalid exemplar: unexpected text after its timestamp", -1 },
+		{ "m 1 # {a=\"\xff\"} 1", "invalid exemplar label value", -1 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cr_assert_eq(run(cases[i].line, OBS_FMT_AUTO), 0, "'%s' rejected", cases[i].line);
+		cr_assert_eq(G.ns, 1, "'%s'", cases[i].line);
+		cr_assert_eq(G.s[0].value, 1, "'%s': the sample is kept", cases[i].line);
+		cr_assert_eq(G.s[0].exemplar, cases[i].kind, "'%s'", cases[i].line);
+		cr_assert_str_eq(G.s[0].ex, cases[i].ex, "'%s'", cases[i].line);
+	}
+	cr_assert_eq(run(long_ok, OBS_FMT_AUTO), 0);
+	cr_assert_eq(G.s[0].exemplar, 1, "%s", G.s[0].ex);
+	cr_assert_eq(run(long_bad, OBS_FMT_AUTO), 0);
+	cr_assert_eq(G.s[0].exemplar, -1);
+	cr_assert_str_eq(G.s[0].ex, "exemplar labels longer than 128 characters");
+	/* an invalid exemplar does not make a write OpenMetrics: 17 stays ms */
+	cr_assert_eq(run("m 1 17 # {a=b} 1\n", OBS_FMT_AUTO), 0);
+	cr_assert_eq(G.s[0].ts, 17);
+	cr_assert_eq(run("m 1 17 # {a=\"b\"} 1\n", OBS_FMT_AUTO), 0);
+	cr_assert_eq(G.s[0].ts, 17000);
 }
 
 Test(parse, prom_meta)
@@ -519,10 +567,6 @@ Test(parse, every_error_reason)
 		{ "x:1|c|@2", OBS_FMT_AUTO, "invalid sample rate" },
 		{ "x:a|c", OBS_FMT_AUTO, "invalid value" },
 		{ "x:1|g|Tz", OBS_FMT_AUTO, "invalid timestamp" },
-		{ "m 1 # {a=\"b\"}", OBS_FMT_AUTO, "invalid exemplar" },
-		{ "m 1 # {a=\"b\"} x", OBS_FMT_AUTO, "invalid exemplar" },
-		{ "m 1 # {a=b} 1", OBS_FMT_AUTO, "invalid exemplar" },
-		{ "m 1 1 # {a=\"b\"} 1 2 3", OBS_FMT_AUTO, "invalid exemplar" },
 		{ "m 1 1.5.5", OBS_FMT_AUTO, "invalid timestamp" },
 		{ "m 1 1e", OBS_FMT_AUTO, "invalid timestamp" },
 		{ "m 1 0x10", OBS_FMT_AUTO, "invalid timestamp" },
