@@ -26,6 +26,13 @@
  * MOUNT/errors (an #obs-error directive: source "scrape", the URL, the
  * reason) and kept in the status file.
  *
+ * Staleness (as Prometheus): a series the last scrape exposed that this one
+ * does not gets a staleness marker (`SERIES stale TS`, obsfs(7)) at this
+ * scrape's time; a failed scrape marks every series of the last one (up is
+ * 0, not stale). Series with their own timestamps (honor_timestamps) get no
+ * markers. A target removed from the targets file gets markers for all of
+ * its series and its up/scrape_* series; obs-ship's exit writes none.
+ *
  * The targets file is re-read when inotify reports a change to it (a write
  * closed, a rename onto it); targets that stay keep their schedule and
  * state, a file that does not parse is reported and the old set kept. */
@@ -67,6 +74,8 @@ struct target {
 	char errbuf[CURL_ERROR_SIZE];
 	uint64_t *prev;            /* series hashes of the last successful scrape (sorted) */
 	size_t nprev;
+	struct stale_set seen;     /* series the last scrape exposed (for staleness) */
+	struct stale_set next;     /* those of the scrape in progress */
 	/* status, under T.mu */
 	int up;
 	int64_t last_ms;
@@ -168,6 +177,8 @@ static struct target *target_new(const struct target_def *def)
 	t->honor_ts = def->honor_timestamps >= 0 ? def->honor_timestamps : T.o.honor_timestamps;
 	t->next_due = mono_ms();
 	obs_buf_init(&t->body);
+	stale_set_init(&t->seen);
+	stale_set_init(&t->next);
 	char h[96];
 	snprintf(h, sizeof(h), "X-Prometheus-Scrape-Timeout-Seconds: %g", (double)t->timeout / 1000);
 	t->hdrs = curl_slist_append(curl_slist_append(NULL, ACCEPT), h);
@@ -205,6 +216,8 @@ static void target_free(struct target *t)
 	obs_buf_release(&t->body);
 	free(t->instance);
 	free(t->prev);
+	stale_set_release(&t->seen);
+	stale_set_release(&t->next);
 	target_def_release(&t->def);
 	free(t);
 }
@@ -271,8 +284,13 @@ static int on_sample(void *ctx, const struct obs_sample_in *s)
 	}
 	char num[40];
 	obs_num_format(s->value, num);
-	int64_t ts = t->honor_ts && s->ts_ms != OBS_TS_NONE ? s->ts_ms : c->ts;
-	if (obs_labels_format(&l, c->out) || obs_buf_printf(c->out, " %s %" PRId64 "\n", num, ts)) {
+	int explicit_ts = t->honor_ts && s->ts_ms != OBS_TS_NONE;
+	int64_t ts = explicit_ts ? s->ts_ms : c->ts;
+	int frc = obs_labels_format(&l, c->out);
+	size_t llen = c->out->len - at;
+	/* as Prometheus: a series with its own timestamps gets no staleness marker */
+	if (frc || (!explicit_ts && stale_set_add(&t->next, c->out->data + at, llen)) ||
+	    obs_buf_printf(c->out, " %s %" PRId64 "\n", num, ts)) {
 		obs_labels_release(&l);
 		c->oom = 1;
 		return 1;
@@ -288,8 +306,7 @@ static int on_sample(void *ctx, const struct obs_sample_in *s)
 		c->hs = nh;
 		c->caph = nc;
 	}
-	char *sp = memchr(c->out->data + at, ' ', c->out->len - at);
-	c->hs[c->nh++] = XXH3_64bits(c->out->data + at, (size_t)(sp - (c->out->data + at)));
+	c->hs[c->nh++] = XXH3_64bits(c->out->data + at, llen);
 	c->n++;
 	return 0;
 }
@@ -326,6 +343,32 @@ static void synth(struct obs_buf *out, const struct target *t, const char *name,
 	obs_labels_format(&l, out);
 	obs_buf_printf(out, " %s %" PRId64 "\n", num, ts);
 	obs_labels_release(&l);
+}
+
+/* After a scrape: staleness markers at its time for the series the last
+ * scrape exposed and this one did not (all of them when it failed: a target
+ * that is down exposes nothing); this scrape's series become the last. */
+static void scrape_staleness(struct target *t, int ok, struct obs_buf *out)
+{
+	if (!ok)
+		stale_set_reset(&t->next);
+	stale_set_sort(&t->next);
+	stale_set_markers(&t->seen, &t->next, t->start_wall, out);
+	stale_set_swap(&t->seen, &t->next);
+	stale_set_reset(&t->next);
+}
+
+/* A target removed from the targets file: staleness markers at ts for its
+ * series and its up/scrape_* series (as Prometheus ends a dropped target). */
+static void target_end(struct target *t, int64_t ts, struct obs_buf *out)
+{
+	static const char *const synths[] = { "up", "scrape_duration_seconds", "scrape_samples_scraped",
+					      "scrape_samples_post_metric_relabeling", "scrape_series_added" };
+	if (!t->scrapes)
+		return;
+	stale_set_markers(&t->seen, NULL, ts, out);
+	for (size_t i = 0; i < sizeof synths / sizeof *synths; i++)
+		synth(out, t, synths[i], obs_stale_nan(), ts);
 }
 
 static void finish(struct target *t, CURLcode res)
@@ -374,6 +417,7 @@ static void finish(struct target *t, CURLcode res)
 		obs_buf_reset(&out);
 	}
 	free(c.hs);
+	scrape_staleness(t, ok, &out);
 	double dur = (double)(mono_ms() - t->start_mono) / 1000;
 	synth(&out, t, "up", ok, t->start_wall);
 	synth(&out, t, "scrape_duration_seconds", dur, t->start_wall);
@@ -416,6 +460,9 @@ static void load_targets(void)
 	const char *why = NULL;
 	rc = targets_parse(text, len, "scrape", &defs, &n, &ln, &why);
 	free(text);
+	struct obs_buf ended;
+	obs_buf_init(&ended);
+	int64_t now = obs_time_now();
 	pthread_mutex_lock(&T.mu);
 	if (rc) {
 		snprintf(T.file_err, sizeof(T.file_err), "'%s' line %zu: %s (targets kept)", T.o.targets_file, ln, why);
@@ -446,6 +493,7 @@ static void load_targets(void)
 		}
 		for (size_t i = 0; i < T.n;) {
 			if (T.t[i]->gone) {
+				target_end(T.t[i], now, &ended);
 				target_free(T.t[i]);
 				T.t[i] = T.t[--T.n];
 			} else {
@@ -454,6 +502,9 @@ static void load_targets(void)
 		}
 	}
 	pthread_mutex_unlock(&T.mu);
+	if (ended.len)
+		sink_send("ingest", ended.data, ended.len, NULL, 0);
+	obs_buf_release(&ended);
 	for (size_t k = 0; k < n; k++)
 		target_def_release(&defs[k]);
 	free(defs);
