@@ -4,6 +4,8 @@
 # evaluation (a query finds it gone at once, not after the 5-minute
 # lookback; export holds the marker), a removed rule file ends its series,
 # and ALERTS{...} ends when an alert resolves or its pending is dropped.
+# Also markers written by hand (`stale` in ingest and series files), how
+# views and export show them, and export's text read back by ingest.
 
 load helper
 load /usr/lib/bats/bats-support/load
@@ -103,5 +105,41 @@ EOT
 	echo 'temp{room="c"} 10' > "$MNT/ingest"
 	wait_for 10 has_stale "$P"
 	run obs-query -m "$MNT" 'ALERTS'
+	assert_output ""
+}
+
+@test "stale written by hand to ingest or a series file ends the series; views, export and its round trip" {
+	now=$(date +%s)
+	printf 'q_depth{q="a"} 3 %s\nq_depth{q="b"} 4 %s\n' $(((now - 20) * 1000)) $(((now - 20) * 1000)) > "$MNT/ingest"
+	echo "$((now - 10)) 5" >> "$MNT/metrics/q_depth{q=\"b\"}"
+	wait_for 5 query_is 'q_depth' $'q_depth{q="a"}\nq_depth{q="b"}'
+	echo "q_depth{q=\"a\"} stale $(((now - 5) * 1000))" > "$MNT/ingest"
+	echo "$((now - 5)) stale" >> "$MNT/metrics/q_depth{q=\"b\"}"
+	run obs-query -m "$MNT" 'q_depth'
+	assert_success
+	assert_output ""
+	# before the markers both are there
+	run obs-query -m "$MNT" --time $((now - 8)) 'count(q_depth)'
+	assert_output --regexp ' 2$'
+	# the series file ends at its last value; a :STEP view counts values only
+	run cat "$MNT/metrics/q_depth{q=\"b\"}"
+	assert_output --regexp $'^[^ ]+ 4\n[^ ]+ 5$'
+	run cat "$MNT/metrics/q_depth{q=\"b\"}@-1h:1h:count"
+	assert_output --regexp ' 2$'
+	# export writes the marker, and another mount's ingest takes it back
+	expect_eq "$(stale_count 'q_depth{q="a"}')" 1
+	expect_eq "$(stale_count 'q_depth{q="b"}')" 1
+	run grep -c 'NaN' "$MNT/export"
+	assert_output 0
+	run grep -c 'stale' "$MNT/export.jsonl"
+	assert_output 0
+	# ingest takes export's text back (renamed here, into the same mount)
+	grep '^q_depth' "$MNT/export" | sed 's/^q_depth/q_copy/' > "$T/copy.prom"
+	expect_lines "$T/copy.prom" 5
+	cp "$T/copy.prom" "$MNT/ingest"
+	run obs-query -m "$MNT" --time $((now - 8)) 'count(q_copy)'
+	assert_output --regexp ' 2$'
+	run obs-query -m "$MNT" 'q_copy'
+	assert_success
 	assert_output ""
 }
