@@ -189,6 +189,8 @@ static struct obs_db *open_db(void)
 	o.head_max_samples = 0;
 	o.sync_interval_ms = 0;
 	o.retention_ms = 0;
+	for (int k = 0; k < 3; k++)
+		o.tier_retention_ms[k] = 0;
 	struct obs_db *db = NULL;
 	char err[256];
 	cr_assert_eq(obs_db_open(dir, &o, &db, err, sizeof err), 0, "%s", err);
@@ -327,6 +329,57 @@ Test(stale, promql_instant_after_marker)
 		obs_query_expr_free(x);
 		cr_assert_eq(obs_db_compact(db), 0);   /* the same from a block */
 	}
+	obs_db_close(db);
+	cleanup();
+}
+
+/* Blocks merged into rollup tiers: markers enter no bucket, so an hour of
+ * values 1 with markers in it is avg 1 (a NaN would make it NaN) and counts
+ * only the values. */
+Test(stale, tiers_skip_markers)
+{
+	mkdir_db();
+	struct obs_db *db = open_db();
+	const int64_t H = 3600000, T0 = 498667LL * H;
+	struct obs_buf b;
+	obs_buf_init(&b);
+	for (int k = 0; k < 4; k++) {   /* four compactions of two hours merge into a block with rollups */
+		obs_buf_reset(&b);
+		for (int64_t t = T0 + k * 2 * H; t < T0 + (k + 1) * 2 * H; t += 15 * 60000) {
+			obs_buf_printf(&b, "r 1 %lld\n", (long long)t);
+			if (t % H == 0)
+				obs_buf_printf(&b, "r stale %lld\n", (long long)t + 7 * 60000);
+		}
+		struct obs_ingest_result r;
+		cr_assert_eq(obs_db_ingest(db, b.data, b.len, OBS_FMT_PROM, "test", 1, &r), 0);
+		cr_assert_eq(r.rejected, 0);
+		cr_assert_eq(obs_db_compact(db), 0);
+	}
+	obs_buf_release(&b);
+	struct obs_db_stats st;
+	obs_db_get_stats(db, &st);
+	cr_assert_gt(st.rollup_sets, 0, "no rollups were made");
+	uint32_t id = id_of(db, "r");
+	static const enum obs_agg kinds[] = { OBS_AGG_AVG, OBS_AGG_COUNT, OBS_AGG_LAST, OBS_AGG_SUM };
+	static const double want[] = { 1, 4, 1, 4 };
+	struct obs_samples s;
+	obs_samples_init(&s);
+	for (size_t k = 0; k < 4; k++) {
+		int ft = 0;
+		obs_samples_reset(&s);
+		cr_assert_eq(obs_db_read_agg(db, id, T0, T0 + 8 * H - 1, H, (struct obs_aggfn){ .kind = kinds[k] }, &s, &ft),
+			     0);
+		cr_assert(ft, "not served from a tier");
+		cr_assert_eq(s.n, 8, "fn %zu: %zu hours", k, s.n);
+		for (size_t i = 0; i < s.n; i++)
+			cr_assert_eq(s.v[i], want[k], "fn %zu hour %zu: %g", k, i, s.v[i]);
+	}
+	/* the raw data keeps the markers */
+	obs_samples_reset(&s);
+	cr_assert_eq(obs_db_read(db, id, T0, T0 + H - 1, &s), 0);
+	cr_assert_eq(s.n, 5);
+	cr_assert(obs_is_stale(s.v[1]));
+	obs_samples_release(&s);
 	obs_db_close(db);
 	cleanup();
 }
