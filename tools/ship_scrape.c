@@ -31,7 +31,8 @@
  * scrape's time; a failed scrape marks every series of the last one (up is
  * 0, not stale). Series with their own timestamps (honor_timestamps) get no
  * markers. A target removed from the targets file gets markers for all of
- * its series and its up/scrape_* series; obs-ship's exit writes none.
+ * its series and its up/scrape_* series (not when only its options changed:
+ * the new target takes its series over); obs-ship's exit writes none.
  *
  * The targets file is re-read when inotify reports a change to it (a write
  * closed, a rename onto it); targets that stay keep their schedule and
@@ -131,16 +132,21 @@ static char *instance_of(const char *url)
 	return out;
 }
 
-static int def_same(const struct target_def *a, const struct target_def *b)
+/* Do a and b give their series the same labels (URL, job, target labels)? */
+static int same_series(const struct target_def *a, const struct target_def *b)
 {
-	if (strcmp(a->url, b->url) || strcmp(a->job, b->job) || a->nlabels != b->nlabels ||
-	    a->interval_ms != b->interval_ms || a->timeout_ms != b->timeout_ms ||
-	    a->honor_labels != b->honor_labels || a->honor_timestamps != b->honor_timestamps)
+	if (strcmp(a->url, b->url) || strcmp(a->job, b->job) || a->nlabels != b->nlabels)
 		return 0;
 	for (int i = 0; i < a->nlabels; i++)
 		if (strcmp(a->lname[i], b->lname[i]) || strcmp(a->lvalue[i], b->lvalue[i]))
 			return 0;
 	return 1;
+}
+
+static int def_same(const struct target_def *a, const struct target_def *b)
+{
+	return same_series(a, b) && a->interval_ms == b->interval_ms && a->timeout_ms == b->timeout_ms &&
+	       a->honor_labels == b->honor_labels && a->honor_timestamps == b->honor_timestamps;
 }
 
 static int def_copy(struct target_def *d, const struct target_def *s)
@@ -359,11 +365,19 @@ static void scrape_staleness(struct target *t, int ok, struct obs_buf *out)
 }
 
 /* A target removed from the targets file: staleness markers at ts for its
- * series and its up/scrape_* series (as Prometheus ends a dropped target). */
+ * series and its up/scrape_* series (as Prometheus ends a dropped target).
+ * When only its options changed (a new target of the targets file gives
+ * the same series), the new one takes over its series set instead, as
+ * Prometheus' reload carries a target's cache over. Under T.mu. */
 static void target_end(struct target *t, int64_t ts, struct obs_buf *out)
 {
 	static const char *const synths[] = { "up", "scrape_duration_seconds", "scrape_samples_scraped",
 					      "scrape_samples_post_metric_relabeling", "scrape_series_added" };
+	for (size_t i = 0; i < T.n; i++)
+		if (!T.t[i]->gone && !T.t[i]->scrapes && same_series(&T.t[i]->def, &t->def)) {
+			stale_set_swap(&T.t[i]->seen, &t->seen);
+			return;
+		}
 	if (!t->scrapes)
 		return;
 	stale_set_markers(&t->seen, NULL, ts, out);

@@ -4,8 +4,8 @@
 # finds it gone at once, not after the 5-minute lookback; its view ends;
 # export holds the marker), a series with its own timestamp gets none, a
 # target that goes down marks all its series stale (up 0 stays), a target
-# removed from the targets file marks its up too, and obs-ship's exit
-# writes none.
+# removed from the targets file marks its up too (one whose options alone
+# change does not), and obs-ship's exit writes none.
 
 load ship_helper
 
@@ -94,7 +94,7 @@ at_least() {
 	stop_agent
 }
 
-@test "a target removed from the targets file marks its series and its up stale" {
+@test "a target removed from the targets file marks its series and its up stale; a change of options does not" {
 	printf 'gone_m 1\n' > "$T/body"
 	serve c "$T/body"
 	U="http://127.0.0.1:$PORT_c/metrics"
@@ -102,6 +102,12 @@ at_least() {
 	start_agent --targets "$T/targets"
 	L="instance=\"127.0.0.1:$PORT_c\",job=\"gone\""
 	wait_for 20 value_is "$MNT/metrics/up{$L}" 1
+	wait_for 10 status_has "job=gone .* scrapes=[3-9]"
+	# only its options change: a new target of the same series, no markers
+	echo "$U gone interval=2s" > "$T/targets.new" && mv "$T/targets.new" "$T/targets"
+	wait_for 10 status_has "job=gone .* scrapes=[12] "
+	expect_eq "$(stale_count "gone_m{$L}")" 0
+	expect_eq "$(stale_count "up{$L}")" 0
 	: > "$T/targets.new" && mv "$T/targets.new" "$T/targets"
 	wait_for 10 has_stale "up{$L}"
 	expect_eq "$(stale_count "gone_m{$L}")" 1
