@@ -109,12 +109,12 @@ struct stale_set {
 void stale_set_init(struct stale_set *s);
 void stale_set_reset(struct stale_set *s);      /* empty, storage kept */
 void stale_set_release(struct stale_set *s);    /* accepts NULL */
-/* Add a series (its label text, copied). 0 or -1 (out of memory). */
+/* Add a series (its label text, copied). 0 or -ENOMEM. */
 int stale_set_add(struct stale_set *s, const char *series, size_t len);
 /* Sort the index and drop repeated series; before stale_set_markers. */
 void stale_set_sort(struct stale_set *s);
 /* Append `SERIES stale TS` to out for every series of prev (sorted) not in
- * cur (sorted; NULL: every series of prev). 0 or -1 (out of memory). */
+ * cur (sorted; NULL: every series of prev). 0 or -ENOMEM. */
 int stale_set_markers(const struct stale_set *prev, const struct stale_set *cur, int64_t ts, struct obs_buf *out);
 void stale_set_swap(struct stale_set *a, struct stale_set *b);
 

@@ -7,9 +7,10 @@
  * length) sorted by hash, so the difference of two sets costs one merge.
  * Markers are ingest lines `SERIES stale TIMESTAMP_MS` (obsfs(7)
  * STALENESS). Pure: no I/O, no locks (each target owns its sets). */
+#include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <inttypes.h>
 #include <xxhash.h>
 
 #include "ship.h"
@@ -46,13 +47,13 @@ int stale_set_add(struct stale_set *s, const char *series, size_t len)
 		size_t c = s->cap ? s->cap * 2 : 256;
 		struct sref *r = realloc(s->r, c * sizeof *r);
 		if (!r)
-			return -1;
+			return -ENOMEM;
 		s->r = r;
 		s->cap = c;
 	}
 	size_t off = s->text.len;
 	if (obs_buf_append(&s->text, series, len))
-		return -1;
+		return -ENOMEM;
 	s->r[s->n++] = (struct sref){ XXH3_64bits(series, len), off, len };
 	return 0;
 }
@@ -101,7 +102,7 @@ int stale_set_markers(const struct stale_set *prev, const struct stale_set *cur,
 			continue;
 		if (obs_buf_append(out, text_of(prev, p), p->len) ||
 		    obs_buf_printf(out, " stale %" PRId64 "\n", ts))
-			return -1;
+			return -ENOMEM;
 	}
 	return 0;
 }
