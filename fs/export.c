@@ -39,6 +39,11 @@ static void json_str(struct obs_buf *out, const char *s)
 
 static int render_json(const char *canon, size_t clen, const struct obs_samples *s, struct obs_buf *out)
 {
+	size_t live = 0;
+	for (size_t i = 0; i < s->n; i++)
+		live += !obs_is_stale(s->v[i]);
+	if (!live)
+		return 0;   /* only staleness markers: no line */
 	struct obs_labels l;
 	if (obs_labels_parse(canon, clen, &l, NULL))
 		return -EBADMSG;

@@ -133,6 +133,11 @@ EOT
 	assert_output 0
 	run grep -c 'stale' "$MNT/export.jsonl"
 	assert_output 0
+	# a range holding only markers has no JSON line for the series
+	run grep -c '"q_depth"' "$MNT/export.jsonl@$((now - 6))..$((now - 4))"
+	assert_output 0
+	run grep -c '"q_depth"' "$MNT/export.jsonl@$((now - 11))..$((now - 4))"
+	assert_output 1
 	# ingest takes export's text back (renamed here, into the same mount)
 	grep '^q_depth' "$MNT/export" | sed 's/^q_depth/q_copy/' > "$T/copy.prom"
 	expect_lines "$T/copy.prom" 5
