@@ -63,10 +63,8 @@ static struct {
  * markers, so those are not stored (a series ends by lookback instead). */
 static int db_append(void *ctx, const struct obs_labels *l, int64_t t, double v)
 {
-	if (obs_query_is_stale(v))
-		return 0;
 	char vb[40];
-	obs_num_format(v, vb);
+	obs_num_format(v, vb);   /* a staleness marker is `stale`, which ingest takes */
 	pthread_mutex_lock(&A.mu);
 	int r = obs_labels_format(l, &A.out);
 	if (!r)

@@ -1,10 +1,12 @@
 /* export.c — export, export.jsonl: every sample of the store, streamed.
  *
  *   export[@RANGE]          FS_RO: "SERIES VALUE TIMESTAMP_MS" lines, the
- *                           Prometheus text that ingest takes back
+ *                           Prometheus text that ingest takes back (a
+ *                           staleness marker's VALUE is `stale`)
  *   export.jsonl[@RANGE]    FS_RO: one JSON line per series,
  *                           {"metric":{..},"values":[..],"timestamps":[..]}
- *                           (VictoriaMetrics' /api/v1/export and import)
+ *                           (VictoriaMetrics' /api/v1/export and import;
+ *                           without staleness markers)
  *
  * A read renders series after series, dropping the consumed front of the
  * buffer, so memory stays bounded; a seek backwards restarts. RANGE is a
@@ -37,6 +39,11 @@ static void json_str(struct obs_buf *out, const char *s)
 
 static int render_json(const char *canon, size_t clen, const struct obs_samples *s, struct obs_buf *out)
 {
+	size_t live = 0;
+	for (size_t i = 0; i < s->n; i++)
+		live += !obs_is_stale(s->v[i]);
+	if (!live)
+		return 0;   /* only staleness markers: no line */
 	struct obs_labels l;
 	if (obs_labels_parse(canon, clen, &l, NULL))
 		return -EBADMSG;
@@ -52,11 +59,15 @@ static int render_json(const char *canon, size_t clen, const struct obs_samples 
 	obs_buf_puts(out, "},\"values\":[");
 	if (obs_buf_reserve(out, s->n * 56 + 32))
 		return -ENOMEM;
-	for (size_t i = 0; i < s->n; i++) {
+	/* staleness markers are left out: VictoriaMetrics' JSON has no form for them */
+	for (size_t i = 0, first = 1; i < s->n; i++) {
 		char *p = out->data + out->len;
 		size_t k = 0;
-		if (i)
+		if (obs_is_stale(s->v[i]))
+			continue;
+		if (!first)
 			p[k++] = ',';
+		first = 0;
 		/* JSON has no NaN or infinities: those go as strings, as Prometheus' API does */
 		int special = isnan(s->v[i]) || isinf(s->v[i]);
 		if (special)
@@ -67,11 +78,14 @@ static int render_json(const char *canon, size_t clen, const struct obs_samples 
 		out->len += k;
 	}
 	obs_buf_puts(out, "],\"timestamps\":[");
-	for (size_t i = 0; i < s->n; i++) {
+	for (size_t i = 0, first = 1; i < s->n; i++) {
 		char *p = out->data + out->len;
 		size_t k = 0;
-		if (i)
+		if (obs_is_stale(s->v[i]))
+			continue;
+		if (!first)
 			p[k++] = ',';
+		first = 0;
 		k += (size_t)obs_int_format(s->t[i], p + k);
 		out->len += k;
 	}

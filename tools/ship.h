@@ -4,6 +4,7 @@
  *                   spools to a bounded on-disk queue while the mount is gone
  *                   and replays in order when it is back
  *   ship_scrape.c   pull: scraping /metrics targets (libcurl multi, one thread)
+ *   ship_stale.c    a target's series sets and their staleness markers (pure)
  *   ship_targets.c  the targets file (pure parser, fuzzed)
  *   ship_statsd.c   the StatsD UDP listener (one thread, lib/ingest/statsagg)
  *   ship_policy.c   per-stream log rules: sample and scrub (pure, fuzzed)
@@ -95,6 +96,27 @@ int scrape_start(const struct scrape_opts *o, const struct target_def *defs, siz
 void scrape_stop(void);          /* the thread ends; the status stays */
 void scrape_free(void);
 void scrape_status(struct obs_buf *out);
+
+/* ---- staleness (ship_stale.c) ---- */
+
+/* The series one scrape exposed (label texts), for staleness markers. */
+struct stale_set {
+	struct obs_buf text;
+	struct sref *r;
+	size_t n, cap;
+};
+
+void stale_set_init(struct stale_set *s);
+void stale_set_reset(struct stale_set *s);      /* empty, storage kept */
+void stale_set_release(struct stale_set *s);    /* accepts NULL */
+/* Add a series (its label text, copied). 0 or -ENOMEM. */
+int stale_set_add(struct stale_set *s, const char *series, size_t len);
+/* Sort the index and drop repeated series; before stale_set_markers. */
+void stale_set_sort(struct stale_set *s);
+/* Append `SERIES stale TS` to out for every series of prev (sorted) not in
+ * cur (sorted; NULL: every series of prev). 0 or -ENOMEM. */
+int stale_set_markers(const struct stale_set *prev, const struct stale_set *cur, int64_t ts, struct obs_buf *out);
+void stale_set_swap(struct stale_set *a, struct stale_set *b);
 
 /* ---- statsd (ship_statsd.c) ---- */
 

@@ -28,6 +28,14 @@
  * MOUNT/errors (an #obs-error directive: source "scrape", the URL, the
  * reason) and kept in the status file.
  *
+ * Staleness (as Prometheus): a series the last scrape exposed that this one
+ * does not gets a staleness marker (`SERIES stale TS`, obsfs(7)) at this
+ * scrape's time; a failed scrape marks every series of the last one (up is
+ * 0, not stale). Series with their own timestamps (honor_timestamps) get no
+ * markers. A target removed from the targets file gets markers for all of
+ * its series and its up/scrape_* series (not when only its options changed:
+ * the new target takes its series over); obs-ship's exit writes none.
+ *
  * The targets file is re-read when inotify reports a change to it (a write
  * closed, a rename onto it); targets that stay keep their schedule and
  * state, a file that does not parse is reported and the old set kept. */
@@ -69,6 +77,8 @@ struct target {
 	char errbuf[CURL_ERROR_SIZE];
 	uint64_t *prev;            /* series hashes of the last successful scrape (sorted) */
 	size_t nprev;
+	struct stale_set seen;     /* series the last scrape exposed (for staleness) */
+	struct stale_set next;     /* those of the scrape in progress */
 	/* status, under T.mu */
 	int up;
 	int64_t last_ms;
@@ -124,16 +134,21 @@ static char *instance_of(const char *url)
 	return out;
 }
 
-static int def_same(const struct target_def *a, const struct target_def *b)
+/* Do a and b give their series the same labels (URL, job, target labels)? */
+static int same_series(const struct target_def *a, const struct target_def *b)
 {
-	if (strcmp(a->url, b->url) || strcmp(a->job, b->job) || a->nlabels != b->nlabels ||
-	    a->interval_ms != b->interval_ms || a->timeout_ms != b->timeout_ms ||
-	    a->honor_labels != b->honor_labels || a->honor_timestamps != b->honor_timestamps)
+	if (strcmp(a->url, b->url) || strcmp(a->job, b->job) || a->nlabels != b->nlabels)
 		return 0;
 	for (int i = 0; i < a->nlabels; i++)
 		if (strcmp(a->lname[i], b->lname[i]) || strcmp(a->lvalue[i], b->lvalue[i]))
 			return 0;
 	return 1;
+}
+
+static int def_same(const struct target_def *a, const struct target_def *b)
+{
+	return same_series(a, b) && a->interval_ms == b->interval_ms && a->timeout_ms == b->timeout_ms &&
+	       a->honor_labels == b->honor_labels && a->honor_timestamps == b->honor_timestamps;
 }
 
 static int def_copy(struct target_def *d, const struct target_def *s)
@@ -170,6 +185,8 @@ static struct target *target_new(const struct target_def *def)
 	t->honor_ts = def->honor_timestamps >= 0 ? def->honor_timestamps : T.o.honor_timestamps;
 	t->next_due = mono_ms();
 	obs_buf_init(&t->body);
+	stale_set_init(&t->seen);
+	stale_set_init(&t->next);
 	char h[96];
 	snprintf(h, sizeof(h), "X-Prometheus-Scrape-Timeout-Seconds: %g", (double)t->timeout / 1000);
 	t->hdrs = curl_slist_append(curl_slist_append(NULL, ACCEPT), h);
@@ -207,6 +224,8 @@ static void target_free(struct target *t)
 	obs_buf_release(&t->body);
 	free(t->instance);
 	free(t->prev);
+	stale_set_release(&t->seen);
+	stale_set_release(&t->next);
 	target_def_release(&t->def);
 	free(t);
 }
@@ -282,10 +301,15 @@ static int on_sample(void *ctx, const struct obs_sample_in *s)
 		c->bad_why = why ? why : "invalid labels";
 		return 1;
 	}
-	int64_t ts = t->honor_ts && s->ts_ms != OBS_TS_NONE ? s->ts_ms : c->ts;
-	/* an exemplar goes through as written (a bad one too: the mount
-	 * reports it and keeps the sample) */
-	if (obs_labels_format(&l, c->out) || put_value_ts(c->out, s->value, ts) ||
+	int explicit_ts = t->honor_ts && s->ts_ms != OBS_TS_NONE;
+	int64_t ts = explicit_ts ? s->ts_ms : c->ts;
+	int frc = obs_labels_format(&l, c->out);
+	size_t llen = c->out->len - at;
+	/* as Prometheus: a series with its own timestamps gets no staleness
+	 * marker; an exemplar goes through as written (a bad one too: the
+	 * mount reports it and keeps the sample) */
+	if (frc || (!explicit_ts && stale_set_add(&t->next, c->out->data + at, llen)) ||
+	    put_value_ts(c->out, s->value, ts) ||
 	    (s->exemplar && (obs_buf_putc(c->out, ' ') || obs_buf_append(c->out, s->ex_text, s->ex_textlen))) ||
 	    obs_buf_putc(c->out, '\n')) {
 		obs_labels_release(&l);
@@ -303,8 +327,7 @@ static int on_sample(void *ctx, const struct obs_sample_in *s)
 		c->hs = nh;
 		c->caph = nc;
 	}
-	char *sp = memchr(c->out->data + at, ' ', c->out->len - at);
-	c->hs[c->nh++] = XXH3_64bits(c->out->data + at, (size_t)(sp - (c->out->data + at)));
+	c->hs[c->nh++] = XXH3_64bits(c->out->data + at, llen);
 	c->n++;
 	return 0;
 }
@@ -340,6 +363,40 @@ static void synth(struct obs_buf *out, const struct target *t, const char *name,
 	put_value_ts(out, v, ts);
 	obs_buf_putc(out, '\n');
 	obs_labels_release(&l);
+}
+
+/* After a scrape: staleness markers at its time for the series the last
+ * scrape exposed and this one did not (all of them when it failed: a target
+ * that is down exposes nothing); this scrape's series become the last. */
+static void scrape_staleness(struct target *t, int ok, struct obs_buf *out)
+{
+	if (!ok)
+		stale_set_reset(&t->next);
+	stale_set_sort(&t->next);
+	stale_set_markers(&t->seen, &t->next, t->start_wall, out);
+	stale_set_swap(&t->seen, &t->next);
+	stale_set_reset(&t->next);
+}
+
+/* A target removed from the targets file: staleness markers at ts for its
+ * series and its up/scrape_* series (as Prometheus ends a dropped target).
+ * When only its options changed (a new target of the targets file gives
+ * the same series), the new one takes over its series set instead, as
+ * Prometheus' reload carries a target's cache over. Under T.mu. */
+static void target_end(struct target *t, int64_t ts, struct obs_buf *out)
+{
+	static const char *const synths[] = { "up", "scrape_duration_seconds", "scrape_samples_scraped",
+					      "scrape_samples_post_metric_relabeling", "scrape_series_added" };
+	for (size_t i = 0; i < T.n; i++)
+		if (!T.t[i]->gone && !T.t[i]->scrapes && same_series(&T.t[i]->def, &t->def)) {
+			stale_set_swap(&T.t[i]->seen, &t->seen);
+			return;
+		}
+	if (!t->scrapes)
+		return;
+	stale_set_markers(&t->seen, NULL, ts, out);
+	for (size_t i = 0; i < sizeof synths / sizeof *synths; i++)
+		synth(out, t, synths[i], obs_stale_nan(), ts);
 }
 
 static void finish(struct target *t, CURLcode res)
@@ -388,6 +445,7 @@ static void finish(struct target *t, CURLcode res)
 		obs_buf_reset(&out);
 	}
 	free(c.hs);
+	scrape_staleness(t, ok, &out);
 	double dur = (double)(mono_ms() - t->start_mono) / 1000;
 	synth(&out, t, "up", ok, t->start_wall);
 	synth(&out, t, "scrape_duration_seconds", dur, t->start_wall);
@@ -430,6 +488,9 @@ static void load_targets(void)
 	const char *why = NULL;
 	rc = targets_parse(text, len, "scrape", &defs, &n, &ln, &why);
 	free(text);
+	struct obs_buf ended;
+	obs_buf_init(&ended);
+	int64_t now = obs_time_now();
 	pthread_mutex_lock(&T.mu);
 	if (rc) {
 		snprintf(T.file_err, sizeof(T.file_err), "'%s' line %zu: %s (targets kept)", T.o.targets_file, ln, why);
@@ -460,6 +521,7 @@ static void load_targets(void)
 		}
 		for (size_t i = 0; i < T.n;) {
 			if (T.t[i]->gone) {
+				target_end(T.t[i], now, &ended);
 				target_free(T.t[i]);
 				T.t[i] = T.t[--T.n];
 			} else {
@@ -468,6 +530,9 @@ static void load_targets(void)
 		}
 	}
 	pthread_mutex_unlock(&T.mu);
+	if (ended.len)
+		sink_send("ingest", ended.data, ended.len, NULL, 0);
+	obs_buf_release(&ended);
 	for (size_t k = 0; k < n; k++)
 		target_def_release(&defs[k]);
 	free(defs);

@@ -220,10 +220,12 @@ static int parse_line(struct ts_in *in, char *p, size_t n, struct ts_sample *out
 		return 0;
 	}
 	double v;
-	if (obs_num_parse(vb, (size_t)(ve - vb), &v) < 0) {
+	if (obs_num_parse_sample(vb, (size_t)(ve - vb), &v) < 0) {
 		bad(in, "invalid value", vb, (size_t)(ve - vb));
 		return 0;
 	}
+	if (obs_is_stale(v))
+		return 0;   /* a staleness marker (export's `stale`): no sample */
 	if (te == b) {
 		out->s = series_get(in, "", 0);
 		out->t = (int64_t)in->line * 1000;

@@ -9,7 +9,8 @@
  *
  * TIME is anything obs_time_parse() accepts (RFC3339 or epoch seconds, or
  * 13+ digit epoch milliseconds), detected per line; VALUE anything
- * obs_num_parse() accepts. Fields are split on blanks from the right, so a
+ * obs_num_parse() accepts; a line whose VALUE is `stale` (a staleness
+ * marker, as MOUNT/export writes them) is no sample and is skipped. Fields are split on blanks from the right, so a
  * KEY may itself contain blanks. Blank lines and lines starting with '#' are
  * ignored. The series of a sample is its prefix (everything before TIME, with
  * the separator); samples of different series never mix.

@@ -10,9 +10,22 @@
  * s[0..n) must be consumed. Returns 0 or -EINVAL (*out unmodified). */
 int obs_num_parse(const char *s, size_t n, double *out);
 
+/* Staleness markers (Prometheus' StaleNaN): the NaN with these bits says
+ * "this series ended here" (a scrape target stopped exposing it, a rule
+ * stopped producing it). Stores keep the bits exactly; readers that show
+ * samples skip them; aggregations ignore them. */
+#define OBS_STALE_BITS 0x7ff0000000000002ULL
+int obs_is_stale(double v);
+double obs_stale_nan(void);
+
+/* A sample value as ingest takes it: what obs_num_parse accepts, or the
+ * word "stale" (a staleness marker). 0 or -EINVAL (*out unmodified). */
+int obs_num_parse_sample(const char *s, size_t n, double *out);
+
 /* Shortest text that parses back to exactly the same double ("0.1", "42",
  * "1.9129e-05", "NaN", "+Inf", "-Inf"); NaN payloads are not representable
- * in text and print as "NaN". buf must hold 32 bytes. Returns the length. */
+ * in text and print as "NaN", except a staleness marker, "stale" (which
+ * obs_num_parse_sample takes back). buf must hold 32 bytes. Returns the length. */
 int obs_num_format(double v, char *buf);
 
 /* Decimal text of an integer (no NUL); buf must hold 21 bytes. Returns the length. */

@@ -394,7 +394,7 @@ int obs_parse_value_line(const char *s, size_t n, int64_t *ts_ms, double *v, con
 	vs = e;
 	while (vs > p && vs[-1] != ' ' && vs[-1] != '\t')
 		vs--;
-	if (obs_num_parse(vs, (size_t)(e - vs), &val)) {
+	if (obs_num_parse_sample(vs, (size_t)(e - vs), &val)) {
 		if (why)
 			*why = "invalid value";
 		return -EINVAL;

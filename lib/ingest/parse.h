@@ -27,6 +27,9 @@
  * (`a_total 0 123` is 123 s); otherwise integers are ms. A buffer without a
  * '#' costs one memchr.
  *
+ * A Prometheus-format line's value may be the word `stale` (a staleness
+ * marker, obs_num_parse_sample); other formats have no marker.
+ *
  * Parsers are pure (no I/O, no allocation in the hot path): they call back
  * once per sample with pointers into the input (or into parser scratch that is
  * valid during the callback only). They never read outside [buf, buf+n), for
@@ -98,7 +101,8 @@ long obs_parse_lines(const char *buf, size_t n, enum obs_fmt fmt, size_t first_l
 		     const struct obs_parse_cb *cb);
 
 /* One line written to a series file: "VALUE" or "TIME VALUE" (TIME as
- * obs_time_parse accepts, whitespace-separated). *ts_ms = OBS_TS_NONE when
+ * obs_time_parse accepts, whitespace-separated); VALUE may be `stale`, a
+ * staleness marker. *ts_ms = OBS_TS_NONE when
  * no time was given. -EINVAL with *why on failure. */
 int obs_parse_value_line(const char *s, size_t n, int64_t *ts_ms, double *v, const char **why);
 

@@ -15,7 +15,9 @@
  * (`# {labels} value [timestamp]`, timestamp in seconds) is handed out with
  * the sample (s->ex_*); an invalid one is flagged with its reason and the
  * sample kept; other text after a '#' is ignored. The key is `name{...}`
- * exactly as written. */
+ * exactly as written. The value may be the word `stale`, a staleness marker
+ * (obsfs(7) STALENESS): Prometheus text has no spelling for one, so obsfs
+ * adds it (OpenMetrics too), the way remote write carries the marker's bits. */
 #include <string.h>
 
 #include "core/num.h"
@@ -236,7 +238,7 @@ int obs_p_prom(struct obs_pctx *c, const char *p, const char *e)
 	p = pc_skip_space(p, e);
 	tok = p;
 	p = pc_token_end(p, e);
-	if (obs_num_parse(tok, (size_t)(p - tok), &s->value))
+	if (obs_num_parse_sample(tok, (size_t)(p - tok), &s->value))
 		return pc_err(c, "invalid value");
 	p = pc_skip_space(p, e);
 	s->ts_ms = OBS_TS_NONE;

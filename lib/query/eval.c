@@ -13,22 +13,18 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/num.h"
 #include "core/strmap.h"
 #include "query/q.h"
 
 int obs_query_is_stale(double v)
 {
-	uint64_t b;
-	memcpy(&b, &v, sizeof(b));
-	return b == OBS_QUERY_STALE_BITS;
+	return obs_is_stale(v);
 }
 
 double obs_query_stale_nan(void)
 {
-	uint64_t b = OBS_QUERY_STALE_BITS;
-	double v;
-	memcpy(&v, &b, sizeof(v));
-	return v;
+	return obs_stale_nan();
 }
 
 void obs_query_opts_default(struct obs_query_opts *o)

@@ -2,6 +2,7 @@
  * downsample.h). */
 #include "tsdb/downsample.h"
 
+#include "core/num.h"
 #include "core/vec.h"
 
 #include <errno.h>
@@ -86,6 +87,8 @@ void obs_agg_acc_release(struct obs_agg_acc *a)
 
 int obs_agg_acc_add(struct obs_agg_acc *a, double v)
 {
+	if (obs_is_stale(v))
+		return 0;   /* a series' end, not a value */
 	if (a->n == 0)
 		a->first = v;
 	a->n++;
@@ -163,7 +166,7 @@ int obs_downsample(const struct obs_samples *in, int64_t step, struct obs_aggfn 
 			rc = obs_agg_acc_add(&acc, in->v[j++]);
 		if (j == i)   /* unsorted input: treat the sample as its own bucket */
 			rc = obs_agg_acc_add(&acc, in->v[j++]);
-		if (!rc)
+		if (!rc && acc.n)   /* a bucket of staleness markers only has no point */
 			rc = obs_samples_push(out, b, obs_agg_acc_result(&acc));
 		i = j;
 	}

@@ -6,7 +6,9 @@
  * only when every value is NaN); count counts every sample, NaN included;
  * first and last are the samples as they are. Quantiles pass NaN over (NaN
  * only when every value is NaN; Prometheus sorts NaN below every number
- * instead). Rollup tiers keep NaN counts apart and follow the same rule. */
+ * instead). Rollup tiers keep NaN counts apart and follow the same rule.
+ * Staleness markers (obs_is_stale) are no values: every aggregation skips
+ * them, and a bucket holding nothing else has no output sample. */
 #ifndef OBS_TSDB_DOWNSAMPLE_H
 #define OBS_TSDB_DOWNSAMPLE_H
 

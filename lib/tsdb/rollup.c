@@ -6,6 +6,8 @@
  * other field, but make a bucket's last NaN when they are its last sample;
  * obs_rollup_value applies the NaN rule of downsample.h (avg and sum of a
  * bucket with nan_count > 0 are NaN), so tiers answer as raw views do.
+ * Staleness markers are skipped: they enter no bucket (a step holding only
+ * markers has none), as they enter no aggregate of a raw view.
  * The file format is in rollup_file.c. */
 #include "tsdb/rollup_int.h"
 
@@ -16,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/num.h"
 #include "core/vec.h"
 
 static int64_t floor_div(int64_t a, int64_t b)
@@ -97,6 +100,8 @@ int obs_rollup_compute(const int64_t *ts, const double *vs, size_t n, int64_t st
 	struct obs_rollup_bucket *b = NULL;
 	for (size_t i = 0; i < n; i++) {
 		int64_t t = floor_div(ts[i], step) * step;
+		if (obs_is_stale(vs[i]))
+			continue;   /* a series' end: no value, no bucket */
 		if (!b || b->t != t) {
 			int rc = obs_rollup_push_bucket(out, t, &b);
 			if (rc)

@@ -1,4 +1,5 @@
-/* samples.c — sample arrays and their text rendering. */
+/* samples.c — sample arrays and their text rendering. Staleness markers
+ * are kept in the arrays and left out of the text. */
 #include "tsdb/samples.h"
 
 #include <errno.h>
@@ -63,6 +64,8 @@ int obs_sample_render(int64_t t, double v, enum obs_time_fmt fmt, char *buf)
 size_t obs_sample_text_len(int64_t t, double v, enum obs_time_fmt fmt)
 {
 	char buf[64];
+	if (obs_is_stale(v))
+		return 0;   /* not shown (obs_samples_render) */
 	/* RFC3339 with milliseconds is 24 bytes for years 0000..9999 */
 	if (fmt == OBS_TIME_RFC3339 && t >= -62167219200000LL && t <= 253402300799999LL)
 		return 24 + 1 + (size_t)obs_num_format(v, buf) + 1;
@@ -83,6 +86,8 @@ int obs_samples_render(const struct obs_samples *s, size_t from, enum obs_time_f
 	for (size_t i = from; i < s->n; i++) {
 		char *p = out->data + out->len;
 		int64_t t = s->t[i];
+		if (obs_is_stale(s->v[i]))
+			continue;   /* a series' end is shown by its lines ending */
 		if (fmt != OBS_TIME_RFC3339 || t < 0) {
 			out->len += (size_t)obs_sample_render(t, s->v[i], fmt, p);
 			continue;

@@ -23,9 +23,11 @@ int obs_samples_push(struct obs_samples *s, int64_t t, double v);
 
 /* One line "TIME VALUE\n" into buf (>= 64 bytes); returns its length. */
 int obs_sample_render(int64_t t, double v, enum obs_time_fmt fmt, char *buf);
-/* Length of that line, without building the time text when it is fixed. */
+/* Length of the line obs_samples_render writes for the sample (0 for a
+ * staleness marker), without building the time text when it is fixed. */
 size_t obs_sample_text_len(int64_t t, double v, enum obs_time_fmt fmt);
-/* Append the lines of samples [from, s->n) to out. */
+/* Append the lines of samples [from, s->n) to out; staleness markers
+ * (obs_is_stale) have no line: a series that went stale shows its end. */
 int obs_samples_render(const struct obs_samples *s, size_t from, enum obs_time_fmt fmt, struct obs_buf *out);
 
 #endif

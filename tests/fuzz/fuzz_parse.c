@@ -6,10 +6,10 @@
  * carry a valid metric name (or none, Prometheus `{a="1"} 1`), a timestamp
  * that is absent or within OBS_TIME_VALID_MIN..MAX, valid label names, UTF-8 label values without
  * NUL, and a key of non-zero length; every byte handed out is read. Accepted
- * values must survive obs_num_format -> obs_num_parse bit-exactly. An
- * exemplar is only on a Prometheus line: a valid one is a label set
- * "{...}" with a value and a timestamp absent or valid, an invalid one has a
- * reason; its text starts with '#'. */
+ * values must survive obs_num_format -> obs_num_parse_sample bit-exactly
+ * (numbers and staleness markers). An exemplar is only on a Prometheus
+ * line: a valid one is a label set "{...}" with a value and a timestamp
+ * absent or valid, an invalid one has a reason; its text starts with '#'. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,10 +74,10 @@ static void check_value(double v)
 	double back;
 	int n = obs_num_format(v, buf);
 
-	if (n <= 0 || n >= 32 || obs_num_parse(buf, (size_t)n, &back))
+	if (n <= 0 || n >= 32 || obs_num_parse_sample(buf, (size_t)n, &back))
 		abort();
-	if (v == v && memcmp(&v, &back, sizeof(v)))
-		abort();
+	if ((v == v || obs_is_stale(v)) && memcmp(&v, &back, sizeof(v)))
+		abort();   /* a staleness marker (`stale`) keeps its bits too */
 }
 
 static int on_sample(void *ctx, const struct obs_sample_in *s)

@@ -117,3 +117,17 @@ gauge() {  # epoch seconds; buckets of 1m start at 1795255200 (2026-11-21T10:00Z
 	assert_success
 	assert_output ''
 }
+
+@test "a staleness marker line (stale, as export writes it) is no sample; a bucket of only markers has no line" {
+	printf '1795255200 2\n1795255210 stale\n1795255220 4\n1795255270 stale\n1795255330 1\n' >st.txt
+	run obs-agg 1m count st.txt
+	assert_success
+	assert_output $'1795255200 2\n1795255320 1'
+	run obs-agg 1m avg st.txt
+	assert_output $'1795255200 3\n1795255320 1'
+	run obs-rate st.txt
+	assert_success
+	assert_line -n 0 '1795255220 0.1'
+	run obs-rate st.txt
+	refute_output --partial 'invalid'
+}
