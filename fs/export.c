@@ -9,8 +9,8 @@
  *                           without staleness markers)
  *
  * A read renders series after series, dropping the consumed front of the
- * buffer, so memory stays bounded; a seek backwards restarts. RANGE is a
- * view range without a step (node.from, node.to). */
+ * buffer, so memory stays bounded; a seek backwards restarts (stream.c).
+ * RANGE is a view range without a step (node.from, node.to). */
 #include "obsfs.h"
 
 #include <errno.h>
@@ -166,51 +166,37 @@ static int export_size(struct node *nd, uint64_t *size)
 	return 0;
 }
 
+/* export streams series after series (stream.c): a piece is a series. */
 struct export_open {
-	uint64_t base;             /* file offset of o->content.data[0] */
+	struct fs_stream st;
 	uint32_t next_id;          /* next series to render */
 };
 
-static int export_open(struct ofile *o, int acc)
-{
-	if (!(o->priv = calloc(1, sizeof(struct export_open))))
-		return -ENOMEM;
-	o->priv_free = free;
-	return 0;
-}
-
-/* export streams series after series; memory stays bounded because the
- * consumed front of the buffer is dropped. A seek backwards restarts. */
-static int export_read(struct ofile *o, char *buf, size_t size, off_t off)
+static int export_more(struct ofile *o, size_t want)
 {
 	struct export_open *x = o->priv;
-	int rc = 0;
-	pthread_mutex_lock(&o->mu);
-	if ((uint64_t)off < x->base) {
-		obs_buf_reset(&o->content);
-		x->base = 0;
-		x->next_id = 0;
-	}
-	uint32_t n = obs_db_series_count(obsfs->db);
-	while (x->base + o->content.len < (uint64_t)off + size && x->next_id < n && !rc)
-		rc = render_export_series(x->next_id++, o->nd.from, o->nd.to, o->nd.json, &o->content);
-	if (!rc) {
-		uint64_t end = x->base + o->content.len;
-		size_t got = (uint64_t)off >= end ? 0 : (size_t)(end - (uint64_t)off);
-		if (got > size)
-			got = size;
-		if (got)
-			memcpy(buf, o->content.data + ((uint64_t)off - x->base), got);
-		rc = (int)got;
-		size_t used = (size_t)((uint64_t)off + got - x->base);
-		if (used > (1u << 20)) {
-			memmove(o->content.data, o->content.data + used, o->content.len - used);
-			o->content.len -= used;
-			x->base += used;
-		}
-	}
-	pthread_mutex_unlock(&o->mu);
-	return rc;
+	if (x->next_id >= obs_db_series_count(obsfs->db))
+		return 1;
+	int rc = render_export_series(x->next_id++, o->nd.from, o->nd.to, o->nd.json, &o->content);
+	return rc < 0 ? rc : x->next_id >= obs_db_series_count(obsfs->db);
+}
+
+static void export_rewind(struct ofile *o)
+{
+	struct export_open *x = o->priv;
+	x->next_id = 0;
+}
+
+static int export_open(struct ofile *o, int acc)
+{
+	struct export_open *x = calloc(1, sizeof *x);
+	if (!x)
+		return -ENOMEM;
+	x->st.more = export_more;
+	x->st.rewind = export_rewind;
+	o->priv = x;
+	o->priv_free = free;
+	return 0;
 }
 
 static const struct fs_kind export_kind = {
@@ -219,7 +205,7 @@ static const struct fs_kind export_kind = {
 	.live = 1,
 	.size = export_size,
 	.open = export_open,
-	.read = export_read,
+	.read = fs_stream_read,
 };
 
 /* NAME or NAME@RANGE (no step) */

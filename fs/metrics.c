@@ -211,32 +211,32 @@ static const char *view_at(const char *s, size_t n)
  * length to hold about VIEW_SAMPLES samples. A seek backwards restarts. */
 #define VIEW_BUCKETS 1024
 #define VIEW_SAMPLES 16384
-#define VIEW_KEEP (1u << 20)       /* consumed bytes kept before dropping */
 
 struct view_open {
-	uint64_t base;             /* file offset of o->content.data[0] */
+	struct fs_stream st;       /* stream.c: a piece is a window */
 	int64_t next;              /* start of the next window */
 	int64_t win;               /* length of a raw view's next window (ms) */
-	int done;                  /* rendered through the range's end */
 };
 
-static void view_restart(struct ofile *o, struct view_open *vo)
+static void view_rewind(struct ofile *o)
 {
-	obs_buf_reset(&o->content);
-	vo->base = 0;
+	struct view_open *vo = o->priv;
 	vo->next = o->nd.from;
 	vo->win = 3600 * 1000;
-	vo->done = 0;
 }
+
+static int view_more(struct ofile *o, size_t want);
 
 static int view_open(struct ofile *o, int acc)
 {
 	struct view_open *vo = calloc(1, sizeof *vo);
 	if (!vo)
 		return -ENOMEM;
+	vo->st.more = view_more;
+	vo->st.rewind = view_rewind;
 	o->priv = vo;
 	o->priv_free = free;
-	view_restart(o, vo);
+	view_rewind(o);
 	return 0;
 }
 
@@ -252,9 +252,10 @@ static int64_t floor_div(int64_t a, int64_t b)
 	return (a % b != 0 && a < 0) ? q - 1 : q;
 }
 
-/* Render the next window of the view into o->content. */
-static int view_window(struct ofile *o, struct view_open *vo)
+/* Render the next window of the view into o->content: 1 after the last. */
+static int view_more(struct ofile *o, size_t want)
 {
+	struct view_open *vo = o->priv;
 	const struct node *n = &o->nd;
 	const struct view *v = n->priv;
 	int64_t a = vo->next, b;
@@ -287,41 +288,12 @@ static int view_window(struct ofile *o, struct view_open *vo)
 			vo->win /= 2;
 	}
 	obs_samples_release(&s);
-	if (!rc) {
-		if (b >= n->to)
-			vo->done = 1;
-		else
-			vo->next = b + 1;
-	}
-	return rc;
-}
-
-static int view_read(struct ofile *o, char *buf, size_t size, off_t off)
-{
-	struct view_open *vo = o->priv;
-	int rc = 0;
-	pthread_mutex_lock(&o->mu);
-	if ((uint64_t)off < vo->base)
-		view_restart(o, vo);
-	while (vo->base + o->content.len < (uint64_t)off + size && !vo->done && !rc)
-		rc = view_window(o, vo);
-	if (!rc) {
-		uint64_t end = vo->base + o->content.len;
-		size_t got = (uint64_t)off >= end ? 0 : (size_t)(end - (uint64_t)off);
-		if (got > size)
-			got = size;
-		if (got)
-			memcpy(buf, o->content.data + ((uint64_t)off - vo->base), got);
-		rc = (int)got;
-		uint64_t used = (uint64_t)off + got > vo->base ? (uint64_t)off + got - vo->base : 0;
-		if (used > VIEW_KEEP) {
-			memmove(o->content.data, o->content.data + used, o->content.len - used);
-			o->content.len -= used;
-			vo->base += used;
-		}
-	}
-	pthread_mutex_unlock(&o->mu);
-	return rc;
+	if (rc < 0)
+		return rc;
+	if (b >= n->to)
+		return 1;
+	vo->next = b + 1;
+	return 0;
 }
 
 /* ---- series files ------------------------------------------------------------ */
@@ -439,7 +411,7 @@ static const struct fs_kind view_kind = {
 	.name = "series view",
 	.type = FS_RO,
 	.open = view_open,
-	.read = view_read,
+	.read = fs_stream_read,
 	.getxattr = series_getxattr,
 	.listxattr = series_listxattr,
 };

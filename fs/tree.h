@@ -269,6 +269,28 @@ int fs_readme_render(struct obs_buf *out);
 extern const struct fs_kind fs_root_kind;
 
 /* Helpers for kinds. */
+/* Streamed reads (stream.c): a kind whose text is long (export, series
+ * views, log search views) makes it piece after piece as its reader gets
+ * there, keeping only a window of it in o->content. Its per-open state
+ * (o->priv) starts with a struct fs_stream; its read hook is
+ * fs_stream_read. more
+ * appends the next piece(s) to o->content (want: the length o->content
+ * should reach; a piece may stop short of it or pass it) and returns 0
+ * when more may follow, 1 after the last, or -errno; rewind starts again
+ * from the first piece (a read before the window: a seek backwards), with
+ * o->content already emptied. Both are called with o->mu held. */
+struct fs_stream {
+	int (*more)(struct ofile *o, size_t want);
+	void (*rewind)(struct ofile *o);
+	uint64_t base;             /* file offset of o->content.data[0] */
+	int done;                  /* more gave the last piece */
+};
+/* The read hook of such a kind: o->priv starts with its struct fs_stream.
+ * Bytes copied (0 at the end) or -errno. Takes o->mu. Text the reader
+ * skipped (a seek forward) is made and dropped piece by piece; the
+ * consumed front past FS_STREAM_KEEP bytes is dropped. */
+int fs_stream_read(struct ofile *o, char *buf, size_t size, off_t off);
+#define FS_STREAM_KEEP (1u << 20)
 int fs_name_eq(const char *p, size_t n, const char *lit);
 /* The NAME_MAX rule for any name: enc (already %-escaped, n bytes) cut to
  * a prefix plus "~" and 16 hex digits of the hash h of the real text;
