@@ -8,7 +8,9 @@
  *   logs/STREAM@RANGE?QUERY[#count|#by=FIELD]   (any of @ ? # present)
  *                            FS_RO, lookup only: a search view; the name is
  *                            parsed (and the query compiled) once at lookup
- *                            into node.priv (struct logview), rendered once
+ *                            into node.priv (struct logview); records are
+ *                            streamed from a cursor kept in the open file
+ *                            (logview_read), #count and #by rendered whole
  *                            at the first read
  *   logs/STREAM#follow       FS_RO, lookup only: the stream's text like
  *                            logs/STREAM, but a read at its end waits for
@@ -45,17 +47,78 @@ static void logview_free(void *p)
 	free(v);
 }
 
-static int logview_render(struct ofile *o)
+/* #count and #by=F: a line, or a line per value; rendered whole */
+static int logcount_render(struct ofile *o)
 {
 	const struct logview *v = o->nd.priv;
 	return obs_logstore_render_view(obsfs->logs, v->stream, v->from, v->to, v->q, obsfs->timefmt,
 					&o->content);
 }
 
+static const struct fs_kind logcount_kind = {
+	.name = "log count view",
+	.type = FS_RO,
+	.render = logcount_render,
+};
+
+/* Record views stream (stream.c): each piece is the next records of the
+ * open file's cursor, up to what the read asked for (whole records, so a
+ * little more) and at most LOGVIEW_STEP bytes. A seek backwards rewinds
+ * the cursor: the same records again (what the view covers is fixed at
+ * its first read), the same bytes while retention drops none of them. */
+#define LOGVIEW_STEP (256u << 10)
+
+struct logview_open {
+	struct fs_stream st;
+	struct obs_logcursor *c;
+};
+
+static void logview_open_free(void *p)
+{
+	struct logview_open *lo = p;
+	if (lo)
+		obs_logcursor_free(lo->c);
+	free(lo);
+}
+
+static int logview_more(struct ofile *o, size_t want)
+{
+	struct logview_open *lo = o->priv;
+	if (want > o->content.len + LOGVIEW_STEP)
+		want = o->content.len + LOGVIEW_STEP;
+	int rc = obs_logcursor_render(lo->c, obsfs->timefmt, &o->content, want);
+	return rc < 0 ? rc : rc == 0;   /* the cursor's 0 is the end */
+}
+
+static void logview_rewind(struct ofile *o)
+{
+	struct logview_open *lo = o->priv;
+	obs_logcursor_rewind(lo->c);
+}
+
+static int logview_open(struct ofile *o, int acc)
+{
+	const struct logview *v = o->nd.priv;
+	struct logview_open *lo = calloc(1, sizeof *lo);
+	if (!lo)
+		return -ENOMEM;
+	int rc = obs_logcursor_new(obsfs->logs, v->stream, v->from, v->to, v->q, &lo->c);
+	if (rc) {
+		free(lo);
+		return rc;
+	}
+	lo->st.more = logview_more;
+	lo->st.rewind = logview_rewind;
+	o->priv = lo;
+	o->priv_free = logview_open_free;
+	return 0;
+}
+
 static const struct fs_kind logview_kind = {
 	.name = "log view",
 	.type = FS_RO,
-	.render = logview_render,
+	.open = logview_open,
+	.read = fs_stream_read,
 };
 
 /* ---- streams ------------------------------------------------------------------ */
@@ -213,7 +276,7 @@ static int logs_lookup(struct node *parent, const char *name, size_t n, struct n
 	if (obs_logpath_parse(s, obs_time_now(), &v->stream, &v->from, &v->to, &v->q, NULL, 0) ||
 	    !obs_logstore_exists(obsfs->logs, v->stream))
 		return -ENOENT;
-	child->kind = &logview_kind;
+	child->kind = v->q && (v->q->count || v->q->by) ? &logcount_kind : &logview_kind;
 	return 0;
 }
 

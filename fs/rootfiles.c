@@ -244,6 +244,8 @@ static int render_status(struct obs_buf *out)
 	rc |= obs_buf_printf(out, "log_bytes_per_line %.2f (index included)\n", ls.segment_lines ?
 			     (double)ls.segment_bytes / (double)ls.segment_lines : 0.0);
 	rc |= obs_buf_printf(out, "log_wal_bytes      %llu\n", (unsigned long long)ls.wal_bytes);
+	rc |= obs_buf_printf(out, "log_searches       %llu\n", (unsigned long long)ls.searches);
+	rc |= obs_buf_printf(out, "log_frames_read    %llu\n", (unsigned long long)ls.frames_read);
 	rc |= obs_buf_printf(out, "alias_names_indexed %llu\n", (unsigned long long)series_alias_indexed());
 	rc |= traces_status(out);
 	rc |= obs_buf_printf(out, "fs_inodes          %llu\n", (unsigned long long)fs_ino_count());

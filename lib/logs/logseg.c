@@ -409,6 +409,10 @@ int lseg_frame_get(const struct obs_logseg *s, uint32_t f, char **out)
 	return 0;
 }
 
+/* The text of the cached frame f is read from the line at byte cache_pos
+ * (record cache_rec, text offset cache_t) when off is at or past it, else
+ * from the frame's start: a reader going through a frame in pieces does
+ * not scan it again from its start at each read. */
 int obs_logseg_read_text(struct obs_logseg *s, uint64_t off, char *dst, size_t size, size_t *got)
 {
 	*got = 0;
@@ -423,15 +427,21 @@ int obs_logseg_read_text(struct obs_logseg *s, uint64_t off, char *dst, size_t s
 	pthread_mutex_lock(&s->cache_mu);
 	for (uint32_t f = lo; f < s->nframes && *got < size; f++) {
 		if (s->cache_idx != (int64_t)f) {
-			char *b;
-			if ((r = lseg_frame_get(s, f, &b)) < 0)
+			free(s->cache);   /* first: one frame at a time */
+			s->cache = NULL;
+			s->cache_idx = -1;
+			s->cache_pos = 0;
+			if ((r = lseg_frame_get(s, f, &s->cache)) < 0)
 				break;
-			free(s->cache);
-			s->cache = b;
 			s->cache_idx = f;
 		}
 		const char *p = s->cache, *end = s->cache + s->fr[f].rawlen;
 		uint64_t t = s->fr[f].text_off, rec = s->fr[f].first_line;
+		if (s->cache_pos && s->cache_t <= off) {
+			p += s->cache_pos;
+			t = s->cache_t;
+			rec = s->cache_rec;
+		}
 		while (p < end && *got < size) {
 			const char *nl = memchr(p, '\n', (size_t)(end - p));
 			size_t ln = (size_t)(nl - p), rl = ln + OBS_LOG_TIME_WIDTH + 2;
@@ -445,12 +455,27 @@ int obs_logseg_read_text(struct obs_logseg *s, uint64_t off, char *dst, size_t s
 					dst[(*got)++] = c;
 					k++;
 				}
+				if (k < rl)   /* the read ends inside this line: go on from it */
+					break;
 			}
 			t += rl;
 			rec++;
 			p = nl + 1;
 		}
+		s->cache_pos = (size_t)(p - s->cache);
+		s->cache_t = t;
+		s->cache_rec = rec;
 	}
 	pthread_mutex_unlock(&s->cache_mu);
 	return r;
+}
+
+void obs_logseg_drop_cache(struct obs_logseg *s)
+{
+	pthread_mutex_lock(&s->cache_mu);
+	free(s->cache);
+	s->cache = NULL;
+	s->cache_idx = -1;
+	s->cache_pos = 0;
+	pthread_mutex_unlock(&s->cache_mu);
 }

@@ -81,6 +81,36 @@ struct obs_logseg_stats {
 int obs_logseg_search(struct obs_logseg *s, int64_t from, int64_t to, const struct obs_logquery *q,
 		      obs_logrec_fn fn, void *ctx, struct obs_logseg_stats *st);
 
+/* A search of one segment that can stop after any record and go on later
+ * (obs_logcursor): the segment's plan (candidate lines) and the frame being
+ * read, kept between calls. They depend only on the segment's records, so
+ * they stay valid for another obs_logseg of the same records (a segment
+ * re-encoded at another level): keyed by first_seq and nlines. Owns what
+ * it holds; _release frees it (accepts an initialised, unused one). */
+struct obs_logseg_cursor {
+	int planned;            /* bm holds the plan of the segment below */
+	uint64_t seg_seq, seg_lines;
+	void *bm, *it;          /* roaring_bitmap_t *, roaring_uint32_iterator_t * */
+	int exact;
+	int64_t frame;          /* the frame in buf, -1: none */
+	char *buf;
+	size_t pos;             /* byte of buf where line pos_line starts */
+	uint64_t pos_line;
+	uint64_t next_line;     /* where the last call stopped (the iterator is there) */
+};
+void obs_logseg_cursor_init(struct obs_logseg_cursor *c);
+void obs_logseg_cursor_release(struct obs_logseg_cursor *c);
+
+/* Search s (from, to, q as for obs_logseg_search, the same for every call
+ * with c) over lines [*line, end): fn gets the matching records in order.
+ * fn > 0: the record is taken, the search stops, *line is the line after it
+ * and fn's value is returned; fn < 0: stops before that record (*line is
+ * it) and is returned; 0 when every line below end was looked at (*line =
+ * end). -ENOMEM, -EBADMSG (a damaged frame, reported through obs_corrupt). */
+int obs_logseg_search_from(struct obs_logseg *s, int64_t from, int64_t to, const struct obs_logquery *q,
+			   struct obs_logseg_cursor *c, uint64_t *line, uint64_t end, obs_logrec_fn fn, void *ctx,
+			   struct obs_logseg_stats *st);
+
 /* Count matching records into *total; when by is non-NULL, also report
  * counts per value of field `by` through fn (v == NULL for records lacking
  * it). Answers from the index alone when it can. */
@@ -103,6 +133,8 @@ int obs_logcount_rec(void *ctx, int64_t ts, const char *line, size_t n);
  * the count (0 at or past the end). Frames are cached one at a time. */
 int obs_logseg_read_text(struct obs_logseg *s, uint64_t off, char *dst, size_t size, size_t *got);
 uint64_t obs_logseg_text_size(const struct obs_logseg *s);
+/* Free the frame read_text keeps (a reader has gone past this segment). */
+void obs_logseg_drop_cache(struct obs_logseg *s);
 
 #define OBS_LOG_TIME_WIDTH 24   /* "2026-11-21T10:00:00.000Z" */
 

@@ -70,6 +70,8 @@ struct obs_logseg {
 	pthread_mutex_t cache_mu;  /* guards the cached frame */
 	int64_t cache_idx;
 	char *cache;
+	size_t cache_pos;          /* where the last read stopped (0: none) */
+	uint64_t cache_t, cache_rec;  /* its text offset and record */
 };
 
 

@@ -261,74 +261,162 @@ static int plan(const struct obs_logseg *s, int64_t from, int64_t to, const stru
 	return 0;
 }
 
-/* walk candidate lines frame by frame; verify when the plan is inexact */
-struct walk {
-	const struct obs_logquery *q;
-	int exact;
-	obs_logrec_fn fn;
-	void *ctx;
-	struct obs_logseg_stats *st;
-};
+/* ---- walking the candidates --------------------------------------------- */
 
-static int walk(struct obs_logseg *s, const roaring_bitmap_t *bm, struct walk *w)
+void obs_logseg_cursor_init(struct obs_logseg_cursor *c)
 {
-	roaring_uint32_iterator_t *it = roaring_create_iterator(bm);
-	if (!it)
+	memset(c, 0, sizeof(*c));
+	c->frame = -1;
+}
+
+void obs_logseg_cursor_release(struct obs_logseg_cursor *c)
+{
+	if (c->it)
+		roaring_free_uint32_iterator(c->it);
+	if (c->bm)   /* CRoaring 0.2 does not take NULL */
+		roaring_bitmap_free(c->bm);
+	free(c->buf);
+	obs_logseg_cursor_init(c);
+}
+
+/* c takes bm (freed on failure too) as the plan of s */
+static int cursor_adopt(const struct obs_logseg *s, struct obs_logseg_cursor *c, roaring_bitmap_t *bm, int exact)
+{
+	obs_logseg_cursor_release(c);
+	if (!(c->it = roaring_create_iterator(bm))) {
+		roaring_bitmap_free(bm);
 		return -ENOMEM;
-	int r = 0;
-	char *buf = NULL;
-	uint32_t f = 0;
-	while (it->has_value) {
-		uint32_t line = it->current_value;
-		while (f + 1 < s->nframes && s->fr[f + 1].first_line <= line)
-			f++;
-		free(buf);
-		buf = NULL;
-		if ((r = lseg_frame_get(s, f, &buf)) < 0)
+	}
+	c->bm = bm;
+	c->exact = exact;
+	c->planned = 1;
+	c->seg_seq = s->first_seq;
+	c->seg_lines = s->nlines;
+	return 0;
+}
+
+/* c holds the plan of s for (from, to, q): made now unless it is there */
+static int cursor_plan(struct obs_logseg *s, int64_t from, int64_t to, const struct obs_logquery *q,
+		       struct obs_logseg_cursor *c)
+{
+	if (c->planned && c->seg_seq == s->first_seq && c->seg_lines == s->nlines)
+		return 0;
+	struct plan pl;
+	int r = plan(s, from, to, q, &pl);
+	return r < 0 ? r : cursor_adopt(s, c, pl.bm, pl.exact || !q);
+}
+
+/* Make c->buf frame f's text and c->pos the start of line `line` in it. */
+static int cursor_seek(struct obs_logseg *s, struct obs_logseg_cursor *c, uint32_t f, uint64_t line,
+		       struct obs_logseg_stats *st)
+{
+	const struct sframe *fr = &s->fr[f];
+	if (c->frame != (int64_t)f) {
+		free(c->buf);
+		c->buf = NULL;
+		c->frame = -1;
+		int r = lseg_frame_get(s, f, &c->buf);
+		if (r < 0)
+			return r;
+		if (st)
+			st->frames_read++;
+		c->frame = f;
+		c->pos = 0;
+		c->pos_line = fr->first_line;
+	}
+	if (line < c->pos_line) {
+		c->pos = 0;
+		c->pos_line = fr->first_line;
+	}
+	while (c->pos_line < line) {
+		const char *nl = c->pos < fr->rawlen ? memchr(c->buf + c->pos, '\n', fr->rawlen - c->pos) : NULL;
+		if (!nl)
+			return obs_corruptf(s->path, fr->off, "frame %u holds fewer lines than its table says", f);
+		c->pos = (size_t)(nl - c->buf) + 1;
+		c->pos_line++;
+	}
+	if (c->pos >= fr->rawlen)
+		return obs_corruptf(s->path, fr->off, "frame %u holds fewer lines than its table says", f);
+	return 0;
+}
+
+/* the frame holding line (lines exist: line < s->nlines) */
+static uint32_t frame_of(const struct obs_logseg *s, uint64_t line)
+{
+	uint32_t lo = 0, hi = s->nframes;
+	while (hi - lo > 1) {
+		uint32_t mid = (lo + hi) / 2;
+		if (s->fr[mid].first_line <= line) lo = mid; else hi = mid;
+	}
+	return lo;
+}
+
+int obs_logseg_search_from(struct obs_logseg *s, int64_t from, int64_t to, const struct obs_logquery *q,
+			   struct obs_logseg_cursor *c, uint64_t *line, uint64_t end, obs_logrec_fn fn, void *ctx,
+			   struct obs_logseg_stats *st)
+{
+	if (end > s->nlines)
+		end = s->nlines;
+	if (*line >= end)
+		return 0;
+	int r = cursor_plan(s, from, to, q, c);
+	if (r < 0)
+		return r;
+	roaring_uint32_iterator_t *it = c->it;
+	if (c->next_line != *line || (it->has_value && it->current_value < *line))
+		roaring_move_uint32_iterator_equalorlarger(it, (uint32_t)*line);
+	while (it->has_value && it->current_value < end) {
+		uint64_t ln = it->current_value;
+		uint32_t f = c->frame >= 0 && ln >= s->fr[c->frame].first_line &&
+				     ln < s->fr[c->frame].first_line + s->fr[c->frame].nlines
+			? (uint32_t)c->frame : frame_of(s, ln);
+		if ((r = cursor_seek(s, c, f, ln, st)) < 0)
 			break;
-		if (w->st)
-			w->st->frames_read++;
-		const char *p = buf, *end = buf + s->fr[f].rawlen;
-		uint64_t cur = s->fr[f].first_line, stop = cur + s->fr[f].nlines;
-		while (it->has_value && it->current_value < stop && p < end) {
-			const char *nl = memchr(p, '\n', (size_t)(end - p));
-			if (!nl)
-				nl = end;
-			if (cur == it->current_value) {
-				size_t ln = (size_t)(nl - p);
-				if (w->st && !w->exact)
-					w->st->lines_tested++;
-				if (w->exact || obs_logquery_match(w->q, p, ln)) {
-					if ((r = w->fn(w->ctx, s->ts[cur], p, ln)))
-						goto out;
-				}
-				roaring_advance_uint32_iterator(it);
+		const char *p = c->buf + c->pos, *e = c->buf + s->fr[f].rawlen;
+		const char *nl = memchr(p, '\n', (size_t)(e - p));
+		size_t n = (size_t)(nl - p);   /* a frame ends in '\n' (lseg_frame_get) */
+		if (st && !c->exact)
+			st->lines_tested++;
+		if (c->exact || obs_logquery_match(q, p, n)) {
+			if ((r = fn(ctx, s->ts[ln], p, n)) < 0) {
+				*line = c->next_line = ln;
+				return r;
 			}
-			p = nl + 1;
-			cur++;
 		}
-		if (it->has_value && it->current_value < stop) {
-			r = obs_corruptf(s->path, s->fr[f].off, "frame %u holds fewer lines than its table says", f);
-			break;
+		c->pos = (size_t)(nl + 1 - c->buf);
+		c->pos_line = ln + 1;
+		roaring_advance_uint32_iterator(it);
+		if (r > 0) {
+			*line = c->next_line = ln + 1;
+			return r;
 		}
 	}
-out:
-	free(buf);
-	roaring_free_uint32_iterator(it);
+	if (r < 0) {
+		*line = c->next_line = it->has_value ? it->current_value : end;
+		return r;
+	}
+	*line = c->next_line = end;
+	return 0;
+}
+
+/* the whole segment in one go; bm: its plan made already (taken), or NULL */
+static int search_all(struct obs_logseg *s, int64_t from, int64_t to, const struct obs_logquery *q,
+		      roaring_bitmap_t *bm, int exact, obs_logrec_fn fn, void *ctx, struct obs_logseg_stats *st)
+{
+	struct obs_logseg_cursor c;
+	obs_logseg_cursor_init(&c);
+	uint64_t line = 0;
+	int r = bm ? cursor_adopt(s, &c, bm, exact) : 0;
+	if (r == 0)
+		r = obs_logseg_search_from(s, from, to, q, &c, &line, s->nlines, fn, ctx, st);
+	obs_logseg_cursor_release(&c);
 	return r;
 }
 
 int obs_logseg_search(struct obs_logseg *s, int64_t from, int64_t to, const struct obs_logquery *q,
 		      obs_logrec_fn fn, void *ctx, struct obs_logseg_stats *st)
 {
-	struct plan pl;
-	int r = plan(s, from, to, q, &pl);
-	if (r < 0)
-		return r;
-	struct walk w = { q, pl.exact || !q, fn, ctx, st };
-	r = roaring_bitmap_is_empty(pl.bm) ? 0 : walk(s, pl.bm, &w);
-	roaring_bitmap_free(pl.bm);
-	return r;
+	return search_all(s, from, to, q, NULL, 0, fn, ctx, st);
 }
 
 int obs_logcount_rec(void *ctx, int64_t ts, const char *line, size_t n)
@@ -369,11 +457,12 @@ int obs_logseg_count(struct obs_logseg *s, int64_t from, int64_t to, const struc
 			r = fn(ctx, NULL, 0, n - seen);
 	} else if (!roaring_bitmap_is_empty(pl.bm)) {
 		struct obs_logcounter c = { by, fn, ctx, 0 };
-		struct walk w = { q, exact, obs_logcount_rec, &c, st };
-		r = walk(s, pl.bm, &w);
+		r = search_all(s, from, to, q, pl.bm, exact, obs_logcount_rec, &c, st);
+		pl.bm = NULL;
 		*total += c.n;
 	}
-	roaring_bitmap_free(pl.bm);
+	if (pl.bm)
+		roaring_bitmap_free(pl.bm);
 	return r;
 }
 

@@ -39,9 +39,11 @@
  *       Records are rendered in arrival order (time order for writers that
  *       log in order); byte offsets are stable while the daemon runs.
  *   lookup/open of a search view  STREAM[@RANGE][?QUERY][#count|#by=FIELD]
- *       obs_logpath_parse() (logquery.h) splits the name; then render it once
- *       at open into a buffer with obs_logstore_render_view() (or stream it
- *       with obs_logstore_read / obs_logstore_count), serve reads from it.
+ *       obs_logpath_parse() (logquery.h) splits the name; a record view is
+ *       streamed: obs_logcursor_new at open, obs_logcursor_render as reads
+ *       get there (a few records at a time, memory bounded whatever the
+ *       range); #count and #by are small and rendered whole with
+ *       obs_logstore_render_view().
  *   ctl "sync"                    obs_logstore_sync(ls)
  *   ctl "compact"                 obs_logstore_flush(ls), then obs_logstore_compact(ls, 0)
  *   status                        obs_logstore_get_stats(ls, &st)
@@ -134,6 +136,29 @@ int obs_logstore_streams(struct obs_logstore *ls, int (*fn)(void *ctx, const cha
  * unknown stream. */
 int obs_logstore_read(struct obs_logstore *ls, const char *stream, int64_t from, int64_t to,
 		      const struct obs_logquery *q, obs_logrec_fn fn, void *ctx);
+/* A resumable search (logstore_cursor.c): the records obs_logstore_read
+ * would give, a few at a time. It covers the records stored before its
+ * first step (later appends are not part of it), in arrival order, minus
+ * those retention drops before it gets there; between steps it holds a
+ * reference to the stream and what it is reading of one segment (a plan,
+ * one frame), no lock. q is borrowed: it must outlive the cursor.
+ * new: 0, -ENOENT (no such stream), -ENOMEM; *out set only on success. */
+struct obs_logcursor;
+int obs_logcursor_new(struct obs_logstore *ls, const char *stream, int64_t from, int64_t to,
+		      const struct obs_logquery *q, struct obs_logcursor **out);
+/* Give the next records to fn. fn > 0: the record is taken and the step
+ * stops (the next one goes on after it); fn < 0: the step stops before it
+ * (the next one gives it again). Returns fn's non-zero value, 0 when no
+ * record is left, -ENOENT once the stream is removed, -ENOMEM, -EBADMSG. */
+int obs_logcursor_step(struct obs_logcursor *c, obs_logrec_fn fn, void *ctx);
+/* Append "TIME LINE\n" records (fmt as render_view's) to out until it holds
+ * at least want bytes (whole records: it may hold more): 1 when it does
+ * and records may follow, 0 at the end, or -errno. */
+int obs_logcursor_render(struct obs_logcursor *c, int fmt, struct obs_buf *out, size_t want);
+/* Back to the first record of the same search (what it covers stays). */
+void obs_logcursor_rewind(struct obs_logcursor *c);
+void obs_logcursor_free(struct obs_logcursor *c);   /* accepts NULL */
+
 /* Count matching records into *total; with by, per-value counts are passed
  * to fn once per distinct value (v NULL: records lacking the field), in
  * decreasing count order; level values are grouped by canonical name

@@ -10,6 +10,7 @@
  *   logstore_flush.c   segments written: flush, retention, re-encoding, the
  *                      background thread
  *   logstore_read.c    searches, counts, views and the text rendering
+ *   logstore_cursor.c  resumable searches (streamed views), by sequence number
  * Locking (the fields below name the lock that guards them) is described at
  * the top of logstore.c. */
 #ifndef OBS_LOGS_LOGSTORE_INT_H

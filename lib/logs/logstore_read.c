@@ -3,6 +3,7 @@
  * "TIME LINE\n" text served at stable byte offsets, and stats. Readers hold
  * the stream's read lock while they search (segments are immutable). */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,22 +33,12 @@ static int head_search(const struct head *h, int64_t from, int64_t to, const str
 int obs_logstore_read(struct obs_logstore *ls, const char *stream, int64_t from, int64_t to,
 		      const struct obs_logquery *q, obs_logrec_fn fn, void *ctx)
 {
-	struct stream *s;
-	int r = ls_stream_get(ls, stream, 0, &s);
+	struct obs_logcursor *c;
+	int r = obs_logcursor_new(ls, stream, from, to, q, &c);
 	if (r < 0)
 		return r;
-	__atomic_add_fetch(&ls->searches, 1, __ATOMIC_RELAXED);
-	struct obs_logseg_stats st = { 0, 0 };
-	pthread_rwlock_rdlock(&s->lock);
-	for (size_t i = 0; i < s->nsegs && !r; i++)
-		r = obs_logseg_search(s->segs[i].seg, from, to, q, fn, ctx, &st);
-	if (!r)
-		r = head_search(s->frozen, from, to, q, fn, ctx);
-	if (!r)
-		r = head_search(&s->head, from, to, q, fn, ctx);
-	pthread_rwlock_unlock(&s->lock);
-	__atomic_add_fetch(&ls->frames_read, st.frames_read, __ATOMIC_RELAXED);
-	ls_stream_put(ls, s);
+	r = obs_logcursor_step(c, fn, ctx);
+	obs_logcursor_free(c);
 	return r;
 }
 
@@ -174,6 +165,7 @@ int obs_logstore_count(struct obs_logstore *ls, const char *stream, int64_t from
 struct render {
 	struct obs_buf *out;
 	int fmt;
+	size_t want;   /* stop once out holds this much */
 };
 
 static int render_rec(void *ctx, int64_t ts, const char *line, size_t n)
@@ -190,7 +182,15 @@ static int render_rec(void *ctx, int64_t ts, const char *line, size_t n)
 	rd->out->len += (size_t)tl + n;
 	rd->out->data[rd->out->len++] = '\n';
 	rd->out->data[rd->out->len] = 0;
-	return 0;
+	return rd->out->len >= rd->want;
+}
+
+int obs_logcursor_render(struct obs_logcursor *c, int fmt, struct obs_buf *out, size_t want)
+{
+	struct render rd = { out, fmt, want };
+	if (out->len >= want)
+		return 1;
+	return obs_logcursor_step(c, render_rec, &rd);
 }
 
 static int render_count(void *ctx, const char *v, size_t vn, uint64_t c)
@@ -204,7 +204,7 @@ static int render_count(void *ctx, const char *v, size_t vn, uint64_t c)
 int obs_logstore_render_view(struct obs_logstore *ls, const char *stream, int64_t from, int64_t to,
 			     const struct obs_logquery *q, int fmt, struct obs_buf *out)
 {
-	struct render rd = { out, fmt };
+	struct render rd = { out, fmt, SIZE_MAX };
 	if (q && (q->count || q->by)) {
 		uint64_t total;
 		int r = obs_logstore_count(ls, stream, from, to, q, q->by, render_count, &rd, &total);
@@ -279,6 +279,8 @@ int obs_logstore_read_text(struct obs_logstore *ls, const char *stream, uint64_t
 		size_t g = 0;
 		r = obs_logseg_read_text(s->segs[i].seg, off + *got - so, dst + *got, size - *got, &g);
 		*got += g;
+		if (!r && *got < size)   /* read to its end: a long history keeps no frame per segment */
+			obs_logseg_drop_cache(s->segs[i].seg);
 	}
 	uint64_t hbase = s->nsegs ? s->segs[s->nsegs - 1].text_off + obs_logseg_text_size(s->segs[s->nsegs - 1].seg)
 				  : s->text_base;
