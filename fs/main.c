@@ -35,7 +35,7 @@ int ready_pipe[2] = { -1, -1 };   /* to the waiting parent when daemonized */
 struct cli {
 	char *datadir, *mountpoint;
 	char *ooo_window, *sync_interval, *time_fmt, *sync, *log_retention, *block_span, *retention;
-	char *traces_retention;
+	char *traces_retention, *log_compact_level;
 	unsigned long traces_max_line;
 	char *alert_interval;
 	char *retention_tier[3];
@@ -66,6 +66,7 @@ static const struct fuse_opt cli_opts[] = {
 	OPT("retention_1h=%s", retention_tier[2]),
 	OPT("log_retention=%s", log_retention),
 	OPT("log_retention_bytes=%lu", log_retention_bytes),
+	OPT("log_compact_level=%s", log_compact_level),
 	OPT("alert_interval=%s", alert_interval),
 	OPT("wal_recover", wal_recover),
 	OPT("traces_retention=%s", traces_retention),
@@ -122,6 +123,7 @@ static void usage(void)
 		"  -o log_max_line=BYTES        longest accepted log line (65536)\n"
 		"  -o log_retention=DUR         drop log segments older than this (15d)\n"
 		"  -o log_retention_bytes=N     keep at most N bytes of log segments (no limit)\n"
+		"  -o log_compact_level=N       zstd level idle log segments are recompressed at (15); 0 = never\n"
 		"  -o traces_retention=DUR      drop kept traces older than this (7d); 0 = keep\n"
 		"  -o traces_max_line=BYTES     longest accepted traces/ingest document (16777216)\n"
 		"  -o alert_interval=DUR        evaluate rule groups without an interval this often (1m)\n"
@@ -303,6 +305,16 @@ int main(int argc, char *argv[])
 	lo.wal_sync_ms = o.sync_interval_ms;
 	if (parse_dur("log_retention", c.log_retention, &lo.retention_ms))
 		EXIT(2);
+	if (c.log_compact_level) {
+		char *end;
+		long lv = strtol(c.log_compact_level, &end, 10);
+		if (end == c.log_compact_level || *end || lv < 0 || lv > 22) {
+			fprintf(stderr, "obsfsd: invalid zstd level '%s' for log_compact_level (0 to 22)\n",
+				c.log_compact_level);
+			EXIT(2);
+		}
+		lo.compact_level = lv ? (int)lv : -1;
+	}
 	struct obs_traces_opts to;
 	obs_traces_opts_default(&to);
 	to.sync_interval_ms = o.sync_interval_ms;
@@ -458,7 +470,8 @@ out:
 	free(c.alert_interval);
 	char *strs[] = { c.ooo_window, c.sync_interval, c.time_fmt, c.sync, c.log_retention,
 			 c.block_span, c.retention, c.retention_tier[0], c.retention_tier[1],
-			 c.retention_tier[2], c.traces_retention, c.query_max_samples, c.query_timeout };
+			 c.retention_tier[2], c.traces_retention, c.query_max_samples, c.query_timeout,
+			 c.log_compact_level };
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
 		free(strs[i]);
 	if (fs.datadir && fs.datadir != c.datadir)
