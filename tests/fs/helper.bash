@@ -164,6 +164,19 @@ expect_fail() {
 	fi
 }
 
+# obs_read_growth FILE OUT: cat FILE >OUT, and set GROWTH_KB to how far
+# the daemon's resident memory peaked above what it was before (kB); both
+# are printed to fd 3 (bats shows them). Fails when the cat fails.
+obs_read_growth() {
+	local before peak
+	before=$(awk '$1 == "VmRSS:" { print $2 }' "/proc/$OBS_PID/status")
+	echo 5 >"/proc/$OBS_PID/clear_refs"   # VmHWM := VmRSS
+	cat "$1" >"$2" || return 1
+	peak=$(awk '$1 == "VmHWM:" { print $2 }' "/proc/$OBS_PID/status")
+	GROWTH_KB=$((peak - before))
+	echo "# ${1#"$MNT/"}: daemon rss ${before} kB before, peak ${peak} kB while reading (+${GROWTH_KB} kB)" >&3
+}
+
 # slurp FILE: print FILE's content; unlike a bare $(cat FILE) the read error
 # is not lost when used as its own assignment: `got=$(slurp F)` fails the
 # test (errexit) when FILE cannot be read.
