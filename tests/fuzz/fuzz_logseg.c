@@ -3,7 +3,8 @@
  * rest is loaded as a segment image (must be rejected or searchable without
  * faults). Even: the rest, split on '\n', is encoded as a segment, loaded
  * back and every record must come back byte for byte; the first line, taken
- * as a query, must select through the index exactly what a full scan does.
+ * as a query, must select through the index exactly what a full scan does,
+ * and a search resumed after every record (obs_logseg_search_from) the same.
  * Either way a segment that loads is re-encoded (frames recompressed, index
  * copied): the result must load and hold the same records. */
 #include <errno.h>
@@ -34,6 +35,28 @@ static int chk_rec(void *ctx, int64_t ts, const char *line, size_t n)
 	return 0;
 }
 
+static int chk_one(void *ctx, int64_t ts, const char *line, size_t n)
+{
+	chk_rec(ctx, ts, line, n);
+	return 1;
+}
+
+/* the search again, stopped after every record and resumed from its
+ * cursor (what obs_logcursor does): the same records, counted into c */
+static void stepped(struct obs_logseg *s, const struct obs_logquery *q, struct chk *c)
+{
+	struct obs_logseg_cursor cur;
+	obs_logseg_cursor_init(&cur);
+	uint64_t line = 0;
+	int r;
+	while ((r = obs_logseg_search_from(s, OBS_TIME_MIN, OBS_TIME_MAX, q, &cur, &line, UINT64_MAX, chk_one, c,
+					   NULL)) == 1)
+		;
+	obs_logseg_cursor_release(&cur);
+	if (r != 0)
+		abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
@@ -47,6 +70,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (obs_logseg_load(copy, size - 1, 1, &s) == 0) {
 			struct chk c = { 0, 0, NULL, NULL, NULL };
 			int sr = obs_logseg_search(s, OBS_TIME_MIN, OBS_TIME_MAX, NULL, chk_rec, &c, NULL);
+			if (sr == 0) {
+				struct chk cs = { 0, 0, NULL, NULL, NULL };
+				stepped(s, NULL, &cs);
+				if (cs.i != c.i)
+					abort();
+			}
 			struct obs_buf rb;
 			obs_buf_init(&rb);
 			if (sr == 0 && obs_logseg_reencode(s, 2, &rb) == 0) {
@@ -95,6 +124,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct chk c = { 0, n, l, len, ts };
 		if (obs_logseg_search(s, OBS_TIME_MIN, OBS_TIME_MAX, NULL, chk_rec, &c, NULL) != 0 || c.i != n)
 			abort();
+		struct chk cs = { 0, n, l, len, ts };
+		stepped(s, NULL, &cs);
+		if (cs.i != n)
+			abort();
 		struct obs_buf rb;
 		obs_buf_init(&rb);
 		struct obs_logseg *r2;
@@ -117,7 +150,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				want += obs_logquery_match(q, l[i], len[i]);
 			struct chk sc = { 0, 0, NULL, NULL, NULL };
 			obs_logseg_search(s, OBS_TIME_MIN, OBS_TIME_MAX, q, chk_rec, &sc, NULL);
-			if (cnt != want || sc.i != want)
+			struct chk ss = { 0, 0, NULL, NULL, NULL };
+			stepped(s, q, &ss);
+			if (cnt != want || sc.i != want || ss.i != want)
 				abort();
 			(void)all;
 			obs_logquery_free(q);
