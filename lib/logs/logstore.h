@@ -141,7 +141,8 @@ int obs_logstore_read(struct obs_logstore *ls, const char *stream, int64_t from,
  * first step (later appends are not part of it), in arrival order, minus
  * those retention drops before it gets there; between steps it holds a
  * reference to the stream and what it is reading of one segment (a plan,
- * one frame), no lock. q is borrowed: it must outlive the cursor.
+ * one frame), no lock (a step takes the stream's read lock one segment or
+ * head at a time). q is borrowed: it must outlive the cursor.
  * new: 0, -ENOENT (no such stream), -ENOMEM; *out set only on success. */
 struct obs_logcursor;
 int obs_logcursor_new(struct obs_logstore *ls, const char *stream, int64_t from, int64_t to,
@@ -149,7 +150,8 @@ int obs_logcursor_new(struct obs_logstore *ls, const char *stream, int64_t from,
 /* Give the next records to fn. fn > 0: the record is taken and the step
  * stops (the next one goes on after it); fn < 0: the step stops before it
  * (the next one gives it again). Returns fn's non-zero value, 0 when no
- * record is left, -ENOENT once the stream is removed, -ENOMEM, -EBADMSG. */
+ * record is left, -ENOENT when the stream was removed before the first
+ * step (a cursor that started goes on to its end), -ENOMEM, -EBADMSG. */
 int obs_logcursor_step(struct obs_logcursor *c, obs_logrec_fn fn, void *ctx);
 /* Append "TIME LINE\n" records (fmt as render_view's) to out until it holds
  * at least want bytes (whole records: it may hold more): 1 when it does

@@ -8,12 +8,15 @@
  * is re-encoded; retention only removes numbers below the others. A step
  * takes the stream's read lock, finds the part (segment, frozen head,
  * head) holding the cursor's number, goes on from there and drops the lock
- * before it returns: appends, flushes, re-encoding and retention run
- * between steps. What a cursor covers is fixed at its first step: the
+ * when it is done with that part or stops: appends, flushes, re-encoding
+ * and retention run between steps and between the parts of one. What a cursor covers is fixed at its first step: the
  * records numbered below the stream's next number then (later appends are
  * not part of it), minus those retention drops before the cursor reaches
  * them. The cursor holds a reference to its stream, so a stream removed
- * meanwhile is still the one it searches: its steps then fail -ENOENT. */
+ * meanwhile is still the one it searches: its records stay readable (the
+ * heads and the mapped segments live as long as the stream), and a cursor
+ * that started before the rm goes on to its end; one whose first step
+ * comes after it fails -ENOENT, as a search started then would. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,32 +120,33 @@ int obs_logcursor_step(struct obs_logcursor *c, obs_logrec_fn fn, void *ctx)
 {
 	struct stream *s = c->s;
 	struct obs_logseg_stats st = { 0, 0 };
-	int r = 0;
-	pthread_rwlock_rdlock(&s->lock);
-	if (s->removed)
-		r = -ENOENT;
-	if (!r && !c->started) {
-		c->end = s->next_seq;
-		c->started = 1;
-		__atomic_add_fetch(&c->ls->searches, 1, __ATOMIC_RELAXED);
-	}
-	while (!r && c->seq < c->end) {
+	int r = 0, more = 1;
+	/* the lock is let go between parts, so a long step over many
+	 * segments does not hold appends back for all of it */
+	while (!r && more) {
+		pthread_rwlock_rdlock(&s->lock);
+		if (!c->started && s->removed)
+			r = -ENOENT;
+		if (!r && !c->started) {
+			c->end = s->next_seq;
+			c->started = 1;
+			__atomic_add_fetch(&c->ls->searches, 1, __ATOMIC_RELAXED);
+		}
 		size_t i = 0;
-		int part = find_part(s, &c->seq, &i);
-		if (part < 0 || c->seq >= c->end)
-			break;
-		if (part == 0) {
+		int part = r ? -1 : find_part(s, &c->seq, &i);
+		more = part >= 0 && c->seq < c->end;
+		if (more && part == 0) {
 			const struct segent *e = &s->segs[i];
 			uint64_t line = c->seq - e->first_seq, stop = c->end - e->first_seq;
 			r = obs_logseg_search_from(e->seg, c->from, c->to, c->q, &c->sc, &line, stop, fn, ctx, &st);
 			c->seq = e->first_seq + line;
 			if (!r && line >= e->n)
 				obs_logseg_cursor_release(&c->sc);   /* done with its plan and frame */
-		} else {
+		} else if (more) {
 			r = head_from(part == 1 ? s->frozen : &s->head, c, &c->seq, fn, ctx);
 		}
+		pthread_rwlock_unlock(&s->lock);
 	}
-	pthread_rwlock_unlock(&s->lock);
 	__atomic_add_fetch(&c->ls->frames_read, st.frames_read, __ATOMIC_RELAXED);
 	return r;
 }

@@ -3,7 +3,7 @@
  * the appended lines says, in arrival order, across frames, segments, the
  * head, and flushes, re-encodings and retention made between its steps;
  * what it covers is fixed at its first step; rewind, errors of its
- * callback and an rm of the stream. */
+ * callback and an rm of the stream (before and after its first step). */
 #include <criterion/criterion.h>
 
 #include <errno.h>
@@ -264,16 +264,26 @@ Test(cursor, rm_of_the_stream, .init = setup, .fini = teardown)
 {
 	struct obs_logstore_opts o = opts();
 	struct obs_logstore *ls = lf_open(&o);
-	append(ls, 0, 100);
-	struct obs_logcursor *c;
+	append(ls, 0, 600);
+	cr_assert_eq(obs_logstore_flush(ls), 0);
+	append(ls, 600, 1000);
+	struct obs_logcursor *c, *late;
 	cr_assert_eq(obs_logcursor_new(ls, "nope", OBS_TIME_MIN, OBS_TIME_MAX, NULL, &c), -ENOENT);
 	cr_assert_eq(obs_logcursor_new(ls, "s", OBS_TIME_MIN, OBS_TIME_MAX, NULL, &c), 0);
+	cr_assert_eq(obs_logcursor_new(ls, "s", OBS_TIME_MIN, OBS_TIME_MAX, NULL, &late), 0);
 	struct obs_buf b;
 	obs_buf_init(&b);
 	struct one one = { &b, -1, 0 };
 	cr_assert_eq(obs_logcursor_step(c, one_rec, &one), 1);
 	cr_assert_eq(obs_logstore_remove(ls, "s"), 0);
-	cr_assert_eq(obs_logcursor_step(c, one_rec, &one), -ENOENT);
+	/* started before the rm: to its end, every record; not started: ENOENT */
+	char *got = drain(c, NULL, NULL, -1);
+	char *want = brute(NULL, OBS_TIME_MIN, OBS_TIME_MAX, 1, 1000);
+	cr_assert_str_eq(got, want);
+	free(got);
+	free(want);
+	cr_assert_eq(obs_logcursor_step(late, one_rec, &one), -ENOENT);
+	obs_logcursor_free(late);
 	obs_logcursor_free(c);   /* the last reference frees the removed stream */
 	obs_buf_release(&b);
 	obs_logstore_close(ls);
