@@ -12,6 +12,13 @@ load helper
 setup() { obs_setup -o log_compact_level=0; }
 teardown() { obs_teardown; }
 
+# the daemon's memory may grow by less than 12 MB while it reads; not
+# checked under AddressSanitizer (make asan), whose quarantine keeps freed
+# memory resident
+small_growth() {
+	[ -n "${ASAN_OPTIONS:-}" ] && return 0
+	[ "$GROWTH_KB" -lt 12288 ] || { echo "the daemon grew by $GROWTH_KB kB" >&2; return 1; }
+}
 frames_read() { awk '$1 == "log_frames_read" { print $2; f = 1 } END { exit !f }' "$MNT/status"; }
 
 # gen N FIRST_EPOCH: N lines one a second from FIRST_EPOCH, RFC3339 ms
@@ -44,7 +51,7 @@ write_parts() {
 	awk '{ print $1, $0 }' "$T/in.txt" >"$T/want_all"
 	obs_read_growth "$MNT/logs/big" "$T/got_all"
 	cmp "$T/got_all" "$T/want_all"
-	[ "$GROWTH_KB" -lt 12288 ] || { echo "the daemon grew by $GROWTH_KB kB" >&2; false; }
+	small_growth
 
 	# a search matching 90% of them, over three segments and the head
 	awk '$2 == "level=info" { print $1, $0 }' "$T/in.txt" >"$T/want"
@@ -56,7 +63,7 @@ write_parts() {
 	f1=$(frames_read)
 	echo "# the search: ${ms} ms, $((f1 - f0)) frames decompressed" >&3
 	cmp "$T/got" "$T/want"
-	[ "$GROWTH_KB" -lt 12288 ] || { echo "the daemon grew by $GROWTH_KB kB" >&2; false; }
+	small_growth
 	[ $((f1 - f0)) -ge 12 ] || { echo "the whole search read only $((f1 - f0)) frames" >&2; false; }
 
 	# head -n 5 stops after the first frame
