@@ -389,6 +389,19 @@ uint64_t obs_logseg_text_size(const struct obs_logseg *s)
 	return s->text_bytes;
 }
 
+/* A mapped segment's compressed bytes [p, p + n) were read: let their pages
+ * go from the daemon's resident set (they stay in the page cache, and a
+ * later read maps them again), so reading a long history does not grow it
+ * by the size of the files read. */
+static void release_pages(const struct obs_logseg *s, const uint8_t *p, size_t n)
+{
+	if (s->own != 2 || !n)
+		return;
+	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t a = (uintptr_t)p & ~(pg - 1), e = ((uintptr_t)p + n + pg - 1) & ~(pg - 1);
+	madvise((void *)a, e - a, MADV_DONTNEED);
+}
+
 /* decompress frame f into a malloc'd buffer (rawlen bytes) */
 int lseg_frame_get(const struct obs_logseg *s, uint32_t f, char **out)
 {
@@ -406,6 +419,7 @@ int lseg_frame_get(const struct obs_logseg *s, uint32_t f, char **out)
 				    f, fr->rawlen);
 	}
 	*out = b;
+	release_pages(s, cp, fr->clen);
 	return 0;
 }
 
