@@ -201,8 +201,10 @@ struct fs_kind {
 	 *  refresh: optional, on a later read that wants bytes up to want_end
 	 *          beyond o->content: append what arrived since (a growing
 	 *          series, errors), so `tail -f` sees it;
-	 *  read:   streaming, returns bytes copied or -errno (export, log
-	 *          streams); the dispatch does not lock, the kind does. */
+	 *  read:   streaming, returns bytes copied or -errno (log streams;
+	 *          fs_stream_read for text made in pieces: export, series
+	 *          and log search views); the dispatch does not lock, the
+	 *          kind does. */
 	int (*render)(struct ofile *o);
 	int (*refresh)(struct ofile *o, uint64_t want_end);
 	int (*read)(struct ofile *o, char *buf, size_t size, off_t off);
