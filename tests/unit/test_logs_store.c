@@ -173,6 +173,24 @@ Test(logseg, read_text, .init = corpus, .fini = corpus_free)
 		lnum += all[k] == '\n';
 	cr_assert_eq(lnum, NL);
 	cr_assert(!memcmp(all + size - 1 - lens[NL - 1], lines[NL - 1], lens[NL - 1]));
+	/* reads at any offset, forwards in small steps (the frame's position is
+	 * kept between them), backwards, and after the cache was dropped, give
+	 * the same bytes as the sequential reading */
+	char piece[300];
+	uint64_t seed = 12345;
+	for (int k = 0; k < 4000; k++) {
+		seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+		uint64_t at = k % 3 == 2 ? off - 1000 + (seed >> 33) % 2000 : (seed >> 20) % size;
+		if (at >= size)
+			at = size - 1;
+		size_t n = 1 + (seed >> 40) % sizeof piece;
+		if (k % 500 == 0)
+			obs_logseg_drop_cache(s);
+		cr_assert_eq(obs_logseg_read_text(s, at, piece, n, &got), 0);
+		cr_assert_eq(got, n < size - at ? n : size - at, "read at %llu", (unsigned long long)at);
+		cr_assert(!memcmp(piece, all + at, got), "the bytes at %llu", (unsigned long long)at);
+		off = at + got < size ? at + got : size / 2;
+	}
 	free(all);
 	obs_logseg_close(s);
 	obs_buf_release(&b);
