@@ -117,6 +117,18 @@ static char *drain(struct obs_logcursor *c, void (*between)(int k, void *ctx), v
 	return s;
 }
 
+/* drain c (as drain) and compare with what brute(qs, whole range, lo, upto)
+ * says */
+static void expect_drain(struct obs_logcursor *c, void (*between)(int k, void *ctx), void *ctx, int fail_at,
+			 const char *qs, int lo, int upto)
+{
+	char *got = drain(c, between, ctx, fail_at);
+	char *want = brute(qs, OBS_TIME_MIN, OBS_TIME_MAX, lo, upto);
+	cr_assert_str_eq(got, want, "%s [%d, %d)", qs ? qs : "all", lo, upto);
+	free(got);
+	free(want);
+}
+
 static struct obs_logstore_opts opts(void)
 {
 	struct obs_logstore_opts o = lf_opts(300, 1);   /* frames of a few lines */
@@ -203,19 +215,11 @@ Test(cursor, flush_reencode_and_appends_between_steps, .init = setup, .fini = te
 	struct obs_logcursor *c;
 	cr_assert_eq(obs_logcursor_new(ls, "s", OBS_TIME_MIN, OBS_TIME_MAX, q, &c), 0);
 	struct churn ch = { ls };
-	char *got = drain(c, churn, &ch, -1);
-	char *want = brute("level=info", OBS_TIME_MIN, OBS_TIME_MAX, 0, 2000);
-	cr_assert_str_eq(got, want);
-	free(got);
-	free(want);
+	expect_drain(c, churn, &ch, -1, "level=info", 0, 2000);
 	/* a new cursor sees the late appends */
 	obs_logcursor_free(c);
 	cr_assert_eq(obs_logcursor_new(ls, "s", OBS_TIME_MIN, OBS_TIME_MAX, q, &c), 0);
-	got = drain(c, NULL, NULL, -1);
-	want = brute("level=info", OBS_TIME_MIN, OBS_TIME_MAX, 0, 3000);
-	cr_assert_str_eq(got, want);
-	free(got);
-	free(want);
+	expect_drain(c, NULL, NULL, -1, "level=info", 0, 3000);
 	obs_logcursor_free(c);
 	obs_logquery_free(q);
 	obs_logstore_close(ls);
@@ -244,18 +248,10 @@ Test(cursor, retention_behind_it_and_a_failing_callback, .init = setup, .fini = 
 	cr_assert_eq(obs_logcursor_new(ls, "s", OBS_TIME_MIN, OBS_TIME_MAX, NULL, &c), 0);
 	struct churn ch = { ls };
 	/* record 1500 fails once: it comes again at the next step */
-	char *got = drain(c, retain, &ch, 1500);
-	char *want = brute(NULL, OBS_TIME_MIN, OBS_TIME_MAX, 0, 2000);
-	cr_assert_str_eq(got, want);
-	free(got);
-	free(want);
+	expect_drain(c, retain, &ch, 1500, NULL, 0, 2000);
 	/* the same cursor rewound: the first segment is gone */
 	obs_logcursor_rewind(c);
-	got = drain(c, NULL, NULL, -1);
-	want = brute(NULL, OBS_TIME_MIN, OBS_TIME_MAX, 1000, 2000);
-	cr_assert_str_eq(got, want);
-	free(got);
-	free(want);
+	expect_drain(c, NULL, NULL, -1, NULL, 1000, 2000);
 	obs_logcursor_free(c);
 	obs_logstore_close(ls);
 }
@@ -277,11 +273,7 @@ Test(cursor, rm_of_the_stream, .init = setup, .fini = teardown)
 	cr_assert_eq(obs_logcursor_step(c, one_rec, &one), 1);
 	cr_assert_eq(obs_logstore_remove(ls, "s"), 0);
 	/* started before the rm: to its end, every record; not started: ENOENT */
-	char *got = drain(c, NULL, NULL, -1);
-	char *want = brute(NULL, OBS_TIME_MIN, OBS_TIME_MAX, 1, 1000);
-	cr_assert_str_eq(got, want);
-	free(got);
-	free(want);
+	expect_drain(c, NULL, NULL, -1, NULL, 1, 1000);
 	cr_assert_eq(obs_logcursor_step(late, one_rec, &one), -ENOENT);
 	obs_logcursor_free(late);
 	obs_logcursor_free(c);   /* the last reference frees the removed stream */
