@@ -52,7 +52,7 @@ peer_val() { awk -v k="$2" '$1==k {print $2; exit}' "$1"; }
 
 [ -r "$DATA_A" ] || { echo "query bench: dataset '$DATA_A' not found: nothing measured" >&2; exit 2; }
 [ -x "$BIN/obsfsd" ] && [ -x "$BIN/obs-query" ] || die "$BIN/obsfsd or obs-query missing (make all first)"
-make -s -C "$ROOT" BUILD="$BUILD" "$BDIR/bench_query" >&2 || die "cannot build bench_query"
+make -s -C "$ROOT" BUILD="$BDIR" "$BDIR/bench_query" >&2 || die "cannot build bench_query"
 
 QUERIES=(
 	'sum by (job) ({__name__=~".+_total"})'
