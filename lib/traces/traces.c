@@ -28,6 +28,7 @@ enum { REC_SPANS = 1, REC_DECISIONS = 2, REC_CARRY = 3 };
 struct carry { uint64_t handle; char *p; size_t n; struct carry *next; };
 
 struct obs_traces {
+	pthread_mutex_t ckpt_mu;         /* one checkpoint at a time; taken before mu */
 	pthread_mutex_t mu;              /* everything below but store (own lock), db, el */
 	char *dir;
 	struct obs_traces_opts o;
@@ -248,6 +249,7 @@ int obs_traces_open(const char *dir, const struct obs_traces_opts *o, struct obs
 	if (!t)
 		return -ENOMEM;
 	pthread_mutex_init(&t->mu, NULL);
+	pthread_mutex_init(&t->ckpt_mu, NULL);
 	if (o)
 		t->o = *o;
 	else
@@ -337,6 +339,7 @@ void obs_traces_close(struct obs_traces *t)
 	obs_buf_release(&t->pend);
 	free(t->dir);
 	pthread_mutex_destroy(&t->mu);
+	pthread_mutex_destroy(&t->ckpt_mu);
 	free(t);
 }
 
@@ -452,11 +455,26 @@ static int relog_span(void *ctx, const uint8_t *blob, size_t n)
 	return r->b.len >= RELOG_CHUNK ? relog_flush(r) : 0;
 }
 
+/* Write the store's sealed segment with mu dropped (ckpt_mu and mu held on
+ * entry and on return): ingest goes on while it is compressed. */
+static int write_unlocked(struct obs_traces *t)
+{
+	pthread_mutex_unlock(&t->mu);
+	int rc = obs_tstore_write_sealed(t->store);
+	pthread_mutex_lock(&t->mu);
+	return rc;
+}
+
+/* ckpt_mu and mu held (mu is dropped while segments are written). */
 static int checkpoint_locked(struct obs_traces *t, int64_t now)
 {
 	int rc = pend_flush(t);
 	if (!rc)
-		rc = obs_tstore_flush(t->store);
+		rc = write_unlocked(t);   /* a segment a failed checkpoint left */
+	/* what was kept before the cut goes into the sealed segment, so the
+	 * journal before the cut may go once that is written */
+	if (!rc)
+		rc = obs_tstore_seal(t->store);
 	uint64_t segno;
 	if (rc || (rc = obs_wal_cut(t->wal, &segno)))
 		return rc;
@@ -473,6 +491,8 @@ static int checkpoint_locked(struct obs_traces *t, int64_t now)
 	for (struct carry *c = t->carries; c && !rc; c = c->next)
 		rc = obs_wal_append2(t->wal, REC_CARRY, &c->handle, 8, c->p, c->n);
 	obs_buf_release(&r.b);
+	if (!rc)
+		rc = write_unlocked(t);
 	/* everything is in the new segments (or a segment file): the old go */
 	if (!rc)
 		rc = obs_wal_remove_before(t->wal, segno);
@@ -485,9 +505,11 @@ static int checkpoint_locked(struct obs_traces *t, int64_t now)
 
 int obs_traces_checkpoint(struct obs_traces *t, int64_t now_ms)
 {
+	pthread_mutex_lock(&t->ckpt_mu);
 	pthread_mutex_lock(&t->mu);
 	int rc = t->wal ? checkpoint_locked(t, now_ms) : 0;
 	pthread_mutex_unlock(&t->mu);
+	pthread_mutex_unlock(&t->ckpt_mu);
 	return rc;
 }
 
@@ -504,14 +526,15 @@ int obs_traces_tick(struct obs_traces *t, int64_t now_ms)
 		red_take(t, now_ms, &red);
 	struct obs_tstore_stats ss;
 	obs_tstore_get_stats(t->store, &ss);
-	if (!rc && (obs_tstore_full(t->store) || (ss.open_traces && now_ms - t->last_ckpt_ms >= t->o.checkpoint_ms)))
-		rc = checkpoint_locked(t, now_ms);
+	int ckpt = !rc && (obs_tstore_full(t->store) || ((ss.open_traces || ss.sealed_traces) && now_ms - t->last_ckpt_ms >= t->o.checkpoint_ms));
 	int retain = now_ms - t->last_retain_ms >= 60000;
 	if (retain)
 		t->last_retain_ms = now_ms;
 	pthread_mutex_unlock(&t->mu);
 	red_write(t, &red);
 	obs_buf_release(&red);
+	if (ckpt)
+		rc = obs_traces_checkpoint(t, now_ms);
 	if (retain) {
 		int r3 = obs_tstore_retain(t->store, now_ms);
 		if (!rc)

@@ -85,6 +85,8 @@ int obs_tstore_search(struct obs_tstore *s, const struct obs_tq *q, int64_t from
 	if (to_ms < INT64_MAX / 2 && !roaring_bitmap_is_empty(r)) {
 		int64_t hi = to_ms / 3600000, lo = from_ms / 3600000 - 24;   /* traces up to a day long */
 		int64_t first = s->open_min;   /* the earliest start held */
+		if (s->seal.on && s->seal.min_ms < first)
+			first = s->seal.min_ms;
 		for (size_t i = 0; i < s->nsegs; i++)
 			if (s->segs[i].min_ms < first)
 				first = s->segs[i].min_ms;

@@ -1,47 +1,23 @@
-/* tstore.c — segment files of kept traces and their bitmap index (libobs
- * traces). See tstore.h.
+/* tstore.c — the store of kept traces (libobs traces): the open segment
+ * in memory, flushes into segment files (tseg.c has their layout), the
+ * bitmap index over every segment, reads. See tstore.h.
  *
- * Segment file DIR/seg-NNNNNNNNNNNNNNNN.trc (NNN: the segment number, 16
- * hex digits, increasing), written once (temp name, fsync, rename, fsync
- * dir) and never changed; little-endian:
+ * Index terms per trace: "s\x1fSERVICE", "o\x1fSERVICE\x1fOPERATION",
+ * "n\x1fOPERATION", "a\x1fKEY=VALUE" (string, int and bool attributes up to
+ * 128 bytes), "e" (an error span); start-hour ("h\x1fHOUR") and
+ * duration-class ("d\x1fK", K = bit length of the duration in ms) terms are
+ * derived from the summary. A version 1 segment's summary section holds
+ * its records' terms; a version 2 segment's are computed from its spans at
+ * load, by the same code that indexes a trace when it is added.
  *
- *   off size
- *     0   8  magic "OBSTSEG1"
- *     8   4  u32 version (1)
- *    12   4  u32 number of trace records
- *    16   8  i64 earliest span start, ms
- *    24   8  i64 latest span end, ms
- *    32   4  u32 raw length of the spans section
- *    36   4  u32 stored length of the spans section (one zstd frame)
- *    40   4  u32 raw length of the summary section
- *    44   4  u32 stored length of the summary section (one zstd frame)
- *    48   4  u32 CRC32C of bytes 0..47
- *    52   4  u32 CRC32C of the two stored sections
- *    56      spans section, then summary section
- *
- * Spans section: trace records, each
- *   16 trace id, uvarint span count, per span (uvarint length, span encoding
- *   as in span.c)
- * Summary section: one entry per trace record, in the same order:
- *   16 trace id, uvarint offset and length of its record in the spans
- *   section, uvarint spans, uvarint error spans, uvarint earliest start
- *   (ns), uvarint duration (ns), u8 has a root span, (uvarint len, bytes)
- *   root service, root operation, uvarint term count, terms as
- *   (uvarint len, bytes)
- * Terms: "s\x1fSERVICE", "o\x1fSERVICE\x1fOPERATION", "n\x1fOPERATION", "a\x1fKEY=VALUE"
- * (string, int and bool attributes up to 128 bytes), "e" (an error span).
- * Start-hour ("h\x1fHOUR") and duration-class ("d\x1fK", K = bit length of
- * the duration in ms) terms are derived at load.
- *
- * A segment is valid when the magic, version and both CRCs hold and both
- * frames decompress to their raw lengths; an invalid one is skipped at open
- * (counted, left on disk for inspection). Recovery of spans not yet in a
- * segment is the WAL's business (traces.c). */
+ * A flush seals the open segment (its rows move aside, still readable, and
+ * a new open segment starts) and writes it without holding the store's
+ * lock, so adds and reads go on while it is compressed; a failed write
+ * leaves it sealed and the next flush retries it first. */
 #include "traces/tstore.h"
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <roaring/roaring.h>
@@ -50,18 +26,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zstd.h>
 
-#include "core/crc32c.h"
-#include "core/fault.h"
-#include "core/fileio.h"
 #include "core/strmap.h"
 #include "core/varint.h"
 #include "traces/span.h"
 #include "traces/tstore_int.h"
-
-#define HDR 56
-#define MAGIC "OBSTSEG1"
 
 
 void obs_tstore_opts_default(struct obs_tstore_opts *o)
@@ -204,19 +173,30 @@ static int term_put(struct obs_buf *tb, uint32_t *nt, const char *t, size_t n)
 	return 0;
 }
 
+/* "P\x1fA" (P one letter) or "P\x1fA\x1fB" / "P\x1fA=B" into t (room for 2 * TERM_MAX + 4). */
+static size_t term3(char *t, char p, struct obs_str a, char sep, const struct obs_str *b)
+{
+	size_t an = a.n > TERM_MAX ? TERM_MAX : a.n, k = 2 + an;
+	t[0] = p;
+	t[1] = '\x1f';
+	memcpy(t + 2, a.p, an);
+	if (b) {
+		size_t bn = b->n > TERM_MAX ? TERM_MAX : b->n;
+		t[k++] = sep;
+		memcpy(t + k, b->p, bn);
+		k += bn;
+	}
+	return k;
+}
+
 /* The terms of one span into tb (as (len, bytes), each once per record),
  * counting them. */
 static int span_terms(const struct obs_span *sp, struct obs_buf *tb, uint32_t *nt)
 {
 	char t[2 * TERM_MAX + 8];
-	int sn = (int)(sp->service.n > TERM_MAX ? TERM_MAX : sp->service.n);
-	int on = (int)(sp->name.n > TERM_MAX ? TERM_MAX : sp->name.n);
-	int n = snprintf(t, sizeof t, "s\x1f%.*s", sn, sp->service.p);
-	int rc = term_put(tb, nt, t, (size_t)n);
-	n = snprintf(t, sizeof t, "o\x1f%.*s\x1f%.*s", sn, sp->service.p, on, sp->name.p);
-	rc = rc || term_put(tb, nt, t, (size_t)n);
-	n = snprintf(t, sizeof t, "n\x1f%.*s", on, sp->name.p);
-	rc = rc || term_put(tb, nt, t, (size_t)n);
+	int rc = term_put(tb, nt, t, term3(t, 's', sp->service, 0, NULL));
+	rc = rc || term_put(tb, nt, t, term3(t, 'o', sp->service, '\x1f', &sp->name));
+	rc = rc || term_put(tb, nt, t, term3(t, 'n', sp->name, 0, NULL));
 	if (sp->status == OBS_STATUS_ERROR)
 		rc = rc || term_put(tb, nt, "e", 1);
 	struct obs_str lists[2] = { sp->attrs, sp->resource };
@@ -227,11 +207,53 @@ static int span_terms(const struct obs_span *sp, struct obs_buf *tb, uint32_t *n
 			if ((a.type != OBS_ATTR_STRING && a.type != OBS_ATTR_INT && a.type != OBS_ATTR_BOOL) ||
 			    a.key.n > TERM_MAX || a.val.n > TERM_MAX)
 				continue;
-			n = snprintf(t, sizeof t, "a\x1f%.*s=%.*s", (int)a.key.n, a.key.p, (int)a.val.n, a.val.p);
-			rc = term_put(tb, nt, t, (size_t)n);
+			rc = term_put(tb, nt, t, term3(t, 'a', a.key, '=', &a.val));
 		}
 	}
 	return rc ? -ENOMEM : 0;
+}
+
+/* Index the record at l (its spans sp[0..n), decoded) under entry ord:
+ * summary, terms, the segment's trace list ords. *r gets the summary. */
+static int index_record(struct obs_tstore *s, uint32_t ord, const struct obs_span *sp, size_t n, struct loc l,
+			roaring_bitmap_t *ords, struct rsum *r)
+{
+	struct obs_buf terms;
+	obs_buf_init(&terms);
+	*r = (struct rsum){ INT64_MAX, INT64_MIN, 0, 0, 0, { "", 0 }, { "", 0 } };
+	uint32_t nt = 0;
+	int rc = 0;
+	for (size_t i = 0; i < n && !rc; i++) {
+		rc = span_terms(&sp[i], &terms, &nt);
+		if (sp[i].start_ns < r->start)
+			r->start = sp[i].start_ns;
+		if (sp[i].end_ns > r->end)
+			r->end = sp[i].end_ns;
+		r->n++;
+		r->nerr += sp[i].status == OBS_STATUS_ERROR;
+		if (obs_span_is_root(&sp[i]) && !r->has_root) {
+			r->has_root = 1;
+			r->svc = sp[i].service;
+			r->op = sp[i].name;
+		} else if (!r->has_root && !r->svc.n) {
+			r->svc = sp[i].service;
+			r->op = sp[i].name;
+		}
+	}
+	if (!rc)
+		rc = merge(s, ord, r, l);
+	size_t pos = 0;
+	for (uint32_t k = 0; !rc && k < nt; k++) {
+		uint64_t len;
+		if (obs_varint_get((const uint8_t *)terms.data, terms.len, &pos, &len))
+			break;
+		rc = term_add(s, terms.data + pos, (size_t)len, ord);
+		pos += (size_t)len;
+	}
+	if (!rc)
+		roaring_bitmap_add(ords, ord);
+	obs_buf_release(&terms);
+	return rc;
 }
 
 static int has_span(const struct obs_buf *old, size_t n, const uint8_t *sid)
@@ -247,90 +269,62 @@ static int has_span(const struct obs_buf *old, size_t n, const uint8_t *sid)
 	return 0;
 }
 
+/* Room for n decoded spans in s->sp. */
+static int sp_room(struct obs_tstore *s, size_t n)
+{
+	if (n <= s->spcap)
+		return 0;
+	struct obs_span *ns = realloc(s->sp, n * sizeof *ns);
+	if (!ns)
+		return -ENOMEM;
+	s->sp = ns;
+	s->spcap = n;
+	return 0;
+}
 
 int obs_tstore_add(struct obs_tstore *s, const uint8_t id[16], const uint8_t *const *blobs, const uint32_t *lens,
 		   size_t n, int dedup)
 {
 	pthread_mutex_lock(&s->mu);
-	struct obs_buf old, terms;
+	struct obs_buf old;
 	obs_buf_init(&old);
-	obs_buf_init(&terms);
-	size_t nold = 0;
+	size_t nold = 0, raw0 = s->raw.len, keep = 0;
 	uint32_t ord;
 	int created, rc = entry_of(s, id, &ord, &created);
 	if (!rc && dedup && !created)
 		rc = tst_get_locked(s, ord, &old, &nold);
 	if (rc == -ENOENT)
 		rc = 0;
-	size_t raw0 = s->raw.len, sum0 = s->sum.len;
-	struct rsum r = { INT64_MAX, INT64_MIN, 0, 0, 0, { "", 0 }, { "", 0 } };
-	uint32_t nt = 0;
-	/* record: id, count (patched below), spans */
+	if (!rc)
+		rc = sp_room(s, n);
+	/* record: id, count, (len, span)* of the spans kept */
 	uint8_t cnt[OBS_VARINT_MAX];
-	size_t keep = 0;
+	size_t cl = obs_varint_put(cnt, n);   /* room for the count: n is the most it can be */
+	if (!rc && (obs_buf_append(&s->raw, id, 16) || obs_buf_append(&s->raw, cnt, cl)))
+		rc = -ENOMEM;
 	for (size_t i = 0; !rc && i < n; i++) {
-		struct obs_span sp;
-		if (obs_span_decode(blobs[i], lens[i], &sp))
+		if (obs_span_decode(blobs[i], lens[i], &s->sp[keep]))
 			continue;
-		if (dedup && nold && has_span(&old, nold, sp.span_id)) {
+		if (dedup && nold && has_span(&old, nold, s->sp[keep].span_id)) {
 			s->st.dup_spans++;
 			continue;
 		}
-		if (!keep)
-			rc = obs_buf_append(&s->raw, id, 16);
-		keep++;
-		if (!rc)
-			rc = span_terms(&sp, &terms, &nt);
-		if (!rc && (obs_buf_varint(&s->raw, lens[i]) || obs_buf_append(&s->raw, blobs[i], lens[i])))
+		if (obs_buf_varint(&s->raw, lens[i]) || obs_buf_append(&s->raw, blobs[i], lens[i]))
 			rc = -ENOMEM;
-		if (sp.start_ns < r.start)
-			r.start = sp.start_ns;
-		if (sp.end_ns > r.end)
-			r.end = sp.end_ns;
-		r.n++;
-		r.nerr += sp.status == OBS_STATUS_ERROR;
-		if (obs_span_is_root(&sp) && !r.has_root) {
-			r.has_root = 1;
-			r.svc = sp.service;
-			r.op = sp.name;
-		} else if (!r.has_root && !r.svc.n) {
-			r.svc = sp.service;
-			r.op = sp.name;
-		}
+		/* the view points into blobs[i]; the copy in raw is the same bytes */
+		keep++;
 	}
 	if (!rc && keep) {
-		/* the count goes after the id: rebuild the record head */
-		size_t cl = obs_varint_put(cnt, keep);
-		rc = obs_buf_reserve(&s->raw, cl);
-		if (!rc) {
-			memmove(s->raw.data + raw0 + 16 + cl, s->raw.data + raw0 + 16, s->raw.len - raw0 - 16);
-			memcpy(s->raw.data + raw0 + 16, cnt, cl);
-			s->raw.len += cl;
+		size_t kl = obs_varint_put(cnt, keep);
+		if (kl != cl) {   /* fewer spans kept than offered: a shorter count */
+			memmove(s->raw.data + raw0 + 16 + kl, s->raw.data + raw0 + 16 + cl, s->raw.len - raw0 - 16 - cl);
+			s->raw.len -= cl - kl;
 		}
+		memcpy(s->raw.data + raw0 + 16, cnt, kl);
 		struct loc l = { s->open_no, (uint32_t)raw0, (uint32_t)(s->raw.len - raw0) };
-		/* summary entry */
-		rc = rc || obs_buf_append(&s->sum, id, 16) || obs_buf_varint(&s->sum, l.off) || obs_buf_varint(&s->sum, l.len) ||
-		     obs_buf_varint(&s->sum, r.n) || obs_buf_varint(&s->sum, r.nerr) ||
-		     obs_buf_varint(&s->sum, (uint64_t)r.start) || obs_buf_varint(&s->sum, (uint64_t)(r.end - r.start)) ||
-		     obs_buf_append(&s->sum, &r.has_root, 1) || put_str(&s->sum, r.svc.p, r.svc.n) ||
-		     put_str(&s->sum, r.op.p, r.op.n) || obs_buf_varint(&s->sum, nt) ||
-		     obs_buf_append(&s->sum, terms.data, terms.len) ? -ENOMEM : 0;
-		if (!rc)
-			rc = merge(s, ord, &r, l);
-		/* index the terms */
-		size_t pos = 0;
-		for (uint32_t k = 0; !rc && k < nt; k++) {
-			struct obs_str t;
-			uint64_t len;
-			if (obs_varint_get((const uint8_t *)terms.data, terms.len, &pos, &len))
-				break;
-			t.p = terms.data + pos;
-			t.n = (size_t)len;
-			pos += (size_t)len;
-			rc = term_add(s, t.p, t.n, ord);
-		}
+		struct rsum r;
+		rc = index_record(s, ord, s->sp, keep, l, s->open_ords, &r);
 		if (!rc) {
-			roaring_bitmap_add(s->open_ords, ord);
 			s->open_n++;
 			if (r.start / 1000000 < s->open_min)
 				s->open_min = r.start / 1000000;
@@ -338,15 +332,12 @@ int obs_tstore_add(struct obs_tstore *s, const uint8_t id[16], const uint8_t *co
 				s->open_max = r.end / 1000000;
 		}
 	}
-	if (rc) {
+	if (rc || !keep)
 		s->raw.len = raw0;
-		s->sum.len = sum0;
-	}
 	s->st.open_bytes = s->raw.len;
 	s->st.open_traces = s->open_n;
 	pthread_mutex_unlock(&s->mu);
 	obs_buf_release(&old);
-	obs_buf_release(&terms);
 	return rc;
 }
 
@@ -360,11 +351,6 @@ int obs_tstore_full(struct obs_tstore *s)
 
 /* ---- segment files --------------------------------------------------------------- */
 
-static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
-static void put64(uint8_t *p, int64_t v) { memcpy(p, &v, 8); }
-static uint32_t get32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
-static int64_t get64(const uint8_t *p) { int64_t v; memcpy(&v, p, 8); return v; }
-
 char *tst_seg_path(const struct obs_tstore *s, uint64_t no, const char *ext)
 {
 	char *p;
@@ -373,220 +359,177 @@ char *tst_seg_path(const struct obs_tstore *s, uint64_t no, const char *ext)
 	return p;
 }
 
-static int write_file(const char *tmp, const char *fin, const void *a, size_t an, const void *b, size_t bn,
-		      const void *c, size_t cn)
+/* Move the open segment aside (s->mu held, nothing sealed). */
+static int seal_open(struct obs_tstore *s)
 {
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	int rc = obs_fault("traces.seg.write");
-	if (!rc)
-		rc = obs_write_all(fd, a, an);
-	if (!rc)
-		rc = obs_write_all(fd, b, bn);
-	if (!rc)
-		rc = obs_write_all(fd, c, cn);
-	if (!rc)
-		rc = obs_fault("traces.seg.fsync");
-	if (!rc && fsync(fd))
-		rc = -errno;
-	if (close(fd) && !rc)
-		rc = -errno;
-	if (!rc)
-		rc = obs_fault("traces.seg.rename");
-	if (!rc && rename(tmp, fin))
-		rc = -errno;
-	if (rc)
-		unlink(tmp);
+	roaring_bitmap_t *fresh = roaring_bitmap_create();
+	if (!fresh)
+		return -ENOMEM;
+	s->seal = (struct sealed){ 1, s->open_no, s->raw, s->open_n, s->open_min, s->open_max, s->open_ords };
+	obs_buf_init(&s->raw);
+	s->open_ords = fresh;
+	s->open_no++;
+	s->open_n = 0;
+	s->open_min = INT64_MAX;
+	s->open_max = INT64_MIN;
+	s->st.sealed_traces = s->seal.n;
+	s->st.open_bytes = s->st.open_traces = 0;
+	return 0;
+}
+
+/* Write the sealed segment (flush_mu held, not mu); on success it is
+ * listed and its rows become the newest cache entry. */
+static int write_sealed(struct obs_tstore *s)
+{
+	pthread_mutex_lock(&s->mu);
+	struct sealed g = s->seal;   /* rows stay put while sealed: only this flush changes them */
+	pthread_mutex_unlock(&s->mu);
+	char *tmp = tst_seg_path(s, g.no, "tmp"), *fin = tst_seg_path(s, g.no, "trc");
+	uint64_t bytes = 0;
+	struct tseg_meta m = { g.n, g.min_ms, g.max_ms };
+	int rc = tmp && fin ? tst_seg_write(s->dir, tmp, fin, s->o.zstd_level, &m, (const uint8_t *)g.raw.data,
+					    g.raw.len, &bytes)
+			    : -ENOMEM;
+	free(tmp);
+	free(fin);
+	pthread_mutex_lock(&s->mu);
+	if (!rc && s->nsegs == s->capsegs) {
+		size_t nc = s->capsegs ? 2 * s->capsegs : 16;
+		struct seg *ns = realloc(s->segs, nc * sizeof *ns);
+		if (ns) {
+			s->segs = ns;
+			s->capsegs = nc;
+		} else {
+			rc = -ENOMEM;   /* the file is durable; a retry writes it again */
+		}
+	}
+	if (!rc) {
+		s->segs[s->nsegs++] = (struct seg){ g.no, g.min_ms, g.max_ms, bytes, g.raw.len, g.ords };
+		s->st.segments++;
+		s->st.disk_bytes += bytes;
+		s->st.raw_bytes += g.raw.len;
+		free(s->cache[1].data);
+		s->cache[1] = s->cache[0];
+		s->cache[0] = (struct cache_ent){ g.no, g.raw.data, g.raw.len };
+		memset(&s->seal, 0, sizeof s->seal);
+		s->st.sealed_traces = 0;
+	}
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+int obs_tstore_seal(struct obs_tstore *s)
+{
+	pthread_mutex_lock(&s->mu);
+	int rc = !s->seal.on && s->open_n ? seal_open(s) : 0;
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+int obs_tstore_write_sealed(struct obs_tstore *s)
+{
+	pthread_mutex_lock(&s->flush_mu);
+	pthread_mutex_lock(&s->mu);
+	int todo = s->seal.on;
+	pthread_mutex_unlock(&s->mu);
+	int rc = todo ? write_sealed(s) : 0;
+	pthread_mutex_unlock(&s->flush_mu);
 	return rc;
 }
 
 int obs_tstore_flush(struct obs_tstore *s)
 {
-	pthread_mutex_lock(&s->mu);
-	int rc = 0;
-	if (!s->open_n)
-		goto out;
-	size_t c1 = ZSTD_compressBound(s->raw.len), c2 = ZSTD_compressBound(s->sum.len);
-	uint8_t *z = malloc(c1 + c2);
-	char *tmp = tst_seg_path(s, s->open_no, "tmp"), *fin = tst_seg_path(s, s->open_no, "trc");
-	if (!z || !tmp || !fin) {
-		rc = -ENOMEM;
-		goto done;
-	}
-	size_t z1 = ZSTD_compress(z, c1, s->raw.data, s->raw.len, s->o.zstd_level);
-	size_t z2 = ZSTD_compress(z + z1, c2, s->sum.data, s->sum.len, s->o.zstd_level);
-	if (ZSTD_isError(z1) || ZSTD_isError(z2)) {
-		rc = -EIO;
-		goto done;
-	}
-	uint8_t h[HDR];
-	memcpy(h, MAGIC, 8);
-	put32(h + 8, 1);
-	put32(h + 12, s->open_n);
-	put64(h + 16, s->open_min);
-	put64(h + 24, s->open_max);
-	put32(h + 32, (uint32_t)s->raw.len);
-	put32(h + 36, (uint32_t)z1);
-	put32(h + 40, (uint32_t)s->sum.len);
-	put32(h + 44, (uint32_t)z2);
-	put32(h + 48, obs_crc32c(0, h, 48));
-	put32(h + 52, obs_crc32c(0, z, z1 + z2));
-	rc = write_file(tmp, fin, h, HDR, z, z1 + z2, NULL, 0);
+	int rc = obs_tstore_write_sealed(s);   /* what a failed flush left goes first */
 	if (!rc)
-		rc = obs_fsync_dir(s->dir);
-	if (!rc) {
-		if (s->nsegs == s->capsegs) {
-			size_t nc = s->capsegs ? 2 * s->capsegs : 16;
-			struct seg *ns = realloc(s->segs, nc * sizeof *ns);
-			if (!ns) {
-				rc = -ENOMEM;   /* the file is durable; it will be indexed at the next open */
-				goto done;
-			}
-			s->segs = ns;
-			s->capsegs = nc;
-		}
-		s->segs[s->nsegs++] = (struct seg){ s->open_no, s->open_min, s->open_max, HDR + z1 + z2, s->raw.len, s->open_ords };
-		s->st.segments++;
-		s->st.disk_bytes += HDR + z1 + z2;
-		s->st.raw_bytes += s->raw.len;
-		s->open_ords = roaring_bitmap_create();
-		s->open_no++;
-		s->open_n = 0;
-		s->open_min = INT64_MAX;
-		s->open_max = INT64_MIN;
-		obs_buf_reset(&s->raw);
-		obs_buf_reset(&s->sum);
-		s->st.open_bytes = s->st.open_traces = 0;
-	}
-done:
-	free(z);
-	free(tmp);
-	free(fin);
-out:
-	pthread_mutex_unlock(&s->mu);
-	return rc;
+		rc = obs_tstore_seal(s);
+	return rc ? rc : obs_tstore_write_sealed(s);
 }
 
-/* Read and check a segment file; *hdr gets its header, *data (malloc) the
- * stored sections. */
-static int seg_read(const char *path, uint8_t *hdr, uint8_t **data, size_t *len)
+/* Index a version 2 segment from its rows. */
+static int load_rows(struct obs_tstore *s, uint64_t no, const struct tseg_img *g, roaring_bitmap_t *ords)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	struct stat st;
+	const uint8_t *p = (const uint8_t *)g->rows;
+	size_t n = g->rows_len, pos = 0;
 	int rc = 0;
-	uint8_t *d = NULL;
-	if (fstat(fd, &st) || st.st_size < HDR) {
-		rc = -EBADMSG;
-		goto out;
-	}
-	d = malloc((size_t)st.st_size);
-	if (!d) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	size_t got = 0;
-	while (got < (size_t)st.st_size) {
-		ssize_t r = read(fd, d + got, (size_t)st.st_size - got);
-		if (r <= 0) {
-			rc = r < 0 ? -errno : -EBADMSG;
-			goto out;
-		}
-		got += (size_t)r;
-	}
-	if (memcmp(d, MAGIC, 8) || get32(d + 8) != 1 || get32(d + 48) != obs_crc32c(0, d, 48) ||
-	    (uint64_t)get32(d + 36) + get32(d + 44) != (uint64_t)st.st_size - HDR ||
-	    get32(d + 52) != obs_crc32c(0, d + HDR, (size_t)st.st_size - HDR)) {
-		rc = -EBADMSG;
-		goto out;
-	}
-	memcpy(hdr, d, HDR);
-	*len = (size_t)st.st_size - HDR;
-	memmove(d, d + HDR, *len);
-	*data = d;
-	d = NULL;
-out:
-	free(d);
-	close(fd);
-	return rc;
-}
-
-static int unz(const uint8_t *z, size_t zn, size_t raw, char **out)
-{
-	char *r = malloc(raw ? raw : 1);
-	if (!r)
-		return -ENOMEM;
-	size_t got = ZSTD_decompress(r, raw, z, zn);
-	if (ZSTD_isError(got) || got != raw) {
-		free(r);
-		return -EBADMSG;
-	}
-	*out = r;
-	return 0;
-}
-
-/* Index one segment's summary. */
-static int seg_load(struct obs_tstore *s, uint64_t no, const char *path)
-{
-	uint8_t h[HDR], *d = NULL;
-	size_t dl;
-	char *sum = NULL;
-	int rc = seg_read(path, h, &d, &dl);
-	if (!rc)
-		rc = unz(d + get32(h + 36), get32(h + 44), get32(h + 40), &sum);
-	free(d);
-	if (rc)
-		return rc;
-	roaring_bitmap_t *ords = roaring_bitmap_create();
-	const uint8_t *p = (const uint8_t *)sum;
-	size_t n = get32(h + 40), pos = 0;
-	uint32_t raw = get32(h + 32);
-	for (uint32_t i = 0; i < get32(h + 12) && !rc; i++) {
-		uint64_t off, len, ns, ne, st, du, nt, sl, ol;
-		if (pos + 16 > n) {
-			rc = -EBADMSG;
+	for (uint32_t i = 0; i < g->meta.nrec && !rc; i++) {
+		size_t r0 = pos;
+		uint64_t cnt;
+		if (pos + 16 > n || (pos += 16, obs_varint_get(p, n, &pos, &cnt)) || cnt > n - pos)
+			return -EBADMSG;
+		if ((rc = sp_room(s, cnt)))
 			break;
+		size_t k = 0;
+		for (uint64_t j = 0; j < cnt; j++) {
+			uint64_t bl;
+			if (obs_varint_get(p, n, &pos, &bl) || bl > n - pos)
+				return -EBADMSG;
+			if (!obs_span_decode(p + pos, (size_t)bl, &s->sp[k]))
+				k++;
+			pos += (size_t)bl;
 		}
+		uint32_t ord;
+		int created;
+		struct rsum r;
+		if (!(rc = entry_of(s, p + r0, &ord, &created)))
+			rc = index_record(s, ord, s->sp, k, (struct loc){ no, (uint32_t)r0, (uint32_t)(pos - r0) }, ords, &r);
+	}
+	return !rc && pos != n ? -EBADMSG : rc;
+}
+
+/* Index a version 1 segment from its summary section. */
+static int load_summary(struct obs_tstore *s, uint64_t no, const struct tseg_img *g, roaring_bitmap_t *ords)
+{
+	const uint8_t *p = (const uint8_t *)g->sum;
+	size_t n = g->sum_len, pos = 0;
+	int rc = 0;
+	for (uint32_t i = 0; i < g->meta.nrec && !rc; i++) {
+		uint64_t off, len, ns, ne, st, du, nt, sl, ol;
+		if (pos + 16 > n)
+			return -EBADMSG;
 		const uint8_t *id = p + pos;
 		pos += 16;
 		if (obs_varint_get(p, n, &pos, &off) || obs_varint_get(p, n, &pos, &len) || obs_varint_get(p, n, &pos, &ns) ||
 		    obs_varint_get(p, n, &pos, &ne) || obs_varint_get(p, n, &pos, &st) || obs_varint_get(p, n, &pos, &du) ||
-		    pos >= n || off + len > raw || st > INT64_MAX || du > (uint64_t)INT64_MAX - st) {
-			rc = -EBADMSG;
-			break;
-		}
+		    pos >= n || off + len > g->rows_len || st > INT64_MAX || du > (uint64_t)INT64_MAX - st)
+			return -EBADMSG;
 		struct rsum r = { (int64_t)st, (int64_t)(st + du), (uint32_t)ns, (uint32_t)ne, p[pos++], { 0 }, { 0 } };
-		if (obs_varint_get(p, n, &pos, &sl) || sl > n - pos) {
-			rc = -EBADMSG;
-			break;
-		}
+		if (obs_varint_get(p, n, &pos, &sl) || sl > n - pos)
+			return -EBADMSG;
 		r.svc = (struct obs_str){ (const char *)p + pos, (size_t)sl };
 		pos += (size_t)sl;
-		if (obs_varint_get(p, n, &pos, &ol) || ol > n - pos) {
-			rc = -EBADMSG;
-			break;
-		}
+		if (obs_varint_get(p, n, &pos, &ol) || ol > n - pos)
+			return -EBADMSG;
 		r.op = (struct obs_str){ (const char *)p + pos, (size_t)ol };
 		pos += (size_t)ol;
 		uint32_t ord;
 		int created;
 		if (obs_varint_get(p, n, &pos, &nt) || (rc = entry_of(s, id, &ord, &created)))
-			break;
+			return rc ? rc : -EBADMSG;
 		rc = merge(s, ord, &r, (struct loc){ no, (uint32_t)off, (uint32_t)len });
 		for (uint64_t k = 0; k < nt && !rc; k++) {
 			uint64_t tl;
-			if (obs_varint_get(p, n, &pos, &tl) || tl > n - pos) {
-				rc = -EBADMSG;
-				break;
-			}
+			if (obs_varint_get(p, n, &pos, &tl) || tl > n - pos)
+				return -EBADMSG;
 			rc = term_add(s, (const char *)p + pos, (size_t)tl, ord);
 			pos += (size_t)tl;
 		}
 		roaring_bitmap_add(ords, ord);
 	}
-	free(sum);
+	return rc;
+}
+
+/* Index one segment file (either version). */
+static int seg_load(struct obs_tstore *s, uint64_t no, const char *path)
+{
+	struct tseg_img g;
+	int rc = tst_seg_read(path, 1, &g);
+	if (rc)
+		return rc;
+	roaring_bitmap_t *ords = roaring_bitmap_create();
+	if (!ords)
+		rc = -ENOMEM;
+	else
+		rc = g.version == 1 ? load_summary(s, no, &g, ords) : load_rows(s, no, &g, ords);
 	if (!rc && s->nsegs == s->capsegs) {
 		size_t nc = s->capsegs ? 2 * s->capsegs : 16;
 		struct seg *nsg = realloc(s->segs, nc * sizeof *nsg);
@@ -596,17 +539,17 @@ static int seg_load(struct obs_tstore *s, uint64_t no, const char *path)
 			s->segs = nsg, s->capsegs = nc;
 	}
 	if (rc) {
-		/* a damaged summary may have indexed part of it: those entries point
+		/* a damaged segment may have indexed part of it: those entries point
 		 * at a segment that is not listed, and reads skip them */
 		roaring_bitmap_free(ords);
+		tst_seg_img_release(&g);
 		return rc;
 	}
-	struct stat sb;
-	uint64_t bytes = stat(path, &sb) ? 0 : (uint64_t)sb.st_size;
-	s->segs[s->nsegs++] = (struct seg){ no, get64(h + 16), get64(h + 24), bytes, raw, ords };
+	s->segs[s->nsegs++] = (struct seg){ no, g.meta.min_ms, g.meta.max_ms, g.bytes, g.rows_len, ords };
 	s->st.segments++;
-	s->st.disk_bytes += bytes;
-	s->st.raw_bytes += raw;
+	s->st.disk_bytes += g.bytes;
+	s->st.raw_bytes += g.rows_len;
+	tst_seg_img_release(&g);
 	return 0;
 }
 
@@ -624,6 +567,7 @@ int obs_tstore_open(const char *dir, const struct obs_tstore_opts *o, struct obs
 	if (!s)
 		return -ENOMEM;
 	pthread_mutex_init(&s->mu, NULL);
+	pthread_mutex_init(&s->flush_mu, NULL);
 	if (o)
 		s->o = *o;
 	else
@@ -635,7 +579,6 @@ int obs_tstore_open(const char *dir, const struct obs_tstore_opts *o, struct obs
 	s->open_min = INT64_MAX;
 	s->open_max = INT64_MIN;
 	obs_buf_init(&s->raw);
-	obs_buf_init(&s->sum);
 	if (!s->dir || !s->ids || !s->terms || !s->open_ords) {
 		obs_tstore_close(s);
 		return -ENOMEM;
@@ -727,11 +670,15 @@ void obs_tstore_close(struct obs_tstore *s)
 	if (s->open_ords)
 		roaring_bitmap_free(s->open_ords);
 	obs_buf_release(&s->raw);
-	obs_buf_release(&s->sum);
+	obs_buf_release(&s->seal.raw);
+	if (s->seal.ords)
+		roaring_bitmap_free(s->seal.ords);
+	free(s->sp);
 	for (int i = 0; i < 2; i++)
 		free(s->cache[i].data);
 	free(s->dir);
 	pthread_mutex_destroy(&s->mu);
+	pthread_mutex_destroy(&s->flush_mu);
 	free(s);
 }
 
@@ -750,12 +697,17 @@ static struct seg *seg_find(struct obs_tstore *s, uint64_t no)
 	return lo < s->nsegs && s->segs[lo].no == no ? &s->segs[lo] : NULL;
 }
 
-/* The raw spans section of segment no (cached). */
+/* The row records of segment no (cached). */
 static int seg_raw(struct obs_tstore *s, uint64_t no, const char **raw, size_t *len)
 {
 	if (no == s->open_no) {
 		*raw = s->raw.data;
 		*len = s->raw.len;
+		return 0;
+	}
+	if (s->seal.on && no == s->seal.no) {
+		*raw = s->seal.raw.data;
+		*len = s->seal.raw.len;
 		return 0;
 	}
 	for (int i = 0; i < 2; i++)
@@ -769,21 +721,16 @@ static int seg_raw(struct obs_tstore *s, uint64_t no, const char **raw, size_t *
 	char *p = tst_seg_path(s, no, "trc");
 	if (!p)
 		return -ENOMEM;
-	uint8_t h[HDR], *d = NULL;
-	size_t dl;
-	char *r = NULL;
-	int rc = seg_read(p, h, &d, &dl);
+	struct tseg_img g;
+	int rc = tst_seg_read(p, 0, &g);
 	free(p);
-	if (!rc)
-		rc = unz(d, get32(h + 36), get32(h + 32), &r);
-	free(d);
 	if (rc)
 		return rc;
 	free(s->cache[1].data);
 	s->cache[1] = s->cache[0];
-	s->cache[0] = (struct cache_ent){ no, r, get32(h + 32) };
-	*raw = r;
-	*len = get32(h + 32);
+	s->cache[0] = (struct cache_ent){ no, g.rows, g.rows_len };
+	*raw = g.rows;
+	*len = g.rows_len;
 	return 0;
 }
 

@@ -1,8 +1,8 @@
 /* tstore.h — the store of kept traces (libobs traces): zstd-compressed
- * segment files under one directory, and an in-memory index of CRoaring
- * bitmaps (service, service+operation, attribute values, error, start hour,
- * duration class) over trace ordinals, rebuilt from the segments' summary
- * sections at open. Layout at the top of tstore.c.
+ * columnar segment files under one directory, and an in-memory index of
+ * CRoaring bitmaps (service, service+operation, attribute values, error,
+ * start hour, duration class) over trace ordinals, rebuilt from the
+ * segments at open. File layout at the top of tseg.c (columns: tcols.c).
  *
  * Traces are added to an open segment in memory; obs_tstore_flush() writes
  * it as a new segment file (temp, fsync, rename, fsync dir). Spans not yet
@@ -31,6 +31,7 @@ struct obs_tstore_stats {
 	uint64_t traces, spans;     /* in the index */
 	uint64_t segments, disk_bytes, raw_bytes;    /* segment files */
 	uint64_t open_bytes, open_traces;            /* the open segment */
+	uint64_t sealed_traces;                      /* sealed, not yet written (a failed flush) */
 	uint64_t terms, damaged_segments, removed_segments, dup_spans;
 };
 
@@ -52,9 +53,17 @@ void obs_tstore_close(struct obs_tstore *s);   /* does not flush; accepts NULL *
  * the journal's checkpoint). 0 or -ENOMEM. */
 int obs_tstore_add(struct obs_tstore *s, const uint8_t id[16], const uint8_t *const *blobs, const uint32_t *lens,
 		   size_t n, int dedup);
-/* Write the open segment to disk; 0 (also when empty) or -errno (the open
- * segment is kept for a retry). */
+/* Write the open segment to disk (after a segment a failed flush left);
+ * 0 (also when empty) or -errno (what was not written stays in memory,
+ * readable, for a retry). */
 int obs_tstore_flush(struct obs_tstore *s);
+/* The two halves of a flush, so that the caller need not hold its own lock
+ * while a segment is compressed and written: seal moves the open segment
+ * aside (cheap; nothing to do when it is empty or a sealed one still waits)
+ * and a new one starts; write_sealed writes the sealed one (0 when there
+ * is none). Adds and reads may run meanwhile; reads see the sealed spans. */
+int obs_tstore_seal(struct obs_tstore *s);
+int obs_tstore_write_sealed(struct obs_tstore *s);
 /* Does the open segment want flushing (past segment_bytes)? */
 int obs_tstore_full(struct obs_tstore *s);
 
