@@ -143,6 +143,8 @@ static int node_stat(struct node *nd, struct stat *st, fuse_ino_t ino)
 	st->st_mtim.tv_sec = obsfs->mounted_ms / 1000;
 	st->st_mode = type_mode(k->type);
 	st->st_nlink = is_dir(k) ? 2 : 1;
+	if (k->big_writes)
+		st->st_blksize = (blksize_t)obsfs->max_write;
 	if (k->size && !is_dir(k)) {
 		uint64_t size = 0;
 		rc = k->size(nd, &size);

@@ -224,6 +224,9 @@ struct fs_kind {
 	int (*end_write)(struct ofile *o);
 	/* The longest line consume takes. NULL: -o max_line. */
 	size_t (*line_max)(void);
+	/* st_blksize: the write size writers should use (cat and dd read it);
+	 * a whole FUSE request (max_write) when set. 0: the FUSE default. */
+	int big_writes;
 	/* Make what was written durable (close with sync=close, fsync). */
 	int (*sync)(struct ofile *o);
 

@@ -279,7 +279,7 @@ static int policy_decide(struct obs_tasm *a, struct tbuf *t, int64_t now)
 	for (uint32_t i = 0; i < t->nspans; i++) {
 		uint32_t len;
 		memcpy(&len, t->spans.data + pos, 4);
-		if (!obs_span_decode((const uint8_t *)t->spans.data + pos + 4, len, &sp[n]))
+		if (!obs_span_view((const uint8_t *)t->spans.data + pos + 4, len, &sp[n]))   /* checked at the door */
 			n++;
 		pos += 4 + len;
 	}

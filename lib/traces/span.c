@@ -60,8 +60,12 @@ int obs_attr_next(struct obs_str list, size_t *pos, struct obs_attr *a)
 		return 0;
 	size_t i = *pos;
 	uint8_t t = p[i++];
-	if (!strchr("sbidakyn", t) || !t)
+	switch (t) {
+	case 's': case 'b': case 'i': case 'd': case 'a': case 'k': case 'y': case 'n':
+		break;
+	default:
 		return -EBADMSG;
+	}
 	if (get_str(p, list.n, &i, &a->key) || get_str(p, list.n, &i, &a->val))
 		return -EBADMSG;
 	a->type = (enum obs_attr_type)t;
@@ -104,7 +108,7 @@ int obs_span_encode(const struct obs_span *s, struct obs_buf *out)
 	return 0;
 }
 
-int obs_span_decode(const uint8_t *p, size_t n, struct obs_span *s)
+static int decode(const uint8_t *p, size_t n, struct obs_span *s, int check_attrs)
 {
 	if (n < 37 || p[0] != SPAN_VERSION)
 		return -EBADMSG;
@@ -132,6 +136,8 @@ int obs_span_decode(const uint8_t *p, size_t n, struct obs_span *s)
 			return -EBADMSG;
 	if (pos != n)
 		return -EBADMSG;
+	if (!check_attrs)
+		return 0;
 	size_t ap = 0;
 	struct obs_attr a;
 	int r;
@@ -144,6 +150,10 @@ int obs_span_decode(const uint8_t *p, size_t n, struct obs_span *s)
 		;
 	return r < 0 ? -EBADMSG : 0;
 }
+
+int obs_span_decode(const uint8_t *p, size_t n, struct obs_span *s) { return decode(p, n, s, 1); }
+
+int obs_span_view(const uint8_t *p, size_t n, struct obs_span *s) { return decode(p, n, s, 0); }
 
 void obs_hex(const uint8_t *p, size_t n, char *out)
 {

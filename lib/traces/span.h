@@ -64,6 +64,10 @@ int obs_attr_find(struct obs_str list, const char *key, size_t kn, struct obs_at
 int obs_span_encode(const struct obs_span *s, struct obs_buf *out);
 /* Decode p[0..n) into a view pointing into p. 0 or -EBADMSG. */
 int obs_span_decode(const uint8_t *p, size_t n, struct obs_span *s);
+/* The same for an encoding that is known good (made by obs_span_encode in
+ * this process, or one that obs_span_decode accepted): the framing is
+ * checked, the attribute lists are not walked. Never for bytes from disk. */
+int obs_span_view(const uint8_t *p, size_t n, struct obs_span *s);
 
 /* ---- text --------------------------------------------------------------- */
 /* Append s as one JSON line (with '\n'): the simple span shape

@@ -108,7 +108,8 @@ static int add_spans(struct obs_traces *t, const uint8_t *p, size_t n, int64_t n
 		if (obs_varint_get(p, n, &pos, &len) || len > n - pos)
 			return -EBADMSG;
 		struct obs_span s;
-		if (!obs_span_decode(p + pos, (size_t)len, &s)) {
+		/* replayed spans come from disk; the others from the parser */
+		if (!(t->replaying ? obs_span_decode : obs_span_view)(p + pos, (size_t)len, &s)) {
 			if (red && t->red && obs_red_add(t->red, &s))
 				rc = -ENOMEM;
 			if (!rc)

@@ -85,8 +85,8 @@ static int write_file(const char *tmp, const char *fin, const void *a, size_t an
 	return rc;
 }
 
-int tst_seg_write(const char *dir, const char *tmp, const char *fin, int level, const struct tseg_meta *m,
-		  const uint8_t *rows, size_t n, uint64_t *bytes)
+int tst_seg_write(const char *dir, const char *tmp, const char *fin, ZSTD_CCtx *zc, int level,
+		  const struct tseg_meta *m, const uint8_t *rows, size_t n, uint64_t *bytes)
 {
 	struct obs_buf cols;
 	obs_buf_init(&cols);
@@ -99,7 +99,7 @@ int tst_seg_write(const char *dir, const char *tmp, const char *fin, int level, 
 		obs_buf_release(&cols);
 		return -ENOMEM;
 	}
-	size_t zn = ZSTD_compress(z, cap, cols.data, cols.len, level);
+	size_t zn = ZSTD_compressCCtx(zc, z, cap, cols.data, cols.len, level);
 	if (ZSTD_isError(zn) || n > UINT32_MAX || cols.len > UINT32_MAX)
 		rc = -EIO;
 	uint8_t h[HDR];

@@ -35,7 +35,7 @@
 
 void obs_tstore_opts_default(struct obs_tstore_opts *o)
 {
-	*o = (struct obs_tstore_opts){ 7LL * 86400 * 1000, 4u << 20, 9 };
+	*o = (struct obs_tstore_opts){ 7LL * 86400 * 1000, 4u << 20, 3 };
 }
 
 /* ---- index ------------------------------------------------------------------- */
@@ -387,9 +387,11 @@ static int write_sealed(struct obs_tstore *s)
 	char *tmp = tst_seg_path(s, g.no, "tmp"), *fin = tst_seg_path(s, g.no, "trc");
 	uint64_t bytes = 0;
 	struct tseg_meta m = { g.n, g.min_ms, g.max_ms };
-	int rc = tmp && fin ? tst_seg_write(s->dir, tmp, fin, s->o.zstd_level, &m, (const uint8_t *)g.raw.data,
-					    g.raw.len, &bytes)
-			    : -ENOMEM;
+	if (!s->zc)
+		s->zc = ZSTD_createCCtx();
+	int rc = tmp && fin && s->zc ? tst_seg_write(s->dir, tmp, fin, s->zc, s->o.zstd_level, &m,
+						     (const uint8_t *)g.raw.data, g.raw.len, &bytes)
+				     : -ENOMEM;
 	free(tmp);
 	free(fin);
 	pthread_mutex_lock(&s->mu);
@@ -679,6 +681,7 @@ void obs_tstore_close(struct obs_tstore *s)
 	free(s->dir);
 	pthread_mutex_destroy(&s->mu);
 	pthread_mutex_destroy(&s->flush_mu);
+	ZSTD_freeCCtx(s->zc);
 	free(s);
 }
 

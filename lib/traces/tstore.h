@@ -24,7 +24,7 @@ struct obs_tstore;
 struct obs_tstore_opts {
 	int64_t retention_ms;       /* drop segments whose traces all ended before now - this (7 d); 0 keep */
 	size_t segment_bytes;       /* flush the open segment past this many raw bytes (4 MiB) */
-	int zstd_level;             /* (9) */
+	int zstd_level;             /* (3: the ids dominate a segment; 19 saves 1.5 %) */
 };
 
 struct obs_tstore_stats {

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <roaring/roaring.h>
 #include <stdint.h>
+#include <zstd.h>
 
 #include "core/buf.h"
 #include "core/strmap.h"
@@ -50,6 +51,7 @@ struct sealed {
 struct obs_tstore {
 	pthread_mutex_t mu;
 	pthread_mutex_t flush_mu;       /* one flush at a time; taken before mu */
+	ZSTD_CCtx *zc;                  /* the flushes' compressor (flush_mu) */
 	char *dir;
 	struct obs_tstore_opts o;
 	struct tentry *e;               /* by ordinal */
@@ -90,10 +92,10 @@ struct tseg_img {
 	size_t sum_len;
 };
 /* Write rows[0..n) (m->nrec records) as segment file fin (version 2: the
- * columns, one zstd frame at level) through tmp, fsync it and dir; *bytes
+ * columns, one zstd frame at level, compressed with zc, reused) through tmp, fsync it and dir; *bytes
  * gets its size. 0 or -errno (tmp removed, fin not there). */
-int tst_seg_write(const char *dir, const char *tmp, const char *fin, int level, const struct tseg_meta *m,
-		  const uint8_t *rows, size_t n, uint64_t *bytes);
+int tst_seg_write(const char *dir, const char *tmp, const char *fin, ZSTD_CCtx *zc, int level,
+		  const struct tseg_meta *m, const uint8_t *rows, size_t n, uint64_t *bytes);
 /* Read and check segment file path (either version) into *g: the rows,
  * and with want_sum a version 1 file's summary. 0, -EBADMSG, -errno. */
 int tst_seg_read(const char *path, int want_sum, struct tseg_img *g);

@@ -9,7 +9,8 @@
  *   cc -O2 -g -std=c11 -D_GNU_SOURCE -Ilib tests/bench/bench_traces.c build/libobs.a \
  *      $(pkg-config --libs libzstd libpcre2-8 libxxhash jansson) -lroaring -lm -pthread -o build/bench_traces
  *   build/bench_traces parse|ref|ingest FILE [iterations] [write-bytes]
- * BENCH_ZSTD_LEVEL=N sets the trace segments' zstd level for ingest (default 9).
+ * BENCH_ZSTD_LEVEL=N sets the trace segments' zstd level for ingest (default 9);
+ * ingest also prints the segment bytes per stored span.
  * Prints "name value unit" lines: spans/s (wall, best iteration) and the CPU
  * seconds of the process per iteration (user + system, getrusage), so a
  * loaded machine does not hide the cost. Exit 1 when a document was refused
@@ -118,7 +119,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	fclose(f);
-	double best = 1e30, cpu_total = 0;
+	double best = 1e30, cpu_total = 0, disk = 0;
 	size_t first = 0;
 	for (int it = 0; it < iters; it++) {
 		size_t spans = 0;
@@ -140,7 +141,14 @@ int main(int argc, char **argv)
 		int rc = feed(text, (size_t)sz, wb, !strcmp(mode, "ref") ? obs_otlp_parse_ref : obs_otlp_parse, t, &spans, now);
 		if (t && !rc)
 			rc = obs_traces_flush_all(t, now + 3600000);
+		if (t && !rc)   /* every kept trace into a segment file */
+			rc = obs_traces_checkpoint(t, now + 3600000);
 		double t1 = now_s(), c1 = cpu_s();
+		if (t && !rc) {
+			struct obs_traces_stats st;
+			obs_traces_get_stats(t, &st);
+			disk = st.store.spans ? (double)st.store.disk_bytes / (double)st.store.spans : 0;
+		}
 		if (t) {
 			obs_traces_close(t);
 			char cmd[100];
@@ -166,6 +174,8 @@ int main(int argc, char **argv)
 	       (double)sz / best / 1e6);
 	printf("%s_cpu_s_per_iteration %.3f s (%.0f spans per CPU second)\n", mode, cpu_total / iters,
 	       (double)first / (cpu_total / iters));
+	if (disk > 0)
+		printf("%s_disk_bytes_per_span %.1f bytes (segment files / stored spans)\n", mode, disk);
 	free(text);
 	return 0;
 }
