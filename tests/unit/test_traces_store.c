@@ -296,6 +296,69 @@ Test(tstore, failed_flush_keeps_the_open_segment, .init = setup, .fini = teardow
 	obs_buf_release(&b);
 }
 
+/* A checkpoint writes its segment with the journal's lock dropped: a crash
+ * after a failed segment write, and one after a segment was written but
+ * before the journal was cut back, lose nothing and store nothing twice;
+ * spans that came while the sealed segment waited survive too. */
+Test(traces, kill9_around_a_segment_write_loses_nothing, .init = setup, .fini = teardown)
+{
+	for (int when = 0; when < 2; when++) {
+		teardown();
+		setup();
+		pid_t pid = fork();
+		cr_assert_geq(pid, 0);
+		if (pid == 0) {
+			struct obs_traces *t;
+			struct obs_traces_opts o;
+			obs_traces_opts_default(&o);
+			char err[128];
+			const char *pol = "all always_sample\n";
+			if (obs_traces_open(dir, &o, NULL, NULL, T0, &t, err, sizeof err) ||
+			    obs_traces_set_policy(t, pol, strlen(pol), err, sizeof err))
+				_exit(2);
+			struct obs_buf b;
+			obs_buf_init(&b);
+			for (unsigned i = 1; i <= 20; i++) {
+				line(&b, i, 1, 0, "a", "root", T0 + i, 5, "ok", NULL);
+				line(&b, i, 2, 1, "b", "child", T0 + i, 2, "ok", NULL);
+			}
+			struct obs_traces_result r;
+			if (obs_traces_ingest(t, b.data, b.len, 1, "t", 1, T0, &r) || obs_traces_flush_all(t, T0))
+				_exit(3);
+			/* when 0: the checkpoint's segment write fails; when 1: the
+			 * segment is written and the crash comes before the journal is
+			 * cut back (replay must not store the spans twice) */
+			if (when == 0) {
+				obs_fault_arm("traces.seg.fsync", 0, 1, ENOSPC);
+				if (obs_traces_checkpoint(t, T0 + 1) != -ENOSPC)
+					_exit(4);
+			} else if (obs_tstore_flush(obs_traces_store(t))) {
+				_exit(5);
+			}
+			obs_buf_reset(&b);
+			line(&b, 21, 1, 0, "a", "after", T0 + 30, 5, "error", NULL);
+			if (obs_traces_ingest(t, b.data, b.len, 1, "t", 1, T0 + 2, &r) || obs_traces_flush_all(t, T0 + 2))
+				_exit(6);
+			kill(getpid(), SIGKILL);
+		}
+		int ws;
+		cr_assert_eq(waitpid(pid, &ws, 0), pid);
+		cr_assert(WIFSIGNALED(ws) && WTERMSIG(ws) == SIGKILL, "child exit %d", WEXITSTATUS(ws));
+		struct obs_traces *t = topen(T0 + 100, NULL);
+		size_t n;
+		for (unsigned i = 1; i <= 20; i++) {
+			cr_assert(has(t, i, &n), "case %d: trace %u lost", when, i);
+			cr_assert_eq(n, 2, "case %d: trace %u has %zu spans", when, i, n);
+		}
+		cr_assert(has(t, 21, &n), "case %d: the trace that came after the checkpoint", when);
+		cr_assert_eq(n, 1);
+		struct obs_traces_stats st;
+		obs_traces_get_stats(t, &st);
+		cr_assert_eq(st.store.spans, 41, "case %d: every span stored once (%llu)", when, (unsigned long long)st.store.spans);
+		obs_traces_close(t);
+	}
+}
+
 /* kill -9 in a child after write() returned: nothing acknowledged is lost,
  * buffered spans come back buffered and decisions already taken hold */
 Test(traces, kill9_loses_nothing_acknowledged, .init = setup, .fini = teardown)
