@@ -66,11 +66,24 @@ static size_t utf8_len(up s, up e)
 }
 
 /* The string at *sp ('"'); *sp is left after the closing quote. */
+/* Might one of the 8 bytes at p end a plain run of string bytes (a control
+ * byte, a non-ASCII byte, '"' or '\\')? Never a false no; a false yes only
+ * after a true one (borrows), which the byte loop then sorts out. */
+static int swar_special(up p)
+{
+	uint64_t x, ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+	memcpy(&x, p, 8);
+	uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+	return ((x | ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b)) & high) != 0;
+}
+
 static int v_string(struct vs *v, up *sp)
 {
 	up s = *sp + 1, e = v->e, start = s;
 	int has_u = 0;
 	for (;;) {
+		while (e - s >= 8 && !swar_special(s))   /* 8 plain bytes at a time */
+			s += 8;
 		while (s < e && *s >= 0x20 && *s < 0x80 && *s != '"' && *s != '\\')
 			s++;
 		if (s == e)
@@ -570,6 +583,15 @@ int js_str(struct js_arena *a, const char *p, int nul, struct obs_str *out)
 	return 0;
 }
 
+/* name (NUL-terminated) is s[0..n)? (reads name no further than it matches) */
+static int name_is(const char *name, const char *s, size_t n)
+{
+	for (size_t j = 0; j < n; j++)
+		if (name[j] != s[j] || !name[j])
+			return 0;
+	return !name[n];
+}
+
 /* a key at p compared against names: its index or -1; *next after the key */
 static int key_index(const char *p, const char *const *names, int k, const char **next)
 {
@@ -590,7 +612,7 @@ static int key_index(const char *p, const char *const *names, int k, const char 
 		s = tmp;
 	}
 	for (int i = 0; i < k; i++)
-		if (names[i][0] == s[0] && strlen(names[i]) == n && !memcmp(names[i], s, n))
+		if (name_is(names[i], s, n))
 			return i;
 	return -1;
 }

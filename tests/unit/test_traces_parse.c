@@ -576,3 +576,24 @@ Test(jscan, premature_and_invalid_like_jansson)
 		same_both(c[i].in, strlen(c[i].in), 0);
 	}
 }
+
+/* jscan scans plain string bytes 8 at a time: a byte that ends the run
+ * (control, non-ASCII, quote, backslash) is found at every offset of a
+ * long string, exactly where jansson finds it */
+Test(diff, string_bytes_at_every_offset_agree)
+{
+	static const char *const specials[] = { "\x01", "\x1f", "\\\"", "\\\\", "\x7f", " ", "\xc3\xa9", "\xff",
+						"\x80", "\\u0041", "\\n", "\xe2\x82", "\xf0\x9f\x98\x80" };
+	for (size_t s = 0; s < sizeof specials / sizeof specials[0]; s++)
+		for (int at = 0; at < 19; at++) {
+			char val[64];
+			snprintf(val, sizeof val, "%.*s%s%.*s", at, "abcdefghijklmnopqrstuvwxyz", specials[s], 19 - at,
+				 "ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+			char *d;
+			cr_assert_geq(asprintf(&d, "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{" OKT ",\"name\":\"%s\","
+						   "\"attributes\":[{\"key\":\"%s\",\"value\":{\"stringValue\":\"%s\"}}]}]}]}]}\n",
+					       val, val, val), 0);
+			same_all_finals(d);
+			free(d);
+		}
+}
