@@ -44,6 +44,8 @@ struct obs_tasm {
 	uint32_t *cbuckets;              /* cmask + 1 chain heads (ring index + 1) */
 	size_t ccap, chead, cmask;
 	struct obs_tasm_stats st;
+	struct obs_span *sp;             /* policy_decide's scratch */
+	size_t spcap;
 };
 
 void obs_tasm_opts_default(struct obs_tasm_opts *o)
@@ -105,6 +107,7 @@ void obs_tasm_free(struct obs_tasm *a)
 	free(a->tab);
 	free(a->cache);
 	free(a->cbuckets);
+	free(a->sp);
 	free(a);
 }
 
@@ -272,9 +275,14 @@ static int policy_decide(struct obs_tasm *a, struct tbuf *t, int64_t now)
 {
 	if (t->head)
 		return decide(a, t, 1, OBS_TDEC_HEAD, "head_sampling");
-	struct obs_span *sp = malloc((t->nspans ? t->nspans : 1) * sizeof *sp);
-	if (!sp)
-		return -ENOMEM;
+	if (t->nspans > a->spcap) {
+		struct obs_span *ns = realloc(a->sp, t->nspans * sizeof *ns);
+		if (!ns)
+			return -ENOMEM;
+		a->sp = ns;
+		a->spcap = t->nspans;
+	}
+	struct obs_span *sp = a->sp;
 	size_t pos = 0, n = 0;
 	for (uint32_t i = 0; i < t->nspans; i++) {
 		uint32_t len;
@@ -285,7 +293,6 @@ static int policy_decide(struct obs_tasm *a, struct tbuf *t, int64_t now)
 	}
 	const char *by = "";
 	int keep = a->ps ? obs_policy_decide(a->ps, t->id, sp, n, now, &by) : 1;
-	free(sp);
 	return decide(a, t, keep, OBS_TDEC_POLICY, by);
 }
 
@@ -295,10 +302,31 @@ static int id_cmp(const void *x, const void *y)
 	return a < b ? -1 : a > b;
 }
 
-/* Every parent named by a span of t is a span of t. */
+/* Every parent named by a span of t is a span of t: pairwise for a small
+ * trace, else through a sorted list of its ids. */
 static int parents_present(const struct tbuf *t)
 {
-	uint64_t *ids = malloc((t->nspans ? t->nspans : 1) * sizeof *ids);
+	if (t->nspans <= 16) {
+		const uint8_t *b[16];
+		size_t pos = 0;
+		for (uint32_t i = 0; i < t->nspans; i++) {
+			uint32_t len;
+			memcpy(&len, t->spans.data + pos, 4);
+			b[i] = (const uint8_t *)t->spans.data + pos + 4;
+			pos += 4 + len;
+		}
+		for (uint32_t i = 0; i < t->nspans; i++) {
+			if (!(b[i][33] & OBS_SPAN_HAS_PARENT))
+				continue;
+			uint32_t j = 0;
+			while (j < t->nspans && memcmp(b[j] + 17, b[i] + 25, 8))
+				j++;
+			if (j == t->nspans)
+				return 0;
+		}
+		return 1;
+	}
+	uint64_t *ids = malloc(t->nspans * sizeof *ids);
 	if (!ids)
 		return 0;
 	size_t pos = 0;

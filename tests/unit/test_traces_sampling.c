@@ -148,6 +148,25 @@ Test(assemble, waits_for_root_then_decision_wait)
 	obs_policy_free(ps);
 }
 
+/* a trace of more than 16 spans takes the sorted parent check: one
+ * missing parent holds it back, its arrival lets it go early */
+Test(assemble, early_decision_of_a_large_trace)
+{
+	struct obs_policy_set *ps;
+	struct obs_tasm *a = mk("all always_sample\ndecision_wait=10s\n", &ps);
+	add(a, (struct sp){ .t = 8, .s = 1, .start = 0, .end = 100 }, 1000);
+	for (unsigned k = 2; k <= 30; k++)   /* span 30's parent is 40, not here yet */
+		add(a, (struct sp){ .t = 8, .s = k, .p = k == 30 ? 40 : k - 1, .start = k, .end = k + 1 }, 1000);
+	cr_assert_eq(obs_tasm_tick(a, 1001), 0);
+	cr_assert_eq(ndec, 0, "a parent is missing: no early decision");
+	add(a, (struct sp){ .t = 8, .s = 40, .p = 1, .start = 5, .end = 6 }, 1002);
+	cr_assert_eq(obs_tasm_tick(a, 1003), 0);
+	cr_assert_eq(ndec, 1, "every parent present: decided early");
+	cr_assert_eq(decs[0].n, 31);
+	obs_tasm_free(a);
+	obs_policy_free(ps);
+}
+
 Test(assemble, early_when_every_parent_present)
 {
 	struct obs_policy_set *ps;
