@@ -43,6 +43,10 @@ struct obs_traces {
 	int64_t last_red_ms, last_ckpt_ms, last_retain_ms;
 	struct carry *carries;
 	struct obs_buf pend;             /* decisions taken, journaled before mu is released */
+	int defer;                       /* decisions of tick and flush_all: kept traces wait in kept */
+	struct obs_buf kept;             /* (16 id, u32 n, (u32 len, span)*)*: added to the store by the
+					  * deciding thread after it releases mu (ckpt_mu held: no
+					  * checkpoint in between), or by a checkpoint */
 	struct obs_traces_stats st;
 };
 
@@ -81,11 +85,72 @@ static int emit(void *ctx, const uint8_t id[16], int keep, enum obs_tdec_why why
 		if (obs_buf_append(&t->pend, id, 16) || obs_buf_append(&t->pend, &k, 1))
 			rc = -ENOMEM;
 	}
-	if (keep) {
+	if (keep && t->defer) {
+		uint32_t n32 = (uint32_t)n;
+		int r2 = obs_buf_append(&t->kept, id, 16) || obs_buf_append(&t->kept, &n32, 4);
+		for (size_t i = 0; !r2 && i < n; i++)
+			r2 = obs_buf_append(&t->kept, &lens[i], 4) || obs_buf_append(&t->kept, blobs[i], lens[i]);
+		if (r2 && !rc)
+			rc = -ENOMEM;
+	} else if (keep) {
 		int r2 = obs_tstore_add(t->store, id, blobs, lens, n, t->replaying);
 		if (!rc)
 			rc = r2;
 	}
+	return rc;
+}
+
+/* Add the kept traces of b (emit's deferred records) to the store. */
+static int kept_add(struct obs_traces *t, const struct obs_buf *b)
+{
+	const uint8_t **blobs = NULL;
+	uint32_t *lens = NULL;
+	size_t cap = 0, pos = 0;
+	int rc = 0;
+	while (pos < b->len) {
+		const uint8_t *id = (const uint8_t *)b->data + pos;
+		uint32_t n;
+		memcpy(&n, b->data + pos + 16, 4);
+		pos += 20;
+		if (n > cap) {
+			const uint8_t **nb = realloc(blobs, n * sizeof *nb);
+			uint32_t *nl = nb ? realloc(lens, n * sizeof *nl) : NULL;
+			if (nb)
+				blobs = nb;
+			if (!nl) {
+				rc = -ENOMEM;
+				break;
+			}
+			lens = nl;
+			cap = n;
+		}
+		for (uint32_t i = 0; i < n; i++) {
+			memcpy(&lens[i], b->data + pos, 4);
+			blobs[i] = (const uint8_t *)b->data + pos + 4;
+			pos += 4 + lens[i];
+		}
+		int r = obs_tstore_add(t->store, id, blobs, lens, n, 0);
+		if (!rc)
+			rc = r;
+	}
+	free(blobs);
+	free(lens);
+	return rc;
+}
+
+/* Take the deferred kept traces (mu held); the caller adds them with
+ * mu released and ckpt_mu still held. */
+static struct obs_buf kept_take(struct obs_traces *t)
+{
+	struct obs_buf b = t->kept;
+	obs_buf_init(&t->kept);
+	return b;
+}
+
+static int kept_drain(struct obs_traces *t, struct obs_buf *b)
+{
+	int rc = b->len ? kept_add(t, b) : 0;
+	obs_buf_release(b);
 	return rc;
 }
 
@@ -338,6 +403,7 @@ void obs_traces_close(struct obs_traces *t)
 		free(c);
 	}
 	obs_buf_release(&t->pend);
+	obs_buf_release(&t->kept);
 	free(t->dir);
 	pthread_mutex_destroy(&t->mu);
 	pthread_mutex_destroy(&t->ckpt_mu);
@@ -470,6 +536,10 @@ static int write_unlocked(struct obs_traces *t)
 static int checkpoint_locked(struct obs_traces *t, int64_t now)
 {
 	int rc = pend_flush(t);
+	struct obs_buf kept = kept_take(t);
+	int r2 = kept_drain(t, &kept);   /* decided before the cut: into this segment */
+	if (!rc)
+		rc = r2;
 	if (!rc)
 		rc = write_unlocked(t);   /* a segment a failed checkpoint left */
 	/* what was kept before the cut goes into the sealed segment, so the
@@ -518,23 +588,32 @@ int obs_traces_tick(struct obs_traces *t, int64_t now_ms)
 {
 	struct obs_buf red;
 	obs_buf_init(&red);
+	pthread_mutex_lock(&t->ckpt_mu);
 	pthread_mutex_lock(&t->mu);
+	t->defer = 1;
 	int rc = obs_tasm_tick(t->as, now_ms);
+	t->defer = 0;
 	int r2 = pend_flush(t);
 	if (!rc)
 		rc = r2;
 	if (now_ms - t->last_red_ms >= t->o.red_interval_ms)
 		red_take(t, now_ms, &red);
-	struct obs_tstore_stats ss;
-	obs_tstore_get_stats(t->store, &ss);
-	int ckpt = !rc && (obs_tstore_full(t->store) || ((ss.open_traces || ss.sealed_traces) && now_ms - t->last_ckpt_ms >= t->o.checkpoint_ms));
+	int due = now_ms - t->last_ckpt_ms >= t->o.checkpoint_ms;
 	int retain = now_ms - t->last_retain_ms >= 60000;
 	if (retain)
 		t->last_retain_ms = now_ms;
+	struct obs_buf kept = kept_take(t);
 	pthread_mutex_unlock(&t->mu);
+	/* the kept traces go to the store (indexed) while ingest goes on */
+	r2 = kept_drain(t, &kept);
+	pthread_mutex_unlock(&t->ckpt_mu);
+	if (!rc)
+		rc = r2;
 	red_write(t, &red);
 	obs_buf_release(&red);
-	if (ckpt)
+	struct obs_tstore_stats ss;
+	obs_tstore_get_stats(t->store, &ss);
+	if (!rc && (obs_tstore_full(t->store) || ((ss.open_traces || ss.sealed_traces) && due)))
 		rc = obs_traces_checkpoint(t, now_ms);
 	if (retain) {
 		int r3 = obs_tstore_retain(t->store, now_ms);
@@ -546,12 +625,20 @@ int obs_traces_tick(struct obs_traces *t, int64_t now_ms)
 
 int obs_traces_flush_all(struct obs_traces *t, int64_t now_ms)
 {
+	pthread_mutex_lock(&t->ckpt_mu);
 	pthread_mutex_lock(&t->mu);
+	t->defer = 1;
 	int rc = obs_tasm_flush(t->as, now_ms);
+	t->defer = 0;
 	int r2 = pend_flush(t);
+	struct obs_buf kept = kept_take(t);
 	pthread_mutex_unlock(&t->mu);
+	int r3 = kept_drain(t, &kept);
+	pthread_mutex_unlock(&t->ckpt_mu);
 	if (!rc)
 		rc = r2;
+	if (!rc)
+		rc = r3;
 	return rc;
 }
 
