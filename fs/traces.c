@@ -222,7 +222,7 @@ static const struct fs_kind ingest_kind = {
 	.journal = ingest_journal,
 	.sync = ingest_sync,
 	.line_max = ingest_line_max,
-	.big_writes = 1,   /* cat writes 1 MiB: a quarter of the requests, and less carried over */
+	.big_writes = 1,   /* cat writes 1 MiB: an eighth of the requests, and less carried over */
 };
 
 /* ---- traces/policy ---------------------------------------------------------------------- */
