@@ -4,7 +4,8 @@
 # installed once into $OBS_BUILD/npm-traces-gen, and the SDK tests skip when
 # the npm registry cannot be reached): tail sampling keeps every error and
 # every slow trace and a 10 % baseline, a trace is kept or dropped whole
-# (late spans follow the decision), kill -9 loses nothing write() accepted,
+# (late spans follow the decision), kill -9 loses nothing write() accepted
+# (also around a segment write: each span once, segments columnar),
 # the waterfall text is exact, search views, logs and RED metrics.
 
 load helper
@@ -153,6 +154,34 @@ PY
 		got=$(span_count "$id")
 		expect_eq "$id $got" "$id 4"
 	done <"$T/manifest"
+}
+
+@test "kill -9 after a segment was written and more was kept: each span comes back once, the segment is columnar (version 2)" {
+	need_sdk
+	echo "all always_sample" >"$MNT/traces/policy"
+	gen --traces 200 --manifest "$T/m1" >"$T/a.json"
+	gen --traces 100 --seed 2 --manifest "$T/m2" >"$T/b.json"
+	cat "$T/a.json" >"$MNT/traces/ingest"
+	wait_decided
+	echo compact >"$MNT/ctl"   # a segment file; the journal is cut back
+	cat "$T/b.json" >"$MNT/traces/ingest"
+	wait_decided                # kept, in the open segment and the journal only
+	obs_crash
+	obs_start
+	cat "$T/m1" "$T/m2" >"$T/manifest"
+	while read -r id kind spans; do
+		got=$(span_count "$id")
+		expect_eq "$id $got" "$id 4"
+	done <"$T/manifest"
+	got=$(grep '^traces_stored ' "$MNT/status" | awk '{print $2, $3}')
+	expect_eq "$got" "300 (1200"
+	n=0
+	for f in "$DATA"/traces/seg-*.trc; do
+		v=$(od -An -tu1 -j8 -N1 "$f" | tr -d ' ')
+		expect_eq "$(basename "$f") $v" "$(basename "$f") 2"
+		n=$((n + 1))
+	done
+	[ "$n" -ge 1 ]
 }
 
 @test "the waterfall of a known trace is exact, from the mount, obs-trace -m and obs-trace on the file" {
