@@ -11,18 +11,6 @@ load /usr/lib/bats/bats-assert/load
 setup() { obs_setup -o alert_interval=1s; }
 teardown() { obs_teardown; }
 
-# wait_for SECONDS CMD...: retry CMD every 0.2 s until it succeeds
-wait_for() {
-	local n=$(($1 * 5)) i
-	shift
-	for i in $(seq "$n"); do
-		"$@" 2>/dev/null && return 0
-		sleep 0.2
-	done
-	echo "timed out waiting for: $*" >&2
-	"$@"
-}
-
 has_entry() {   # has_entry DIR NAME
 	[ -e "$1/$2" ]
 }
@@ -51,7 +39,7 @@ HOT='Hot{room="a",severity="page"}'
 
 @test "alerts/ lists rules, state, firing, pending, events and the Alertmanager side" {
 	run ls "$MNT/alerts"
-	assert_output $'config\nevents\nfiring\nnotifications\npending\nrules\nsilences\nslos\nstate'
+	assert_output $'anomalies\nconfig\nevents\nfiring\nnotifications\npending\nrules\nsilences\nslos\nstate'
 	expect_empty_dir "$MNT/alerts/rules"
 	expect_empty_dir "$MNT/alerts/firing"
 }
