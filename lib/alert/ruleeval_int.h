@@ -23,6 +23,7 @@ struct rrule {
 	char err[512];
 	int64_t last_eval;
 	int64_t eval_ns;
+	int restored;               /* its first evaluation ran (ALERTS_FOR_STATE restore) */
 };
 
 struct rgroup {

@@ -176,6 +176,42 @@ print(d.decode().count(" pending Hot "))' "$MNT/alerts/events"
 	assert_output $'EAGAIN\n0'
 }
 
+# events after the restart: what is there (O_NONBLOCK), the count of pending Hot lines
+events_pending_hot() {
+	python3 -c 'import os,sys
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_NONBLOCK); d = b""
+try:
+    while True:
+        b = os.read(fd, 65536)
+        if not b: break
+        d += b
+except BlockingIOError:
+    pass
+print(d.decode().count(" pending Hot "))' "$MNT/alerts/events"
+}
+
+@test "without its state file, a firing alert resumes from ALERTS_FOR_STATE after kill -9" {
+	rules_hot 3s > "$MNT/alerts/rules/hot.yml"
+	echo 'temp{room="a"} 35' > "$MNT/ingest"
+	wait_for 8 has_entry "$MNT/alerts/firing" "$HOT"
+	# the evaluation that fired it wrote ALERTS_FOR_STATE = since
+	wait_for 5 has_entry "$MNT/metrics" 'ALERTS{alertname="Hot",alertstate="firing",room="a",severity="page"}'
+	fs=$(cat "$MNT/metrics/ALERTS_FOR_STATE{alertname=\"Hot\",room=\"a\",severity=\"page\"}" | tail -1)
+	[ -n "$fs" ]
+	before=$(sed -n 's/^since //p' "$MNT/alerts/firing/$HOT")
+	[ -n "$before" ]
+	echo sync > "$MNT/ctl"
+	obs_crash
+	rm "$DATA/alerts/state"   # lost (or a data directory copied without it)
+	obs_start -o alert_interval=1s
+	wait_for 8 has_entry "$MNT/alerts/firing" "$HOT"
+	after=$(sed -n 's/^since //p' "$MNT/alerts/firing/$HOT")
+	expect_eq "$after" "$before"
+	run events_pending_hot
+	assert_output 0
+	expect_grep ' firing Hot ' "$MNT/alerts/events"
+}
+
 @test "alerts/events: 64 readers wait for the next transition, the mount still answers" {
 	for i in $(seq 64); do
 		cat "$MNT/alerts/events" > "$T/ev.$i" &
