@@ -154,15 +154,12 @@ static int fsq_emit(void *ctx, const struct obs_labels *l, const int64_t *t, con
 	struct fsq *q = ctx;
 	if (l->n != q->nlabels + 1)   /* the alert's labels and __name__, no more */
 		return 0;
-	for (size_t i = n; i-- > 0;)
-		if (!isnan(v[i])) {
-			if (!q->found || t[i] > q->t) {
-				q->t = t[i];
-				q->v = v[i];
-				q->found = 1;
-			}
-			break;
-		}
+	/* the last sample; a staleness marker there: the alert had ended */
+	if (n && t[n - 1] > q->t) {
+		q->t = t[n - 1];
+		q->v = v[n - 1];
+		q->found = !obs_query_is_stale(v[n - 1]) && !isnan(v[n - 1]);
+	}
 	return 0;
 }
 
@@ -170,7 +167,8 @@ static int fsq_emit(void *ctx, const struct obs_labels *l, const int64_t *t, con
  * its rule: the last ALERTS_FOR_STATE sample of its labels within the
  * outage tolerance up to t says since when it was active (value) and when
  * the evaluator went down (the sample's time; one at t itself is from the
- * previous run, after a restart within the same interval). Time already spent pending
+ * previous run, after a restart within the same interval); none, or a
+ * staleness marker last (the alert had resolved), and it starts afresh. Time already spent pending
  * counts; an alert that would fire within the grace period fires at
  * t + grace; one that had fired keeps its active_at (and fires now). */
 static void restore_for_state(struct obs_ruleeval *e, struct obs_alert *a, int64_t for_ms, int64_t t)
@@ -185,7 +183,7 @@ static void restore_for_state(struct obs_ruleeval *e, struct obs_alert *a, int64
 	int rc = obs_matcher_init(&m[0], "__name__", OBS_MATCH_EQ, "ALERTS_FOR_STATE", &why);
 	for (size_t i = 0; !rc && i < a->labels.n; i++)
 		rc = obs_matcher_init(&m[i + 1], a->labels.v[i].name, OBS_MATCH_EQ, a->labels.v[i].value, &why);
-	struct fsq q = { .nlabels = a->labels.n };
+	struct fsq q = { .nlabels = a->labels.n, .t = INT64_MIN };
 	if (!rc)
 		rc = e->o.store.select(e->o.store.ctx, m, nm, t - OBS_ALERT_FOR_OUTAGE_TOLERANCE_MS, t, fsq_emit, &q);
 	for (size_t i = 0; i < nm; i++)

@@ -535,3 +535,20 @@ Test(alert_eval, pending_alert_restored_with_grace_period_and_outage)
 	at(463);
 	cr_expect_eq(nalerts("Down", OBS_ALERT_FIRING, NULL), 1);
 }
+
+Test(alert_eval, resolved_alert_is_not_restored_from_alerts_for_state)
+{
+	load(ev, "r.yml", down_rules);
+	for (int m = 100; m <= 130; m++)
+		add("up{instance=\"a\"}", m * M, m <= 110 || m >= 113 ? 0 : 1);
+	for (int m = 100; m <= 112; m++)
+		at(m);
+	cr_assert_eq(nalerts("Down", OBS_ALERT_INACTIVE, NULL), 1, "resolved at 111");
+	/* ALERTS_FOR_STATE ended with a staleness marker: a new alert starts over */
+	restart_without_state(down_rules);
+	at(113);
+	struct obs_alert a;
+	cr_assert_eq(nalerts("Down", OBS_ALERT_PENDING, &a), 1);
+	cr_expect_eq(a.active_at, 113 * M);
+	obs_alert_release(&a);
+}
