@@ -26,7 +26,8 @@
  * Each evaluation computes z = (value - mean) / stddev of the value's hour
  * of week and writes anomaly:z{anomaly="NAME", series labels} = z. A series
  * with less than min_history of data, or no deviation for this hour, is
- * cold: no z is written, so it never pages, and the state says why. The
+ * cold: no z is written, so it never pages, and the state says why; a z
+ * series written last time and not now gets a staleness marker. The
  * rule group "anomaly:NAME" (am_anomaly_rules_yaml) alerts on
  * abs(anomaly:z{anomaly="NAME"}) > threshold. */
 #ifndef OBS_ALERT_ANOMALY_H

@@ -30,9 +30,17 @@ struct aseries {
 	char why[96];
 };
 
+/* a z series written by the last evaluation (staleness when it stops) */
+struct zout {
+	uint64_t fp;
+	struct obs_labels l;
+};
+
 struct am_anomaly_model {
 	struct aseries *v;
 	size_t n, cap;
+	struct zout *z;                     /* sorted by fp */
+	size_t nz;
 	int64_t built_at;                   /* 0: never */
 	char err[512];
 };
@@ -49,12 +57,58 @@ static void clear(struct am_anomaly_model *m)
 	m->n = 0;
 }
 
+static void zouts_free(struct zout *z, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		obs_labels_release(&z[i].l);
+	free(z);
+}
+
+static int zout_cmp(const void *a, const void *b)
+{
+	uint64_t x = ((const struct zout *)a)->fp, y = ((const struct zout *)b)->fp;
+	return x < y ? -1 : x > y;
+}
+
+static int zouts_has(const struct zout *z, size_t n, const struct zout *k)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (z[mid].fp < k->fp)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo; i < n && z[i].fp == k->fp; i++)
+		if (obs_alert_labels_equal(&z[i].l, &k->l))
+			return 1;
+	return 0;
+}
+
+/* The z series of this evaluation (taken) replace the last one's; those
+ * that went away (cold, gone) get a staleness marker at t, so the alert
+ * resolves at once rather than after the lookback. */
+static void zouts_swap(struct am_anomaly_model *m, struct zout *z, size_t n, int64_t t,
+		       const struct obs_rule_appender *out)
+{
+	if (n > 1)
+		qsort(z, n, sizeof *z, zout_cmp);
+	for (size_t i = 0; i < m->nz; i++)
+		if (!zouts_has(z, n, &m->z[i]) && out && out->append)
+			out->append(out->ctx, &m->z[i].l, t, obs_query_stale_nan());
+	zouts_free(m->z, m->nz);
+	m->z = z;
+	m->nz = n;
+}
+
 void am_anomaly_model_free(struct am_anomaly_model *m)
 {
 	if (!m)
 		return;
 	clear(m);
 	free(m->v);
+	zouts_free(m->z, m->nz);
 	free(m);
 }
 
@@ -193,6 +247,10 @@ int am_anomaly_eval(struct am_anomaly_model *m, const struct am_anomaly *a, cons
 		obs_query_result_release(&res);
 		return rc;
 	}
+	struct zout *z = calloc(res.nseries ? res.nseries : 1, sizeof *z);
+	size_t nz = 0;
+	if (!z)
+		rc = -ENOMEM;
 	for (size_t i = 0; !rc && i < res.nseries; i++) {
 		const struct obs_query_series *q = &res.series[i];
 		if (!q->n || isnan(q->v[q->n - 1]))
@@ -220,10 +278,13 @@ int am_anomaly_eval(struct am_anomaly_model *m, const struct am_anomaly *a, cons
 		const char *why;
 		if (obs_labels_build(&l, "anomaly:z", 9, raw, nr, &why) == 0) {
 			out->append(out->ctx, &l, t, s->z);
-			obs_labels_release(&l);
+			z[nz].fp = obs_alert_fingerprint(&l);
+			z[nz++].l = l;
 		}
 	}
 	obs_query_result_release(&res);
+	if (z)
+		zouts_swap(m, z, nz, t, out);
 	if (!rc)
 		m->err[0] = 0;
 	return rc;

@@ -4,7 +4,8 @@
  * through the baseline, the z score and the generated rule group in the
  * rule manager: a spike in a quiet hour fires, the usual daily peak does
  * not, a series with three days of history (cold) never fires and its
- * state says why. */
+ * state says why, a series that goes away resolves at once (its z gets a
+ * staleness marker), the baseline is rebuilt hourly, not per evaluation. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <math.h>
@@ -235,6 +236,10 @@ Test(alert_anomaly, quiet_hour_spike_fires_daily_peak_does_not)
 	cr_assert(strstr(b.data, "value 100 mean 10"), "%s", b.data);
 	/* and resolves when the hour is quiet again */
 	cr_assert_eq(step(&r, quiet + 5 * MIN, 10), 0);
+	/* a series that goes away: its z gets a staleness marker, so the
+	 * alert resolves at the next evaluation, not after the lookback */
+	cr_assert_eq(step(&r, quiet + 10 * MIN, 100), 1);
+	cr_assert_eq(step(&r, quiet + 11 * MIN, obs_query_stale_nan()), 0);
 	obs_buf_release(&b);
 	rig_release(&r);
 }
