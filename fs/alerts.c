@@ -15,6 +15,7 @@
  *   alerts/state, firing/, pending/, events
  *                            the views of the rule manager's alerts, in
  *                            alerts_view.c
+ *   alerts/anomalies/        anomaly rules, in alerts_anomaly.c
  *
  * The evaluator runs in its own thread (alerts_start, from main.c): every
  * group on its interval (the group's, else -o alert_interval, 1m), reading
@@ -128,6 +129,10 @@ static void *eval_thread(void *arg)
 	while (!A.stop) {
 		pthread_mutex_unlock(&A.mu);
 		int64_t now = obs_time_now();
+		/* anomalies first: their rule groups read the z written now */
+		struct obs_rule_appender out = { db_append, NULL };
+		alerts_anomaly_tick(now, &out);
+		flush_out();
 		int64_t next = obs_ruleeval_tick(A.ev, now);
 		flush_out();
 		save_state();
@@ -274,23 +279,33 @@ static int install(const char *name, const char *text, size_t n, int store, cons
  * written, as an empty rule file when closed). A refused new file is gone. */
 static struct obs_buf creating;   /* NUL-separated names; files_mu */
 
-static int creating_has(const char *name)
+int alerts_names_has(const struct obs_buf *names, const char *name)
 {
-	for (size_t i = 0; i < creating.len; i += strlen(creating.data + i) + 1)
-		if (!strcmp(creating.data + i, name))
+	for (size_t i = 0; i < names->len; i += strlen(names->data + i) + 1)
+		if (!strcmp(names->data + i, name))
 			return 1;
 	return 0;
 }
 
-static void creating_del(const char *name)
+void alerts_names_del(struct obs_buf *names, const char *name)
 {
-	for (size_t i = 0; i < creating.len; i += strlen(creating.data + i) + 1)
-		if (!strcmp(creating.data + i, name)) {
+	for (size_t i = 0; i < names->len; i += strlen(names->data + i) + 1)
+		if (!strcmp(names->data + i, name)) {
 			size_t l = strlen(name) + 1;
-			memmove(creating.data + i, creating.data + i + l, creating.len - i - l);
-			creating.len -= l;
+			memmove(names->data + i, names->data + i + l, names->len - i - l);
+			names->len -= l;
 			return;
 		}
+}
+
+static int creating_has(const char *name)
+{
+	return alerts_names_has(&creating, name);
+}
+
+static void creating_del(const char *name)
+{
+	alerts_names_del(&creating, name);
 }
 
 struct rfopen {
@@ -507,6 +522,7 @@ static const struct alerts_row alerts_rows[] = {
 	{ "config", &alerts_notify_config },
 	{ "silences", &alerts_notify_silences_dir },
 	{ "slos", &alerts_notify_slos_dir },
+	{ "anomalies", &alerts_anomalies_dir },
 	{ "notifications", &alerts_notify_status },
 };
 
@@ -543,13 +559,14 @@ const struct fs_subtree fs_subtree_alerts = {
 		  "                      reason in errors), rm removes it\n"
 		  "  alerts/state        every rule and alert: state, value, since when\n"
 		  "  alerts/firing/      one entry per firing alert (ls is the dashboard); pending/ too\n"
-		  "  alerts/events       one line per transition: TIME STATE ALERT {labels} VALUE\n",
+		  "  alerts/events       one line per transition: TIME STATE ALERT {labels} VALUE\n"
+		  "  alerts/anomalies/NAME  expr + threshold: alerts on |z| against each series'\n"
+		  "                      hour-of-week baseline; cat shows mean, stddev, z, cold\n",
 };
 
 /* ---- start and stop ------------------------------------------------------------------- */
 
-/* the rule group of an SLO (slos/NAME), installed under its own name */
-static int slo_rules(void *ctx, const char *file, const char *yaml, size_t n)
+int alerts_install_generated(const char *file, const char *yaml, size_t n, const char *source)
 {
 	if (!A.ev)
 		return -ENOENT;
@@ -557,9 +574,15 @@ static int slo_rules(void *ctx, const char *file, const char *yaml, size_t n)
 		int r = obs_ruleeval_remove(A.ev, file, obs_time_now());
 		return r == -ENOENT ? 0 : r;
 	}
+	return install(file, yaml, n, 0, source);
+}
+
+/* the rule group of an SLO (slos/NAME), installed under its own name */
+static int slo_rules(void *ctx, const char *file, const char *yaml, size_t n)
+{
 	char src[400];
 	snprintf(src, sizeof src, "alerts/slos/%s", file);
-	return install(file, yaml, n, 0, src);
+	return alerts_install_generated(file, yaml, n, src);
 }
 
 int alerts_start(int64_t default_interval_ms, char *err, size_t errlen)
@@ -608,6 +631,8 @@ int alerts_start(int64_t default_interval_ms, char *err, size_t errlen)
 	if (d)
 		closedir(d);
 	r = alerts_notify_start(slo_rules, err, errlen);
+	if (!r && (r = alerts_anomaly_start(A.dir, o.default_interval_ms, err, errlen)) != 0)
+		alerts_notify_stop();
 	if (r) {
 		obs_ruleeval_free(A.ev);
 		A.ev = NULL;
@@ -638,6 +663,7 @@ void alerts_stop(void)
 	flush_out();
 	save_state();
 	alerts_notify_stop();
+	alerts_anomaly_stop();
 	obs_ruleeval_free(A.ev);
 	A.ev = NULL;
 	alerts_view_release();

@@ -20,6 +20,16 @@
  * staleness marker (as do all series of a rule or group that is removed).
  * Alerts and transitions go to the sink (alert.h).
  *
+ * At the first evaluation of an alerting rule with `for`, an alert that
+ * is new (no saved state restored it, obs_ruleeval_restore) takes its for
+ * state from ALERTS_FOR_STATE as Prometheus' RestoreForState does: the
+ * last sample of its labels within OBS_ALERT_FOR_OUTAGE_TOLERANCE_MS (1h)
+ * before now gives active_at (its value) and the time the evaluator went
+ * down (its time); an alert that had fired fires at once with its old
+ * active_at, one that would fire within OBS_ALERT_FOR_GRACE_PERIOD_MS (10m)
+ * fires that long after now, others keep their pending time minus the
+ * outage. So a lost or older state file does not re-pend firing alerts.
+ *
  * The evaluator is thread-safe: one mutex guards the groups; sink and
  * appender are called with it held (they must not call back in). */
 #ifndef OBS_ALERT_RULEEVAL_H
@@ -32,6 +42,9 @@
 #include "alert/rules.h"
 #include "core/buf.h"
 #include "query/query.h"
+
+#define OBS_ALERT_FOR_OUTAGE_TOLERANCE_MS (60 * 60 * 1000LL)
+#define OBS_ALERT_FOR_GRACE_PERIOD_MS (10 * 60 * 1000LL)
 
 struct obs_rule_appender {
 	/* Write one sample; v may be the staleness NaN. 0 or -errno (an error

@@ -5,6 +5,7 @@
 #include "alert/ruleeval_int.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,7 @@ static void emit_event(struct obs_ruleeval *e, const struct obs_alert *a, enum o
 struct obs_alert *rev_find_alert(struct rrule *rr, uint64_t fp, const struct obs_labels *l)
 {
 	for (size_t i = 0; i < rr->nactive; i++)
-		if (rr->active[i].fp == fp && rev_labels_eq(&rr->active[i].labels, l))
+		if (rr->active[i].fp == fp && obs_alert_labels_equal(&rr->active[i].labels, l))
 			return &rr->active[i];
 	return NULL;
 }
@@ -44,7 +45,7 @@ static struct obs_alert *find_sorted(struct rrule *rr, size_t n, uint64_t fp, co
 			hi = mid;
 	}
 	for (size_t i = lo; i < n && rr->active[i].fp == fp; i++)
-		if (rev_labels_eq(&rr->active[i].labels, l))
+		if (obs_alert_labels_equal(&rr->active[i].labels, l))
 			return &rr->active[i];
 	return NULL;
 }
@@ -139,6 +140,68 @@ static int sample_alert(struct obs_ruleeval *e, struct rgroup *g, struct rrule *
 	return 0;
 }
 
+/* ---- ALERTS_FOR_STATE: the for state of alerts without saved state ---- */
+
+struct fsq {
+	size_t nlabels;
+	int64_t t;
+	double v;
+	int found;
+};
+
+static int fsq_emit(void *ctx, const struct obs_labels *l, const int64_t *t, const double *v, size_t n)
+{
+	struct fsq *q = ctx;
+	if (l->n != q->nlabels + 1)   /* the alert's labels and __name__, no more */
+		return 0;
+	/* the last sample; a staleness marker there: the alert had ended */
+	if (n && t[n - 1] > q->t) {
+		q->t = t[n - 1];
+		q->v = v[n - 1];
+		q->found = !obs_query_is_stale(v[n - 1]) && !isnan(v[n - 1]);
+	}
+	return 0;
+}
+
+/* Prometheus' RestoreForState for a new alert a at the first evaluation of
+ * its rule: the last ALERTS_FOR_STATE sample of its labels within the
+ * outage tolerance up to t says since when it was active (value) and when
+ * the evaluator went down (the sample's time; one at t itself is from the
+ * previous run, after a restart within the same interval); none, or a
+ * staleness marker last (the alert had resolved), and it starts afresh. Time already spent pending
+ * counts; an alert that would fire within the grace period fires at
+ * t + grace; one that had fired keeps its active_at (and fires now). */
+static void restore_for_state(struct obs_ruleeval *e, struct obs_alert *a, int64_t for_ms, int64_t t)
+{
+	if (!e->o.store.select)
+		return;
+	size_t nm = a->labels.n + 1;
+	struct obs_matcher *m = calloc(nm, sizeof *m);
+	if (!m)
+		return;
+	const char *why;
+	int rc = obs_matcher_init(&m[0], "__name__", OBS_MATCH_EQ, "ALERTS_FOR_STATE", &why);
+	for (size_t i = 0; !rc && i < a->labels.n; i++)
+		rc = obs_matcher_init(&m[i + 1], a->labels.v[i].name, OBS_MATCH_EQ, a->labels.v[i].value, &why);
+	struct fsq q = { .nlabels = a->labels.n, .t = INT64_MIN };
+	if (!rc)
+		rc = e->o.store.select(e->o.store.ctx, m, nm, t - OBS_ALERT_FOR_OUTAGE_TOLERANCE_MS, t, fsq_emit, &q);
+	for (size_t i = 0; i < nm; i++)
+		obs_matcher_release(&m[i]);
+	free(m);
+	if (rc || !q.found || !(q.v > 0) || q.v * 1000 > (double)q.t)
+		return;
+	int64_t active_at = (int64_t)q.v * 1000, down_at = q.t;
+	int64_t remaining = for_ms - (down_at - active_at);
+	if (remaining <= 0)
+		;   /* it had fired: it still has */
+	else if (remaining < OBS_ALERT_FOR_GRACE_PERIOD_MS)
+		active_at = t + OBS_ALERT_FOR_GRACE_PERIOD_MS - for_ms;
+	else
+		active_at += t - down_at;   /* the outage does not count as pending */
+	a->active_at = active_at;
+}
+
 int rev_eval_alerting(struct obs_ruleeval *e, struct rgroup *g, struct rrule *rr, int64_t t)
 {
 	const struct obs_rule *rule = rr->r;
@@ -219,9 +282,13 @@ int rev_eval_alerting(struct obs_ruleeval *e, struct rgroup *g, struct rrule *rr
 			continue;
 		}
 		seen[rr->nactive - 1] = 1;
-		if (rule->for_ms)
-			emit_event(e, &rr->active[rr->nactive - 1], OBS_ALERT_EV_PENDING, t);
+		struct obs_alert *na = &rr->active[rr->nactive - 1];
+		if (rule->for_ms && !rr->restored)
+			restore_for_state(e, na, rule->for_ms, t);
+		if (rule->for_ms && t - na->active_at < rule->for_ms)
+			emit_event(e, na, OBS_ALERT_EV_PENDING, t);
 	}
+	rr->restored = 1;
 	free(cur);
 	/* advance states; write ALERTS / ALERTS_FOR_STATE */
 	struct outvec o = { 0 };

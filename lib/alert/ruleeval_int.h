@@ -23,6 +23,7 @@ struct rrule {
 	char err[512];
 	int64_t last_eval;
 	int64_t eval_ns;
+	int restored;               /* its first evaluation ran (ALERTS_FOR_STATE restore) */
 };
 
 struct rgroup {
@@ -82,7 +83,6 @@ void rev_lb_from(struct lb *b, const struct obs_labels *l, int drop_name);
 /* set (an empty value removes the label, as labels.Builder does) */
 void rev_lb_set(struct lb *b, const char *name, const char *val, size_t vlen);
 int rev_lb_build(struct lb *b, struct obs_labels *out, const char **why);
-int rev_labels_eq(const struct obs_labels *a, const struct obs_labels *b);
 /* takes l (left empty) */
 int rev_outvec_add(struct outvec *o, struct obs_labels *l, double v);
 void rev_outvec_release(struct outvec *o);

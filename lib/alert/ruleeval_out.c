@@ -58,16 +58,6 @@ int rev_lb_build(struct lb *b, struct obs_labels *out, const char **why)
 	return r;
 }
 
-int rev_labels_eq(const struct obs_labels *a, const struct obs_labels *b)
-{
-	if (a->n != b->n)
-		return 0;
-	for (size_t i = 0; i < a->n; i++)
-		if (strcmp(a->v[i].name, b->v[i].name) || strcmp(a->v[i].value, b->v[i].value))
-			return 0;
-	return 1;
-}
-
 /* ---- outputs and staleness ---- */
 
 
@@ -116,7 +106,7 @@ static int contains(const struct oseries *s, size_t n, const struct oseries *k)
 			hi = mid;
 	}
 	for (size_t i = lo; i < n && s[i].h == k->h; i++)
-		if (rev_labels_eq(&s[i].l, &k->l))
+		if (obs_alert_labels_equal(&s[i].l, &k->l))
 			return 1;
 	return 0;
 }
@@ -132,7 +122,7 @@ int rev_has_same(struct hidx *v, size_t n)
 	rev_qsort(v, n, sizeof *v, hidx_cmp);
 	for (size_t i = 0; i < n; i++)
 		for (size_t j = i + 1; j < n && v[j].h == v[i].h; j++)
-			if (rev_labels_eq(v[i].l, v[j].l))
+			if (obs_alert_labels_equal(v[i].l, v[j].l))
 				return 1;
 	return 0;
 }

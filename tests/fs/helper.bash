@@ -131,6 +131,19 @@ obs_teardown() {
 
 # ---- assertions --------------------------------------------------------------
 
+# wait_for SECONDS CMD...: retry CMD every 0.2 s until it succeeds; then
+# once more with its errors shown, and its status
+wait_for() {
+	local n=$(($1 * 5)) i
+	shift
+	for i in $(seq "$n"); do
+		"$@" 2>/dev/null && return 0
+		sleep 0.2
+	done
+	echo "timed out waiting for: $*" >&2
+	"$@"
+}
+
 # expect_eq ACTUAL EXPECTED: exact comparison, prints a diff on failure.
 expect_eq() {
 	if [ "$1" != "$2" ]; then

@@ -11,18 +11,6 @@ load /usr/lib/bats/bats-assert/load
 setup() { obs_setup -o alert_interval=1s; }
 teardown() { obs_teardown; }
 
-# wait_for SECONDS CMD...: retry CMD every 0.2 s until it succeeds
-wait_for() {
-	local n=$(($1 * 5)) i
-	shift
-	for i in $(seq "$n"); do
-		"$@" 2>/dev/null && return 0
-		sleep 0.2
-	done
-	echo "timed out waiting for: $*" >&2
-	"$@"
-}
-
 has_entry() {   # has_entry DIR NAME
 	[ -e "$1/$2" ]
 }
@@ -51,7 +39,7 @@ HOT='Hot{room="a",severity="page"}'
 
 @test "alerts/ lists rules, state, firing, pending, events and the Alertmanager side" {
 	run ls "$MNT/alerts"
-	assert_output $'config\nevents\nfiring\nnotifications\npending\nrules\nsilences\nslos\nstate'
+	assert_output $'anomalies\nconfig\nevents\nfiring\nnotifications\npending\nrules\nsilences\nslos\nstate'
 	expect_empty_dir "$MNT/alerts/rules"
 	expect_empty_dir "$MNT/alerts/firing"
 }
@@ -156,6 +144,21 @@ HOT='Hot{room="a",severity="page"}'
 	expect_fail "No such file or directory"
 }
 
+# alerts/events with O_NONBLOCK: what is there, then EAGAIN instead of
+# waiting; prints EAGAIN and the count of pending Hot lines
+events_pending_hot() {
+	python3 -c 'import os,sys
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_NONBLOCK); d = b""
+try:
+    while True:
+        b = os.read(fd, 65536)
+        if not b: break
+        d += b
+except BlockingIOError:
+    print("EAGAIN")
+print(d.decode().count(" pending Hot "))' "$MNT/alerts/events"
+}
+
 @test "a firing alert stays firing after kill -9 and restart, with its since time" {
 	rules_hot 3s > "$MNT/alerts/rules/hot.yml"
 	echo 'temp{room="a"} 35' > "$MNT/ingest"
@@ -174,18 +177,30 @@ HOT='Hot{room="a",severity="page"}'
 	expect_eq "$after" "$before"
 	sleep 2
 	has_entry "$MNT/alerts/firing" "$HOT"
-	# O_NONBLOCK: what is there, then EAGAIN instead of waiting
-	run python3 -c 'import os,sys
-fd = os.open(sys.argv[1], os.O_RDONLY | os.O_NONBLOCK); d = b""
-try:
-    while True:
-        b = os.read(fd, 65536)
-        if not b: break
-        d += b
-except BlockingIOError:
-    print("EAGAIN")
-print(d.decode().count(" pending Hot "))' "$MNT/alerts/events"
+	run events_pending_hot
 	assert_output $'EAGAIN\n0'
+}
+
+@test "without its state file, a firing alert resumes from ALERTS_FOR_STATE after kill -9" {
+	rules_hot 3s > "$MNT/alerts/rules/hot.yml"
+	echo 'temp{room="a"} 35' > "$MNT/ingest"
+	wait_for 8 has_entry "$MNT/alerts/firing" "$HOT"
+	# the evaluation that fired it wrote ALERTS_FOR_STATE = since
+	wait_for 5 has_entry "$MNT/metrics" 'ALERTS{alertname="Hot",alertstate="firing",room="a",severity="page"}'
+	fs=$(cat "$MNT/metrics/ALERTS_FOR_STATE{alertname=\"Hot\",room=\"a\",severity=\"page\"}" | tail -1)
+	[ -n "$fs" ]
+	before=$(sed -n 's/^since //p' "$MNT/alerts/firing/$HOT")
+	[ -n "$before" ]
+	echo sync > "$MNT/ctl"
+	obs_crash
+	rm "$DATA/alerts/state"   # lost (or a data directory copied without it)
+	obs_start -o alert_interval=1s
+	wait_for 8 has_entry "$MNT/alerts/firing" "$HOT"
+	after=$(sed -n 's/^since //p' "$MNT/alerts/firing/$HOT")
+	expect_eq "$after" "$before"
+	run events_pending_hot
+	assert_output $'EAGAIN\n0'
+	expect_grep ' firing Hot ' "$MNT/alerts/events"
 }
 
 @test "alerts/events: 64 readers wait for the next transition, the mount still answers" {

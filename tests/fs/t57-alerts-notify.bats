@@ -21,17 +21,6 @@ EOF
 }
 teardown() { obs_teardown; }
 
-wait_for() {
-	local n=$(($1 * 5)) i
-	shift
-	for i in $(seq "$n"); do
-		"$@" 2>/dev/null && return 0
-		sleep 0.2
-	done
-	echo "timed out waiting for: $*" >&2
-	"$@"
-}
-
 calls_match() { grep -q -- "$1" "$T/calls"; }
 
 config() {   # config EXTRA: a route to the hook, fast timings

@@ -4,7 +4,9 @@
  * annotations, ALERTS / ALERTS_FOR_STATE, recording rules feeding the next
  * rule, staleness, duplicate label sets, limits, reload and removal, the
  * sink's events and resend bookkeeping, and state persistence across a
- * restart (lib/alert/alertstate.h) including a corrupt state file. */
+ * restart (lib/alert/alertstate.h) including a corrupt state file, and
+ * the for state restored from ALERTS_FOR_STATE without one (outage
+ * tolerance, grace period). */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <math.h>
@@ -448,4 +450,105 @@ Test(alert_eval, tick_aligns_to_the_group_interval)
 	cr_expect_eq(next, 20000, "not due yet");
 	next = obs_ruleeval_tick(ev, 47000);
 	cr_expect_eq(next, 50000, "a late tick evaluates once at the latest aligned time");
+}
+
+/* ---- ALERTS_FOR_STATE: the for state without a state file ---- */
+
+/* a new evaluator on the same store, without the saved state (a lost or
+ * copied data directory), rules loaded */
+static void restart_without_state(const char *rules)
+{
+	obs_ruleeval_free(ev);
+	ev = new_eval();
+	events[0] = 0;
+	load(ev, "r.yml", rules);
+}
+
+static const char *for_rules(const char *dur)
+{
+	static char b[256];
+	snprintf(b, sizeof b, "groups:\n  - name: g\n    rules:\n      - alert: Down\n        expr: up == 0\n        for: %s\n",
+		 dur);
+	return b;
+}
+
+Test(alert_eval, firing_alert_restored_from_alerts_for_state)
+{
+	load(ev, "r.yml", down_rules);
+	for (int m = 100; m <= 300; m++)
+		add("up{instance=\"a\"}", m * M, 0);
+	for (int m = 100; m <= 110; m++)
+		at(m);
+	cr_assert_eq(nalerts("Down", OBS_ALERT_FIRING, NULL), 1);
+	restart_without_state(down_rules);
+	at(112);   /* down for a minute */
+	struct obs_alert a;
+	cr_assert_eq(nalerts("Down", OBS_ALERT_FIRING, &a), 1, "firing at the first evaluation, not re-pended");
+	cr_expect_eq(a.active_at, 100 * M, "since the original activation");
+	obs_alert_release(&a);
+	cr_expect_str_eq(events, "112 firing Down a;", "no pending transition");
+	/* down longer than the outage tolerance (1h): starts over */
+	restart_without_state(down_rules);
+	at(112 + 61);
+	cr_assert_eq(nalerts("Down", OBS_ALERT_PENDING, &a), 1);
+	cr_expect_eq(a.active_at, 173 * M);
+	obs_alert_release(&a);
+	cr_expect_str_eq(events, "173 pending Down a;");
+}
+
+Test(alert_eval, pending_alert_restored_with_grace_period_and_outage)
+{
+	for (int m = 300; m <= 500; m++)
+		add("up{instance=\"a\"}", m * M, 0);
+	/* for 15m, 10m spent pending: 5m left, less than the 10m grace period */
+	load(ev, "r.yml", for_rules("15m"));
+	for (int m = 300; m <= 310; m++)
+		at(m);
+	restart_without_state(for_rules("15m"));
+	at(312);
+	struct obs_alert a;
+	cr_assert_eq(nalerts("Down", OBS_ALERT_PENDING, &a), 1);
+	cr_expect_eq(a.active_at, (312 + 10 - 15) * M, "fires the grace period after the restart");
+	obs_alert_release(&a);
+	at(321);
+	cr_expect_eq(nalerts("Down", OBS_ALERT_FIRING, NULL), 0);
+	at(322);
+	cr_expect_eq(nalerts("Down", OBS_ALERT_FIRING, NULL), 1);
+
+	/* for 1h, 5m spent pending, down 3m: pending since 5m before the restart */
+	obs_ruleeval_free(ev);
+	obs_query_mem_free(mem);
+	mem = obs_query_mem_new();
+	ev = new_eval();
+	for (int m = 300; m <= 500; m++)
+		add("up{instance=\"a\"}", m * M, 0);
+	load(ev, "r.yml", for_rules("1h"));
+	for (int m = 400; m <= 405; m++)
+		at(m);
+	restart_without_state(for_rules("1h"));
+	at(408);
+	cr_assert_eq(nalerts("Down", OBS_ALERT_PENDING, &a), 1);
+	cr_expect_eq(a.active_at, 403 * M, "the outage does not count as time pending");
+	obs_alert_release(&a);
+	at(462);
+	cr_expect_eq(nalerts("Down", OBS_ALERT_FIRING, NULL), 0);
+	at(463);
+	cr_expect_eq(nalerts("Down", OBS_ALERT_FIRING, NULL), 1);
+}
+
+Test(alert_eval, resolved_alert_is_not_restored_from_alerts_for_state)
+{
+	load(ev, "r.yml", down_rules);
+	for (int m = 100; m <= 130; m++)
+		add("up{instance=\"a\"}", m * M, m <= 110 || m >= 113 ? 0 : 1);
+	for (int m = 100; m <= 112; m++)
+		at(m);
+	cr_assert_eq(nalerts("Down", OBS_ALERT_INACTIVE, NULL), 1, "resolved at 111");
+	/* ALERTS_FOR_STATE ended with a staleness marker: a new alert starts over */
+	restart_without_state(down_rules);
+	at(113);
+	struct obs_alert a;
+	cr_assert_eq(nalerts("Down", OBS_ALERT_PENDING, &a), 1);
+	cr_expect_eq(a.active_at, 113 * M);
+	obs_alert_release(&a);
 }
