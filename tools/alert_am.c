@@ -44,7 +44,7 @@ static int check_config(int argc, char **argv)
 		obs_buf_init(&text);
 		obs_buf_init(&e);
 		printf("Checking '%s'", argv[i]);
-		int rc = am_load_file(argv[i], &text);
+		int rc = obs_read_file_buf(argv[i], 0, &text);
 		struct am_config *c = NULL;
 		if (rc) {
 			printf("  FAILED: open %s: %s\n\n", argv[i], strerror(-rc));
@@ -85,7 +85,7 @@ static char *silence_dir(const char *mnt)
 static int read_text(const char *path, struct obs_buf *out)
 {
 	obs_buf_reset(out);
-	return am_load_file(path, out);
+	return obs_read_file_buf(path, 0, out);
 }
 
 /* the value of "key: " in a rendered silence, or NULL */

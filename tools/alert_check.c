@@ -14,43 +14,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int alert_read_file(const char *path, char **data, size_t *n)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	struct obs_buf b;
-	obs_buf_init(&b);
-	for (;;) {
-		if (obs_buf_reserve(&b, 65536) < 0) {
-			close(fd);
-			obs_buf_release(&b);
-			return -ENOMEM;
-		}
-		ssize_t r = read(fd, b.data + b.len, 65536);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			int e = -errno;
-			close(fd);
-			obs_buf_release(&b);
-			return e;
-		}
-		if (r == 0)
-			break;
-		b.len += (size_t)r;
-	}
-	close(fd);
-	if (obs_buf_reserve(&b, 1) < 0) {
-		obs_buf_release(&b);
-		return -ENOMEM;
-	}
-	b.data[b.len] = 0;
-	*n = b.len;
-	*data = obs_buf_detach(&b, NULL);
-	return 0;
-}
-
 int alert_go_quote(const char *s, size_t n, struct obs_buf *b)
 {
 	int r = obs_buf_putc(b, '"');
@@ -93,7 +56,7 @@ int alert_cmd_check(int argc, char **argv)
 		fflush(stdout);
 		char *text;
 		size_t n;
-		int r = alert_read_file(path, &text, &n);
+		int r = obs_read_file(path, 0, &text, &n);
 		if (r < 0) {
 			fprintf(stderr, "  FAILED:\n%s: %s\n", path, strerror(-r));
 			printf("\n");

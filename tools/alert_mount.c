@@ -43,7 +43,7 @@ static char *read_state(const char *mnt)
 	snprintf(path, sizeof path, "%s/alerts/state", mnt);
 	char *data;
 	size_t n;
-	int rc = alert_read_file(path, &data, &n);
+	int rc = obs_read_file(path, 0, &data, &n);
 	if (rc)
 		errx(2, "cannot read '%s': %s", path, strerror(-rc));
 	return data;

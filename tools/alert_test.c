@@ -470,7 +470,7 @@ static void load_rules(const struct ut_file *f, struct obs_ruleeval *e, struct e
 		const char *path = f->rule_files[i];
 		char *text;
 		size_t n;
-		int r = alert_read_file(path, &text, &n);
+		int r = obs_read_file(path, 0, &text, &n);
 		if (r < 0) {
 			err_addf(errs, "%s: %s", path, strerror(-r));
 			continue;
@@ -801,7 +801,7 @@ static int test_file(const char *path)
 	struct obs_ydoc doc;
 	memset(&doc, 0, sizeof doc);
 	struct ut_file f = { 0 };
-	int r = alert_read_file(path, &text, &n);
+	int r = obs_read_file(path, 0, &text, &n);
 	if (r < 0) {
 		err_addf(&errs, "open %s: %s", path, strerror(-r));
 		goto report;

@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "core/buf.h"
+#include "core/fileio.h"
 #include "core/labels.h"
 
 /* obs-alert test FILE...: promtool test rules. Exit status 0/1/2. */
@@ -17,9 +18,6 @@ int alert_cmd_check(int argc, char **argv);
  * be NULL): the rule manager of a mount (alert_mount.c). Exit status 0/1/2. */
 int alert_cmd_rules(const char *mnt, int argc, char **argv);
 int alert_cmd_state(const char *mnt, int argc, char **argv);
-
-/* Read a whole file (NUL-terminated, *n without it). 0 or -errno. */
-int alert_read_file(const char *path, char **data, size_t *n);
 
 /* Go's labels.Labels.String(): {a="x", b="y"} with strconv.Quote values. */
 int alert_go_labels(const struct obs_labels *l, struct obs_buf *out);

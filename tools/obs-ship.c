@@ -695,7 +695,7 @@ int main(int argc, char **argv)
 	if (policy_file) {
 		char *text, why[256] = "";
 		size_t len, ln = 0;
-		int rc = ship_slurp(policy_file, &text, &len);
+		int rc = obs_read_file(policy_file, 0, &text, &len);
 		if (rc)
 			errx(2, "cannot read policy '%s': %s", policy_file, strerror(-rc));
 		policy = policy_parse(text, len, &ln, why, sizeof(why));

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/fileio.h"
 #include "core/obstime.h"
 #include "traces/otlp.h"
 #include "traces/span.h"
@@ -58,32 +59,23 @@ static void bad_doc(void *ctx, size_t lineno, const char *line, size_t n, const 
 
 static int read_file(const char *name, struct spans *sp)
 {
-	FILE *f = strcmp(name, "-") ? fopen(name, "re") : stdin;
-	if (!f) {
-		warn("cannot open '%s'", name);
-		return -1;
-	}
 	struct obs_buf b;
 	obs_buf_init(&b);
-	char tmp[65536];
-	size_t r;
-	int rc = 0;
-	while ((r = fread(tmp, 1, sizeof tmp, f)) > 0)
-		if (obs_buf_append(&b, tmp, r))
-			errx(2, "out of memory");
-	if (ferror(f)) {
-		warn("cannot read '%s'", name);
-		rc = -1;
+	int e = strcmp(name, "-") ? obs_read_file_buf(name, 0, &b) : obs_read_fd_buf(0, 0, &b);
+	if (e == -ENOMEM)
+		errx(2, "out of memory");
+	if (e) {
+		warnx("cannot read '%s': %s", name, strerror(-e));
+		obs_buf_release(&b);
+		return -1;
 	}
-	if (f != stdin)
-		fclose(f);
 	struct obs_otlp_result res;
 	cur_file = strcmp(name, "-") ? name : "(stdin)";
 	int prc = obs_otlp_parse(b.data ? b.data : "", b.len, 1, 1, keep_span, bad_doc, sp, &res);
 	if (prc && prc != -EINVAL)
 		errx(2, "cannot parse '%s': %s", cur_file, strerror(-prc));
 	obs_buf_release(&b);
-	return rc;
+	return 0;
 }
 
 struct view { struct obs_span *v; size_t n; };
@@ -148,21 +140,6 @@ static void enc(struct obs_buf *b, const char *s)
 	}
 }
 
-static int slurp(const char *path, struct obs_buf *out)
-{
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	char tmp[65536];
-	size_t r;
-	while ((r = fread(tmp, 1, sizeof tmp, f)) > 0)
-		if (obs_buf_append(out, tmp, r))
-			errx(2, "out of memory");
-	int e = ferror(f) ? -errno : 0;
-	fclose(f);
-	return e;
-}
-
 /* ---- commands --------------------------------------------------------------------------- */
 
 static int cmd_show(int argc, char **argv)
@@ -202,7 +179,7 @@ static int cmd_show(int argc, char **argv)
 		obs_buf_init(&path);
 		obs_buf_init(&text);
 		obs_buf_printf(&path, "%s/traces/%s", mnt, idt);
-		int e = slurp(path.data, &text);
+		int e = obs_read_file_buf(path.data, 0, &text);
 		if (e == -ENOENT) {
 			warnx("no trace '%s' in '%s'", idt, mnt);
 			exit(1);
@@ -317,7 +294,7 @@ static int cmd_find(int argc, char **argv)
 			enc(&path, range);
 		}
 		obs_buf_printf(&path, "?%s", q.data ? q.data : "");
-		int e = slurp(path.data, &out);
+		int e = obs_read_file_buf(path.data, 0, &out);
 		if (e)
 			errx(2, "cannot read '%s': %s", path.data, strerror(-e));
 		obs_buf_release(&path);

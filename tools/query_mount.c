@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "core/fileio.h"
 #include "query_mount.h"
 
 static void put_time(struct obs_buf *b, int64_t ms)
@@ -86,21 +87,14 @@ int qm_run(const char *mount, const struct qm_request *r, FILE *out, FILE *err)
 		fprintf(err, "obs-query: cannot write '%s': %s\n", path.data, strerror(-wrc));
 		goto out;
 	}
-	char buf[65536];
-	for (;;) {
-		ssize_t k = read(fd, buf, sizeof(buf));
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0) {
-			fprintf(err, "obs-query: cannot read '%s': %s\n", path.data, strerror(errno));
-			goto out;
-		}
-		if (k == 0)
-			break;
-		if (obs_buf_append(&ans, buf, (size_t)k) != 0) {
-			fprintf(err, "obs-query: out of memory\n");
-			goto out;
-		}
+	int rrc = obs_read_fd_buf(fd, 0, &ans);
+	if (rrc == -ENOMEM) {
+		fprintf(err, "obs-query: out of memory\n");
+		goto out;
+	}
+	if (rrc) {
+		fprintf(err, "obs-query: cannot read '%s': %s\n", path.data, strerror(-rrc));
+		goto out;
 	}
 	const char *a = ans.data ? ans.data : "";
 	if (strncmp(a, "error: ", 7) == 0) {

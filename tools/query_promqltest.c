@@ -474,18 +474,9 @@ int pt_run_file(const char *path, FILE *out, int verbose, struct pt_stats *st)
 {
 	char *data = NULL;
 	size_t len = 0;
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return -errno;
-	struct obs_buf fb;
-	obs_buf_init(&fb);
-	char chunk[65536];
-	size_t k;
-	while ((k = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		obs_buf_append(&fb, chunk, k);
-	fclose(f);
-	data = fb.data ? fb.data : strdup("");
-	len = fb.len;
+	int frc = obs_read_file(path, 0, &data, &len);
+	if (frc)
+		return frc;
 	/* lines */
 	size_t nl = 0, cap = 0;
 	struct line *ln = NULL;

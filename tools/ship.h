@@ -20,11 +20,10 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "core/fileio.h"
 
 /* ---- small pieces (ship_util.c) ---- */
 
-/* Read a whole file. 0 or -errno; *text is NUL-terminated, the caller frees it. */
-int ship_slurp(const char *path, char **text, size_t *len);
 /* Option values: exit 2 with a message when invalid. */
 int64_t ship_duration_arg(const char *s);
 uint64_t ship_size_arg(const char *s);   /* a number with k, M or G */

@@ -477,7 +477,7 @@ static void load_targets(void)
 {
 	char *text = NULL;
 	size_t len = 0;
-	int rc = ship_slurp(T.o.targets_file, &text, &len);
+	int rc = obs_read_file(T.o.targets_file, 0, &text, &len);
 	if (rc) {
 		snprintf(T.file_err, sizeof(T.file_err), "cannot read '%s': %s", T.o.targets_file, strerror(-rc));
 		warnx("%s", T.file_err);

@@ -1,6 +1,6 @@
-/* ship_util.c — obs-ship's small shared pieces: reading a whole file,
- * option values (durations, sizes) and `obs-ship --status`, which prints the
- * status file the running agent rewrites every second. */
+/* ship_util.c — obs-ship's small shared pieces: option values (durations,
+ * sizes) and `obs-ship --status`, which prints the status file the running
+ * agent rewrites every second. */
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -12,34 +12,6 @@
 
 #include "core/obstime.h"
 #include "ship.h"
-
-int ship_slurp(const char *path, char **text, size_t *len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	struct obs_buf b;
-	obs_buf_init(&b);
-	char chunk[65536];
-	ssize_t r;
-	while ((r = read(fd, chunk, sizeof(chunk))) != 0) {
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0 || obs_buf_append(&b, chunk, (size_t)r)) {
-			int e = r < 0 ? errno : ENOMEM;
-			close(fd);
-			obs_buf_release(&b);
-			return -e;
-		}
-	}
-	close(fd);
-	if (obs_buf_reserve(&b, 0)) {
-		obs_buf_release(&b);
-		return -ENOMEM;
-	}
-	*text = obs_buf_detach(&b, len);
-	return 0;
-}
 
 int64_t ship_duration_arg(const char *s)
 {
@@ -70,7 +42,7 @@ int ship_show_status(const char *status_file)
 {
 	char *text;
 	size_t len;
-	int rc = ship_slurp(status_file, &text, &len);
+	int rc = obs_read_file(status_file, 0, &text, &len);
 	if (rc) {
 		warnx("no status in '%s': %s (is obs-ship running?)", status_file, strerror(-rc));
 		return 2;

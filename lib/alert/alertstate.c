@@ -266,31 +266,11 @@ int obs_alertstate_load(struct obs_ruleeval *e, const char *path, size_t *n)
 {
 	if (n)
 		*n = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;
-	struct stat st;
-	if (fstat(fd, &st) < 0) {
-		int e2 = -errno;
-		close(fd);
-		return e2;
-	}
-	size_t sz = (size_t)st.st_size;
-	char *buf = malloc(sz + 1);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	size_t got = 0;
-	while (got < sz) {
-		ssize_t r = read(fd, buf + got, sz - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
-	close(fd);
+	char *buf;
+	size_t got;
+	int rc = obs_read_file(path, 0, &buf, &got);
+	if (rc)
+		return rc == -ENOENT ? 0 : rc;
 	/* decode validates the whole file before the first delivery */
 	struct load_ctx l = { e, 0 };
 	int r = obs_alertstate_decode(buf, got, load_one, &l);

@@ -125,32 +125,6 @@ int am_save_atomic(const char *path, const void *data, size_t n)
 	return rc ? rc : obs_write_file_atomic(path, data, n, "am.save");
 }
 
-int am_load_file(const char *path, struct obs_buf *out)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	char tmp[8192];
-	for (;;) {
-		ssize_t k = read(fd, tmp, sizeof(tmp));
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			int e = -errno;
-			close(fd);
-			return e;
-		}
-		if (k == 0)
-			break;
-		if (obs_buf_append(out, tmp, (size_t)k)) {
-			close(fd);
-			return -ENOMEM;
-		}
-	}
-	close(fd);
-	return 0;
-}
-
 int am_field_escape(struct obs_buf *out, const char *s)
 {
 	for (; s && *s; s++) {

@@ -45,8 +45,6 @@ uint64_t am_fingerprint(const struct obs_labels *l);
  * missing. 0 or -errno; on failure the old file is untouched. Fault points:
  * "am.save.write", "am.save.fsync", "am.save.rename", "am.save.dirsync". */
 int am_save_atomic(const char *path, const void *data, size_t n);
-/* Read a whole file into out (appended). 0, -ENOENT or -errno. */
-int am_load_file(const char *path, struct obs_buf *out);
 
 /* Escape s for one tab-separated field: \ tab newline as \\ \t \n. */
 int am_field_escape(struct obs_buf *out, const char *s);

@@ -113,24 +113,24 @@ static void load_slos(struct am_service *s)
 		if (!name_ok(de->d_name) || strstr(de->d_name, ".tmp."))
 			continue;
 		char *p = path_of(s, "slos", de->d_name);
-		struct obs_buf t, err;
-		obs_buf_init(&t);
+		struct obs_buf err;
 		obs_buf_init(&err);
 		struct am_slo *slo = NULL;
-		if (p && am_load_file(p, &t) == 0 &&
-		    am_slo_parse(de->d_name, t.data ? t.data : "", t.len, &slo, &err) == 0) {
-			size_t len = t.len;
-			char *text = obs_buf_detach(&t, NULL);
-			if (!text || slo_install(s, de->d_name, text, len, slo)) {
+		char *text = NULL;
+		size_t len = 0;
+		if (p && obs_read_file(p, 0, &text, &len) == 0 &&
+		    am_slo_parse(de->d_name, text, len, &slo, &err) == 0) {
+			if (slo_install(s, de->d_name, text, len, slo)) {
 				free(text);
 				am_slo_free(slo);
 			} else {
 				slo_hand_over(s, slo, de->d_name);
 			}
+			text = NULL;
 		} else if (err.len) {
 			logerr(s, "alerts/slos", err.data);
 		}
-		obs_buf_release(&t);
+		free(text);
 		obs_buf_release(&err);
 		free(p);
 	}
@@ -144,13 +144,12 @@ static void load_slos(struct am_service *s)
 static int owner_trusted(struct am_service *s)
 {
 	char *p = path_of(s, "config.owner", NULL);
-	struct obs_buf b;
-	obs_buf_init(&b);
+	char *text = NULL;
 	int ok = 0;
 	long uid;
-	if (p && am_load_file(p, &b) == 0 && b.data && sscanf(b.data, "uid %ld", &uid) == 1)
+	if (p && obs_read_file(p, 4096, &text, NULL) == 0 && sscanf(text, "uid %ld", &uid) == 1)
 		ok = (uid_t)uid == s->o.owner;
-	obs_buf_release(&b);
+	free(text);
 	free(p);
 	return ok;
 }
@@ -182,16 +181,16 @@ int am_service_open(const struct am_service_opts *o, struct am_service **out)
 	if ((rc = am_notifier_new(&no, &s->n)))
 		goto fail;
 	char *cp = path_of(s, "config", NULL);
-	struct obs_buf t, err;
-	obs_buf_init(&t);
+	struct obs_buf err;
 	obs_buf_init(&err);
-	if (cp && am_load_file(cp, &t) == 0) {
-		if (am_notifier_set_config(s->n, t.data ? t.data : "", t.len, owner_trusted(s), &err))
+	char *text;
+	size_t len;
+	if (cp && obs_read_file(cp, 0, &text, &len) == 0) {
+		if (am_notifier_set_config(s->n, text, len, owner_trusted(s), &err))
 			logerr(s, "alerts/config", err.data ? err.data : "invalid config");
-		s->config_len = t.len;
-		s->config = obs_buf_detach(&t, NULL);
+		s->config_len = len;
+		s->config = text;
 	}
-	obs_buf_release(&t);
 	obs_buf_release(&err);
 	free(cp);
 	load_slos(s);

@@ -20,6 +20,7 @@
 
 #include "alert/am.h"
 #include "core/crc32c.h"
+#include "core/fileio.h"
 #include "core/strmap.h"
 
 struct ent {
@@ -110,32 +111,30 @@ static int parse_fps(char *s, uint64_t **out, size_t *n)
 
 static int load(struct am_nflog *l)
 {
-	struct obs_buf b;
-	obs_buf_init(&b);
-	int rc = am_load_file(l->path, &b);
-	if (rc == -ENOENT) {
-		obs_buf_release(&b);
+	char *data = NULL;
+	size_t len = 0;
+	int rc = obs_read_file(l->path, 0, &data, &len);
+	if (rc == -ENOENT)
 		return 0;
-	}
 	if (rc)
 		goto out;
 	rc = -EBADMSG;
-	if (b.len < 14 || memcmp(b.data, "obsfs-nflog 1\n", 14))
+	if (len < 14 || memcmp(data, "obsfs-nflog 1\n", 14))
 		goto out;
 	char *end = NULL;
-	for (size_t i = b.len; i-- > 1;)
-		if (b.data[i - 1] == '\n' && b.len - i >= 4 && !memcmp(b.data + i, "end ", 4)) {
-			end = b.data + i;
+	for (size_t i = len; i-- > 1;)
+		if (data[i - 1] == '\n' && len - i >= 4 && !memcmp(data + i, "end ", 4)) {
+			end = data + i;
 			break;
 		}
 	size_t count;
 	uint32_t crc;
 	if (!end || sscanf(end, "end %zu %" SCNx32, &count, &crc) != 2 ||
-	    crc != obs_crc32c(0, b.data, (size_t)(end - b.data)))
+	    crc != obs_crc32c(0, data, (size_t)(end - data)))
 		goto out;
 	*end = 0;
 	size_t got = 0;
-	for (char *p = b.data + 14; *p;) {
+	for (char *p = data + 14; *p;) {
 		char *nl = strchr(p, '\n');
 		if (!nl)
 			goto out;
@@ -176,7 +175,7 @@ static int load(struct am_nflog *l)
 	}
 	rc = got == count ? 0 : -EBADMSG;
 out:
-	obs_buf_release(&b);
+	free(data);
 	return rc;
 }
 

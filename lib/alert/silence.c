@@ -25,6 +25,7 @@
 
 #include "alert/amatch.h"
 #include "core/crc32c.h"
+#include "core/fileio.h"
 #include "core/obstime.h"
 
 struct sil {
@@ -192,23 +193,21 @@ static int load_line(struct am_silences *s, char *line)
 
 static int load(struct am_silences *s)
 {
-	struct obs_buf b;
-	obs_buf_init(&b);
-	int rc = am_load_file(s->path, &b);
-	if (rc == -ENOENT) {
-		obs_buf_release(&b);
+	char *data = NULL;
+	size_t len = 0;
+	int rc = obs_read_file(s->path, 0, &data, &len);
+	if (rc == -ENOENT)
 		return 0;
-	}
 	if (rc)
 		goto out;
 	rc = -EBADMSG;
-	if (b.len < 17 || memcmp(b.data, "obsfs-silences 1\n", 17) != 0)
+	if (len < 17 || memcmp(data, "obsfs-silences 1\n", 17) != 0)
 		goto out;
 	char *end = NULL;
-	for (size_t i = b.len; i > 0; i--) {
-		if (i >= 2 && b.data[i - 2] == '\n' && b.len - i + 1 >= 4 &&
-		    memcmp(b.data + i - 1, "end ", 4) == 0) {
-			end = b.data + i - 1;
+	for (size_t i = len; i > 0; i--) {
+		if (i >= 2 && data[i - 2] == '\n' && len - i + 1 >= 4 &&
+		    memcmp(data + i - 1, "end ", 4) == 0) {
+			end = data + i - 1;
 			break;
 		}
 	}
@@ -217,10 +216,10 @@ static int load(struct am_silences *s)
 	size_t count;
 	uint32_t crc;
 	if (sscanf(end, "end %zu %" SCNx32, &count, &crc) != 2 ||
-	    crc != obs_crc32c(0, b.data, (size_t)(end - b.data)))
+	    crc != obs_crc32c(0, data, (size_t)(end - data)))
 		goto out;
 	*end = 0;
-	char *p = b.data + 17;
+	char *p = data + 17;
 	while (*p) {
 		char *nl = strchr(p, '\n');
 		if (!nl)
@@ -233,7 +232,7 @@ static int load(struct am_silences *s)
 	}
 	rc = s->n == count ? 0 : -EBADMSG;
 out:
-	obs_buf_release(&b);
+	free(data);
 	return rc;
 }
 

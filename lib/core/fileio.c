@@ -1,16 +1,18 @@
 /* fileio.c — whole writes, directory fsync, atomic replacement, recursive
- * removal. */
+ * removal, whole-file reads. */
 #include "core/fileio.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/buf.h"
 #include "core/fault.h"
 
 int obs_write_all(int fd, const void *p, size_t n)
@@ -27,6 +29,82 @@ int obs_write_all(int fd, const void *p, size_t n)
 		n -= (size_t)k;
 	}
 	return 0;
+}
+
+int obs_read_fd_buf(int fd, size_t max, struct obs_buf *out)
+{
+	size_t base = out->len;
+	struct stat st;
+	size_t step = 65536;
+	/* a regular file's size is a good first guess; it may still grow */
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 && (uint64_t)st.st_size < SIZE_MAX / 2)
+		step = (size_t)st.st_size + 1;
+	int rc = 0;
+	for (;;) {
+		size_t got = out->len - base;
+		if (max && step > max + 1 - got)
+			step = max + 1 - got;   /* one byte past max tells a longer file */
+		if (obs_buf_reserve(out, step)) {
+			rc = -ENOMEM;
+			break;
+		}
+		ssize_t k = read(fd, out->data + out->len, step);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			rc = -errno;
+			break;
+		}
+		if (k == 0)
+			break;
+		out->len += (size_t)k;
+		if (max && out->len - base > max) {
+			rc = -EFBIG;
+			break;
+		}
+		step = 65536;
+	}
+	if (!rc)
+		rc = obs_buf_reserve(out, 0);   /* an empty file still gets its NUL */
+	if (rc)
+		out->len = base;
+	if (out->cap)
+		out->data[out->len] = 0;
+	return rc;
+}
+
+/* hand b's content to the caller on success, free it on failure */
+static int take(int rc, struct obs_buf *b, char **data, size_t *len)
+{
+	if (rc)
+		obs_buf_release(b);
+	else
+		*data = obs_buf_detach(b, len);
+	return rc;
+}
+
+int obs_read_fd(int fd, size_t max, char **data, size_t *len)
+{
+	struct obs_buf b;
+	obs_buf_init(&b);
+	return take(obs_read_fd_buf(fd, max, &b), &b, data, len);
+}
+
+int obs_read_file_buf(const char *path, size_t max, struct obs_buf *out)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int rc = obs_read_fd_buf(fd, max, out);
+	close(fd);
+	return rc;
+}
+
+int obs_read_file(const char *path, size_t max, char **data, size_t *len)
+{
+	struct obs_buf b;
+	obs_buf_init(&b);
+	return take(obs_read_file_buf(path, max, &b), &b, data, len);
 }
 
 int obs_fsync_dir(const char *dir)

@@ -1,13 +1,29 @@
 /* fileio.h — the small file-system steps of every durable write: whole
  * writes, directory fsync (after create/rename/unlink), atomic file
- * replacement and recursive removal. 0 or -errno. */
+ * replacement and recursive removal; and whole-file reads. 0 or -errno. */
 #ifndef OBS_CORE_FILEIO_H
 #define OBS_CORE_FILEIO_H
 
 #include <stddef.h>
 
+struct obs_buf;
+
 /* write(2) all n bytes, retrying on EINTR and short writes. */
 int obs_write_all(int fd, const void *p, size_t n);
+/* Read a whole file into a fresh heap buffer: *data (the caller frees it)
+ * holds *len bytes and a NUL after them, so a text file is a C string.
+ * max > 0 bounds the size: a longer file is -EFBIG; 0 means no bound but
+ * memory. A missing file is -ENOENT (callers that treat it as empty test
+ * for that). On failure *data and *len are left unmodified. */
+int obs_read_file(const char *path, size_t max, char **data, size_t *len);
+/* The same from an open descriptor, read to its end (a file, a pipe,
+ * stdin); fd stays open. */
+int obs_read_fd(int fd, size_t max, char **data, size_t *len);
+/* The same, appended to out (max bounds the bytes appended); on failure
+ * out holds what it held before. */
+int obs_read_file_buf(const char *path, size_t max, struct obs_buf *out);
+int obs_read_fd_buf(int fd, size_t max, struct obs_buf *out);
+
 /* fsync a directory, so entries created or renamed in it are durable. */
 int obs_fsync_dir(const char *dir);
 /* fsync the directory holding path ("." for a bare name). */

@@ -111,21 +111,13 @@ static int load_one(struct obs_query_saved *s, const char *name)
 	char *p = path_of(s, name);
 	if (!p)
 		return -ENOMEM;
-	FILE *f = fopen(p, "r");
+	char *text;
+	size_t k;
+	int rc = obs_read_file(p, 0, &text, &k);
 	free(p);
-	if (!f)
-		return errno == ENOENT ? 0 : -errno;
-	char *text = NULL;
-	size_t cap = 0;
-	ssize_t k = getdelim(&text, &cap, 0, f);   /* the whole file */
-	fclose(f);
-	if (k < 0) {
-		free(text);
-		text = strdup("");
-		k = 0;
-	}
-	if (!text)
-		return -ENOMEM;
+	if (rc)
+		return rc == -ENOENT ? 0 : rc;
+	k = strlen(text);   /* the expression ends at a NUL, if the file holds one */
 	while (k > 0 && (text[k - 1] == '\n' || text[k - 1] == '\r' || text[k - 1] == ' '))
 		text[--k] = 0;
 	char *nm = strdup(name);
@@ -133,7 +125,7 @@ static int load_one(struct obs_query_saved *s, const char *name)
 		free(text);
 		return -ENOMEM;
 	}
-	int rc = set_locked(s, nm, text);
+	rc = set_locked(s, nm, text);
 	if (rc) {
 		free(nm);
 		free(text);
@@ -244,15 +236,8 @@ int obs_query_saved_put(struct obs_query_saved *s, const char *name, const char 
 			struct obs_buf cur;
 			obs_buf_init(&cur);
 			renamed = 0;   /* the old file may still be there: compare */
-			FILE *f = fopen(dst, "r");
-			if (f) {
-				char b[4096];
-				size_t k;
-				while ((k = fread(b, 1, sizeof b, f)) > 0)
-					obs_buf_append(&cur, b, k);
-				fclose(f);
+			if (obs_read_file_buf(dst, n + 1, &cur) == 0)
 				renamed = cur.len == n + 1 && !memcmp(cur.data, text, n + 1);
-			}
 			obs_buf_release(&cur);
 		}
 		if (renamed) {

@@ -261,19 +261,10 @@ static char *read_policy_file(const char *dir, size_t *n)
 	char *path;
 	if (asprintf(&path, "%s/policy", dir) < 0)
 		return NULL;
-	FILE *f = fopen(path, "re");
+	char *text = NULL;
+	obs_read_file(path, 0, &text, n);   /* missing or unreadable: the defaults */
 	free(path);
-	if (!f)
-		return NULL;
-	struct obs_buf b;
-	obs_buf_init(&b);
-	char tmp[4096];
-	size_t r;
-	while ((r = fread(tmp, 1, sizeof tmp, f)) > 0)
-		if (obs_buf_append(&b, tmp, r))
-			break;
-	fclose(f);
-	return obs_buf_detach(&b, n);
+	return text;
 }
 
 /* ---- open / close -------------------------------------------------------------------- */

@@ -64,34 +64,6 @@ struct obs_block {
 	char *parents;            /* merged inputs ("ID,ID"), "" if none */
 };
 
-static int read_small(const char *path, char *buf, size_t cap, size_t *len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	size_t n = 0;
-	for (;;) {
-		ssize_t k = read(fd, buf + n, cap - n);
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			int e = -errno;
-			close(fd);
-			return e;
-		}
-		if (k == 0)
-			break;
-		n += (size_t)k;
-		if (n == cap) {
-			close(fd);
-			return obs_corruptf(path, n, "file larger than %zu bytes", cap - 1);
-		}
-	}
-	close(fd);
-	*len = n;
-	return 0;
-}
-
 /* Parse "key <int>\n" at *p; advances. */
 static int meta_field(const char *buf, const char **p, const char *end, const char *key, int sign, uint64_t *v)
 {
@@ -452,9 +424,11 @@ int obs_block_open(const char *dir, struct obs_block **out)
 	char *mp = path_join(dir, "meta");
 	if (!mp)
 		goto fail;
-	char mbuf[META_MAX];
+	char *mbuf = NULL;
 	size_t mlen = 0;
-	rc = read_small(mp, mbuf, sizeof(mbuf), &mlen);
+	rc = obs_read_file(mp, META_MAX - 1, &mbuf, &mlen);
+	if (rc == -EFBIG)
+		rc = obs_corruptf(mp, META_MAX, "file larger than %d bytes", META_MAX - 1);
 	if (rc == -ENOENT) {
 		struct stat st;
 		rc = stat(dir, &st) ? -errno : obs_corruptf(mp, 0, "file missing");
@@ -465,6 +439,7 @@ int obs_block_open(const char *dir, struct obs_block **out)
 		if (rc == -EBADMSG)
 			obs_corrupt_in(mp, 0, NULL);
 	}
+	free(mbuf);
 	free(mp);
 	if (rc)
 		goto fail;

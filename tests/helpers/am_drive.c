@@ -19,6 +19,7 @@
 
 #include "alert/notify.h"
 #include "core/errlog.h"
+#include "core/fileio.h"
 #include "core/obstime.h"
 
 static int parse_alert(char *s, struct am_alert *a)
@@ -51,8 +52,9 @@ int main(int argc, char **argv)
 	struct obs_buf text, e;
 	obs_buf_init(&text);
 	obs_buf_init(&e);
-	if (am_load_file(argv[optind], &text))
-		err(2, "cannot read '%s'", argv[optind]);
+	int rc = obs_read_file_buf(argv[optind], 0, &text);
+	if (rc)
+		errx(2, "cannot read '%s': %s", argv[optind], strerror(-rc));
 	struct obs_errlog *el = obs_errlog_new(256);
 	struct am_notifier_opts o = { .state_dir = argv[optind + 1], .errlog = el,
 				      .external_url = "http://obsfs.test/" };

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "alert/amsvc.h"
+#include "core/fileio.h"
 
 static char dir[64];
 static struct obs_errlog *el;
@@ -89,7 +90,7 @@ Test(am_service, config_write_validate_trust_persist, .init = init, .fini = fini
 	char p[128];
 	snprintf(p, sizeof(p), "%s/alerts/config.owner", dir);
 	obs_buf_reset(&b);
-	cr_assert_eq(am_load_file(p, &b), 0);
+	cr_assert_eq(obs_read_file_buf(p, 0, &b), 0);
 	cr_assert_str_eq(b.data, "uid 1000\n");
 	cr_assert_eq(am_service_config_remove(s), 0);
 	obs_buf_reset(&b);

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/buf.h"
 #include "core/bytes.h"
 #include "core/fault.h"
 #include "core/fileio.h"
@@ -176,4 +177,81 @@ Test(fileio, rm_tree_removes_nested_dirs_not_link_targets)
 	cr_assert_eq(obs_rm_tree(outside), 0);
 	free(dir);
 	free(outside);
+}
+
+Test(fileio, read_file_whole_bounded_and_missing)
+{
+	char *dir = mkdtemp_dir();
+	char p[512];
+	snprintf(p, sizeof(p), "%s/f", dir);
+	/* larger than one read step, so the loop and the size hint both matter */
+	size_t big = 200000;
+	char *src = malloc(big);
+	for (size_t i = 0; i < big; i++)
+		src[i] = (char)('a' + i % 26);
+	cr_assert_eq(obs_write_file_atomic(p, src, big, NULL), 0);
+	char *data = NULL;
+	size_t len = 0;
+	cr_assert_eq(obs_read_file(p, 0, &data, &len), 0);
+	cr_assert_eq(len, big);
+	cr_assert(!memcmp(data, src, big));
+	cr_assert_eq(data[len], 0);   /* NUL-terminated */
+	free(data);
+	/* exactly at the bound is fine, one byte over is EFBIG and leaves the outputs */
+	data = NULL;
+	cr_assert_eq(obs_read_file(p, big, &data, &len), 0);
+	cr_assert_eq(len, big);
+	free(data);
+	data = (char *)"untouched";
+	len = 7;
+	cr_assert_eq(obs_read_file(p, big - 1, &data, &len), -EFBIG);
+	cr_assert_str_eq(data, "untouched");
+	cr_assert_eq(len, 7);
+	/* an empty file is an empty string, a missing one ENOENT */
+	cr_assert_eq(obs_write_file_atomic(p, "", 0, NULL), 0);
+	cr_assert_eq(obs_read_file(p, 16, &data, &len), 0);
+	cr_assert(data && len == 0 && data[0] == 0);
+	free(data);
+	snprintf(p, sizeof(p), "%s/missing", dir);
+	cr_assert_eq(obs_read_file(p, 0, &data, &len), -ENOENT);
+	free(src);
+	cr_assert_eq(obs_rm_tree(dir), 0);
+	free(dir);
+}
+
+Test(fileio, read_fd_reads_a_pipe_to_its_end)
+{
+	int pfd[2];
+	cr_assert_eq(pipe(pfd), 0);
+	cr_assert_eq(write(pfd[1], "one\ntwo\n", 8), 8);
+	close(pfd[1]);
+	char *data = NULL;
+	size_t len = 0;
+	cr_assert_eq(obs_read_fd(pfd[0], 0, &data, &len), 0);
+	cr_assert_eq(len, 8);
+	cr_assert_str_eq(data, "one\ntwo\n");
+	free(data);
+	close(pfd[0]);
+}
+
+Test(fileio, read_file_buf_appends_and_keeps_old_content_on_failure)
+{
+	char *dir = mkdtemp_dir();
+	char p[512];
+	snprintf(p, sizeof(p), "%s/f", dir);
+	cr_assert_eq(obs_write_file_atomic(p, "abcdef", 6, NULL), 0);
+	struct obs_buf b;
+	obs_buf_init(&b);
+	cr_assert_eq(obs_buf_puts(&b, "head:"), 0);
+	cr_assert_eq(obs_read_file_buf(p, 6, &b), 0);
+	cr_assert_str_eq(b.data, "head:abcdef");
+	cr_assert_eq(obs_read_file_buf(p, 5, &b), -EFBIG);   /* max counts appended bytes */
+	cr_assert_eq(b.len, 11);
+	cr_assert_str_eq(b.data, "head:abcdef");
+	snprintf(p, sizeof(p), "%s/missing", dir);
+	cr_assert_eq(obs_read_file_buf(p, 0, &b), -ENOENT);
+	cr_assert_str_eq(b.data, "head:abcdef");
+	obs_buf_release(&b);
+	cr_assert_eq(obs_rm_tree(dir), 0);
+	free(dir);
 }
