@@ -1,8 +1,10 @@
 /* am.c — the shared pieces of the notifier side: clock, alert copies,
- * fingerprints, atomic saves, field escaping. */
+ * fingerprints, atomic saves, versioned state files (their format is in
+ * am.h), field escaping. */
 #include "alert/am.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/crc32c.h"
 #include "core/fileio.h"
 #include "core/obstime.h"
 
@@ -123,6 +126,52 @@ int am_save_atomic(const char *path, const void *data, size_t n)
 	}
 	free(dir);
 	return rc ? rc : obs_write_file_atomic(path, data, n, "am.save");
+}
+
+int am_statefile_end(struct obs_buf *b, size_t count)
+{
+	uint32_t crc = obs_crc32c(0, b->data, b->len);
+	return obs_buf_printf(b, "end %zu %08" PRIx32 "\n", count, crc) ? -ENOMEM : 0;
+}
+
+int am_statefile_load(const char *path, const char *magic, int (*rec)(void *ctx, char *line), void *ctx)
+{
+	char *data = NULL;
+	size_t len = 0;
+	int rc = obs_read_file(path, 0, &data, &len);
+	if (rc)
+		return rc == -ENOENT ? 0 : rc;
+	rc = -EBADMSG;
+	size_t ml = strlen(magic);
+	if (len < ml + 1 || memcmp(data, magic, ml) || data[ml] != '\n')
+		goto out;
+	char *end = NULL;   /* the last line that starts with "end " */
+	for (size_t i = len; i-- > 1;)
+		if (data[i - 1] == '\n' && len - i >= 4 && !memcmp(data + i, "end ", 4)) {
+			end = data + i;
+			break;
+		}
+	size_t count;
+	uint32_t crc;
+	if (!end || sscanf(end, "end %zu %" SCNx32, &count, &crc) != 2 ||
+	    crc != obs_crc32c(0, data, (size_t)(end - data)))
+		goto out;
+	*end = 0;
+	size_t got = 0;
+	for (char *p = data + ml + 1; *p; got++) {
+		char *nl = strchr(p, '\n');
+		if (!nl)
+			goto out;
+		*nl = 0;
+		if ((rc = rec(ctx, p)))
+			goto out;
+		rc = -EBADMSG;
+		p = nl + 1;
+	}
+	rc = got == count ? 0 : -EBADMSG;
+out:
+	free(data);
+	return rc;
 }
 
 int am_field_escape(struct obs_buf *out, const char *s)

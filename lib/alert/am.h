@@ -46,6 +46,28 @@ uint64_t am_fingerprint(const struct obs_labels *l);
  * "am.save.write", "am.save.fsync", "am.save.rename", "am.save.dirsync". */
 int am_save_atomic(const char *path, const void *data, size_t n);
 
+/* Versioned state files (DATADIR/alerts/silences, STATE_DIR/nflog), text:
+ *     MAGIC                    a name and a version, "obsfs-silences 1"
+ *     RECORD                   one per line, as the owner formats it
+ *     ...
+ *     end COUNT CRC            COUNT records; CRC the CRC-32C, in lower-case
+ *                              hex, of every byte before the "end" line
+ * Written whole with am_save_atomic, so a torn file cannot happen and any
+ * mismatch is corruption.
+ *
+ * am_statefile_end appends the end line to b, which holds the MAGIC line and
+ * count records. 0 or -ENOMEM.
+ *
+ * am_statefile_load reads path and calls rec(ctx, line) for every record in
+ * order (line NUL-terminated, without its newline, writable in place). A
+ * missing file has no records (0). A wrong header, a missing end line, a
+ * checksum or count that disagrees, a record without its newline, or
+ * -EBADMSG from rec are -EBADMSG; other errors (the read's, rec's) are
+ * returned as they are. On failure some records may have been delivered:
+ * the caller discards what it loaded. */
+int am_statefile_end(struct obs_buf *b, size_t count);
+int am_statefile_load(const char *path, const char *magic, int (*rec)(void *ctx, char *line), void *ctx);
+
 /* Escape s for one tab-separated field: \ tab newline as \\ \t \n. */
 int am_field_escape(struct obs_buf *out, const char *s);
 /* Decode a field in place (the reverse of am_field_escape). */

@@ -8,8 +8,9 @@
  * KEY is the group key, \x1f, the receiver name, \x1f, the integration
  * ("webhook/0", "exec/1"), escaped with am_field_escape; TS epoch ms;
  * FIRING and RESOLVED comma-separated 16-digit hex fingerprints (may be
- * empty). CRC: CRC-32C in hex of all bytes before the "end" line. Any
- * mismatch is -EBADMSG and nothing is loaded. */
+ * empty). CRC: CRC-32C in hex of all bytes before the "end" line
+ * (am_statefile_load, am.h, checks the frame). Any mismatch is -EBADMSG and
+ * nothing is loaded. */
 #include "alert/nflog.h"
 
 #include <errno.h>
@@ -19,8 +20,6 @@
 #include <string.h>
 
 #include "alert/am.h"
-#include "core/crc32c.h"
-#include "core/fileio.h"
 #include "core/strmap.h"
 
 struct ent {
@@ -109,74 +108,43 @@ static int parse_fps(char *s, uint64_t **out, size_t *n)
 	return 0;
 }
 
+/* one record of the file (am_statefile_load's callback) */
+static int load_rec(void *ctx, char *line)
+{
+	struct am_nflog *l = ctx;
+	char *f[4];
+	int nf = 0;
+	f[nf++] = line;
+	for (char *q = line; *q; q++)
+		if (*q == '\t') {
+			if (nf == 4)
+				return -EBADMSG;
+			*q = 0;
+			f[nf++] = q + 1;
+		}
+	if (nf != 4)
+		return -EBADMSG;
+	am_field_unescape(f[0]);
+	char *e;
+	long long ts = strtoll(f[1], &e, 10);
+	if (*e || e == f[1])
+		return -EBADMSG;
+	uint64_t *fv = NULL, *rv = NULL;
+	size_t fn = 0, rn = 0;
+	int rc;
+	if ((rc = parse_fps(f[2], &fv, &fn)) || (rc = parse_fps(f[3], &rv, &rn))) {
+		free(fv);
+		return rc;
+	}
+	rc = put(l, f[0], ts, fv, fn, rv, rn);
+	free(fv);
+	free(rv);
+	return rc;
+}
+
 static int load(struct am_nflog *l)
 {
-	char *data = NULL;
-	size_t len = 0;
-	int rc = obs_read_file(l->path, 0, &data, &len);
-	if (rc == -ENOENT)
-		return 0;
-	if (rc)
-		goto out;
-	rc = -EBADMSG;
-	if (len < 14 || memcmp(data, "obsfs-nflog 1\n", 14))
-		goto out;
-	char *end = NULL;
-	for (size_t i = len; i-- > 1;)
-		if (data[i - 1] == '\n' && len - i >= 4 && !memcmp(data + i, "end ", 4)) {
-			end = data + i;
-			break;
-		}
-	size_t count;
-	uint32_t crc;
-	if (!end || sscanf(end, "end %zu %" SCNx32, &count, &crc) != 2 ||
-	    crc != obs_crc32c(0, data, (size_t)(end - data)))
-		goto out;
-	*end = 0;
-	size_t got = 0;
-	for (char *p = data + 14; *p;) {
-		char *nl = strchr(p, '\n');
-		if (!nl)
-			goto out;
-		*nl = 0;
-		char *f[4];
-		int nf = 0;
-		f[nf++] = p;
-		for (char *q = p; *q && nf < 5; q++)
-			if (*q == '\t') {
-				*q = 0;
-				if (nf == 4) {
-					nf = 5;
-					break;
-				}
-				f[nf++] = q + 1;
-			}
-		if (nf != 4)
-			goto out;
-		am_field_unescape(f[0]);
-		char *e;
-		long long ts = strtoll(f[1], &e, 10);
-		if (*e || e == f[1])
-			goto out;
-		uint64_t *fv = NULL, *rv = NULL;
-		size_t fn = 0, rn = 0;
-		if ((rc = parse_fps(f[2], &fv, &fn)) || (rc = parse_fps(f[3], &rv, &rn))) {
-			free(fv);
-			goto out;
-		}
-		rc = put(l, f[0], ts, fv, fn, rv, rn);
-		free(fv);
-		free(rv);
-		if (rc)
-			goto out;
-		rc = -EBADMSG;
-		got++;
-		p = nl + 1;
-	}
-	rc = got == count ? 0 : -EBADMSG;
-out:
-	free(data);
-	return rc;
+	return am_statefile_load(l->path, "obsfs-nflog 1", load_rec, l);
 }
 
 int am_nflog_open(const char *path, struct am_nflog **out)
@@ -300,8 +268,8 @@ int am_nflog_flush(struct am_nflog *l)
 	obs_buf_init(&b);
 	struct ser s = { &b, 0 };
 	int rc = obs_buf_puts(&b, "obsfs-nflog 1\n") || obs_strmap_each(l->m, ser_one, &s) ? -ENOMEM : 0;
-	if (!rc && obs_buf_printf(&b, "end %zu %08" PRIx32 "\n", s.n, obs_crc32c(0, b.data, b.len)))
-		rc = -ENOMEM;
+	if (!rc)
+		rc = am_statefile_end(&b, s.n);
 	if (!rc)
 		rc = am_save_atomic(l->path, b.data, b.len);
 	if (!rc)

@@ -9,10 +9,11 @@
  * Times are epoch milliseconds in decimal; text fields are escaped with
  * am_field_escape (\\ \t \n); MATCHERS is the canonical list text
  * (am_matchers_format). CRC is the CRC-32C, in lower-case hex, of every byte
- * before the "end" line. A file is valid when the header, every record's
- * field count and the end line's count and checksum agree; otherwise open
- * fails with -EBADMSG and nothing is loaded (the rename that wrote the file
- * makes a torn file impossible, so this is corruption, not a crash). */
+ * before the "end" line (am_statefile_load, am.h, checks the frame). A file
+ * is valid when the header, every record's field count and the end line's
+ * count and checksum agree; otherwise open fails with -EBADMSG and nothing
+ * is loaded (the rename that wrote the file makes a torn file impossible, so
+ * this is corruption, not a crash). */
 #include "alert/silence.h"
 
 #include <errno.h>
@@ -24,8 +25,6 @@
 #include <sys/random.h>
 
 #include "alert/amatch.h"
-#include "core/crc32c.h"
-#include "core/fileio.h"
 #include "core/obstime.h"
 
 struct sil {
@@ -127,8 +126,7 @@ static int serialize(struct am_silences *s, struct obs_buf *b)
 		if (rc || obs_buf_putc(b, '\n'))
 			return -ENOMEM;
 	}
-	uint32_t crc = obs_crc32c(0, b->data, b->len);
-	return obs_buf_printf(b, "end %zu %08" PRIx32 "\n", s->n, crc) ? -ENOMEM : 0;
+	return am_statefile_end(b, s->n);
 }
 
 static int save(struct am_silences *s)
@@ -156,8 +154,10 @@ static int parse_i64(const char *p, int64_t *out)
 	return 0;
 }
 
-static int load_line(struct am_silences *s, char *line)
+/* one record of the file (am_statefile_load's callback) */
+static int load_rec(void *ctx, char *line)
 {
+	struct am_silences *s = ctx;
 	char *f[8];
 	int nf = 0;
 	for (char *p = line;; p++) {
@@ -193,47 +193,7 @@ static int load_line(struct am_silences *s, char *line)
 
 static int load(struct am_silences *s)
 {
-	char *data = NULL;
-	size_t len = 0;
-	int rc = obs_read_file(s->path, 0, &data, &len);
-	if (rc == -ENOENT)
-		return 0;
-	if (rc)
-		goto out;
-	rc = -EBADMSG;
-	if (len < 17 || memcmp(data, "obsfs-silences 1\n", 17) != 0)
-		goto out;
-	char *end = NULL;
-	for (size_t i = len; i > 0; i--) {
-		if (i >= 2 && data[i - 2] == '\n' && len - i + 1 >= 4 &&
-		    memcmp(data + i - 1, "end ", 4) == 0) {
-			end = data + i - 1;
-			break;
-		}
-	}
-	if (!end)
-		goto out;
-	size_t count;
-	uint32_t crc;
-	if (sscanf(end, "end %zu %" SCNx32, &count, &crc) != 2 ||
-	    crc != obs_crc32c(0, data, (size_t)(end - data)))
-		goto out;
-	*end = 0;
-	char *p = data + 17;
-	while (*p) {
-		char *nl = strchr(p, '\n');
-		if (!nl)
-			goto out;
-		*nl = 0;
-		if ((rc = load_line(s, p)))
-			goto out;
-		rc = -EBADMSG;
-		p = nl + 1;
-	}
-	rc = s->n == count ? 0 : -EBADMSG;
-out:
-	free(data);
-	return rc;
+	return am_statefile_load(s->path, "obsfs-silences 1", load_rec, s);
 }
 
 int am_silences_open(const char *path, const struct am_clock *clk, int64_t retention_ms,

@@ -283,3 +283,87 @@ Test(am_silence, query_filter)
 	obs_buf_release(&out);
 	am_silences_free(s);
 }
+
+/* ---- the versioned state-file frame shared with the nflog (am.h) ---- */
+
+struct recs {
+	char got[8][32];
+	int n;
+	int fail_at;   /* refuse the record of this index (1-based), 0: none */
+	int fail_rc;
+};
+
+static int take_rec(void *ctx, char *line)
+{
+	struct recs *r = ctx;
+	if (++r->n == r->fail_at)
+		return r->fail_rc;
+	if (r->n <= 8)
+		snprintf(r->got[r->n - 1], sizeof r->got[0], "%s", line);
+	return 0;
+}
+
+static void put_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs(text, f);
+	cr_assert_eq(fclose(f), 0);
+}
+
+/* write MAGIC + records + a correct end line for count */
+static void put_framed(const char *path, const char *body, size_t count)
+{
+	struct obs_buf b;
+	obs_buf_init(&b);
+	cr_assert_eq(obs_buf_puts(&b, body), 0);
+	cr_assert_eq(am_statefile_end(&b, count), 0);
+	put_file(path, b.data);
+	obs_buf_release(&b);
+}
+
+Test(am_statefile, frame_checked_records_delivered_missing_is_empty)
+{
+	char dir[] = "/tmp/obs-statefile-XXXXXX";
+	cr_assert_not_null(mkdtemp(dir));
+	char path[128];
+	snprintf(path, sizeof path, "%s/f", dir);
+	struct recs r = { .n = 0 };
+	cr_assert_eq(am_statefile_load(path, "obsfs-x 1", take_rec, &r), 0);   /* missing */
+	cr_assert_eq(r.n, 0);
+
+	put_framed(path, "obsfs-x 1\na\tb\nend of c\n", 2);   /* a record may start with "end" */
+	memset(&r, 0, sizeof r);
+	cr_assert_eq(am_statefile_load(path, "obsfs-x 1", take_rec, &r), 0);
+	cr_assert_eq(r.n, 2);
+	cr_assert_str_eq(r.got[0], "a\tb");
+	cr_assert_str_eq(r.got[1], "end of c");
+
+	memset(&r, 0, sizeof r);   /* another magic or version */
+	cr_assert_eq(am_statefile_load(path, "obsfs-x 2", take_rec, &r), -EBADMSG);
+	cr_assert_eq(am_statefile_load(path, "obsfs-x", take_rec, &r), -EBADMSG);
+	put_framed(path, "obsfs-x 10\na\n", 2);   /* the magic is the whole first line */
+	cr_assert_eq(am_statefile_load(path, "obsfs-x 1", take_rec, &r), -EBADMSG);
+
+	put_framed(path, "obsfs-x 1\na\n", 2);   /* count disagrees */
+	memset(&r, 0, sizeof r);
+	cr_assert_eq(am_statefile_load(path, "obsfs-x 1", take_rec, &r), -EBADMSG);
+
+	put_file(path, "obsfs-x 1\na\nend 1 00000000\n");   /* checksum disagrees */
+	cr_assert_eq(am_statefile_load(path, "obsfs-x 1", take_rec, &r), -EBADMSG);
+	put_file(path, "obsfs-x 1\na\n");   /* no end line */
+	cr_assert_eq(am_statefile_load(path, "obsfs-x 1", take_rec, &r), -EBADMSG);
+
+	put_framed(path, "obsfs-x 1\na\nb\n", 2);   /* the record's own verdict comes through */
+	memset(&r, 0, sizeof r);
+	r.fail_at = 2, r.fail_rc = -EBADMSG;
+	cr_assert_eq(am_statefile_load(path, "obsfs-x 1", take_rec, &r), -EBADMSG);
+	memset(&r, 0, sizeof r);
+	r.fail_at = 1, r.fail_rc = -ENOMEM;
+	cr_assert_eq(am_statefile_load(path, "obsfs-x 1", take_rec, &r), -ENOMEM);
+	cr_assert_eq(r.n, 1, "stops at the first refused record");
+
+	char cmd[160];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}
