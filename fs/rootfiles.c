@@ -12,6 +12,7 @@
 #include "obsfs.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,39 +42,41 @@ int compact_all(void)
 	return rc ? rc : rc2 ? rc2 : rc3;
 }
 
-/* Size of a generated text: its length now. */
-static int text_size(int (*render)(struct obs_buf *), uint64_t *size)
+/* A file whose text one function generates (README, status; errors for its
+ * size): the kind is embedded, so size and render find the function from
+ * the node's kind. Its size is the length of the text now. */
+struct text_kind {
+	struct fs_kind k;
+	int (*text)(struct obs_buf *out);
+};
+
+static int text_size(struct node *n, uint64_t *size)
 {
-	struct obs_buf t;
-	obs_buf_init(&t);
-	int rc = render(&t);
-	*size = t.len;
-	obs_buf_release(&t);
+	const struct text_kind *t = (const struct text_kind *)n->kind;
+	struct obs_buf b;
+	obs_buf_init(&b);
+	int rc = t->text(&b);
+	*size = b.len;
+	obs_buf_release(&b);
 	return rc;
+}
+
+static int text_render(struct ofile *o)
+{
+	const struct text_kind *t = (const struct text_kind *)o->nd.kind;
+	return t->text(&o->content);
 }
 
 /* ---- README ---------------------------------------------------------------- */
 
-static int readme_size(struct node *n, uint64_t *size)
-{
-	return text_size(fs_readme_render, size);
-}
-
-static int readme_render(struct ofile *o)
-{
-	return fs_readme_render(&o->content);
-}
-
-static const struct fs_kind readme_kind = {
-	.name = "README",
-	.type = FS_RO,
-	.size = readme_size,
-	.render = readme_render,
+static const struct text_kind readme_kind = {
+	.k = { .name = "README", .type = FS_RO, .size = text_size, .render = text_render },
+	.text = fs_readme_render,
 };
 
 const struct fs_subtree fs_subtree_readme = {
 	.name = "README",
-	.kind = &readme_kind,
+	.kind = &readme_kind.k,
 };
 
 /* ---- ingest -------------------------------------------------------------- */
@@ -162,121 +165,258 @@ const struct fs_subtree fs_subtree_ctl = {
 
 /* ---- status -------------------------------------------------------------- */
 
+/* What one read of status sees: the stores' counters, taken once. */
+struct status_ctx {
+	struct obs_db_stats db;
+	struct obs_logstore_stats logs;
+	int64_t now;
+	double up;                 /* seconds since the mount */
+};
+
+/* A status line: "NAME VALUE" with NAME padded to 18 columns. A count is a
+ * u64 field of status_ctx (at a); a ratio divides the field at a by the one
+ * at b (0 when b is 0) with prec decimals; a function writes the value and
+ * its newline, or whole lines when name is NULL. note follows the value. */
+enum status_type { ST_U64, ST_RATIO, ST_FN };
+
+struct status_row {
+	const char *name;
+	enum status_type type;
+	size_t a, b;
+	int prec;
+	const char *note;
+	int (*fn)(struct obs_buf *out, const struct status_ctx *c);
+};
+
+#define U64(nm, f)            { nm, ST_U64, offsetof(struct status_ctx, f), 0, 0, NULL, NULL }
+#define U64_NOTE(nm, f, n)    { nm, ST_U64, offsetof(struct status_ctx, f), 0, 0, n, NULL }
+#define RATIO(nm, x, y, p, n) { nm, ST_RATIO, offsetof(struct status_ctx, x), offsetof(struct status_ctx, y), p, n, NULL }
+#define FN(nm, f)             { nm, ST_FN, 0, 0, 0, NULL, f }
+
+static uint64_t field(const struct status_ctx *c, size_t off)
+{
+	uint64_t v;
+	memcpy(&v, (const char *)c + off, sizeof v);
+	return v;
+}
+
+static int st_mounted(struct obs_buf *out, const struct status_ctx *c)
+{
+	char tb[40];
+	obs_time_format(obsfs->mounted_ms, OBS_TIME_RFC3339, tb);
+	return obs_buf_printf(out, "%s (%.0f s ago)\n", tb, c->up);
+}
+
+static int st_datadir(struct obs_buf *out, const struct status_ctx *c)
+{
+	return obs_buf_printf(out, "%s\n", obsfs->datadir);
+}
+
+static int st_replayed(struct obs_buf *out, const struct status_ctx *c)
+{
+	return obs_buf_printf(out, "%llu (replay %lld ms)\n", (unsigned long long)c->db.samples_replayed,
+			      (long long)c->db.replay_ms);
+}
+
+static int st_exemplars(struct obs_buf *out, const struct status_ctx *c)
+{
+	return obs_buf_printf(out, "%llu in %llu series\n", (unsigned long long)c->db.exemplars,
+			      (unsigned long long)c->db.exemplar_series);
+}
+
+static int st_rate(struct obs_buf *out, const struct status_ctx *c)
+{
+	return obs_buf_printf(out, "%.1f samples/s since mount\n",
+			      c->up > 0 ? (double)c->db.samples_ingested / c->up : 0.0);
+}
+
+static int st_blocks(struct obs_buf *out, const struct status_ctx *c)
+{
+	const uint64_t *l = c->db.blocks_by_level;
+	return obs_buf_printf(out, "%llu (level 1: %llu, 2: %llu, 3: %llu)\n", (unsigned long long)c->db.blocks,
+			      (unsigned long long)l[0], (unsigned long long)l[1], (unsigned long long)l[2]);
+}
+
+static int st_compactions(struct obs_buf *out, const struct status_ctx *c)
+{
+	return obs_buf_printf(out, "%llu (last took %lld ms)\n", (unsigned long long)c->db.compactions,
+			      (long long)c->db.last_compact_dur_ms);
+}
+
+static int tiers3(struct obs_buf *out, const uint64_t *v)
+{
+	return obs_buf_printf(out, "1m %llu, 5m %llu, 1h %llu\n", (unsigned long long)v[0],
+			      (unsigned long long)v[1], (unsigned long long)v[2]);
+}
+
+static int st_rollup_files(struct obs_buf *out, const struct status_ctx *c)
+{
+	return tiers3(out, c->db.rollup_files);
+}
+
+static int st_rollup_bytes(struct obs_buf *out, const struct status_ctx *c)
+{
+	return tiers3(out, c->db.rollup_bytes);
+}
+
+/* only while the head holds samples */
+static int st_head_span(struct obs_buf *out, const struct status_ctx *c)
+{
+	if (c->db.head_maxt < c->db.head_mint)
+		return 0;
+	char a[40], b[40];
+	obs_time_format(c->db.head_mint, OBS_TIME_RFC3339, a);
+	obs_time_format(c->db.head_maxt, OBS_TIME_RFC3339, b);
+	return obs_buf_printf(out, "%-18s %s .. %s\n", "head_span", a, b);
+}
+
+static int st_rss(struct obs_buf *out, const struct status_ctx *c)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return obs_buf_printf(out, "%lld\n", (long long)ru.ru_maxrss * 1024);
+}
+
+static int st_errors(struct obs_buf *out, const struct status_ctx *c)
+{
+	return obs_buf_printf(out, "%llu\n", (unsigned long long)obs_errlog_total(obs_db_errlog(obsfs->db)));
+}
+
+static int st_u64(struct obs_buf *out, uint64_t v)
+{
+	return obs_buf_printf(out, "%llu\n", (unsigned long long)v);
+}
+
+static int st_aliases(struct obs_buf *out, const struct status_ctx *c)
+{
+	return st_u64(out, series_alias_indexed());
+}
+
+static int st_traces(struct obs_buf *out, const struct status_ctx *c)
+{
+	return traces_status(out);
+}
+
+static int st_inodes(struct obs_buf *out, const struct status_ctx *c)
+{
+	return st_u64(out, fs_ino_count());
+}
+
+static int st_waiting(struct obs_buf *out, const struct status_ctx *c)
+{
+	return st_u64(out, fs_wait_count());
+}
+
 static int top_line(void *ctx, const char *name, uint64_t series)
 {
 	return obs_buf_printf(ctx, "  %-48s %llu\n", name, (unsigned long long)series);
 }
 
+static int st_top(struct obs_buf *out, const struct status_ctx *c)
+{
+	if (obs_buf_puts(out, "top_cardinality (metric, series):\n"))
+		return -ENOMEM;
+	return obs_db_top_metrics(obsfs->db, 10, top_line, out);
+}
+
+/* The status file, in order. */
+static const struct status_row status_rows[] = {
+	FN("mounted", st_mounted),
+	FN("datadir", st_datadir),
+	U64("series", db.series),
+	U64("samples", db.samples),
+	U64("samples_ingested", db.samples_ingested),
+	U64("samples_rejected", db.samples_rejected),
+	FN("exemplars", st_exemplars),
+	U64("exemplars_added", db.exemplars_added),
+	U64("exemplars_duplicate", db.exemplars_duplicate),
+	U64("exemplars_rejected", db.exemplars_rejected),
+	U64("exemplars_evicted", db.exemplars_evicted),
+	FN("samples_replayed", st_replayed),
+	FN("ingest_rate", st_rate),
+	U64("head_chunks", db.chunks),
+	U64("head_chunk_bytes", db.chunk_bytes),
+	RATIO("head_bytes_per_sample", db.chunk_bytes, db.samples, 3, NULL),
+	U64("wal_bytes", db.wal_bytes),
+	U64("wal_segments", db.wal_segments),
+	RATIO("wal_bytes_per_sample", db.wal_bytes, db.samples, 3, NULL),
+	U64("wal_syncs", db.wal_syncs),
+	U64("wal_torn_bytes", db.wal_torn_bytes),
+	U64("index_bytes", db.index_bytes),
+	FN("blocks", st_blocks),
+	U64("block_bytes", db.block_bytes),
+	U64("block_samples", db.block_samples),
+	RATIO("block_bytes_per_sample", db.block_bytes, db.block_samples, 3, NULL),
+	FN("compactions", st_compactions),
+	U64("blocks_retired", db.blocks_retired),
+	U64("rollup_sets", db.rollup_sets),
+	FN("rollup_files", st_rollup_files),
+	FN("rollup_bytes", st_rollup_bytes),
+	U64("rollup_reads", db.rollup_reads),
+	FN(NULL, st_head_span),
+	FN("rss_max_bytes", st_rss),
+	FN("errors_total", st_errors),
+	U64("log_streams", logs.streams),
+	U64("log_lines_appended", logs.appended),
+	U64("log_lines_rejected", logs.rejected),
+	U64("log_head_lines", logs.head_lines),
+	U64("log_segments", logs.segments),
+	U64_NOTE("log_segment_bytes", logs.segment_bytes, "index included"),
+	U64("log_index_bytes", logs.index_bytes),
+	RATIO("log_bytes_per_line", logs.segment_bytes, logs.segment_lines, 2, "index included"),
+	U64("log_wal_bytes", logs.wal_bytes),
+	U64("log_searches", logs.searches),
+	U64("log_frames_read", logs.frames_read),
+	FN("alias_names_indexed", st_aliases),
+	FN(NULL, st_traces),
+	FN("fs_inodes", st_inodes),
+	FN("fs_reads_waiting", st_waiting),
+	FN(NULL, st_top),
+};
+
 static int render_status(struct obs_buf *out)
 {
-	struct obs_db_stats st;
-	obs_db_get_stats(obsfs->db, &st);
-	int64_t now = obs_time_now();
-	double up = (double)(now - obsfs->mounted_ms) / 1000.0;
-	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
-	char tb[40];
-	obs_time_format(obsfs->mounted_ms, OBS_TIME_RFC3339, tb);
+	struct status_ctx c;
+	obs_db_get_stats(obsfs->db, &c.db);
+	obs_logstore_get_stats(obsfs->logs, &c.logs);
+	c.now = obs_time_now();
+	c.up = (double)(c.now - obsfs->mounted_ms) / 1000.0;
 	int rc = 0;
-	rc |= obs_buf_printf(out, "mounted            %s (%.0f s ago)\n", tb, up);
-	rc |= obs_buf_printf(out, "datadir            %s\n", obsfs->datadir);
-	rc |= obs_buf_printf(out, "series             %llu\n", (unsigned long long)st.series);
-	rc |= obs_buf_printf(out, "samples            %llu\n", (unsigned long long)st.samples);
-	rc |= obs_buf_printf(out, "samples_ingested   %llu\n", (unsigned long long)st.samples_ingested);
-	rc |= obs_buf_printf(out, "samples_rejected   %llu\n", (unsigned long long)st.samples_rejected);
-	rc |= obs_buf_printf(out, "exemplars          %llu in %llu series\n", (unsigned long long)st.exemplars,
-			     (unsigned long long)st.exemplar_series);
-	rc |= obs_buf_printf(out, "exemplars_added    %llu\n", (unsigned long long)st.exemplars_added);
-	rc |= obs_buf_printf(out, "exemplars_duplicate %llu\n", (unsigned long long)st.exemplars_duplicate);
-	rc |= obs_buf_printf(out, "exemplars_rejected %llu\n", (unsigned long long)st.exemplars_rejected);
-	rc |= obs_buf_printf(out, "exemplars_evicted  %llu\n", (unsigned long long)st.exemplars_evicted);
-	rc |= obs_buf_printf(out, "samples_replayed   %llu (replay %lld ms)\n",
-			     (unsigned long long)st.samples_replayed, (long long)st.replay_ms);
-	rc |= obs_buf_printf(out, "ingest_rate        %.1f samples/s since mount\n",
-			     up > 0 ? (double)st.samples_ingested / up : 0.0);
-	rc |= obs_buf_printf(out, "head_chunks        %llu\n", (unsigned long long)st.chunks);
-	rc |= obs_buf_printf(out, "head_chunk_bytes   %llu\n", (unsigned long long)st.chunk_bytes);
-	rc |= obs_buf_printf(out, "head_bytes_per_sample %.3f\n",
-			     st.samples ? (double)st.chunk_bytes / (double)st.samples : 0.0);
-	rc |= obs_buf_printf(out, "wal_bytes          %llu\n", (unsigned long long)st.wal_bytes);
-	rc |= obs_buf_printf(out, "wal_segments       %llu\n", (unsigned long long)st.wal_segments);
-	rc |= obs_buf_printf(out, "wal_bytes_per_sample %.3f\n",
-			     st.samples ? (double)st.wal_bytes / (double)st.samples : 0.0);
-	rc |= obs_buf_printf(out, "wal_syncs          %llu\n", (unsigned long long)st.wal_syncs);
-	rc |= obs_buf_printf(out, "wal_torn_bytes     %llu\n", (unsigned long long)st.wal_torn_bytes);
-	rc |= obs_buf_printf(out, "index_bytes        %llu\n", (unsigned long long)st.index_bytes);
-	rc |= obs_buf_printf(out, "blocks             %llu (level 1: %llu, 2: %llu, 3: %llu)\n",
-			     (unsigned long long)st.blocks, (unsigned long long)st.blocks_by_level[0],
-			     (unsigned long long)st.blocks_by_level[1], (unsigned long long)st.blocks_by_level[2]);
-	rc |= obs_buf_printf(out, "block_bytes        %llu\n", (unsigned long long)st.block_bytes);
-	rc |= obs_buf_printf(out, "block_samples      %llu\n", (unsigned long long)st.block_samples);
-	rc |= obs_buf_printf(out, "block_bytes_per_sample %.3f\n",
-			     st.block_samples ? (double)st.block_bytes / (double)st.block_samples : 0.0);
-	rc |= obs_buf_printf(out, "compactions        %llu (last took %lld ms)\n",
-			     (unsigned long long)st.compactions, (long long)st.last_compact_dur_ms);
-	rc |= obs_buf_printf(out, "blocks_retired     %llu\n", (unsigned long long)st.blocks_retired);
-	rc |= obs_buf_printf(out, "rollup_sets        %llu\n", (unsigned long long)st.rollup_sets);
-	rc |= obs_buf_printf(out, "rollup_files       1m %llu, 5m %llu, 1h %llu\n",
-			     (unsigned long long)st.rollup_files[0], (unsigned long long)st.rollup_files[1],
-			     (unsigned long long)st.rollup_files[2]);
-	rc |= obs_buf_printf(out, "rollup_bytes       1m %llu, 5m %llu, 1h %llu\n",
-			     (unsigned long long)st.rollup_bytes[0], (unsigned long long)st.rollup_bytes[1],
-			     (unsigned long long)st.rollup_bytes[2]);
-	rc |= obs_buf_printf(out, "rollup_reads       %llu\n", (unsigned long long)st.rollup_reads);
-	if (st.head_maxt >= st.head_mint) {
-		char a[40], b[40];
-		obs_time_format(st.head_mint, OBS_TIME_RFC3339, a);
-		obs_time_format(st.head_maxt, OBS_TIME_RFC3339, b);
-		rc |= obs_buf_printf(out, "head_span          %s .. %s\n", a, b);
+	for (size_t i = 0; !rc && i < sizeof status_rows / sizeof status_rows[0]; i++) {
+		const struct status_row *r = &status_rows[i];
+		if (r->name)
+			rc = obs_buf_printf(out, "%-18s ", r->name);
+		if (rc)
+			break;
+		switch (r->type) {
+		case ST_U64:
+			rc = obs_buf_printf(out, "%llu", (unsigned long long)field(&c, r->a));
+			break;
+		case ST_RATIO: {
+			uint64_t d = field(&c, r->b);
+			rc = obs_buf_printf(out, "%.*f", r->prec, d ? (double)field(&c, r->a) / (double)d : 0.0);
+			break;
+		}
+		case ST_FN:
+			rc = r->fn(out, &c);
+			continue;
+		}
+		if (!rc && r->note)
+			rc = obs_buf_printf(out, " (%s)", r->note);
+		if (!rc)
+			rc = obs_buf_putc(out, '\n');
 	}
-	rc |= obs_buf_printf(out, "rss_max_bytes      %lld\n", (long long)ru.ru_maxrss * 1024);
-	rc |= obs_buf_printf(out, "errors_total       %llu\n",
-			     (unsigned long long)obs_errlog_total(obs_db_errlog(obsfs->db)));
-	struct obs_logstore_stats ls;
-	obs_logstore_get_stats(obsfs->logs, &ls);
-	rc |= obs_buf_printf(out, "log_streams        %llu\n", (unsigned long long)ls.streams);
-	rc |= obs_buf_printf(out, "log_lines_appended %llu\n", (unsigned long long)ls.appended);
-	rc |= obs_buf_printf(out, "log_lines_rejected %llu\n", (unsigned long long)ls.rejected);
-	rc |= obs_buf_printf(out, "log_head_lines     %llu\n", (unsigned long long)ls.head_lines);
-	rc |= obs_buf_printf(out, "log_segments       %llu\n", (unsigned long long)ls.segments);
-	rc |= obs_buf_printf(out, "log_segment_bytes  %llu (index included)\n", (unsigned long long)ls.segment_bytes);
-	rc |= obs_buf_printf(out, "log_index_bytes    %llu\n", (unsigned long long)ls.index_bytes);
-	rc |= obs_buf_printf(out, "log_bytes_per_line %.2f (index included)\n", ls.segment_lines ?
-			     (double)ls.segment_bytes / (double)ls.segment_lines : 0.0);
-	rc |= obs_buf_printf(out, "log_wal_bytes      %llu\n", (unsigned long long)ls.wal_bytes);
-	rc |= obs_buf_printf(out, "log_searches       %llu\n", (unsigned long long)ls.searches);
-	rc |= obs_buf_printf(out, "log_frames_read    %llu\n", (unsigned long long)ls.frames_read);
-	rc |= obs_buf_printf(out, "alias_names_indexed %llu\n", (unsigned long long)series_alias_indexed());
-	rc |= traces_status(out);
-	rc |= obs_buf_printf(out, "fs_inodes          %llu\n", (unsigned long long)fs_ino_count());
-	rc |= obs_buf_printf(out, "fs_reads_waiting   %llu\n", (unsigned long long)fs_wait_count());
-	rc |= obs_buf_puts(out, "top_cardinality (metric, series):\n");
-	if (!rc)
-		rc = obs_db_top_metrics(obsfs->db, 10, top_line, out);
 	return rc ? -ENOMEM : 0;
 }
 
-static int status_size(struct node *n, uint64_t *size)
-{
-	return text_size(render_status, size);
-}
-
-static int status_render(struct ofile *o)
-{
-	return render_status(&o->content);
-}
-
-static const struct fs_kind status_kind = {
-	.name = "status",
-	.type = FS_RO,
-	.live = 1,
-	.size = status_size,
-	.render = status_render,
+static const struct text_kind status_kind = {
+	.k = { .name = "status", .type = FS_RO, .live = 1, .size = text_size, .render = text_render },
+	.text = render_status,
 };
 
 const struct fs_subtree fs_subtree_status = {
 	.name = "status",
-	.kind = &status_kind,
+	.kind = &status_kind.k,
 	.readme = "  status              counts, sizes, bytes/sample, blocks, rollups, top cardinality\n",
 };
 
@@ -305,11 +445,6 @@ static int errors_text(struct obs_buf *out)
 {
 	uint64_t total;
 	return render_errors(out, &total);
-}
-
-static int errors_size(struct node *n, uint64_t *size)
-{
-	return text_size(errors_text, size);
 }
 
 struct errors_open {
@@ -356,14 +491,10 @@ static int errors_refresh(struct ofile *o, uint64_t want_end)
 	return rc;
 }
 
-static const struct fs_kind errors_kind = {
-	.name = "errors",
-	.type = FS_RO,
-	.live = 1,
-	.size = errors_size,
-	.open = errors_open,
-	.render = errors_render,
-	.refresh = errors_refresh,
+static const struct text_kind errors_kind = {
+	.k = { .name = "errors", .type = FS_RO, .live = 1, .size = text_size, .open = errors_open,
+	       .render = errors_render, .refresh = errors_refresh },
+	.text = errors_text,
 };
 
 /* errors#follow: the same text, but a read at its end waits for the next
@@ -376,23 +507,18 @@ static int errors_follow_poll(struct ofile *o, uint64_t off, struct fs_event **w
 	return 0;
 }
 
-static const struct fs_kind errors_follow_kind = {
-	.name = "errors follow",
-	.type = FS_RO,
-	.live = 1,
-	.size = errors_size,
-	.open = errors_open,
-	.render = errors_render,
-	.refresh = errors_refresh,
-	.poll = errors_follow_poll,
+static const struct text_kind errors_follow_kind = {
+	.k = { .name = "errors follow", .type = FS_RO, .live = 1, .size = text_size, .open = errors_open,
+	       .render = errors_render, .refresh = errors_refresh, .poll = errors_follow_poll },
+	.text = errors_text,
 };
 
 static int errors_lookup(const char *name, size_t n, struct node *out)
 {
 	if (fs_name_eq(name, n, "errors"))
-		out->kind = &errors_kind;
+		out->kind = &errors_kind.k;
 	else if (fs_name_eq(name, n, "errors#follow"))
-		out->kind = &errors_follow_kind;
+		out->kind = &errors_follow_kind.k;
 	else
 		return -ENOENT;
 	out->from = INT64_MIN;
@@ -402,7 +528,7 @@ static int errors_lookup(const char *name, size_t n, struct node *out)
 
 const struct fs_subtree fs_subtree_errors = {
 	.name = "errors",
-	.kind = &errors_kind,
+	.kind = &errors_kind.k,
 	.lookup = errors_lookup,
 	.readme = "  errors              recently rejected input: where, line number, why\n"
 		  "  errors#follow       the same, reading at its end waits for the next rejection\n",
