@@ -1,9 +1,8 @@
 /* alerts_notify.h — hooks of the Alertmanager side of alerts/ for alerts.c
- * and main.c (fs/alerts_notify.c). Only with the fs table (tree.h). */
+ * and main.c (fs/alerts_notify.c). */
 #ifndef OBSFS_ALERTS_NOTIFY_H
 #define OBSFS_ALERTS_NOTIFY_H
 
-#if __has_include("tree.h") && __has_include("alert/alert.h")
 #include "tree.h"
 #include "alert/alert.h"
 
@@ -24,6 +23,5 @@ void alerts_notify_send(void *ctx, const char *file, const char *group, int64_t 
 			const struct obs_alert *const *alerts, size_t n);
 /* silencedBy:/inhibitedBy: lines for an alert file; 1 when suppressed. */
 int alerts_notify_marks(const struct obs_labels *l, struct obs_buf *out);
-#endif
 
 #endif

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "alert/alert.h"
 #include "alert/am.h"
 #include "alert/notify.h"
 #include "alert/silence.h"
@@ -78,11 +79,8 @@ int am_service_slo_rules(struct am_service *s, const char *name, struct obs_buf 
  * to Alertmanagers now). */
 int am_service_put(struct am_service *s, const struct am_alert *alerts, size_t n, int flags);
 
-#if __has_include("alert/alert.h")
-#include "alert/alert.h"
 /* The sink to give the rule evaluator (amsink.c): its send callback turns
  * each group's alerts into am_service_put calls. */
 struct obs_alert_sink am_service_sink(struct am_service *s);
-#endif
 
 #endif

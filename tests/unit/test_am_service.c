@@ -160,7 +160,6 @@ Test(am_service, slos_become_rule_groups, .init = init, .fini = fini)
 	am_service_close(s);
 }
 
-#if __has_include("alert/alert.h")
 /* The evaluator's sink: pending alerts stay out; firing and resolved ones
  * reach the dispatcher with Prometheus' startsAt/endsAt. */
 Test(am_service, evaluator_sink, .init = init, .fini = fini)
@@ -197,4 +196,3 @@ Test(am_service, evaluator_sink, .init = init, .fini = fini)
 		obs_labels_release(&a[i].labels);
 	am_service_close(s);
 }
-#endif
