@@ -20,6 +20,7 @@
 #include "query/query.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <malloc.h>
 #include <poll.h>
@@ -44,10 +45,12 @@ struct cli {
 	unsigned long max_exemplars, max_exemplars_per_series;
 	int show_help, show_version, wal_recover;
 	int allow_other;                 /* -o allow_other was given (passed on to libfuse) */
+	unsigned max_read;               /* -o max_read=N (passed on; init must repeat it) */
 };
 
 #define OPT(t, p) { t, offsetof(struct cli, p), 1 }
 #define KEY_ALLOW_OTHER 1
+#define KEY_MAX_READ 2
 static const struct fuse_opt cli_opts[] = {
 	OPT("ooo_window=%s", ooo_window),
 	OPT("sync_interval=%s", sync_interval),
@@ -78,6 +81,7 @@ static const struct fuse_opt cli_opts[] = {
 	OPT("-V", show_version),
 	OPT("--version", show_version),
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
+	FUSE_OPT_KEY("max_read=", KEY_MAX_READ),
 	FUSE_OPT_END
 };
 
@@ -87,6 +91,13 @@ static int positional(void *data, const char *arg, int key, struct fuse_args *ou
 	if (key == KEY_ALLOW_OTHER) {
 		c->allow_other = 1;
 		return 1;   /* libfuse needs it too */
+	}
+	if (key == KEY_MAX_READ) {
+		/* libfuse checks the value itself; its init refuses a session
+		 * whose init() does not say the same (ll_init) */
+		if (sscanf(arg, "max_read=%u", &c->max_read) != 1)
+			c->max_read = 0;
+		return 1;
 	}
 	if (key != FUSE_OPT_KEY_NONOPT)
 		return 1;
@@ -249,6 +260,7 @@ int main(int argc, char *argv[])
 	fs.mounted_ms = obs_time_now();
 	fs.owner = getuid();
 	fs.max_write = 1u << 20;
+	fs.max_read = c.max_read;
 	if (c.time_fmt) {
 		if (!strcmp(c.time_fmt, "epoch"))
 			fs.timefmt = OBS_TIME_EPOCH;
@@ -361,7 +373,9 @@ int main(int argc, char *argv[])
 	 * started in the process that serves, and the parent still reports a
 	 * failure to open the data directory or to mount. */
 	if (!fo.foreground) {
-		if (pipe(ready_pipe)) {
+		/* close-on-exec: the fusermount3 that auto_unmount leaves running
+		 * must not hold the write end, or the parent never sees its end */
+		if (pipe2(ready_pipe, O_CLOEXEC)) {
 			perror("obsfsd: pipe");
 			EXIT(1);
 		}

@@ -37,6 +37,7 @@ struct obsfs {
 	size_t max_line;                 /* longest accepted input line in bytes */
 	int sync_on_close;               /* fsync the WAL when a written file is closed */
 	size_t max_write;                /* bytes of one FUSE write request (set at init) */
+	unsigned max_read;               /* -o max_read=N, 0 if not given (init repeats it) */
 	int64_t mounted_ms;
 	uid_t owner;                     /* the only user (besides root) who may change anything */
 };

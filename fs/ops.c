@@ -782,7 +782,7 @@ static void ll_init(void *userdata, struct fuse_conn_info *conn)
 {
 	conn->max_write = 1u << 20;
 	obsfs->max_write = conn->max_write;
-	conn->max_read = 0;
+	conn->max_read = obsfs->max_read;   /* libfuse wants -o max_read repeated here */
 	if (fs_wait_start()) {
 		/* no notifier: waiting reads are answered at once (end of file) */
 	}

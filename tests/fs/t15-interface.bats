@@ -151,6 +151,37 @@ EOF
 	flock -n "$DATA/LOCK" true
 }
 
+@test "options of libfuse's high-level API are refused: libfuse's message, exit 2, no data directory" {
+	for o in kernel_cache attr_timeout=1 entry_timeout=1 umask=022 uid=0 use_ino hard_remove; do
+		run "$OBSFSD" -o "$o" "$T/fresh" "$MNT"
+		expect_eq "$status" 2 || { echo "-o $o: $output"; false; }
+		[[ "$output" == *"fuse: unknown option(s): \`-o $o'"* ]] || { echo "-o $o: $output"; false; }
+		[[ "$output" == *"obsfsd: invalid FUSE option (see above)"* ]] || { echo "-o $o: $output"; false; }
+		[ ! -e "$T/fresh" ] || { echo "-o $o: the data directory was created" >&2; false; }
+	done
+}
+
+@test "low-level libfuse options mount and serve: max_read, fsname, auto_unmount (the starting command returns)" {
+	obs_stop
+	# before the fix max_read made the session exit at init and auto_unmount
+	# kept the starting command waiting forever: bound it. Not under `run`:
+	# auto_unmount's fusermount3 keeps stderr open as long as the mount lives
+	local rc=0
+	timeout 60 "$OBSFSD" -o max_read=65536,fsname=obs-t15,auto_unmount "$DATA" "$MNT" \
+		</dev/null >/dev/null 2>"$T/start.err" || rc=$?
+	expect_eq "$rc" 0 || { cat "$T/start.err"; false; }
+	local i
+	for i in $(seq 100); do
+		mountpoint -q "$MNT" && break
+		sleep 0.05
+	done
+	OBS_PID=$(obs_lock_pid)
+	mountpoint -q "$MNT"
+	grep -q "^obs-t15 $MNT " /proc/mounts
+	echo 7 >"$MNT/metrics/opt_probe"
+	expect_eq "$(cut -d' ' -f2 "$MNT/metrics/opt_probe")" 7
+}
+
 # ---- sizes of generated files -------------------------------------------------
 
 @test "errors, status and README report the size of what a read returns; test -s is true" {
