@@ -8,7 +8,8 @@
  * write cut into lines for consume (writes.c), close through end_write
  * and sync, create/unlink/xattrs through their hooks; what has no hook is
  * refused with the errno a Unix file system gives. Nothing here names a
- * subtree.
+ * subtree. The operations on names and xattrs are in ops_names.c; what
+ * both use is in ops_int.h.
  *
  * Every reply is sent with fuse_reply_*; a read of a kind with a poll hook
  * that has nothing yet is not answered here: wait.c parks the request and
@@ -19,6 +20,7 @@
  * seen by `tail -f` (which polls st_size) and nothing stale is cached.
  * Attributes and entries are never cached (timeouts 0): sizes grow. */
 #include "obsfs.h"
+#include "ops_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,7 +35,7 @@
 #include <unistd.h>
 
 /* The request a worker thread is serving (may_change asks who sent it). */
-static __thread fuse_req_t cur_req;
+__thread fuse_req_t fs_cur_req;
 
 void source_name(const char *path, char *buf, size_t len)
 {
@@ -47,7 +49,7 @@ void source_name(const char *path, char *buf, size_t len)
  * this holds whatever the mount options. */
 int may_change(void)
 {
-	const struct fuse_ctx *cx = cur_req ? fuse_req_ctx(cur_req) : NULL;
+	const struct fuse_ctx *cx = fs_cur_req ? fuse_req_ctx(fs_cur_req) : NULL;
 	if (!cx || cx->uid == obsfs->owner || cx->uid == 0)
 		return 0;
 	return -EACCES;
@@ -55,7 +57,7 @@ int may_change(void)
 
 uid_t fs_caller_uid(void)
 {
-	const struct fuse_ctx *cx = cur_req ? fuse_req_ctx(cur_req) : NULL;
+	const struct fuse_ctx *cx = fs_cur_req ? fuse_req_ctx(fs_cur_req) : NULL;
 	return cx ? cx->uid : getuid();
 }
 
@@ -90,7 +92,7 @@ static mode_t type_mode(enum fs_type t)
 
 /* The path of ino, or of the child name of ino: malloc'd, NULL when the
  * inode is unknown (forgotten) or out of memory (*err says which). */
-static char *ino_path(fuse_ino_t ino, const char *name, int *err)
+char *fs_ino_child_path(fuse_ino_t ino, const char *name, int *err)
 {
 	char *p = fs_ino_path(ino);
 	if (!p) {
@@ -115,20 +117,10 @@ static char *ino_path(fuse_ino_t ino, const char *name, int *err)
 	return c;
 }
 
-static void reply_rc(fuse_req_t req, int rc)
+void fs_reply_rc(fuse_req_t req, int rc)
 {
 	fuse_reply_err(req, rc < 0 ? -rc : 0);
 }
-
-/* Start of every operation: note the request, the path of (ino, name). */
-#define PATH_OR_REPLY(path, ino, name)                    \
-	int rc = 0;                                       \
-	cur_req = req;                                    \
-	char *path = ino_path((ino), (name), &rc);        \
-	if (!path) {                                      \
-		reply_rc(req, rc);                        \
-		return;                                   \
-	}
 
 /* ---- attributes ------------------------------------------------------------ */
 
@@ -192,7 +184,7 @@ static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		rc = make_entry(path, &nd, &e);
 	node_release(&nd);
 	if (rc)
-		reply_rc(req, rc);
+		fs_reply_rc(req, rc);
 	else if (fuse_reply_entry(req, &e))
 		fs_ino_forget(e.ino, 1);   /* interrupted: the kernel did not take it */
 	free(path);
@@ -218,7 +210,7 @@ static void ll_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	rc = path_stat(path, &st, ino);
 	free(path);
 	if (rc)
-		reply_rc(req, rc);
+		fs_reply_rc(req, rc);
 	else
 		fuse_reply_attr(req, &st, 0);
 }
@@ -241,7 +233,7 @@ static int do_truncate(const char *path)
 /* What the tree refuses: its shape is the engine's (a series is created by
  * writing it, a stream by creating it), names and modes are fixed. An
  * existing name is EEXIST, a missing one ENOENT, anything else EPERM. */
-static int refuse(const char *path, int exist_err)
+int fs_refuse(const char *path, int exist_err)
 {
 	struct node nd;
 	node_init(&nd);
@@ -259,9 +251,9 @@ static void ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 {
 	PATH_OR_REPLY(path, ino, NULL);
 	if (to_set & FUSE_SET_ATTR_MODE)
-		rc = refuse(path, -EPERM);
+		rc = fs_refuse(path, -EPERM);
 	if (!rc && (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)))
-		rc = refuse(path, -EPERM);
+		rc = fs_refuse(path, -EPERM);
 	if (!rc && (to_set & FUSE_SET_ATTR_SIZE))
 		rc = do_truncate(path);
 	struct stat st;
@@ -269,7 +261,7 @@ static void ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		rc = path_stat(path, &st, ino);
 	free(path);
 	if (rc)
-		reply_rc(req, rc);
+		fs_reply_rc(req, rc);
 	else
 		fuse_reply_attr(req, &st, 0);
 }
@@ -351,7 +343,7 @@ static void ll_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		rc = -ENOMEM;
 	if (rc) {
 		free(path);
-		reply_rc(req, rc);
+		fs_reply_rc(req, rc);
 		return;
 	}
 	d->path = path;
@@ -368,12 +360,12 @@ static void ll_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 static void ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct dirh *d = (struct dirh *)(uintptr_t)fi->fh;
-	cur_req = req;
+	fs_cur_req = req;
 	if (off == 0) {
 		d->req = req;
 		int rc = dir_fill(d);
 		if (rc) {
-			reply_rc(req, rc);
+			fs_reply_rc(req, rc);
 			return;
 		}
 	}
@@ -395,7 +387,7 @@ static void ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
 
 static void ll_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	cur_req = req;
+	fs_cur_req = req;
 	struct dirh *d = (struct dirh *)(uintptr_t)fi->fh;
 	obs_buf_release(&d->ents);
 	free(d->ends);
@@ -474,7 +466,7 @@ static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	free(path);
 	if (rc) {
 		ofile_free(o);
-		reply_rc(req, rc);
+		fs_reply_rc(req, rc);
 	} else if (fuse_reply_open(req, fi)) {
 		ofile_free(o);   /* interrupted: no release will come */
 	}
@@ -521,7 +513,7 @@ out:
 	free(path);
 	if (rc) {
 		ofile_free(o);
-		reply_rc(req, rc);
+		fs_reply_rc(req, rc);
 	} else if (fuse_reply_create(req, &e, fi)) {
 		fs_ino_forget(e.ino, 1);
 		ofile_free(o);
@@ -541,7 +533,7 @@ static void wake_errors(void)
 static void ll_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct ofile *o = (struct ofile *)(uintptr_t)fi->fh;
-	cur_req = req;
+	fs_cur_req = req;
 	pthread_mutex_lock(&o->mu);
 	int rc = fs_end_of_write(o);
 	int wrote = o->wrote;
@@ -551,32 +543,32 @@ static void ll_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	pthread_mutex_unlock(&o->mu);
 	if (wrote)
 		wake_errors();
-	reply_rc(req, rc);
+	fs_reply_rc(req, rc);
 }
 
 static void ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
-	cur_req = req;
+	fs_cur_req = req;
 	int rc = fs_write((struct ofile *)(uintptr_t)fi->fh, buf, size, off);
 	wake_errors();
 	if (rc < 0)
-		reply_rc(req, rc);
+		fs_reply_rc(req, rc);
 	else
 		fuse_reply_write(req, (size_t)rc);
 }
 
 static void ll_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	cur_req = req;
+	fs_cur_req = req;
 	ofile_free((struct ofile *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 
 static void ll_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
-	cur_req = req;
-	reply_rc(req, sync_all());
+	fs_cur_req = req;
+	fs_reply_rc(req, sync_all());
 }
 
 /* ---- reads ----------------------------------------------------------------- */
@@ -645,135 +637,16 @@ int fs_ready(struct ofile *o, uint64_t off, struct fs_event **wake)
 
 static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
-	cur_req = req;
+	fs_cur_req = req;
 	fs_read_reply(req, (struct ofile *)(uintptr_t)fi->fh, size, off, fi->flags & O_NONBLOCK);
 }
 
 static void ll_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct fuse_pollhandle *ph)
 {
-	cur_req = req;
+	fs_cur_req = req;
 	struct ofile *o = (struct ofile *)(uintptr_t)fi->fh;
 	unsigned out = writable(o->nd.kind) ? POLLOUT | POLLWRNORM : 0;
 	fs_poll(req, o, ph, out);
-}
-
-/* ---- names ------------------------------------------------------------------ */
-
-/* rm: what the kind allows (a log stream); series history goes by
- * retention, not by rm. */
-static void ll_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
-{
-	PATH_OR_REPLY(path, parent, name);
-	struct node nd;
-	node_init(&nd);
-	rc = fs_resolve(path, &nd);
-	if (!rc)
-		rc = may_change();
-	if (!rc)
-		rc = nd.kind->unlink ? nd.kind->unlink(&nd) : -EPERM;
-	node_release(&nd);
-	free(path);
-	reply_rc(req, rc);
-}
-
-static void ll_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
-{
-	PATH_OR_REPLY(path, parent, name);
-	rc = refuse(path, -EEXIST);
-	free(path);
-	reply_rc(req, rc);
-}
-
-static void ll_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
-{
-	PATH_OR_REPLY(path, parent, name);
-	rc = refuse(path, -EEXIST);
-	free(path);
-	reply_rc(req, rc);
-}
-
-static void ll_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
-{
-	PATH_OR_REPLY(path, parent, name);
-	rc = refuse(path, -EEXIST) == -EEXIST ? -EEXIST : -EPERM;
-	free(path);
-	reply_rc(req, rc);
-}
-
-static void ll_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
-{
-	PATH_OR_REPLY(path, parent, name);
-	rc = refuse(path, -EPERM);
-	free(path);
-	reply_rc(req, rc);
-}
-
-static void ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
-		      const char *newname, unsigned int flags)
-{
-	PATH_OR_REPLY(path, parent, name);
-	rc = refuse(path, -EPERM);
-	free(path);
-	reply_rc(req, rc);
-}
-
-static void ll_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
-{
-	PATH_OR_REPLY(path, ino, NULL);
-	rc = refuse(path, -EPERM);
-	free(path);
-	reply_rc(req, rc);
-}
-
-/* ---- extended attributes ---------------------------------------------------- */
-
-/* The attribute text t as getxattr/listxattr answer it. */
-static void xattr_reply(fuse_req_t req, const struct obs_buf *t, size_t size)
-{
-	if (size == 0)
-		fuse_reply_xattr(req, t->len);
-	else if (size < t->len)
-		fuse_reply_err(req, ERANGE);
-	else
-		fuse_reply_buf(req, t->data, t->len);
-}
-
-static void ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
-{
-	PATH_OR_REPLY(path, ino, NULL);
-	struct node nd;
-	node_init(&nd);
-	struct obs_buf t;
-	obs_buf_init(&t);
-	rc = fs_resolve(path, &nd);
-	if (!rc)
-		rc = nd.kind->getxattr ? nd.kind->getxattr(&nd, name, &t) : -ENODATA;
-	if (rc)
-		reply_rc(req, rc);
-	else
-		xattr_reply(req, &t, size);
-	obs_buf_release(&t);
-	node_release(&nd);
-	free(path);
-}
-
-static void ll_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
-{
-	PATH_OR_REPLY(path, ino, NULL);
-	struct node nd;
-	node_init(&nd);
-	struct obs_buf t;
-	obs_buf_init(&t);
-	rc = fs_resolve(path, &nd);
-	if (!rc && nd.kind->listxattr)
-		rc = nd.kind->listxattr(&nd, &t);
-	if (rc)
-		reply_rc(req, rc);
-	else
-		xattr_reply(req, &t, size);
-	obs_buf_release(&t);
-	node_release(&nd);
-	free(path);
 }
 
 /* ---- the session -------------------------------------------------------------- */
@@ -822,13 +695,13 @@ const struct fuse_lowlevel_ops obsfs_ll_ops = {
 	.release = ll_release,
 	.fsync = ll_fsync,
 	.poll = ll_poll,
-	.unlink = ll_unlink,
-	.mkdir = ll_mkdir,
-	.mknod = ll_mknod,
-	.symlink = ll_symlink,
-	.rmdir = ll_rmdir,
-	.rename = ll_rename,
-	.link = ll_link,
-	.getxattr = ll_getxattr,
-	.listxattr = ll_listxattr,
+	.unlink = fs_ll_unlink,
+	.mkdir = fs_ll_mkdir,
+	.mknod = fs_ll_mknod,
+	.symlink = fs_ll_symlink,
+	.rmdir = fs_ll_rmdir,
+	.rename = fs_ll_rename,
+	.link = fs_ll_link,
+	.getxattr = fs_ll_getxattr,
+	.listxattr = fs_ll_listxattr,
 };
