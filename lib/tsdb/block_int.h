@@ -159,4 +159,63 @@ static inline char *path_join(const char *a, const char *b)
 	return p;
 }
 
+/* ---- the reader's state (block.c opens, block_read.c reads) ---- */
+
+struct rframe {
+	uint64_t off;
+	uint32_t clen, rlen, crc;
+	uint8_t raw;
+};
+
+struct rchunk {
+	int64_t mint, maxt;
+	uint32_t frame, off, len, count;
+};
+
+struct rseries {
+	uint32_t id;
+	uint32_t chunk0, nchunks;
+	size_t canon, canonlen;   /* in b->canon */
+};
+
+struct rpair {
+	uint32_t name, value;
+	size_t off, len;          /* bitmap bytes in b->body */
+};
+
+/* A decompressed frame shared by readers; refs counts readers using buf. */
+struct fslot {
+	uint32_t frame;           /* UINT32_MAX: empty */
+	uint32_t refs;
+	uint64_t used;            /* LRU tick */
+	uint8_t *buf;
+};
+
+struct obs_block {
+	pthread_mutex_t lock;     /* guards cache and tick, nothing else */
+	struct fslot cache[FCACHE];
+	uint64_t tick;
+	char *dir;
+	const char *id;
+	struct obs_block_meta meta;
+	uint8_t *body;
+	size_t bodylen;
+	char **sym;               /* NUL-terminated copies in symarena */
+	char *symarena;
+	size_t nsym;
+	struct rframe *frames;
+	size_t nframes;
+	struct rseries *series;
+	size_t nseries;
+	struct rchunk *chunks;
+	size_t nchunks;
+	struct rpair *pairs;
+	size_t npairs;
+	char *canon;
+	const uint8_t *cmap;
+	size_t csize;
+	roaring_bitmap_t *all;
+	char *parents;            /* merged inputs ("ID,ID"), "" if none */
+};
+
 #endif
