@@ -1,5 +1,5 @@
 /* rollup_int.h — what the rollup bucket algebra (rollup.c) and the rollup
- * file format (rollup_file.c) share. Private to them. */
+ * file format (rollup_file.c, rollup_read.c) share. Private to them. */
 #ifndef OBS_TSDB_ROLLUP_INT_H
 #define OBS_TSDB_ROLLUP_INT_H
 
