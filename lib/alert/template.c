@@ -1,12 +1,13 @@
 /* template.c — parsing Prometheus alert templates (Go text/template subset)
- * into a tree; expansion is in template_exec.c, functions in template_fn.c.
+ * into a tree; the lexer of an action is template_lex.c, expansion is in
+ * template_exec.c, functions in template_fn.c.
  *
  * Lexing follows Go: text up to "{{", actions up to "}}" ("{{- " trims the
  * white space before, " -}}" the white space after), comments
  * comments ({{ followed by slash-star ... star-slash }}), tokens inside actions: identifiers and keywords, fields
  * (.Name), ".", variables ($, $name), "string", `raw`, 'c', numbers, | ( )
  * := = ,. Parse errors carry Go's wording and the line. */
-#include "alert/template_int.h"
+#include "alert/template_parse.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -14,33 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-enum tok { K_EOF, K_IDENT, K_FIELD, K_DOT, K_VAR, K_STR, K_RAW, K_CHAR, K_NUM, K_PIPE, K_LP, K_RP,
-	   K_DECL, K_ASSIGN, K_COMMA };
-
-struct token {
-	enum tok k;
-	size_t pos, len;        /* in src */
-	int space_before;
-};
-
-struct parser {
-	struct obs_tmpl *t;
-	const char *s;
-	size_t n;
-	size_t p;               /* text cursor */
-	/* tokens of the current action */
-	struct token tk[256];
-	size_t ntk, ti;
-	size_t act_pos;         /* position of the current action */
-	int trim_next;
-	/* declared variables (for undefined-variable errors) */
-	char *vars[128];
-	size_t nvars;
-	char *err;
-	size_t errlen;
-	int failed;
-};
 
 void tmpl_position(const struct obs_tmpl *t, size_t pos, int *line, int *col)
 {
@@ -55,8 +29,7 @@ void tmpl_position(const struct obs_tmpl *t, size_t pos, int *line, int *col)
 	*col = (int)(last == (size_t)-1 ? pos + TMPL_PREFIX_LEN : pos - last - 1);
 }
 
-static int perr(struct parser *ps, size_t pos, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int perr(struct parser *ps, size_t pos, const char *fmt, ...)
+int tmpl_perr(struct parser *ps, size_t pos, const char *fmt, ...)
 {
 	if (ps->failed)
 		return -EINVAL;
@@ -153,126 +126,6 @@ int obs_tmpl_is_static(const struct obs_tmpl *t)
 	return t->is_static;
 }
 
-/* ---- lexing one action ---- */
-
-static int is_space(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-static int is_alnum_(char c)
-{
-	return isalnum((unsigned char)c) || c == '_' || (unsigned char)c >= 0x80;
-}
-
-/* Lex from ps->p (just after "{{" and an optional "- ") to "}}": fills tk[].
- * Leaves ps->p after "}}" and sets trim_next for " -}}". */
-static int lex_action(struct parser *ps)
-{
-	const char *s = ps->s;
-	size_t p = ps->p, n = ps->n;
-	ps->ntk = ps->ti = 0;
-	int sp = 1;
-	for (;;) {
-		while (p < n && is_space(s[p])) {
-			/* " -}}" */
-			if (p + 3 < n && s[p + 1] == '-' && s[p + 2] == '}' && s[p + 3] == '}') {
-				ps->p = p + 4;
-				ps->trim_next = 1;
-				goto done;
-			}
-			p++;
-			sp = 1;
-		}
-		if (p >= n)
-			return perr(ps, ps->act_pos, "unclosed action");
-		if (s[p] == '}' && p + 1 < n && s[p + 1] == '}') {
-			ps->p = p + 2;
-			ps->trim_next = 0;
-			goto done;
-		}
-		if (ps->ntk == sizeof ps->tk / sizeof ps->tk[0] - 1)
-			return perr(ps, p, "action too long");
-		struct token *t = &ps->tk[ps->ntk];
-		t->pos = p;
-		t->space_before = sp;
-		sp = 0;
-		char c = s[p];
-		size_t q = p + 1;
-		if (c == '|') {
-			t->k = K_PIPE;
-		} else if (c == '(') {
-			t->k = K_LP;
-		} else if (c == ')') {
-			t->k = K_RP;
-		} else if (c == ',') {
-			t->k = K_COMMA;
-		} else if (c == '=') {
-			t->k = K_ASSIGN;
-		} else if (c == ':') {
-			if (q >= n || s[q] != '=')
-				return perr(ps, p, "expected :=");
-			t->k = K_DECL;
-			q++;
-		} else if (c == '"' || c == '\'') {
-			t->k = c == '"' ? K_STR : K_CHAR;
-			while (q < n && s[q] != c) {
-				if (s[q] == '\\' && q + 1 < n)
-					q++;
-				if (s[q] == '\n')
-					return perr(ps, p, c == '"' ? "unterminated quoted string" : "unterminated character constant");
-				q++;
-			}
-			if (q >= n)
-				return perr(ps, p, c == '"' ? "unterminated quoted string" : "unterminated character constant");
-			q++;
-		} else if (c == '`') {
-			t->k = K_RAW;
-			while (q < n && s[q] != '`')
-				q++;
-			if (q >= n)
-				return perr(ps, p, "unterminated raw quoted string");
-			q++;
-		} else if (c == '$') {
-			t->k = K_VAR;
-			while (q < n && is_alnum_(s[q]))
-				q++;
-		} else if (c == '.' && !(q < n && isdigit((unsigned char)s[q]))) {
-			if (q < n && is_alnum_(s[q])) {
-				t->k = K_FIELD;
-				while (q < n && is_alnum_(s[q]))
-					q++;
-			} else {
-				t->k = K_DOT;
-			}
-		} else if (isdigit((unsigned char)c) || c == '.' ||
-			   ((c == '-' || c == '+') && q < n && (isdigit((unsigned char)s[q]) || s[q] == '.'))) {
-			t->k = K_NUM;
-			while (q < n && (is_alnum_(s[q]) || s[q] == '.' ||
-					 ((s[q] == '-' || s[q] == '+') && (s[q - 1] == 'e' || s[q - 1] == 'E' ||
-									   s[q - 1] == 'p' || s[q - 1] == 'P'))))
-				q++;
-		} else if (is_alnum_(c)) {
-			t->k = K_IDENT;
-			while (q < n && is_alnum_(s[q]))
-				q++;
-		} else if (c == '/' && q < n && s[q] == '*') {
-			return perr(ps, p, "comment must be the whole action");
-		} else {
-			return perr(ps, p, "unexpected \"%c\" in command", c);
-		}
-		t->len = q - p;
-		ps->ntk++;
-		p = q;
-	}
-done:
-	ps->tk[ps->ntk].k = K_EOF;
-	ps->tk[ps->ntk].pos = ps->p;
-	ps->tk[ps->ntk].len = 0;
-	ps->tk[ps->ntk].space_before = 1;
-	return 0;
-}
-
 static struct token *peek(struct parser *ps)
 {
 	return &ps->tk[ps->ti];
@@ -310,7 +163,7 @@ static int var_known(struct parser *ps, const char *s, size_t n)
 static int var_push(struct parser *ps, const char *name)
 {
 	if (ps->nvars == sizeof ps->vars / sizeof ps->vars[0])
-		return perr(ps, ps->act_pos, "too many variables");
+		return tmpl_perr(ps, ps->act_pos, "too many variables");
 	ps->vars[ps->nvars] = strdup(name);
 	if (!ps->vars[ps->nvars])
 		return -ENOMEM;
@@ -365,7 +218,7 @@ static char *unquote(struct parser *ps, const struct token *t, size_t *len)
 				/* fall through */
 			default:
 				free(o);
-				perr(ps, t->pos, "invalid syntax");
+				tmpl_perr(ps, t->pos, "invalid syntax");
 				return NULL;
 			}
 		}
@@ -379,7 +232,7 @@ static int parse_number(struct parser *ps, const struct token *t, struct targ *a
 {
 	char buf[64];
 	if (t->len >= sizeof buf)
-		return perr(ps, t->pos, "illegal number syntax: %.*s", (int)t->len, ps->s + t->pos);
+		return tmpl_perr(ps, t->pos, "illegal number syntax: %.*s", (int)t->len, ps->s + t->pos);
 	size_t k = 0;
 	for (size_t i = 0; i < t->len; i++)
 		if (ps->s[t->pos + i] != '_')
@@ -397,7 +250,7 @@ static int parse_number(struct parser *ps, const struct token *t, struct targ *a
 	errno = 0;
 	double f = strtod(buf, &end);
 	if (*end || !k || strchr(buf, 'x') || strchr(buf, 'X') || !strcmp(buf, "inf"))
-		return perr(ps, t->pos, "bad number syntax: \"%s\"", buf);
+		return tmpl_perr(ps, t->pos, "bad number syntax: \"%s\"", buf);
 	a->f = f;
 	return 0;
 }
@@ -440,7 +293,7 @@ static struct targ *parse_operand(struct parser *ps)
 			if (!a->s)
 				goto fail;
 			if (!tfn_known(a->s, t->len)) {
-				perr(ps, t->pos, "function \"%s\" not defined", a->s);
+				tmpl_perr(ps, t->pos, "function \"%s\" not defined", a->s);
 				goto fail;
 			}
 		}
@@ -459,7 +312,7 @@ static struct targ *parse_operand(struct parser *ps)
 		if (!a->s)
 			goto fail;
 		if (!var_known(ps, a->s, t->len)) {
-			perr(ps, t->pos, "undefined variable \"%s\"", a->s);
+			tmpl_perr(ps, t->pos, "undefined variable \"%s\"", a->s);
 			goto fail;
 		}
 		break;
@@ -497,13 +350,13 @@ static struct targ *parse_operand(struct parser *ps)
 		if (!a->pipe)
 			goto fail;
 		if (peek(ps)->k != K_RP) {
-			perr(ps, peek(ps)->pos, "unclosed left paren");
+			tmpl_perr(ps, peek(ps)->pos, "unclosed left paren");
 			goto fail;
 		}
 		next(ps);
 		break;
 	default:
-		perr(ps, t->pos, "unexpected \"%.*s\" in operand", (int)(t->len ? t->len : 2),
+		tmpl_perr(ps, t->pos, "unexpected \"%.*s\" in operand", (int)(t->len ? t->len : 2),
 		     t->len ? ps->s + t->pos : "}}");
 		goto fail;
 	}
@@ -511,7 +364,7 @@ static struct targ *parse_operand(struct parser *ps)
 	while (peek(ps)->k == K_FIELD && (a->kind == TA_FIELD || !peek(ps)->space_before)) {
 		if (a->kind == TA_IDENT || a->kind == TA_STR || a->kind == TA_NUM || a->kind == TA_BOOL ||
 		    a->kind == TA_NIL) {
-			perr(ps, peek(ps)->pos, "unexpected . after term \"%.*s\"", (int)(peek(ps)->pos - a->pos),
+			tmpl_perr(ps, peek(ps)->pos, "unexpected . after term \"%.*s\"", (int)(peek(ps)->pos - a->pos),
 			     ps->s + a->pos);
 			goto fail;
 		}
@@ -539,7 +392,7 @@ static struct tcmd *parse_command(struct parser *ps)
 	c->pos = peek(ps)->pos;
 	while (!cmd_end(peek(ps))) {
 		if (peek(ps)->k == K_COMMA || peek(ps)->k == K_DECL || peek(ps)->k == K_ASSIGN) {
-			perr(ps, peek(ps)->pos, "unexpected \"%.*s\" in operand", (int)peek(ps)->len,
+			tmpl_perr(ps, peek(ps)->pos, "unexpected \"%.*s\" in operand", (int)peek(ps)->len,
 			     ps->s + peek(ps)->pos);
 			goto fail;
 		}
@@ -555,13 +408,13 @@ static struct tcmd *parse_command(struct parser *ps)
 		v[c->nargs++] = a;
 	}
 	if (!c->nargs) {
-		perr(ps, peek(ps)->pos, "missing value for command");
+		tmpl_perr(ps, peek(ps)->pos, "missing value for command");
 		goto fail;
 	}
 	c->end = ps->ti > 0 ? ps->tk[ps->ti - 1].pos + ps->tk[ps->ti - 1].len : c->pos;
 	if (c->nargs > 1 && c->args[0]->kind != TA_IDENT && c->args[0]->kind != TA_FIELD &&
 	    c->args[0]->kind != TA_VAR && c->args[0]->kind != TA_PIPE) {
-		perr(ps, c->pos, "can't give argument to non-function %.*s", (int)(c->args[1]->pos - c->pos - 1),
+		tmpl_perr(ps, c->pos, "can't give argument to non-function %.*s", (int)(c->args[1]->pos - c->pos - 1),
 		     ps->s + c->pos);
 		goto fail;
 	}
@@ -605,7 +458,7 @@ static struct tpipe *parse_pipeline(struct parser *ps, const char *ctx, int in_p
 				p->ndecl = 2;
 			}
 			if (p->assign && !var_known(ps, ps->s + v1->pos, v1->len)) {
-				perr(ps, v1->pos, "undefined variable \"%.*s\"", (int)v1->len, ps->s + v1->pos);
+				tmpl_perr(ps, v1->pos, "undefined variable \"%.*s\"", (int)v1->len, ps->s + v1->pos);
 				goto fail;
 			}
 		} else {
@@ -615,7 +468,7 @@ static struct tpipe *parse_pipeline(struct parser *ps, const char *ctx, int in_p
 	for (;;) {
 		if (peek(ps)->k == K_EOF || peek(ps)->k == K_RP) {
 			if (!p->ncmds) {
-				perr(ps, peek(ps)->pos, "missing value for %s", ctx);
+				tmpl_perr(ps, peek(ps)->pos, "missing value for %s", ctx);
 				goto fail;
 			}
 			break;
@@ -631,13 +484,13 @@ static struct tpipe *parse_pipeline(struct parser *ps, const char *ctx, int in_p
 		if (peek(ps)->k == K_PIPE) {
 			next(ps);
 			if (cmd_end(peek(ps))) {
-				perr(ps, peek(ps)->pos, "missing command after |");   /* Go: "missing value for command" */
+				tmpl_perr(ps, peek(ps)->pos, "missing command after |");   /* Go: "missing value for command" */
 				goto fail;
 			}
 			continue;
 		}
 		if (peek(ps)->k == K_RP && !in_parens) {
-			perr(ps, peek(ps)->pos, "unexpected right paren");
+			tmpl_perr(ps, peek(ps)->pos, "unexpected right paren");
 			goto fail;
 		}
 		break;
@@ -666,14 +519,14 @@ static int parse_control(struct parser *ps, struct tnode *nd, const char *ctx)
 	if (!nd->pipe)
 		return -EINVAL;
 	if (peek(ps)->k != K_EOF)
-		return perr(ps, peek(ps)->pos, "unexpected \"%.*s\" in %s", (int)peek(ps)->len, ps->s + peek(ps)->pos, ctx);
+		return tmpl_perr(ps, peek(ps)->pos, "unexpected \"%.*s\" in %s", (int)peek(ps)->len, ps->s + peek(ps)->pos, ctx);
 	enum stop how;
 	size_t sp;
 	nd->list = parse_list(ps, &how, &sp);
 	if (!nd->list)
 		return -EINVAL;
 	if (how == ST_EOF)
-		return perr(ps, ps->n, "unexpected EOF");
+		return tmpl_perr(ps, ps->n, "unexpected EOF");
 	if (how == ST_ELSE) {
 		/* "else if ..." / "else with ..." chains into a nested node */
 		if (peek(ps)->k == K_IDENT && (tok_is(ps, peek(ps), "if") || tok_is(ps, peek(ps), "with")) &&
@@ -692,15 +545,15 @@ static int parse_control(struct parser *ps, struct tnode *nd, const char *ctx)
 			return parse_control(ps, sub, is_if ? "if" : "with");
 		}
 		if (peek(ps)->k != K_EOF)
-			return perr(ps, peek(ps)->pos, "unexpected \"%.*s\" in else", (int)peek(ps)->len,
+			return tmpl_perr(ps, peek(ps)->pos, "unexpected \"%.*s\" in else", (int)peek(ps)->len,
 				    ps->s + peek(ps)->pos);
 		nd->elselist = parse_list(ps, &how, &sp);
 		if (!nd->elselist)
 			return -EINVAL;
 		if (how == ST_EOF)
-			return perr(ps, ps->n, "unexpected EOF");
+			return tmpl_perr(ps, ps->n, "unexpected EOF");
 		if (how == ST_ELSE)
-			return perr(ps, sp, "expected end; found {{else}}");
+			return tmpl_perr(ps, sp, "expected end; found {{else}}");
 	}
 	var_pop(ps, mark);
 	return 0;
@@ -708,7 +561,7 @@ static int parse_control(struct parser *ps, struct tnode *nd, const char *ctx)
 
 static void trim_left_text(struct tnode *txt)
 {
-	while (txt->tlen && is_space(txt->text[txt->tlen - 1]))
+	while (txt->tlen && tmpl_is_space(txt->text[txt->tlen - 1]))
 		txt->tlen--;
 }
 
@@ -723,7 +576,7 @@ static struct tlist *parse_list(struct parser *ps, enum stop *how, size_t *stop_
 	for (;;) {
 		size_t start = ps->p;
 		if (ps->trim_next) {
-			while (start < n && is_space(s[start]))
+			while (start < n && tmpl_is_space(s[start]))
 				start++;
 			ps->trim_next = 0;
 		}
@@ -748,7 +601,7 @@ static struct tlist *parse_list(struct parser *ps, enum stop *how, size_t *stop_
 		}
 		size_t a = tend + 2;
 		ps->act_pos = tend;
-		if (a + 1 < n && s[a] == '-' && is_space(s[a + 1])) {
+		if (a + 1 < n && s[a] == '-' && tmpl_is_space(s[a + 1])) {
 			if (txt)
 				trim_left_text(txt);
 			a += 2;
@@ -758,7 +611,7 @@ static struct tlist *parse_list(struct parser *ps, enum stop *how, size_t *stop_
 		if (c + 1 < n && s[c] == '/' && s[c + 1] == '*') {
 			const char *close = memmem(s + c + 2, n - c - 2, "*/", 2);
 			if (!close) {
-				perr(ps, tend, "unclosed comment");
+				tmpl_perr(ps, tend, "unclosed comment");
 				goto fail;
 			}
 			size_t q = (size_t)(close - s) + 2;
@@ -768,19 +621,19 @@ static struct tlist *parse_list(struct parser *ps, enum stop *how, size_t *stop_
 			} else if (q + 1 < n && s[q] == '}' && s[q + 1] == '}') {
 				ps->p = q + 2;
 			} else {
-				perr(ps, tend, "comment ends before closing delimiter");
+				tmpl_perr(ps, tend, "comment ends before closing delimiter");
 				goto fail;
 			}
 			continue;
 		}
 		ps->p = a;
-		if (lex_action(ps) < 0)
+		if (tmpl_lex_action(ps) < 0)
 			goto fail;
 		struct token *t = peek(ps);
 		if (tok_is(ps, t, "end")) {
 			next(ps);
 			if (peek(ps)->k != K_EOF) {
-				perr(ps, peek(ps)->pos, "unexpected \"%.*s\" in end", (int)peek(ps)->len, s + peek(ps)->pos);
+				tmpl_perr(ps, peek(ps)->pos, "unexpected \"%.*s\" in end", (int)peek(ps)->len, s + peek(ps)->pos);
 				goto fail;
 			}
 			*how = ST_END;
@@ -809,7 +662,7 @@ static struct tlist *parse_list(struct parser *ps, enum stop *how, size_t *stop_
 		}
 		if (tok_is(ps, t, "define") || tok_is(ps, t, "template") || tok_is(ps, t, "block") ||
 		    tok_is(ps, t, "break") || tok_is(ps, t, "continue")) {
-			perr(ps, t->pos, "{{%.*s}} is not supported", (int)t->len, s + t->pos);
+			tmpl_perr(ps, t->pos, "{{%.*s}} is not supported", (int)t->len, s + t->pos);
 			goto fail;
 		}
 		nd->kind = TN_ACTION;
@@ -817,7 +670,7 @@ static struct tlist *parse_list(struct parser *ps, enum stop *how, size_t *stop_
 		if (!nd->pipe)
 			goto fail;
 		if (peek(ps)->k != K_EOF) {
-			perr(ps, peek(ps)->pos, "unexpected \"%.*s\" in command", (int)peek(ps)->len, s + peek(ps)->pos);
+			tmpl_perr(ps, peek(ps)->pos, "unexpected \"%.*s\" in command", (int)peek(ps)->len, s + peek(ps)->pos);
 			goto fail;
 		}
 	}
@@ -849,7 +702,7 @@ int obs_tmpl_parse(const char *name, const char *text, size_t n, struct obs_tmpl
 	size_t sp = 0;
 	t->root = parse_list(&ps, &how, &sp);
 	if (t->root && how != ST_EOF) {
-		perr(&ps, sp, how == ST_END ? "unexpected {{end}}" : "unexpected {{else}}");
+		tmpl_perr(&ps, sp, how == ST_END ? "unexpected {{end}}" : "unexpected {{else}}");
 		list_free(t->root);
 		t->root = NULL;
 	}
