@@ -1,4 +1,4 @@
-// sources: lib/tsdb/block.c lib/tsdb/block_write.c lib/tsdb/encoding.c lib/tsdb/chunk.c lib/tsdb/samples.c lib/core/buf.c lib/core/crc32c.c lib/core/labels.c lib/core/obstime.c lib/core/num.c lib/index/matcher.c lib/core/utf8.c lib/core/fileio.c lib/core/regex.c lib/core/corrupt.c lib/core/fault.c
+// sources: lib/tsdb/block.c lib/tsdb/block_read.c lib/tsdb/block_write.c lib/tsdb/encoding.c lib/tsdb/chunk.c lib/tsdb/samples.c lib/core/buf.c lib/core/crc32c.c lib/core/labels.c lib/core/obstime.c lib/core/num.c lib/index/matcher.c lib/core/utf8.c lib/core/fileio.c lib/core/regex.c lib/core/corrupt.c lib/core/fault.c
 /* fuzz_block.c — libFuzzer harness for immutable blocks.
  *
  * Byte 0 picks the mode:

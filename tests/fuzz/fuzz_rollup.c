@@ -1,4 +1,4 @@
-// sources: lib/tsdb/rollup.c lib/tsdb/rollup_file.c lib/tsdb/sketch.c lib/tsdb/downsample.c lib/tsdb/samples.c lib/core/buf.c lib/core/crc32c.c lib/core/num.c lib/core/obstime.c lib/core/fileio.c lib/core/corrupt.c lib/core/fault.c
+// sources: lib/tsdb/rollup.c lib/tsdb/rollup_file.c lib/tsdb/rollup_read.c lib/tsdb/sketch.c lib/tsdb/downsample.c lib/tsdb/samples.c lib/core/buf.c lib/core/crc32c.c lib/core/num.c lib/core/obstime.c lib/core/fileio.c lib/core/corrupt.c lib/core/fault.c
 /* fuzz_rollup.c — libFuzzer harness for rollup files, sketches and rollup
  * arithmetic. The first input byte picks the mode:
  *

@@ -1,4 +1,4 @@
-// sources: lib/index/postings.c lib/index/matcher.c lib/core/regex.c
+// sources: lib/index/postings.c lib/index/postings_select.c lib/index/matcher.c lib/core/regex.c
 /* fuzz_select.c — libFuzzer differential harness for obs_index_select: the
  * input is up to four matchers, one per line; the index's answer over a fixed
  * set of series must equal a brute-force scan (every matcher applied to the

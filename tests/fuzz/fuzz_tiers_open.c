@@ -1,4 +1,4 @@
-// sources: lib/tsdb/tiers.c lib/tsdb/rollup.c lib/tsdb/rollup_file.c lib/tsdb/sketch.c lib/tsdb/downsample.c lib/tsdb/samples.c lib/tsdb/block.c lib/tsdb/block_write.c lib/tsdb/encoding.c lib/tsdb/chunk.c lib/index/matcher.c lib/core/labels.c lib/core/buf.c lib/core/crc32c.c lib/core/num.c lib/core/obstime.c lib/core/fileio.c lib/core/regex.c lib/core/utf8.c lib/core/corrupt.c lib/core/fault.c
+// sources: lib/tsdb/tiers.c lib/tsdb/rollup.c lib/tsdb/rollup_file.c lib/tsdb/rollup_read.c lib/tsdb/sketch.c lib/tsdb/downsample.c lib/tsdb/samples.c lib/tsdb/block.c lib/tsdb/block_read.c lib/tsdb/block_write.c lib/tsdb/encoding.c lib/tsdb/chunk.c lib/index/matcher.c lib/core/labels.c lib/core/buf.c lib/core/crc32c.c lib/core/num.c lib/core/obstime.c lib/core/fileio.c lib/core/regex.c lib/core/utf8.c lib/core/corrupt.c lib/core/fault.c
 /* fuzz_tiers_open.c — libFuzzer harness for finding rollup sets at start
  * (obs_tiers_open): file names, duplicate and leftover sets, damaged files.
  *
