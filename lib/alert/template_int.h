@@ -112,4 +112,9 @@ int tfn_known(const char *name, size_t n);
 /* call name with args (piped value last). 0 or -EINVAL (tx_fail called) */
 int tfn_call(struct texec *x, const char *name, struct tv *args, size_t nargs, struct tv *res);
 
+/* Go's fmt.Sprintf of format f (fn bytes) with args, into b; and
+ * Sprint/Sprintln (ln). 0 or -ENOMEM (template_printf.c) */
+int tfn_sprintf(const char *f, size_t fn, const struct tv *args, size_t n, struct obs_buf *b);
+int tfn_sprint(const struct tv *args, size_t n, int ln, struct obs_buf *b);
+
 #endif
