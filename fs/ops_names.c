@@ -92,7 +92,8 @@ static void xattr_reply(fuse_req_t req, const struct obs_buf *t, size_t size)
 		fuse_reply_buf(req, t->data, t->len);
 }
 
-void fs_ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+/* getxattr (name) or listxattr (name NULL) of ino through its kind */
+static void xattr_op(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	PATH_OR_REPLY(path, ino, NULL);
 	struct node nd;
@@ -100,8 +101,10 @@ void fs_ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t siz
 	struct obs_buf t;
 	obs_buf_init(&t);
 	rc = fs_resolve(path, &nd);
-	if (!rc)
+	if (!rc && name)
 		rc = nd.kind->getxattr ? nd.kind->getxattr(&nd, name, &t) : -ENODATA;
+	else if (!rc && nd.kind->listxattr)
+		rc = nd.kind->listxattr(&nd, &t);
 	if (rc)
 		fs_reply_rc(req, rc);
 	else
@@ -111,21 +114,12 @@ void fs_ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t siz
 	free(path);
 }
 
+void fs_ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	xattr_op(req, ino, name, size);
+}
+
 void fs_ll_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
-	PATH_OR_REPLY(path, ino, NULL);
-	struct node nd;
-	node_init(&nd);
-	struct obs_buf t;
-	obs_buf_init(&t);
-	rc = fs_resolve(path, &nd);
-	if (!rc && nd.kind->listxattr)
-		rc = nd.kind->listxattr(&nd, &t);
-	if (rc)
-		fs_reply_rc(req, rc);
-	else
-		xattr_reply(req, &t, size);
-	obs_buf_release(&t);
-	node_release(&nd);
-	free(path);
+	xattr_op(req, ino, NULL, size);
 }

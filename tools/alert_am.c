@@ -2,6 +2,7 @@
  * verdicts and report) and `obs-alert silence add|query|expire -m MNT`
  * (amtool silence's words over MOUNT/alerts/silences/). */
 #include "alert_am.h"
+#include "alert_tool.h"
 
 #include <dirent.h>
 #include <err.h>
@@ -134,14 +135,9 @@ static int silence_add(const char *mnt, int argc, char **argv)
 	struct obs_buf m, text;
 	obs_buf_init(&m);
 	obs_buf_init(&text);
-	for (int i = optind; i < argc; i++)
-		if ((i > optind && obs_buf_putc(&m, ',')) || obs_buf_puts(&m, argv[i]))
-			err(2, "out of memory");
 	/* check the matchers here, to name the bad one */
 	struct am_matchers ms;
-	const char *why = NULL;
-	if (am_matchers_parse(m.data, m.len, 1, &ms, &why))
-		errx(2, "invalid matchers '%s': %s", m.data, why);
+	alert_matchers_args(argc, argv, optind, &m, &ms);
 	am_matchers_release(&ms);
 	obs_buf_printf(&text, "matchers: %s\n", m.data);
 	if (dur)
@@ -249,13 +245,8 @@ static int silence_query(const char *mnt, int argc, char **argv)
 	}
 	struct obs_buf m;
 	obs_buf_init(&m);
-	for (int i = optind; i < argc; i++)
-		if ((i > optind && obs_buf_putc(&m, ',')) || obs_buf_puts(&m, argv[i]))
-			err(2, "out of memory");
 	struct am_matchers f;
-	const char *why = NULL;
-	if (am_matchers_parse(m.data ? m.data : "", m.len, 1, &f, &why))
-		errx(2, "invalid matchers '%s': %s", m.data, why);
+	alert_matchers_args(argc, argv, optind, &m, &f);
 	char *dir = silence_dir(mnt);
 	int header = 0;   /* amtool: an empty answer is not an error */
 	struct obs_buf text;

@@ -5,7 +5,9 @@
  * is not, 2 on usage errors. */
 #include "alert_tool.h"
 #include "alert/rules.h"
+#include "alert/template.h"
 
+#include <err.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -14,22 +16,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int alert_go_quote(const char *s, size_t n, struct obs_buf *b)
+void alert_matchers_args(int argc, char **argv, int from, struct obs_buf *m, struct am_matchers *f)
 {
-	int r = obs_buf_putc(b, '"');
-	for (size_t i = 0; i < n && !r; i++) {
-		unsigned char c = (unsigned char)s[i];
-		switch (c) {
-		case '"': r = obs_buf_puts(b, "\\\""); break;
-		case '\\': r = obs_buf_puts(b, "\\\\"); break;
-		case '\n': r = obs_buf_puts(b, "\\n"); break;
-		case '\t': r = obs_buf_puts(b, "\\t"); break;
-		case '\r': r = obs_buf_puts(b, "\\r"); break;
-		default:
-			r = c < 0x20 || c == 0x7f ? obs_buf_printf(b, "\\x%02x", c) : obs_buf_putc(b, (char)c);
-		}
-	}
-	return r ? r : obs_buf_putc(b, '"');
+	for (int i = from; i < argc; i++)
+		if ((i > from && obs_buf_putc(m, ',')) || obs_buf_puts(m, argv[i]))
+			errx(2, "out of memory");
+	const char *why = NULL;
+	if (am_matchers_parse(m->data ? m->data : "", m->len, 1, f, &why))
+		errx(2, "invalid matchers '%s': %s", m->data ? m->data : "", why);
 }
 
 int alert_go_labels(const struct obs_labels *l, struct obs_buf *out)
@@ -38,7 +32,7 @@ int alert_go_labels(const struct obs_labels *l, struct obs_buf *out)
 	for (size_t i = 0; l && i < l->n && !r; i++) {
 		r = obs_buf_printf(out, "%s%s=", i ? ", " : "", l->v[i].name);
 		if (!r)
-			r = alert_go_quote(l->v[i].value, strlen(l->v[i].value), out);
+			r = obs_tmpl_go_quote(out, l->v[i].value, strlen(l->v[i].value));
 	}
 	return r ? r : obs_buf_putc(out, '}');
 }

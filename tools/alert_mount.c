@@ -107,13 +107,8 @@ int alert_cmd_state(const char *mnt, int argc, char **argv)
 		errx(2, "invalid state '%s' (firing, pending, inactive)", want);
 	struct obs_buf m;
 	obs_buf_init(&m);
-	for (int i = optind; i < argc; i++)
-		if ((i > optind && obs_buf_putc(&m, ',')) || obs_buf_puts(&m, argv[i]))
-			err(2, "out of memory");
 	struct am_matchers f;
-	const char *why = NULL;
-	if (am_matchers_parse(m.data ? m.data : "", m.len, 1, &f, &why))
-		errx(2, "invalid matchers '%s': %s", m.data, why);
+	alert_matchers_args(argc, argv, optind, &m, &f);
 	int filter = want || f.n;
 	char *text = read_state(mnt);
 	size_t shown = 0;

@@ -15,6 +15,7 @@
  * followed by promtool's difference reports (on stderr). Exit 0 only when
  * every test of every file passes. */
 #include "alert_tool.h"
+#include "alert/template.h"
 #include "alert/ruleeval.h"
 #include "alert/yamldoc.h"
 #include "core/num.h"
@@ -677,7 +678,7 @@ static void run_group(const struct ut_file *f, const struct ut_group *g, struct 
 		model_dur(t->eval_time, d);
 		struct obs_buf qexpr;
 		obs_buf_init(&qexpr);
-		alert_go_quote(t->expr, strlen(t->expr), &qexpr);
+		obs_tmpl_go_quote(&qexpr, t->expr, strlen(t->expr));
 		struct obs_query_expr *qe;
 		char perr[600];
 		struct obs_query_result res;

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 
+#include "alert/amatch.h"
 #include "core/buf.h"
 #include "core/fileio.h"
 #include "core/labels.h"
@@ -19,9 +20,11 @@ int alert_cmd_check(int argc, char **argv);
 int alert_cmd_rules(const char *mnt, int argc, char **argv);
 int alert_cmd_state(const char *mnt, int argc, char **argv);
 
+/* argv[from..argc) joined with commas into m (amtool's matcher words) and
+ * parsed into f (the caller releases it); exits 2 naming a bad list. */
+void alert_matchers_args(int argc, char **argv, int from, struct obs_buf *m, struct am_matchers *f);
+
 /* Go's labels.Labels.String(): {a="x", b="y"} with strconv.Quote values. */
 int alert_go_labels(const struct obs_labels *l, struct obs_buf *out);
-/* Go's strconv.Quote. */
-int alert_go_quote(const char *s, size_t n, struct obs_buf *out);
 
 #endif

@@ -26,6 +26,7 @@
 
 #include "alert/amatch.h"
 #include "core/obstime.h"
+#include "core/textline.h"
 
 struct sil {
 	char id[37];
@@ -291,16 +292,8 @@ static int parse_spec(const char *text, size_t n, int64_t now, struct spec *sp, 
 	size_t until_n = 0, dur_n = 0;
 	memset(sp, 0, sizeof(*sp));
 	sp->starts = now;
-	const char *p = text, *end = text + n;
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *le = nl ? nl : end;
-		const char *a = p, *b = le;
-		p = nl ? nl + 1 : end;
-		while (a < b && (*a == ' ' || *a == '\t'))
-			a++;
-		while (b > a && (b[-1] == ' ' || b[-1] == '\t' || b[-1] == '\r'))
-			b--;
+	const char *p = text, *end = text + n, *a, *b;
+	while (obs_line_next(&p, end, &a, &b)) {
 		if (a == b || *a == '#')
 			continue;
 		const char *k = a;

@@ -9,6 +9,7 @@
 #include <yaml.h>
 
 #include "core/obstime.h"
+#include "core/textline.h"
 
 const char *const AM_SLO_WINDOWS[5] = { "5m", "30m", "1h", "6h", "3d" };
 
@@ -162,16 +163,9 @@ static int is_kv_form(const char *t, size_t n)
 static int parse_kv(const char *text, size_t n, struct fields *f, struct obs_buf *err)
 {
 	size_t line = 0;
-	const char *p = text, *end = text + n;
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p)), *le = nl ? nl : end;
+	const char *p = text, *end = text + n, *a, *b;
+	while (obs_line_next(&p, end, &a, &b)) {
 		line++;
-		const char *a = p, *b = le;
-		p = nl ? nl + 1 : end;
-		while (a < b && (*a == ' ' || *a == '\t'))
-			a++;
-		while (b > a && (b[-1] == ' ' || b[-1] == '\t' || b[-1] == '\r'))
-			b--;
 		if (a == b || *a == '#')
 			continue;
 		const char *eq = memchr(a, '=', (size_t)(b - a));

@@ -64,6 +64,9 @@ int obs_tmpl_expand(const struct obs_tmpl *t, const struct obs_tmpl_data *d, str
 /* Go's %v of a float64: shortest round-trip digits, %e form when the
  * exponent is < -4 or >= 6 ("1e+06", "123456", "NaN", "+Inf"). buf >= 40. */
 int obs_tmpl_fmt_float(double v, char *buf);
+/* s (n bytes) as Go's %q / strconv.Quote writes it for ASCII: in double
+ * quotes, \" \\ \n \t \r escaped, other controls as \xNN. 0 or -ENOMEM. */
+int obs_tmpl_go_quote(struct obs_buf *b, const char *s, size_t n);
 
 /* One-shot helper: parse the Prometheus alert template text and expand it.
  * Any error yields "<error expanding template: ERR>" in out, as Prometheus

@@ -11,7 +11,7 @@
 
 /* ---- printf ---- */
 
-static int go_quote(struct obs_buf *b, const char *s, size_t n)
+int obs_tmpl_go_quote(struct obs_buf *b, const char *s, size_t n)
 {
 	int r = obs_buf_putc(b, '"');
 	for (size_t i = 0; i < n && !r; i++) {
@@ -124,7 +124,7 @@ int tfn_sprintf(const char *f, size_t fn, const struct tv *args, size_t n, struc
 			}
 			break;
 		case 'q':
-			r = v->k == TV_STR ? go_quote(b, v->s, v->slen) : bad_verb(b, verb, v, prec);
+			r = v->k == TV_STR ? obs_tmpl_go_quote(b, v->s, v->slen) : bad_verb(b, verb, v, prec);
 			break;
 		case 'd':
 		case 'x':

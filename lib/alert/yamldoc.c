@@ -100,6 +100,21 @@ const char *obs_ynode_str(const yaml_node_t *n, struct obs_buf *errs)
 	return (const char *)n->data.scalar.value;
 }
 
+/* Is key (the key node k of pair p) already a key of an earlier pair of
+ * map? Then the error goes to errs and the answer is 1 (Go's yaml.v2
+ * wording); 0 if not, -ENOMEM. */
+static int dup_key(struct obs_ydoc *d, yaml_node_t *map, yaml_node_pair_t *p, yaml_node_t *k, const char *key,
+		   struct obs_buf *errs)
+{
+	for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
+		yaml_node_t *k2 = obs_ydoc_node(d, q->key);
+		if (k2 && k2->type == YAML_SCALAR_NODE && !strcmp((const char *)k2->data.scalar.value, key))
+			return obs_yerr(errs, "line %d: mapping key \"%s\" already defined at line %d",
+					obs_ynode_line(k), key, obs_ynode_line(k2)) ? -ENOMEM : 1;
+	}
+	return 0;
+}
+
 int obs_ymap_each(struct obs_ydoc *d, yaml_node_t *map, const char *const *known, const char *type, obs_ymap_fn fn,
 		  void *ctx, struct obs_buf *errs)
 {
@@ -119,17 +134,9 @@ int obs_ymap_each(struct obs_ydoc *d, yaml_node_t *map, const char *const *known
 			continue;
 		}
 		const char *key = (const char *)k->data.scalar.value;
-		int dup = 0;
-		for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
-			yaml_node_t *k2 = obs_ydoc_node(d, q->key);
-			if (k2 && k2->type == YAML_SCALAR_NODE && !strcmp((const char *)k2->data.scalar.value, key)) {
-				if (obs_yerr(errs, "line %d: mapping key \"%s\" already defined at line %d",
-					     obs_ynode_line(k), key, obs_ynode_line(k2)))
-					return -ENOMEM;
-				dup = 1;
-				break;
-			}
-		}
+		int dup = dup_key(d, map, p, k, key, errs);
+		if (dup < 0)
+			return dup;
 		if (dup)
 			continue;
 		int ok = 0;
@@ -161,17 +168,9 @@ int obs_ymap_strings(struct obs_ydoc *d, yaml_node_t *map, obs_ykv_fn fn, void *
 		const char *val = obs_ynode_str(v, errs);
 		if (!key || !val)
 			continue;
-		int dup = 0;
-		for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
-			yaml_node_t *k2 = obs_ydoc_node(d, q->key);
-			if (k2 && k2->type == YAML_SCALAR_NODE && !strcmp((const char *)k2->data.scalar.value, key)) {
-				if (obs_yerr(errs, "line %d: mapping key \"%s\" already defined at line %d",
-					     obs_ynode_line(k), key, obs_ynode_line(k2)))
-					return -ENOMEM;
-				dup = 1;
-				break;
-			}
-		}
+		int dup = dup_key(d, map, p, k, key, errs);
+		if (dup < 0)
+			return dup;
 		if (dup)
 			continue;
 		int r = fn(ctx, key, val, obs_ynode_line(k));
