@@ -5,7 +5,8 @@
  *   traces/TRACE_ID               a kept trace's spans as JSON lines   (lookup only)
  *   traces/TRACE_ID.tree          its waterfall                         (lookup only)
  *   traces/TRACE_ID.logs          "STREAM TIME LINE" of every log record carrying
- *                                 trace_id=TRACE_ID                     (lookup only)
+ *                                 trace_id=TRACE_ID, for any trace id, kept or
+ *                                 not (lookup only)
  *   traces/@RANGE[?QUERY]  traces/?QUERY
  *                                 search views (lookup only): one line per trace
  *   traces/services/SVC/operations/OP
@@ -422,11 +423,14 @@ static int traces_lookup(struct node *parent, const char *name, size_t n, struct
 		return 0;
 	}
 	uint8_t id[16];
-	if (n < 32 || id_of(s, 32, id) || !obs_tstore_has(obs_traces_store(obsfs->traces), id))
+	if (n < 32 || id_of(s, 32, id))
 		return -ENOENT;
-	if (n == 32)
+	/* ID.logs answers for any trace id: the logs of a trace that sampling
+	 * dropped (or that an exemplar names) are still in the log store */
+	int kept = obs_tstore_has(obs_traces_store(obsfs->traces), id);
+	if (n == 32 && kept)
 		child->kind = &trace_kind;
-	else if (n == 37 && !memcmp(s + 32, ".tree", 5))
+	else if (n == 37 && kept && !memcmp(s + 32, ".tree", 5))
 		child->kind = &tree_kind;
 	else if (n == 37 && !memcmp(s + 32, ".logs", 5))
 		child->kind = &tlogs_kind;

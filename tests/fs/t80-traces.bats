@@ -319,4 +319,13 @@ slow latency threshold_ms=50"
 web {\"msg\":\"checkout\",\"trace_id\":\"$id\"}"
 	run cat "$MNT/traces/0000000000000000000000000000000f.tree"
 	expect_fail "No such file or directory"
+	# a trace that was never kept (sampled out, or only named by an
+	# exemplar or a log line): its logs are still found; ID and ID.tree are not
+	expect_eq "$(cut -d' ' -f1,3- "$MNT/traces/00000000000000000000000000000008.logs")" \
+		"payment level=info msg=other trace_id=00000000000000000000000000000008"
+	run cat "$MNT/traces/00000000000000000000000000000008"
+	expect_fail "No such file or directory"
+	expect_eq "$(cat "$MNT/traces/0000000000000000000000000000000e.logs")" ""
+	run cat "$MNT/traces/0000000000000000000000000000000g.logs"
+	expect_fail "No such file or directory"
 }
