@@ -9,7 +9,7 @@
  *
  *   KEY END\n         KEY as in batch.h ([!-~]{1,200}), END decimal
  *
- * At open the lines are read in order (the last END of a KEY wins; a line
+ * At open the lines are read in order (the largest END of a KEY wins; a line
  * that is torn or malformed, e.g. cut by a crash, is skipped), then the file
  * is rewritten from the table (atomic replace) and appended to; past
  * 4 x max_keys appended lines it is rewritten again. Like the write-ahead
