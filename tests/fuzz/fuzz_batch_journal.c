@@ -6,8 +6,7 @@
  * the table afterwards (a batch KEY 0..END is skipped whole); the file
  * rewritten at open is a fixed point (loading it again rewrites the same
  * bytes); a commit after the open is known to the next open. The journal
- * lives in a private directory under TMPDIR (default /dev/shm, else /tmp;
- * one per fuzzing process). */
+ * lives in a scratch directory (fuzz_tmp.h). */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,28 +16,9 @@
 
 #include "core/fileio.h"
 #include "ingest/batch.h"
+#include "fuzz_tmp.h"
 
-static char path[4096], dir[3000];
-
-static void cleanup(void)
-{
-	unlink(path);
-	rmdir(dir);
-}
-
-static void setup(void)
-{
-	if (path[0])
-		return;
-	const char *tmp = getenv("TMPDIR");
-	if (!tmp || !*tmp)   /* tmpfs when there is one: the rewrite fsyncs */
-		tmp = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-	snprintf(dir, sizeof dir, "%s/fuzz_batch_journal.XXXXXX", tmp);
-	if (!mkdtemp(dir))
-		abort();
-	snprintf(path, sizeof path, "%s/batches", dir);
-	atexit(cleanup);
-}
+static const char *path;
 
 static char *slurp(size_t *len)
 {
@@ -93,7 +73,7 @@ static void check_known(struct obs_batchtab *t, const char *key, size_t keylen, 
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 {
-	setup();
+	path = fuzz_tmp_file("batches");
 	if (obs_write_file_atomic(path, (const char *)data, n, NULL))
 		abort();
 	struct obs_batchtab *t = obs_batchtab_new(1u << 16);   /* no key forgotten */

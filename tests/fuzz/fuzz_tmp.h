@@ -1,0 +1,36 @@
+/* fuzz_tmp.h — a private scratch directory for harnesses whose parser reads
+ * a file (tests/fuzz/fuzz_batch_journal.c, fuzz_nflog.c): one per fuzzing
+ * process under TMPDIR (default /dev/shm, a tmpfs where the files' fsyncs
+ * cost nothing, else /tmp), removed at exit with the one file in it. */
+#ifndef OBS_TESTS_FUZZ_TMP_H
+#define OBS_TESTS_FUZZ_TMP_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static char fuzz_tmp_dir[3000], fuzz_tmp_path[4096];
+
+static void fuzz_tmp_cleanup(void)
+{
+	unlink(fuzz_tmp_path);
+	rmdir(fuzz_tmp_dir);
+}
+
+/* The path of the scratch file NAME (made once; abort()s on failure). */
+static const char *fuzz_tmp_file(const char *name)
+{
+	if (fuzz_tmp_path[0])
+		return fuzz_tmp_path;
+	const char *tmp = getenv("TMPDIR");
+	if (!tmp || !*tmp)
+		tmp = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+	snprintf(fuzz_tmp_dir, sizeof fuzz_tmp_dir, "%s/fuzz_%s.XXXXXX", tmp, name);
+	if (!mkdtemp(fuzz_tmp_dir))
+		abort();
+	snprintf(fuzz_tmp_path, sizeof fuzz_tmp_path, "%s/%s", fuzz_tmp_dir, name);
+	atexit(fuzz_tmp_cleanup);
+	return fuzz_tmp_path;
+}
+
+#endif
