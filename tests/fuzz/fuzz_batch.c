@@ -1,4 +1,4 @@
-// sources: lib/ingest/batch.c lib/core/strmap.c
+// sources: lib/ingest/batch.c lib/core/strmap.c lib/core/buf.c lib/core/fileio.c lib/core/fault.c
 /* fuzz_batch.c — libFuzzer harness for the agent directive parser and the
  * batch table: any bytes (an exact-size heap copy) either are not a
  * directive or give one whose parts lie inside the line; a batch committed

@@ -126,11 +126,14 @@ Test(batch, oldest_key_forgotten)
 
 /* the journal (obs_batchtab_open): what a table committed is known to the
  * next one opened on the same file, without a clean close (kill -9) */
-static char jdir[] = "/tmp/obs-batchj.XXXXXX";
+static char jdir[32];
 static char jpath[64];
 
 static void jsetup(void)
 {
+	/* afresh per test: mkdtemp fills the XXXXXX in, and the tsan stand-in
+	 * (tests/tsan/criterion) runs every test in one process */
+	snprintf(jdir, sizeof jdir, "/tmp/obs-batchj.XXXXXX");
 	cr_assert(mkdtemp(jdir));
 	snprintf(jpath, sizeof jpath, "%s/agent-batches", jdir);
 }
