@@ -108,8 +108,8 @@ int obs_logstore_append(struct obs_logstore *ls, const char *stream, const char 
 int obs_logstore_append_carried(struct obs_logstore *ls, const char *stream, const char *buf, size_t n,
 				int64_t now_ms, obs_log_reject_fn reject, void *ctx, uint64_t handle);
 /* Journal the partial last line p[0..n) of open file handle (replacing its
- * previous one; n == 0 clears it). 0 or -errno (then the previous carry is
- * still the one in force). */
+ * previous one; n == 0 clears it). handle is not 0 (-EINVAL). 0 or -errno
+ * (then the previous carry is still the one in force). */
 int obs_logstore_carry(struct obs_logstore *ls, uint64_t handle, const char *stream, const char *p, size_t n);
 int obs_logstore_create(struct obs_logstore *ls, const char *stream);   /* exists: 0 */
 /* -ENOENT if absent; -ENOSPC/-EIO when the removal record cannot be

@@ -15,7 +15,7 @@
  *   type 2  carry: the partial last line of an open file
  *           u64 epoch | u64 handle | u16 namelen | name | bytes
  *           no bytes: the carry is cleared (the file was closed or its
- *           line withdrawn)
+ *           line withdrawn); handle is never 0
  *   type 3  batch that ends a carry: the line that completed it is in it
  *           u64 epoch | u64 handle | type 1 payload
  *   type 4  stream removed (rm)
@@ -190,7 +190,7 @@ static int carry_log(struct obs_logstore *ls, uint64_t epoch, uint64_t handle, c
 
 int obs_logstore_carry(struct obs_logstore *ls, uint64_t handle, const char *stream, const char *p, size_t n)
 {
-	if (!obs_logstore_valid_name(stream))
+	if (!obs_logstore_valid_name(stream) || !handle)
 		return -EINVAL;
 	pthread_mutex_lock(&ls->carry_mu);
 	int r = 0;
@@ -362,6 +362,8 @@ int ls_replay_cb(void *ctx, uint8_t type, const uint8_t *p, size_t n)
 		size_t nl = obs_get_le16(p + 16);
 		if (nl > NAME_MAX_BYTES || n < 18 + nl)
 			return bad_record(ls, 16, "carry shorter than its name, or its name longer than 200 bytes");
+		if (!obs_get_le64(p + 8))   /* 0 means "no carry" to append_impl: it could never end */
+			return bad_record(ls, 8, "carry of handle 0");
 		return carry_set(ls, obs_get_le64(p), obs_get_le64(p + 8), (const char *)p + 18, nl, (const char *)p + 18 + nl,
 				 n - 18 - nl);
 	}
