@@ -1,23 +1,39 @@
 /* fuzz_tmp.h — a private scratch directory for harnesses whose parser reads
- * a file (tests/fuzz/fuzz_batch_journal.c, fuzz_nflog.c): one per fuzzing
- * process under TMPDIR (default /dev/shm, a tmpfs where the files' fsyncs
- * cost nothing, else /tmp), removed at exit with the one file in it. */
+ * files (tests/fuzz/fuzz_batch_journal.c, fuzz_nflog.c, fuzz_logs_replay.c):
+ * one per fuzzing process under TMPDIR (default /dev/shm, a tmpfs where the
+ * files' fsyncs cost nothing, else /tmp), removed at exit with what is in it
+ * (not after a crash: the input that crashed is what matters then). */
 #ifndef OBS_TESTS_FUZZ_TMP_H
 #define OBS_TESTS_FUZZ_TMP_H
 
+#include <errno.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static char fuzz_tmp_dir[3000], fuzz_tmp_path[4096];
 
-static void fuzz_tmp_cleanup(void)
+static int fuzz_tmp_rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
 {
-	unlink(fuzz_tmp_path);
-	rmdir(fuzz_tmp_dir);
+	(void)sb, (void)flag, (void)ftw;
+	return remove(p) && errno != ENOENT;
 }
 
-/* The path of the scratch file NAME (made once; abort()s on failure). */
+/* Remove the tree at path (what is missing is no error). */
+static void fuzz_tmp_rm(const char *path)
+{
+	nftw(path, fuzz_tmp_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void fuzz_tmp_cleanup(void)
+{
+	fuzz_tmp_rm(fuzz_tmp_dir);
+}
+
+/* The path of the scratch file NAME in fuzz_tmp_dir (made once; abort()s
+ * on failure). */
 static const char *fuzz_tmp_file(const char *name)
 {
 	if (fuzz_tmp_path[0])
