@@ -382,7 +382,18 @@ static void ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
 	while (last < d->n && d->ends[last] - (uint64_t)off <= size)
 		last++;
 	size_t n = last > lo ? (size_t)(d->ends[last - 1] - (uint64_t)off) : 0;
-	fuse_reply_buf(req, n ? d->ents.data + off : NULL, n);
+	/* from a copy: the kernel can end the readdir, and releasedir free d on
+	 * another worker, before writev returns (ThreadSanitizer's writev reads
+	 * the buffer then: a use after free to it) */
+	char *copy = n ? malloc(n) : NULL;
+	if (n && !copy) {
+		fs_reply_rc(req, -ENOMEM);
+		return;
+	}
+	if (n)
+		memcpy(copy, d->ents.data + off, n);
+	fuse_reply_buf(req, copy, n);
+	free(copy);
 }
 
 static void ll_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
