@@ -169,7 +169,7 @@ static int list_names(struct obs_tstore *s, const char *prefix, size_t pl, int (
 	pthread_mutex_lock(&s->mu);
 	int rc = obs_strmap_each(s->terms, collect, &nm);
 	pthread_mutex_unlock(&s->mu);
-	if (!rc)
+	if (!rc && nm.n)   /* qsort(NULL, 0) is undefined */
 		qsort(nm.v, nm.n, sizeof *nm.v, strpcmp);
 	for (size_t i = 0; i < nm.n; i++) {
 		if (!rc)
