@@ -1,4 +1,4 @@
-// sources: lib/logs/logstore.c lib/logs/logstore_flush.c lib/logs/logstore_read.c lib/logs/logstore_stream.c lib/logs/logstore_wal.c lib/logs/logseg.c lib/logs/logseg_enc.c lib/logs/logseg_search.c lib/logs/logquery.c lib/logs/logline.c lib/core/wal.c lib/core/obstime.c lib/core/crc32c.c lib/core/buf.c lib/core/strmap.c lib/core/regex.c lib/core/fileio.c lib/core/fault.c lib/core/corrupt.c
+// sources: lib/logs/logstore.c lib/logs/logstore_flush.c lib/logs/logstore_read.c lib/logs/logstore_cursor.c lib/logs/logstore_stream.c lib/logs/logstore_wal.c lib/logs/logseg.c lib/logs/logseg_enc.c lib/logs/logseg_search.c lib/logs/logquery.c lib/logs/logline.c lib/core/wal.c lib/core/obstime.c lib/core/crc32c.c lib/core/buf.c lib/core/strmap.c lib/core/regex.c lib/core/fileio.c lib/core/fault.c lib/core/corrupt.c
 /* fuzz_logs_replay.c — libFuzzer harness for the log store's WAL replay
  * (lib/logs/logstore_wal.c, payload formats in its header) through the
  * public API.
@@ -94,13 +94,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size > MAX_INPUT)
 		return 0;
-	fuzz_tmp_file("logs");
-	char dir[3100], wdir[3200];
-	snprintf(dir, sizeof dir, "%s/store", fuzz_tmp_dir);
+	const char *dir = fuzz_tmp_store("logs");
+	char wdir[3200];
 	snprintf(wdir, sizeof wdir, "%s/wal", dir);
-	fuzz_tmp_rm(dir);
-	if (mkdir(dir, 0755))
-		abort();
 
 	struct obs_wal *w;
 	struct obs_wal_opts wo = { .segment_bytes = 1 << 20, .sync_interval_ms = 0 };

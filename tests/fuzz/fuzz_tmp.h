@@ -49,4 +49,17 @@ static const char *fuzz_tmp_file(const char *name)
 	return fuzz_tmp_path;
 }
 
+/* An empty directory fuzz_tmp_dir/store for a harness called name (the
+ * previous input's removed); its path, valid until the next call. */
+static const char *fuzz_tmp_store(const char *name)
+{
+	static char dir[3100];
+	fuzz_tmp_file(name);
+	snprintf(dir, sizeof dir, "%s/store", fuzz_tmp_dir);
+	fuzz_tmp_rm(dir);
+	if (mkdir(dir, 0755))
+		abort();
+	return dir;
+}
+
 #endif
