@@ -1,13 +1,15 @@
-// sources: lib/traces/tstore.c lib/traces/tsearch.c lib/traces/tquery.c lib/traces/span.c lib/core/crc32c.c lib/core/buf.c lib/core/strmap.c lib/core/obstime.c lib/core/regex.c lib/core/fileio.c lib/core/fault.c
+// sources: lib/traces/tstore.c lib/traces/tseg.c lib/traces/tcols.c lib/traces/tsearch.c lib/traces/tquery.c lib/traces/span.c lib/core/crc32c.c lib/core/buf.c lib/core/strmap.c lib/core/obstime.c lib/core/regex.c lib/core/fileio.c lib/core/fault.c
 /* fuzz_tstore_seg.c — libFuzzer harness for the trace store's segment
  * reader (obs_tstore_open and the reads after it; format in
- * lib/traces/tstore.c).
+ * lib/traces/tseg.c).
  *
- * Input: byte 0 odd: the rest is the segment file as it is. Even: byte 1 is
- * the number of trace records, bytes 2-3 (little-endian) where the rest
- * splits into the raw spans section and the raw summary section; the
- * harness compresses both (zstd) and writes a header with the right
- * lengths and CRCs, so the section parsers are reached. The file goes into
+ * Input: byte 0 odd: the rest is the segment file as it is. Byte 0 % 4 ==
+ * 0: version 1; byte 1 is the number of trace records, bytes 2-3
+ * (little-endian) where the rest splits into the raw spans section and the
+ * raw summary section. Byte 0 % 4 == 2: version 2; byte 1 the number of
+ * records, bytes 2-3 the raw row length claimed, the rest the columns. The
+ * harness compresses the sections (zstd) and writes a header with the
+ * right lengths and CRCs, so the section and column parsers are reached. The file goes into
  * a fresh store directory (scratch directory of fuzz_tmp.h); the open must
  * give 0 (a damaged segment is skipped) or a negative errno, and then every
  * trace a search finds is readable (obs_tstore_get: 0 or -EBADMSG), and the
@@ -110,25 +112,36 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	} else {
 		size_t rest = size - 4, split = (size_t)(data[2] | data[3] << 8);
-		if (split > rest)
+		int v2 = data[0] & 2;
+		if (split > rest && !v2)
 			split = rest;
-		const uint8_t *spans = data + 4, *sum = data + 4 + split;
 		uint8_t h[56] = "OBSTSEG1";
-		le32(h + 8, 1);
+		le32(h + 8, v2 ? 2 : 1);
 		le32(h + 12, data[1]);
 		le64(h + 16, 0);
 		le64(h + 24, (uint64_t)INT64_MAX / 2);
 		if (obs_buf_append(&f, h, sizeof h))
 			abort();
-		size_t ks = frame(&f, spans, split);
-		size_t km = frame(&f, sum, rest - split);
-		uint8_t *hp = (uint8_t *)f.data;
-		le32(hp + 32, (uint32_t)split);
-		le32(hp + 36, (uint32_t)ks);
-		le32(hp + 40, (uint32_t)(rest - split));
-		le32(hp + 44, (uint32_t)km);
+		uint8_t *hp;
+		if (v2) {   /* the columns, one frame */
+			size_t k = frame(&f, data + 4, rest);
+			hp = (uint8_t *)f.data;
+			le32(hp + 32, (uint32_t)split);
+			le32(hp + 36, (uint32_t)rest);
+			le32(hp + 40, 0);
+			le32(hp + 44, (uint32_t)k);
+			le32(hp + 52, obs_crc32c(0, hp + 56, k));
+		} else {    /* spans section, summary section */
+			size_t ks = frame(&f, data + 4, split);
+			size_t km = frame(&f, data + 4 + split, rest - split);
+			hp = (uint8_t *)f.data;
+			le32(hp + 32, (uint32_t)split);
+			le32(hp + 36, (uint32_t)ks);
+			le32(hp + 40, (uint32_t)(rest - split));
+			le32(hp + 44, (uint32_t)km);
+			le32(hp + 52, obs_crc32c(0, hp + 56, ks + km));
+		}
 		le32(hp + 48, obs_crc32c(0, hp, 48));
-		le32(hp + 52, obs_crc32c(0, hp + 56, ks + km));
 	}
 	int fd = open(seg, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (fd < 0 || (f.len && write(fd, f.data, f.len) != (ssize_t)f.len))
