@@ -65,7 +65,7 @@ int tfn_sprintf(const char *f, size_t fn, const struct tv *args, size_t n, struc
 		size_t k = 0;
 		spec[k++] = '%';
 		i++;
-		while (i < fn && strchr("+-# 0", f[i]) && k < 8)
+		while (i < fn && f[i] && strchr("+-# 0", f[i]) && k < 8)   /* strchr finds a NUL too */
 			spec[k++] = f[i++];
 		while (i < fn && isdigit((unsigned char)f[i]) && k < 16)
 			spec[k++] = f[i++];
@@ -75,7 +75,7 @@ int tfn_sprintf(const char *f, size_t fn, const struct tv *args, size_t n, struc
 			prec = 0;
 			spec[k++] = f[i++];
 			while (i < fn && isdigit((unsigned char)f[i]) && k < 24) {
-				prec = prec * 10 + (f[i] - '0');
+				prec = prec < 1000000 ? prec * 10 + (f[i] - '0') : prec;   /* no int overflow */
 				spec[k++] = f[i++];
 			}
 		}
