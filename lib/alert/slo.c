@@ -302,23 +302,27 @@ int am_slo_parse(const char *name, const char *text, size_t n, struct am_slo **o
 	for (char *c = s->ratio; *c; c++)
 		if (*c == '\n' || *c == '\r' || *c == '\t')
 			*c = ' ';
-	/* each window's expression must parse as PromQL */
-	struct obs_buf e;
-	obs_buf_init(&e);
-	if ((rc = am_slo_ratio_expr(s, "5m", &e))) {
+	/* each window's expression must parse as PromQL (all of them: "[1h$window]"
+	 * is 1h5m, a duration, but 1h6h is none) */
+	for (int i = 0; i < 6; i++) {
+		struct obs_buf e;
+		obs_buf_init(&e);
+		if ((rc = am_slo_ratio_expr(s, i < 5 ? AM_SLO_WINDOWS[i] : s->window, &e))) {
+			obs_buf_release(&e);
+			goto out;
+		}
+		struct obs_query_expr *qe = NULL;
+		char qerr[256] = "";
+		if (obs_query_parse(e.data, e.len, &qe, qerr, sizeof(qerr))) {
+			obs_buf_printf(err, "invalid expression for window %s: %s", i < 5 ? AM_SLO_WINDOWS[i] : s->window,
+				       qerr);
+			obs_buf_release(&e);
+			rc = -EINVAL;
+			goto out;
+		}
+		obs_query_expr_free(qe);
 		obs_buf_release(&e);
-		goto out;
 	}
-	struct obs_query_expr *qe = NULL;
-	char qerr[256] = "";
-	if (obs_query_parse(e.data, e.len, &qe, qerr, sizeof(qerr))) {
-		obs_buf_printf(err, "invalid expression: %s", qerr);
-		obs_buf_release(&e);
-		rc = -EINVAL;
-		goto out;
-	}
-	obs_query_expr_free(qe);
-	obs_buf_release(&e);
 	for (int i = 0; i < f.nraw; i++)
 		if (!strcmp(f.raw[i].name, "slo") || !strcmp(f.raw[i].name, "severity")) {
 			obs_buf_printf(err, "label '%s' is set by the slo rules", f.raw[i].name);

@@ -109,6 +109,8 @@ Test(am_slo, validation)
 	bad("objective: 99.9\ngood: rate(e[$window])\n", "give either error_ratio");
 	bad("objective: 99.9\nwindow: soon\nerror_ratio: rate(e[$window])\n", "line 2: invalid window 'soon'");
 	bad("objective: 99.9\nerror_ratio: rate(e[$window]\n", "invalid expression");
+	/* 1h$window is a duration for 5m and 30m (1h5m, 1h30m), not for 1h */
+	bad("objective: 99.9\nerror_ratio: rate(e[1h$window])\n", "invalid expression for window 1h");
 	bad("objective: 99.9\nerror_ratio: rate(e[$window])\nlabels: {slo: x}\n", "label 'slo' is set by the slo rules");
 	bad("objective: 99.9\nfoo: 1\n", "line 2: unknown key 'foo'");
 	bad("objective=99.9\nnonsense\n", "line 2: expected key=value");
