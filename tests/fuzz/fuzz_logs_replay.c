@@ -1,4 +1,4 @@
-// sources: lib/logs/logstore.c lib/logs/logstore_flush.c lib/logs/logstore_read.c lib/logs/logstore_cursor.c lib/logs/logstore_stream.c lib/logs/logstore_wal.c lib/logs/logseg.c lib/logs/logseg_enc.c lib/logs/logseg_search.c lib/logs/logquery.c lib/logs/logline.c lib/core/wal.c lib/core/obstime.c lib/core/crc32c.c lib/core/buf.c lib/core/strmap.c lib/core/regex.c lib/core/fileio.c lib/core/fault.c lib/core/corrupt.c
+// sources: lib/logs/logstore.c lib/logs/logstore_flush.c lib/logs/logstore_read.c lib/logs/logstore_cursor.c lib/logs/logstore_stream.c lib/logs/logstore_wal.c lib/logs/logseg.c lib/logs/logseg_enc.c lib/logs/logseg_search.c lib/logs/logquery.c lib/logs/logline.c lib/core/wal.c lib/core/wal_read.c lib/core/obstime.c lib/core/crc32c.c lib/core/buf.c lib/core/strmap.c lib/core/regex.c lib/core/fileio.c lib/core/fault.c lib/core/corrupt.c
 /* fuzz_logs_replay.c — libFuzzer harness for the log store's WAL replay
  * (lib/logs/logstore_wal.c, payload formats in its header) through the
  * public API.
