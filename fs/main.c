@@ -465,6 +465,7 @@ int main(int argc, char *argv[])
 		EXIT(1);
 	}
 	rc = serve(se, &fo);
+	fs_ofiles_release();   /* before the engines and stores their kinds use stop */
 	alerts_stop();
 	if (ready_pipe[1] >= 0) {   /* the mount failed before init ran */
 		if (write(ready_pipe[1], "obsfsd: mount failed\n", 21) < 0)

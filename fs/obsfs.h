@@ -79,6 +79,7 @@ void fs_poll_forget(struct ofile *o);
 int fs_wait_start(void);
 int fs_wait_stop(void);   /* answers every parked read; returns how many */
 void fs_wait_release(void);
+void fs_ofiles_release(void);   /* frees the files still open at unmount (no FUSE thread runs) */
 /* Reads parked now (status). */
 size_t fs_wait_count(void);
 

@@ -409,11 +409,22 @@ static void ll_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 
 /* ---- open files ------------------------------------------------------------ */
 
+/* Every open file, so that those the kernel never released (files still
+ * open when the daemon stops) are freed at the end (fs_ofiles_release). */
+static pthread_mutex_t open_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct ofile *open_head;
+
 static struct ofile *ofile_new(const char *path)
 {
 	struct ofile *o = calloc(1, sizeof *o);
 	if (!o)
 		return NULL;
+	pthread_mutex_lock(&open_mu);
+	o->open_next = open_head;
+	if (open_head)
+		open_head->open_prev = o;
+	open_head = o;
+	pthread_mutex_unlock(&open_mu);
 	node_init(&o->nd);
 	pthread_mutex_init(&o->mu, NULL);
 	obs_buf_init(&o->content);
@@ -428,6 +439,14 @@ static void ofile_free(struct ofile *o)
 {
 	if (!o)
 		return;
+	pthread_mutex_lock(&open_mu);
+	if (o->open_prev)
+		o->open_prev->open_next = o->open_next;
+	else
+		open_head = o->open_next;
+	if (o->open_next)
+		o->open_next->open_prev = o->open_prev;
+	pthread_mutex_unlock(&open_mu);
 	fs_poll_forget(o);
 	if (o->priv && o->priv_free)
 		o->priv_free(o->priv);
@@ -436,6 +455,12 @@ static void ofile_free(struct ofile *o)
 	obs_buf_release(&o->carry);
 	pthread_mutex_destroy(&o->mu);
 	free(o);
+}
+
+void fs_ofiles_release(void)
+{
+	while (open_head)
+		ofile_free(open_head);
 }
 
 /* Check the access mode against the kind, run its open, hand o to FUSE. */

@@ -137,6 +137,7 @@ struct ofile {
 	/* reads that wait (wait.c): */
 	uint64_t read_end;         /* where the last read ended (poll asks there) */
 	void *pollreg;             /* the poll(2) registration, under wait.c's lock */
+	struct ofile *open_prev, *open_next;   /* every open file (ops.c), freed at unmount */
 };
 
 /* readdir's filler with a scratch buffer for names. */

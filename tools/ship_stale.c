@@ -82,7 +82,8 @@ static int qcmp(const void *x, const void *y, void *ctx)
 
 void stale_set_sort(struct stale_set *s)
 {
-	qsort_r(s->r, s->n, sizeof *s->r, qcmp, s);
+	if (s->n)   /* s->r is NULL for an empty set: qsort must not get NULL */
+		qsort_r(s->r, s->n, sizeof *s->r, qcmp, s);
 	size_t k = 0;   /* one entry per series */
 	for (size_t i = 0; i < s->n; i++)
 		if (!k || sref_cmp(&s->r[k - 1], text_of(s, &s->r[k - 1]), &s->r[i], text_of(s, &s->r[i])))
