@@ -721,6 +721,13 @@ int obs_otlp_parse_ref(const char *buf, size_t n, int final, size_t first_lineno
 				break;
 			}
 		}
+		if (root && memchr(buf + a, '\0', next - a)) {
+			/* jansson skips a NUL byte between tokens; JSON has none
+			 * (the fast parser refuses it: the two must agree) */
+			json_decref(root);
+			root = NULL;
+			snprintf(err.text, sizeof err.text, "NUL byte");
+		}
 		r->docs++;
 		int rc = 0;
 		if (!root) {

@@ -385,7 +385,7 @@ static void same_all_finals(const char *p) { same_both(p, strlen(p), 1); same_bo
  * that matter to JSON, every single-byte deletion */
 static void mutate(const char *doc)
 {
-	static const char repl[] = "\"\\{}[],:0-1e. \n\tx\x80\xc3u";
+	static const char repl[] = "\"\\{}[],:0-1e. \n\tx\x80\xc3u\0";   /* NUL too: jansson skips one between tokens */
 	size_t n = strlen(doc);
 	char *m = malloc(n + 1);
 	for (size_t cut = 0; cut < n; cut++) {
