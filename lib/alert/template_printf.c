@@ -67,17 +67,19 @@ int tfn_sprintf(const char *f, size_t fn, const struct tv *args, size_t n, struc
 		i++;
 		while (i < fn && f[i] && strchr("+-# 0", f[i]) && k < 8)   /* strchr finds a NUL too */
 			spec[k++] = f[i++];
-		while (i < fn && isdigit((unsigned char)f[i]) && k < 16)
-			spec[k++] = f[i++];
-		int has_prec = 0, prec = -1;
+		/* width and precision are read as numbers capped at 1e6 and
+		 * written back into spec, so printf never sees one past INT_MAX */
+		int width = -1, has_prec = 0, prec = -1;
+		for (; i < fn && isdigit((unsigned char)f[i]); i++)
+			width = width < 0 ? f[i] - '0' : width < 1000000 ? width * 10 + (f[i] - '0') : width;
+		if (width >= 0)
+			k += (size_t)snprintf(spec + k, sizeof spec - k, "%d", width);
 		if (i < fn && f[i] == '.') {
 			has_prec = 1;
 			prec = 0;
-			spec[k++] = f[i++];
-			while (i < fn && isdigit((unsigned char)f[i]) && k < 24) {
+			for (i++; i < fn && isdigit((unsigned char)f[i]); i++)
 				prec = prec < 1000000 ? prec * 10 + (f[i] - '0') : prec;   /* no int overflow */
-				spec[k++] = f[i++];
-			}
+			k += (size_t)snprintf(spec + k, sizeof spec - k, ".%d", prec);
 		}
 		if (i >= fn) {
 			if (obs_buf_puts(b, "%!(NOVERB)"))

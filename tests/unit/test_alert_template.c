@@ -123,6 +123,8 @@ Test(alert_template, printf_and_strings)
 	EXPECT("{{ printf \"%d\" $value }}", 1.5, "%!d(float64=1.5)");
 	EXPECT("{{ printf \"%s %s\" \"a\" }}", 0, "a %!s(MISSING)");
 	EXPECT("{{ printf \"%5.1f%%\" 12.345 }}", 0, " 12.3%");
+	/* a precision or width past INT_MAX is capped, not a printf failure */
+	EXPECT("{{ printf \"%.21111111111111111111s|%-3.1s|\" \"x\" \"yz\" }}", 0, "x|y  |");
 	EXPECT("{{ printf \"%q\" \"a\\\"b\" }}", 0, "\"a\\\"b\"");
 	EXPECT("{{ \"abc\" | toUpper }} {{ toLower \"ABC\" }} {{ title \"hello wide world\" }}", 0,
 	       "ABC abc Hello Wide World");
