@@ -324,27 +324,13 @@ static int do_query(struct texec *x, const struct tv *q, struct tv *res)
 			continue;
 		/* the label set must live as long as the expansion: copy into the arena */
 		struct obs_labels *l = &r.series[i].labels;
-		size_t bytes = l->n * sizeof(struct obs_label);
-		for (size_t j = 0; j < l->n; j++)
-			bytes += strlen(l->v[j].name) + strlen(l->v[j].value) + 2;
+		size_t bytes = obs_labels_bytes(l);
 		char *mem = tx_alloc(x, bytes ? bytes : 1);
 		if (!mem) {
 			obs_query_result_release(&r);
 			return -ENOMEM;
 		}
-		struct obs_label *v = (struct obs_label *)mem;
-		char *p = mem + l->n * sizeof(struct obs_label);
-		for (size_t j = 0; j < l->n; j++) {
-			size_t a = strlen(l->v[j].name) + 1, bl = strlen(l->v[j].value) + 1;
-			memcpy(p, l->v[j].name, a);
-			v[j].name = p;
-			p += a;
-			memcpy(p, l->v[j].value, bl);
-			v[j].value = p;
-			p += bl;
-		}
-		s[k].labels.v = v;
-		s[k].labels.n = l->n;
+		obs_labels_copy_to(&s[k].labels, l, mem);
 		s[k].v = r.series[i].v[r.series[i].n - 1];
 		k++;
 	}

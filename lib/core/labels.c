@@ -282,19 +282,18 @@ const char *obs_labels_get(const struct obs_labels *l, const char *name)
 	return NULL;
 }
 
-int obs_labels_copy(struct obs_labels *dst, const struct obs_labels *src)
+size_t obs_labels_bytes(const struct obs_labels *src)
 {
-	obs_labels_init(dst);
-	if (!src->n)
-		return 0;
 	size_t bytes = src->n * sizeof(struct obs_label);
 	for (size_t i = 0; i < src->n; i++)
 		bytes += strlen(src->v[i].name) + strlen(src->v[i].value) + 2;
-	char *mem = malloc(bytes);
-	if (!mem)
-		return -ENOMEM;
-	struct obs_label *v = (struct obs_label *)mem;
-	char *s = mem + src->n * sizeof(struct obs_label);
+	return bytes;
+}
+
+void obs_labels_copy_to(struct obs_labels *dst, const struct obs_labels *src, void *mem)
+{
+	struct obs_label *v = mem;
+	char *s = (char *)mem + src->n * sizeof(struct obs_label);
 	for (size_t i = 0; i < src->n; i++) {
 		size_t a = strlen(src->v[i].name) + 1, b = strlen(src->v[i].value) + 1;
 		memcpy(s, src->v[i].name, a);
@@ -306,6 +305,17 @@ int obs_labels_copy(struct obs_labels *dst, const struct obs_labels *src)
 	}
 	dst->v = v;
 	dst->n = src->n;
+}
+
+int obs_labels_copy(struct obs_labels *dst, const struct obs_labels *src)
+{
+	obs_labels_init(dst);
+	if (!src->n)
+		return 0;
+	void *mem = malloc(obs_labels_bytes(src));
+	if (!mem)
+		return -ENOMEM;
+	obs_labels_copy_to(dst, src, mem);
 	return 0;
 }
 

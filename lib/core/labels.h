@@ -61,6 +61,10 @@ int obs_labels_format(const struct obs_labels *l, struct obs_buf *out);
 const char *obs_labels_get(const struct obs_labels *l, const char *name);
 
 int obs_labels_copy(struct obs_labels *dst, const struct obs_labels *src);
+/* The same into caller memory (an arena): obs_labels_bytes(src) bytes at
+ * mem, aligned for struct obs_label; dst then points into mem. */
+size_t obs_labels_bytes(const struct obs_labels *src);
+void obs_labels_copy_to(struct obs_labels *dst, const struct obs_labels *src, void *mem);
 
 /* Valid Prometheus metric / label name? */
 int obs_metric_name_valid(const char *s, size_t n);

@@ -14,18 +14,6 @@ load /usr/lib/bats/bats-assert/load
 setup() { obs_setup -o alert_interval=1s; }
 teardown() { obs_teardown; }
 
-# wait_for SECONDS CMD...: retry CMD every 0.2 s until it succeeds
-wait_for() {
-	local n=$(($1 * 5)) i
-	shift
-	for i in $(seq "$n"); do
-		"$@" 2>/dev/null && return 0
-		sleep 0.2
-	done
-	echo "timed out waiting for: $*" >&2
-	"$@"
-}
-
 # stale_count SERIES: how many staleness markers export holds for SERIES
 stale_count() {
 	local out

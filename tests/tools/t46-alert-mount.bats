@@ -20,16 +20,6 @@ teardown() {
 	obs_teardown
 }
 
-wait_for() {   # wait_for SECONDS CMD...
-	local n=$(($1 * 5)) i
-	shift
-	for i in $(seq "$n"); do
-		"$@" 2>/dev/null && return 0
-		sleep 0.2
-	done
-	"$@"
-}
-
 has_entry() { [ -e "$1/$2" ]; }
 
 load_rules() {
