@@ -30,6 +30,12 @@ uint64_t ship_size_arg(const char *s);   /* a number with k, M or G */
 /* obs-ship --status: print the status file; 0, 1 when its agent is not
  * running, 2 when there is none. */
 int ship_show_status(const char *status_file);
+/* Append " VALUE TIME" to an ingest line, TIME in seconds with a fraction
+ * (1700000000.250), which is seconds in any write: one with an exemplar is
+ * OpenMetrics, where integers would be seconds too (obsfs(7)). A staleness
+ * marker's value prints as `stale`. 0 or -ENOMEM. */
+struct obs_buf;
+int ship_put_value_ts(struct obs_buf *out, double v, int64_t ms);
 
 /* ---- sink (ship_spool.c) ---- */
 

@@ -244,17 +244,6 @@ struct conv {
 	int oom;
 };
 
-/* " VALUE TIME" with TIME in seconds and a fraction (1700000000.250),
- * which is seconds in any write: one with an exemplar is OpenMetrics,
- * where integers would be seconds too (obsfs(7)). 0 or -ENOMEM. */
-static int put_value_ts(struct obs_buf *out, double v, int64_t ms)
-{
-	char num[40];
-	obs_num_format(v, num);
-	uint64_t mag = ms < 0 ? 0 - (uint64_t)ms : (uint64_t)ms;
-	return obs_buf_printf(out, " %s %s%" PRIu64 ".%03" PRIu64, num, ms < 0 ? "-" : "", mag / 1000, mag % 1000);
-}
-
 static int on_sample(void *ctx, const struct obs_sample_in *s)
 {
 	struct conv *c = ctx;
@@ -309,7 +298,7 @@ static int on_sample(void *ctx, const struct obs_sample_in *s)
 	 * marker; an exemplar goes through as written (a bad one too: the
 	 * mount reports it and keeps the sample) */
 	if (frc || (!explicit_ts && stale_set_add(&t->next, c->out->data + at, llen)) ||
-	    put_value_ts(c->out, s->value, ts) ||
+	    ship_put_value_ts(c->out, s->value, ts) ||
 	    (s->exemplar && (obs_buf_putc(c->out, ' ') || obs_buf_append(c->out, s->ex_text, s->ex_textlen))) ||
 	    obs_buf_putc(c->out, '\n')) {
 		obs_labels_release(&l);
@@ -360,7 +349,7 @@ static void synth(struct obs_buf *out, const struct target *t, const char *name,
 	if (obs_labels_build(&l, name, strlen(name), raw, n, NULL))
 		return;
 	obs_labels_format(&l, out);
-	put_value_ts(out, v, ts);
+	ship_put_value_ts(out, v, ts);
 	obs_buf_putc(out, '\n');
 	obs_labels_release(&l);
 }

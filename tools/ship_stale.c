@@ -9,11 +9,11 @@
  * STALENESS; a timestamp with a fraction is seconds in every write, also one
  * that an exemplar makes OpenMetrics). Pure: no I/O, no locks (each target owns its sets). */
 #include <errno.h>
-#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
 
+#include "core/num.h"
 #include "ship.h"
 
 struct sref {
@@ -102,8 +102,8 @@ int stale_set_markers(const struct stale_set *prev, const struct stale_set *cur,
 			k++;
 		if (cur && k < cur->n && c == 0)
 			continue;
-		if (obs_buf_append(out, text_of(prev, p), p->len) ||
-		    obs_buf_printf(out, " stale %" PRId64 ".%03" PRId64 "\n", ts / 1000, ts % 1000))
+		if (obs_buf_append(out, text_of(prev, p), p->len) || ship_put_value_ts(out, obs_stale_nan(), ts) ||
+		    obs_buf_putc(out, '\n'))
 			return -ENOMEM;
 	}
 	return 0;

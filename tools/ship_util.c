@@ -10,8 +10,20 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <inttypes.h>
+
+#include "core/buf.h"
+#include "core/num.h"
 #include "core/obstime.h"
 #include "ship.h"
+
+int ship_put_value_ts(struct obs_buf *out, double v, int64_t ms)
+{
+	char num[40];
+	obs_num_format(v, num);
+	uint64_t mag = ms < 0 ? 0 - (uint64_t)ms : (uint64_t)ms;
+	return obs_buf_printf(out, " %s %s%" PRIu64 ".%03" PRIu64, num, ms < 0 ? "-" : "", mag / 1000, mag % 1000);
+}
 
 int64_t ship_duration_arg(const char *s)
 {

@@ -4,7 +4,7 @@
  *
  * Build and run (from the repository root, after `make`):
  *   cc -O2 -D_GNU_SOURCE -Ilib -Itools tests/bench/bench_ship_stale.c \
- *      tools/ship_stale.c build/libobs.a -lxxhash -o build/bench_ship_stale
+ *      tools/ship_stale.c tools/ship_util.c build/libobs.a -lxxhash -o build/bench_ship_stale
  *   build/bench_ship_stale [series]      (default 1000)
  *
  * Prints the best of 50 scrapes in ms. */
