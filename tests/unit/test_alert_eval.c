@@ -17,6 +17,7 @@
 
 #include "alert/alertstate.h"
 #include "alert/ruleeval.h"
+#include "query_text.h"
 
 #define M 60000LL
 
@@ -117,16 +118,7 @@ static const char *q(const char *expr, int64_t min)
 	struct obs_query_store st = obs_query_mem_store(mem);
 	struct obs_query_result r;
 	cr_assert_eq(obs_query_instant(&o, &st, e, min * M, &r), 0, "%s", r.err);
-	for (size_t i = 0; i < r.nseries; i++) {
-		struct obs_buf b;
-		obs_buf_init(&b);
-		obs_labels_format(&r.series[i].labels, &b);
-		char v[64];
-		snprintf(v, sizeof v, "=%g;", r.series[i].v[0]);
-		strncat(out, b.data ? b.data : "{}", sizeof out - strlen(out) - 1);
-		strncat(out, v, sizeof out - strlen(out) - 1);
-		obs_buf_release(&b);
-	}
+	vector_text(&r, out, sizeof out);
 	obs_query_result_release(&r);
 	obs_query_expr_free(e);
 	return out;

@@ -13,6 +13,7 @@
 #include "alert/ruleeval.h"
 #include "logs_fixture.h"
 #include "query/dbstore.h"
+#include "query_text.h"
 
 #define S 1000LL
 
@@ -58,16 +59,8 @@ static const char *eval_at(const struct obs_query_store *s, const char *expr, in
 	*rc = obs_query_instant(NULL, s, e, t, &r);
 	if (err)
 		strcpy(err, r.err);
-	for (size_t i = 0; !*rc && i < r.nseries; i++) {
-		struct obs_buf b;
-		obs_buf_init(&b);
-		obs_labels_format(&r.series[i].labels, &b);
-		char v[64];
-		snprintf(v, sizeof v, "=%g;", r.series[i].v[0]);
-		strncat(out, b.data ? b.data : "{}", sizeof out - strlen(out) - 1);
-		strncat(out, v, sizeof out - strlen(out) - 1);
-		obs_buf_release(&b);
-	}
+	if (!*rc)
+		vector_text(&r, out, sizeof out);
 	obs_query_result_release(&r);
 	obs_query_expr_free(e);
 	return out;
