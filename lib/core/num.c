@@ -394,30 +394,6 @@ static int fast_format(double v, char *buf)
 	return 0;
 }
 
-int obs_is_stale(double v)
-{
-	uint64_t b;
-	memcpy(&b, &v, sizeof b);
-	return b == OBS_STALE_BITS;
-}
-
-double obs_stale_nan(void)
-{
-	uint64_t b = OBS_STALE_BITS;
-	double v;
-	memcpy(&v, &b, sizeof v);
-	return v;
-}
-
-int obs_num_parse_sample(const char *s, size_t n, double *out)
-{
-	if (n == 5 && !memcmp(s, "stale", 5)) {
-		*out = obs_stale_nan();
-		return 0;
-	}
-	return obs_num_parse(s, n, out);
-}
-
 int obs_num_format(double v, char *buf)
 {
 	static const char *const fmts[] = { "%.15g", "%.16g", "%.17g" };

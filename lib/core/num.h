@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Parse a float64 the way Prometheus text accepts it: decimal, exponent,
  * hex float, "NaN", "+Inf"/"Inf"/"-Inf" (case-insensitive). The whole of
@@ -15,12 +16,32 @@ int obs_num_parse(const char *s, size_t n, double *out);
  * stopped producing it). Stores keep the bits exactly; readers that show
  * samples skip them; aggregations ignore them. */
 #define OBS_STALE_BITS 0x7ff0000000000002ULL
-int obs_is_stale(double v);
-double obs_stale_nan(void);
+/* inline: obs-alert and the other filters test every value they read */
+static inline int obs_is_stale(double v)
+{
+	uint64_t b;
+	memcpy(&b, &v, sizeof b);
+	return b == OBS_STALE_BITS;
+}
+
+static inline double obs_stale_nan(void)
+{
+	uint64_t b = OBS_STALE_BITS;
+	double v;
+	memcpy(&v, &b, sizeof v);
+	return v;
+}
 
 /* A sample value as ingest takes it: what obs_num_parse accepts, or the
  * word "stale" (a staleness marker). 0 or -EINVAL (*out unmodified). */
-int obs_num_parse_sample(const char *s, size_t n, double *out);
+static inline int obs_num_parse_sample(const char *s, size_t n, double *out)
+{
+	if (n == 5 && s[0] == 's' && !memcmp(s, "stale", 5)) {
+		*out = obs_stale_nan();
+		return 0;
+	}
+	return obs_num_parse(s, n, out);
+}
 
 /* Shortest text that parses back to exactly the same double ("0.1", "42",
  * "1.9129e-05", "NaN", "+Inf", "-Inf"); NaN payloads are not representable
