@@ -334,6 +334,13 @@ static int cmd_find(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	int rc;
+	/* the mount may come first, as git's -C does: obs-trace -m MNT find ... */
+	if (argc > 3 && !strcmp(argv[1], "-m") && !strcmp(argv[3], "find")) {
+		char *mnt = argv[2];   /* -m MNT find ... becomes find -m MNT ... */
+		argv[1] = "find";
+		argv[2] = "-m";
+		argv[3] = mnt;
+	}
 	if (argc > 1 && !strcmp(argv[1], "find"))
 		rc = cmd_find(argc - 1, argv + 1);
 	else

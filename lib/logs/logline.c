@@ -531,6 +531,27 @@ static int lvl_watch_cb(void *ctx, const char *k, size_t kn, const char *v, size
 	return w->fn(w->ctx, k, kn, v, vn);
 }
 
+/* Plain text still carries correlation ids as one key=value token ("payment
+ * failed trace_id=4bf9..."): those keys are fields, the other pairs of a
+ * line that is not logfmt are not. */
+static int correlation_cb(void *ctx, const char *k, size_t kn, const char *v, size_t vn)
+{
+	struct lvl_watch *w = ctx;
+	if ((kn == 8 && !memcmp(k, "trace_id", 8)) || (kn == 7 && !memcmp(k, "span_id", 7)))
+		return w->fn(w->ctx, k, kn, v, vn);
+	return 0;
+}
+
+static int plain_fields(const char *p, size_t n, int pairs, obs_logfield_fn fn, void *ctx)
+{
+	int r = plain_level(p, n, fn, ctx);
+	if (!r && pairs) {
+		struct lvl_watch w = { fn, ctx, 0 };
+		logfmt_fields(p, n, correlation_cb, &w, &r);
+	}
+	return r;
+}
+
 int obs_logline_fields(const char *p, size_t n, obs_logfield_fn fn, void *ctx, enum obs_logline_fmt *fmt)
 {
 	if (fmt)
@@ -567,5 +588,5 @@ int obs_logline_fields(const char *p, size_t n, obs_logfield_fn fn, void *ctx, e
 			return r;
 		return plain_level(p, n, fn, ctx); /* "INFO msg k=v": the level is a word */
 	}
-	return plain_level(p, n, fn, ctx);
+	return plain_fields(p, n, pairs, fn, ctx);
 }

@@ -36,7 +36,8 @@ typedef int (*obs_logfield_fn)(void *ctx, const char *k, size_t kn, const char *
  *   nginx/apache combined: ip, user, method, path, proto, status, bytes,
  *     referer, agent
  *   plain: a level word among the first tokens ("ERROR", "[warn]", "W")
- *     yields level=<word>
+ *     yields level=<word>; a trace_id= or span_id= token anywhere yields
+ *     that field (logs correlate with traces/ID.logs)
  * *fmt (may be NULL) receives the detected format. Returns 0 or fn's value. */
 int obs_logline_fields(const char *p, size_t n, obs_logfield_fn fn, void *ctx,
 		       enum obs_logline_fmt *fmt);

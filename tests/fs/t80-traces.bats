@@ -222,6 +222,8 @@ PY
 	expect_eq "$n" 20
 	c=$(cat "$MNT/traces/@-1h?service=payment&error&duration<=500ms")
 	expect_eq "$c" "$a"
+	c=$(obs-trace -m "$MNT" find --service payment --error --max-duration 500ms -t -1h)
+	expect_eq "$c" "$a"   # the mount may also come before find
 	a=$(obs-trace find -m "$MNT" --min-duration 1s -o charge -a payment.card=visa -t -1h)
 	b=$(obs-trace find --min-duration 1s -o charge -a payment.card=visa "$T/spans.json")
 	expect_eq "$a" "$b"
@@ -313,10 +315,12 @@ slow latency threshold_ms=50"
 	echo "level=error msg=declined trace_id=$id" >>"$MNT/logs/payment"
 	echo "level=info msg=other trace_id=00000000000000000000000000000008" >>"$MNT/logs/payment"
 	echo "{\"msg\":\"checkout\",\"trace_id\":\"$id\"}" >>"$MNT/logs/web"
+	echo "ERROR job failed trace_id=$id" >>"$MNT/logs/worker"   # plain text, one pair
 	run cut -d' ' -f1,3- "$MNT/traces/$id.logs"
 	[ "$status" -eq 0 ]
 	expect_eq "$output" "payment level=error msg=declined trace_id=$id
-web {\"msg\":\"checkout\",\"trace_id\":\"$id\"}"
+web {\"msg\":\"checkout\",\"trace_id\":\"$id\"}
+worker ERROR job failed trace_id=$id"
 	run cat "$MNT/traces/0000000000000000000000000000000f.tree"
 	expect_fail "No such file or directory"
 	# a trace that was never kept (sampled out, or only named by an

@@ -87,6 +87,12 @@ Test(logline, fields)
 	cr_assert_eq(f, OBS_LOGLINE_PLAIN);
 	cr_assert_str_eq(fields("[warn] disk almost full", &f), "level=warn;");
 	cr_assert_str_eq(fields("just words Error here", &f), "");
+	/* plain text with one pair: only a correlation id is a field */
+	cr_assert_str_eq(fields("2026-11-21T10:00:00Z ERROR checkout failed trace_id=4bf9 ", &f),
+			 "level=ERROR;trace_id=4bf9;");
+	cr_assert_eq(f, OBS_LOGLINE_PLAIN);
+	cr_assert_str_eq(fields("checkout failed span_id=00f0", &f), "span_id=00f0;");
+	cr_assert_str_eq(fields("retry attempt=3 of 5", &f), "");
 	cr_assert_str_eq(fields("2026-11-21 INFO started port=80 pid=1", &f), "port=80;pid=1;level=INFO;");
 }
 
