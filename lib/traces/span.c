@@ -84,8 +84,17 @@ int obs_attr_find(struct obs_str list, const char *key, size_t kn, struct obs_at
 
 int obs_span_encode(const struct obs_span *s, struct obs_buf *out)
 {
-	size_t old = out->len;
-	uint8_t h[1 + 32 + 4];
+	uint64_t dur = s->end_ns > s->start_ns ? (uint64_t)(s->end_ns - s->start_ns) : 0;
+	const struct obs_str *f[] = { &s->service, &s->name, &s->status_msg, &s->scope, &s->trace_state,
+				      &s->attrs, &s->resource, &s->events, &s->links };
+	enum { NF = sizeof f / sizeof f[0] };
+	size_t need = 37 + 2 * 10;
+	for (size_t i = 0; i < NF; i++)
+		need += 10 + f[i]->n;
+	/* one reservation, then the bytes in place */
+	if (obs_buf_reserve(out, need))
+		return -ENOMEM;
+	uint8_t *h = (uint8_t *)out->data + out->len, *p = h + 37;
 	h[0] = SPAN_VERSION;
 	memcpy(h + 1, s->trace_id, 16);
 	memcpy(h + 17, s->span_id, 8);
@@ -94,17 +103,16 @@ int obs_span_encode(const struct obs_span *s, struct obs_buf *out)
 	h[34] = s->trace_flags;
 	h[35] = s->kind;
 	h[36] = s->status;
-	uint64_t dur = s->end_ns > s->start_ns ? (uint64_t)(s->end_ns - s->start_ns) : 0;
-	const struct obs_str *f[] = { &s->service, &s->name, &s->status_msg, &s->scope, &s->trace_state,
-				      &s->attrs, &s->resource, &s->events, &s->links };
-	int rc = obs_buf_append(out, h, sizeof h) || obs_buf_varint(out, (uint64_t)s->start_ns) ||
-		 obs_buf_varint(out, dur);
-	for (size_t i = 0; !rc && i < sizeof f / sizeof f[0]; i++)
-		rc = obs_buf_varint(out, f[i]->n) || obs_buf_append(out, f[i]->p, f[i]->n);
-	if (rc) {
-		out->len = old;
-		return -ENOMEM;
+	p += obs_varint_put(p, (uint64_t)s->start_ns);
+	p += obs_varint_put(p, dur);
+	for (size_t i = 0; i < NF; i++) {
+		p += obs_varint_put(p, f[i]->n);
+		if (f[i]->n)
+			memcpy(p, f[i]->p, f[i]->n);
+		p += f[i]->n;
 	}
+	out->len += (size_t)(p - h);
+	out->data[out->len] = 0;
 	return 0;
 }
 
