@@ -626,21 +626,7 @@ int otlp_one_doc(struct doc *d, json_t *root)
 
 int otlp_deliver(struct doc *d, obs_span_fn fn, void *ctx, struct obs_otlp_result *r)
 {
-	size_t pos = 0;
-	while (pos + 4 <= d->blobs.len) {
-		uint32_t len;
-		memcpy(&len, d->blobs.data + pos, 4);
-		const uint8_t *b = (const uint8_t *)d->blobs.data + pos + 4;
-		struct obs_span s;
-		if (obs_span_decode(b, len, &s))
-			return -EIO;   /* cannot happen: we just encoded it */
-		int rc = fn(ctx, &s, b, len);
-		if (rc)
-			return rc;
-		r->spans++;
-		pos += 4 + (size_t)len;
-	}
-	return 0;
+	return otlp_deliver_view(d->blobs.data, d->blobs.len, fn, ctx, r);
 }
 
 static size_t count_nl(const char *p, size_t n)

@@ -50,4 +50,25 @@ int obs_otlp_parse(const char *buf, size_t n, int final, size_t first_lineno, ob
 int obs_otlp_parse_ref(const char *buf, size_t n, int final, size_t first_lineno, obs_span_fn fn,
 		       obs_span_err_fn efn, void *ctx, struct obs_otlp_result *r);
 
+/* ---- parsing on several threads ------------------------------------------- */
+struct obs_otlp_pool;
+/* A pool that parses with up to threads threads: threads - 1 persistent
+ * workers (threads <= 1: none; at most 16). A buffer is cut only into
+ * pieces of at least min_piece bytes (0: 64 KiB). 0 or -errno. */
+int obs_otlp_pool_new(int threads, size_t min_piece, struct obs_otlp_pool **out);
+/* Stop the workers and free the pool; accepts NULL. No parse may be running. */
+void obs_otlp_pool_free(struct obs_otlp_pool *p);
+/* obs_otlp_parse, with buf cut after newlines into pieces that are parsed
+ * at once: the first on the calling thread, the others on the workers. fn
+ * and efn are called on the calling thread only, in input order, with
+ * exactly the spans, refusals (line numbers, lines, reasons), counts,
+ * consumed and return value that obs_otlp_parse gives for the same bytes
+ * (a document that runs over a cut is read by the calling thread once the
+ * pieces before it are done). A NULL pool, a buffer too small to cut, or a
+ * pool that another caller is using: obs_otlp_parse itself. */
+int obs_otlp_parse_pool(struct obs_otlp_pool *p, const char *buf, size_t n, int final, size_t first_lineno,
+			obs_span_fn fn, obs_span_err_fn efn, void *ctx, struct obs_otlp_result *r);
+/* Pieces the workers have parsed (for tests). */
+uint64_t obs_otlp_pool_pieces(struct obs_otlp_pool *p);
+
 #endif

@@ -601,8 +601,8 @@ static size_t count_nl(const char *p, size_t n)
 	return c;
 }
 
-int obs_otlp_parse(const char *buf, size_t n, int final, size_t first_lineno, obs_span_fn fn,
-		   obs_span_err_fn efn, void *ctx, struct obs_otlp_result *r)
+int otlp_parse_loop(const char *buf, size_t n, int final, size_t first_lineno, otlp_doc_fn deliver,
+		    obs_span_err_fn efn, void *ctx, struct obs_otlp_result *r)
 {
 	struct doc d;
 	memset(&d, 0, sizeof d);
@@ -661,9 +661,11 @@ int obs_otlp_parse(const char *buf, size_t n, int final, size_t first_lineno, ob
 			rc = -EINVAL;
 		} else {
 			rc = one(&d, buf + a, dlen);
-			if (!rc)
-				rc = otlp_deliver(&d, fn, ctx, r);
-			else if (rc != -EINVAL)
+			if (!rc && (rc = deliver(ctx, &d, pos, r))) {
+				ret = rc;   /* the caller's stop, whatever its code */
+				break;
+			}
+			if (rc && rc != -EINVAL)
 				ret = rc;
 		}
 		if (rc == -EINVAL) {
@@ -683,4 +685,44 @@ int obs_otlp_parse(const char *buf, size_t n, int final, size_t first_lineno, ob
 	r->consumed = pos;
 	otlp_doc_release(&d);
 	return ret;
+}
+
+int otlp_direct_doc(void *ctx, struct doc *d, size_t at, struct obs_otlp_result *r)
+{
+	struct otlp_direct *x = ctx;
+	(void)at;
+	return otlp_deliver_view(d->blobs.data, d->blobs.len, x->fn, x->ctx, r);
+}
+
+void otlp_direct_err(void *ctx, size_t lineno, const char *line, size_t n, const char *why)
+{
+	struct otlp_direct *x = ctx;
+	if (x->efn)
+		x->efn(x->ctx, lineno, line, n, why);
+}
+
+int otlp_deliver_view(const char *blobs, size_t len, obs_span_fn fn, void *ctx, struct obs_otlp_result *r)
+{
+	size_t pos = 0;
+	while (pos + 4 <= len) {
+		uint32_t bn;
+		memcpy(&bn, blobs + pos, 4);
+		const uint8_t *b = (const uint8_t *)blobs + pos + 4;
+		struct obs_span s;
+		if (obs_span_view(b, bn, &s))
+			return -EIO;   /* cannot happen: encoded by this process */
+		int rc = fn(ctx, &s, b, bn);
+		if (rc)
+			return rc;
+		r->spans++;
+		pos += 4 + (size_t)bn;
+	}
+	return 0;
+}
+
+int obs_otlp_parse(const char *buf, size_t n, int final, size_t first_lineno, obs_span_fn fn,
+		   obs_span_err_fn efn, void *ctx, struct obs_otlp_result *r)
+{
+	struct otlp_direct x = { fn, efn, ctx };
+	return otlp_parse_loop(buf, n, final, first_lineno, otlp_direct_doc, otlp_direct_err, &x, r);
 }

@@ -25,6 +25,23 @@ struct doc {
 #define OTLP_DECLINE 1
 
 void otlp_doc_release(struct doc *d);
+/* A parsed document's spans (d->blobs, at: where it starts in the buffer)
+ * go to the caller of the document loop: 0, or a non-zero return that
+ * stops the loop with r->consumed = at. */
+typedef int (*otlp_doc_fn)(void *ctx, struct doc *d, size_t at, struct obs_otlp_result *r);
+/* obs_otlp_parse's document loop (otlp_fast.c) with the delivery of each
+ * accepted document left to deliver and each refusal to efn (may be NULL),
+ * both called with ctx; r->spans is deliver's to count. */
+int otlp_parse_loop(const char *buf, size_t n, int final, size_t first_lineno, otlp_doc_fn deliver,
+		    obs_span_err_fn efn, void *ctx, struct obs_otlp_result *r);
+/* The loop's delivery to span and error callbacks (ctx: a struct otlp_direct) */
+struct otlp_direct { obs_span_fn fn; obs_span_err_fn efn; void *ctx; };
+int otlp_direct_doc(void *ctx, struct doc *d, size_t at, struct obs_otlp_result *r);
+void otlp_direct_err(void *ctx, size_t lineno, const char *line, size_t n, const char *why);
+/* Hand blobs[0..len) (u32 length + encoding each, made by otlp_add_span)
+ * to fn with their views, counting them in r->spans; fn's non-zero return
+ * stops it and is returned. */
+int otlp_deliver_view(const char *blobs, size_t len, obs_span_fn fn, void *ctx, struct obs_otlp_result *r);
 /* Hand d's encoded spans to fn. */
 int otlp_deliver(struct doc *d, obs_span_fn fn, void *ctx, struct obs_otlp_result *r);
 /* jansson: one parsed document root into d->blobs (0, -EINVAL with d->why, -ENOMEM) */

@@ -36,6 +36,7 @@ void obs_traces_opts_default(struct obs_traces_opts *o)
 	o->red_interval_ms = 10000;
 	o->checkpoint_ms = 60000;
 	o->cache_size = 65536;
+	o->parse_threads = 2;
 }
 
 static void tasm_opts(const struct obs_traces *t, const struct obs_policy_set *ps, struct obs_tasm_opts *ao)
@@ -293,6 +294,8 @@ int obs_traces_open(const char *dir, const struct obs_traces_opts *o, struct obs
 	t->dir = strdup(dir);
 	t->red = obs_red_new();
 	int rc = t->dir && t->red ? 0 : -ENOMEM;
+	if (!rc && t->o.parse_threads > 1 && (rc = obs_otlp_pool_new(t->o.parse_threads, 0, &t->pool)))
+		snprintf(err, errlen, "cannot start the span parsing threads: %s", strerror(-rc));
 	size_t pn = 0;
 	char *ptext = rc ? NULL : read_policy_file(dir, &pn);
 	if (!rc) {
@@ -364,6 +367,7 @@ void obs_traces_close(struct obs_traces *t)
 	obs_policy_free(t->ps);
 	obs_tstore_close(t->store);
 	obs_red_free(t->red);
+	obs_otlp_pool_free(t->pool);
 	while (t->carries) {
 		struct carry *c = t->carries;
 		t->carries = c->next;
@@ -405,7 +409,7 @@ int obs_traces_ingest(struct obs_traces *t, const char *buf, size_t n, int final
 	struct obs_otlp_result pr;
 	memset(r, 0, sizeof *r);
 	obs_buf_init(&g.batch);
-	int prc = obs_otlp_parse(buf, n, final, first_lineno, on_span, on_err, &g, &pr);
+	int prc = obs_otlp_parse_pool(t->pool, buf, n, final, first_lineno, on_span, on_err, &g, &pr);
 	r->consumed = pr.consumed;
 	r->rejected = pr.rejected;
 	int rc = 0;

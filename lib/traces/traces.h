@@ -44,6 +44,7 @@ struct obs_traces_opts {
 	int64_t red_interval_ms;        /* write RED metrics this often (10 s) */
 	int64_t checkpoint_ms;          /* checkpoint at least this often when there is data (60 s) */
 	size_t cache_size;              /* decision cache entries (65,536) */
+	int parse_threads;              /* threads that parse one big write (2; 1: the writer's alone) */
 };
 
 struct obs_traces_result {

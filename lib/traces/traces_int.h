@@ -11,6 +11,7 @@
 #include "core/errlog.h"
 #include "core/wal.h"
 #include "traces/assemble.h"
+#include "traces/otlp.h"
 #include "traces/policy.h"
 #include "traces/red.h"
 #include "traces/traces.h"
@@ -30,6 +31,7 @@ struct obs_traces {
 	struct obs_policy_set *ps;
 	struct obs_tstore *store;
 	struct obs_red *red;
+	struct obs_otlp_pool *pool;      /* ingest parses big writes on its threads (own lock) */
 	struct obs_db *db;
 	struct obs_errlog *el;
 	int replaying;

@@ -8,7 +8,9 @@
  * Build (from the repository root, after `make`):
  *   cc -O2 -g -std=c11 -D_GNU_SOURCE -Ilib tests/bench/bench_traces.c build/libobs.a \
  *      $(pkg-config --libs libzstd libpcre2-8 libxxhash jansson) -lroaring -lm -pthread -o build/bench_traces
- *   build/bench_traces parse|ref|ingest FILE [iterations] [write-bytes]
+ *   build/bench_traces parse|pool|ref|ingest FILE [iterations] [write-bytes]
+ * pool is parse on BENCH_PARSE_THREADS threads (default 2, obs_otlp_parse_pool),
+ * which also sets ingest's parse threads (default: obs_traces_opts_default's);
  * BENCH_ZSTD_LEVEL=N sets the trace segments' zstd level for ingest (default 9);
  * ingest also prints the segment bytes per stored span.
  * Prints "name value unit" lines: spans/s (wall, best iteration) and the CPU
@@ -52,6 +54,14 @@ static void bad(void *ctx, size_t lineno, const char *line, size_t n, const char
 }
 
 typedef int (*parse_fn)(const char *, size_t, int, size_t, obs_span_fn, obs_span_err_fn, void *, struct obs_otlp_result *);
+
+static struct obs_otlp_pool *pool;
+
+static int pool_parse(const char *buf, size_t n, int final, size_t lineno, obs_span_fn fn, obs_span_err_fn efn,
+		      void *ctx, struct obs_otlp_result *r)
+{
+	return obs_otlp_parse_pool(pool, buf, n, final, lineno, fn, efn, ctx, r);
+}
 
 /* feed text as writes of wb bytes with carry; spans counted into *spans */
 static int feed(const char *text, size_t n, size_t wb, parse_fn pf, struct obs_traces *t, size_t *spans, int64_t now)
@@ -99,7 +109,7 @@ static int feed(const char *text, size_t n, size_t wb, parse_fn pf, struct obs_t
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fprintf(stderr, "usage: bench_traces parse|ref|ingest FILE [iterations] [write-bytes]\n");
+		fprintf(stderr, "usage: bench_traces parse|pool|ref|ingest FILE [iterations] [write-bytes]\n");
 		return 2;
 	}
 	const char *mode = argv[1];
@@ -119,6 +129,11 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	fclose(f);
+	int threads = getenv("BENCH_PARSE_THREADS") ? atoi(getenv("BENCH_PARSE_THREADS")) : 0;
+	if (!strcmp(mode, "pool") && obs_otlp_pool_new(threads ? threads : 2, 0, &pool)) {
+		fprintf(stderr, "cannot start the parse threads\n");
+		return 2;
+	}
 	double best = 1e30, cpu_total = 0, disk = 0;
 	size_t first = 0;
 	for (int it = 0; it < iters; it++) {
@@ -131,6 +146,8 @@ int main(int argc, char **argv)
 			obs_traces_opts_default(&o);
 			if (getenv("BENCH_ZSTD_LEVEL"))   /* what the segments' compression costs */
 				o.store.zstd_level = atoi(getenv("BENCH_ZSTD_LEVEL"));
+			if (threads)
+				o.parse_threads = threads;
 			if (!mkdtemp(dir) || obs_traces_open(dir, &o, NULL, NULL, now, &t, err, sizeof err) ||
 			    obs_traces_set_policy(t, "all always_sample\n", 18, err, sizeof err)) {
 				fprintf(stderr, "cannot open a trace store in %s: %s\n", dir, err);
@@ -138,7 +155,8 @@ int main(int argc, char **argv)
 			}
 		}
 		double c0 = cpu_s(), t0 = now_s();
-		int rc = feed(text, (size_t)sz, wb, !strcmp(mode, "ref") ? obs_otlp_parse_ref : obs_otlp_parse, t, &spans, now);
+		parse_fn pf = !strcmp(mode, "ref") ? obs_otlp_parse_ref : !strcmp(mode, "pool") ? pool_parse : obs_otlp_parse;
+		int rc = feed(text, (size_t)sz, wb, pf, t, &spans, now);
 		if (t && !rc)
 			rc = obs_traces_flush_all(t, now + 3600000);
 		if (t && !rc)   /* every kept trace into a segment file */
@@ -177,5 +195,6 @@ int main(int argc, char **argv)
 	if (disk > 0)
 		printf("%s_disk_bytes_per_span %.1f bytes (segment files / stored spans)\n", mode, disk);
 	free(text);
+	obs_otlp_pool_free(pool);
 	return 0;
 }

@@ -1,4 +1,4 @@
-// sources: lib/traces/otlp.c lib/traces/otlp_fast.c lib/traces/jscan.c lib/traces/simple.c lib/traces/span.c lib/traces/policy.c lib/traces/tquery.c lib/traces/waterfall.c lib/core/buf.c lib/core/obstime.c lib/core/regex.c
+// sources: lib/traces/otlp.c lib/traces/otlp_fast.c lib/traces/otlp_pool.c lib/traces/jscan.c lib/traces/simple.c lib/traces/span.c lib/traces/policy.c lib/traces/tquery.c lib/traces/waterfall.c lib/core/buf.c lib/core/obstime.c lib/core/regex.c
 /* fuzz_otlp.c — libFuzzer harness for the span input parsers, the span
  * encoding, the tail-sampling policy parser and the trace search query
  * parser. The first input byte picks the target:
@@ -12,7 +12,11 @@
  *   6     a search query: 0 or -EINVAL;
  *   7..8  differential: the fast zero-tree parser and the jansson
  *         reference (final / not final) give the same return, counts,
- *         span encodings and refusals (otlp_diff.h), else abort. */
+ *         span encodings and refusals (otlp_diff.h), else abort;
+ *   9..10 differential: the serial parse and the parse on 2 or 4 threads
+ *         cutting after newlines every few bytes (final / not final; the
+ *         span callback stopping after a number of spans the second byte
+ *         picks) hand out exactly the same (otlp_diff_pool), else abort. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -64,7 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (!size)
 		return 0;
-	int which = data[0] % 9;
+	int which = data[0] % 11;
 	const char *p = (const char *)data + 1;
 	size_t n = size - 1;
 	if (which <= 3) {
@@ -118,6 +122,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			obs_policy_decide(ps, s.trace_id, &s, 1, 1000, &by);
 			obs_policy_free(ps);
 		}
+	} else if (which >= 9) {
+		static struct obs_otlp_pool *pools[2];
+		int k = n && (p[0] & 1);
+		if (!pools[k] && obs_otlp_pool_new(k ? 4 : 2, k ? 5 : 1, &pools[k]))
+			abort();
+		long stop = n && (p[0] & 6) == 6 ? (unsigned char)p[0] >> 3 : -1;
+		if (otlp_diff_pool(pools[k], stop, p, n, which == 9, NULL, 0))
+			abort();
 	} else if (which >= 7) {
 		if (otlp_diff(p, n, which == 7, NULL, 0))
 			abort();
