@@ -444,6 +444,11 @@ enum js_type js_type(const char *p)
 static const char *str_end(const char *p, int *esc)
 {
 	const char *q = p + 1;
+	/* most strings hold no backslash: find the quote with the vector search
+	 * (validated text: there is one), then make sure none came before it */
+	const char *quote = rawmemchr(q, '"');
+	if (!memchr(q, '\\', (size_t)(quote - q)))
+		return quote + 1;
 	for (;;) {
 		const char *x = q;
 		while (*x != '"' && *x != '\\')
