@@ -36,6 +36,26 @@
 
 #include "core/corrupt.h"
 
+/* Remove a block's directory so that a crash half-way (kill -9 between
+ * two unlinks) never leaves a damaged block under its name, which the next
+ * open would refuse: it is renamed to a temporary name first (".tmp-rm-ID",
+ * which obs_block_gc_tmp removes at the next open), then deleted. When the
+ * rename fails it is deleted where it is. */
+static void block_remove(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char tmp[4700];
+	if (slash && snprintf(tmp, sizeof tmp, "%.*s/.tmp-rm-%s", (int)(slash - path), path, slash + 1) <
+			     (int)sizeof tmp &&
+	    !rename(path, tmp)) {
+		char dir[4700];
+		snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+		obs_fsync_dir(dir);
+		path = tmp;
+	}
+	obs_rm_tree(path);
+}
+
 /* ---- loading ------------------------------------------------------- */
 
 /* Is id one of the comma-separated ids of list? */
@@ -158,7 +178,7 @@ int db_blocks_load(struct obs_db *db, char *err, size_t errlen)
 			char path[4600];
 			snprintf(path, sizeof path, "%s", obs_block_dir(db->blocks[j]));
 			obs_block_close(db->blocks[j]);
-			obs_rm_tree(path);
+			block_remove(path);
 			db->blocks[j] = db->blocks[--db->nblocks];
 			if (i == db->nblocks)
 				i = j;   /* the block being scanned moved into slot j */
@@ -307,7 +327,7 @@ static int blocks_merge(struct obs_db *db)
 				pthread_rwlock_unlock(&db->blocks_lock);
 			}
 			obs_block_close(nb);
-			obs_rm_tree(path);
+			block_remove(path);
 			obs_fsync_dir(dir);
 			return rc;
 		}
@@ -316,7 +336,7 @@ static int blocks_merge(struct obs_db *db)
 			snprintf(ipath, sizeof ipath, "%s", obs_block_dir(in[k]));
 			obs_tiers_drop(db->tiers, obs_block_id(in[k]));
 			obs_block_close(in[k]);
-			obs_rm_tree(ipath);
+			block_remove(ipath);
 		}
 	}
 	return 0;
@@ -547,7 +567,7 @@ int obs_db_compact(struct obs_db *db)
 		 * samples the head also holds */
 		char path[4600];
 		snprintf(path, sizeof path, "%s/%s", dir, newid);
-		obs_rm_tree(path);
+		block_remove(path);
 		obs_fsync_dir(dir);
 		head_unfreeze(db, n, &hs);
 		goto out;
@@ -645,7 +665,7 @@ int obs_db_retain(struct obs_db *db, int64_t now_ms)
 	/* when a record could not be logged, the files stay: a restart loads
 	 * them again (and retention drops them again) */
 	for (size_t k = 0; k < np && !rc; k++)
-		obs_rm_tree(paths[k]);
+		block_remove(paths[k]);
 	atomic_fetch_add(&db->retired, np);
 	obs_tiers_retain(db->tiers, now_ms, db->o.tier_retention_ms);
 	pthread_mutex_unlock(&db->compact_mu);
