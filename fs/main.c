@@ -43,6 +43,7 @@ struct cli {
 	char *query_max_samples, *query_timeout;
 	unsigned long max_series, max_series_per_metric, max_line, log_max_line, log_retention_bytes;
 	unsigned long max_exemplars, max_exemplars_per_series;
+	char *exemplar_retention;
 	int show_help, show_version, wal_recover;
 	int allow_other;                 /* -o allow_other was given (passed on to libfuse) */
 	unsigned max_read;               /* -o max_read=N (passed on; init must repeat it) */
@@ -60,6 +61,7 @@ static const struct fuse_opt cli_opts[] = {
 	OPT("max_series_per_metric=%lu", max_series_per_metric),
 	OPT("max_exemplars=%lu", max_exemplars),
 	OPT("max_exemplars_per_series=%lu", max_exemplars_per_series),
+	OPT("exemplar_retention=%s", exemplar_retention),
 	OPT("max_line=%lu", max_line),
 	OPT("log_max_line=%lu", log_max_line),
 	OPT("block_span=%s", block_span),
@@ -123,6 +125,7 @@ static void usage(void)
 		"  -o max_series_per_metric=N   series limit per metric name (100000)\n"
 		"  -o max_exemplars=N           exemplars kept in memory, the oldest go first (100000)\n"
 		"  -o max_exemplars_per_series=N  ... of one series (1024)\n"
+		"  -o exemplar_retention=DUR    drop exemplars older than this (as retention); 0 = keep\n"
 		"  -o sync_interval=DUR         WAL group-commit interval, 0 = off (1s)\n"
 		"  -o sync=close|fsync          fsync the WAL on close of a written file, or only on fsync() (close)\n"
 		"  -o time=rfc3339|epoch        time format of reads (rfc3339)\n"
@@ -292,6 +295,7 @@ int main(int argc, char *argv[])
 	    parse_dur("sync_interval", c.sync_interval, &sync_ms) ||
 	    parse_dur("block_span", c.block_span, &o.block_span_ms) ||
 	    parse_dur("retention", c.retention, &o.retention_ms) ||
+	    parse_dur("exemplar_retention", c.exemplar_retention, &o.exemplar_retention_ms) ||
 	    parse_dur("retention_1m", c.retention_tier[0], &o.tier_retention_ms[0]) ||
 	    parse_dur("retention_5m", c.retention_tier[1], &o.tier_retention_ms[1]) ||
 	    parse_dur("retention_1h", c.retention_tier[2], &o.tier_retention_ms[2]))
@@ -486,7 +490,7 @@ out:
 	char *strs[] = { c.ooo_window, c.sync_interval, c.time_fmt, c.sync, c.log_retention,
 			 c.block_span, c.retention, c.retention_tier[0], c.retention_tier[1],
 			 c.retention_tier[2], c.traces_retention, c.query_max_samples, c.query_timeout,
-			 c.log_compact_level };
+			 c.log_compact_level, c.exemplar_retention };
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
 		free(strs[i]);
 	if (fs.datadir && fs.datadir != c.datadir)

@@ -332,6 +332,7 @@ static const struct status_row status_rows[] = {
 	U64("exemplars_duplicate", db.exemplars_duplicate),
 	U64("exemplars_rejected", db.exemplars_rejected),
 	U64("exemplars_evicted", db.exemplars_evicted),
+	U64("exemplars_expired", db.exemplars_expired),
 	FN("samples_replayed", st_replayed),
 	FN("ingest_rate", st_rate),
 	U64("head_chunks", db.chunks),

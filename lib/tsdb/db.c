@@ -42,6 +42,7 @@ void obs_db_opts_default(struct obs_db_opts *o)
 	o->check_interval_ms = 5000;
 	o->max_exemplars = 100000;
 	o->max_exemplars_per_series = 1024;
+	o->exemplar_retention_ms = -1;
 	o->tier_retention_ms[0] = 90LL * 24 * 3600 * 1000;
 	o->tier_retention_ms[1] = 365LL * 24 * 3600 * 1000;
 	o->tier_retention_ms[2] = 3 * 365LL * 24 * 3600 * 1000;
@@ -223,6 +224,8 @@ int obs_db_open(const char *dir, const struct obs_db_opts *o, struct obs_db **ou
 		db->o = *o;
 	else
 		obs_db_opts_default(&db->o);
+	if (db->o.exemplar_retention_ms < 0)   /* exemplars live as long as raw samples */
+		db->o.exemplar_retention_ms = db->o.retention_ms;
 	db->started_ms = obs_time_now();
 	pthread_rwlock_init(&db->maplock, NULL);
 	/* a compaction's cut (exclusive) must not starve behind a steady
@@ -495,6 +498,7 @@ void obs_db_get_stats(struct obs_db *db, struct obs_db_stats *st)
 	st->exemplars_added = xs.added;
 	st->exemplars_duplicate = xs.duplicates;
 	st->exemplars_evicted = xs.evicted;
+	st->exemplars_expired = xs.expired;
 	st->exemplars_rejected = atomic_load(&db->ex_rejected);
 	st->samples_replayed = db->replayed;
 	struct obs_wal_stats ws;

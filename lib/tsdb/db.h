@@ -35,6 +35,8 @@ struct obs_db_opts {
 	int64_t tier_retention_ms[3];   /* rollups 1m, 5m, 1h: 90d, 1y, 3y; 0 = keep */
 	size_t max_exemplars;           /* exemplars kept in all (100000, as Prometheus' max_exemplars) */
 	size_t max_exemplars_per_series; /* ... of one series (1024) */
+	int64_t exemplar_retention_ms;  /* drop exemplars older than this (< 0, the default: as
+	                                   retention_ms); 0 = keep them until evicted for room */
 	int wal_recover;                /* replay a damaged WAL: keep every valid record, skip and
 	                                   count the rest (0: a damaged WAL refuses to open) */
 };
@@ -122,8 +124,9 @@ struct obs_errlog *obs_db_errlog(struct obs_db *db);
  * and readable on failure). */
 int obs_db_compact(struct obs_db *db);
 
-/* Delete whole blocks whose newest sample is older than now - retention.
- * Returns the number of blocks dropped or -errno. */
+/* Delete whole blocks whose newest sample is older than now - retention,
+ * and exemplars older than now - exemplar_retention (refusing such ones
+ * from then on). Returns the number of blocks dropped or -errno. */
 int obs_db_retain(struct obs_db *db, int64_t now_ms);
 
 /* fsync the WAL now. */
@@ -134,6 +137,7 @@ struct obs_db_stats {
 	uint64_t samples_ingested, samples_rejected, samples_replayed;
 	uint64_t exemplars, exemplar_series;   /* held now (in memory, rebuilt from the WAL) */
 	uint64_t exemplars_added, exemplars_duplicate, exemplars_rejected, exemplars_evicted;
+	uint64_t exemplars_expired;            /* dropped or refused for age (exemplar_retention) */
 	uint64_t wal_bytes, wal_segments, wal_syncs, wal_torn_bytes;
 	uint64_t wal_skipped_bytes, wal_skipped_segments;   /* by a wal_recover replay */
 	uint64_t wal_skipped_records, wal_skipped_samples;

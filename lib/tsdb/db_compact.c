@@ -7,10 +7,12 @@
  *      at one instant: every record before the cut is in the frozen set, every
  *      record after it is not. Each series' floor_t becomes its last frozen
  *      sample: older samples are refused from then on. Series in no block and
- *      not frozen, the pending carries and the exemplars are logged again
- *      right after the cut (SERIESV, CARRY, EXEMPLARS: db_wal.c), so the
- *      segments after the cut name every series, carry and exemplar they
- *      need.
+ *      not frozen and the pending carries are logged again right after the
+ *      cut (SERIESV, CARRY: db_wal.c), so the segments after the cut name
+ *      every series and carry they need; an EXRELOG record opens the
+ *      exemplars' relog. With cutlock released, the exemplars held at the
+ *      cut are logged again while writes go on (EXRELOG, db_exemplar.c);
+ *      a failure there fails the compaction as one at the cut does.
  *   2. write: the frozen chunks (readable meanwhile; only this function
  *      changes a frozen set) become a level-1 block (block.c: tmp dir, fsync,
  *      rename, dir fsync). A failure gives the frozen chunks back to the head
@@ -23,7 +25,8 @@
  *      removed; then merges and retention run. A crash anywhere leaves the
  *      old segments (replayed; samples <= floor_t skipped, which makes the
  *      replay idempotent) or the registered block, or both.
- * Fault points: compact.cut, compact.freeze, compact.relog, compact.register,
+ * Fault points: compact.cut, compact.freeze, compact.relog, compact.exrelog
+ * (each EXRELOG record after the FIRST), compact.register,
  * compact.sync, compact.remove, merge.register, and the block writer's.
  *
  * Merges: OBS_MERGE_FANIN blocks of one level become one block of the next
@@ -31,7 +34,8 @@
  * its parents, and a parent still present at open (a crash after the commit)
  * is deleted then.
  * Retention drops blocks whose maxt is older than retention_ms (a series
- * left in no block is logged again first) and the rollup tiers' old files. */
+ * left in no block is logged again first), the rollup tiers' old files and
+ * exemplars older than exemplar_retention_ms. */
 #include "tsdb/db_int.h"
 
 #include "core/corrupt.h"
@@ -451,9 +455,10 @@ int obs_db_compact(struct obs_db *db)
 {
 	pthread_mutex_lock(&db->compact_mu);
 	int64_t t0 = obs_time_now();
-	uint64_t segno = 0;
+	uint64_t segno = 0, exmark = 0;
 	uint32_t n = 0;
 	struct head_save hs;
+	db_exemplars_expire(db, t0);   /* what would expire is not relogged */
 
 	/* 1. freeze the head and cut the WAL at one instant; the series count is
 	 * taken under the same lock, so every series whose SERIES record is
@@ -491,7 +496,7 @@ int obs_db_compact(struct obs_db *db)
 	if (!rc)
 		rc = db_carries_relog(db);
 	if (!rc)
-		rc = db_exemplars_relog(db);
+		rc = db_exemplars_relog_begin(db, &exmark);
 	if (!rc) {
 		atomic_store(&db->head_mint, INT64_MAX);
 		atomic_store(&db->head_maxt, INT64_MIN);
@@ -501,6 +506,13 @@ int obs_db_compact(struct obs_db *db)
 	pthread_rwlock_unlock(&db->cutlock);
 	if (rc) {
 		head_unfreeze(db, n, &(struct head_save){ INT64_MAX, INT64_MIN, 0, 0 });
+		goto out;
+	}
+	/* the exemplars held at the cut, logged again while writes go on
+	 * (db_exemplar.c); without them the old segments must stay */
+	rc = db_exemplars_relog(db, exmark);
+	if (rc) {
+		head_unfreeze(db, n, &hs);
 		goto out;
 	}
 
@@ -604,6 +616,7 @@ out:
 int obs_db_retain(struct obs_db *db, int64_t now_ms)
 {
 	int64_t cutoff = db->o.retention_ms > 0 ? now_ms - db->o.retention_ms : INT64_MIN;
+	db_exemplars_expire(db, now_ms);
 	pthread_mutex_lock(&db->compact_mu);
 	char paths[64][4600];
 	size_t np = 0;

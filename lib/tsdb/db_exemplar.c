@@ -1,19 +1,43 @@
 /* db_exemplar.c — exemplars in the metrics store: the ingest side (a
  * write's exemplars are checked, logged to the WAL as one EXEMPLARS record
- * and added to the store), the relog after a compaction's cut, and reads.
+ * and added to the store), expiry, the relog after a compaction's cut, and
+ * reads.
  *
  * The store (exemplar.h) lives in memory only; the WAL is what makes it
- * survive a restart. The record format is in db_wal.c, which replays it.
- * A compaction's cut would leave the exemplars in segments about to be
- * removed, so right after the cut (cutlock exclusive) the whole store is
- * logged again, oldest first, in records of about 4 MiB: the segments after
- * a cut always start with the store as it was, and a replay of them (plus
- * the records after) rebuilds it. Blocks hold no exemplars. A replay that
- * meets an exemplar again (the old segments of a crashed compaction and the
- * relog) sees a duplicate or an out-of-order one and skips it.
+ * survive a restart. The record formats are in db_wal.c, which replays
+ * them. Blocks hold no exemplars.
+ *
+ * Retention: exemplars older than exemplar_retention (by default the raw
+ * retention) are dropped by obs_db_retain (the compactor's tick, after each
+ * compaction) and after the replay, and refused from then on (counted as
+ * expired, not as errors: they are past the policy, not bad input).
+ *
+ * The relog. A compaction's cut would leave the exemplars in segments
+ * about to be removed, so they are logged again after it, without holding
+ * up ingest:
+ *   1. at the cut (cutlock exclusive, so no write is half logged) the store's
+ *      mark is taken and an EXRELOG record flagged FIRST is appended: every
+ *      exemplar numbered up to the mark is in a record before the cut, every
+ *      later one in a record after FIRST;
+ *   2. with cutlock released, the exemplars up to the mark that are still
+ *      held are logged in EXRELOG records in the order they were added, the
+ *      last record flagged LAST; writes go on meanwhile, their EXEMPLARS
+ *      records interleaved;
+ *   3. only then (and after an fsync) does the compaction remove the old
+ *      segments. A relog that fails fails the compaction: the old segments
+ *      stay.
+ * A replay applies the EXRELOG entries at once and holds the EXEMPLARS
+ * records met between FIRST and LAST until LAST (or a later FIRST, or the
+ * end of the WAL: a relog cut short by a crash), then applies them: so the
+ * store is rebuilt in the order it was filled (within a series an exemplar
+ * newer than the relog's could otherwise come first and make the relog's
+ * refused as out of order). A replay that meets an exemplar again (the old
+ * segments of a crashed compaction, then the relog) sees a duplicate and
+ * skips it.
  *
  * Locks: cutlock (shared) > ex_mu for a write's log-and-add, so a cut never
- * falls between the two; the relog holds cutlock exclusive > ex_mu. */
+ * falls between the two; the relog's FIRST is logged under cutlock
+ * exclusive, its pieces under ex_mu alone, its records under no db lock. */
 #include "tsdb/db_int.h"
 
 /* One entry of an EXEMPLARS payload (db_wal.c): uvarint id, zigzag varint
@@ -37,12 +61,16 @@ static int put_entry(struct obs_buf *b, uint32_t id, int64_t t, int64_t *prev, d
 	return 0;
 }
 
-/* An EXEMPLARS payload: uvarint count, then the entries of body. */
-static int log_record(struct obs_db *db, size_t count, const struct obs_buf *body)
+/* An EXEMPLARS payload: uvarint count, then the entries of body; or, for
+ * flags >= 0, an EXRELOG one: the flags byte, then the same. */
+static int log_record(struct obs_db *db, int flags, size_t count, const struct obs_buf *body)
 {
-	uint8_t hdr[OBS_VARINT_MAX];
-	size_t hn = obs_varint_put(hdr, count);
-	return obs_wal_append2(db->wal, REC_EXEMPLARS, hdr, hn, body->data, body->len);
+	uint8_t hdr[1 + OBS_VARINT_MAX];
+	size_t hn = 0;
+	if (flags >= 0)
+		hdr[hn++] = (uint8_t)flags;
+	hn += obs_varint_put(hdr + hn, count);
+	return obs_wal_append2(db->wal, flags >= 0 ? REC_EXRELOG : REC_EXEMPLARS, hdr, hn, body->data, body->len);
 }
 
 void db_exbatch_release(struct db_exbatch *b)
@@ -110,7 +138,7 @@ int db_exemplars_commit(struct obs_db *db, struct db_exbatch *b, const char *sou
 		}
 	}
 	if (!rc && count)
-		rc = log_record(db, count, &body);
+		rc = log_record(db, -1, count, &body);
 	if (rc) {
 		/* nothing of this write's exemplars stays that a restart would lose */
 		obs_exstore_undo(db->ex, mark);
@@ -128,6 +156,14 @@ int db_exemplars_commit(struct obs_db *db, struct db_exbatch *b, const char *sou
 	return rc;
 }
 
+/* The relog. The exemplars held at the cut are those the store numbered up
+ * to the mark taken then (obs_exstore_mark); later ones are in their own
+ * records after the cut. They are walked in pieces of RELOG_PIECE under
+ * ex_mu and written in records of about RELOG_RECORD with no lock of the
+ * db held, so a write waits for one piece at most. */
+#define RELOG_PIECE 512
+#define RELOG_RECORD (256u << 10)
+
 struct relog {
 	struct obs_db *db;
 	struct obs_buf body;
@@ -135,11 +171,11 @@ struct relog {
 	int64_t prev;
 };
 
-static int relog_flush(struct relog *rl)
+static int relog_flush(struct relog *rl, int flags)
 {
-	if (!rl->count)
-		return 0;
-	int rc = log_record(rl->db, rl->count, &rl->body);
+	int rc = obs_fault("compact.exrelog");
+	if (!rc)
+		rc = log_record(rl->db, flags, rl->count, &rl->body);
 	obs_buf_reset(&rl->body);
 	rl->count = 0;
 	rl->prev = 0;
@@ -150,20 +186,35 @@ static int relog_one(void *ctx, uint32_t id, int64_t t, double v, const char *la
 {
 	struct relog *rl = ctx;
 	int rc = put_entry(&rl->body, id, t, &rl->prev, v, lab, len);
-	if (!rc && ++rl->count && rl->body.len >= (4u << 20))
-		rc = relog_flush(rl);
+	rl->count += !rc;
 	return rc;
 }
 
-int db_exemplars_relog(struct obs_db *db)
+int db_exemplars_relog_begin(struct obs_db *db, uint64_t *mark)
+{
+	pthread_mutex_lock(&db->ex_mu);
+	*mark = obs_exstore_mark(db->ex);
+	pthread_mutex_unlock(&db->ex_mu);
+	struct obs_buf none;
+	obs_buf_init(&none);
+	return log_record(db, EXRELOG_FIRST, 0, &none);
+}
+
+int db_exemplars_relog(struct obs_db *db, uint64_t mark)
 {
 	struct relog rl = { .db = db };
 	obs_buf_init(&rl.body);
-	pthread_mutex_lock(&db->ex_mu);
-	int rc = obs_exstore_each_all(db->ex, relog_one, &rl);
-	if (!rc)
-		rc = relog_flush(&rl);
-	pthread_mutex_unlock(&db->ex_mu);
+	uint64_t from = 0;
+	int rc = 1;
+	while (rc == 1) {
+		pthread_mutex_lock(&db->ex_mu);
+		rc = obs_exstore_each_between(db->ex, &from, mark, RELOG_PIECE, relog_one, &rl);
+		pthread_mutex_unlock(&db->ex_mu);
+		if (rc == 0)
+			rc = relog_flush(&rl, EXRELOG_LAST);
+		else if (rc == 1 && rl.body.len >= RELOG_RECORD && (rc = relog_flush(&rl, 0)) == 0)
+			rc = 1;
+	}
 	obs_buf_release(&rl.body);
 	return rc;
 }
@@ -176,6 +227,17 @@ static int known_series(void *ctx, uint32_t id)
 void db_exemplars_replayed(struct obs_db *db)
 {
 	obs_exstore_retain(db->ex, known_series, db);
+	db_exemplars_expire(db, obs_time_now());
+}
+
+void db_exemplars_expire(struct obs_db *db, int64_t now_ms)
+{
+	int64_t keep = db->o.exemplar_retention_ms;
+	if (keep <= 0)
+		return;
+	pthread_mutex_lock(&db->ex_mu);
+	obs_exstore_expire(db->ex, now_ms > INT64_MIN + keep ? now_ms - keep : INT64_MIN);
+	pthread_mutex_unlock(&db->ex_mu);
 }
 
 /* ---- reads ------------------------------------------------------------------- */

@@ -39,7 +39,8 @@
 #define PAGE_SIZE_IDS (1u << PAGE_BITS)
 #define MAX_PAGES (1u << 16)
 
-enum { REC_SERIES = 1, REC_SAMPLES = 2, REC_CARRY = 3, REC_SERIESV = 4, REC_EXEMPLARS = 5 };
+enum { REC_SERIES = 1, REC_SAMPLES = 2, REC_CARRY = 3, REC_SERIESV = 4, REC_EXEMPLARS = 5, REC_EXRELOG = 6 };
+enum { EXRELOG_FIRST = 1, EXRELOG_LAST = 2 };   /* flags of an EXRELOG record */
 
 struct chunk {
 	uint8_t *data;
@@ -113,6 +114,8 @@ struct obs_db {
 	int64_t started_ms, replay_ms;
 	struct obs_wal_stats replay_stats;
 	uint64_t skipped_records, skipped_samples;   /* by a wal_recover replay */
+	int ex_relog_open;                 /* replay: between an EXRELOG FIRST and its LAST */
+	struct obs_buf ex_held;            /* replay: the EXEMPLARS records met there (db_wal.c) */
 	struct deferred *deferred;         /* replay: samples met before their SERIES record */
 	size_t ndeferred, capdeferred;
 	roaring_bitmap_t *deferred_ids;
@@ -174,10 +177,18 @@ int db_exemplar_note(struct obs_db *db, struct db_exbatch *b, struct series *s, 
 int db_exemplars_commit(struct obs_db *db, struct db_exbatch *b, const char *source, int64_t now,
 			struct obs_ingest_result *r);
 void db_exbatch_release(struct db_exbatch *b);
-/* After a cut (cutlock exclusive): log the whole store again. */
-int db_exemplars_relog(struct obs_db *db);
-/* After the replay: forget exemplars of ids no series has. */
+/* At a cut (cutlock exclusive): *mark for db_exemplars_relog, and the
+ * relog's FIRST record. 0 or -errno. */
+int db_exemplars_relog_begin(struct obs_db *db, uint64_t *mark);
+/* After the cut, no lock held: log again the exemplars held at the cut
+ * (up to mark) that are still held, the last record flagged LAST. 0 or
+ * -errno (the segments before the cut must then stay). */
+int db_exemplars_relog(struct obs_db *db, uint64_t mark);
+/* After the replay: forget exemplars of ids no series has, and expired ones. */
 void db_exemplars_replayed(struct obs_db *db);
+/* Drop exemplars older than now_ms - exemplar_retention (and refuse such
+ * ones from then on); nothing when the retention is 0. */
+void db_exemplars_expire(struct obs_db *db, int64_t now_ms);
 
 /* db_wal.c */
 int db_wal_log_series(struct obs_db *db, uint32_t id, const char *canon, size_t len);

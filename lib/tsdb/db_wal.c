@@ -25,12 +25,21 @@
  *                   { uvarint id, zigzag varint (t - previous t in record),
  *                     u64 value bits, uvarint n, n bytes of the label set
  *                     in canonical form ({trace_id="..."}) }:
- *                   the exemplars of one write that the store took, and
- *                   after a compaction's cut the whole store again, oldest
- *                   first (db_exemplar.c). Replay adds them to the store
- *                   in order (duplicates and out-of-order ones, met again
- *                   after a relog, are skipped); at the end of the replay
- *                   those of ids that no series has are dropped.
+ *                   the exemplars of one write that the store took
+ *                   (db_exemplar.c). Replay adds them to the store in order
+ *                   (duplicates and out-of-order ones, met again after a
+ *                   relog, are skipped); at the end of the replay those of
+ *                   ids that no series has are dropped, then expired ones.
+ *   type 6 EXRELOG: u8 flags (1 FIRST, 2 LAST), then an EXEMPLARS payload:
+ *                   after a compaction's cut, the store as it was at the
+ *                   cut, oldest first, in records of about 256 KiB from a
+ *                   FIRST (logged at the cut, no entries) to a LAST, with
+ *                   the EXEMPLARS records of writes meanwhile interleaved.
+ *                   Replay adds the entries at once and holds the EXEMPLARS
+ *                   records between FIRST and LAST, adding them at LAST (or
+ *                   at the next FIRST or the end of the replay, when a crash
+ *                   cut the relog short), in the order they came: the store
+ *                   is rebuilt in the order it was filled.
  *   other types are skipped (written by a newer version).
  *
  * Replay applies records in order. A sample at or below its series' floor_t
@@ -315,10 +324,14 @@ static int replay_defer(struct obs_db *db, uint32_t id, int64_t t, uint64_t bits
 	return 0;
 }
 
-/* After the replay: samples whose series no record named (-EBADMSG, with
- * the detail recorded when report is set). */
+static int held_apply(struct obs_db *db);
+
+/* After the replay: the exemplars a relog cut short held back, and samples
+ * whose series no record named (-EBADMSG, with the detail recorded when
+ * report is set). */
 int db_replay_finish(struct obs_db *db, int report)
 {
+	int hrc = held_apply(db);   /* a relog a crash cut short */
 	size_t left = db->ndeferred;
 	free(db->deferred);
 	db->deferred = NULL;
@@ -327,9 +340,11 @@ int db_replay_finish(struct obs_db *db, int report)
 		roaring_bitmap_free(db->deferred_ids);
 	db->deferred_ids = NULL;
 	if (!left)
-		return 0;
-	if (db->o.wal_recover)
-		return replay_skip(db, &db->skipped_samples, left, 0, "");
+		return hrc;
+	if (db->o.wal_recover) {
+		int rc = replay_skip(db, &db->skipped_samples, left, 0, "");
+		return rc ? rc : hrc;
+	}
 	if (!report)
 		return -EBADMSG;   /* the replay's own error is the one reported */
 	char wdir[4200];
@@ -435,6 +450,50 @@ static int replay_exemplars(struct obs_db *db, const uint8_t *p, size_t n)
 	return 0;
 }
 
+/* An EXEMPLARS record met inside a relog, held until it ends: u32 length,
+ * the payload. */
+static int held_push(struct obs_db *db, const uint8_t *p, size_t n)
+{
+	uint8_t len[4];
+	obs_put_le32(len, (uint32_t)n);   /* a record is at most 256 MiB */
+	if (obs_buf_reserve(&db->ex_held, 4 + n))
+		return -ENOMEM;
+	obs_buf_append(&db->ex_held, len, 4);
+	obs_buf_append(&db->ex_held, p, n);
+	return 0;
+}
+
+/* The relog is over: the held records, in the order they came. */
+static int held_apply(struct obs_db *db)
+{
+	int rc = 0;
+	db->ex_relog_open = 0;
+	const uint8_t *h = (const uint8_t *)db->ex_held.data;
+	for (size_t pos = 0; pos < db->ex_held.len && !rc;) {
+		uint32_t len = obs_get_le32(h + pos);
+		rc = replay_exemplars(db, h + pos + 4, len);
+		pos += 4 + (size_t)len;
+	}
+	obs_buf_release(&db->ex_held);
+	return rc;
+}
+
+static int replay_exrelog(struct obs_db *db, const uint8_t *p, size_t n)
+{
+	if (!n)
+		return replay_skip(db, &db->skipped_records, 1, 0, "EXRELOG: no flags byte");
+	int rc = 0;
+	if (p[0] & EXRELOG_FIRST) {
+		rc = held_apply(db);   /* the relog before, if a crash cut it short */
+		db->ex_relog_open = 1;
+	}
+	if (!rc)
+		rc = replay_exemplars(db, p + 1, n - 1);
+	if (!rc && (p[0] & EXRELOG_LAST))
+		rc = held_apply(db);
+	return rc;
+}
+
 int db_replay_record(void *ctx, uint8_t type, const uint8_t *p, size_t n)
 {
 	struct obs_db *db = ctx;
@@ -457,7 +516,9 @@ int db_replay_record(void *ctx, uint8_t type, const uint8_t *p, size_t n)
 	case REC_SAMPLES:
 		return replay_samples(db, p, n);
 	case REC_EXEMPLARS:
-		return replay_exemplars(db, p, n);
+		return db->ex_relog_open ? held_push(db, p, n) : replay_exemplars(db, p, n);
+	case REC_EXRELOG:
+		return replay_exrelog(db, p, n);
 	case REC_CARRY: {
 		if (n < 14)
 			return replay_skip(db, &db->skipped_records, 1, 0, "CARRY: shorter than its header");

@@ -12,6 +12,12 @@
  * stale entries make up more than half of the FIFO it is compacted, so it
  * stays within twice the store's size.
  *
+ * Expiry (obs_exstore_expire) walks the FIFO once: an entry that is its
+ * series' oldest and older than the cutoff goes, and the series' next entry,
+ * later in the FIFO, is met next. min_t bounds the oldest time from below
+ * (lowered by adds, made exact by a walk), so a cutoff below it costs
+ * nothing.
+ *
  * Nothing here is on disk: the db logs exemplars in the WAL (db_wal.c,
  * record EXEMPLARS) and replays them through obs_exstore_add. */
 #include "tsdb/exemplar.h"
@@ -49,6 +55,8 @@ struct obs_exstore {
 	size_t fcap, fhead, fcount;
 	size_t live;
 	uint64_t seq;
+	int64_t min_t;                  /* <= every time held (INT64_MAX: none was) */
+	int64_t cutoff;                 /* older exemplars are refused (INT64_MIN) */
 	struct obs_exstore_stats st;
 };
 
@@ -68,6 +76,8 @@ struct obs_exstore *obs_exstore_new(size_t max_total, size_t max_per_series)
 	if (!x)
 		return NULL;
 	x->max_total = max_total ? max_total : 1;
+	x->min_t = INT64_MAX;
+	x->cutoff = INT64_MIN;
 	x->max_per_series = max_per_series ? max_per_series : 1;
 	if (x->max_per_series > UINT32_MAX / 2)
 		x->max_per_series = UINT32_MAX / 2;
@@ -148,14 +158,13 @@ static int fifo_room(struct obs_exstore *x)
 }
 
 /* Remove the oldest exemplar of s; a series left empty is freed unless
- * keep. */
-static void pop_oldest(struct obs_exstore *x, struct exs *s, int keep)
+ * keep. The caller counts it. */
+static void drop_oldest(struct obs_exstore *x, struct exs *s, int keep)
 {
 	free(at(s, 0)->lab);
 	s->head = (s->head + 1) % s->cap;
 	s->n--;
 	x->live--;
-	x->st.evicted++;
 	if (!s->n && !keep) {
 		obs_strmap_del(x->by_id, obs_strmap_hash(&s->id, 4), &s->id, 4);
 		series_free(s);
@@ -170,7 +179,8 @@ static void evict_oldest(struct obs_exstore *x)
 		x->fhead = (x->fhead + 1) % x->fcap;
 		x->fcount--;
 		if (live_entry(x, &f)) {
-			pop_oldest(x, find(x, f.id), 0);
+			drop_oldest(x, find(x, f.id), 0);
+			x->st.evicted++;
 			return;
 		}
 	}
@@ -184,6 +194,10 @@ static int same(const struct ex *e, double v, const char *labels, size_t len)
 int obs_exstore_add(struct obs_exstore *x, uint32_t id, int64_t t, double v, const char *labels, size_t len,
 		    const char **why)
 {
+	if (t < x->cutoff) {
+		x->st.expired++;
+		return 2;
+	}
 	struct exs *s = find(x, id);
 	if (s && t <= at(s, s->n - 1)->t) {
 		/* an exemplar already held (a retried write) is a duplicate */
@@ -231,14 +245,18 @@ int obs_exstore_add(struct obs_exstore *x, uint32_t id, int64_t t, double v, con
 		s->cap = nc;
 		s->head = 0;
 	}
-	if (s->n == s->cap)   /* the series is at its bound: its oldest goes */
-		pop_oldest(x, s, 1);
+	if (s->n == s->cap) {   /* the series is at its bound: its oldest goes */
+		drop_oldest(x, s, 1);
+		x->st.evicted++;
+	}
 	*at(s, s->n) = (struct ex){ t, v, ++x->seq, lab, (uint32_t)len };
 	s->n++;
 	x->live++;
 	x->fifo[(x->fhead + x->fcount) % x->fcap] = (struct fent){ id, x->seq };
 	x->fcount++;
 	x->st.added++;
+	if (t < x->min_t)
+		x->min_t = t;
 	if (x->live > x->max_total)
 		evict_oldest(x);   /* never s's new one: it is the newest of all */
 	return 0;
@@ -301,22 +319,81 @@ int obs_exstore_each(const struct obs_exstore *x, uint32_t id, int64_t from, int
 	return 0;
 }
 
-int obs_exstore_each_all(const struct obs_exstore *x,
-			 int (*fn)(void *ctx, uint32_t id, int64_t t, double v, const char *labels, size_t len),
-			 void *ctx)
+/* The first FIFO position whose seq is above seq (seqs increase along
+ * the FIFO), fcount when none. */
+static size_t fifo_after(const struct obs_exstore *x, uint64_t seq)
 {
-	for (size_t i = 0; i < x->fcount; i++) {
+	size_t lo = 0, hi = x->fcount;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (x->fifo[(x->fhead + mid) % x->fcap].seq <= seq)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+int obs_exstore_each_between(const struct obs_exstore *x, uint64_t *from, uint64_t to, size_t max,
+			     int (*fn)(void *ctx, uint32_t id, int64_t t, double v, const char *labels, size_t len),
+			     void *ctx)
+{
+	size_t seen = 0;
+	for (size_t i = fifo_after(x, *from); i < x->fcount; i++) {
 		const struct fent *f = &x->fifo[(x->fhead + i) % x->fcap];
+		if (f->seq > to)
+			break;
+		if (seen == max)
+			return 1;
 		const struct exs *s = find(x, f->id);
 		uint32_t k = s ? find_seq(s, f->seq) : 0;
+		*from = f->seq;
 		if (!s || k == s->n)
 			continue;   /* stale */
 		const struct ex *e = at(s, k);
+		seen++;
 		int rc = fn(ctx, f->id, e->t, e->v, e->lab, e->len);
 		if (rc)
 			return rc;
 	}
 	return 0;
+}
+
+int obs_exstore_each_all(const struct obs_exstore *x,
+			 int (*fn)(void *ctx, uint32_t id, int64_t t, double v, const char *labels, size_t len),
+			 void *ctx)
+{
+	uint64_t from = 0;
+	return obs_exstore_each_between(x, &from, UINT64_MAX, SIZE_MAX, fn, ctx);
+}
+
+size_t obs_exstore_expire(struct obs_exstore *x, int64_t cutoff)
+{
+	if (cutoff <= x->cutoff)
+		return 0;
+	x->cutoff = cutoff;
+	if (cutoff <= x->min_t)
+		return 0;
+	size_t dropped = 0;
+	int64_t min = INT64_MAX;
+	for (size_t i = 0; i < x->fcount; i++) {
+		const struct fent *f = &x->fifo[(x->fhead + i) % x->fcap];
+		struct exs *s = find(x, f->id);
+		if (!s || !s->n || at(s, 0)->seq != f->seq)
+			continue;   /* stale, or not its series' oldest: newer than that one */
+		if (at(s, 0)->t >= cutoff) {
+			if (at(s, 0)->t < min)
+				min = at(s, 0)->t;
+			continue;
+		}
+		drop_oldest(x, s, 0);
+		dropped++;
+	}
+	x->min_t = min;
+	x->st.expired += dropped;
+	if (dropped && x->fcount > 2 * x->live + 64)
+		fifo_compact(x);
+	return dropped;
 }
 
 struct retain_ctx {

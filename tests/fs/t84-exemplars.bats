@@ -2,7 +2,8 @@
 # t84-exemplars — OpenMetrics exemplars against a real mount: read beside a
 # series (metrics/SERIES[@RANGE]#exemplars), the link from a latency bucket
 # to its trace and from the trace to its logs, bad and out-of-order
-# exemplars (an errors line, the sample kept), restarts and kill -9.
+# exemplars (an errors line, the sample kept), restarts and kill -9,
+# exemplar_retention.
 
 load helper
 
@@ -160,4 +161,41 @@ $(rfc3339 $((NOW + 10)) | sed 's/\.000Z/.250Z/') 0.47 {trace_id=\"00000000000000
 	obs_remount -o time=epoch
 	expect_file_eq "$MNT/metrics/$B05#exemplars" "$NOW.25 0.47 {trace_id=\"$TID\",span_id=\"00f067aa0ba902b7\"}
 $((NOW + 10)).25 0.47 {trace_id=\"0000000000000000000000000000000b\",span_id=\"00f067aa0ba902b7\"}"
+}
+
+@test "exemplar_retention: older exemplars are refused, dropped as they age, and not logged again" {
+	obs_remount -o exemplar_retention=1h
+	now=$(date +%s)
+	# one past the retention already, one 6 s from it, one fresh
+	{
+		echo "old_total 1 $((now - 7200)).000 # {trace_id=\"a\"} 1 $((now - 7200)).000"
+		echo "aging_total 1 $((now - 3600 + 6)).000 # {trace_id=\"b\"} 1 $((now - 3600 + 6)).000"
+		echo "fresh_total 1 $now.000 # {trace_id=\"c\"} 1 $now.000"
+	} >"$T/in"
+	# not an error: past the policy is not bad input (the samples are kept)
+	expect_eq "$(write_file "$MNT/ingest" "$T/in" | cut -d' ' -f1)" ok
+	expect_file_eq "$MNT/metrics/old_total" "$(rfc3339 $((now - 7200))) 1"
+	expect_file_eq "$MNT/metrics/old_total#exemplars" ""
+	expect_lines "$MNT/metrics/aging_total#exemplars" 1
+	expect_grep '^exemplars +2 in 2 series$' "$MNT/status"
+	expect_grep '^exemplars_expired +1$' "$MNT/status"
+	expect_file_eq "$MNT/errors" ""
+	# the compactor's tick drops the aging one once it is an hour old
+	wait_for 30 grep -Eq '^exemplars_expired +2$' "$MNT/status"
+	expect_file_eq "$MNT/metrics/aging_total#exemplars" ""
+	expect_grep '^exemplars +1 in 1 series$' "$MNT/status"
+	# a restart replays it from the write-ahead log and drops it again at once
+	obs_remount -o exemplar_retention=1h
+	expect_file_eq "$MNT/metrics/aging_total#exemplars" ""
+	expect_grep '^exemplars_expired +1$' "$MNT/status"
+	# after a compaction it is not in the log any more, even after kill -9
+	echo compact >"$MNT/ctl"
+	obs_crash
+	obs_start -o exemplar_retention=1h
+	expect_file_eq "$MNT/metrics/aging_total#exemplars" ""
+	expect_grep '^exemplars_expired +0$' "$MNT/status"
+	expect_file_eq "$MNT/metrics/fresh_total#exemplars" "$(rfc3339 "$now") 1 {trace_id=\"c\"}"
+	# a bad value is refused at mount
+	run "$OBSFSD" -o exemplar_retention=5x "$T/d2" "$T/m2"
+	expect_fail "invalid duration '5x' for exemplar_retention"
 }

@@ -4,8 +4,8 @@
  *
  * Input: a sequence of records, each
  *     1 byte  h      h % 4: 0 or 2 -> type 1 (SERIES), 1 -> type 2 (SAMPLES),
- *                    3 -> type h >> 2 (any other type: 5 EXEMPLARS, 3 CARRY,
- *                    4 SERIESV, the rest skipped by replay);
+ *                    3 -> type h >> 2 (any other type: 5 EXEMPLARS, 6
+ *                    EXRELOG, 3 CARRY, 4 SERIESV, the rest skipped by replay);
  *                    h == 0xff: the rest of the input is appended raw to the
  *                    end of the WAL segment (a torn or damaged tail)
  *     1 byte  len
