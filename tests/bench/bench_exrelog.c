@@ -14,8 +14,8 @@
  * compactions. Each compaction after the first relogs the whole store and
  * little else, so the writers' latency during them is the relog's pause.
  * Prints "name value" lines: per compaction wall and CPU time (mean, max),
- * and per writer the p50/p99/max latency of one write while compactions run
- * and while none do. The machine may be shared: compare max and p99 of the
+ * and per writer the writes done per second and the p50/p99/max latency of
+ * one write while compactions run and while none do. The machine may be shared: compare max and p99 of the
  * two phases, not across runs. */
 #include <errno.h>
 #include <ftw.h>
@@ -106,13 +106,14 @@ static int cmp_d(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static void report(const struct writer *w, int ph, const char *what)
+static void report(const struct writer *w, int ph, const char *what, double secs)
 {
 	size_t n = w->n[ph];
 	if (!n)
 		return;
 	qsort(w->lat[ph], n, sizeof *w->lat[ph], cmp_d);
 	printf("%s_%s_writes %zu\n", w->name, what, n);
+	printf("%s_%s_writes_per_s %.0f\n", w->name, what, (double)n / secs);
 	printf("%s_%s_p50_ms %.3f\n", w->name, what, w->lat[ph][n / 2] * 1e3);
 	printf("%s_%s_p99_ms %.3f\n", w->name, what, w->lat[ph][n * 99 / 100] * 1e3);
 	printf("%s_%s_max_ms %.3f\n", w->name, what, w->lat[ph][n - 1] * 1e3);
@@ -180,10 +181,12 @@ int main(int argc, char **argv)
 				return 1;
 		pthread_create(&w[k].th, NULL, writer_main, &w[k]);
 	}
-	double wall_sum = 0, wall_max = 0, cpu_sum = 0, cpu_max = 0;
+	double wall_sum = 0, wall_max = 0, cpu_sum = 0, cpu_max = 0, quiet_sum = 0;
 	for (int i = 0; i < rounds; i++) {
 		atomic_store(&phase, 0);
+		double q = mono();
 		usleep(100 * 1000);
+		quiet_sum += mono() - q;
 		atomic_fetch_add(&compactions_started, 1);
 		atomic_store(&phase, 1);
 		double a = mono(), c = thread_cpu();
@@ -214,8 +217,8 @@ int main(int argc, char **argv)
 	printf("compact_cpu_mean_ms %.3f\n", cpu_sum / rounds * 1e3);
 	printf("compact_cpu_max_ms %.3f\n", cpu_max * 1e3);
 	for (int k = 0; k < 2; k++) {
-		report(&w[k], 1, "compacting");
-		report(&w[k], 0, "quiet");
+		report(&w[k], 1, "compacting", wall_sum);
+		report(&w[k], 0, "quiet", quiet_sum);
 		free(w[k].lat[0]);
 		free(w[k].lat[1]);
 	}
