@@ -198,4 +198,6 @@ $((NOW + 10)).25 0.47 {trace_id=\"0000000000000000000000000000000b\",span_id=\"0
 	# a bad value is refused at mount
 	run "$OBSFSD" -o exemplar_retention=5x "$T/d2" "$T/m2"
 	expect_fail "invalid duration '5x' for exemplar_retention"
+	expect_eq "$status" 2
+	[ ! -e "$T/d2" ]
 }
