@@ -544,6 +544,7 @@ void obs_db_get_stats(struct obs_db *db, struct obs_db_stats *st)
 	st->head_maxt = atomic_load(&db->head_maxt);
 	st->last_compact_ms = db->last_compact_ms;
 	st->last_compact_dur_ms = db->last_compact_dur_ms;
+	st->last_compact_cut_us = atomic_load(&db->last_cut_us);
 }
 
 struct top_ctx {

@@ -146,6 +146,7 @@ struct obs_db_stats {
 	uint64_t blocks, block_bytes, block_samples, blocks_by_level[3];
 	uint64_t compactions, blocks_retired;
 	int64_t last_compact_ms, last_compact_dur_ms;
+	int64_t last_compact_cut_us;   /* how long the last compaction's cut held up writes */
 	int64_t head_mint, head_maxt;
 	uint64_t rollup_sets, rollup_files[3], rollup_bytes[3], rollup_reads;
 };

@@ -464,6 +464,8 @@ int obs_db_compact(struct obs_db *db)
 	 * taken under the same lock, so every series whose SERIES record is
 	 * before the cut is below n (db_series_resolve logs under cutlock) */
 	pthread_rwlock_wrlock(&db->cutlock);
+	struct timespec cut0, cut1;
+	clock_gettime(CLOCK_MONOTONIC, &cut0);
 	n = atomic_load(&db->nseries);
 	hs.mint = atomic_load(&db->head_mint);
 	hs.maxt = atomic_load(&db->head_maxt);
@@ -503,7 +505,10 @@ int obs_db_compact(struct obs_db *db)
 		atomic_store(&db->head_samples, 0);
 		atomic_store(&db->head_since, 0);
 	}
+	clock_gettime(CLOCK_MONOTONIC, &cut1);
 	pthread_rwlock_unlock(&db->cutlock);
+	atomic_store(&db->last_cut_us,
+		     (int64_t)(cut1.tv_sec - cut0.tv_sec) * 1000000 + (cut1.tv_nsec - cut0.tv_nsec) / 1000);
 	if (rc) {
 		head_unfreeze(db, n, &(struct head_save){ INT64_MAX, INT64_MIN, 0, 0 });
 		goto out;

@@ -105,6 +105,7 @@ struct obs_db {
 	pthread_cond_t stop_cv;
 	int stopping;
 	_Atomic int64_t last_compact_ms, last_compact_dur_ms;
+	_Atomic int64_t last_cut_us;          /* how long the last cut held cutlock exclusive */
 	pthread_mutex_t stripes[64];          /* by series id: one writer at a time
 	                                         checks, logs and applies a series */
 	_Atomic uint64_t ingested, rejected, replayed;

@@ -13,7 +13,8 @@
  * exemplar per write) for ROUNDS (default 10) quiet periods and ROUNDS
  * compactions. Each compaction after the first relogs the whole store and
  * little else, so the writers' latency during them is the relog's pause.
- * Prints "name value" lines: per compaction wall and CPU time (mean, max),
+ * Prints "name value" lines: per compaction wall and CPU time (mean, max)
+ * and how long its cut held writes up (cutlock exclusive, mean and max),
  * and per writer the writes done per second and the p50/p99/max latency of
  * one write while compactions run and while none do. The machine may be shared: compare max and p99 of the
  * two phases, not across runs. */
@@ -181,7 +182,7 @@ int main(int argc, char **argv)
 				return 1;
 		pthread_create(&w[k].th, NULL, writer_main, &w[k]);
 	}
-	double wall_sum = 0, wall_max = 0, cpu_sum = 0, cpu_max = 0, quiet_sum = 0;
+	double wall_sum = 0, wall_max = 0, cpu_sum = 0, cpu_max = 0, quiet_sum = 0, cut_sum = 0, cut_max = 0;
 	for (int i = 0; i < rounds; i++) {
 		atomic_store(&phase, 0);
 		double q = mono();
@@ -196,6 +197,11 @@ int main(int argc, char **argv)
 		}
 		double wall = mono() - a, cpu = thread_cpu() - c;
 		atomic_store(&phase, 0);
+		obs_db_get_stats(db, &st);
+		double cut = (double)st.last_compact_cut_us / 1e6;
+		cut_sum += cut;
+		if (cut > cut_max)
+			cut_max = cut;
 		wall_sum += wall;
 		cpu_sum += cpu;
 		if (wall > wall_max)
@@ -216,6 +222,8 @@ int main(int argc, char **argv)
 	printf("compact_wall_max_ms %.3f\n", wall_max * 1e3);
 	printf("compact_cpu_mean_ms %.3f\n", cpu_sum / rounds * 1e3);
 	printf("compact_cpu_max_ms %.3f\n", cpu_max * 1e3);
+	printf("compact_cut_mean_ms %.3f\n", cut_sum / rounds * 1e3);   /* writes held up */
+	printf("compact_cut_max_ms %.3f\n", cut_max * 1e3);
 	for (int k = 0; k < 2; k++) {
 		report(&w[k], 1, "compacting", wall_sum);
 		report(&w[k], 0, "quiet", quiet_sum);
