@@ -23,7 +23,7 @@
 #include "core/wal.h"
 #include "traces/traces_int.h"
 
-enum { REC_SPANS = 1, REC_DECISIONS = 2, REC_CARRY = 3 };
+enum { REC_SPANS = 1, REC_DECISIONS = 2, REC_CARRY = 3, REC_CARRY_ADD = 4 };
 #define RELOG_CHUNK (256u << 10)
 
 
@@ -165,34 +165,49 @@ static int add_spans(struct obs_traces *t, const uint8_t *p, size_t n, int64_t n
 	return rc;
 }
 
-static int set_carry(struct obs_traces *t, uint64_t h, const char *p, size_t n)
+static struct carry **carry_find(struct obs_traces *t, uint64_t h)
 {
 	struct carry **c = &t->carries;
 	while (*c && (*c)->handle != h)
 		c = &(*c)->next;
+	return c;
+}
+
+static void carry_free(struct carry *c)
+{
+	obs_buf_release(&c->b);
+	free(c);
+}
+
+/* Set (add 0) or extend (add 1) the carry of handle h by p[0..n); n == 0
+ * and not add clears it. Extending a carry that is not there starts it
+ * (the bytes were accepted: at recovery they are refused with a reason
+ * rather than lost without one). 0 or -ENOMEM (the carry as it was). */
+static int set_carry(struct obs_traces *t, uint64_t h, const char *p, size_t n, int add)
+{
+	struct carry **c = carry_find(t, h);
 	if (!n) {
-		if (*c) {
+		if (*c && !add) {
 			struct carry *d = *c;
 			*c = d->next;
-			free(d->p);
-			free(d);
+			carry_free(d);
 		}
 		return 0;
 	}
-	char *np = malloc(n);
-	if (!np)
-		return -ENOMEM;
-	memcpy(np, p, n);
 	if (!*c) {
-		if (!(*c = calloc(1, sizeof **c))) {
-			free(np);
+		if (!(*c = calloc(1, sizeof **c)))
 			return -ENOMEM;
-		}
 		(*c)->handle = h;
+		obs_buf_init(&(*c)->b);
 	}
-	free((*c)->p);
-	(*c)->p = np;
-	(*c)->n = n;
+	struct obs_buf *b = &(*c)->b;
+	size_t had = b->len;
+	if (!add)
+		b->len = 0;
+	if (obs_buf_append(b, p, n)) {
+		b->len = had;   /* a failed append leaves the bytes before it */
+		return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -214,12 +229,13 @@ static int replay_rec(void *ctx, uint8_t type, const uint8_t *p, size_t n)
 				return r;
 		}
 		return 0;
-	case REC_CARRY: {
+	case REC_CARRY:
+	case REC_CARRY_ADD: {
 		uint64_t h;
 		if (n < 8)
 			return -EBADMSG;
 		memcpy(&h, p, 8);
-		return set_carry(t, h, (const char *)p + 8, n - 8);
+		return set_carry(t, h, (const char *)p + 8, n - 8, type == REC_CARRY_ADD);
 	}
 	default:
 		return -EBADMSG;
@@ -337,9 +353,8 @@ int obs_traces_open(const char *dir, const struct obs_traces_opts *o, struct obs
 		struct carry *c = t->carries;
 		struct obs_traces_result r;
 		t->carries = c->next;
-		obs_traces_ingest(t, c->p, c->n, 1, "traces/ingest", 0, now_ms, &r);
-		free(c->p);
-		free(c);
+		obs_traces_ingest(t, c->b.data, c->b.len, 1, "traces/ingest", 0, now_ms, &r);
+		carry_free(c);
 	}
 	if (!rc)
 		rc = obs_traces_checkpoint(t, now_ms);
@@ -371,8 +386,7 @@ void obs_traces_close(struct obs_traces *t)
 	while (t->carries) {
 		struct carry *c = t->carries;
 		t->carries = c->next;
-		free(c->p);
-		free(c);
+		carry_free(c);
 	}
 	obs_buf_release(&t->pend);
 	obs_buf_release(&t->kept);
@@ -439,12 +453,42 @@ int obs_traces_ingest(struct obs_traces *t, const char *buf, size_t n, int final
 	return -r->err;
 }
 
-int obs_traces_carry(struct obs_traces *t, uint64_t handle, const char *p, size_t n)
+int obs_traces_carry(struct obs_traces *t, uint64_t handle, const char *p, size_t n, size_t from)
 {
 	pthread_mutex_lock(&t->mu);
-	int rc = obs_wal_append2(t->wal, REC_CARRY, &handle, 8, p, n);
+	struct carry **cp = carry_find(t, handle), *c = *cp, *fresh = NULL;
+	/* the first from bytes are journaled already: only the rest goes */
+	int add = n && from && c && c->b.len == from && from <= n, rc = 0;
+	if ((!n && !c) || (add && n == from))
+		goto out;
+	if (n && !c) {
+		if (!(c = fresh = calloc(1, sizeof *fresh))) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		fresh->handle = handle;
+		obs_buf_init(&fresh->b);
+	}
+	/* room first: once the record is written, memory agrees with it */
+	if (n)
+		rc = obs_buf_reserve(&c->b, add ? n - from : n);
 	if (!rc)
-		rc = set_carry(t, handle, p, n);
+		rc = add ? obs_wal_append2(t->wal, REC_CARRY_ADD, &handle, 8, p + from, n - from)
+			 : obs_wal_append2(t->wal, REC_CARRY, &handle, 8, p, n);
+	if (rc) {
+		if (fresh)
+			carry_free(fresh);
+	} else if (!n) {
+		*cp = c->next;
+		carry_free(c);
+	} else {
+		if (fresh)
+			*cp = fresh;
+		if (!add)
+			c->b.len = 0;
+		obs_buf_append(&c->b, p + (add ? from : 0), add ? n - from : n);   /* reserved: cannot fail */
+	}
+out:
 	pthread_mutex_unlock(&t->mu);
 	return rc;
 }
@@ -532,7 +576,7 @@ static int checkpoint_locked(struct obs_traces *t, int64_t now)
 	if (!rc)
 		rc = relog_flush(&r);
 	for (struct carry *c = t->carries; c && !rc; c = c->next)
-		rc = obs_wal_append2(t->wal, REC_CARRY, &c->handle, 8, c->p, c->n);
+		rc = obs_wal_append2(t->wal, REC_CARRY, &c->handle, 8, c->b.data, c->b.len);
 	obs_buf_release(&r.b);
 	if (!rc)
 		rc = write_unlocked(t);
