@@ -1,7 +1,9 @@
 /* test_traces_journal.c — the trace store's journal: a big document
  * carried across many writes costs journal bytes linear in its size and
  * comes back byte for byte after kill -9 (also from a journal of whole-carry
- * records, as older daemons wrote it). */
+ * records, as older daemons wrote it); and the ticker's hand-off of kept
+ * traces to the store against checkpoints: a kill or a failure at each step
+ * between them loses nothing kept and stores nothing twice. */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
@@ -205,4 +207,132 @@ Test(journal, whole_carry_records_still_replay, .init = setup, .fini = teardown)
 	cr_assert_eq(st.docs_rejected, 0, "the cleared carry is not ingested");
 	obs_traces_close(t);
 	obs_buf_release(&doc);
+}
+
+/* ---- the ticker's hand-off against checkpoints ------------------------------------------- */
+
+/* 20 two-span traces (ids base+1..base+20), 10 with an error: the policy
+ * keeps those, drops the others. */
+static void batch(struct obs_traces *t, unsigned base, int64_t now)
+{
+	struct obs_buf b;
+	obs_buf_init(&b);
+	for (unsigned i = base + 1; i <= base + 20; i++) {
+		line(&b, i, 1, 0, "a", "root", T0 + i, 5, i % 2 ? "error" : "ok", NULL);
+		line(&b, i, 2, 1, "b", "child", T0 + i, 2, "ok", NULL);
+	}
+	ingest(t, &b, now);
+	obs_buf_release(&b);
+}
+
+static void expect_batches(struct obs_traces *t, unsigned nbatches, const char *what)
+{
+	size_t n;
+	for (unsigned i = 1; i <= 20 * nbatches; i++) {
+		if (i % 2) {
+			cr_assert(has(t, i, &n), "%s: kept trace %u lost", what, i);
+			cr_assert_eq(n, 2, "%s: trace %u has %zu spans", what, i, n);
+		} else {
+			cr_assert_not(has(t, i, NULL), "%s: dropped trace %u is there", what, i);
+		}
+	}
+	struct obs_traces_stats st;
+	obs_traces_get_stats(t, &st);
+	cr_assert_eq(st.store.spans, 20 * nbatches, "%s: every kept span once (%llu)", what,
+		     (unsigned long long)st.store.spans);
+	cr_assert_eq(st.buffered_traces, 0, "%s: nothing left undecided (%llu)", what,
+		     (unsigned long long)st.buffered_traces);
+}
+
+static const char ERRS[] = "errs status_code status_codes=ERROR\n";
+
+/* The steps a kill can fall between, in the order they happen. */
+enum step {
+	AFTER_HANDOFF,        /* tick decided and handed the kept to the store; no checkpoint */
+	SEG_WRITE_FAILED,     /* the checkpoint's segment write failed (sealed, waiting) */
+	CUT_FAILED,           /* sealed, the journal not cut (no segment written) */
+	REMOVE_FAILED,        /* cut, relogged, the segment written, the old journal not removed */
+	HANDOFF_FAILED,       /* the store refused the hand-off (kept for a retry) */
+	HANDOFF_FAILED_CKPT,  /* ... and a checkpoint came before the retry */
+	NSTEPS
+};
+static const char *const step_name[NSTEPS] = { "after the hand-off", "segment write failed", "cut failed",
+					       "remove failed", "hand-off failed", "hand-off failed, checkpoint" };
+
+/* In a child: a first batch decided and handed off, then step s; a second
+ * batch decided after it (its hand-off goes on while the first waits);
+ * kill -9. Each step is reached deterministically: fault points fail the
+ * step (the fault stays armed, so nothing after it retries), the kill
+ * follows. */
+static void run_step(enum step s)
+{
+	struct obs_traces *t = topen(T0, ERRS);
+	batch(t, 0, T0);
+	if (s == HANDOFF_FAILED || s == HANDOFF_FAILED_CKPT) {
+		obs_fault_arm("traces.handoff", 0, -1, ENOMEM);
+		if (obs_traces_tick(t, T0 + 1) != -ENOMEM)
+			_exit(10);
+		if (s == HANDOFF_FAILED_CKPT && obs_traces_checkpoint(t, T0 + 2) != -ENOMEM)
+			_exit(11);
+		obs_fault_reset();
+	} else if (obs_traces_tick(t, T0 + 1)) {
+		_exit(12);
+	}
+	static const char *const point[NSTEPS] = { NULL, "traces.seg.fsync", "traces.ckpt.cut", "traces.ckpt.remove" };
+	if (s >= SEG_WRITE_FAILED && s <= REMOVE_FAILED) {
+		obs_fault_arm(point[s], 0, -1, EIO);
+		if (obs_traces_checkpoint(t, T0 + 2) != -EIO)
+			_exit(13);
+	}
+	batch(t, 20, T0 + 3);
+	if (obs_traces_tick(t, T0 + 4) && s != SEG_WRITE_FAILED && s != CUT_FAILED && s != REMOVE_FAILED)
+		_exit(14);
+	kill(getpid(), SIGKILL);
+}
+
+Test(journal, kill_between_handoff_and_checkpoint, .init = setup, .fini = teardown)
+{
+	for (int s = 0; s < NSTEPS; s++) {
+		teardown();
+		setup();
+		pid_t pid = fork();
+		cr_assert_geq(pid, 0);
+		if (pid == 0)
+			run_step((enum step)s);
+		wait_killed(pid);
+		struct obs_traces *t = topen(T0 + 100, NULL);
+		cr_assert_eq(obs_traces_flush_all(t, T0 + 100), 0);
+		expect_batches(t, 2, step_name[s]);
+		/* and once more through a clean checkpoint and reopen */
+		obs_traces_close(t);
+		t = topen(T0 + 200, NULL);
+		expect_batches(t, 2, step_name[s]);
+		obs_traces_close(t);
+	}
+}
+
+/* Without a kill: a refused hand-off is retried by the next tick, and a
+ * checkpoint before that cuts no journal (the kept traces are only there). */
+Test(journal, refused_handoff_is_retried, .init = setup, .fini = teardown)
+{
+	struct obs_traces *t = topen(T0, ERRS);
+	batch(t, 0, T0);
+	obs_fault_arm("traces.handoff", 0, -1, ENOMEM);
+	cr_assert_eq(obs_traces_tick(t, T0 + 1), -ENOMEM);
+	cr_assert_eq(obs_traces_checkpoint(t, T0 + 2), -ENOMEM, "the checkpoint retries the hand-off first");
+	struct obs_traces_stats st;
+	obs_traces_get_stats(t, &st);
+	cr_assert_eq(st.checkpoints, 1, "only the open's checkpoint (%llu)", (unsigned long long)st.checkpoints);
+	cr_assert_eq(obs_fault_hits("traces.handoff"), 20, "10 kept traces, tried twice (%u)",
+		     obs_fault_hits("traces.handoff"));
+	obs_fault_reset();
+	cr_assert_eq(obs_traces_tick(t, T0 + 3), 0, "the retry works");
+	batch(t, 20, T0 + 4);
+	cr_assert_eq(obs_traces_tick(t, T0 + 5), 0);
+	expect_batches(t, 2, "retried");
+	cr_assert_eq(obs_traces_checkpoint(t, T0 + 6), 0);
+	obs_traces_close(t);
+	t = topen(T0 + 100, NULL);
+	expect_batches(t, 2, "retried, reopened");
+	obs_traces_close(t);
 }
