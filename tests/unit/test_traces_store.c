@@ -413,3 +413,48 @@ Test(waterfall, exact_text)
 	obs_traces_close(t);
 	teardown();
 }
+
+/* Retention by age (7 d by default) of segments on disk after a restart:
+ * the old trace's segment goes, the recent one stays; a removal that fails
+ * is retried by a later tick's retention pass (once a minute). */
+Test(traces, retention_after_a_restart_retries_a_failed_removal, .init = setup, .fini = teardown)
+{
+	const int64_t D = 86400000;
+	struct obs_traces_opts o;
+	obs_traces_opts_default(&o);
+	cr_assert_eq(o.store.retention_ms, 7 * D, "7 d by default");
+	struct obs_traces *t = topen(T0, "all always_sample\n");
+	struct obs_buf b;
+	obs_buf_init(&b);
+	line(&b, 1, 1, 0, "a", "old", T0, 1, "ok", NULL);
+	ingest(t, &b, T0);
+	cr_assert_eq(obs_traces_flush_all(t, T0), 0);
+	cr_assert_eq(obs_traces_checkpoint(t, T0), 0);   /* a segment with the old trace */
+	line(&b, 2, 1, 0, "a", "new", T0 + 5 * D, 1, "ok", NULL);
+	ingest(t, &b, T0 + 5 * D);
+	cr_assert_eq(obs_traces_flush_all(t, T0 + 5 * D), 0);
+	obs_traces_close(t);                              /* and one with the new */
+	int64_t now = T0 + 8 * D;
+	t = topen(now, NULL);
+	cr_assert(has(t, 1, NULL) && has(t, 2, NULL), "both on disk, loaded at open");
+	obs_fault_arm("traces.retain.unlink", 0, 1, EIO);
+	cr_assert_eq(obs_traces_tick(t, now + 60000), -EIO, "the removal failed");
+	cr_assert(has(t, 1, NULL), "its segment is still listed");
+	cr_assert_eq(obs_traces_tick(t, now + 90000), 0);
+	cr_assert(has(t, 1, NULL), "retention runs once a minute");
+	cr_assert_eq(obs_traces_tick(t, now + 120000), 0, "retried");
+	cr_assert_not(has(t, 1, NULL), "past retention");
+	cr_assert(has(t, 2, NULL));
+	struct obs_traces_stats st;
+	obs_traces_get_stats(t, &st);
+	cr_assert_eq(st.store.segments, 1);
+	cr_assert_eq(st.store.removed_segments, 1);
+	obs_traces_close(t);
+	t = topen(now + 200000, NULL);
+	cr_assert_not(has(t, 1, NULL), "the file is gone");
+	cr_assert(has(t, 2, NULL));
+	obs_traces_get_stats(t, &st);
+	cr_assert_eq(st.store.segments, 1);
+	obs_traces_close(t);
+	obs_buf_release(&b);
+}
