@@ -195,12 +195,14 @@ static int ingest_consume(struct ofile *o, const char *p, size_t n)
 	return obs_traces_ingest(obsfs->traces, p, n, 1, o->source, o->first_line + 1, obs_time_now(), &r);
 }
 
-/* the trace store journals the carry itself (the same rule as metrics) */
+/* the trace store journals the carry itself (the same rule as metrics):
+ * only what this write added to it (o->carry_kept bytes are journaled) */
 static int ingest_journal(struct ofile *o)
 {
 	int e = 0;
 	if (o->carry.len || o->journaled)
-		e = obs_traces_carry(obsfs->traces, o->handle, o->carry.data, o->carry.len);
+		e = obs_traces_carry(obsfs->traces, o->handle, o->carry.data, o->carry.len,
+				     o->journaled ? o->carry_kept : 0);
 	if (!e)
 		o->journaled = o->carry.len > 0;
 	return e;

@@ -129,6 +129,8 @@ struct ofile {
 	size_t first_line;         /* lines before the buffer given to consume */
 	uint64_t handle;           /* names this open file in a carry journal */
 	int journaled;             /* a carry of this file is in the journal */
+	size_t carry_kept;         /* bytes at the head of carry unchanged since the kind's
+				    * last journal call succeeded (writes.c) */
 	int wrote;                 /* written since the last flush */
 	int pending_err;           /* input error of a cut-up write, reported at close */
 	int split;                 /* the last request was full: the next may continue it */
@@ -216,8 +218,10 @@ struct fs_kind {
 	 * means nothing of this call was stored. */
 	int (*consume)(struct ofile *o, const char *p, size_t n);
 	/* Journal o->carry (the written bytes after the last newline) so a
-	 * crash keeps them; o->journaled tells whether one is journaled. NULL:
-	 * carries are not journaled. */
+	 * crash keeps them; o->journaled tells whether one is journaled, and
+	 * its first o->carry_kept bytes are the ones the last successful call
+	 * saw (writes.c lowers it when the carry is cut), so a kind may journal
+	 * just the bytes after them. NULL: carries are not journaled. */
 	int (*journal)(struct ofile *o);
 	/* End of a write: at flush (close) after the last line was consumed,
 	 * and for FS_TXN before the first read after a write: evaluate what was

@@ -29,7 +29,17 @@ static int consume(struct ofile *o, const char *p, size_t n)
 
 static int journal_carry(struct ofile *o)
 {
-	return o->nd.kind->journal ? o->nd.kind->journal(o) : 0;
+	int rc = o->nd.kind->journal ? o->nd.kind->journal(o) : 0;
+	if (!rc)
+		o->carry_kept = o->carry.len;
+	return rc;
+}
+
+/* The carry is done with (ended or dropped): the next one is all new. */
+static void carry_reset(struct ofile *o)
+{
+	obs_buf_reset(&o->carry);
+	o->carry_kept = 0;
 }
 
 /* The error a writer should see: anything beats EINVAL (EDQUOT, ENOSPC, EIO
@@ -181,7 +191,7 @@ static int write_data(struct ofile *o, const char *buf, size_t size, off_t off)
 				o->carry.len = had;
 				goto out;
 			}
-			obs_buf_reset(&o->carry);
+			carry_reset(o);
 			p = nl + 1;
 			w.done = (size_t)(p - buf);
 		}
@@ -197,7 +207,7 @@ static int write_data(struct ofile *o, const char *buf, size_t size, off_t off)
 		size_t had = o->carry.len;
 		if (had + (size_t)(end - p) > line_max(o)) {
 			too_long(o, o->carry.data, had, p, (size_t)(end - p));
-			obs_buf_reset(&o->carry);
+			carry_reset(o);
 			o->skipping = 1;
 			wres_add(&w, -EINVAL);
 			w.done = size;
@@ -314,7 +324,7 @@ int fs_end_of_write(struct ofile *o)
 	int rc = 0;
 	if (o->carry.len) {
 		rc = consume(o, o->carry.data, o->carry.len);
-		obs_buf_reset(&o->carry);
+		carry_reset(o);
 	}
 	rc = fs_worst(rc, journal_carry(o));
 	rc = fs_worst(rc, o->pending_err);

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/fault.h"
 #include "core/fileio.h"
 #include "core/varint.h"
 #include "traces/assemble.h"
@@ -23,7 +24,7 @@
 #include "core/wal.h"
 #include "traces/traces_int.h"
 
-enum { REC_SPANS = 1, REC_DECISIONS = 2, REC_CARRY = 3 };
+enum { REC_SPANS = 1, REC_DECISIONS = 2, REC_CARRY = 3, REC_CARRY_ADD = 4 };
 #define RELOG_CHUNK (256u << 10)
 
 
@@ -65,11 +66,15 @@ static int emit(void *ctx, const uint8_t id[16], int keep, enum obs_tdec_why why
 	}
 	if (keep && t->defer) {
 		uint32_t n32 = (uint32_t)n;
+		size_t k0 = t->kept.len;
 		int r2 = obs_buf_append(&t->kept, id, 16) || obs_buf_append(&t->kept, &n32, 4);
 		for (size_t i = 0; !r2 && i < n; i++)
 			r2 = obs_buf_append(&t->kept, &lens[i], 4) || obs_buf_append(&t->kept, blobs[i], lens[i]);
-		if (r2 && !rc)
-			rc = -ENOMEM;
+		if (r2) {
+			t->kept.len = k0;   /* no half record */
+			if (!rc)
+				rc = -ENOMEM;
+		}
 	} else if (keep) {
 		int r2 = obs_tstore_add(t->store, id, blobs, lens, n, t->replaying);
 		if (!rc)
@@ -78,39 +83,51 @@ static int emit(void *ctx, const uint8_t id[16], int keep, enum obs_tdec_why why
 	return rc;
 }
 
-/* Add the kept traces of b (emit's deferred records) to the store. */
-static int kept_add(struct obs_traces *t, const struct obs_buf *b)
+/* Add the kept traces of b (emit's deferred records) to the store. The
+ * records the store refused stay in b (moved to its front, b->len cut to
+ * them), for a later drain to retry. */
+static int kept_add(struct obs_traces *t, struct obs_buf *b)
 {
 	const uint8_t **blobs = NULL;
 	uint32_t *lens = NULL;
-	size_t cap = 0, pos = 0;
+	size_t cap = 0, pos = 0, left = 0;
 	int rc = 0;
 	while (pos < b->len) {
+		size_t r0 = pos;
 		const uint8_t *id = (const uint8_t *)b->data + pos;
 		uint32_t n;
 		memcpy(&n, b->data + pos + 16, 4);
 		pos += 20;
+		int r = 0;
 		if (n > cap) {
 			const uint8_t **nb = realloc(blobs, n * sizeof *nb);
 			uint32_t *nl = nb ? realloc(lens, n * sizeof *nl) : NULL;
 			if (nb)
 				blobs = nb;
-			if (!nl) {
-				rc = -ENOMEM;
-				break;
-			}
-			lens = nl;
-			cap = n;
+			if (nl)
+				lens = nl, cap = n;
+			else
+				r = -ENOMEM;
 		}
 		for (uint32_t i = 0; i < n; i++) {
-			memcpy(&lens[i], b->data + pos, 4);
-			blobs[i] = (const uint8_t *)b->data + pos + 4;
-			pos += 4 + lens[i];
+			uint32_t l;
+			memcpy(&l, b->data + pos, 4);
+			if (!r)
+				lens[i] = l, blobs[i] = (const uint8_t *)b->data + pos + 4;
+			pos += 4 + l;
 		}
-		int r = obs_tstore_add(t->store, id, blobs, lens, n, 0);
-		if (!rc)
-			rc = r;
+		if (!r)
+			r = obs_fault("traces.handoff");
+		if (!r)
+			r = obs_tstore_add(t->store, id, blobs, lens, n, 0);
+		if (r) {   /* kept for a retry: its spans are in no segment yet */
+			memmove(b->data + left, b->data + r0, pos - r0);
+			left += pos - r0;
+			if (!rc)
+				rc = r;
+		}
 	}
+	b->len = left;
 	free(blobs);
 	free(lens);
 	return rc;
@@ -125,9 +142,29 @@ static struct obs_buf kept_take(struct obs_traces *t)
 	return b;
 }
 
-static int kept_drain(struct obs_traces *t, struct obs_buf *b)
+/* Add b's kept traces to the store (ckpt_mu held; mu too when mu_held).
+ * What the store refused goes back to t->kept: the next tick or checkpoint
+ * retries it, and a checkpoint cuts no journal while some is left (it is
+ * only there and in the journal). */
+static int kept_drain(struct obs_traces *t, struct obs_buf *b, int mu_held)
 {
 	int rc = b->len ? kept_add(t, b) : 0;
+	if (!b->len) {
+		obs_buf_release(b);
+		return rc;
+	}
+	if (!mu_held)
+		pthread_mutex_lock(&t->mu);
+	/* ckpt_mu is held: nothing deferred more since the take, t->kept is empty */
+	if (!t->kept.len) {
+		obs_buf_release(&t->kept);
+		t->kept = *b;
+		obs_buf_init(b);
+	} else if (obs_buf_append(&t->kept, b->data, b->len)) {
+		rc = -ENOMEM;
+	}
+	if (!mu_held)
+		pthread_mutex_unlock(&t->mu);
 	obs_buf_release(b);
 	return rc;
 }
@@ -165,34 +202,49 @@ static int add_spans(struct obs_traces *t, const uint8_t *p, size_t n, int64_t n
 	return rc;
 }
 
-static int set_carry(struct obs_traces *t, uint64_t h, const char *p, size_t n)
+static struct carry **carry_find(struct obs_traces *t, uint64_t h)
 {
 	struct carry **c = &t->carries;
 	while (*c && (*c)->handle != h)
 		c = &(*c)->next;
+	return c;
+}
+
+static void carry_free(struct carry *c)
+{
+	obs_buf_release(&c->b);
+	free(c);
+}
+
+/* Set (add 0) or extend (add 1) the carry of handle h by p[0..n); n == 0
+ * and not add clears it. Extending a carry that is not there starts it
+ * (the bytes were accepted: at recovery they are refused with a reason
+ * rather than lost without one). 0 or -ENOMEM (the carry as it was). */
+static int set_carry(struct obs_traces *t, uint64_t h, const char *p, size_t n, int add)
+{
+	struct carry **c = carry_find(t, h);
 	if (!n) {
-		if (*c) {
+		if (*c && !add) {
 			struct carry *d = *c;
 			*c = d->next;
-			free(d->p);
-			free(d);
+			carry_free(d);
 		}
 		return 0;
 	}
-	char *np = malloc(n);
-	if (!np)
-		return -ENOMEM;
-	memcpy(np, p, n);
 	if (!*c) {
-		if (!(*c = calloc(1, sizeof **c))) {
-			free(np);
+		if (!(*c = calloc(1, sizeof **c)))
 			return -ENOMEM;
-		}
 		(*c)->handle = h;
+		obs_buf_init(&(*c)->b);
 	}
-	free((*c)->p);
-	(*c)->p = np;
-	(*c)->n = n;
+	struct obs_buf *b = &(*c)->b;
+	size_t had = b->len;
+	if (!add)
+		b->len = 0;
+	if (obs_buf_append(b, p, n)) {
+		b->len = had;   /* a failed append leaves the bytes before it */
+		return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -214,12 +266,13 @@ static int replay_rec(void *ctx, uint8_t type, const uint8_t *p, size_t n)
 				return r;
 		}
 		return 0;
-	case REC_CARRY: {
+	case REC_CARRY:
+	case REC_CARRY_ADD: {
 		uint64_t h;
 		if (n < 8)
 			return -EBADMSG;
 		memcpy(&h, p, 8);
-		return set_carry(t, h, (const char *)p + 8, n - 8);
+		return set_carry(t, h, (const char *)p + 8, n - 8, type == REC_CARRY_ADD);
 	}
 	default:
 		return -EBADMSG;
@@ -337,9 +390,8 @@ int obs_traces_open(const char *dir, const struct obs_traces_opts *o, struct obs
 		struct carry *c = t->carries;
 		struct obs_traces_result r;
 		t->carries = c->next;
-		obs_traces_ingest(t, c->p, c->n, 1, "traces/ingest", 0, now_ms, &r);
-		free(c->p);
-		free(c);
+		obs_traces_ingest(t, c->b.data, c->b.len, 1, "traces/ingest", 0, now_ms, &r);
+		carry_free(c);
 	}
 	if (!rc)
 		rc = obs_traces_checkpoint(t, now_ms);
@@ -371,8 +423,7 @@ void obs_traces_close(struct obs_traces *t)
 	while (t->carries) {
 		struct carry *c = t->carries;
 		t->carries = c->next;
-		free(c->p);
-		free(c);
+		carry_free(c);
 	}
 	obs_buf_release(&t->pend);
 	obs_buf_release(&t->kept);
@@ -439,12 +490,42 @@ int obs_traces_ingest(struct obs_traces *t, const char *buf, size_t n, int final
 	return -r->err;
 }
 
-int obs_traces_carry(struct obs_traces *t, uint64_t handle, const char *p, size_t n)
+int obs_traces_carry(struct obs_traces *t, uint64_t handle, const char *p, size_t n, size_t from)
 {
 	pthread_mutex_lock(&t->mu);
-	int rc = obs_wal_append2(t->wal, REC_CARRY, &handle, 8, p, n);
+	struct carry **cp = carry_find(t, handle), *c = *cp, *fresh = NULL;
+	/* the first from bytes are journaled already: only the rest goes */
+	int add = n && from && c && c->b.len == from && from <= n, rc = 0;
+	if ((!n && !c) || (add && n == from))
+		goto out;
+	if (n && !c) {
+		if (!(c = fresh = calloc(1, sizeof *fresh))) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		fresh->handle = handle;
+		obs_buf_init(&fresh->b);
+	}
+	/* room first: once the record is written, memory agrees with it */
+	if (n)
+		rc = obs_buf_reserve(&c->b, add ? n - from : n);
 	if (!rc)
-		rc = set_carry(t, handle, p, n);
+		rc = add ? obs_wal_append2(t->wal, REC_CARRY_ADD, &handle, 8, p + from, n - from)
+			 : obs_wal_append2(t->wal, REC_CARRY, &handle, 8, p, n);
+	if (rc) {
+		if (fresh)
+			carry_free(fresh);
+	} else if (!n) {
+		*cp = c->next;
+		carry_free(c);
+	} else {
+		if (fresh)
+			*cp = fresh;
+		if (!add)
+			c->b.len = 0;
+		obs_buf_append(&c->b, p + (add ? from : 0), add ? n - from : n);   /* reserved: cannot fail */
+	}
+out:
 	pthread_mutex_unlock(&t->mu);
 	return rc;
 }
@@ -509,7 +590,7 @@ static int checkpoint_locked(struct obs_traces *t, int64_t now)
 {
 	int rc = pend_flush(t);
 	struct obs_buf kept = kept_take(t);
-	int r2 = kept_drain(t, &kept);   /* decided before the cut: into this segment */
+	int r2 = kept_drain(t, &kept, 1);   /* decided before the cut: into this segment */
 	if (!rc)
 		rc = r2;
 	if (!rc)
@@ -519,7 +600,7 @@ static int checkpoint_locked(struct obs_traces *t, int64_t now)
 	if (!rc)
 		rc = obs_tstore_seal(t->store);
 	uint64_t segno;
-	if (rc || (rc = obs_wal_cut(t->wal, &segno)))
+	if (rc || (rc = obs_fault("traces.ckpt.cut")) || (rc = obs_wal_cut(t->wal, &segno)))
 		return rc;
 	struct relog r = { t, { 0 }, REC_DECISIONS };
 	obs_buf_init(&r.b);
@@ -532,11 +613,13 @@ static int checkpoint_locked(struct obs_traces *t, int64_t now)
 	if (!rc)
 		rc = relog_flush(&r);
 	for (struct carry *c = t->carries; c && !rc; c = c->next)
-		rc = obs_wal_append2(t->wal, REC_CARRY, &c->handle, 8, c->p, c->n);
+		rc = obs_wal_append2(t->wal, REC_CARRY, &c->handle, 8, c->b.data, c->b.len);
 	obs_buf_release(&r.b);
 	if (!rc)
 		rc = write_unlocked(t);
 	/* everything is in the new segments (or a segment file): the old go */
+	if (!rc)
+		rc = obs_fault("traces.ckpt.remove");
 	if (!rc)
 		rc = obs_wal_remove_before(t->wal, segno);
 	if (!rc) {
@@ -577,7 +660,7 @@ int obs_traces_tick(struct obs_traces *t, int64_t now_ms)
 	struct obs_buf kept = kept_take(t);
 	pthread_mutex_unlock(&t->mu);
 	/* the kept traces go to the store (indexed) while ingest goes on */
-	r2 = kept_drain(t, &kept);
+	r2 = kept_drain(t, &kept, 0);
 	pthread_mutex_unlock(&t->ckpt_mu);
 	if (!rc)
 		rc = r2;
@@ -605,7 +688,7 @@ int obs_traces_flush_all(struct obs_traces *t, int64_t now_ms)
 	int r2 = pend_flush(t);
 	struct obs_buf kept = kept_take(t);
 	pthread_mutex_unlock(&t->mu);
-	int r3 = kept_drain(t, &kept);
+	int r3 = kept_drain(t, &kept, 0);
 	pthread_mutex_unlock(&t->ckpt_mu);
 	if (!rc)
 		rc = r2;

@@ -11,9 +11,14 @@
  *   2 DECISIONS (16 trace id, u8 keep)*               decisions taken
  *   3 CARRY     u64 handle, bytes                      an open file's unfinished
  *                                                      document (none: cleared)
- * Replay re-buffers spans, applies the decisions (kept spans go to the
- * store, skipping spans a segment already holds) and ingests carries left
- * set as complete input. A checkpoint flushes the open segment, cuts the
+ *   4 CARRY_ADD u64 handle, bytes                      more of it: appended to
+ *                                                      the handle's carry
+ * A big document arrives in many writes: each journals only its new bytes
+ * (CARRY_ADD), so the journal grows by the document's size, not by the
+ * square of it; CARRY starts a carry afresh (journals before CARRY_ADD have
+ * only CARRY, and replay alike). Replay re-buffers spans, applies the
+ * decisions (kept spans go to the store, skipping spans a segment already
+ * holds) and ingests carries left set as complete input. A checkpoint flushes the open segment, cuts the
  * journal and relogs what is still only in memory (decisions, buffered
  * spans, carries) before removing the older journal segments.
  *
@@ -75,8 +80,12 @@ void obs_traces_close(struct obs_traces *t);
  * Accepted spans are journaled before this returns. 0 or -errno (r->err). */
 int obs_traces_ingest(struct obs_traces *t, const char *buf, size_t n, int final, const char *source,
 		      size_t first_lineno, int64_t now_ms, struct obs_traces_result *r);
-/* Journal the unfinished tail of an open file (n == 0 clears it). */
-int obs_traces_carry(struct obs_traces *t, uint64_t handle, const char *p, size_t n);
+/* Journal p[0..n), the unfinished tail of open file handle (n == 0 clears
+ * it). Its first from bytes are the ones the previous call for handle
+ * journaled (0: none, or the tail started afresh): when they are, only
+ * p[from..n) is written (CARRY_ADD); otherwise the whole tail (CARRY).
+ * 0 or -errno (then the previous carry is still the one in force). */
+int obs_traces_carry(struct obs_traces *t, uint64_t handle, const char *p, size_t n, size_t from);
 /* Decisions due, RED metrics, checkpoint, retention. */
 int obs_traces_tick(struct obs_traces *t, int64_t now_ms);
 /* Decide every buffered trace now (tools reading a whole file). */

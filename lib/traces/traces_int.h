@@ -19,7 +19,8 @@
 
 struct obs_db;
 
-struct carry { uint64_t handle; char *p; size_t n; struct carry *next; };
+/* the unfinished document of an open file, as the journal has it */
+struct carry { uint64_t handle; struct obs_buf b; struct carry *next; };
 
 struct obs_traces {
 	pthread_mutex_t ckpt_mu;         /* one checkpoint at a time; taken before mu */

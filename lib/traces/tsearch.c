@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/fault.h"
 #include "core/fileio.h"
 #include "core/varint.h"
 #include "traces/span.h"
@@ -216,8 +217,10 @@ int obs_tstore_retain(struct obs_tstore *s, int64_t now_ms)
 			continue;
 		}
 		char *p = tst_seg_path(s, g->no, "trc");
-		if (!p || (unlink(p) && errno != ENOENT)) {
-			rc = p ? -errno : -ENOMEM;
+		int fr = p ? obs_fault("traces.retain.unlink") : 0;
+		if (!p || fr || (unlink(p) && errno != ENOENT)) {
+			/* still listed: the next pass tries again */
+			rc = !p ? -ENOMEM : fr ? fr : -errno;
 			free(p);
 			s->segs[k++] = *g;
 			continue;

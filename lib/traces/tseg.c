@@ -37,13 +37,20 @@
  * the stored lengths add up to the file, the frames decompress to their raw
  * lengths and (v2) the columns decode to exactly the raw row length; an
  * invalid one is skipped at open (counted, left on disk for inspection).
- * Recovery of spans not yet in a segment is the WAL's business (traces.c). */
+ * Recovery of spans not yet in a segment is the WAL's business (traces.c).
+ *
+ * Reading (tst_seg_read) preads the header, checks it against the file's
+ * size before anything is allocated, then streams the stored sections in
+ * 64 KiB pieces through the CRC and straight into the frame it wants (a v1
+ * summary is only checked when not asked for): a read holds the frame's
+ * raw bytes and one piece, never the file. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#define ZSTD_STATIC_LINKING_ONLY   /* ZSTD_d_stableOutBuffer */
 #include <zstd.h>
 
 #include "core/crc32c.h"
@@ -126,52 +133,116 @@ int tst_seg_write(const char *dir, const char *tmp, const char *fin, ZSTD_CCtx *
 	return rc;
 }
 
-static int unz(const uint8_t *z, size_t zn, size_t raw, char **out)
+/* ---- reading: pread in pieces, never the whole file ---- */
+
+#define PIECE (64u << 10)
+
+/* A zstd frame decompressed into a buffer of its known raw length, fed the
+ * stored bytes piece by piece. With zstd's stable output buffer the frame
+ * is decoded straight into out (no window copy), so reading costs the raw
+ * bytes and a piece, not the file as well. */
+struct zsink {
+	ZSTD_DCtx *dc;
+	ZSTD_outBuffer ob;
+	int done;
+};
+
+static int zsink_init(struct zsink *z, size_t raw)
 {
-	char *r = malloc(raw ? raw : 1);
-	if (!r)
+	memset(z, 0, sizeof *z);
+	char *out = malloc(raw ? raw : 1);
+	if (!out || !(z->dc = ZSTD_createDCtx())) {
+		free(out);
 		return -ENOMEM;
-	size_t got = ZSTD_decompress(r, raw, z, zn);
-	if (ZSTD_isError(got) || got != raw) {
-		free(r);
-		return -EBADMSG;
 	}
-	*out = r;
+	z->ob = (ZSTD_outBuffer){ out, raw, 0 };
+	ZSTD_DCtx_setParameter(z->dc, ZSTD_d_windowLogMax, ZSTD_WINDOWLOG_MAX);
+	ZSTD_DCtx_setParameter(z->dc, ZSTD_d_stableOutBuffer, 1);   /* refused: zstd keeps a window, still right */
 	return 0;
 }
 
-static int read_whole(const char *path, uint8_t **data, size_t *len)
+/* Feed in[0..n); -EBADMSG for bytes past the frame's end or more output
+ * than raw. n == 0 asks for the rest of the output. */
+static int zsink_feed(struct zsink *z, const uint8_t *in, size_t n)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	struct stat st;
-	int rc = 0;
-	uint8_t *d = NULL;
-	if (fstat(fd, &st) || st.st_size < HDR || (uint64_t)st.st_size > SIZE_MAX / 2) {
+	ZSTD_inBuffer ib = { in, n, 0 };
+	do {
+		if (z->done)
+			return n ? -EBADMSG : 0;
+		size_t in0 = ib.pos, out0 = z->ob.pos;
+		size_t r = ZSTD_decompressStream(z->dc, &z->ob, &ib);
+		if (ZSTD_isError(r))
+			return -EBADMSG;
+		if (!r)
+			z->done = 1;
+		else if (ib.pos == in0 && z->ob.pos == out0)
+			return ib.pos < ib.size || z->ob.pos == z->ob.size ? -EBADMSG : 0;   /* stuck: too long / wants input */
+	} while (ib.pos < ib.size || (!n && !z->done));
+	return 0;
+}
+
+/* The frame ended exactly at its raw length: *out gets the bytes. */
+static int zsink_finish(struct zsink *z, char **out)
+{
+	int rc = zsink_feed(z, NULL, 0);
+	if (!rc && (!z->done || z->ob.pos != z->ob.size))
 		rc = -EBADMSG;
-		goto out;
-	}
-	if (!(d = malloc((size_t)st.st_size))) {
-		rc = -ENOMEM;
-		goto out;
-	}
+	ZSTD_freeDCtx(z->dc);
+	z->dc = NULL;
+	if (rc)
+		free(z->ob.dst);
+	else
+		*out = z->ob.dst;
+	z->ob.dst = NULL;
+	return rc;
+}
+
+static void zsink_drop(struct zsink *z)
+{
+	ZSTD_freeDCtx(z->dc);
+	free(z->ob.dst);
+	memset(z, 0, sizeof *z);
+}
+
+static int pread_all(int fd, void *p, size_t n, off_t off)
+{
 	size_t got = 0;
-	while (got < (size_t)st.st_size) {
-		ssize_t r = read(fd, d + got, (size_t)st.st_size - got);
-		if (r <= 0) {
-			rc = r < 0 ? -errno : -EBADMSG;
-			goto out;
-		}
+	while (got < n) {
+		ssize_t r = pread(fd, (char *)p + got, n - got, off + (off_t)got);
+		if (r <= 0)
+			return r < 0 ? -errno : -EBADMSG;
 		got += (size_t)r;
 	}
-	*data = d;
-	*len = got;
-	d = NULL;
-out:
-	free(d);
-	close(fd);
-	return rc;
+	return 0;
+}
+
+/* Stream the stored sections [HDR, HDR + len) of fd through the CRC
+ * (checked against want) and, for the stored byte ranges of the frames in
+ * z[i] (at off[i], len zl[i]; z[i].dc NULL: not wanted), their
+ * decompression. */
+static int stream_sections(int fd, uint64_t len, uint32_t want, struct zsink *z, const uint64_t *off,
+			   const uint64_t *zl, int nz)
+{
+	uint8_t *piece = malloc(PIECE);
+	if (!piece)
+		return -ENOMEM;
+	uint32_t crc = 0;
+	int rc = 0;
+	for (uint64_t pos = 0; pos < len && !rc; ) {
+		size_t k = len - pos < PIECE ? (size_t)(len - pos) : PIECE;
+		if ((rc = pread_all(fd, piece, k, (off_t)(HDR + pos))))
+			break;
+		crc = obs_crc32c(crc, piece, k);
+		for (int i = 0; i < nz && !rc; i++) {
+			if (!z[i].dc || pos + k <= off[i] || pos >= off[i] + zl[i])
+				continue;
+			uint64_t a = pos > off[i] ? pos : off[i], e = pos + k < off[i] + zl[i] ? pos + k : off[i] + zl[i];
+			rc = zsink_feed(&z[i], piece + (a - pos), (size_t)(e - a));
+		}
+		pos += k;
+	}
+	free(piece);
+	return rc ? rc : crc == want ? 0 : -EBADMSG;
 }
 
 void tst_seg_img_release(struct tseg_img *g)
@@ -181,47 +252,72 @@ void tst_seg_img_release(struct tseg_img *g)
 	g->rows = g->sum = NULL;
 }
 
+/* Decode a version 2 segment's columns (cols[0..cn)) to its rows. */
+static int v2_rows(struct tseg_img *g, const char *cols, size_t cn)
+{
+	struct obs_buf rows;
+	obs_buf_init(&rows);
+	int rc = obs_buf_reserve(&rows, g->rows_len);
+	if (!rc)
+		rc = obs_tcols_decode((const uint8_t *)cols, cn, g->meta.nrec, &rows);
+	if (!rc && rows.len != g->rows_len)
+		rc = -EBADMSG;
+	if (rc) {
+		obs_buf_release(&rows);
+		return rc;
+	}
+	size_t n;
+	g->rows = obs_buf_detach(&rows, &n);
+	return 0;
+}
+
 int tst_seg_read(const char *path, int want_sum, struct tseg_img *g)
 {
-	uint8_t *d = NULL;
-	size_t n;
 	memset(g, 0, sizeof *g);
-	int rc = read_whole(path, &d, &n);
-	if (rc)
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	uint8_t h[HDR];
+	int rc = fstat(fd, &st) ? -errno : st.st_size < HDR ? -EBADMSG : pread_all(fd, h, HDR, 0);
+	uint32_t ver = rc ? 0 : get32(h + 8);
+	uint64_t stored = rc ? 0 : (uint64_t)st.st_size - HDR;
+	if (!rc && (memcmp(h, MAGIC, 8) || (ver != 1 && ver != 2) || get32(h + 48) != obs_crc32c(0, h, 48) ||
+		    (ver == 1 ? (uint64_t)get32(h + 36) : 0) + get32(h + 44) != stored))
+		rc = -EBADMSG;
+	if (rc) {
+		close(fd);
 		return rc;
-	uint32_t ver = get32(d + 8);
-	if (memcmp(d, MAGIC, 8) || (ver != 1 && ver != 2) || get32(d + 48) != obs_crc32c(0, d, 48) ||
-	    (ver == 1 ? (uint64_t)get32(d + 36) : 0) + get32(d + 44) != (uint64_t)n - HDR ||
-	    get32(d + 52) != obs_crc32c(0, d + HDR, n - HDR)) {
-		free(d);
-		return -EBADMSG;
 	}
 	g->version = ver;
-	g->meta = (struct tseg_meta){ get32(d + 12), get64(d + 16), get64(d + 24) };
-	g->bytes = n;
-	g->rows_len = get32(d + 32);
-	if (ver == 1) {
-		rc = unz(d + HDR, get32(d + 36), g->rows_len, &g->rows);
-		if (!rc && want_sum) {
-			g->sum_len = get32(d + 40);
-			rc = unz(d + HDR + get32(d + 36), get32(d + 44), g->sum_len, &g->sum);
-		}
-	} else {
-		char *cols = NULL;
-		struct obs_buf rows;
-		obs_buf_init(&rows);
-		rc = unz(d + HDR, get32(d + 44), get32(d + 36), &cols);
-		if (!rc && !(rc = obs_buf_reserve(&rows, g->rows_len)))
-			rc = obs_tcols_decode((const uint8_t *)cols, get32(d + 36), g->meta.nrec, &rows);
-		if (!rc && rows.len != g->rows_len)
-			rc = -EBADMSG;
-		free(cols);
-		if (rc)
-			obs_buf_release(&rows);
-		else
-			g->rows = obs_buf_detach(&rows, &n);
+	g->meta = (struct tseg_meta){ get32(h + 12), get64(h + 16), get64(h + 24) };
+	g->bytes = (uint64_t)st.st_size;
+	g->rows_len = get32(h + 32);
+	/* v1: frame 0 the spans, frame 1 the summary (when wanted); v2: frame 0 the columns */
+	struct zsink z[2];
+	memset(z, 0, sizeof z);
+	uint64_t off[2] = { 0, ver == 1 ? get32(h + 36) : 0 };
+	uint64_t zl[2] = { ver == 1 ? get32(h + 36) : get32(h + 44), ver == 1 ? get32(h + 44) : 0 };
+	size_t raw0 = ver == 1 ? g->rows_len : get32(h + 36);
+	rc = zsink_init(&z[0], raw0);
+	if (!rc && ver == 1 && want_sum)
+		rc = zsink_init(&z[1], g->sum_len = get32(h + 40));
+	if (!rc)
+		rc = stream_sections(fd, stored, get32(h + 52), z, off, zl, 2);
+	close(fd);
+	char *out0 = NULL;
+	if (!rc)
+		rc = zsink_finish(&z[0], &out0);
+	if (!rc && z[1].dc)
+		rc = zsink_finish(&z[1], &g->sum);
+	zsink_drop(&z[0]);
+	zsink_drop(&z[1]);
+	if (!rc && ver == 1) {
+		g->rows = out0;
+	} else if (!rc) {
+		rc = v2_rows(g, out0, raw0);
+		free(out0);
 	}
-	free(d);
 	if (rc)
 		tst_seg_img_release(g);
 	return rc;

@@ -333,3 +333,92 @@ worker ERROR job failed trace_id=$id"
 	run cat "$MNT/traces/0000000000000000000000000000000g.logs"
 	expect_fail "No such file or directory"
 }
+
+# big_doc FIRST FILE: one OTLP/JSON document of at least 5 MiB on one line,
+# without its newline: one-span traces FIRST, FIRST + 1, ...; prints how many
+big_doc() {
+	python3 - "$1" "$2" <<'PY'
+import sys, time
+first, path = int(sys.argv[1]), sys.argv[2]
+t0 = (int(time.time()) - 60) * 10**9
+spans, size, n = [], 0, 0
+while size < 5 << 20:
+    s = ('{"traceId":"%032x","spanId":"%016x","name":"op","kind":2,"startTimeUnixNano":"%d",'
+         '"endTimeUnixNano":"%d","status":{"code":1},"attributes":[{"key":"pad","value":'
+         '{"stringValue":"%0120d"}}]}' % (first + n, first + n, t0 + n, t0 + n + 5000000, n))
+    spans.append(s)
+    size += len(s) + 1
+    n += 1
+with open(path, "w") as f:
+    f.write('{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":'
+            '{"stringValue":"big"}}]},"scopeSpans":[{"scope":{"name":"t"},"spans":[')
+    f.write(",".join(spans))
+    f.write(']}]}]}')
+print(n)
+PY
+}
+
+# stored_is N: traces_stored in status says N traces of N spans (the
+# ticker hands kept traces to the store just after it decides them)
+stored_is() {
+	[ "$(grep '^traces_stored ' "$MNT/status" | awk '{print $2, $3}')" = "$1 ($1" ]
+}
+
+# hold_write FILE BYTES: a writer that writes the first BYTES of FILE into
+# traces/ingest 4 KiB at a time and then keeps the file open (a close, even
+# of a dup, would end the document) until it is killed: HOLD_PID
+hold_write() {
+	rm -f "$T/held"
+	python3 - "$1" "$2" "$MNT/traces/ingest" "$T/held" <<'PY' &
+import os, sys, time
+src, n, dst, done = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+data = open(src, "rb").read()[:n]
+fd = os.open(dst, os.O_WRONLY)
+for i in range(0, len(data), 4096):
+    if os.write(fd, data[i:i + 4096]) != len(data[i:i + 4096]):
+        sys.exit("short write")
+open(done, "w").close()
+time.sleep(600)
+PY
+	HOLD_PID=$!
+	wait_for 60 test -e "$T/held"
+}
+
+# journal_bytes: bytes in the trace journal's segments
+journal_bytes() {
+	cat "$DATA"/traces/wal/*.wal | wc -c
+}
+
+@test "a 5 MiB document in 4 KiB writes: the journal grows by its size; kill -9 with it unfinished loses no span and stores none twice" {
+	echo "all always_sample" >"$MNT/traces/policy"
+	na=$(big_doc 1 "$T/a.json")
+	nb=$(big_doc 1000001 "$T/b.json")
+	size=$(stat -c %s "$T/a.json")
+	j0=$(journal_bytes)
+	# every byte of document a but its newline, from a writer that keeps
+	# the file open: all of it is carried (journaled), nothing ingested yet
+	hold_write "$T/a.json" "$size"
+	stored_is 0
+	grew=$(($(journal_bytes) - j0))
+	if [ "$grew" -gt $((2 * size)) ] || [ "$grew" -lt "$size" ]; then
+		echo "journaled $grew bytes for a $size-byte document" >&2
+		return 1
+	fi
+	obs_crash
+	kill "$HOLD_PID"
+	wait "$HOLD_PID" || true
+	obs_start
+	wait_for 30 stored_is "$na"
+	# half of document b, kill -9: the half is refused at recovery, whole
+	# bytes and all; the writer sends the document again
+	half=$(($(stat -c %s "$T/b.json") / 2))
+	hold_write "$T/b.json" "$half"
+	obs_crash
+	kill "$HOLD_PID"
+	wait "$HOLD_PID" || true
+	obs_start
+	expect_grep "traces/ingest: .*: \\{\"resourceSpans\".*\\($half bytes\\)\$" "$MNT/errors"
+	{ cat "$T/b.json"; echo; } >"$MNT/traces/ingest"
+	wait_for 30 stored_is $((na + nb))
+	wait_decided
+}

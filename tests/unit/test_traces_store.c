@@ -20,76 +20,7 @@
 #include "traces/traces.h"
 #include "traces/tstore.h"
 #include "traces/waterfall.h"
-
-static char dir[64];
-
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f) { return remove(p); }
-static void setup(void)
-{
-	strcpy(dir, "/tmp/test_traces.XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-}
-static void teardown(void)
-{
-	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	obs_fault_reset();
-}
-
-/* simple-shape line for trace t, span s, parent p (0 root) */
-static void line(struct obs_buf *b, unsigned t, unsigned s, unsigned p, const char *svc, const char *op,
-		 long long start_ms, double dur_ms, const char *status, const char *tags)
-{
-	char ps[17] = "";
-	if (p)
-		snprintf(ps, sizeof ps, "%016x", p);
-	obs_buf_printf(b, "{\"trace_id\":\"%032x\",\"span_id\":\"%016x\",\"parent_span_id\":\"%s\",\"service\":\"%s\","
-			  "\"operation\":\"%s\",\"start_time\":%lld,\"duration_ms\":%g,\"status\":\"%s\",\"tags\":{%s}}\n",
-		       t, s, ps, svc, op, start_ms, dur_ms, status, tags ? tags : "");
-}
-
-static void idof(unsigned t, uint8_t *id)
-{
-	char h[33];
-	snprintf(h, sizeof h, "%032x", t);
-	cr_assert_eq(obs_unhex(h, 32, id, 16), 0);
-}
-
-static struct obs_traces *topen(int64_t now, const char *policy)
-{
-	struct obs_traces_opts o;
-	obs_traces_opts_default(&o);
-	struct obs_traces *t;
-	char err[256] = "";
-	cr_assert_eq(obs_traces_open(dir, &o, NULL, NULL, now, &t, err, sizeof err), 0, "%s", err);
-	if (policy)
-		cr_assert_eq(obs_traces_set_policy(t, policy, strlen(policy), err, sizeof err), 0, "%s", err);
-	return t;
-}
-
-static void ingest(struct obs_traces *t, struct obs_buf *b, int64_t now)
-{
-	struct obs_traces_result r;
-	cr_assert_eq(obs_traces_ingest(t, b->data, b->len, 1, "test", 1, now, &r), 0, "err %d", r.err);
-	obs_buf_reset(b);
-}
-
-static int has(struct obs_traces *t, unsigned tr, size_t *nspans)
-{
-	uint8_t id[16];
-	idof(tr, id);
-	struct obs_buf out;
-	obs_buf_init(&out);
-	int rc = obs_traces_json(t, id, &out);
-	size_t n = 0;
-	for (size_t i = 0; i < out.len; i++)
-		n += out.data[i] == '\n';
-	obs_buf_release(&out);
-	if (nspans)
-		*nspans = n;
-	return rc == 0;
-}
-
-static const int64_t T0 = 1800000000000LL;   /* 2027-01-15 */
+#include "traces_fixture.h"
 
 Test(traces, kept_and_dropped_whole, .init = setup, .fini = teardown)
 {
@@ -390,7 +321,7 @@ Test(traces, kill9_loses_nothing_acknowledged, .init = setup, .fini = teardown)
 		/* an unfinished document carried by an open file */
 		obs_buf_reset(&b);
 		line(&b, 4, 1, 0, "a", "carried", T0, 1, "error", NULL);
-		if (obs_traces_carry(t, 77, b.data, b.len - 1))
+		if (obs_traces_carry(t, 77, b.data, b.len - 1, 0))
 			_exit(6);
 		kill(getpid(), SIGKILL);
 	}
@@ -481,4 +412,49 @@ Test(waterfall, exact_text)
 	obs_buf_release(&out);
 	obs_traces_close(t);
 	teardown();
+}
+
+/* Retention by age (7 d by default) of segments on disk after a restart:
+ * the old trace's segment goes, the recent one stays; a removal that fails
+ * is retried by a later tick's retention pass (once a minute). */
+Test(traces, retention_after_a_restart_retries_a_failed_removal, .init = setup, .fini = teardown)
+{
+	const int64_t D = 86400000;
+	struct obs_traces_opts o;
+	obs_traces_opts_default(&o);
+	cr_assert_eq(o.store.retention_ms, 7 * D, "7 d by default");
+	struct obs_traces *t = topen(T0, "all always_sample\n");
+	struct obs_buf b;
+	obs_buf_init(&b);
+	line(&b, 1, 1, 0, "a", "old", T0, 1, "ok", NULL);
+	ingest(t, &b, T0);
+	cr_assert_eq(obs_traces_flush_all(t, T0), 0);
+	cr_assert_eq(obs_traces_checkpoint(t, T0), 0);   /* a segment with the old trace */
+	line(&b, 2, 1, 0, "a", "new", T0 + 5 * D, 1, "ok", NULL);
+	ingest(t, &b, T0 + 5 * D);
+	cr_assert_eq(obs_traces_flush_all(t, T0 + 5 * D), 0);
+	obs_traces_close(t);                              /* and one with the new */
+	int64_t now = T0 + 8 * D;
+	t = topen(now, NULL);
+	cr_assert(has(t, 1, NULL) && has(t, 2, NULL), "both on disk, loaded at open");
+	obs_fault_arm("traces.retain.unlink", 0, 1, EIO);
+	cr_assert_eq(obs_traces_tick(t, now + 60000), -EIO, "the removal failed");
+	cr_assert(has(t, 1, NULL), "its segment is still listed");
+	cr_assert_eq(obs_traces_tick(t, now + 90000), 0);
+	cr_assert(has(t, 1, NULL), "retention runs once a minute");
+	cr_assert_eq(obs_traces_tick(t, now + 120000), 0, "retried");
+	cr_assert_not(has(t, 1, NULL), "past retention");
+	cr_assert(has(t, 2, NULL));
+	struct obs_traces_stats st;
+	obs_traces_get_stats(t, &st);
+	cr_assert_eq(st.store.segments, 1);
+	cr_assert_eq(st.store.removed_segments, 1);
+	obs_traces_close(t);
+	t = topen(now + 200000, NULL);
+	cr_assert_not(has(t, 1, NULL), "the file is gone");
+	cr_assert(has(t, 2, NULL));
+	obs_traces_get_stats(t, &st);
+	cr_assert_eq(st.store.segments, 1);
+	obs_traces_close(t);
+	obs_buf_release(&b);
 }
