@@ -22,7 +22,7 @@ static void emit_event(struct obs_ruleeval *e, const struct obs_alert *a, enum o
 struct obs_alert *rev_find_alert(struct rrule *rr, uint64_t fp, const struct obs_labels *l)
 {
 	for (size_t i = 0; i < rr->nactive; i++)
-		if (rr->active[i].fp == fp && obs_alert_labels_equal(&rr->active[i].labels, l))
+		if (rr->active[i].fp == fp && obs_labels_equal(&rr->active[i].labels, l))
 			return &rr->active[i];
 	return NULL;
 }
@@ -45,7 +45,7 @@ static struct obs_alert *find_sorted(struct rrule *rr, size_t n, uint64_t fp, co
 			hi = mid;
 	}
 	for (size_t i = lo; i < n && rr->active[i].fp == fp; i++)
-		if (obs_alert_labels_equal(&rr->active[i].labels, l))
+		if (obs_labels_equal(&rr->active[i].labels, l))
 			return &rr->active[i];
 	return NULL;
 }

@@ -106,7 +106,7 @@ static int contains(const struct oseries *s, size_t n, const struct oseries *k)
 			hi = mid;
 	}
 	for (size_t i = lo; i < n && s[i].h == k->h; i++)
-		if (obs_alert_labels_equal(&s[i].l, &k->l))
+		if (obs_labels_equal(&s[i].l, &k->l))
 			return 1;
 	return 0;
 }
@@ -122,7 +122,7 @@ int rev_has_same(struct hidx *v, size_t n)
 	rev_qsort(v, n, sizeof *v, hidx_cmp);
 	for (size_t i = 0; i < n; i++)
 		for (size_t j = i + 1; j < n && v[j].h == v[i].h; j++)
-			if (obs_alert_labels_equal(v[i].l, v[j].l))
+			if (obs_labels_equal(v[i].l, v[j].l))
 				return 1;
 	return 0;
 }

@@ -529,7 +529,7 @@ static int res_add(struct obs_query_result *r, const struct obs_labels *l, size_
 static int cmp_series(const void *a, const void *b)
 {
 	const struct obs_query_series *x = a, *y = b;
-	return q_labels_cmp(&x->labels, &y->labels);
+	return obs_labels_cmp(&x->labels, &y->labels);
 }
 
 /* Drop names marked for removal; merge series whose labels became equal

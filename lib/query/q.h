@@ -206,8 +206,6 @@ int q_labels_set(struct obs_labels *l, const char *name, const char *value);    
 int q_labels_del(struct obs_labels *l, const char *name);
 int q_labels_keep(struct obs_labels *l, const struct q_strs *keep, int keep_name);
 int q_labels_drop(struct obs_labels *l, const struct q_strs *drop, int drop_name);
-int q_labels_equal(const struct obs_labels *a, const struct obs_labels *b);
-int q_labels_cmp(const struct obs_labels *a, const struct obs_labels *b);
 /* Key text of the labels named in s (on) or not named (ignoring), name
  * excluded unless listed; appended to out. */
 int q_labels_key(const struct obs_labels *l, const struct q_strs *s, int on, struct obs_buf *out);

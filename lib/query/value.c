@@ -116,29 +116,6 @@ int q_labels_drop(struct obs_labels *l, const struct q_strs *drop, int drop_name
 	return filter(l, drop, 0, drop_name);
 }
 
-int q_labels_equal(const struct obs_labels *a, const struct obs_labels *b)
-{
-	if (a->n != b->n)
-		return 0;
-	for (size_t i = 0; i < a->n; i++)
-		if (strcmp(a->v[i].name, b->v[i].name) || strcmp(a->v[i].value, b->v[i].value))
-			return 0;
-	return 1;
-}
-
-int q_labels_cmp(const struct obs_labels *a, const struct obs_labels *b)
-{
-	for (size_t i = 0; i < a->n && i < b->n; i++) {
-		int c = strcmp(a->v[i].name, b->v[i].name);
-		if (c)
-			return c;
-		c = strcmp(a->v[i].value, b->v[i].value);
-		if (c)
-			return c;
-	}
-	return a->n < b->n ? -1 : a->n > b->n ? 1 : 0;
-}
-
 int q_labels_key(const struct obs_labels *l, const struct q_strs *s, int on, struct obs_buf *out)
 {
 	int rc = 0;
