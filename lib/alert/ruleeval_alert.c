@@ -3,6 +3,7 @@
  * templated labels and annotations, pending -> firing after `for`,
  * resolved, keep_firing_for, dropped, resend bookkeeping. */
 #include "alert/ruleeval_int.h"
+#include "core/vec.h"
 
 #include <errno.h>
 #include <math.h>
@@ -52,14 +53,8 @@ static struct obs_alert *find_sorted(struct rrule *rr, size_t n, uint64_t fp, co
 
 int rev_alert_push(struct rrule *rr, struct obs_alert *a)
 {
-	if (rr->nactive == rr->cap) {
-		size_t c = rr->cap ? rr->cap * 2 : 8;
-		struct obs_alert *v = realloc(rr->active, c * sizeof *v);
-		if (!v)
-			return -ENOMEM;
-		rr->active = v;
-		rr->cap = c;
-	}
+	if (OBS_VEC_RESERVE(rr->active, rr->cap, rr->nactive + 1))
+		return -ENOMEM;
 	rr->active[rr->nactive++] = *a;
 	return 0;
 }

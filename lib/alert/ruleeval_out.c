@@ -3,6 +3,7 @@
  * staleness markers of series a rule wrote last time and not now
  * (ruleeval.h). */
 #include "alert/ruleeval_int.h"
+#include "core/vec.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -63,18 +64,8 @@ int rev_lb_build(struct lb *b, struct obs_labels *out, const char **why)
 
 int rev_outvec_add(struct outvec *o, struct obs_labels *l, double v)
 {
-	if (o->n == o->cap) {
-		size_t c = o->cap ? o->cap * 2 : 16;
-		struct oseries *s = realloc(o->s, c * sizeof *s);
-		if (!s)
-			return -ENOMEM;
-		o->s = s;
-		double *vv = realloc(o->v, c * sizeof *vv);
-		if (!vv)
-			return -ENOMEM;
-		o->v = vv;
-		o->cap = c;
-	}
+	if (OBS_VEC_RESERVE2(o->s, o->v, o->cap, o->n + 1, 16))
+		return -ENOMEM;
 	o->s[o->n].h = obs_alert_fingerprint(l);
 	o->s[o->n].l = *l;
 	obs_labels_init(l);

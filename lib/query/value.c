@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/vec.h"
 #include "query/q.h"
 
 static int lab_cmp(const void *a, const void *b)
@@ -211,15 +212,9 @@ struct q_ser *q_mat_add(struct q_ev *ev, struct q_mat *m, const struct obs_label
 {
 	if (q_account(ev, ev->nsteps ? ev->nsteps : 1) != 0)
 		return NULL;
-	if (m->n == m->cap) {
-		size_t nc = m->cap ? m->cap * 2 : 8;
-		struct q_ser *ns = realloc(m->s, nc * sizeof(*ns));
-		if (!ns) {
-			q_errf(ev, -ENOMEM, "out of memory");
-			return NULL;
-		}
-		m->s = ns;
-		m->cap = nc;
+	if (OBS_VEC_RESERVE(m->s, m->cap, m->n + 1)) {
+		q_errf(ev, -ENOMEM, "out of memory");
+		return NULL;
 	}
 	struct q_ser *s = &m->s[m->n];
 	memset(s, 0, sizeof(*s));

@@ -95,6 +95,25 @@ Test(vec, grows_by_doubling_and_keeps_contents)
 	free(d);
 }
 
+Test(vec, two_arrays_share_one_capacity)
+{
+	int64_t *t = NULL;
+	double *v = NULL;
+	size_t cap = 0;
+	for (size_t i = 0; i < 100; i++) {
+		cr_assert_eq(OBS_VEC_RESERVE2(t, v, cap, i + 1, 16), 0);
+		t[i] = (int64_t)i;
+		v[i] = (double)i / 2;
+	}
+	cr_assert_eq(cap, 128);
+	for (size_t i = 0; i < 100; i++)
+		cr_assert(t[i] == (int64_t)i && v[i] == (double)i / 2);
+	cr_assert_eq(OBS_VEC_RESERVE2(t, v, cap, SIZE_MAX / 4, 16), -ENOMEM);   /* overflow: unchanged */
+	cr_assert_eq(cap, 128);
+	free(t);
+	free(v);
+}
+
 Test(fileio, atomic_replace_leaves_new_content_and_no_temp)
 {
 	char *dir = mkdtemp_dir();
