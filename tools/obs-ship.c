@@ -106,7 +106,7 @@ static int64_t started_ms;
 static void write_status(const struct policy *policy)
 {
 	struct obs_buf b;
-	char t0[40], tn[40], tmp[4200];
+	char t0[40], tn[40];
 	obs_buf_init(&b);
 	obs_time_format(started_ms, OBS_TIME_RFC3339, t0);
 	obs_time_format(obs_time_now(), OBS_TIME_RFC3339, tn);
@@ -116,10 +116,10 @@ static void write_status(const struct policy *policy)
 	statsd_status(&b);
 	files_status(&b);
 	policy_status(policy, &b);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", status_file);
-	FILE *f = fopen(tmp, "w");
-	if (!f || fwrite(b.data, 1, b.len, f) != b.len || fclose(f) != 0 || rename(tmp, status_file) < 0) {
+	int rc = b.data ? obs_write_file_replace(status_file, b.data, b.len) : -ENOMEM;
+	if (rc) {
 		static int warned;
+		errno = -rc;
 		if (!warned++)
 			warn("cannot write status file '%s'", status_file);
 	}

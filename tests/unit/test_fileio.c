@@ -165,6 +165,25 @@ Test(fileio, failed_rename_keeps_old_file_and_removes_temp)
 	free(dir);
 }
 
+Test(fileio, replace_without_fsync_leaves_new_content_and_no_temp)
+{
+	char *dir = mkdtemp_dir();
+	char path[256];
+	snprintf(path, sizeof(path), "%s/status", dir);
+	cr_assert_eq(obs_write_file_replace(path, "one\n", 4), 0);
+	cr_assert_eq(obs_write_file_replace(path, "second\n", 7), 0);
+	size_t n;
+	char *got = slurp(path, &n);
+	cr_assert(got && n == 7 && !memcmp(got, "second\n", 7));
+	free(got);
+	cr_assert_eq(count_entries(dir), 1);   /* no PATH.tmp.* left */
+	char missing[300];
+	snprintf(missing, sizeof(missing), "%s/no/status", dir);
+	cr_assert_eq(obs_write_file_replace(missing, "x", 1), -ENOENT);
+	cr_assert_eq(obs_rm_tree(dir), 0);
+	free(dir);
+}
+
 Test(fileio, atomic_open_in_missing_dir_is_enoent)
 {
 	struct obs_atomic_file a;
