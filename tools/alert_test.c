@@ -64,7 +64,7 @@ static void load_rules(const struct ut_file *f, struct obs_ruleeval *e, struct u
 		const char *path = f->rule_paths[i];
 		char *text;
 		size_t n;
-		int r = obs_read_file(path, 0, &text, &n);
+		int r = obs_read_file(path, OBS_RULES_FILE_MAX, &text, &n);
 		if (r < 0) {
 			ut_err_addf(errs, "%s: %s", path, strerror(-r));
 			continue;
