@@ -41,6 +41,9 @@ struct q_token q_lex(struct q_lexer *lx);
 /* Decode a quoted string token into out (NUL-terminated, may contain no NUL).
  * 0 or -EINVAL with *why. */
 int q_unquote(const char *s, size_t n, struct obs_buf *out, const char **why);
+/* The end of a number's exponent (e or E, an optional sign, digits) at
+ * s[i], or i when none starts there (lex.c). */
+size_t q_exponent_end(const char *s, size_t n, size_t i);
 /* Parse a PromQL duration ("1h30m", "500ms"). 0 or -EINVAL. */
 int q_parse_duration(const char *s, size_t n, int64_t *ms);
 /* "LINE:COL" of byte offset pos. */

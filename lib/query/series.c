@@ -70,16 +70,7 @@ static int parse_number(const char *s, size_t n, size_t *used, double *v, int he
 		}
 		if (!d)
 			return -EINVAL;
-		if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-			size_t j = i + 1;
-			if (j < n && (s[j] == '+' || s[j] == '-'))
-				j++;
-			if (j < n && isdigit((unsigned char)s[j])) {
-				while (j < n && isdigit((unsigned char)s[j]))
-					j++;
-				i = j;
-			}
-		}
+		i = q_exponent_end(s, n, i);
 	}
 	char tmp[64];
 	if (i >= sizeof(tmp))
