@@ -76,7 +76,7 @@ $(BUILD)/bin/obs-alert: $(BUILD)/tools/obs-alert.o $(ALERT_TOOL_OBJ) $(TOOL_COMM
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(ALERT_TOOL_OBJ) $(TOOL_COMMON_OBJ) $(LIBOBS) $(LDLIBS)
 
-# obs-ship's parts (tools/ship_*.c: scrape, targets, statsd, policy, spool) are linked into obs-ship only
+# obs-ship's parts (tools/ship_*.c: files, scrape, targets, statsd, policy, spool) are linked into obs-ship only
 SHIP_TOOL_SRC := $(sort $(wildcard tools/ship_*.c))
 SHIP_TOOL_OBJ := $(SHIP_TOOL_SRC:%.c=$(BUILD)/%.o)
 $(BUILD)/bin/obs-ship: $(BUILD)/tools/obs-ship.o $(SHIP_TOOL_OBJ) $(TOOL_COMMON_OBJ) $(LIBOBS)

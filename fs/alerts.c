@@ -11,7 +11,11 @@
  *                            does: refused with EINVAL and one `errors` line
  *                            per problem (line and reason), the old version
  *                            staying active; accepted ones are stored under
- *                            DATADIR/alerts/rules/ and evaluated; rm removes
+ *                            DATADIR/alerts/rules/ and evaluated; rm removes.
+ *                            A rule file is parsed whole, so it is held whole:
+ *                            one over OBS_RULES_FILE_MAX (16 MiB) is refused
+ *                            with EFBIG and an `errors` line, when written
+ *                            and when found in DATADIR at start
  *   alerts/state, firing/, pending/, events
  *                            the views of the rule manager's alerts, in
  *                            alerts_view.c
@@ -313,6 +317,7 @@ struct rfopen {
 	char *name;
 	int created;      /* this open created the file */
 	int decided;      /* its content was accepted or refused */
+	int too_big;      /* the content written passed OBS_RULES_FILE_MAX */
 };
 
 static void rfopen_free(void *p)
@@ -359,24 +364,21 @@ static int rulefile_open(struct ofile *o, int acc)
 	return 0;
 }
 
+/* A stored rule file into out: 0, -ENOENT, -EFBIG over OBS_RULES_FILE_MAX
+ * (out unchanged on failure). */
 static int read_rule_file(const char *name, struct obs_buf *out)
 {
 	char path[4400];
 	int r = rule_path(name, path, sizeof path);
-	if (r)
-		return r;
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return -errno;
-	char buf[8192];
-	size_t k;
-	while ((k = fread(buf, 1, sizeof buf, f)) > 0)
-		if (obs_buf_append(out, buf, k)) {
-			fclose(f);
-			return -ENOMEM;
-		}
-	fclose(f);
-	return 0;
+	return r ? r : obs_read_file_buf(path, OBS_RULES_FILE_MAX, out);
+}
+
+/* The errors line of a rule file over the bound. */
+static void too_big(const char *source)
+{
+	char why[96];
+	snprintf(why, sizeof why, "rule file too large (more than %u bytes)", OBS_RULES_FILE_MAX);
+	obs_errlog_add(obs_db_errlog(obsfs->db), obs_time_now(), source, 0, "", 0, why);
 }
 
 static int rulefile_size(struct node *n, uint64_t *size)
@@ -399,8 +401,14 @@ static int rulefile_render(struct ofile *o)
 static int rulefile_consume(struct ofile *o, const char *p, size_t n)
 {
 	struct rfopen *r = o->priv;
-	if (r->text.len + n > (16u << 20))
+	if (r->too_big)
 		return -EFBIG;
+	if (r->text.len + n > OBS_RULES_FILE_MAX) {
+		r->too_big = 1;   /* refused at close too: no prefix of it is installed */
+		obs_buf_release(&r->text);
+		too_big(o->source);
+		return -EFBIG;
+	}
 	return obs_buf_append(&r->text, p, n);
 }
 
@@ -410,7 +418,8 @@ static int rulefile_end_write(struct ofile *o)
 {
 	struct rfopen *r = o->priv;
 	pthread_mutex_lock(&A.files_mu);
-	int rc = install(o->nd.arg.data, r->text.data ? r->text.data : "", r->text.len, 1, o->source);
+	int rc = r->too_big ? -EFBIG : install(o->nd.arg.data, r->text.data ? r->text.data : "", r->text.len, 1, o->source);
+	r->too_big = 0;
 	if (r->created) {
 		r->decided = 1;
 		creating_del(r->name);
@@ -623,8 +632,10 @@ int alerts_start(int64_t default_interval_ms, char *err, size_t errlen)
 		obs_buf_init(&t);
 		char src[400];
 		snprintf(src, sizeof src, "alerts/rules/%s", e->d_name);
-		if (read_rule_file(e->d_name, &t) == 0 &&
-		    install(e->d_name, t.data ? t.data : "", t.len, 0, src) == -EINVAL)
+		r = read_rule_file(e->d_name, &t);
+		if (r == -EFBIG)
+			too_big(src);
+		if (r == -EFBIG || (r == 0 && install(e->d_name, t.data ? t.data : "", t.len, 0, src) == -EINVAL))
 			fprintf(stderr, "obsfsd: %s: refused (see errors)\n", src);
 		obs_buf_release(&t);
 	}

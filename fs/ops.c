@@ -21,6 +21,7 @@
  * Attributes and entries are never cached (timeouts 0): sizes grow. */
 #include "obsfs.h"
 #include "ops_int.h"
+#include "core/vec.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -290,15 +291,9 @@ static int dir_filler(void *buf, const char *name, const struct stat *stbuf, off
 		d->err = -ENOMEM;
 		return 1;
 	}
-	if (d->n == d->cap) {
-		size_t c = d->cap ? d->cap * 2 : 256;
-		uint64_t *e = realloc(d->ends, c * sizeof *e);
-		if (!e) {
-			d->err = -ENOMEM;
-			return 1;
-		}
-		d->ends = e;
-		d->cap = c;
+	if (OBS_VEC_RESERVE_FROM(d->ends, d->cap, d->n + 1, 256)) {
+		d->err = -ENOMEM;
+		return 1;
 	}
 	fuse_add_direntry(d->req, d->ents.data + d->ents.len, sz, name, &st, (off_t)(d->ents.len + sz));
 	d->ents.len += sz;

@@ -50,7 +50,7 @@ int alert_cmd_check(int argc, char **argv)
 		fflush(stdout);
 		char *text;
 		size_t n;
-		int r = obs_read_file(path, 0, &text, &n);
+		int r = obs_read_file(path, OBS_RULES_FILE_MAX, &text, &n);
 		if (r < 0) {
 			fprintf(stderr, "  FAILED:\n%s: %s\n", path, strerror(-r));
 			printf("\n");

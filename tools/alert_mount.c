@@ -30,6 +30,7 @@
 #include "alert/amatch.h"
 #include "alert_tool.h"
 #include "core/labels.h"
+#include "core/vec.h"
 
 static void usage_mount(FILE *f)
 {
@@ -257,11 +258,8 @@ int alert_cmd_rules(const char *mnt, int argc, char **argv)
 		char *e = strchr(s, '\n');
 		size_t len = e ? (size_t)(e - s) + 1 : strlen(s);
 		if (!strncmp(s, "rule ", 5)) {
-			if (n == cap) {
-				cap = cap ? cap * 2 : 16;
-				if (!(v = realloc(v, cap * sizeof(*v))))
-					err(2, "out of memory");
-			}
+			if (OBS_VEC_RESERVE_FROM(v, cap, n + 1, 16))
+				err(2, "out of memory");
 			if (rule_line(s, len, &v[n]) == 0)
 				n++;
 			else

@@ -14,17 +14,10 @@
 #include "core/num.h"
 #include "query_ptint.h"
 
+/* promqltest's tolerance */
 static int almost_equal(double a, double b)
 {
-	const double eps = 1e-6, min_normal = 2.2250738585072014e-308;
-	if (isnan(a) && isnan(b))
-		return 1;
-	if (a == b)
-		return 1;
-	double sum = fabs(a) + fabs(b), diff = fabs(a - b);
-	if (a == 0 || b == 0 || sum < min_normal)
-		return diff < eps * min_normal;
-	return diff / fmin(sum, 1.7976931348623157e308) < eps;
+	return obs_num_almost_equal(a, b, 1e-6);
 }
 
 static void fmt_labels(struct obs_buf *b, const struct obs_labels *l)

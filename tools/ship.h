@@ -8,6 +8,8 @@
  *   ship_targets.c  the targets file (pure parser, fuzzed)
  *   ship_statsd.c   the StatsD UDP listener (one thread, lib/ingest/statsagg)
  *   ship_policy.c   per-stream log rules: sample and scrub (pure, fuzzed)
+ *   ship_files.c    log lines into streams, the followed files and their
+ *                   position file
  *   ship_util.c     reading files, option values, obs-ship --status
  *
  * Threads: the main thread follows files and calls sink_tick(); the scrape
@@ -150,5 +152,38 @@ void policy_free(struct policy *p);
  * same output). Counts per stream. 0 or -ENOMEM. Not thread-safe. */
 int policy_apply(struct policy *p, const char *stream, const char *in, size_t n, struct obs_buf *out);
 void policy_status(const struct policy *p, struct obs_buf *out);
+
+/* ---- log lines and followed files (ship_files.c) ---- */
+
+struct files_opts {
+	const char *host;            /* in batch keys "f:HOST:NONCE" */
+	struct policy *policy;       /* applied to every batch, or NULL */
+	const char *posfile;         /* the position file, or NULL: none kept */
+	char **patterns;             /* files: paths or glob patterns */
+	int npatterns;
+	const char *fixed_stream;    /* every file's stream, or NULL: the file's
+				      * base name without .log */
+	int from_end;                /* files found at start begin at their end */
+};
+
+/* Ship whole lines data[0..n) (n ends at a '\n', not from a followed file:
+ * no batch key) into logs/STREAM in batches, each through the policy and
+ * then the sink. Returns the input bytes taken; *fatal is set when a
+ * retry cannot help. */
+size_t files_ship(const char *stream, const char *data, size_t n, int *fatal);
+/* Begin following: the saved positions, the first scan, the files rotated
+ * away meanwhile; positions saved. o (and what it points to) must outlive
+ * the module. Nothing to do without patterns. Exits 2 out of memory. */
+void files_start(const struct files_opts *o);
+/* One round: ship what is new in every file, drop rotated files drained
+ * for 3 rounds, save positions. */
+void files_round(void);
+/* Re-expand the patterns (new files, rotations), save positions. */
+void files_rescan(void);
+/* The clean stop: ship what is complete, save every position. */
+void files_stop(void);
+void files_status(struct obs_buf *out);   /* "file path=... stream=..." lines */
+int files_failed(void);                    /* 1 after a write that cannot be retried */
+void files_free(void);
 
 #endif

@@ -14,6 +14,7 @@
 #include <xxhash.h>
 
 #include "core/num.h"
+#include "core/vec.h"
 #include "ship.h"
 
 struct sref {
@@ -44,14 +45,8 @@ void stale_set_release(struct stale_set *s)
 
 int stale_set_add(struct stale_set *s, const char *series, size_t len)
 {
-	if (s->n == s->cap) {
-		size_t c = s->cap ? s->cap * 2 : 256;
-		struct sref *r = realloc(s->r, c * sizeof *r);
-		if (!r)
-			return -ENOMEM;
-		s->r = r;
-		s->cap = c;
-	}
+	if (OBS_VEC_RESERVE_FROM(s->r, s->cap, s->n + 1, 256))
+		return -ENOMEM;
 	size_t off = s->text.len;
 	if (obs_buf_append(&s->text, series, len))
 		return -ENOMEM;

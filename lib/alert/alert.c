@@ -26,16 +26,6 @@ const char *obs_alert_event_name(enum obs_alert_event_kind k)
 	}
 }
 
-int obs_alert_labels_equal(const struct obs_labels *a, const struct obs_labels *b)
-{
-	if (a->n != b->n)
-		return 0;
-	for (size_t i = 0; i < a->n; i++)
-		if (strcmp(a->v[i].name, b->v[i].name) || strcmp(a->v[i].value, b->v[i].value))
-			return 0;
-	return 1;
-}
-
 uint64_t obs_alert_fingerprint(const struct obs_labels *l)
 {
 	struct obs_buf b;

@@ -95,8 +95,6 @@ const char *obs_alert_event_name(enum obs_alert_event_kind k);     /* "pending",
 
 /* 64-bit hash of the canonical label text (xxh64, seed 0). */
 uint64_t obs_alert_fingerprint(const struct obs_labels *l);
-/* 1 when a and b hold the same pairs (both canonical, sorted), else 0. */
-int obs_alert_labels_equal(const struct obs_labels *a, const struct obs_labels *b);
 
 /* Prometheus' needsSending(ts, resendDelay): never for pending; when
  * resolved after the last send; else when last_sent_at + resend <= now. */

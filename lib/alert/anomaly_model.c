@@ -81,7 +81,7 @@ static int zouts_has(const struct zout *z, size_t n, const struct zout *k)
 			hi = mid;
 	}
 	for (size_t i = lo; i < n && z[i].fp == k->fp; i++)
-		if (obs_alert_labels_equal(&z[i].l, &k->l))
+		if (obs_labels_equal(&z[i].l, &k->l))
 			return 1;
 	return 0;
 }
@@ -123,7 +123,7 @@ static struct aseries *find(struct am_anomaly_model *m, const struct obs_labels 
 {
 	uint64_t fp = obs_alert_fingerprint(l);
 	for (size_t i = 0; i < m->n; i++)
-		if (m->v[i].fp == fp && obs_alert_labels_equal(&m->v[i].l, l))
+		if (m->v[i].fp == fp && obs_labels_equal(&m->v[i].l, l))
 			return &m->v[i];
 	return NULL;
 }

@@ -12,6 +12,7 @@
 #include "alert/nflog.h"
 #include "core/obstime.h"
 #include "core/strmap.h"
+#include "core/vec.h"
 
 struct held {
 	struct am_alert a;
@@ -241,14 +242,8 @@ static int add_to_group(struct am_dispatch *d, const struct am_route *r, struct 
 	for (size_t i = 0; i < g->n; i++)
 		if (g->fps[i] == h->fp)
 			return 0;
-	if (g->n == g->cap) {
-		size_t cap = g->cap ? g->cap * 2 : 8;
-		uint64_t *v = realloc(g->fps, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		g->fps = v;
-		g->cap = cap;
-	}
+	if (OBS_VEC_RESERVE(g->fps, g->cap, g->n + 1))
+		return -ENOMEM;
 	g->fps[g->n++] = h->fp;
 	h->refs++;
 	/* Alertmanager: an alert older than group_wait in an unflushed group flushes it now */
@@ -380,15 +375,9 @@ static int collect_due_cb(void *ctx, const char *k, size_t n, void *v)
 	struct group *g = v;
 	if (g->next > t->now)
 		return 0;
-	if (t->ndue == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 16;
-		struct group **nv = realloc(t->due, cap * sizeof(*nv));
-		if (!nv) {
-			t->err = -ENOMEM;
-			return 1;
-		}
-		t->due = nv;
-		t->cap = cap;
+	if (OBS_VEC_RESERVE_FROM(t->due, t->cap, t->ndue + 1, 16)) {
+		t->err = -ENOMEM;
+		return 1;
 	}
 	t->due[t->ndue++] = g;
 	return 0;
@@ -567,14 +556,8 @@ static int sweep_alerts_cb(void *ctx, const char *k, size_t n, void *v)
 	struct held *h = v;
 	if (h->refs > 0 || !am_alert_resolved(&h->a, s->now))
 		return 0;
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 16;
-		uint64_t *nv = realloc(s->fps, cap * sizeof(*nv));
-		if (!nv)
-			return 1;
-		s->fps = nv;
-		s->cap = cap;
-	}
+	if (OBS_VEC_RESERVE_FROM(s->fps, s->cap, s->n + 1, 16))
+		return 1;
 	s->fps[s->n++] = h->fp;
 	return 0;
 }
@@ -584,14 +567,8 @@ static int sweep_groups_cb(void *ctx, const char *k, size_t n, void *v)
 	struct sweep *s = ctx;
 	struct group *g = v;
 	if (g->n == 0) {
-		if (s->nk == s->capk) {
-			size_t cap = s->capk ? s->capk * 2 : 16;
-			char **nv = realloc(s->keys, cap * sizeof(*nv));
-			if (!nv)
-				return 1;
-			s->keys = nv;
-			s->capk = cap;
-		}
+		if (OBS_VEC_RESERVE_FROM(s->keys, s->capk, s->nk + 1, 16))
+			return 1;
 		s->keys[s->nk++] = g->key;
 	} else if (g->next < s->next) {
 		s->next = g->next;

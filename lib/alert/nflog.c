@@ -21,6 +21,7 @@
 
 #include "alert/am.h"
 #include "core/strmap.h"
+#include "core/vec.h"
 
 struct ent {
 	char *key;
@@ -211,14 +212,8 @@ static int gc_one(void *ctx, const char *key, size_t n, void *val)
 	struct ent *x = val;
 	if (x->e.ts >= g->cut)
 		return 0;
-	if (g->n == g->cap) {
-		size_t cap = g->cap ? g->cap * 2 : 16;
-		char **k = realloc(g->keys, cap * sizeof(*k));
-		if (!k)
-			return 1;
-		g->keys = k;
-		g->cap = cap;
-	}
+	if (OBS_VEC_RESERVE_FROM(g->keys, g->cap, g->n + 1, 16))
+		return 1;
 	g->keys[g->n++] = x->key;
 	return 0;
 }

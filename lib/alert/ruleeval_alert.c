@@ -3,6 +3,7 @@
  * templated labels and annotations, pending -> firing after `for`,
  * resolved, keep_firing_for, dropped, resend bookkeeping. */
 #include "alert/ruleeval_int.h"
+#include "core/vec.h"
 
 #include <errno.h>
 #include <math.h>
@@ -22,7 +23,7 @@ static void emit_event(struct obs_ruleeval *e, const struct obs_alert *a, enum o
 struct obs_alert *rev_find_alert(struct rrule *rr, uint64_t fp, const struct obs_labels *l)
 {
 	for (size_t i = 0; i < rr->nactive; i++)
-		if (rr->active[i].fp == fp && obs_alert_labels_equal(&rr->active[i].labels, l))
+		if (rr->active[i].fp == fp && obs_labels_equal(&rr->active[i].labels, l))
 			return &rr->active[i];
 	return NULL;
 }
@@ -45,21 +46,15 @@ static struct obs_alert *find_sorted(struct rrule *rr, size_t n, uint64_t fp, co
 			hi = mid;
 	}
 	for (size_t i = lo; i < n && rr->active[i].fp == fp; i++)
-		if (obs_alert_labels_equal(&rr->active[i].labels, l))
+		if (obs_labels_equal(&rr->active[i].labels, l))
 			return &rr->active[i];
 	return NULL;
 }
 
 int rev_alert_push(struct rrule *rr, struct obs_alert *a)
 {
-	if (rr->nactive == rr->cap) {
-		size_t c = rr->cap ? rr->cap * 2 : 8;
-		struct obs_alert *v = realloc(rr->active, c * sizeof *v);
-		if (!v)
-			return -ENOMEM;
-		rr->active = v;
-		rr->cap = c;
-	}
+	if (OBS_VEC_RESERVE(rr->active, rr->cap, rr->nactive + 1))
+		return -ENOMEM;
 	rr->active[rr->nactive++] = *a;
 	return 0;
 }

@@ -3,6 +3,7 @@
  * staleness markers of series a rule wrote last time and not now
  * (ruleeval.h). */
 #include "alert/ruleeval_int.h"
+#include "core/vec.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -63,18 +64,8 @@ int rev_lb_build(struct lb *b, struct obs_labels *out, const char **why)
 
 int rev_outvec_add(struct outvec *o, struct obs_labels *l, double v)
 {
-	if (o->n == o->cap) {
-		size_t c = o->cap ? o->cap * 2 : 16;
-		struct oseries *s = realloc(o->s, c * sizeof *s);
-		if (!s)
-			return -ENOMEM;
-		o->s = s;
-		double *vv = realloc(o->v, c * sizeof *vv);
-		if (!vv)
-			return -ENOMEM;
-		o->v = vv;
-		o->cap = c;
-	}
+	if (OBS_VEC_RESERVE2(o->s, o->v, o->cap, o->n + 1, 16))
+		return -ENOMEM;
 	o->s[o->n].h = obs_alert_fingerprint(l);
 	o->s[o->n].l = *l;
 	obs_labels_init(l);
@@ -106,7 +97,7 @@ static int contains(const struct oseries *s, size_t n, const struct oseries *k)
 			hi = mid;
 	}
 	for (size_t i = lo; i < n && s[i].h == k->h; i++)
-		if (obs_alert_labels_equal(&s[i].l, &k->l))
+		if (obs_labels_equal(&s[i].l, &k->l))
 			return 1;
 	return 0;
 }
@@ -122,7 +113,7 @@ int rev_has_same(struct hidx *v, size_t n)
 	rev_qsort(v, n, sizeof *v, hidx_cmp);
 	for (size_t i = 0; i < n; i++)
 		for (size_t j = i + 1; j < n && v[j].h == v[i].h; j++)
-			if (obs_alert_labels_equal(v[i].l, v[j].l))
+			if (obs_labels_equal(v[i].l, v[j].l))
 				return 1;
 	return 0;
 }

@@ -68,6 +68,11 @@ struct obs_rule_file {
 	size_t nrules;             /* over all groups */
 };
 
+/* A rule file is parsed whole (libyaml builds the document tree, as
+ * Prometheus' yaml.v3 does), so it is bounded: callers refuse a larger one
+ * with -EFBIG before parsing it (16 MiB, far above any real rule file). */
+#define OBS_RULES_FILE_MAX (16u << 20)
+
 /* Parse and validate. On success *out holds the file (free it). On refusal
  * returns -EINVAL, *out NULL, and errs gets one line per error, in
  * Prometheus' words ("5:15: group \"g\", rule 1, \"X\": could not parse

@@ -27,6 +27,7 @@
 #include "alert/amatch.h"
 #include "core/obstime.h"
 #include "core/textline.h"
+#include "core/vec.h"
 
 struct sil {
 	char id[37];
@@ -70,14 +71,8 @@ static void sil_release(struct sil *x)
 
 static int push(struct am_silences *s, struct sil *x)
 {
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 8;
-		struct sil *v = realloc(s->v, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		s->v = v;
-		s->cap = cap;
-	}
+	if (OBS_VEC_RESERVE(s->v, s->cap, s->n + 1))
+		return -ENOMEM;
 	s->v[s->n++] = *x;
 	return 0;
 }

@@ -8,6 +8,7 @@
  * (.Name), ".", variables ($, $name), "string", `raw`, 'c', numbers, | ( )
  * := = ,. Parse errors carry Go's wording and the line. */
 #include "alert/template_parse.h"
+#include "core/vec.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -54,14 +55,8 @@ static struct tlist *list_new(void)
 
 static int list_add(struct tlist *l, struct tnode *nd)
 {
-	if (l->n == l->cap) {
-		size_t c = l->cap ? l->cap * 2 : 8;
-		struct tnode **v = realloc(l->v, c * sizeof *v);
-		if (!v)
-			return -ENOMEM;
-		l->v = v;
-		l->cap = c;
-	}
+	if (OBS_VEC_RESERVE(l->v, l->cap, l->n + 1))
+		return -ENOMEM;
 	l->v[l->n++] = nd;
 	return 0;
 }

@@ -232,10 +232,11 @@ int obs_atomic_open(struct obs_atomic_file *a, const char *path)
 	return 0;
 }
 
-int obs_atomic_commit(struct obs_atomic_file *a, const char *pt)
+/* durable: fsync the file before the rename and the directory after it */
+static int commit(struct obs_atomic_file *a, const char *pt, int durable)
 {
 	int rc = fault_at(pt, "fsync");
-	if (!rc && fsync(a->fd))
+	if (!rc && durable && fsync(a->fd))
 		rc = -errno;
 	int fd = a->fd;
 	a->fd = -1;
@@ -252,13 +253,18 @@ int obs_atomic_commit(struct obs_atomic_file *a, const char *pt)
 	free(a->tmp);
 	a->tmp = NULL;   /* it is PATH now: abort must not unlink it */
 	rc = fault_at(pt, "dirsync");
-	if (!rc)
+	if (!rc && durable)
 		rc = obs_fsync_parent(a->path);
 	obs_atomic_abort(a);
 	return rc;
 }
 
-int obs_write_file_atomic(const char *path, const void *p, size_t n, const char *pt)
+int obs_atomic_commit(struct obs_atomic_file *a, const char *pt)
+{
+	return commit(a, pt, 1);
+}
+
+static int write_file(const char *path, const void *p, size_t n, const char *pt, int durable)
 {
 	struct obs_atomic_file a;
 	int rc = obs_atomic_open(&a, path);
@@ -271,5 +277,15 @@ int obs_write_file_atomic(const char *path, const void *p, size_t n, const char 
 		obs_atomic_abort(&a);
 		return rc;
 	}
-	return obs_atomic_commit(&a, pt);
+	return commit(&a, pt, durable);
+}
+
+int obs_write_file_atomic(const char *path, const void *p, size_t n, const char *pt)
+{
+	return write_file(path, p, n, pt, 1);
+}
+
+int obs_write_file_replace(const char *path, const void *p, size_t n)
+{
+	return write_file(path, p, n, NULL, 0);
 }

@@ -57,5 +57,9 @@ void obs_atomic_abort(struct obs_atomic_file *a);
 /* The whole sequence for an in-memory content: open, write ("PT.write"
  * first), commit. */
 int obs_write_file_atomic(const char *path, const void *p, size_t n, const char *pt);
+/* The same replacement without its fsyncs: readers still see the old file
+ * or the new one, but a crash may leave either (or an empty file). For a
+ * file rewritten often whose loss costs nothing (a status snapshot). */
+int obs_write_file_replace(const char *path, const void *p, size_t n);
 
 #endif

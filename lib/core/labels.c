@@ -282,6 +282,24 @@ const char *obs_labels_get(const struct obs_labels *l, const char *name)
 	return NULL;
 }
 
+int obs_labels_cmp(const struct obs_labels *a, const struct obs_labels *b)
+{
+	for (size_t i = 0; i < a->n && i < b->n; i++) {
+		int c = strcmp(a->v[i].name, b->v[i].name);
+		if (c)
+			return c;
+		c = strcmp(a->v[i].value, b->v[i].value);
+		if (c)
+			return c;
+	}
+	return (a->n > b->n) - (a->n < b->n);
+}
+
+int obs_labels_equal(const struct obs_labels *a, const struct obs_labels *b)
+{
+	return a->n == b->n && obs_labels_cmp(a, b) == 0;
+}
+
 size_t obs_labels_bytes(const struct obs_labels *src)
 {
 	size_t bytes = src->n * sizeof(struct obs_label);

@@ -60,6 +60,12 @@ int obs_labels_format(const struct obs_labels *l, struct obs_buf *out);
 /* Value of a label, or NULL when absent. "__name__" gives the metric name. */
 const char *obs_labels_get(const struct obs_labels *l, const char *name);
 
+/* Order of label sets: pair by pair (name, then value, as strcmp), a set
+ * before the longer sets it begins; <0, 0 or >0. Both sorted, as every
+ * obs_labels is. equal: 1 when they hold the same pairs, else 0. */
+int obs_labels_cmp(const struct obs_labels *a, const struct obs_labels *b);
+int obs_labels_equal(const struct obs_labels *a, const struct obs_labels *b);
+
 int obs_labels_copy(struct obs_labels *dst, const struct obs_labels *src);
 /* The same into caller memory (an arena): obs_labels_bytes(src) bytes at
  * mem, aligned for struct obs_label; dst then points into mem. */

@@ -447,3 +447,14 @@ int obs_num_format(double v, char *buf)
 	}
 	return len;
 }
+
+int obs_num_almost_equal(double a, double b, double eps)
+{
+	const double min_normal = 2.2250738585072014e-308;
+	if ((isnan(a) && isnan(b)) || a == b)
+		return 1;
+	double sum = fabs(a) + fabs(b), diff = fabs(a - b);
+	if (a == 0 || b == 0 || sum < min_normal)
+		return diff < eps * min_normal;
+	return diff / fmin(sum, 1.7976931348623157e308) < eps;
+}

@@ -52,4 +52,9 @@ int obs_num_format(double v, char *buf);
 /* Decimal text of an integer (no NUL); buf must hold 21 bytes. Returns the length. */
 int obs_int_format(int64_t v, char *buf);
 
+/* Prometheus' almost-equal (util/almost.Equal): 1 when a and b are both
+ * NaN, equal, or their difference relative to their sum is below eps (near
+ * zero: below eps times the smallest normal double), else 0. */
+int obs_num_almost_equal(double a, double b, double eps);
+
 #endif

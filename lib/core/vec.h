@@ -40,4 +40,20 @@ static inline int obs_vec_reserve(void *pp, size_t *cap, size_t need, size_t ele
 #define OBS_VEC_RESERVE_FROM(arr, cap, need, first) \
 	obs_vec_reserve(&(arr), &(cap), (need), sizeof *(arr), (first))
 
+/* Two parallel arrays sharing one capacity (times and values): both are
+ * grown, or -ENOMEM with cap unchanged (the first may have grown, which
+ * the next call reuses). */
+static inline int obs_vec_reserve2(void *pa, void *pb, size_t *cap, size_t need, size_t ea, size_t eb,
+				   size_t first)
+{
+	size_t ca = *cap, cb = *cap;
+	if (obs_vec_reserve(pa, &ca, need, ea, first) || obs_vec_reserve(pb, &cb, need, eb, first))
+		return -ENOMEM;
+	*cap = ca;
+	return 0;
+}
+
+#define OBS_VEC_RESERVE2(a, b, cap, need, first) \
+	obs_vec_reserve2(&(a), &(b), &(cap), (need), sizeof *(a), sizeof *(b), (first))
+
 #endif

@@ -14,6 +14,7 @@
 #include "core/labels.h"
 #include "core/num.h"
 #include "core/strmap.h"
+#include "core/vec.h"
 #include "ingest/parse.h"
 
 struct ent {
@@ -252,14 +253,8 @@ static int on_sample(void *ctx, const struct obs_sample_in *s)
 			return a->oom = -ENOMEM;
 		break;
 	default:
-		if (e->nv == e->cap) {
-			size_t nc = e->cap ? e->cap * 2 : 8;
-			double *nv = realloc(e->vals, nc * sizeof(double));
-			if (!nv)
-				return a->oom = -ENOMEM;
-			e->vals = nv;
-			e->cap = nc;
-		}
+		if (OBS_VEC_RESERVE(e->vals, e->cap, e->nv + 1))
+			return a->oom = -ENOMEM;
 		e->vals[e->nv++] = s->value;
 		e->count += 1 / s->st_rate;
 		e->sum += s->value;

@@ -13,6 +13,7 @@
 
 #include "core/strmap.h"
 #include "core/utf8.h"
+#include "core/vec.h"
 #include "query/agg_int.h"
 #include "query/q.h"
 
@@ -368,15 +369,10 @@ int q_eval_agg(struct q_ev *ev, const struct q_node *n, struct q_val *out)
 		uint64_t h = obs_strmap_hash(key.data ? key.data : "", key.len);
 		size_t g = (size_t)(uintptr_t)obs_strmap_get(map, h, key.data ? key.data : "", key.len);
 		if (!g) {
-			if (ng == gcap) {
-				gcap = gcap ? gcap * 2 : 8;
-				struct group *ngs = realloc(gs, gcap * sizeof(*ngs));
-				if (!ngs) {
-					obs_labels_release(&l);
-					rc = q_errf(ev, -ENOMEM, "out of memory");
-					break;
-				}
-				gs = ngs;
+			if (OBS_VEC_RESERVE(gs, gcap, ng + 1)) {
+				obs_labels_release(&l);
+				rc = q_errf(ev, -ENOMEM, "out of memory");
+				break;
 			}
 			gs[ng] = (struct group){ .l = l };
 			g = ++ng;

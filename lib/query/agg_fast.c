@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/strmap.h"
+#include "core/vec.h"
 #include "query/agg_int.h"
 
 struct fgroup {
@@ -57,15 +58,9 @@ static int group_of(struct q_fold *x, const struct obs_labels *in, size_t *gid)
 		obs_labels_release(&l);
 		return rc;
 	}
-	if (x->ng == x->cap) {
-		size_t nc = x->cap ? x->cap * 2 : 8;
-		struct fgroup *ng = realloc(x->g, nc * sizeof(*ng));
-		if (!ng) {
-			obs_labels_release(&l);
-			return q_errf(ev, -ENOMEM, "out of memory");
-		}
-		x->g = ng;
-		x->cap = nc;
+	if (OBS_VEC_RESERVE(x->g, x->cap, x->ng + 1)) {
+		obs_labels_release(&l);
+		return q_errf(ev, -ENOMEM, "out of memory");
 	}
 	struct fgroup *fg = &x->g[x->ng];
 	fg->l = l;

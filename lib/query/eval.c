@@ -15,6 +15,7 @@
 
 #include "core/num.h"
 #include "core/strmap.h"
+#include "core/vec.h"
 #include "query/q.h"
 
 int obs_query_is_stale(double v)
@@ -202,15 +203,9 @@ static int eval_vsel(struct q_ev *ev, const struct q_node *n, struct q_val *out)
 
 static struct q_raw *rv_add(struct q_ev *ev, struct q_rv *rv, const struct obs_labels *l)
 {
-	if (rv->n == rv->cap) {
-		size_t nc = rv->cap ? rv->cap * 2 : 8;
-		struct q_raw *ns = realloc(rv->s, nc * sizeof(*ns));
-		if (!ns) {
-			q_errf(ev, -ENOMEM, "out of memory");
-			return NULL;
-		}
-		rv->s = ns;
-		rv->cap = nc;
+	if (OBS_VEC_RESERVE(rv->s, rv->cap, rv->n + 1)) {
+		q_errf(ev, -ENOMEM, "out of memory");
+		return NULL;
 	}
 	struct q_raw *r = &rv->s[rv->n];
 	memset(r, 0, sizeof(*r));
@@ -224,18 +219,8 @@ static struct q_raw *rv_add(struct q_ev *ev, struct q_rv *rv, const struct obs_l
 
 static int raw_push(struct q_ev *ev, struct q_raw *r, int64_t t, double v)
 {
-	if (r->n == r->cap) {
-		size_t nc = r->cap ? r->cap * 2 : 16;
-		int64_t *nt = realloc(r->t, nc * sizeof(*nt));
-		if (!nt)
-			return q_errf(ev, -ENOMEM, "out of memory");
-		r->t = nt;
-		double *nv = realloc(r->v, nc * sizeof(*nv));
-		if (!nv)
-			return q_errf(ev, -ENOMEM, "out of memory");
-		r->v = nv;
-		r->cap = nc;
-	}
+	if (OBS_VEC_RESERVE2(r->t, r->v, r->cap, r->n + 1, 16))
+		return q_errf(ev, -ENOMEM, "out of memory");
 	r->t[r->n] = t;
 	r->v[r->n] = v;
 	r->n++;
@@ -529,7 +514,7 @@ static int res_add(struct obs_query_result *r, const struct obs_labels *l, size_
 static int cmp_series(const void *a, const void *b)
 {
 	const struct obs_query_series *x = a, *y = b;
-	return q_labels_cmp(&x->labels, &y->labels);
+	return obs_labels_cmp(&x->labels, &y->labels);
 }
 
 /* Drop names marked for removal; merge series whose labels became equal

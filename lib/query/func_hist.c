@@ -24,19 +24,6 @@ static int bcmp_le(const void *a, const void *b)
 	return x < y ? -1 : x > y ? 1 : 0;
 }
 
-static int almost_equal(double a, double b, double eps)
-{
-	const double min_normal = 2.2250738585072014e-308;
-	if (isnan(a) && isnan(b))
-		return 1;
-	if (a == b)
-		return 1;
-	double sum = fabs(a) + fabs(b), diff = fabs(a - b);
-	if (a == 0 || b == 0 || sum < min_normal)
-		return diff < eps * min_normal;
-	return diff / fmin(sum, 1.7976931348623157e308) < eps;
-}
-
 /* Sort, require +Inf, coalesce equal bounds, force monotonic counts.
  * Returns the bucket count (0 when unusable); *forced set on a repair. */
 static size_t prepare(struct bucket *b, size_t n, int *forced)
@@ -63,7 +50,7 @@ static size_t prepare(struct bucket *b, size_t n, int *forced)
 		double cur = b[i].count;
 		if (cur == prev)
 			continue;
-		if (almost_equal(prev, cur, 1e-12)) {
+		if (obs_num_almost_equal(prev, cur, 1e-12)) {
 			b[i].count = prev;
 			continue;
 		}

@@ -220,7 +220,7 @@ static int sort_cmp(const void *x, const void *y, void *ctx)
 		int lt = nat_less(la, lb);
 		return desc ? (lt ? 1 : -1) : (lt ? -1 : 1);
 	}
-	int r = q_labels_cmp(&a->l, &b->l);
+	int r = obs_labels_cmp(&a->l, &b->l);
 	return desc ? -r : r;
 }
 

@@ -120,17 +120,21 @@ static size_t number_len(const char *s, size_t n)
 	}
 	if (!digits)
 		return 0;
-	if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-		size_t j = i + 1;
-		if (j < n && (s[j] == '+' || s[j] == '-'))
-			j++;
-		if (j < n && isdigit((unsigned char)s[j])) {
-			while (j < n && isdigit((unsigned char)s[j]))
-				j++;
-			i = j;
-		}
-	}
-	return i;
+	return q_exponent_end(s, n, i);
+}
+
+size_t q_exponent_end(const char *s, size_t n, size_t i)
+{
+	if (i >= n || (s[i] != 'e' && s[i] != 'E'))
+		return i;
+	size_t j = i + 1;
+	if (j < n && (s[j] == '+' || s[j] == '-'))
+		j++;
+	if (j >= n || !isdigit((unsigned char)s[j]))
+		return i;
+	while (j < n && isdigit((unsigned char)s[j]))
+		j++;
+	return j;
 }
 
 static struct q_token lex_err(struct q_lexer *lx, size_t pos, const char *fmt, const char *arg)

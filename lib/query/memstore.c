@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/strmap.h"
+#include "core/vec.h"
 #include "query/q.h"
 
 struct mem_series {
@@ -76,14 +77,8 @@ static struct mem_series *get(struct obs_query_mem *m, const struct obs_labels *
 	size_t i = (size_t)(uintptr_t)obs_strmap_get(m->idx, h, m->key.data, m->key.len);
 	if (i)
 		return &m->s[i - 1];
-	if (m->n == m->cap) {
-		size_t nc = m->cap ? m->cap * 2 : 16;
-		struct mem_series *ns = realloc(m->s, nc * sizeof(*ns));
-		if (!ns)
-			return NULL;
-		m->s = ns;
-		m->cap = nc;
-	}
+	if (OBS_VEC_RESERVE_FROM(m->s, m->cap, m->n + 1, 16))
+		return NULL;
 	struct mem_series *s = &m->s[m->n];
 	memset(s, 0, sizeof(*s));
 	s->hmin = INT64_MAX;
@@ -129,18 +124,8 @@ static int add_one(struct mem_series *s, int64_t t, double v)
 		}
 		return -EINVAL;
 	}
-	if (s->n == s->cap) {
-		size_t nc = s->cap ? s->cap * 2 : 16;
-		int64_t *nt = realloc(s->t, nc * sizeof(*nt));
-		if (!nt)
-			return -ENOMEM;
-		s->t = nt;
-		double *nv = realloc(s->v, nc * sizeof(*nv));
-		if (!nv)
-			return -ENOMEM;
-		s->v = nv;
-		s->cap = nc;
-	}
+	if (OBS_VEC_RESERVE2(s->t, s->v, s->cap, s->n + 1, 16))
+		return -ENOMEM;
 	s->t[s->n] = t;
 	s->v[s->n++] = v;
 	return 0;

@@ -41,6 +41,9 @@ struct q_token q_lex(struct q_lexer *lx);
 /* Decode a quoted string token into out (NUL-terminated, may contain no NUL).
  * 0 or -EINVAL with *why. */
 int q_unquote(const char *s, size_t n, struct obs_buf *out, const char **why);
+/* The end of a number's exponent (e or E, an optional sign, digits) at
+ * s[i], or i when none starts there (lex.c). */
+size_t q_exponent_end(const char *s, size_t n, size_t i);
 /* Parse a PromQL duration ("1h30m", "500ms"). 0 or -EINVAL. */
 int q_parse_duration(const char *s, size_t n, int64_t *ms);
 /* "LINE:COL" of byte offset pos. */
@@ -206,8 +209,6 @@ int q_labels_set(struct obs_labels *l, const char *name, const char *value);    
 int q_labels_del(struct obs_labels *l, const char *name);
 int q_labels_keep(struct obs_labels *l, const struct q_strs *keep, int keep_name);
 int q_labels_drop(struct obs_labels *l, const struct q_strs *drop, int drop_name);
-int q_labels_equal(const struct obs_labels *a, const struct obs_labels *b);
-int q_labels_cmp(const struct obs_labels *a, const struct obs_labels *b);
 /* Key text of the labels named in s (on) or not named (ignoring), name
  * excluded unless listed; appended to out. */
 int q_labels_key(const struct obs_labels *l, const struct q_strs *s, int on, struct obs_buf *out);

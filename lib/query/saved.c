@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "core/fileio.h"
+#include "core/vec.h"
 #include "query/query.h"
 #include "query/saved.h"
 
@@ -82,14 +83,8 @@ static int set_locked(struct obs_query_saved *s, char *name, char *expr)
 		free(name);
 		return 0;
 	}
-	if (s->n == s->cap) {
-		size_t nc = s->cap ? s->cap * 2 : 16;
-		struct sq *nq = realloc(s->q, nc * sizeof(*nq));
-		if (!nq)
-			return -ENOMEM;
-		s->q = nq;
-		s->cap = nc;
-	}
+	if (OBS_VEC_RESERVE_FROM(s->q, s->cap, s->n + 1, 16))
+		return -ENOMEM;
 	memmove(&s->q[i + 1], &s->q[i], (s->n - i) * sizeof(*s->q));
 	s->q[i].name = name;
 	s->q[i].expr = expr;

@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "core/num.h"
+#include "core/vec.h"
 #include "query/q.h"
 
 static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -69,16 +70,7 @@ static int parse_number(const char *s, size_t n, size_t *used, double *v, int he
 		}
 		if (!d)
 			return -EINVAL;
-		if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-			size_t j = i + 1;
-			if (j < n && (s[j] == '+' || s[j] == '-'))
-				j++;
-			if (j < n && isdigit((unsigned char)s[j])) {
-				while (j < n && isdigit((unsigned char)s[j]))
-					j++;
-				i = j;
-			}
-		}
+		i = q_exponent_end(s, n, i);
 	}
 	char tmp[64];
 	if (i >= sizeof(tmp))
@@ -100,16 +92,10 @@ static int parse_number(const char *s, size_t n, size_t *used, double *v, int he
 
 static int push(struct obs_query_seqval **v, size_t *n, size_t *cap, struct obs_query_seqval x)
 {
-	if (*n == *cap) {
-		size_t nc = *cap ? *cap * 2 : 16;
-		if (nc > 100000000)
-			return -E2BIG;
-		struct obs_query_seqval *nv = realloc(*v, nc * sizeof(*nv));
-		if (!nv)
-			return -ENOMEM;
-		*v = nv;
-		*cap = nc;
-	}
+	if (*n == *cap && *cap > 50000000)   /* at most 10^8 values */
+		return -E2BIG;
+	if (OBS_VEC_RESERVE_FROM(*v, *cap, *n + 1, 16))
+		return -ENOMEM;
 	(*v)[(*n)++] = x;
 	return 0;
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/vec.h"
 #include "query/q.h"
 
 static int lab_cmp(const void *a, const void *b)
@@ -116,29 +117,6 @@ int q_labels_drop(struct obs_labels *l, const struct q_strs *drop, int drop_name
 	return filter(l, drop, 0, drop_name);
 }
 
-int q_labels_equal(const struct obs_labels *a, const struct obs_labels *b)
-{
-	if (a->n != b->n)
-		return 0;
-	for (size_t i = 0; i < a->n; i++)
-		if (strcmp(a->v[i].name, b->v[i].name) || strcmp(a->v[i].value, b->v[i].value))
-			return 0;
-	return 1;
-}
-
-int q_labels_cmp(const struct obs_labels *a, const struct obs_labels *b)
-{
-	for (size_t i = 0; i < a->n && i < b->n; i++) {
-		int c = strcmp(a->v[i].name, b->v[i].name);
-		if (c)
-			return c;
-		c = strcmp(a->v[i].value, b->v[i].value);
-		if (c)
-			return c;
-	}
-	return a->n < b->n ? -1 : a->n > b->n ? 1 : 0;
-}
-
 int q_labels_key(const struct obs_labels *l, const struct q_strs *s, int on, struct obs_buf *out)
 {
 	int rc = 0;
@@ -234,15 +212,9 @@ struct q_ser *q_mat_add(struct q_ev *ev, struct q_mat *m, const struct obs_label
 {
 	if (q_account(ev, ev->nsteps ? ev->nsteps : 1) != 0)
 		return NULL;
-	if (m->n == m->cap) {
-		size_t nc = m->cap ? m->cap * 2 : 8;
-		struct q_ser *ns = realloc(m->s, nc * sizeof(*ns));
-		if (!ns) {
-			q_errf(ev, -ENOMEM, "out of memory");
-			return NULL;
-		}
-		m->s = ns;
-		m->cap = nc;
+	if (OBS_VEC_RESERVE(m->s, m->cap, m->n + 1)) {
+		q_errf(ev, -ENOMEM, "out of memory");
+		return NULL;
 	}
 	struct q_ser *s = &m->s[m->n];
 	memset(s, 0, sizeof(*s));

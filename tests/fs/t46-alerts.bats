@@ -120,6 +120,46 @@ HOT='Hot{room="a",severity="page"}'
 	assert_output "hot.yml"
 }
 
+# big_rules FILE: a valid rule file (alert Cold) padded with comment lines
+# to one line past 16 MiB: its first 16 MiB are a valid rule file too
+big_rules() {
+	python3 - "$1" <<'EOP'
+import sys
+head = b"groups:\n  - name: c\n    rules:\n      - alert: Cold\n        expr: temp < 0\n"
+pad = b"# " + b"x" * 1021 + b"\n"
+with open(sys.argv[1], "wb") as f:
+    f.write(head + pad * (16 * 1024 + 1))
+EOP
+}
+
+@test "a rule file over 16 MiB is refused with EFBIG and an errors line, written or found at start" {
+	rules_hot 0s > "$MNT/alerts/rules/hot.yml"
+	big_rules "$T/big.yml"
+	run cp "$T/big.yml" "$MNT/alerts/rules/hot.yml"
+	expect_fail "File too large"
+	expect_grep 'alerts/rules/hot.yml: rule file too large \(more than 16777216 bytes\)' "$MNT/errors"
+	# nothing of it was installed (not even its first 16 MiB): the old version stays
+	expect_same "$DATA/alerts/rules/hot.yml" "$MNT/alerts/rules/hot.yml"
+	expect_grep 'alert: Hot' "$MNT/alerts/rules/hot.yml"
+	run grep -c Cold "$MNT/alerts/state"
+	assert_output 0
+	# a new file that large is not created
+	run cp "$T/big.yml" "$MNT/alerts/rules/new.yml"
+	expect_fail "File too large"
+	run ls "$MNT/alerts/rules"
+	assert_output "hot.yml"
+	# one put into the data directory behind the daemon's back: refused at start
+	obs_stop
+	cp "$T/big.yml" "$DATA/alerts/rules/cold.yml"
+	obs_start -o alert_interval=1s
+	expect_grep 'alerts/rules/cold.yml: rule file too large \(more than 16777216 bytes\)' "$MNT/errors"
+	run cat "$MNT/alerts/rules/cold.yml"
+	expect_fail "File too large"
+	expect_grep '^rule hot.yml room Hot alerting ' "$MNT/alerts/state"
+	run grep -c Cold "$MNT/alerts/state"
+	assert_output 0
+}
+
 @test "rm removes a rule file and its alerts" {
 	rules_hot 0s > "$MNT/alerts/rules/hot.yml"
 	echo 'temp{room="a"} 35' > "$MNT/ingest"

@@ -148,3 +148,10 @@ same_report() {
 	assert_failure 1
 	assert_output --partial "No such file or directory"
 }
+
+@test "check: a rule file over 16 MiB is refused as too large, exit 1" {
+	head -c $((16 * 1024 * 1024 + 1)) /dev/zero | tr '\0' '#' > "$T/big.yml"
+	run obs-alert check "$T/big.yml"
+	assert_failure 1
+	assert_output --partial "big.yml: File too large"
+}

@@ -71,6 +71,36 @@ Test(labels, get_and_copy)
 	obs_labels_release(&d);
 }
 
+static struct obs_labels L(const char *text)
+{
+	struct obs_labels l;
+	const char *why;
+	cr_assert_eq(obs_labels_parse(text, strlen(text), &l, &why), 0, "%s", text);
+	return l;
+}
+
+Test(labels, cmp_orders_pair_by_pair_and_equal_needs_the_same_pairs)
+{
+	struct obs_labels a = L("m{a=\"1\"}"), b = L("m{a=\"2\"}"), c = L("m{a=\"1\",b=\"x\"}"),
+			  d = L("m{a=\"1\"}"), e = L("{a=\"1\"}");
+	cr_assert_lt(obs_labels_cmp(&a, &b), 0);
+	cr_assert_gt(obs_labels_cmp(&b, &a), 0);
+	cr_assert_lt(obs_labels_cmp(&a, &c), 0);   /* a prefix comes first */
+	cr_assert_gt(obs_labels_cmp(&c, &a), 0);
+	cr_assert_eq(obs_labels_cmp(&a, &d), 0);
+	cr_assert_gt(obs_labels_cmp(&e, &a), 0);   /* a=1 against __name__=m: "__name__" sorts first */
+	cr_assert(obs_labels_equal(&a, &d));
+	cr_assert(!obs_labels_equal(&a, &c));
+	cr_assert(!obs_labels_equal(&a, &b));
+	struct obs_labels none;
+	obs_labels_init(&none);
+	cr_assert(obs_labels_equal(&none, &none));
+	cr_assert_lt(obs_labels_cmp(&none, &e), 0);
+	struct obs_labels *all[] = { &a, &b, &c, &d, &e };
+	for (size_t i = 0; i < 5; i++)
+		obs_labels_release(all[i]);
+}
+
 Test(fname, slash_and_percent_round_trip)
 {
 	const char *real = "fs{mountpoint=\"/var/lib\",pct=\"50%\"}";

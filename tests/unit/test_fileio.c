@@ -95,6 +95,25 @@ Test(vec, grows_by_doubling_and_keeps_contents)
 	free(d);
 }
 
+Test(vec, two_arrays_share_one_capacity)
+{
+	int64_t *t = NULL;
+	double *v = NULL;
+	size_t cap = 0;
+	for (size_t i = 0; i < 100; i++) {
+		cr_assert_eq(OBS_VEC_RESERVE2(t, v, cap, i + 1, 16), 0);
+		t[i] = (int64_t)i;
+		v[i] = (double)i / 2;
+	}
+	cr_assert_eq(cap, 128);
+	for (size_t i = 0; i < 100; i++)
+		cr_assert(t[i] == (int64_t)i && v[i] == (double)i / 2);
+	cr_assert_eq(OBS_VEC_RESERVE2(t, v, cap, SIZE_MAX / 4, 16), -ENOMEM);   /* overflow: unchanged */
+	cr_assert_eq(cap, 128);
+	free(t);
+	free(v);
+}
+
 Test(fileio, atomic_replace_leaves_new_content_and_no_temp)
 {
 	char *dir = mkdtemp_dir();
@@ -142,6 +161,25 @@ Test(fileio, failed_rename_keeps_old_file_and_removes_temp)
 	cr_assert(got && n == 3 && !memcmp(got, "new", 3));
 	free(got);
 	cr_assert_eq(count_entries(dir), 1);
+	cr_assert_eq(obs_rm_tree(dir), 0);
+	free(dir);
+}
+
+Test(fileio, replace_without_fsync_leaves_new_content_and_no_temp)
+{
+	char *dir = mkdtemp_dir();
+	char path[256];
+	snprintf(path, sizeof(path), "%s/status", dir);
+	cr_assert_eq(obs_write_file_replace(path, "one\n", 4), 0);
+	cr_assert_eq(obs_write_file_replace(path, "second\n", 7), 0);
+	size_t n;
+	char *got = slurp(path, &n);
+	cr_assert(got && n == 7 && !memcmp(got, "second\n", 7));
+	free(got);
+	cr_assert_eq(count_entries(dir), 1);   /* no PATH.tmp.* left */
+	char missing[300];
+	snprintf(missing, sizeof(missing), "%s/no/status", dir);
+	cr_assert_eq(obs_write_file_replace(missing, "x", 1), -ENOENT);
 	cr_assert_eq(obs_rm_tree(dir), 0);
 	free(dir);
 }

@@ -201,3 +201,15 @@ Test(num, format_is_shortest_of_15_16_17)
 		cr_assert_str_eq(buf, ref);
 	}
 }
+
+Test(num, almost_equal_is_relative_and_nan_equals_nan)
+{
+	cr_assert(obs_num_almost_equal(NAN, NAN, 1e-6));
+	cr_assert(!obs_num_almost_equal(NAN, 1, 1e-6));
+	cr_assert(obs_num_almost_equal(INFINITY, INFINITY, 1e-6));
+	cr_assert(obs_num_almost_equal(1e9, 1e9 + 1, 1e-6));        /* 5e-10 relative */
+	cr_assert(!obs_num_almost_equal(1, 1.00001, 1e-6));
+	cr_assert(obs_num_almost_equal(1, 1.0000001, 1e-6));
+	cr_assert(!obs_num_almost_equal(0, 1e-300, 1e-6));          /* near zero: absolute */
+	cr_assert(obs_num_almost_equal(0, 1e-320, 1e-6) == (1e-320 < 1e-6 * 2.2250738585072014e-308));
+}
