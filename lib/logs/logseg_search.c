@@ -271,12 +271,14 @@ void obs_logseg_cursor_init(struct obs_logseg_cursor *c)
 
 void obs_logseg_cursor_release(struct obs_logseg_cursor *c)
 {
+	int y = c->yield;
 	if (c->it)
 		roaring_free_uint32_iterator(c->it);
 	if (c->bm)   /* CRoaring 0.2 does not take NULL */
 		roaring_bitmap_free(c->bm);
 	free(c->buf);
 	obs_logseg_cursor_init(c);
+	c->yield = y;   /* how it is used, not what it holds */
 }
 
 /* c takes bm (freed on failure too) as the plan of s */
@@ -365,11 +367,19 @@ int obs_logseg_search_from(struct obs_logseg *s, int64_t from, int64_t to, const
 	roaring_uint32_iterator_t *it = c->it;
 	if (c->next_line != *line || (it->has_value && it->current_value < *line))
 		roaring_move_uint32_iterator_equalorlarger(it, (uint32_t)*line);
+	int decoded = 0;   /* frames decompressed by this call */
 	while (it->has_value && it->current_value < end) {
 		uint64_t ln = it->current_value;
 		uint32_t f = c->frame >= 0 && ln >= s->fr[c->frame].first_line &&
 				     ln < s->fr[c->frame].first_line + s->fr[c->frame].nlines
 			? (uint32_t)c->frame : frame_of(s, ln);
+		if (c->frame != (int64_t)f) {
+			if (c->yield && decoded) {
+				*line = c->next_line = ln;
+				return 0;
+			}
+			decoded++;
+		}
 		if ((r = cursor_seek(s, c, f, ln, st)) < 0)
 			break;
 		const char *p = c->buf + c->pos, *e = c->buf + s->fr[f].rawlen;
