@@ -1,7 +1,11 @@
-/* test_logs_skip.c — what lets a long log search yield: a resumable
- * segment search that stops at frame boundaries (yield), and a cursor that
- * lets the stream's lock go between frames, so an append made while a long
- * search runs returns before it ends. */
+/* test_logs_skip.c — what lets a sparse log search skip and yield: a
+ * segment's identifier filters (field=ID decompresses only the frames that
+ * may hold ID, and finds exactly what a full scan finds, for logfmt and
+ * JSON lines, when the field has too many values for the field index; a
+ * damaged filter is named), a resumable segment search that stops at frame
+ * boundaries (yield), and a cursor that lets the stream's lock go between
+ * frames, so an append made while a long search runs returns before it
+ * ends. */
 #include <criterion/criterion.h>
 
 #include <errno.h>
@@ -63,6 +67,105 @@ static struct obs_logseg *encode(struct obs_buf *b, size_t frame_bytes)
 	struct obs_logseg *s;
 	cr_assert_eq(obs_logseg_load(b->data, b->len, 0, &s), 0, "%s", obs_corrupt_last());
 	return s;
+}
+
+static uint64_t search(struct obs_logseg *s, const char *qs, uint64_t *frames)
+{
+	struct obs_logquery *q;
+	cr_assert_eq(obs_logquery_parse(qs, strlen(qs), &q, NULL, 0), 0, "%s", qs);
+	struct obs_logseg_stats st = { 0, 0 };
+	struct obs_logcounter c = { NULL, NULL, NULL, 0 };
+	cr_assert_eq(obs_logseg_search(s, OBS_TIME_MIN, OBS_TIME_MAX, q, obs_logcount_rec, &c, &st), 0);
+	uint64_t want = 0;
+	for (int i = 0; i < NL; i++)
+		want += (uint64_t)obs_logquery_match(q, lines[i], lens[i]);
+	cr_assert_eq(c.n, want, "%s: %llu records, a full scan finds %llu", qs, (unsigned long long)c.n,
+		     (unsigned long long)want);
+	obs_logquery_free(q);
+	*frames = st.frames_read;
+	return c.n;
+}
+
+Test(logseg_ids, field_eq_an_id_reads_only_its_frames, .init = setup, .fini = teardown)
+{
+	struct obs_buf b;
+	/* frames of 256 KiB hold ~900 trace ids: nearly every hex trigram, so
+	 * the trigram index cannot tell their frames apart, the filter can */
+	struct obs_logseg *s = encode(&b, 256 << 10);
+	struct obs_logseg_info in;
+	obs_logseg_get_info(s, &in);
+	cr_assert_geq(in.nframes, 20, "%u frames", in.nframes);
+	for (int f = 0; f < s->nfields; f++)
+		if (s->fields[f].nlen == 8 && !memcmp(s->fields[f].name, "trace_id", 8))
+			cr_assert_eq(s->fields[f].indexed, 0, "trace_id is in the field index: the test tests nothing");
+	char id[33], q[80];
+	uint64_t frames;
+	int probes[] = { 0, 1, 7000, NL / 4 - 1 };
+	for (size_t k = 0; k < sizeof probes / sizeof *probes; k++) {
+		id_of(probes[k], id);
+		snprintf(q, sizeof q, "trace_id=%s", id);
+		cr_assert_eq(search(s, q, &frames), 4, "%s", q);
+		cr_assert_leq(frames, 3, "%s decompressed %llu of %u frames", q, (unsigned long long)frames, in.nframes);
+		/* the same id under another field name is another key */
+		snprintf(q, sizeof q, "span_id=%s", id);
+		cr_assert_eq(search(s, q, &frames), 0);
+		cr_assert_leq(frames, 3, "%s decompressed %llu frames", q, (unsigned long long)frames);
+	}
+	/* an id no line has: at most a false positive or two */
+	cr_assert_eq(search(s, "trace_id=ffffffff00000000ffffffff00000000", &frames), 0);
+	cr_assert_leq(frames, 3);
+	/* and the queries the filter does not answer still agree with a scan */
+	id_of(5, id);
+	snprintf(q, sizeof q, "trace_id!=%s", id);
+	cr_assert_eq(search(s, q, &frames), NL - 4);
+	snprintf(q, sizeof q, "trace_id=%s or n=8", id);
+	cr_assert_eq(search(s, q, &frames), 5);
+	snprintf(q, sizeof q, "trace_id=%.20s", id);   /* a prefix of an id is another value */
+	cr_assert_eq(search(s, q, &frames), 0);
+	obs_logseg_close(s);
+	obs_buf_release(&b);
+}
+
+Test(logseg_ids, a_damaged_filter_is_named, .init = setup, .fini = teardown)
+{
+	struct obs_buf b;
+	struct obs_logseg *s = encode(&b, 4096);
+	size_t at = s->ids_at;
+	uint32_t nb0 = s->fr[0].ids_bits;
+	cr_assert_geq(nb0, 64);
+	obs_logseg_close(s);
+	/* frame 0's nbits made 100 (not a power of two): rewrite the blob */
+	const uint8_t *p = (const uint8_t *)b.data;
+	const uint8_t *ft = p + b.len - 56;
+	uint64_t ioff = obs_get_le64(ft), icl = obs_get_le64(ft + 8), iraw = obs_get_le64(ft + 16);
+	char *blob = malloc(iraw);
+	cr_assert_eq(ZSTD_decompress(blob, iraw, p + ioff, icl), iraw);
+	obs_put_le32((uint8_t *)blob + at, 100);
+	struct obs_buf bad;
+	obs_buf_init(&bad);
+	cr_assert_eq(obs_buf_append(&bad, b.data, ioff), 0);
+	size_t bound = ZSTD_compressBound(iraw);
+	cr_assert_eq(obs_buf_reserve(&bad, bound + 56), 0);
+	size_t cl = ZSTD_compress(bad.data + bad.len, bound, blob, iraw, 9);
+	cr_assert(!ZSTD_isError(cl));
+	uint8_t f[56];
+	memcpy(f, ft, 56);
+	obs_put_le64(f + 8, cl);
+	obs_put_le32(f + 40, obs_crc32c(0, bad.data + bad.len, cl));
+	bad.len += cl;
+	uint32_t nf = obs_get_le32(p + 12);
+	obs_put_le32(f + 44, obs_crc32c(obs_crc32c(obs_crc32c(0, bad.data, 32), bad.data + ioff - 16ULL * nf, 16ULL * nf), f, 44));
+	cr_assert_eq(obs_buf_append(&bad, f, 56), 0);
+	struct obs_logseg *x;
+	cr_assert_eq(obs_logseg_load(bad.data, bad.len, 0, &x), -EBADMSG);
+	char want[200];
+	snprintf(want, sizeof want,
+		 "corrupt '(in memory)' at offset %llu: index byte %zu: identifier filter size not 0 nor a power of two >= 64",
+		 (unsigned long long)ioff, at + 4);
+	cr_assert_str_eq(obs_corrupt_last(), want);
+	free(blob);
+	obs_buf_release(&bad);
+	obs_buf_release(&b);
 }
 
 static int count_rec(void *ctx, int64_t ts, const char *l, size_t n)
