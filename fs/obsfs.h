@@ -170,6 +170,8 @@ void traces_stop(void);
 int traces_sync(void);                /* fsync the trace journal, write RED metrics */
 int traces_checkpoint(void);          /* kept traces into a segment file */
 int traces_status(struct obs_buf *out);
+/* traces/ID.logs, node.arg the trace id (traces_logs.c) */
+extern const struct fs_kind traces_logs_kind;
 
 /* Source description for errors ("ingest", "metrics/NAME"). */
 void source_name(const char *path, char *buf, size_t len);

@@ -6,7 +6,7 @@
  *   traces/TRACE_ID.tree          its waterfall                         (lookup only)
  *   traces/TRACE_ID.logs          "STREAM TIME LINE" of every log record carrying
  *                                 trace_id=TRACE_ID, for any trace id, kept or
- *                                 not (lookup only)
+ *                                 not (lookup only; streamed, traces_logs.c)
  *   traces/@RANGE[?QUERY]  traces/?QUERY
  *                                 search views (lookup only): one line per trace
  *   traces/services/SVC/operations/OP
@@ -29,8 +29,6 @@
 
 #include "core/errlog.h"
 #include "core/labels.h"
-#include "logs/logquery.h"
-#include "logs/logstore.h"
 #include "traces/policy.h"
 #include "traces/span.h"
 #include "traces/traces.h"
@@ -114,36 +112,6 @@ static int tree_render(struct ofile *o)
 	return obs_traces_tree(obsfs->traces, id, 40, obsfs->timefmt, &o->content);
 }
 
-struct lctx { struct obs_buf *out; const char *id; };
-
-static int log_lines(void *ctx, const char *stream)
-{
-	struct lctx *l = ctx;
-	struct obs_logquery *q = NULL;
-	char qs[64];
-	snprintf(qs, sizeof qs, "trace_id=%s", l->id);
-	if (obs_logquery_parse(qs, strlen(qs), &q, NULL, 0))
-		return -EINVAL;
-	struct obs_buf tmp;
-	obs_buf_init(&tmp);
-	int rc = obs_logstore_render_view(obsfs->logs, stream, INT64_MIN, INT64_MAX, q, obsfs->timefmt, &tmp);
-	obs_logquery_free(q);
-	for (size_t pos = 0; !rc && pos < tmp.len;) {
-		const char *nl = memchr(tmp.data + pos, '\n', tmp.len - pos);
-		size_t e = nl ? (size_t)(nl - tmp.data) + 1 : tmp.len;
-		rc = obs_buf_printf(l->out, "%s ", stream) || obs_buf_append(l->out, tmp.data + pos, e - pos);
-		pos = e;
-	}
-	obs_buf_release(&tmp);
-	return rc == -ENOENT ? 0 : rc;
-}
-
-static int logs_render(struct ofile *o)
-{
-	struct lctx l = { &o->content, o->nd.arg.data };
-	return obsfs->logs ? obs_logstore_streams(obsfs->logs, log_lines, &l) : 0;
-}
-
 static int search_render(struct ofile *o)
 {
 	const char *name = o->nd.arg.data, *q = strchr(name, '?');
@@ -183,7 +151,6 @@ static int op_render(struct ofile *o)
 
 static const struct fs_kind trace_kind = { .name = "trace", .type = FS_RO, .render = trace_render };
 static const struct fs_kind tree_kind = { .name = "trace waterfall", .type = FS_RO, .render = tree_render };
-static const struct fs_kind tlogs_kind = { .name = "trace logs", .type = FS_RO, .live = 1, .render = logs_render };
 static const struct fs_kind search_kind = { .name = "trace search", .type = FS_RO, .live = 1, .render = search_render };
 static const struct fs_kind op_kind = { .name = "trace operation", .type = FS_RO, .live = 1, .render = op_render };
 
@@ -435,7 +402,7 @@ static int traces_lookup(struct node *parent, const char *name, size_t n, struct
 	else if (n == 37 && kept && !memcmp(s + 32, ".tree", 5))
 		child->kind = &tree_kind;
 	else if (n == 37 && !memcmp(s + 32, ".logs", 5))
-		child->kind = &tlogs_kind;
+		child->kind = &traces_logs_kind;   /* traces_logs.c */
 	else
 		return -ENOENT;
 	child->arg.len = 32;

@@ -2,9 +2,9 @@
  * and the frames' text. The encoder is logseg_enc.c, the index planner and
  * search logseg_search.c; they share logseg_int.h.
  *
- * File layout, version 2 (all integers little-endian):
+ * File layout, version 3 (all integers little-endian):
  *
- *   header  32 bytes   "OBSLSEG1" | u16 version (2) | u16 zstd level of
+ *   header  32 bytes   "OBSLSEG1" | u16 version (3) | u16 zstd level of
  *                      the frames | u32 nframes |
  *                      u64 nlines | u64 first_seq
  *   frames             nframes zstd frames back to back from offset 32; frame
@@ -26,15 +26,25 @@
  *                 portable CRoaring bitmap of line numbers
  *   trigrams      u32 blen | portable CRoaring bitmap of frame<<16 | h, h the
  *                 16-bit hash of each byte trigram present in the frame
+ *   identifiers   per frame: u32 nbits | nbits/8 bytes, a Bloom filter of
+ *                 the identifier values (logseg_int.h lseg_is_id: 20..128
+ *                 bytes of [0-9A-Za-z_-]) of the fields in the field table
+ *                 (first occurrence on a line, as the evaluator reads it),
+ *                 indexed or not: h = XXH3-64 of "NAME\0VALUE", probe j
+ *                 (0..6) sets bit (lo32(h) + j * (hi32(h) | 1)) mod nbits,
+ *                 bit b is byte b/8's bit b%8; nbits is 0 (no identifier
+ *                 in the frame) or a power of two >= 64
  * What the index says depends only on the lines, not on how the frames are
  * compressed: where each compressed frame lies is the frame table's, so
  * re-encoding the frames at another level (obs_logseg_reencode) writes a
  * new frame table and copies the index byte for byte.
  *
- * Version 1 (still read; re-encoding turns it into version 2) has no frame
- * table: its blob starts with u64 offset | u32 clen | u32 rawlen |
- * u32 nlines | u32 crc32c per frame, and crc_meta covers header + footer
- * bytes 0..43 only.
+ * Version 2 (still read and re-encoded as it is) has no identifier
+ * filters: its blob ends with the trigrams. Version 1 (still read;
+ * re-encoding turns it into version 2) has no frame table either: its
+ * blob starts with u64 offset | u32 clen | u32 rawlen | u32 nlines |
+ * u32 crc32c per frame, and crc_meta covers header + footer bytes 0..43
+ * only.
  *
  * Validity: both magics, crc_meta and crc_index match, every length stays
  * inside its buffer, bitmaps deserialize with the _safe reader, frame ranges
@@ -193,7 +203,8 @@ static int load_frames(struct obs_logseg *s, struct rd *rr, uint64_t flimit)
 	return 0;
 }
 
-/* the index blob after the frame table: time column, fields, trigrams */
+/* the index blob after the frame table: time column, fields, trigrams,
+ * (v3) identifier filters */
 static int load_index(struct obs_logseg *s, struct rd *rr)
 {
 	int64_t prev = 0;
@@ -239,8 +250,18 @@ static int load_index(struct obs_logseg *s, struct rd *rr)
 	s->tri = rd_bitmap(rr);
 	if (rr->bad)
 		return bad_index(s, rr, "trigram bitmap cut short or invalid");
+	s->ids_at = rr->i;
+	for (uint32_t f = 0; s->version >= 3 && f < s->nframes; f++) {
+		uint32_t nb = rd32(rr);
+		if (nb && (nb < 64 || (nb & (nb - 1))))
+			return bad_index(s, rr, "identifier filter size not 0 nor a power of two >= 64");
+		s->fr[f].ids = rd_take(rr, nb / 8);
+		s->fr[f].ids_bits = nb;
+		if (rr->bad)
+			return bad_index(s, rr, "identifier filter cut short");
+	}
 	if (rr->i != rr->n)
-		return bad_index(s, rr, "bytes after the trigram bitmap");
+		return bad_index(s, rr, s->version >= 3 ? "bytes after the identifier filters" : "bytes after the trigram bitmap");
 	return 0;
 }
 
@@ -257,20 +278,20 @@ static int load(const void *data, size_t n, int own, const char *path, struct ob
 	const uint8_t *ft = p + n - FTR_BYTES;
 	unsigned version = obs_get_le32(p + 8) & 0xffff;
 	uint32_t nframes = obs_get_le32(p + 12);
-	if (version != 1 && version != 2)
+	if (version < 1 || version > 3)
 		return obs_corruptf(path, 8, "unknown version %u", version);
 	uint64_t ioff = obs_get_le64(ft), icl = obs_get_le64(ft + 8), iraw = obs_get_le64(ft + 16);
 	if (ioff < HDR_BYTES || ioff > n - FTR_BYTES || icl != n - FTR_BYTES - ioff || iraw > (1ULL << 34))
 		return obs_corruptf(path, n - FTR_BYTES, "index at %llu+%llu does not end at the footer",
 				    (unsigned long long)ioff, (unsigned long long)icl);
-	uint64_t ftab = ioff, tabn = version == 2 ? (uint64_t)nframes * FTAB_ENTRY : 0;
+	uint64_t ftab = ioff, tabn = version >= 2 ? (uint64_t)nframes * FTAB_ENTRY : 0;
 	if (tabn > ioff - HDR_BYTES)
 		return obs_corruptf(path, 12, "%u frames do not fit before the index", nframes);
 	ftab -= tabn;
 	uint32_t meta = obs_crc32c(obs_crc32c(obs_crc32c(0, p, HDR_BYTES), p + ftab, tabn), ft, 44);
 	if (obs_get_le32(ft + 44) != meta)
 		return obs_corrupt(path, n - FTR_BYTES + 44,
-				   version == 2 ? "crc32c of header, frame table and footer mismatch"
+				   version >= 2 ? "crc32c of header, frame table and footer mismatch"
 						: "crc32c of header and footer mismatch");
 	if (obs_get_le32(ft + 40) != obs_crc32c(0, p + ioff, icl))
 		return obs_corrupt(path, ioff, "index crc32c mismatch");

@@ -97,6 +97,7 @@ struct obs_logseg_cursor {
 	size_t pos;             /* byte of buf where line pos_line starts */
 	uint64_t pos_line;
 	uint64_t next_line;     /* where the last call stopped (the iterator is there) */
+	int yield;              /* 1: a call decompresses at most one frame (see below) */
 };
 void obs_logseg_cursor_init(struct obs_logseg_cursor *c);
 void obs_logseg_cursor_release(struct obs_logseg_cursor *c);
@@ -106,7 +107,10 @@ void obs_logseg_cursor_release(struct obs_logseg_cursor *c);
  * fn > 0: the record is taken, the search stops, *line is the line after it
  * and fn's value is returned; fn < 0: stops before that record (*line is
  * it) and is returned; 0 when every line below end was looked at (*line =
- * end). -ENOMEM, -EBADMSG (a damaged frame, reported through obs_corrupt). */
+ * end). With c->yield set, a call that has decompressed one frame stops
+ * before it would decompress another: 0 with *line < end, the next
+ * candidate (a caller holding a lock lets it go between frames, then calls
+ * again). -ENOMEM, -EBADMSG (a damaged frame, reported through obs_corrupt). */
 int obs_logseg_search_from(struct obs_logseg *s, int64_t from, int64_t to, const struct obs_logquery *q,
 			   struct obs_logseg_cursor *c, uint64_t *line, uint64_t end, obs_logrec_fn fn, void *ctx,
 			   struct obs_logseg_stats *st);

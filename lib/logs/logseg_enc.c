@@ -2,7 +2,7 @@
  * function from records to a segment image (format at the top of
  * logseg.c): lines cut into zstd frames, the time column, the field index
  * (one CRoaring bitmap of line numbers per field=value, within a size
- * budget) and the trigram index of each frame. */
+ * budget), the trigram index of each frame and its identifier filter. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +61,8 @@ struct fbuild {
 	unsigned max_values;
 	uint32_t line;
 	uint64_t seen;             /* fields seen on the current line */
+	uint64_t *ids;             /* identifier hashes of the current frame */
+	size_t nids, ids_cap;
 	int oom;
 };
 
@@ -105,6 +107,13 @@ static int fbuild_cb(void *ctx, const char *k, size_t kn, const char *v, size_t 
 		return 0;
 	b->seen |= 1ULL << i;
 	struct field *f = &b->f[i];
+	if (lseg_is_id(v, vn)) {
+		if (OBS_VEC_RESERVE(b->ids, b->ids_cap, b->nids + 1) < 0) {
+			b->oom = 1;
+			return 1;
+		}
+		b->ids[b->nids++] = lseg_id_hash(k, kn, v, vn);
+	}
 	if (!f->indexed)
 		return 0;
 	if (vn > 128) {
@@ -141,6 +150,45 @@ static int fbuild_cb(void *ctx, const char *k, size_t kn, const char *v, size_t 
 	return 0;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* The identifier filter of a frame (its distinct hashes h[0..n), sorted
+ * and deduplicated here) onto out: u32 nbits | nbits / 8 bytes, nbits the
+ * least power of two >= ID_BITS_PER * distinct (at least 64), 0 for none. */
+static int put_id_filter(struct obs_buf *out, uint64_t *h, size_t n)
+{
+	size_t d = 0;
+	if (n)
+		qsort(h, n, sizeof(*h), cmp_u64);
+	for (size_t k = 0; k < n; k++)
+		if (!d || h[k] != h[d - 1])
+			h[d++] = h[k];
+	uint32_t nbits = 0;
+	if (d) {
+		nbits = 64;
+		while (nbits < (1u << 31) && nbits < ID_BITS_PER * d)
+			nbits <<= 1;
+	}
+	int r = buf_u32(out, nbits);
+	if (r < 0 || !nbits)
+		return r;
+	if ((r = obs_buf_reserve(out, nbits / 8)) < 0)
+		return r;
+	uint8_t *f = (uint8_t *)out->data + out->len;
+	memset(f, 0, nbits / 8);
+	for (size_t k = 0; k < d; k++)
+		for (uint32_t j = 0; j < ID_PROBES; j++) {
+			uint32_t bit = lseg_id_bit(h[k], j, nbits);
+			f[bit >> 3] |= (uint8_t)(1u << (bit & 7));
+		}
+	out->len += nbits / 8;
+	return 0;
+}
+
 static int cmp_fval(const void *a, const void *b)
 {
 	const struct fval *x = *(const struct fval *const *)a, *y = *(const struct fval *const *)b;
@@ -174,10 +222,11 @@ int obs_logseg_encode(const struct obs_logseg_input *in, const struct obs_logseg
 	int level = o && o->level ? o->level : 15;
 	double budget = o && o->field_budget > 0 ? o->field_budget : 0.5;
 	struct fbuild *fb = calloc(1, sizeof(*fb));
-	struct obs_buf idx, raw, ftab;
+	struct obs_buf idx, raw, ftab, ids;
 	obs_buf_init(&idx);
 	obs_buf_init(&raw);
 	obs_buf_init(&ftab);
+	obs_buf_init(&ids);
 	ZSTD_CCtx *cc = ZSTD_createCCtx();
 	roaring_bitmap_t *tri = roaring_bitmap_create();
 	uint8_t *seen = calloc(1, 1 << 13);        /* 2^16 bits: trigram hashes of this frame */
@@ -242,6 +291,9 @@ int obs_logseg_encode(const struct obs_logseg_input *in, const struct obs_logseg
 			hs[k] |= nframes << 16;
 		}
 		roaring_bitmap_add_many(tri, nh, hs);
+		if ((r = put_id_filter(&ids, fb->ids, fb->nids)) < 0)
+			goto done;
+		fb->nids = 0;
 		/* compress */
 		size_t bound = ZSTD_compressBound(raw.len);
 		if ((r = obs_buf_reserve(out, bound)) < 0)
@@ -305,6 +357,8 @@ int obs_logseg_encode(const struct obs_logseg_input *in, const struct obs_logseg
 	if ((r = buf_u32(&idx, (uint32_t)tl)) < 0 || (r = obs_buf_reserve(&idx, tl)) < 0)
 		goto done;
 	idx.len += roaring_bitmap_portable_serialize(tri, idx.data + idx.len);
+	if ((r = obs_buf_append(&idx, ids.data, ids.len)) < 0)
+		goto done;
 
 	if ((r = obs_buf_append(out, ftab.data, ftab.len)) < 0)
 		goto done;
@@ -324,9 +378,11 @@ done:
 		if (out->cap)
 			out->data[base] = 0;
 	}
-	if (fb)
+	if (fb) {
 		for (int f = 0; f < fb->nf; f++)
 			field_drop_values(&fb->f[f]);
+		free(fb->ids);
+	}
 	free(fb);
 	free(seen);
 	free(hs);
@@ -335,6 +391,7 @@ done:
 	obs_buf_release(&idx);
 	obs_buf_release(&raw);
 	obs_buf_release(&ftab);
+	obs_buf_release(&ids);
 	return r;
 }
 
@@ -363,7 +420,9 @@ int obs_logseg_reencode(const struct obs_logseg *s, int level, struct obs_buf *o
 	int r = cc ? obs_buf_append(out, s->p, HDR_BYTES) : -ENOMEM;
 	if (r < 0)
 		goto done;
-	obs_put_le32((uint8_t *)out->data + base + 8, SEG_VERSION | (uint32_t)level << 16);
+	/* v2 and v3 keep their version (a v2 index has no identifier filters) */
+	uint32_t version = s->version == 1 ? 2 : (uint32_t)s->version;
+	obs_put_le32((uint8_t *)out->data + base + 8, version | (uint32_t)level << 16);
 	for (uint32_t f = 0; f < s->nframes; f++) {
 		if ((r = lseg_frame_get(s, f, &raw)) < 0)
 			goto done;
@@ -387,7 +446,7 @@ int obs_logseg_reencode(const struct obs_logseg *s, int level, struct obs_buf *o
 		goto done;
 	size_t icl = s->index_bytes;
 	uint64_t iraw = s->index_raw;
-	if (s->version == SEG_VERSION) {   /* the index as it is, byte for byte */
+	if (s->version >= 2) {   /* the index as it is, byte for byte */
 		r = obs_buf_append(out, s->p + s->index_off, s->index_bytes);
 	} else if ((r = v2_blob(s, &blob)) == 0) {
 		size_t bound = ZSTD_compressBound(blob.len);

@@ -10,15 +10,17 @@
 #include <roaring/roaring.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "core/bytes.h"
+#include "core/strmap.h"
 #include "logs/logseg.h"
 
 #define HDR_BYTES 32
 #define FTR_BYTES 56
 #define MAX_FIELDS 64
 #define FTAB_ENTRY 16   /* v2 frame table entry: u64 off | u32 clen | u32 crc */
-#define SEG_VERSION 2   /* written; 1 is still read */
+#define SEG_VERSION 3   /* written; 1 and 2 are still read */
 
 /* the 16-bit hash of the byte trigram at p (the trigram index's key) */
 static inline uint32_t tri_hash(const uint8_t *p)
@@ -27,11 +29,52 @@ static inline uint32_t tri_hash(const uint8_t *p)
 	return (t * 2654435761u) >> 16;
 }
 
+/* Identifier values (trace ids, request ids, UUIDs): a field's
+ * value of ID_MIN..ID_MAX bytes of [0-9A-Za-z_-]. Version 3 segments keep
+ * a Bloom filter of them per frame (format at the top of logseg.c), so a
+ * search for field=ID skips the frames that cannot hold it when the field
+ * has too many values for the field index. */
+#define ID_MIN 20   /* trace ids (32), UUIDs (36); not 16-digit span ids: one a line, their cost */
+#define ID_MAX 128
+#define ID_PROBES 7
+#define ID_BITS_PER 10  /* filter bits per distinct value, at least (~1% false positives) */
+
+static inline int lseg_is_id(const char *v, size_t n)
+{
+	if (n < ID_MIN || n > ID_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = v[i];
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' || c == '_'))
+			return 0;
+	}
+	return 1;
+}
+
+/* the filter's hash of field k = identifier v: XXH3-64 of "k\0v" (k is at
+ * most 63 bytes: longer names are not in the field table) */
+static inline uint64_t lseg_id_hash(const char *k, size_t kn, const char *v, size_t vn)
+{
+	char b[64 + ID_MAX];
+	memcpy(b, k, kn);
+	b[kn] = 0;
+	memcpy(b + kn + 1, v, vn);
+	return obs_strmap_hash(b, kn + 1 + vn);
+}
+
+/* probe j's bit of hash h in a filter of nbits (a power of two) bits */
+static inline uint32_t lseg_id_bit(uint64_t h, uint32_t j, uint32_t nbits)
+{
+	return ((uint32_t)h + j * ((uint32_t)(h >> 32) | 1)) & (nbits - 1);
+}
+
 struct sframe {
 	uint64_t off;
 	uint32_t clen, rawlen, nlines, crc;
 	uint64_t first_line;    /* record index of the frame's first line */
 	uint64_t text_off;      /* rendering offset of its first line */
+	const uint8_t *ids;     /* v3: its identifier filter (in the blob), ids_bits bits */
+	uint32_t ids_bits;      /* 0: no identifier in the frame (v3), or no filter (v1, v2) */
 };
 
 struct sval {
@@ -58,6 +101,7 @@ struct obs_logseg {
 	uint64_t index_raw;     /* its size decompressed (the blob's) */
 	uint64_t ftab_off;      /* v2: the frame table, nframes x FTAB_ENTRY (v1: index_off) */
 	size_t blob_rest;       /* where the blob goes on after its frame table */
+	size_t ids_at;          /* where its identifier filters start (v1, v2: its end) */
 	uint8_t *blob;          /* decompressed index */
 	uint32_t nframes;
 	struct sframe *fr;

@@ -1,7 +1,8 @@
 /* logseg_search.c — searching a log segment (libobs logs): the planner
  * turns a query and a time range into a bitmap of candidate lines from the
- * field and trigram indexes (exact where the index answers the question
- * alone), then only the frames holding candidates are decompressed and,
+ * field and trigram indexes and the identifier filters (exact where the
+ * index answers the question alone), then only the frames holding
+ * candidates are decompressed and,
  * when the plan is inexact, their lines tested. Counts are answered from
  * the bitmaps alone when they are exact. */
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -41,6 +42,28 @@ static roaring_bitmap_t *tri_lines(const struct obs_logseg *s, const char *t, si
 			ok = roaring_bitmap_contains(s->tri, f << 16 | tri_hash((const uint8_t *)t + k));
 		if (ok)
 			roaring_bitmap_add_range(b, s->fr[f].first_line, s->fr[f].first_line + s->fr[f].nlines);
+	}
+	return b;
+}
+
+/* lines of frames whose identifier filter may hold field sf = v (v3) */
+static roaring_bitmap_t *id_lines(const struct obs_logseg *s, const struct sfield *sf, const char *v, size_t vn)
+{
+	roaring_bitmap_t *b = roaring_bitmap_create();
+	if (!b)
+		return NULL;
+	uint64_t h = lseg_id_hash(sf->name, sf->nlen, v, vn);
+	for (uint32_t f = 0; f < s->nframes; f++) {
+		const struct sframe *fr = &s->fr[f];
+		uint32_t j = 0;
+		while (fr->ids_bits && j < ID_PROBES) {
+			uint32_t bit = lseg_id_bit(h, j, fr->ids_bits);
+			if (!(fr->ids[bit >> 3] & (1u << (bit & 7))))
+				break;
+			j++;
+		}
+		if (j == ID_PROBES)
+			roaring_bitmap_add_range(b, fr->first_line, fr->first_line + fr->nlines);
 	}
 	return b;
 }
@@ -184,7 +207,13 @@ static int plan_node(const struct obs_logseg *s, const struct obs_lq_node *nd, s
 			break;
 		}
 		if (!sf || amb || !sf->indexed) {
-			if (nd->op == OBS_LQ_EQ && nd->vlen >= 3 && !nd->isnum && nd->level < 0)
+			int eq = nd->op == OBS_LQ_EQ && !nd->isnum && nd->level < 0;
+			/* an identifier of a field in the table (level fields
+			 * have aliases: not those) is in its frame's filter */
+			if (eq && sf && !amb && s->version >= 3 && lseg_is_id(nd->value, nd->vlen) &&
+			    !obs_logfield_is_level(sf->name, sf->nlen))
+				pl->bm = id_lines(s, sf, nd->value, nd->vlen);
+			else if (eq && nd->vlen >= 3)
 				pl->bm = tri_lines(s, nd->value, nd->vlen);
 			else
 				pl->bm = full(s);
@@ -271,12 +300,14 @@ void obs_logseg_cursor_init(struct obs_logseg_cursor *c)
 
 void obs_logseg_cursor_release(struct obs_logseg_cursor *c)
 {
+	int y = c->yield;
 	if (c->it)
 		roaring_free_uint32_iterator(c->it);
 	if (c->bm)   /* CRoaring 0.2 does not take NULL */
 		roaring_bitmap_free(c->bm);
 	free(c->buf);
 	obs_logseg_cursor_init(c);
+	c->yield = y;   /* how it is used, not what it holds */
 }
 
 /* c takes bm (freed on failure too) as the plan of s */
@@ -365,11 +396,19 @@ int obs_logseg_search_from(struct obs_logseg *s, int64_t from, int64_t to, const
 	roaring_uint32_iterator_t *it = c->it;
 	if (c->next_line != *line || (it->has_value && it->current_value < *line))
 		roaring_move_uint32_iterator_equalorlarger(it, (uint32_t)*line);
+	int decoded = 0;   /* frames decompressed by this call */
 	while (it->has_value && it->current_value < end) {
 		uint64_t ln = it->current_value;
 		uint32_t f = c->frame >= 0 && ln >= s->fr[c->frame].first_line &&
 				     ln < s->fr[c->frame].first_line + s->fr[c->frame].nlines
 			? (uint32_t)c->frame : frame_of(s, ln);
+		if (c->frame != (int64_t)f) {
+			if (c->yield && decoded) {
+				*line = c->next_line = ln;
+				return 0;
+			}
+			decoded++;
+		}
 		if ((r = cursor_seek(s, c, f, ln, st)) < 0)
 			break;
 		const char *p = c->buf + c->pos, *e = c->buf + s->fr[f].rawlen;

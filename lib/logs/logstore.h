@@ -141,8 +141,9 @@ int obs_logstore_read(struct obs_logstore *ls, const char *stream, int64_t from,
  * first step (later appends are not part of it), in arrival order, minus
  * those retention drops before it gets there; between steps it holds a
  * reference to the stream and what it is reading of one segment (a plan,
- * one frame), no lock (a step takes the stream's read lock one segment or
- * head at a time). q is borrowed: it must outlive the cursor.
+ * one frame), no lock (a step takes the stream's read lock one frame of a
+ * segment, or a few thousand records of a head, at a time, so appends wait
+ * for one frame's work at most). q is borrowed: it must outlive the cursor.
  * new: 0, -ENOENT (no such stream), -ENOMEM; *out set only on success. */
 struct obs_logcursor;
 int obs_logcursor_new(struct obs_logstore *ls, const char *stream, int64_t from, int64_t to,

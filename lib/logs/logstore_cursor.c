@@ -8,8 +8,11 @@
  * is re-encoded; retention only removes numbers below the others. A step
  * takes the stream's read lock, finds the part (segment, frozen head,
  * head) holding the cursor's number, goes on from there and drops the lock
- * when it is done with that part or stops: appends, flushes, re-encoding
- * and retention run between steps and between the parts of one. What a cursor covers is fixed at its first step: the
+ * when it is done with one frame of that part (HEAD_STEP records of a
+ * head) or stops: appends, flushes, re-encoding and retention run between
+ * steps and between the frames of one. The segment's plan and the frame
+ * being read stay in the cursor across that (they are keyed by the
+ * segment's records, which re-encoding keeps). What a cursor covers is fixed at its first step: the
  * records numbered below the stream's next number then (later appends are
  * not part of it), minus those retention drops before the cursor reaches
  * them. The cursor holds a reference to its stream, so a stream removed
@@ -51,6 +54,7 @@ int obs_logcursor_new(struct obs_logstore *ls, const char *stream, int64_t from,
 	c->to = to;
 	c->q = q;
 	obs_logseg_cursor_init(&c->sc);
+	c->sc.yield = 1;   /* a step lets the lock go between frames */
 	*out = c;
 	return 0;
 }
@@ -69,13 +73,20 @@ void obs_logcursor_rewind(struct obs_logcursor *c)
 	c->seq = 0;
 }
 
-/* records [seq - first_seq, end) of a head; the same contract as
- * obs_logseg_search_from, with *seq for *line */
+/* Records of a head a step looks at under one hold of the lock: about a
+ * frame's worth, as for segments. */
+#define HEAD_STEP 16384
+
+/* records [seq - first_seq, end) of a head, at most HEAD_STEP of them; the
+ * same contract as obs_logseg_search_from with yield, *seq for *line */
 static int head_from(const struct head *h, const struct obs_logcursor *c, uint64_t *seq, obs_logrec_fn fn,
 		     void *ctx)
 {
 	uint64_t stop = c->end - h->first_seq < h->n ? c->end - h->first_seq : h->n;
-	for (uint64_t i = *seq - h->first_seq; i < stop; i++) {
+	uint64_t start = *seq - h->first_seq;
+	if (stop - start > HEAD_STEP)
+		stop = start + HEAD_STEP;
+	for (uint64_t i = start; i < stop; i++) {
 		int r = 0;
 		const char *l = h->data.data + h->off[i];
 		if (h->ts[i] >= c->from && h->ts[i] <= c->to && (!c->q || obs_logquery_match(c->q, l, h->len[i])))
@@ -85,7 +96,7 @@ static int head_from(const struct head *h, const struct obs_logcursor *c, uint64
 			return r;
 		}
 	}
-	*seq = h->first_seq + h->n;
+	*seq = h->first_seq + stop;
 	return 0;
 }
 
@@ -121,8 +132,9 @@ int obs_logcursor_step(struct obs_logcursor *c, obs_logrec_fn fn, void *ctx)
 	struct stream *s = c->s;
 	struct obs_logseg_stats st = { 0, 0 };
 	int r = 0, more = 1;
-	/* the lock is let go between parts, so a long step over many
-	 * segments does not hold appends back for all of it */
+	/* the lock is let go between frames (a segment's, or HEAD_STEP
+	 * records of a head), so a long step does not hold appends, flushes
+	 * and retention back for more than one frame's work */
 	while (!r && more) {
 		pthread_rwlock_rdlock(&s->lock);
 		if (!c->started && s->removed)

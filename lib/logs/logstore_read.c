@@ -1,7 +1,8 @@
 /* logstore_read.c — reading the log store (libobs logs): searches and
  * counts over a stream's segments and heads, rendered views, the stream's
  * "TIME LINE\n" text served at stable byte offsets, and stats. Readers hold
- * the stream's read lock while they search (segments are immutable). */
+ * the stream's read lock while they search one segment (counts) or one
+ * frame (searches, logstore_cursor.c), not the whole stream. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -122,9 +123,21 @@ int obs_logstore_count(struct obs_logstore *ls, const char *stream, int64_t from
 	}
 	struct obs_logseg_stats st = { 0, 0 };
 	*total = 0;
-	pthread_rwlock_rdlock(&s->lock);
-	for (size_t i = 0; i < s->nsegs && !r; i++)
+	/* one segment per hold of the lock (found again by sequence number:
+	 * a flush, re-encoding or retention may come in between), then the
+	 * heads under the hold that finds no segment left */
+	uint64_t seq = 0;
+	for (;;) {
+		pthread_rwlock_rdlock(&s->lock);
+		size_t i = 0;
+		while (i < s->nsegs && s->segs[i].first_seq + s->segs[i].n <= seq)
+			i++;
+		if (r || i == s->nsegs)
+			break;
 		r = obs_logseg_count(s->segs[i].seg, from, to, q, by, agg_add, &a, total, &st);
+		seq = s->segs[i].first_seq + s->segs[i].n;
+		pthread_rwlock_unlock(&s->lock);
+	}
 	struct obs_logcounter hc = { by, agg_add, &a, 0 };
 	if (!r)
 		r = head_search(s->frozen, from, to, q, obs_logcount_rec, &hc);

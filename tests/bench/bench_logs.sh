@@ -15,6 +15,9 @@
 # (the reference figures) and enter no ratio.
 #   SKIP_PEERS=1  skip the unix peers;  SKIP_Z19=1 skip zstd -19 in them
 #   NEEDLE=...    the rare string (default Zyborg-Needle);  REPEAT=N (3)
+#   SKIP_SCAN=1   skip bench_logs -scan (many segments: needle, trace id,
+#                 appends during a long search); BEFORE_LIB=libobs.a of
+#                 another build: the same -scan against it first
 # Exit: 0 done; 1 a check failed (lines lost, answers differ, no build);
 # 2 the dataset is absent.
 set -euo pipefail
@@ -27,9 +30,13 @@ export LC_ALL=C NEEDLE=${NEEDLE:-Zyborg-Needle} REPEAT=${REPEAT:-3}
 cd "$ROOT"
 make --no-print-directory "$BUILD/libobs.a" >/dev/null ||
 	{ echo "bench_logs: FAILED: $BUILD/libobs.a did not build" >&2; exit 1; }
-cc -O2 -std=c11 -D_GNU_SOURCE -Ilib -pthread tests/bench/bench_logs.c "$BUILD/libobs.a" \
-	-o "$BUILD/bench_logs" $(pkg-config --libs libzstd libpcre2-8 libxxhash) -lroaring -lm ||
-	{ echo "bench_logs: FAILED: tests/bench/bench_logs.c did not build" >&2; exit 1; }
+# bench_cc LIB OUT: bench_logs.c against the library LIB
+bench_cc() {
+	cc -O2 -std=c11 -D_GNU_SOURCE -Ilib -pthread tests/bench/bench_logs.c "$1" \
+		-o "$2" $(pkg-config --libs libzstd libpcre2-8 libxxhash) -lroaring -lm ||
+		{ echo "bench_logs: FAILED: tests/bench/bench_logs.c did not build against $1" >&2; exit 1; }
+}
+bench_cc "$BUILD/libobs.a" "$BUILD/bench_logs"
 T=$(mktemp -d "${TMPDIR:-/tmp}/obs-bench-logs.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 zstd -dqc "$DATA" > "$T/A.log"
@@ -37,6 +44,16 @@ cat "$T/A.log" > /dev/null
 "$BUILD/bench_logs" "$T/A.log" "$T" > "$T/obs.out" ||
 	{ echo "bench_logs: FAILED: bench_logs exited $?" >&2; exit 1; }
 cat "$T/obs.out"
+# sparse searches over many segments and appends during a long search
+# (bench_logs -scan, scan_* lines); BEFORE_LIB=path/libobs.a runs the same
+# bench against an older library first (before.scan_* lines), same run
+if [ "${SKIP_SCAN:-0}" != 1 ]; then
+	if [ -n "${BEFORE_LIB:-}" ]; then
+		bench_cc "$BEFORE_LIB" "$BUILD/bench_logs_before"
+		"$BUILD/bench_logs_before" -scan "$T/A.log" "$T" | sed 's/^/before./'
+	fi
+	"$BUILD/bench_logs" -scan "$T/A.log" "$T"
+fi
 RAW=$T/A.log
 : > "$T/unix.out"
 fail() { echo "bench_logs: FAILED: $*" >&2; exit 1; }

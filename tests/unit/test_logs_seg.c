@@ -20,6 +20,7 @@
 #include "core/obstime.h"
 #include "logs/logquery.h"
 #include "logs/logseg.h"
+#include "logs/logseg_int.h"
 #include "logs/logstore.h"
 #include "core/wal.h"
 
@@ -184,8 +185,20 @@ Test(logseg_reencode, frames_only_same_records_same_index, .init = setup, .fini 
 	obs_buf_release(&b3);
 }
 
-/* Rewrite a version 2 image as version 1 (the frame table back inside the
- * index blob: off | clen | rawlen | nlines | crc per frame). */
+/* where the identifier filters of a version 3 image start in its blob */
+static size_t ids_at(const struct obs_buf *v3)
+{
+	struct obs_logseg *s;
+	cr_assert_eq(obs_logseg_load(v3->data, v3->len, 0, &s), 0);
+	cr_assert_eq(s->version, 3);
+	size_t at = s->ids_at;
+	obs_logseg_close(s);
+	return at;
+}
+
+/* Rewrite a version 3 image as version 1 (the frame table back inside the
+ * index blob: off | clen | rawlen | nlines | crc per frame; no identifier
+ * filters). */
 static void to_v1(const struct obs_buf *v2, struct obs_buf *v1)
 {
 	const uint8_t *p = (const uint8_t *)v2->data, *ft = p + v2->len - FTR;
@@ -193,6 +206,7 @@ static void to_v1(const struct obs_buf *v2, struct obs_buf *v1)
 	uint64_t ioff = obs_get_le64(ft), icl = obs_get_le64(ft + 8), iraw = obs_get_le64(ft + 16), tab = ioff - 16ULL * nf;
 	uint8_t *blob = malloc(iraw), *nb = malloc(iraw + 16ULL * nf);
 	cr_assert_eq(ZSTD_decompress(blob, iraw, p + ioff, icl), iraw);
+	iraw = ids_at(v2);
 	size_t k = 0;
 	for (uint32_t f = 0; f < nf; f++) {
 		memcpy(nb + k, p + tab + 16 * f, 12);         /* off, clen */
@@ -236,12 +250,30 @@ Test(logseg_reencode, version1_is_read_and_upgraded, .init = setup, .fini = tear
 	cr_assert_eq(obs_logseg_load(up.data, up.len, 0, &su), 0);
 	assert_records(su);
 	cr_assert_eq(((const uint8_t *)up.data)[8], 2, "upgraded to version 2");
-	/* its index is the one a v2 encoder writes */
+	/* its index is the one a v3 encoder writes, without the identifier
+	 * filters */
 	uint64_t o2, l2, ou, lu;
 	index_range(&b2, &o2, &l2);
 	index_range(&up, &ou, &lu);
-	cr_assert_eq(lu, l2);
-	cr_assert(!memcmp(b2.data + o2, up.data + ou, l2));
+	size_t r2 = obs_get_le64((const uint8_t *)b2.data + b2.len - FTR + 16),
+	       ru = obs_get_le64((const uint8_t *)up.data + up.len - FTR + 16), at = ids_at(&b2);
+	cr_assert_eq(ru, at);
+	char *x2 = malloc(r2), *xu = malloc(ru);
+	cr_assert_eq(ZSTD_decompress(x2, r2, b2.data + o2, l2), r2);
+	cr_assert_eq(ZSTD_decompress(xu, ru, up.data + ou, lu), ru);
+	cr_assert(!memcmp(x2, xu, at));
+	free(x2);
+	free(xu);
+	/* a v2 segment is re-encoded as v2, its index byte for byte */
+	struct obs_buf up2;
+	obs_buf_init(&up2);
+	cr_assert_eq(obs_logseg_reencode(su, 3, &up2), 0);
+	cr_assert_eq(((const uint8_t *)up2.data)[8], 2);
+	uint64_t o3, l3;
+	index_range(&up2, &o3, &l3);
+	cr_assert_eq(l3, lu);
+	cr_assert(!memcmp(up.data + ou, up2.data + o3, lu));
+	obs_buf_release(&up2);
 	/* v1 corruption is still caught: a frame-table byte inside its index */
 	uint64_t o1, l1;
 	index_range(&b1, &o1, &l1);
