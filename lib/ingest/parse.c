@@ -321,6 +321,7 @@ long obs_parse_lines(const char *buf, size_t n, enum obs_fmt fmt, size_t first_l
 	c.s.key = NULL;
 	c.s.keylen = 0;
 	c.probe = 0;
+	c.om = 0;   /* read by the exemplar probe inside is_openmetrics */
 	c.om = (fmt == OBS_FMT_AUTO || fmt == OBS_FMT_PROM) && is_openmetrics(&c, buf, n);
 
 	while (p < end) {
