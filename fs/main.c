@@ -118,7 +118,8 @@ static int positional(void *data, const char *arg, int key, struct fuse_args *ou
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: obsfsd [-f] [-d] [-o opt,...] DATADIR MOUNTPOINT\n"
+		"usage: obsfsd [-dfs] [-o option[,option...]] datadir mountpoint\n"
+		"       obsfsd -h | -V\n"
 		"obsfs options (see obsfsd(8)):\n"
 		"  -o ooo_window=DUR            accept samples this far behind a series' head (5m)\n"
 		"  -o max_series=N              total series limit (1000000)\n"

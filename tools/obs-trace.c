@@ -25,7 +25,7 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: obs-trace [-j] [-w width] [-m mount] trace-id [file ...]\n"
+	fprintf(f, "usage: obs-trace [-jh] [-w width] [-m mount] trace-id [file ...]\n"
 		   "       obs-trace find [-m mount] [-s service] [-o operation] [-e] [-d min-duration]\n"
 		   "                      [-D max-duration] [-a key=value]... [-t range] [-n limit] [file ...]\n");
 }
@@ -145,8 +145,12 @@ static void enc(struct obs_buf *b, const char *s)
 static int cmd_show(int argc, char **argv)
 {
 	const char *mnt = NULL;
+	static const struct option lo[] = {
+		{ "json", no_argument, NULL, 'j' }, { "mount", required_argument, NULL, 'm' },
+		{ "width", required_argument, NULL, 'w' }, { "help", no_argument, NULL, 'h' }, { 0 }
+	};
 	int width = 40, json = 0, c;
-	while ((c = getopt(argc, argv, "hjm:w:")) != -1) {
+	while ((c = getopt_long(argc, argv, "hjm:w:", lo, NULL)) != -1) {
 		switch (c) {
 		case 'j': json = 1; break;
 		case 'm': mnt = optarg; break;
