@@ -125,7 +125,7 @@ run: deps
 	@./contrib/run-mount.sh $(BUILD)/bin/obsfsd "$(DATA)" "$(MNT)"
 
 stop:
-	@./contrib/stop-mount.sh "$(MNT)"
+	@./contrib/stop-mount.sh "$(MNT)" "$(DATA)"
 
 # test helpers (git's test-tool idea): programs the shell suites drive
 HELPER_SRC := $(sort $(wildcard tests/helpers/*.c))
