@@ -88,9 +88,11 @@ int obs_errlog_render(struct obs_errlog *e, struct obs_buf *out)
 		char tb[40];
 		obs_time_format(x->t, OBS_TIME_RFC3339, tb);
 		if (x->lineno)
-			rc = obs_buf_printf(out, "%s %s:%zu: %s: ", tb, x->source, x->lineno, x->why);
+			rc = obs_buf_printf(out, "%s %s:%zu: %s", tb, x->source, x->lineno, x->why);
 		else
-			rc = obs_buf_printf(out, "%s %s: %s: ", tb, x->source, x->why);
+			rc = obs_buf_printf(out, "%s %s: %s", tb, x->source, x->why);
+		if (!rc && (x->len || x->orig_len))   /* no line (a whole file refused): no ": " */
+			rc = obs_buf_append(out, ": ", 2);
 		for (size_t k = 0; k < x->len && !rc;) {
 			unsigned char c = (unsigned char)x->line[k];
 			size_t u = c >= 0x80 ? (size_t)obs_utf8_seq(x->line + k, x->line + x->len) : 0;

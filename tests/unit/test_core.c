@@ -156,6 +156,11 @@ Test(errlog, ring_keeps_newest_and_escapes_bytes)
 	cr_assert_not_null(strstr(b.data, "ingest:2: why2: caf\xc3\xa9 \\x01\\xff\n"));
 	cr_assert_not_null(strstr(b.data, "metrics/x: why3: third\n"));
 	cr_assert_eq(obs_errlog_total(e), 3u);
+	/* a refusal without a line (a whole file) ends with its reason */
+	obs_errlog_add(e, 0, "alerts/config", 0, "", 0, "undefined receiver");
+	obs_buf_reset(&b);
+	cr_assert_eq(obs_errlog_render(e, &b), 0);
+	cr_assert_not_null(strstr(b.data, " alerts/config: undefined receiver\n"));
 	obs_buf_release(&b);
 	obs_errlog_free(e);
 }
