@@ -307,6 +307,10 @@ static int parse_spec(const char *text, size_t n, int64_t now, struct spec *sp, 
 			}
 		}
 		size_t vn = (size_t)(b - v);
+		if (!keyed && kn && k < b && *k == ':' && (k + 1 == b || k[1] == ' ' || k[1] == '\t')) {
+			*why = "unknown key";   /* "KEY: value", not a bare alert name */
+			return -EINVAL;
+		}
 		if (!keyed || key_is(a, kn, K_MATCHERS)) {
 			const char *ms = keyed ? v : a;
 			size_t mn = keyed ? vn : (size_t)(b - a);

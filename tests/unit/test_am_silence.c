@@ -192,6 +192,8 @@ Test(am_silence, validation)
 		{ "team=\"db\"\nfor: 1h\nuntil: 2h\n", "both an end and a duration" },
 		{ "team=\"(\"x\n", "unexpected text after the quoted value" },
 		{ "team=~\"(\"\n", "missing closing parenthesis" },
+		{ "bogus: x\n", "unknown key" },
+		{ "team=\"db\"\nbogus: x\n", "unknown key" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		why = NULL;
