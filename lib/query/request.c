@@ -94,7 +94,7 @@ int obs_query_request_parse(const char *s, size_t n, int64_t now, struct obs_que
 			n--;
 	}
 	/* the last top-level '@' that starts a time spec */
-	size_t at = n;
+	size_t at = n, at_open = n;   /* at_open: the same at any depth */
 	int depth = 0;
 	char quote = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -114,9 +114,16 @@ int obs_query_request_parse(const char *s, size_t n, int64_t now, struct obs_que
 			depth--;
 		else if (c == '#')
 			break;   /* a comment: the rest is not the expression */
-		else if (c == '@' && depth == 0 && (i == 0 || is_blank(s[i - 1])) && i + 1 < n && !is_blank(s[i + 1]))
-			at = i;
+		else if (c == '@' && (i == 0 || is_blank(s[i - 1])) && i + 1 < n && !is_blank(s[i + 1])) {
+			at_open = i;
+			if (depth == 0)
+				at = i;
+		}
 	}
+	/* an expression left open ("up{ @NOW"): the time spec is still not part
+	 * of it, so the parser reports what is missing, not the '@' */
+	if (depth > 0 && at_open < n && (at == n || at_open > at))
+		at = at_open;
 	if (at < n && parse_spec(s + at + 1, n - at - 1, now, r))
 		n = at;
 	else

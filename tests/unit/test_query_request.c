@@ -73,6 +73,10 @@ Test(query_request, promql_at_stays_in_the_expression)
 	instant("up @ start() @1700000000", "up @ start()", 1700000000000, 0);
 	/* not a time: left for the parser to judge */
 	instant("up @start()", "up @start()", NOW, 0);
+	/* an expression left open: the time spec still comes off, so the
+	 * parser reports what is missing rather than the '@' */
+	instant("up{ @1700000000", "up{", 1700000000000, 0);
+	instant("sum(rate(x[5m]) @-1h", "sum(rate(x[5m])", NOW - 3600000, 0);
 	/* '@' in a string */
 	instant("label_replace(up, \"a\", \"x @-1h\", \"b\", \".*\")", "label_replace(up, \"a\", \"x @-1h\", \"b\", \".*\")",
 		NOW, 0);
