@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/vec.h"
 #include "index/postings_int.h"
 
 /* ---- select --------------------------------------------------------------- */
@@ -82,18 +83,8 @@ struct unionb {
 
 static int union_push(struct unionb *u, const struct posting *p)
 {
-	if (u->nb == u->cap || u->nones == u->cap) {
-		size_t nc = u->cap ? u->cap * 2 : 16;
-		const roaring_bitmap_t **b = realloc(u->bms, nc * sizeof(*b));
-		if (b)
-			u->bms = b;
-		uint32_t *o = realloc(u->ones, nc * sizeof(*o));
-		if (o)
-			u->ones = o;
-		if (!b || !o)
-			return -ENOMEM;
-		u->cap = nc;
-	}
+	if (OBS_VEC_RESERVE2(u->bms, u->ones, u->cap, (u->nb > u->nones ? u->nb : u->nones) + 1, 16))
+		return -ENOMEM;
 	if (p->b.bm)
 		u->bms[u->nb++] = p->b.bm;
 	else

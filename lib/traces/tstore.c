@@ -29,6 +29,7 @@
 
 #include "core/strmap.h"
 #include "core/varint.h"
+#include "core/vec.h"
 #include "traces/span.h"
 #include "traces/tstore_int.h"
 
@@ -86,14 +87,8 @@ static int entry_of(struct obs_tstore *s, const uint8_t *id, uint32_t *ord, int 
 		*ord = (uint32_t)((uintptr_t)v - 1);
 		return 0;
 	}
-	if (s->ne == s->cape) {
-		size_t nc = s->cape ? s->cape * 2 : 1024;
-		struct tentry *ne = realloc(s->e, nc * sizeof *ne);
-		if (!ne)
-			return -ENOMEM;
-		s->e = ne;
-		s->cape = nc;
-	}
+	if (OBS_VEC_RESERVE_FROM(s->e, s->cape, s->ne + 1, 1024))
+		return -ENOMEM;
 	if (s->ne >= UINT32_MAX - 1)
 		return -ENOSPC;
 	struct tentry *t = &s->e[s->ne];
@@ -395,16 +390,8 @@ static int write_sealed(struct obs_tstore *s)
 	free(tmp);
 	free(fin);
 	pthread_mutex_lock(&s->mu);
-	if (!rc && s->nsegs == s->capsegs) {
-		size_t nc = s->capsegs ? 2 * s->capsegs : 16;
-		struct seg *ns = realloc(s->segs, nc * sizeof *ns);
-		if (ns) {
-			s->segs = ns;
-			s->capsegs = nc;
-		} else {
-			rc = -ENOMEM;   /* the file is durable; a retry writes it again */
-		}
-	}
+	if (!rc && OBS_VEC_RESERVE_FROM(s->segs, s->capsegs, s->nsegs + 1, 16))
+		rc = -ENOMEM;   /* the file is durable; a retry writes it again */
 	if (!rc) {
 		s->segs[s->nsegs++] = (struct seg){ g.no, g.min_ms, g.max_ms, bytes, g.raw.len, g.ords };
 		s->st.segments++;
@@ -532,14 +519,8 @@ static int seg_load(struct obs_tstore *s, uint64_t no, const char *path)
 		rc = -ENOMEM;
 	else
 		rc = g.version == 1 ? load_summary(s, no, &g, ords) : load_rows(s, no, &g, ords);
-	if (!rc && s->nsegs == s->capsegs) {
-		size_t nc = s->capsegs ? 2 * s->capsegs : 16;
-		struct seg *nsg = realloc(s->segs, nc * sizeof *nsg);
-		if (!nsg)
-			rc = -ENOMEM;
-		else
-			s->segs = nsg, s->capsegs = nc;
-	}
+	if (!rc && OBS_VEC_RESERVE_FROM(s->segs, s->capsegs, s->nsegs + 1, 16))
+		rc = -ENOMEM;
 	if (rc) {
 		/* a damaged segment may have indexed part of it: those entries point
 		 * at a segment that is not listed, and reads skip them */
@@ -608,13 +589,8 @@ int obs_tstore_open(const char *dir, const struct obs_tstore_opts *o, struct obs
 			}
 			if (strcmp(ext, "trc"))
 				continue;
-			if (nn == cap) {
-				cap = cap ? 2 * cap : 64;
-				uint64_t *nv = realloc(nos, cap * sizeof *nv);
-				if (!nv)
-					break;
-				nos = nv;
-			}
+			if (OBS_VEC_RESERVE_FROM(nos, cap, nn + 1, 64))
+				break;
 			nos[nn++] = no;
 		}
 	}

@@ -48,6 +48,7 @@
 #include "core/bytes.h"
 #include "core/corrupt.h"
 #include "core/varint.h"
+#include "core/vec.h"
 
 #define HDR_MAX 12          /* u16 + 10-byte varint */
 #define SLACK 32            /* zeroed bytes kept past the stream end */
@@ -112,17 +113,10 @@ const uint8_t *obs_chunk_data(const struct obs_chunk_enc *e, size_t *len)
 /* Make sure the buffer has `need` bytes, zero-filled past the old capacity. */
 static int grow(struct obs_chunk_enc *e, size_t need)
 {
-	if (need <= e->cap)
-		return 0;
-	size_t cap = e->cap ? e->cap : 64;
-	while (cap < need)
-		cap *= 2;
-	uint8_t *p = realloc(e->buf, cap);
-	if (!p)
+	size_t old = e->cap;
+	if (OBS_VEC_RESERVE_FROM(e->buf, e->cap, need, 64))
 		return -ENOMEM;
-	memset(p + e->cap, 0, cap - e->cap);
-	e->buf = p;
-	e->cap = cap;
+	memset(e->buf + old, 0, e->cap - old);
 	return 0;
 }
 

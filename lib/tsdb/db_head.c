@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/vec.h"
+
 /* ---- the head: appending to a series ------------------------------------ */
 
 int64_t db_series_last_t(const struct series *s, uint64_t *vbits)
@@ -46,14 +48,10 @@ static int chunk_from_enc(const struct obs_chunk_enc *e, struct chunk *out)
 
 int db_series_cut(struct series *s)
 {
-	if (s->nclosed == s->capclosed) {
-		uint32_t cap = s->capclosed ? s->capclosed * 2 : 4;
-		struct chunk *c = realloc(s->closed, cap * sizeof *c);
-		if (!c)
-			return -ENOMEM;
-		s->closed = c;
-		s->capclosed = cap;
-	}
+	size_t cap = s->capclosed;   /* uint32_t in struct series, which is per series */
+	if (s->nclosed == UINT32_MAX || OBS_VEC_RESERVE_FROM(s->closed, cap, s->nclosed + 1, 4))
+		return -ENOMEM;
+	s->capclosed = cap > UINT32_MAX ? UINT32_MAX : (uint32_t)cap;
 	int rc = chunk_from_enc(&s->open, &s->closed[s->nclosed]);
 	if (rc)
 		return rc;

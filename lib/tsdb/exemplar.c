@@ -28,6 +28,7 @@
 
 #include "core/bytes.h"
 #include "core/strmap.h"
+#include "core/vec.h"
 
 struct ex {
 	int64_t t;
@@ -410,15 +411,9 @@ static int retain_one(void *ctx, const char *key, size_t n, void *val)
 	const struct exs *s = val;
 	if (r->keep(r->ctx, s->id))
 		return 0;
-	if (r->n == r->cap) {
-		size_t nc = r->cap ? r->cap * 2 : 64;
-		uint32_t *nd = realloc(r->drop, nc * sizeof *nd);
-		if (!nd) {
-			r->oom = 1;
-			return 1;
-		}
-		r->drop = nd;
-		r->cap = nc;
+	if (OBS_VEC_RESERVE_FROM(r->drop, r->cap, r->n + 1, 64)) {
+		r->oom = 1;
+		return 1;
 	}
 	r->drop[r->n++] = s->id;
 	return 0;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/num.h"
+#include "core/vec.h"
 
 void obs_samples_init(struct obs_samples *s)
 {
@@ -26,21 +27,9 @@ void obs_samples_release(struct obs_samples *s)
 
 int obs_samples_reserve(struct obs_samples *s, size_t extra)
 {
-	if (s->n + extra <= s->cap)
-		return 0;
-	size_t cap = s->cap ? s->cap : 256;
-	while (cap < s->n + extra)
-		cap *= 2;
-	int64_t *t = realloc(s->t, cap * sizeof *t);
-	if (!t)
+	if (extra > SIZE_MAX - s->n)
 		return -ENOMEM;
-	s->t = t;
-	double *v = realloc(s->v, cap * sizeof *v);
-	if (!v)
-		return -ENOMEM;
-	s->v = v;
-	s->cap = cap;
-	return 0;
+	return OBS_VEC_RESERVE2(s->t, s->v, s->cap, s->n + extra, 256);
 }
 
 int obs_samples_push(struct obs_samples *s, int64_t t, double v)
