@@ -69,6 +69,7 @@
 #include "core/fault.h"
 #include "tsdb/encoding.h"
 #include "core/fileio.h"
+#include "core/labels.h"
 #include "core/buf.h"
 #include "core/bytes.h"
 #include "core/corrupt.h"
@@ -105,6 +106,12 @@
 #define CHK_MAGIC "OBSCHK1\n"   /* 8 bytes, no NUL on disk */
 #define IDX_MAGIC "OBSIDX1\n"
 #define IDX_HDR 24
+
+/* The order of the series in the chunk file (the writer's): by metric name
+ * first, so one metric's series sit together in the frames a read
+ * decompresses, then obs_labels_cmp. Readers do not depend on it (the index
+ * lists series by id); it is kept so new blocks lay out as old ones. */
+int block_series_cmp(const struct obs_labels *a, const struct obs_labels *b);
 
 /* ---- little helpers -------------------------------------------------- */
 

@@ -152,20 +152,14 @@ int obs_block_writer_add(struct obs_block_writer *w, uint32_t series_id, const c
 	return 0;
 }
 
-static int labels_cmp(const struct obs_labels *a, const struct obs_labels *b)
+/* Not obs_labels_cmp alone: that order puts label names below "__name__"
+ * (upper case, "__a") and series without a name first, and blocks have
+ * always been written name first (block_int.h). */
+int block_series_cmp(const struct obs_labels *a, const struct obs_labels *b)
 {
-	/* by metric name first, so one metric's series sit together */
 	const char *na = obs_labels_get(a, "__name__"), *nb = obs_labels_get(b, "__name__");
 	int c = strcmp(na ? na : "", nb ? nb : "");
-	if (c)
-		return c;
-	for (size_t i = 0; i < a->n && i < b->n; i++) {
-		if ((c = strcmp(a->v[i].name, b->v[i].name)))
-			return c;
-		if ((c = strcmp(a->v[i].value, b->v[i].value)))
-			return c;
-	}
-	return (a->n > b->n) - (a->n < b->n);
+	return c ? c : obs_labels_cmp(a, b);
 }
 
 /* qsort context (qsort has none); per thread, so commits may run in parallel */
@@ -174,7 +168,7 @@ static _Thread_local const struct obs_block_writer *tls_w;
 static int cmp_by_labels(const void *x, const void *y)
 {
 	const struct wseries *s = tls_w->s;
-	return labels_cmp(&s[*(const size_t *)x].labels, &s[*(const size_t *)y].labels);
+	return block_series_cmp(&s[*(const size_t *)x].labels, &s[*(const size_t *)y].labels);
 }
 
 static int cmp_by_id(const void *x, const void *y)

@@ -23,6 +23,7 @@
 #include "core/strmap.h"
 #include "index/postings.h"
 #include "tsdb/block.h"
+#include "tsdb/block_int.h"
 
 extern int obs_block_crash_step;   /* block.c test hook */
 
@@ -886,4 +887,25 @@ Test(block, corruption_message_names_file_offset_and_check)
 	obs_block_close(b);
 	free(g.t);
 	free(g.v);
+}
+
+/* The chunk file keeps one metric's series together: name first, then the
+ * pairs (obs_labels_cmp alone would put b{A="1"} before a{B="2"}). */
+Test(block, series_order_name_first)
+{
+	struct obs_labels x, y, z, w;
+	const char *why;
+	cr_assert_eq(obs_labels_parse("b{A=\"1\"}", 8, &x, &why), 0);
+	cr_assert_eq(obs_labels_parse("a{B=\"2\"}", 8, &y, &why), 0);
+	cr_assert_eq(obs_labels_parse("a{B=\"3\"}", 8, &z, &why), 0);
+	cr_assert_eq(obs_labels_parse("a", 1, &w, &why), 0);
+	cr_assert_gt(obs_labels_cmp(&y, &x), 0);
+	cr_assert_gt(block_series_cmp(&x, &y), 0);
+	cr_assert_lt(block_series_cmp(&y, &z), 0);
+	cr_assert_gt(block_series_cmp(&w, &y), 0);   /* same name: the pairs ("B" < "__name__") */
+	cr_assert_eq(block_series_cmp(&y, &y), 0);
+	obs_labels_release(&x);
+	obs_labels_release(&y);
+	obs_labels_release(&z);
+	obs_labels_release(&w);
 }
