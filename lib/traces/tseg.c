@@ -53,6 +53,7 @@
 #define ZSTD_STATIC_LINKING_ONLY   /* ZSTD_d_stableOutBuffer */
 #include <zstd.h>
 
+#include "core/bytes.h"
 #include "core/crc32c.h"
 #include "core/fault.h"
 #include "core/fileio.h"
@@ -62,10 +63,6 @@
 #define HDR 56
 #define MAGIC "OBSTSEG1"
 
-static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
-static void put64(uint8_t *p, int64_t v) { memcpy(p, &v, 8); }
-static uint32_t get32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
-static int64_t get64(const uint8_t *p) { int64_t v; memcpy(&v, p, 8); return v; }
 
 static int write_file(const char *tmp, const char *fin, const void *a, size_t an, const void *b, size_t bn)
 {
@@ -111,18 +108,18 @@ int tst_seg_write(const char *dir, const char *tmp, const char *fin, ZSTD_CCtx *
 		rc = -EIO;
 	uint8_t h[HDR];
 	memcpy(h, MAGIC, 8);
-	put32(h + 8, 2);
-	put32(h + 12, m->nrec);
-	put64(h + 16, m->min_ms);
-	put64(h + 24, m->max_ms);
-	put32(h + 32, (uint32_t)n);
-	put32(h + 36, (uint32_t)cols.len);
-	put32(h + 40, 0);
-	put32(h + 44, rc ? 0 : (uint32_t)zn);
-	put32(h + 48, obs_crc32c(0, h, 48));
+	obs_put_le32(h + 8, 2);
+	obs_put_le32(h + 12, m->nrec);
+	obs_put_le64(h + 16, (uint64_t)m->min_ms);
+	obs_put_le64(h + 24, (uint64_t)m->max_ms);
+	obs_put_le32(h + 32, (uint32_t)n);
+	obs_put_le32(h + 36, (uint32_t)cols.len);
+	obs_put_le32(h + 40, 0);
+	obs_put_le32(h + 44, rc ? 0 : (uint32_t)zn);
+	obs_put_le32(h + 48, obs_crc32c(0, h, 48));
 	obs_buf_release(&cols);
 	if (!rc) {
-		put32(h + 52, obs_crc32c(0, z, zn));
+		obs_put_le32(h + 52, obs_crc32c(0, z, zn));
 		rc = write_file(tmp, fin, h, HDR, z, zn);
 	}
 	if (!rc)
@@ -280,30 +277,32 @@ int tst_seg_read(const char *path, int want_sum, struct tseg_img *g)
 	struct stat st;
 	uint8_t h[HDR];
 	int rc = fstat(fd, &st) ? -errno : st.st_size < HDR ? -EBADMSG : pread_all(fd, h, HDR, 0);
-	uint32_t ver = rc ? 0 : get32(h + 8);
+	uint32_t ver = rc ? 0 : obs_get_le32(h + 8);
 	uint64_t stored = rc ? 0 : (uint64_t)st.st_size - HDR;
-	if (!rc && (memcmp(h, MAGIC, 8) || (ver != 1 && ver != 2) || get32(h + 48) != obs_crc32c(0, h, 48) ||
-		    (ver == 1 ? (uint64_t)get32(h + 36) : 0) + get32(h + 44) != stored))
+	if (!rc && (memcmp(h, MAGIC, 8) || (ver != 1 && ver != 2) || obs_get_le32(h + 48) != obs_crc32c(0, h, 48) ||
+		    (ver == 1 ? (uint64_t)obs_get_le32(h + 36) : 0) + obs_get_le32(h + 44) != stored))
 		rc = -EBADMSG;
 	if (rc) {
 		close(fd);
 		return rc;
 	}
 	g->version = ver;
-	g->meta = (struct tseg_meta){ get32(h + 12), get64(h + 16), get64(h + 24) };
+	g->meta = (struct tseg_meta){ obs_get_le32(h + 12), (int64_t)obs_get_le64(h + 16),
+				      (int64_t)obs_get_le64(h + 24) };
 	g->bytes = (uint64_t)st.st_size;
-	g->rows_len = get32(h + 32);
+	g->rows_len = obs_get_le32(h + 32);
 	/* v1: frame 0 the spans, frame 1 the summary (when wanted); v2: frame 0 the columns */
 	struct zsink z[2];
 	memset(z, 0, sizeof z);
-	uint64_t off[2] = { 0, ver == 1 ? get32(h + 36) : 0 };
-	uint64_t zl[2] = { ver == 1 ? get32(h + 36) : get32(h + 44), ver == 1 ? get32(h + 44) : 0 };
-	size_t raw0 = ver == 1 ? g->rows_len : get32(h + 36);
+	uint64_t off[2] = { 0, ver == 1 ? obs_get_le32(h + 36) : 0 };
+	uint64_t zl[2] = { ver == 1 ? obs_get_le32(h + 36) : obs_get_le32(h + 44),
+			   ver == 1 ? obs_get_le32(h + 44) : 0 };
+	size_t raw0 = ver == 1 ? g->rows_len : obs_get_le32(h + 36);
 	rc = zsink_init(&z[0], raw0);
 	if (!rc && ver == 1 && want_sum)
-		rc = zsink_init(&z[1], g->sum_len = get32(h + 40));
+		rc = zsink_init(&z[1], g->sum_len = obs_get_le32(h + 40));
 	if (!rc)
-		rc = stream_sections(fd, stored, get32(h + 52), z, off, zl, 2);
+		rc = stream_sections(fd, stored, obs_get_le32(h + 52), z, off, zl, 2);
 	close(fd);
 	char *out0 = NULL;
 	if (!rc)
