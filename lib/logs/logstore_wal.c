@@ -64,6 +64,7 @@
 #include "core/vec.h"
 #include "logs/logline.h"
 #include "logs/logstore_int.h"
+#include "core/fileio.h"
 #include "core/wal.h"
 
 /* core/varint.h's reader over a [*p, end) cursor */
@@ -337,10 +338,8 @@ static int replay_removed(struct obs_logstore *ls, const uint8_t *p, size_t n)
 		if ((r = ls_table_without(ls, s, &nm)) == 0)
 			ls_table_install(ls, s, nm);
 		pthread_mutex_unlock(&ls->mu);
-		if (r == 0) {
-			ls_purge_dir(s->dir);
-			rmdir(s->dir);
-		}
+		if (r == 0)
+			obs_rm_tree(s->dir);
 	}
 	pthread_rwlock_unlock(&s->lock);
 	ls_stream_put(ls, s);
