@@ -250,23 +250,36 @@ static void make_id(int64_t mint, char *id)
 	id[26] = 0;
 }
 
-static int write_file(const char *dir, const char *name, const void *p, size_t n)
+/* A new file dir/name of the block being written: fd or -errno. */
+static int create_file(const char *dir, const char *name)
 {
 	char *path = path_join(dir, name);
 	if (!path)
 		return -ENOMEM;
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	free(path);
-	if (fd < 0)
-		return -errno;
-	int rc = obs_fault("block.write");
-	if (!rc)
-		rc = obs_write_all(fd, p, n);
+	return fd < 0 ? -errno : fd;
+}
+
+/* fsync (unless rc already failed) and close fd: rc or the first error. */
+static int finish_file(int fd, int rc)
+{
 	if (!rc && (rc = obs_fault("block.fsync")) == 0 && fsync(fd))
 		rc = -errno;
 	if (close(fd) && !rc)
 		rc = -errno;
 	return rc;
+}
+
+static int write_file(const char *dir, const char *name, const void *p, size_t n)
+{
+	int fd = create_file(dir, name);
+	if (fd < 0)
+		return fd;
+	int rc = obs_fault("block.write");
+	if (!rc)
+		rc = obs_write_all(fd, p, n);
+	return finish_file(fd, rc);
 }
 
 int obs_block_gc_tmp(const char *blocks_dir)
@@ -334,13 +347,9 @@ static int flush_frame(ZSTD_CCtx *cc, struct obs_buf *raw, struct obs_buf *zbuf,
 static int write_chunks(struct obs_block_writer *w, const char *dir, const size_t *order,
 			struct obs_buf *frames, uint64_t *nframes, uint64_t *size)
 {
-	char *path = path_join(dir, "chunks");
-	if (!path)
-		return -ENOMEM;
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	free(path);
+	int fd = create_file(dir, "chunks");
 	if (fd < 0)
-		return -errno;
+		return fd;
 	struct obs_buf raw, zbuf;
 	obs_buf_init(&raw);
 	obs_buf_init(&zbuf);
@@ -371,10 +380,7 @@ static int write_chunks(struct obs_block_writer *w, const char *dir, const size_
 		else
 			*size = (uint64_t)end;
 	}
-	if (!rc && (rc = obs_fault("block.fsync")) == 0 && fsync(fd))
-		rc = -errno;
-	if (close(fd) && !rc)
-		rc = -errno;
+	rc = finish_file(fd, rc);
 	ZSTD_freeCCtx(cc);
 	obs_buf_release(&raw);
 	obs_buf_release(&zbuf);
