@@ -1,5 +1,5 @@
 /* vec.h — growing arrays: a pointer and a capacity (in elements), grown by
- * doubling. OBS_VEC_RESERVE(arr, cap, need) makes room for need elements:
+ * doubling; and the regrowth of a ring (OBS_RING_REGROW, below). OBS_VEC_RESERVE(arr, cap, need) makes room for need elements:
  * 0, or -ENOMEM (also when need * element size overflows) with arr and cap
  * unchanged. cap must be a size_t lvalue. */
 #ifndef OBS_CORE_VEC_H
@@ -55,5 +55,31 @@ static inline int obs_vec_reserve2(void *pa, void *pb, size_t *cap, size_t need,
 
 #define OBS_VEC_RESERVE2(a, b, cap, need, first) \
 	obs_vec_reserve2(&(a), &(b), &(cap), (need), sizeof *(a), sizeof *(b), (first))
+
+/* Rings (an array of cap elements, the oldest at head, n of them, wrapping
+ * past the end): OBS_RING_REGROW(arr, cap, head, n, nc) moves the n
+ * elements in order to the start of a new array of nc >= n elements that
+ * replaces arr. 0 (the caller then sets cap = nc and head = 0), or -ENOMEM
+ * with the ring unchanged. head < cap, or both 0. */
+static inline int obs_ring_regrow(void *pp, size_t cap, size_t head, size_t n, size_t nc, size_t elem)
+{
+	if (nc < n || n > cap || (elem && nc > SIZE_MAX / elem))
+		return -ENOMEM;
+	size_t bytes = nc * elem;
+	char *p, *q = malloc(bytes ? bytes : 1);
+	if (!q)
+		return -ENOMEM;
+	memcpy(&p, pp, sizeof p);
+	size_t first = n < cap - head ? n : cap - head;
+	if (first)
+		memcpy(q, p + head * elem, first * elem);
+	if (n > first)
+		memcpy(q + first * elem, p, (n - first) * elem);
+	free(p);
+	memcpy(pp, &q, sizeof q);
+	return 0;
+}
+
+#define OBS_RING_REGROW(arr, cap, head, n, nc) obs_ring_regrow(&(arr), (cap), (head), (n), (nc), sizeof *(arr))
 
 #endif

@@ -146,13 +146,8 @@ static int fifo_room(struct obs_exstore *x)
 	if (x->fcount < x->fcap)
 		return 0;
 	size_t nc = x->fcap ? x->fcap * 2 : 64;
-	struct fent *nf = malloc(nc * sizeof *nf);
-	if (!nf)
+	if (nc < x->fcap || OBS_RING_REGROW(x->fifo, x->fcap, x->fhead, x->fcount, nc))
 		return -ENOMEM;
-	for (size_t i = 0; i < x->fcount; i++)
-		nf[i] = x->fifo[(x->fhead + i) % x->fcap];
-	free(x->fifo);
-	x->fifo = nf;
 	x->fcap = nc;
 	x->fhead = 0;
 	return 0;
@@ -230,8 +225,7 @@ int obs_exstore_add(struct obs_exstore *x, uint32_t id, int64_t t, double v, con
 		uint32_t nc = s->cap ? s->cap * 2 : 4;
 		if (nc > x->max_per_series)
 			nc = (uint32_t)x->max_per_series;
-		struct ex *ne = malloc(nc * sizeof *ne);
-		if (!ne) {
+		if (OBS_RING_REGROW(s->e, s->cap, s->head, s->n, nc)) {
 			if (!s->n) {
 				obs_strmap_del(x->by_id, obs_strmap_hash(&id, 4), &id, 4);
 				free(s);
@@ -239,10 +233,6 @@ int obs_exstore_add(struct obs_exstore *x, uint32_t id, int64_t t, double v, con
 			free(lab);
 			return -ENOMEM;
 		}
-		for (uint32_t i = 0; i < s->n; i++)
-			ne[i] = *at(s, i);
-		free(s->e);
-		s->e = ne;
 		s->cap = nc;
 		s->head = 0;
 	}

@@ -114,6 +114,28 @@ Test(vec, two_arrays_share_one_capacity)
 	free(v);
 }
 
+/* A ring regrown keeps its elements in order from index 0: wrapped past the
+ * end, not wrapped, empty; a too-small new size is refused, ring unchanged. */
+Test(vec, ring_regrow_unwraps_in_order)
+{
+	int *r = malloc(4 * sizeof *r);
+	r[0] = 4, r[1] = 5, r[2] = 2, r[3] = 3;   /* oldest at head 2: 2 3 4 5 */
+	cr_assert_eq(OBS_RING_REGROW(r, 4, 2, 4, 2), -ENOMEM);
+	cr_assert_eq(r[2], 2);
+	cr_assert_eq(OBS_RING_REGROW(r, 4, 2, 4, 8), 0);
+	for (int i = 0; i < 4; i++)
+		cr_assert_eq(r[i], i + 2, "at %d: %d", i, r[i]);
+	r[4] = 6;
+	cr_assert_eq(OBS_RING_REGROW(r, 8, 1, 3, 16), 0);   /* not wrapped: 3 4 5 */
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(r[i], i + 3);
+	free(r);
+	int *e = NULL;
+	cr_assert_eq(OBS_RING_REGROW(e, 0, 0, 0, 4), 0);
+	cr_assert_not_null(e);
+	free(e);
+}
+
 Test(fileio, atomic_replace_leaves_new_content_and_no_temp)
 {
 	char *dir = mkdtemp_dir();
