@@ -11,6 +11,7 @@
 #include "core/fault.h"
 #include "core/fileio.h"
 #include "core/varint.h"
+#include "core/vec.h"
 #include "traces/span.h"
 #include "traces/tstore_int.h"
 
@@ -148,14 +149,8 @@ static int collect(void *ctx, const char *k, size_t n, void *val)
 	struct names *nm = ctx;
 	if (n <= nm->pl || memcmp(k, nm->prefix, nm->pl) || roaring_bitmap_is_empty(val))
 		return 0;
-	if (nm->n == nm->cap) {
-		size_t nc = nm->cap ? 2 * nm->cap : 32;
-		char **nv = realloc(nm->v, nc * sizeof *nv);
-		if (!nv)
-			return -ENOMEM;
-		nm->v = nv;
-		nm->cap = nc;
-	}
+	if (OBS_VEC_RESERVE_FROM(nm->v, nm->cap, nm->n + 1, 32))
+		return -ENOMEM;
 	if (!(nm->v[nm->n] = strndup(k + nm->pl, n - nm->pl)))
 		return -ENOMEM;
 	nm->n++;
