@@ -106,13 +106,8 @@ static void moving_sample(struct ts_series *ser, struct st *s, int64_t t, double
 {
 	if (s->n == s->cap) {
 		size_t nc = s->cap ? 2 * s->cap : 16;
-		struct pt *r = malloc(nc * sizeof(*r));
-		if (!r)
+		if (OBS_RING_REGROW(s->ring, s->cap, s->head, s->n, nc))
 			err(2, "out of memory");
-		for (size_t i = 0; i < s->n; i++)
-			r[i] = s->ring[(s->head + i) % s->cap];
-		free(s->ring);
-		s->ring = r;
 		s->cap = nc;
 		s->head = 0;
 	}

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "core/obstime.h"
+#include "core/vec.h"
 #include "tool_stream.h"
 
 static const char *prog = "obs-rate";
@@ -59,13 +60,8 @@ static void push(struct st *s, int64_t t, double v)
 {
 	if (s->n == s->cap) {
 		size_t nc = s->cap ? 2 * s->cap : 16;
-		struct pt *r = malloc(nc * sizeof(*r));
-		if (!r)
+		if (OBS_RING_REGROW(s->ring, s->cap, s->head, s->n, nc))
 			err(2, "out of memory");
-		for (size_t i = 0; i < s->n; i++)
-			r[i] = *at(s, i);
-		free(s->ring);
-		s->ring = r;
 		s->cap = nc;
 		s->head = 0;
 	}

@@ -282,12 +282,8 @@ static int fill(struct ts_in *in)
 		in->len -= in->start;
 		in->start = 0;
 	}
-	if (in->len == in->cap) {
-		in->cap *= 2;
-		in->buf = realloc(in->buf, in->cap);
-		if (!in->buf)
-			err(2, "out of memory");
-	}
+	if (in->len == in->cap && OBS_VEC_RESERVE(in->buf, in->cap, 2 * in->cap))
+		err(2, "out of memory");
 	if (!in->fd_regular) {
 		if (in->idle)
 			in->idle(in->idle_arg);

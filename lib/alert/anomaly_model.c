@@ -11,6 +11,7 @@
 
 #include "alert/alert.h"
 #include "core/obstime.h"
+#include "core/vec.h"
 
 #define WEEK_MS (7 * 86400000LL)
 
@@ -130,14 +131,8 @@ static struct aseries *find(struct am_anomaly_model *m, const struct obs_labels 
 
 static struct aseries *add(struct am_anomaly_model *m, const struct obs_labels *l)
 {
-	if (m->n == m->cap) {
-		size_t c = m->cap ? 2 * m->cap : 8;
-		struct aseries *v = realloc(m->v, c * sizeof *v);
-		if (!v)
-			return NULL;
-		m->v = v;
-		m->cap = c;
-	}
+	if (OBS_VEC_RESERVE_FROM(m->v, m->cap, m->n + 1, 8))
+		return NULL;
 	struct aseries *s = &m->v[m->n];
 	memset(s, 0, sizeof *s);
 	if (obs_labels_copy(&s->l, l) < 0)

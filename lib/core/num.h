@@ -49,6 +49,17 @@ static inline int obs_num_parse_sample(const char *s, size_t n, double *out)
  * obs_num_parse_sample takes back). buf must hold 32 bytes. Returns the length. */
 int obs_num_format(double v, char *buf);
 
+/* Greatest common divisor (Euclid); obs_gcd_u64(a, 0) == a. */
+static inline uint64_t obs_gcd_u64(uint64_t a, uint64_t b)
+{
+	while (b) {
+		uint64_t t = a % b;
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
 /* Decimal text of an integer (no NUL); buf must hold 21 bytes. Returns the length. */
 int obs_int_format(int64_t v, char *buf);
 

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/num.h"
 #include "query/q.h"
 
 enum pfn { P_MAX, P_MIN, P_SUM, P_COUNT, P_AVG };
@@ -38,16 +39,6 @@ struct plan {
 	double *v;
 	uint8_t *ok;
 };
-
-static int64_t gcd64(int64_t a, int64_t b)
-{
-	while (b) {
-		int64_t t = a % b;
-		a = b;
-		b = t;
-	}
-	return a;
-}
 
 /* The raw boundary sample at time x, if any (a cursor j over t[0..n) that
  * only moves forward while x does not decrease). */
@@ -152,7 +143,7 @@ int q_plan_rollup(struct q_ev *ev, const struct q_node *n, const struct q_node *
 			break;
 	if (k == sizeof(fns) / sizeof(fns[0]))
 		return 0;
-	int64_t b = ev->nsteps > 1 ? gcd64(rv->range, ev->step) : rv->range;
+	int64_t b = ev->nsteps > 1 ? (int64_t)obs_gcd_u64((uint64_t)rv->range, (uint64_t)ev->step) : rv->range;
 	if (b < 60000 || b % 60000)
 		return 0;
 	int64_t mn = rv->wend[0], mx = rv->wend[0];

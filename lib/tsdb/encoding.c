@@ -53,6 +53,7 @@
 
 #include "core/bytes.h"
 #include "core/corrupt.h"
+#include "core/num.h"
 #include "core/varint.h"
 
 #define BLK 64
@@ -85,16 +86,6 @@ const char *obs_enc_name(int id)
 static inline unsigned width(uint64_t u)
 {
 	return u ? 64 - (unsigned)__builtin_clzll(u) : 0;
-}
-
-static uint64_t gcd64(uint64_t a, uint64_t b)
-{
-	while (b) {
-		uint64_t t = a % b;
-		a = b;
-		b = t;
-	}
-	return a;
 }
 
 /* A planned seq: order, grid step, multiplier, size. */
@@ -176,7 +167,7 @@ static size_t seq_plan(const uint64_t *x, size_t n, unsigned k, uint64_t *r, str
 		r[i] = d;
 		if (g != 1 && d) {
 			uint64_t mag = (int64_t)d < 0 ? -d : d;
-			g = gcd64(mag, g);
+			g = obs_gcd_u64(mag, g);
 		}
 	}
 	if (g > (uint64_t)INT64_MAX)
