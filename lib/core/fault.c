@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -141,4 +142,13 @@ int obs_fault_parse(const char *spec)
 		spec = end ? end + 1 : NULL;
 	}
 	return 0;
+}
+
+int obs_fault_step(const char *pt, const char *step)
+{
+	if (!pt)
+		return 0;
+	char name[64];
+	snprintf(name, sizeof(name), "%s.%s", pt, step);
+	return obs_fault(name);
 }

@@ -16,6 +16,10 @@
 /* 0, or -err when the point is armed and its turn has come. */
 int obs_fault(const char *point);
 
+/* obs_fault("PT.step"), or 0 when pt is NULL: the steps of one durable
+ * write under a caller-chosen prefix ("logs.flush" -> "logs.flush.fsync"). */
+int obs_fault_step(const char *pt, const char *step);
+
 /* Arm point: let `skip` hits pass, then fail the next `count` hits with
  * -err (count < 0: every later hit). Re-arming a point replaces it.
  * 0 or -ENOMEM / -E2BIG (too many points) / -EINVAL. */

@@ -180,15 +180,6 @@ int obs_rm_tree(const char *path)
 	return rc;
 }
 
-/* fault point "PT.step", or 0 without pt */
-static int fault_at(const char *pt, const char *step)
-{
-	if (!pt)
-		return 0;
-	char name[64];
-	snprintf(name, sizeof(name), "%s.%s", pt, step);
-	return obs_fault(name);
-}
 
 void obs_atomic_abort(struct obs_atomic_file *a)
 {
@@ -235,7 +226,7 @@ int obs_atomic_open(struct obs_atomic_file *a, const char *path)
 /* durable: fsync the file before the rename and the directory after it */
 static int commit(struct obs_atomic_file *a, const char *pt, int durable)
 {
-	int rc = fault_at(pt, "fsync");
+	int rc = obs_fault_step(pt, "fsync");
 	if (!rc && durable && fsync(a->fd))
 		rc = -errno;
 	int fd = a->fd;
@@ -243,7 +234,7 @@ static int commit(struct obs_atomic_file *a, const char *pt, int durable)
 	if (close(fd) && !rc)
 		rc = -errno;
 	if (!rc)
-		rc = fault_at(pt, "rename");
+		rc = obs_fault_step(pt, "rename");
 	if (!rc && rename(a->tmp, a->path))
 		rc = -errno;
 	if (rc) {
@@ -252,7 +243,7 @@ static int commit(struct obs_atomic_file *a, const char *pt, int durable)
 	}
 	free(a->tmp);
 	a->tmp = NULL;   /* it is PATH now: abort must not unlink it */
-	rc = fault_at(pt, "dirsync");
+	rc = obs_fault_step(pt, "dirsync");
 	if (!rc && durable)
 		rc = obs_fsync_parent(a->path);
 	obs_atomic_abort(a);
@@ -270,7 +261,7 @@ static int write_file(const char *path, const void *p, size_t n, const char *pt,
 	int rc = obs_atomic_open(&a, path);
 	if (rc)
 		return rc;
-	rc = fault_at(pt, "write");
+	rc = obs_fault_step(pt, "write");
 	if (!rc)
 		rc = obs_write_all(a.fd, p, n);
 	if (rc) {

@@ -38,14 +38,6 @@
 #include "logs/logstore_int.h"
 #include "core/wal.h"
 
-/* fault point "PT.step" (fault.h) */
-static int fault_at(const char *pt, const char *step)
-{
-	char name[48];
-	snprintf(name, sizeof(name), "%s.%s", pt, step);
-	return obs_fault(name);
-}
-
 static int write_atomic(const char *pt, const char *dir, const char *name, const void *data, size_t n,
 			int undo, struct obs_logseg **seg)
 {
@@ -56,21 +48,21 @@ static int write_atomic(const char *pt, const char *dir, const char *name, const
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
-	int r = fault_at(pt, "write");
+	int r = obs_fault_step(pt, "write");
 	if (!r)
 		r = obs_write_all(fd, data, n);
 	if (!r)
-		r = fault_at(pt, "fsync");
+		r = obs_fault_step(pt, "fsync");
 	if (!r && fsync(fd) < 0)
 		r = -errno;
 	if (close(fd) < 0 && !r)
 		r = -errno;
 	if (!r)
-		r = fault_at(pt, "open");
+		r = obs_fault_step(pt, "open");
 	if (!r)   /* the mapping outlives the rename: it is the file at fin after it */
 		r = obs_logseg_open_as(tmp, fin, seg);
 	if (!r)
-		r = fault_at(pt, "rename");
+		r = obs_fault_step(pt, "rename");
 	if (!r && rename(tmp, fin) < 0)
 		r = -errno;
 	if (r) {
@@ -79,7 +71,7 @@ static int write_atomic(const char *pt, const char *dir, const char *name, const
 		unlink(tmp);
 		return r;
 	}
-	r = fault_at(pt, "dirsync");
+	r = obs_fault_step(pt, "dirsync");
 	if (!r)
 		r = obs_fsync_dir(dir);
 	if (r && undo) {
