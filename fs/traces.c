@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "core/errlog.h"
+#include "core/fault.h"
 #include "core/labels.h"
 #include "traces/policy.h"
 #include "traces/span.h"
@@ -159,6 +160,9 @@ static const struct fs_kind op_kind = { .name = "trace operation", .type = FS_RO
 static int ingest_consume(struct ofile *o, const char *p, size_t n)
 {
 	struct obs_traces_result r;
+	int rc = obs_fault("fs.consume");   /* as if the journal write had failed: nothing stored */
+	if (rc)
+		return rc;
 	return obs_traces_ingest(obsfs->traces, p, n, 1, o->source, o->first_line + 1, obs_time_now(), &r);
 }
 
@@ -193,6 +197,7 @@ static const struct fs_kind ingest_kind = {
 	.sync = ingest_sync,
 	.line_max = ingest_line_max,
 	.big_writes = 1,   /* cat writes 1 MiB: an eighth of the requests, and less carried over */
+	.join_carry = 1,   /* SDK lines are ~186 KB: the carried one is parsed with the rest */
 };
 
 /* ---- traces/policy ---------------------------------------------------------------------- */

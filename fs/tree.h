@@ -227,6 +227,10 @@ struct fs_kind {
 	 * and for FS_TXN before the first read after a write: evaluate what was
 	 * written, render the answer into o->content. */
 	int (*end_write)(struct ofile *o);
+	/* Hand a line carried from the last write to consume together with
+	 * the complete lines after it, as one buffer (writes.c join_feed), not
+	 * alone: for a consume that parses big lines in parallel. */
+	int join_carry;
 	/* The longest line consume takes. NULL: -o max_line. */
 	size_t (*line_max)(void);
 	/* st_blksize: the write size writers should use (cat and dd read it);

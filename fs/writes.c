@@ -129,6 +129,39 @@ static void feed(struct ofile *o, const char *p, size_t n, struct wres *w)
 	}
 }
 
+/* For a kind with join_carry: the carried line (not too long) and the
+ * complete lines [p, last] of this write go to the consumer as one buffer
+ * (the carry, extended), so a parser that splits its input across threads
+ * gets the carried line with the others. The outcome is the separate
+ * calls': a storage error before the carried line was stored leaves the
+ * carry as it was and takes none of this write (w->done unchanged); one
+ * after it takes the bytes before the line that failed (w->done grows by
+ * them), the carry is stored. Returns nonzero when the write stops here
+ * (w->serr), the carry then cut back or dropped as said; 0: all handled,
+ * the caller drops the carry. */
+static int join_feed(struct ofile *o, const char *p, const char *last, struct wres *w)
+{
+	size_t had = o->carry.len;
+	if (obs_buf_append(&o->carry, p, (size_t)(last - p) + 1)) {
+		wres_add(w, -ENOMEM);
+		return 1;
+	}
+	struct wres j = { 0, 0, 0 };
+	feed(o, o->carry.data, o->carry.len, &j);
+	wres_add(w, j.lerr);
+	if (!j.serr)
+		return 0;
+	wres_add(w, j.serr);
+	if (j.done < had) {   /* the carried line was not stored: it stays carried */
+		o->carry.len = had;
+		o->carry.data[had] = 0;
+	} else {
+		w->done += j.done - had;
+		carry_reset(o);
+	}
+	return 1;
+}
+
 /* Does a request of size bytes fill a whole FUSE request? The kernel cuts
  * a larger write(2) into requests of max_write bytes (less at most a page
  * when the caller's buffer is not page-aligned). */
@@ -179,6 +212,13 @@ static int write_data(struct ofile *o, const char *buf, size_t size, off_t off)
 			if (had + (size_t)(nl - p) > line_max(o)) {
 				too_long(o, o->carry.data, had, p, (size_t)(nl - p));
 				wres_add(&w, -EINVAL);
+			} else if (o->nd.kind->join_carry) {
+				if (join_feed(o, p, last, &w))
+					goto out;
+				carry_reset(o);
+				p = last + 1;
+				w.done = (size_t)(p - buf);
+				goto tail;
 			} else if (obs_buf_append(&o->carry, p, (size_t)(nl - p) + 1)) {
 				wres_add(&w, -ENOMEM);
 			} else {
@@ -203,6 +243,7 @@ static int write_data(struct ofile *o, const char *buf, size_t size, off_t off)
 		p = last + 1;
 		w.done = (size_t)(p - buf);
 	}
+tail:
 	if (p < end) {
 		size_t had = o->carry.len;
 		if (had + (size_t)(end - p) > line_max(o)) {

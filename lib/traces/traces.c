@@ -54,6 +54,29 @@ static void tasm_opts(const struct obs_traces *t, const struct obs_policy_set *p
 
 /* ---- decisions ------------------------------------------------------------------ */
 
+/* Queue a kept trace's spans in t->kept (mu held) for kept_drain to hand
+ * to the store: ID, a u32 span count, then per span a u32 length and the
+ * encoding. 0 or -ENOMEM (t->kept as it was). */
+static int kept_put(struct obs_traces *t, const uint8_t id[16], const uint8_t *const *blobs, const uint32_t *lens,
+		    size_t n)
+{
+	uint32_t n32 = (uint32_t)n;
+	size_t k0 = t->kept.len;
+	int r = obs_buf_append(&t->kept, id, 16) || obs_buf_append(&t->kept, &n32, 4);
+	for (size_t i = 0; !r && i < n; i++)
+		r = obs_buf_append(&t->kept, &lens[i], 4) || obs_buf_append(&t->kept, blobs[i], lens[i]);
+	if (r)
+		t->kept.len = k0;   /* no half record */
+	return r ? -ENOMEM : 0;
+}
+
+/* A decision (mu held). Kept spans go to the store at once when taken
+ * during ingest (late spans of a kept trace, a decision forced by the
+ * buffer limits); one the store refuses waits in t->kept like a deferred
+ * one (tick and flush_all defer every kept trace), so the next drain
+ * retries it and no checkpoint cuts the journal before: the assembler has
+ * let go of it, and the ingest that brought it succeeds (its spans are
+ * journaled). */
 static int emit(void *ctx, const uint8_t id[16], int keep, enum obs_tdec_why why, const char *by,
 		const uint8_t *const *blobs, const uint32_t *lens, size_t n)
 {
@@ -64,23 +87,19 @@ static int emit(void *ctx, const uint8_t id[16], int keep, enum obs_tdec_why why
 		if (obs_buf_append(&t->pend, id, 16) || obs_buf_append(&t->pend, &k, 1))
 			rc = -ENOMEM;
 	}
-	if (keep && t->defer) {
-		uint32_t n32 = (uint32_t)n;
-		size_t k0 = t->kept.len;
-		int r2 = obs_buf_append(&t->kept, id, 16) || obs_buf_append(&t->kept, &n32, 4);
-		for (size_t i = 0; !r2 && i < n; i++)
-			r2 = obs_buf_append(&t->kept, &lens[i], 4) || obs_buf_append(&t->kept, blobs[i], lens[i]);
-		if (r2) {
-			t->kept.len = k0;   /* no half record */
-			if (!rc)
-				rc = -ENOMEM;
-		}
-	} else if (keep) {
-		int r2 = obs_tstore_add(t->store, id, blobs, lens, n, t->replaying);
-		if (!rc)
-			rc = r2;
+	if (!keep)
+		return rc;
+	int r2;
+	if (t->defer) {
+		r2 = kept_put(t, id, blobs, lens, n);
+	} else {
+		r2 = obs_fault("traces.store.add");
+		if (!r2)
+			r2 = obs_tstore_add(t->store, id, blobs, lens, n, t->replaying);
+		if (r2 && !t->replaying)   /* replay keeps its error: reopening retries it whole */
+			r2 = kept_put(t, id, blobs, lens, n);
 	}
-	return rc;
+	return rc ? rc : r2;
 }
 
 /* Add the kept traces of b (emit's deferred records) to the store. The
@@ -440,6 +459,8 @@ struct ing { struct obs_traces *t; struct obs_buf batch; uint64_t n; const char 
 static int on_span(void *ctx, const struct obs_span *s, const uint8_t *blob, size_t n)
 {
 	struct ing *g = ctx;
+	if (obs_fault("traces.ingest.span"))
+		return -ENOMEM;
 	if (obs_buf_varint(&g->batch, n) || obs_buf_append(&g->batch, blob, n))
 		return -ENOMEM;
 	g->n++;
@@ -464,6 +485,8 @@ int obs_traces_ingest(struct obs_traces *t, const char *buf, size_t n, int final
 	r->consumed = pr.consumed;
 	r->rejected = pr.rejected;
 	int rc = 0;
+	if (prc && prc != -EINVAL)
+		g.n = 0;   /* stopped part-way (ENOMEM): nothing is stored, the caller sends it all again */
 	if (g.n) {
 		pthread_mutex_lock(&t->mu);
 		rc = obs_wal_append(t->wal, REC_SPANS, g.batch.data, g.batch.len);
@@ -478,9 +501,11 @@ int obs_traces_ingest(struct obs_traces *t, const char *buf, size_t n, int final
 		pthread_mutex_unlock(&t->mu);
 	}
 	obs_buf_release(&g.batch);
-	pthread_mutex_lock(&t->mu);
-	t->st.docs_rejected += pr.rejected;
-	pthread_mutex_unlock(&t->mu);
+	if (!prc || prc == -EINVAL) {   /* else the refusals come again with the rest */
+		pthread_mutex_lock(&t->mu);
+		t->st.docs_rejected += pr.rejected;
+		pthread_mutex_unlock(&t->mu);
+	}
 	if (!rc && prc && prc != -EINVAL)
 		rc = prc;
 	if (rc)

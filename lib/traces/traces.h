@@ -77,7 +77,11 @@ int obs_traces_open(const char *dir, const struct obs_traces_opts *o, struct obs
 void obs_traces_close(struct obs_traces *t);
 
 /* Ingest documents from buf[0..n) (otlp.h); final as in obs_otlp_parse.
- * Accepted spans are journaled before this returns. 0 or -errno (r->err). */
+ * Accepted spans are journaled before this returns. 0, -EINVAL (some
+ * document refused, the others taken) or another -errno (r->err): then
+ * nothing of buf was journaled when the parse stopped part-way (-ENOMEM),
+ * so the caller may send it all again. A kept trace the store refuses
+ * during the call waits for the next tick's retry (no error). */
 int obs_traces_ingest(struct obs_traces *t, const char *buf, size_t n, int final, const char *source,
 		      size_t first_lineno, int64_t now_ms, struct obs_traces_result *r);
 /* Journal p[0..n), the unfinished tail of open file handle (n == 0 clears

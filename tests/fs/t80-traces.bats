@@ -6,7 +6,9 @@
 # every slow trace and a 10 % baseline, a trace is kept or dropped whole
 # (late spans follow the decision), kill -9 loses nothing write() accepted
 # (also around a segment write: each span once, segments columnar),
-# the waterfall text is exact, search views, logs and RED metrics.
+# the waterfall text is exact, search views, logs and RED metrics; a line
+# carried across writes is parsed with the lines after it, with the same
+# line numbers, errors and storage-error rules as lines written whole.
 
 load helper
 
@@ -421,4 +423,103 @@ journal_bytes() {
 	{ cat "$T/b.json"; echo; } >"$MNT/traces/ingest"
 	wait_for 30 stored_is $((na + nb))
 	wait_decided
+}
+
+# writes PATH FILE...: one write(2) per file on one descriptor, a short count
+# written again from where it stopped; prints "ok N" (or "short N" then the
+# retry) or the errno name per write, then "close ok" or "close ERRNO"
+writes() {
+	python3 - "$@" <<'PY'
+import errno, os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY)
+for f in sys.argv[2:]:
+    data = open(f, "rb").read()
+    try:
+        n = os.write(fd, data)
+        print("ok" if n == len(data) else "short", n)
+        if n < len(data):
+            print("rest", os.write(fd, data[n:]))
+    except OSError as e:
+        print(errno.errorcode[e.errno])
+try:
+    os.close(fd)
+    print("close ok")
+except OSError as e:
+    print("close", errno.errorcode[e.errno])
+PY
+}
+
+# cut_line N LINE-FILE: the first N bytes of a line to $T/head, the rest to $T/tail
+cut_line() {
+	head -c "$1" "$2" >"$T/head"
+	tail -c +"$(($1 + 1))" "$2" >"$T/tail"
+}
+
+# stored_once N TRACE...: once decided, each trace (its number, %032x) has
+# one span and N spans were ingested in all
+stored_once() {
+	local n=$1 id
+	shift
+	wait_decided
+	for id in "$@"; do
+		expect_lines "$MNT/traces/$(printf %032x "$id")" 1
+	done
+	expect_eq "$(grep '^traces_spans_ingested' "$MNT/status")" "traces_spans_ingested $n"
+}
+
+@test "a line carried over from the last write is parsed with the lines after it: line numbers and errors as written" {
+	span_line 1 1 "" error >"$T/l1"
+	span_line 3 1 "" error >"$T/l3"
+	cut_line 50 "$T/l1"; mv "$T/head" "$T/w1"
+	{ cat "$T/tail"; echo '{"resourceSpans": [ oops'; } >"$T/w2"
+	cut_line 60 "$T/l3"; cat "$T/head" >>"$T/w2"
+	{ cat "$T/tail"; echo '{"trace_id":"zz","span_id":"0000000000000001","operation":"x","start_time":1,"duration_ms":1}'; } >"$T/w3"
+	got=$(writes "$MNT/traces/ingest" "$T/w1" "$T/w2" "$T/w3" | tr '\n' ' ')
+	expect_eq "$got" "ok 50 EINVAL EINVAL close ok "
+	wait_decided
+	expect_lines "$MNT/traces/00000000000000000000000000000001" 1
+	expect_lines "$MNT/traces/00000000000000000000000000000003" 1
+	expect_grep 'traces/ingest:2: invalid json' "$MNT/errors"
+	expect_grep "traces/ingest:4: invalid trace_id 'zz'" "$MNT/errors"
+	got=$(grep '^traces_docs_rejected' "$MNT/status")
+	expect_eq "$got" "traces_docs_rejected 2"
+}
+
+@test "a storage error on a carried line fails the write and keeps the carry: the retry stores each span once" {
+	obs_stop
+	OBS_FAULT=fs.consume:0:ENOSPC:1 obs_start
+	span_line 1 1 "" error >"$T/l1"
+	span_line 2 1 "" error >"$T/l2"
+	cut_line 70 "$T/l1"
+	cat "$T/tail" "$T/l2" >"$T/w2"
+	got=$(writes "$MNT/traces/ingest" "$T/head" "$T/w2" "$T/w2" | tr '\n' ' ')
+	expect_eq "$got" "ok 70 ENOSPC ok $(stat -c %s "$T/w2") close ok "
+	stored_once 2 1 2
+}
+
+@test "a storage error after the carried line was stored: a short count, the retry stores the rest once" {
+	obs_stop
+	# the carried line and the line after it are one consume; a line too long
+	# between them and the third line makes it two, and the second fails
+	OBS_FAULT=fs.consume:1:ENOSPC:1 obs_start -o traces_max_line=400
+	span_line 1 1 "" error >"$T/l1"
+	span_line 3 1 "" error >"$T/l3"
+	cut_line 70 "$T/l1"
+	{ cat "$T/tail"; head -c 600 /dev/zero | tr '\0' x; echo; cat "$T/l3"; } >"$T/w2"
+	short=$(($(stat -c %s "$T/tail") + 601))
+	got=$(writes "$MNT/traces/ingest" "$T/head" "$T/w2" | tr '\n' ' ')
+	expect_eq "$got" "ok 70 short $short rest $(stat -c %s "$T/l3") close EINVAL "
+	stored_once 2 1 3
+	expect_grep 'traces/ingest:2: line too long' "$MNT/errors"
+}
+
+@test "a carried line goes to the parser in one piece with the lines after it (a second consume would fail)" {
+	obs_stop
+	OBS_FAULT=fs.consume:1:ENOSPC:1 obs_start
+	span_line 1 1 "" error >"$T/l1"
+	cut_line 70 "$T/l1"
+	{ cat "$T/tail"; span_line 2 1 "" error; span_line 3 1 "" error; } >"$T/w2"
+	got=$(writes "$MNT/traces/ingest" "$T/head" "$T/w2" | tr '\n' ' ')
+	expect_eq "$got" "ok 70 ok $(stat -c %s "$T/w2") close ok "
+	stored_once 3 1 2 3
 }

@@ -3,7 +3,9 @@
  * comes back byte for byte after kill -9 (also from a journal of whole-carry
  * records, as older daemons wrote it); and the ticker's hand-off of kept
  * traces to the store against checkpoints: a kill or a failure at each step
- * between them loses nothing kept and stores nothing twice. */
+ * between them loses nothing kept and stores nothing twice; an ingest that
+ * fails part-way (out of memory) takes nothing, and a late span the store
+ * refuses is retried. */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
@@ -335,4 +337,64 @@ Test(journal, refused_handoff_is_retried, .init = setup, .fini = teardown)
 	t = topen(T0 + 100, NULL);
 	expect_batches(t, 2, "retried, reopened");
 	obs_traces_close(t);
+}
+
+/* ---- errors part-way through an ingest ------------------------------------------------------- */
+
+/* Out of memory after some of a write's spans were parsed: the call fails
+ * with nothing journaled or buffered, so the writer's retry stores each
+ * span once. */
+Test(journal, enomem_mid_ingest_stores_nothing, .init = setup, .fini = teardown)
+{
+	struct obs_traces *t = topen(T0, ERRS);
+	struct obs_buf b;
+	obs_buf_init(&b);
+	for (unsigned i = 1; i <= 20; i++) {
+		line(&b, i, 1, 0, "a", "root", T0 + i, 5, i % 2 ? "error" : "ok", NULL);
+		line(&b, i, 2, 1, "b", "child", T0 + i, 2, "ok", NULL);
+	}
+	obs_fault_arm("traces.ingest.span", 5, 1, ENOMEM);
+	struct obs_traces_result r;
+	cr_assert_eq(obs_traces_ingest(t, b.data, b.len, 1, "test", 1, T0, &r), -ENOMEM);
+	struct obs_traces_stats st;
+	obs_traces_get_stats(t, &st);
+	cr_assert_eq(st.spans_ingested, 0, "no span of the failed call is taken (%llu)",
+		     (unsigned long long)st.spans_ingested);
+	cr_assert_eq(st.buffered_spans, 0);
+	obs_fault_reset();
+	ingest(t, &b, T0);
+	cr_assert_eq(obs_traces_tick(t, T0 + 1), 0);
+	expect_batches(t, 1, "retried");
+	obs_traces_get_stats(t, &st);
+	cr_assert_eq(st.spans_ingested, 40, "each span journaled once (%llu)", (unsigned long long)st.spans_ingested);
+	obs_traces_close(t);
+	obs_buf_release(&b);
+}
+
+/* A late span of a kept trace goes to the store during ingest; refused
+ * there, it waits with the deferred kept traces and the next tick stores
+ * it (it is not dropped from memory), and the ingest succeeds. */
+Test(journal, refused_late_span_is_retried, .init = setup, .fini = teardown)
+{
+	struct obs_traces *t = topen(T0, ERRS);
+	batch(t, 0, T0);
+	cr_assert_eq(obs_traces_tick(t, T0 + 1), 0);
+	struct obs_buf b;
+	obs_buf_init(&b);
+	line(&b, 1, 3, 1, "c", "late", T0 + 1, 1, "ok", NULL);
+	obs_fault_arm("traces.store.add", 0, -1, ENOMEM);
+	ingest(t, &b, T0 + 2);
+	cr_assert_eq(obs_fault_hits("traces.store.add"), 1, "the late span went to the store (%u)",
+		     obs_fault_hits("traces.store.add"));
+	obs_fault_reset();
+	cr_assert_eq(obs_traces_tick(t, T0 + 3), 0);
+	size_t n;
+	cr_assert(has(t, 1, &n));
+	cr_assert_eq(n, 3, "the refused late span is stored by the retry (%zu spans)", n);
+	obs_traces_close(t);
+	t = topen(T0 + 100, NULL);
+	cr_assert(has(t, 1, &n));
+	cr_assert_eq(n, 3, "and after a reopen (%zu spans)", n);
+	obs_traces_close(t);
+	obs_buf_release(&b);
 }
