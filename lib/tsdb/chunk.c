@@ -113,6 +113,8 @@ const uint8_t *obs_chunk_data(const struct obs_chunk_enc *e, size_t *len)
 /* Make sure the buffer has `need` bytes, zero-filled past the old capacity. */
 static int grow(struct obs_chunk_enc *e, size_t need)
 {
+	if (need <= e->cap)
+		return 0;   /* the hot path: every sample asks */
 	size_t old = e->cap;
 	if (OBS_VEC_RESERVE_FROM(e->buf, e->cap, need, 64))
 		return -ENOMEM;
