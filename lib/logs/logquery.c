@@ -258,6 +258,11 @@ static struct obs_lq_node *term(struct parser *p)
 			nd->op = op;
 			nd->field = memdup0(s + p->i, j - p->i);
 			p->i = j + ol;
+			if (p->i < n && (s[p->i] == '<' || s[p->i] == '>' || s[p->i] == '=')) {
+				perr(p, "unexpected '%c' after the operator of '%s'", s[p->i], nd->field ? nd->field : "");
+				node_free(nd);
+				return NULL;
+			}
 			if (p->i < n && (s[p->i] == '"' || s[p->i] == '\''))
 				nd->value = quoted(p, &nd->vlen);
 			else if (p->i < n && s[p->i] == '/' && (op == OBS_LQ_RE || op == OBS_LQ_NRE)) {

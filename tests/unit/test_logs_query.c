@@ -155,7 +155,7 @@ Test(logquery, operators)
 
 Test(logquery, errors)
 {
-	const char *bad[] = { "(a", "a)", "/unterminated", "\"open", "x=~\"(\"", "a or", "!", "status>", "a #nope", NULL };
+	const char *bad[] = { "(a", "a)", "/unterminated", "\"open", "x=~\"(\"", "a or", "!", "status>", "a #nope", "level>>", "status=<5", NULL };
 	for (int i = 0; bad[i]; i++) {
 		struct obs_logquery *q = (void *)1;
 		char err[128] = "";
