@@ -480,6 +480,10 @@ static int parse_tints(struct cx *x, const yaml_node_t *n, const char *what)
 			if (amc_want(x, val, YAML_SEQUENCE_NODE, k))
 				return -EINVAL;
 			size_t m = seq_len(val);
+			for (size_t j = 0; j < t->n; j++)   /* the key given twice: the last wins */
+				am_tinterval_release(&t->v[j]);
+			free(t->v);
+			t->n = 0;
 			if (!(t->v = calloc(m ? m : 1, sizeof(*t->v))))
 				return -ENOMEM;
 			for (size_t j = 0; j < m; j++) {

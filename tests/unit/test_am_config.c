@@ -204,3 +204,22 @@ Test(am_config, errors_with_lines)
 	bad("route: {receiver: a}\nreceivers: [{name: a}]\ntime_intervals: [{name: t}]\nmute_time_intervals: [{name: t}]\n",
 	    "time interval \"t\" is not unique");
 }
+
+/* A time interval whose time_intervals key is given twice: the last list
+ * wins (the count used to add up over a list sized for the last one, and
+ * the release read past it: fuzz_amconfig-time-intervals-twice). */
+Test(am_config, time_intervals_key_twice_last_wins)
+{
+	static const char text[] = "route:\n  receiver: a\nreceivers:\n  - name: a\ntime_intervals:\n"
+				   "  - name: wk\n    time_intervals:\n      - weekdays: [saturday]\n"
+				   "      - weekdays: [sunday]\n    time_intervals:\n      - weekdays: [monday]\n";
+	struct am_config *c;
+	struct obs_buf err;
+	obs_buf_init(&err);
+	int rc = am_config_parse(text, strlen(text), &c, &err);
+	cr_assert_eq(rc, 0, "%s", err.data ? err.data : "");
+	cr_assert_eq(c->ntints, 1);
+	cr_assert_eq(c->tints[0].n, 1, "the last list only");
+	am_config_free(c);
+	obs_buf_release(&err);
+}
