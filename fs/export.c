@@ -192,10 +192,7 @@ static int export_open(struct ofile *o, int acc)
 	struct export_open *x = calloc(1, sizeof *x);
 	if (!x)
 		return -ENOMEM;
-	x->st.more = export_more;
-	x->st.rewind = export_rewind;
-	o->priv = x;
-	o->priv_free = free;
+	fs_stream_attach(o, &x->st, export_more, export_rewind, free);
 	return 0;
 }
 

@@ -107,10 +107,7 @@ static int logview_open(struct ofile *o, int acc)
 		free(lo);
 		return rc;
 	}
-	lo->st.more = logview_more;
-	lo->st.rewind = logview_rewind;
-	o->priv = lo;
-	o->priv_free = logview_open_free;
+	fs_stream_attach(o, &lo->st, logview_more, logview_rewind, logview_open_free);
 	return 0;
 }
 

@@ -232,10 +232,7 @@ static int view_open(struct ofile *o, int acc)
 	struct view_open *vo = calloc(1, sizeof *vo);
 	if (!vo)
 		return -ENOMEM;
-	vo->st.more = view_more;
-	vo->st.rewind = view_rewind;
-	o->priv = vo;
-	o->priv_free = free;
+	fs_stream_attach(o, &vo->st, view_more, view_rewind, free);
 	view_rewind(o);
 	return 0;
 }

@@ -15,6 +15,15 @@
 
 #include <string.h>
 
+void fs_stream_attach(struct ofile *o, struct fs_stream *st, int (*more)(struct ofile *, size_t),
+		      void (*rewind)(struct ofile *), void (*priv_free)(void *))
+{
+	st->more = more;
+	st->rewind = rewind;
+	o->priv = st;
+	o->priv_free = priv_free;
+}
+
 int fs_stream_read(struct ofile *o, char *buf, size_t size, off_t off)
 {
 	struct fs_stream *st = o->priv;   /* its first member */

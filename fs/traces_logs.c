@@ -133,10 +133,7 @@ static int tlogs_open(struct ofile *o, int acc)
 		tlogs_open_free(t);
 		return rc;
 	}
-	t->st.more = tlogs_more;
-	t->st.rewind = tlogs_rewind;
-	o->priv = t;
-	o->priv_free = tlogs_open_free;
+	fs_stream_attach(o, &t->st, tlogs_more, tlogs_rewind, tlogs_open_free);
 	return 0;
 }
 

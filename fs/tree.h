@@ -299,6 +299,11 @@ struct fs_stream {
 	uint64_t base;             /* file offset of o->content.data[0] */
 	int done;                  /* more gave the last piece */
 };
+/* Make st (the first member of the per-open state it belongs to) o's
+ * stream: its more and rewind, o->priv, and priv_free to free that state. */
+void fs_stream_attach(struct ofile *o, struct fs_stream *st, int (*more)(struct ofile *, size_t),
+		      void (*rewind)(struct ofile *), void (*priv_free)(void *));
+
 /* The read hook of such a kind: o->priv starts with its struct fs_stream.
  * Bytes copied (0 at the end) or -errno. Takes o->mu. Text the reader
  * skipped (a seek forward) is made and dropped piece by piece; the

@@ -23,6 +23,7 @@
 #include "tsdb/db.h"
 #include "tsdb/downsample.h"
 #include "tsdb/samples.h"
+#include "db_fixture.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -52,16 +53,6 @@ static void teardown(void)
 		return;
 	nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	tmpdir[0] = 0;
-}
-
-static void test_opts(struct obs_db_opts *o)
-{
-	obs_db_opts_default(o);
-	o->check_interval_ms = 0;
-	o->block_span_ms = 0;
-	o->head_max_samples = 0;
-	o->sync_interval_ms = 0;
-	o->retention_ms = 0;
 }
 
 static struct obs_db *open_at(const char *dir, const struct obs_db_opts *o)

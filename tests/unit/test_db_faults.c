@@ -26,6 +26,7 @@
 #include "tsdb/db.h"
 #include "tsdb/samples.h"
 #include "core/wal.h"
+#include "db_fixture.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -55,16 +56,6 @@ static void setup(void)
 	snprintf(dbdir, sizeof dbdir, "%s/data", tmpdir);
 	T0 = (obs_time_now() / 3600000 - 3) * 3600000;
 	obs_fault_reset();
-}
-
-static void test_opts(struct obs_db_opts *o)
-{
-	obs_db_opts_default(o);
-	o->check_interval_ms = 0;
-	o->block_span_ms = 0;
-	o->head_max_samples = 0;
-	o->sync_interval_ms = 0;
-	o->retention_ms = 0;
 }
 
 static struct obs_db *open_db(const struct obs_db_opts *o)

@@ -29,6 +29,7 @@
 #include "core/wal.h"
 #include "tsdb/db.h"
 #include "tsdb/exemplar.h"
+#include "db_fixture.h"
 
 /* ---- the store ------------------------------------------------------------- */
 
@@ -312,17 +313,6 @@ static void setup(void)
 	cr_assert_not_null(mkdtemp(tmpdir));
 	atexit(teardown);
 	snprintf(dbdir, sizeof dbdir, "%s/data", tmpdir);
-}
-
-/* no background compactor, no retention */
-static void test_opts(struct obs_db_opts *o)
-{
-	obs_db_opts_default(o);
-	o->check_interval_ms = 0;
-	o->block_span_ms = 0;
-	o->head_max_samples = 0;
-	o->sync_interval_ms = 0;
-	o->retention_ms = 0;
 }
 
 static struct obs_db *open_db_opts(const struct obs_db_opts *o)
